@@ -1,0 +1,130 @@
+"""The `rantai` command: serve, migrate, schema."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hub.db import DatabaseError, check_connection, create_engine, resolve_database_url
+from hub.settings import Settings
+
+app = typer.Typer(
+    help="Rantai: one GraphQL API over the plan → budget → procurement → monev chain.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Folder of the embedded PostgreSQL (used when RANTAI_DATABASE_URL is unset). "
+        "Default: ./.rantai or RANTAI_DATA_DIR.",
+        show_default=False,
+    ),
+]
+
+
+def load_settings(data_dir: Path | None) -> Settings:
+    settings = Settings()
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    return settings
+
+
+def fail(message: str) -> typer.Exit:
+    typer.echo(f"rantai: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+@contextmanager
+def store(settings: Settings) -> Iterator[str]:
+    """The store's URL, checked reachable; the embedded server runs for the block."""
+    try:
+        url, embedded = resolve_database_url(settings)
+    except DatabaseError as exc:
+        raise fail(str(exc)) from None
+    try:
+        asyncio.run(_check(url))
+        yield url
+    except DatabaseError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+async def _check(url: str) -> None:
+    engine = create_engine(url, pool_size=1)
+    try:
+        await check_connection(engine)
+    finally:
+        await engine.dispose()
+
+
+def run_migrations(url: str) -> None:
+    from hub import migrate
+
+    try:
+        migrate.upgrade(url)
+    except Exception as exc:
+        raise fail(f"migration failed: {exc}") from None
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    migrate: Annotated[bool, typer.Option(help="Apply pending migrations first.")] = True,
+) -> None:
+    """Serve the GraphQL API, GraphiQL, /healthz and /readyz."""
+    import uvicorn
+
+    from hub.app import create_app
+
+    settings = load_settings(data_dir)
+    with store(settings) as url:
+        if migrate:
+            run_migrations(url)
+        typer.echo(f"Rantai on http://{host}:{port}/graphql (GraphiQL in a browser)", err=True)
+        # uvicorn re-raises SIGTERM once it has shut down; exiting through SystemExit
+        # instead lets the embedded PostgreSQL be stopped on the way out.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        uvicorn.run(create_app(url, settings), host=host, port=port, log_level="info")
+
+
+@app.command("migrate")
+def migrate_command(
+    data_dir: DataDir = None,
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+) -> None:
+    """Bring the store's tables to the latest (or the given) revision."""
+    from hub import migrate
+
+    settings = load_settings(data_dir)
+    with store(settings) as url:
+        try:
+            migrate.upgrade(url, revision)
+        except Exception as exc:
+            raise fail(f"migration failed: {exc}") from None
+        typer.echo(f"store at revision {revision}", err=True)
+
+
+@app.command("schema")
+def schema_command(data_dir: DataDir = None) -> None:
+    """Print the GraphQL schema (SDL)."""
+    from schema import schema
+
+    sys.stdout.write(schema.as_str() + "\n")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,173 @@
+"""Where the canonical store lives: a configured PostgreSQL server or an embedded one.
+
+With `RANTAI_DATABASE_URL` unset, the hub runs PostgreSQL from the `pgserver` wheel inside
+the data dir, so a demo, the tests and production all run the same SQL on the same driver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import asyncpg
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from hub.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_DATABASE = "rantai"
+
+
+class DatabaseError(Exception):
+    """The store cannot be used; the message is one line meant for an operator."""
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL server run from the pgserver wheel in `<data dir>/pg`.
+
+    A server already running on that folder (another `rantai` process) is reused. Each
+    process registers itself in `<data dir>/pg.holders`; the last live holder to leave
+    stops the server. Holders that died without leaving are pruned, so a crashed process
+    never keeps the server up forever nor stops it under a live one.
+    """
+
+    data_dir: Path
+    _server: Any = None
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir.resolve() / "pg"
+
+    def start(self) -> str:
+        import pgserver  # slow import (psutil, platformdirs): only when embedded
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self._holders() as holders:
+            try:
+                self._server = pgserver.get_server(self.pgdata, cleanup_mode=None)
+            except Exception as exc:  # pgserver raises bare subprocess/assert errors
+                raise DatabaseError(
+                    f"cannot start embedded PostgreSQL in {self.pgdata}: {exc}"
+                ) from exc
+            holders.add(os.getpid())
+        socket_dir = parse_qs(urlsplit(self._server.get_uri()).query)["host"][0]
+        asyncio.run(_ensure_database(socket_dir, EMBEDDED_DATABASE))
+        return f"postgresql+asyncpg://postgres@/{EMBEDDED_DATABASE}?host={socket_dir}"
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        from pgserver._commands import pg_ctl
+
+        with self._holders() as holders:
+            holders.discard(os.getpid())
+            if not holders:
+                try:
+                    pg_ctl(["-w", "stop"], pgdata=self.pgdata, user=self._server.system_user)
+                except Exception as exc:  # already stopped by someone else
+                    log.warning("embedded PostgreSQL did not stop cleanly: %s", exc)
+        self._server = None
+
+    @contextmanager
+    def _holders(self) -> Iterator[set[int]]:
+        """The live holder pids, read and written under an exclusive file lock."""
+        path = self.data_dir / "pg.holders"
+        with open(self.data_dir / "pg.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                pids = {int(p) for p in path.read_text().split()} if path.exists() else set()
+                holders = {pid for pid in pids if _alive(pid)}
+                yield holders
+                path.write_text("".join(f"{pid}\n" for pid in sorted(holders)))
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def _ensure_database(socket_dir: str, name: str) -> None:
+    conn = await asyncpg.connect(host=socket_dir, user="postgres", database="postgres")
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept `postgresql://` and `postgres://` too, and refuse anything that is not PostgreSQL."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseError(f"RANTAI_DATABASE_URL is not a database URL: {url!r}") from exc
+    if parsed.drivername in {"postgresql", "postgres", "postgresql+asyncpg"}:
+        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise DatabaseError(
+        f"RANTAI_DATABASE_URL must be a postgresql+asyncpg:// URL, not {parsed.drivername}://"
+    )
+
+
+def resolve_database_url(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
+    """The store's URL, starting the embedded server when none is configured."""
+    if settings.database_url:
+        return normalise_database_url(settings.database_url), None
+    embedded = EmbeddedPostgres(settings.data_dir)
+    return embedded.start(), embedded
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """The store's engine.
+
+    Connections go back to the pool without a reset round trip: readers run in
+    autocommit (see `read_engine`) and writers close their own transactions.
+    """
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        pool_reset_on_return=None,
+        connect_args={"server_settings": {"jit": "off", "application_name": "rantai"}},
+    )
+
+
+def read_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The same pool, in autocommit: one round trip per statement, no BEGIN/ROLLBACK."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+async def check_connection(engine: AsyncEngine) -> None:
+    """Raise DatabaseError with one clear line when the server cannot be reached."""
+    try:
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise DatabaseError(f"cannot reach the database at {_safe(engine)}: {exc}") from exc
+    except Exception as exc:
+        cause = exc.__cause__ or exc.orig if hasattr(exc, "orig") else exc
+        raise DatabaseError(f"cannot reach the database at {_safe(engine)}: {cause}") from exc
+
+
+def _safe(engine: AsyncEngine) -> str:
+    return engine.url.render_as_string(hide_password=True)

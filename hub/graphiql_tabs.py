@@ -1,0 +1,92 @@
+"""The example queries GraphiQL opens with."""
+
+from __future__ import annotations
+
+import orjson
+
+DEEP_CHAIN = """# The whole chain of one OPD's sub-activities, in one request:
+# plan (sub kegiatan) → budget (DPA, SP2D) → procurement (RUP, tender, kontrak) → monev.
+query DeepChain($fiscalYear: Int!, $regionCode: String) {
+  subActivities(filter: {fiscalYear: $fiscalYear, regionCode: $regionCode}, first: 10) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges {
+      node {
+        code
+        name
+        stage
+        plannedAmount
+        opd { code name region { code name } }
+        budget {
+          allocated
+          paid
+          lines { accountCode amount }
+          payments { sp2dNumber paidOn amount }
+        }
+        procurementPackages {
+          rupCode
+          name
+          method
+          ceiling
+          tenders {
+            code
+            method
+            ownerEstimate
+            bids { amount isWinner vendor { name } }
+            contract { number value amendments { version value } }
+          }
+        }
+        progressReports { period physicalPercent financialPercent }
+      }
+    }
+  }
+}
+"""
+
+SUMMARY = """# Where is each Pemda along the chain? A province includes its regencies.
+query Summary($fiscalYear: Int!) {
+  regions {
+    code
+    name
+    level
+    summary(fiscalYear: $fiscalYear) {
+      subActivities
+      plannedAmount
+      allocated
+      procurementCeiling
+      contracted
+      paid
+      physicalPercent
+      openDiscrepancies
+    }
+  }
+}
+"""
+
+OPDS = """# OPD of a region, page by page (pass endCursor as `after`).
+query Opds($regionCode: String, $after: String) {
+  opds(regionCode: $regionCode, first: 20, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { node { code name region { code } } }
+  }
+}
+"""
+
+SOURCES = """# Legacy sources and how fresh their data is.
+query Sources {
+  sources { id name kind status lastSyncedAt lastSuccessAt lastError rows }
+}
+"""
+
+
+def default_tabs(fiscal_year: int) -> bytes:
+    variables = orjson.dumps({"fiscalYear": fiscal_year}, option=orjson.OPT_INDENT_2).decode()
+    tabs = [
+        {"query": DEEP_CHAIN, "variables": variables},
+        {"query": SUMMARY, "variables": variables},
+        {"query": OPDS, "variables": '{\n  "regionCode": "53"\n}'},
+        {"query": SOURCES},
+    ]
+    # "<" escaped so that no query text can close the <script> element it sits in.
+    return orjson.dumps(tabs).replace(b"<", b"\\u003c")

@@ -1,0 +1,37 @@
+"""Runtime configuration: one pydantic-settings class, read from `RANTAI_*` variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RANTAI_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql+asyncpg://… of the canonical store; unset means embedded PostgreSQL.",
+    )
+    data_dir: Path = Field(default=Path(".rantai"), description="Where the embedded store lives.")
+    env: str = Field(default="development", description="development or production.")
+    default_page_size: int = Field(default=50, ge=1)
+    max_page_size: int = Field(default=500, ge=1)
+    pool_size: int = Field(default=10, ge=1)
+    source_freshness_seconds: int = Field(
+        default=24 * 3600,
+        description="A source whose last success is older than this serves its rows as stale.",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

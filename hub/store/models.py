@@ -1,0 +1,397 @@
+"""The canonical store: one table per link of the plan → budget → procurement → monev chain.
+
+Identity is natural (ARCHITECTURE.md §3): every synced table carries a unique natural key
+and provenance columns (source, source key, the source's own updated-at, synced-at).
+Surrogate integer ids exist for joins and global ids only.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+# Naming convention so that migrations get stable constraint names.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+MONEY = Numeric(20, 2)
+PERCENT = Numeric(7, 2)
+
+
+def money(nullable: bool = False) -> Any:
+    return Field(sa_column=Column(MONEY, nullable=nullable))
+
+
+def fk(
+    target: str, *, nullable: bool = False, ondelete: str = "CASCADE", use_alter: bool = False
+) -> Any:
+    """A foreign key column, always indexed."""
+    return Field(
+        sa_column=Column(
+            BigInteger,
+            ForeignKey(target, ondelete=ondelete, use_alter=use_alter),
+            nullable=nullable,
+            index=True,
+        )
+    )
+
+
+def pk() -> Any:
+    return Field(default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
+
+
+def timestamp(nullable: bool = True, default_now: bool = False) -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(
+            DateTime(timezone=True),
+            nullable=nullable,
+            server_default=func.now() if default_now else None,
+        ),
+    )
+
+
+class Source(SQLModel, table=True):
+    """A legacy database or export the hub reads (sumber data)."""
+
+    __tablename__ = "source"
+
+    id: str = Field(sa_column=Column(String(64), primary_key=True))
+    name: str
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    owner_opd_id: int | None = fk("opd.id", nullable=True, ondelete="SET NULL", use_alter=True)
+    status: str = Field(default="NEVER_SYNCED", sa_column=Column(String(16), nullable=False))
+    last_synced_at: datetime | None = timestamp()
+    last_success_at: datetime | None = timestamp()
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    rows: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    freshness_seconds: int | None = Field(default=None, sa_column=Column(Integer))
+
+
+class Synced(SQLModel):
+    """Provenance columns carried by every synced row (ARCHITECTURE.md §4)."""
+
+    source_id: str = Field(foreign_key="source.id", ondelete="RESTRICT", max_length=64, index=True)
+    source_key: str = Field(sa_column_kwargs={"nullable": False})
+    source_updated_at: datetime | None = Field(
+        default=None,
+        sa_type=DateTime(timezone=True),  # type: ignore[call-overload]
+    )
+    synced_at: datetime = Field(
+        sa_type=DateTime(timezone=True),  # type: ignore[call-overload]
+        sa_column_kwargs={"server_default": func.now(), "nullable": False},
+    )
+
+
+class Region(Synced, table=True):
+    """Pemda: a province (provinsi) or a regency/city (kabupaten/kota)."""
+
+    __tablename__ = "region"
+
+    id: int | None = pk()
+    code: str = Field(sa_column=Column(String(8), nullable=False, unique=True))
+    name: str
+    level: str = Field(sa_column=Column(String(10), nullable=False))  # PROVINCE REGENCY CITY
+    parent_id: int | None = fk("region.id", nullable=True, ondelete="RESTRICT")
+
+
+class Opd(Synced, table=True):
+    """Organisasi Perangkat Daerah (OPD / SKPD / satker), identified by (region, code)."""
+
+    __tablename__ = "opd"
+    __table_args__ = (UniqueConstraint("region_id", "code"),)
+
+    id: int | None = pk()
+    region_id: int = fk("region.id", ondelete="RESTRICT")
+    code: str = Field(sa_column=Column(String(40), nullable=False, index=True))
+    name: str
+
+
+class Program(Synced, table=True):
+    """Program of the yearly nomenclature (Permendagri 90/2019)."""
+
+    __tablename__ = "program"
+    __table_args__ = (UniqueConstraint("region_id", "fiscal_year", "code"),)
+
+    id: int | None = pk()
+    region_id: int = fk("region.id", ondelete="RESTRICT")
+    fiscal_year: int
+    code: str = Field(sa_column=Column(String(16), nullable=False))
+    name: str
+
+
+class Activity(Synced, table=True):
+    """Kegiatan."""
+
+    __tablename__ = "activity"
+    __table_args__ = (UniqueConstraint("region_id", "fiscal_year", "code"),)
+
+    id: int | None = pk()
+    region_id: int = fk("region.id", ondelete="RESTRICT")
+    program_id: int = fk("program.id", ondelete="RESTRICT")
+    fiscal_year: int
+    code: str = Field(sa_column=Column(String(20), nullable=False))
+    name: str
+
+
+class SubActivity(Synced, table=True):
+    """Sub kegiatan: every chain hangs from one. Keyed on (region, fiscal year, code)."""
+
+    __tablename__ = "sub_activity"
+    __table_args__ = (
+        UniqueConstraint("region_id", "fiscal_year", "code"),
+        Index("ix_sub_activity_fiscal_year_code_id", "fiscal_year", "code", "id"),
+    )
+
+    id: int | None = pk()
+    region_id: int = fk("region.id", ondelete="RESTRICT")
+    opd_id: int = fk("opd.id", ondelete="RESTRICT")
+    activity_id: int = fk("activity.id", ondelete="RESTRICT")
+    fiscal_year: int
+    code: str = Field(sa_column=Column(String(24), nullable=False))
+    name: str
+    planned_amount: Decimal | None = money(nullable=True)  # pagu indikatif
+
+
+class Indicator(Synced, table=True):
+    """Indikator kinerja of a sub-activity, with target and realisation (capaian)."""
+
+    __tablename__ = "indicator"
+    __table_args__ = (UniqueConstraint("sub_activity_id", "seq"),)
+
+    id: int | None = pk()
+    sub_activity_id: int = fk("sub_activity.id")
+    seq: int
+    description: str
+    unit: str | None = None
+    target: Decimal | None = Field(default=None, sa_column=Column(Numeric(20, 4)))
+    achieved: Decimal | None = Field(default=None, sa_column=Column(Numeric(20, 4)))
+
+
+class BudgetLine(Synced, table=True):
+    """A DPA line: (sub-activity, kode rekening, amount)."""
+
+    __tablename__ = "budget_line"
+    __table_args__ = (UniqueConstraint("sub_activity_id", "account_code"),)
+
+    id: int | None = pk()
+    sub_activity_id: int = fk("sub_activity.id")
+    account_code: str = Field(sa_column=Column(String(24), nullable=False, index=True))
+    account_name: str | None = None
+    amount: Decimal = money()
+    dpa_number: str | None = None
+
+
+class Vendor(Synced, table=True):
+    """Penyedia. Keyed on NPWP when known, else on the normalised name."""
+
+    __tablename__ = "vendor"
+
+    id: int | None = pk()
+    vendor_key: str = Field(sa_column=Column(String(120), nullable=False, unique=True))
+    name: str
+    tax_id: str | None = Field(default=None, sa_column=Column(String(20), index=True))  # NPWP
+
+
+class ProcurementPackage(Synced, table=True):
+    """Paket RUP (SiRUP); kd_rup is unique within SiRUP."""
+
+    __tablename__ = "procurement_package"
+
+    id: int | None = pk()
+    rup_code: str = Field(sa_column=Column(String(20), nullable=False, unique=True))
+    region_id: int = fk("region.id", ondelete="RESTRICT")
+    opd_id: int | None = fk("opd.id", nullable=True, ondelete="SET NULL")
+    # Resolved from the first `mak` row; null while the link is unresolved.
+    sub_activity_id: int | None = fk("sub_activity.id", nullable=True, ondelete="SET NULL")
+    fiscal_year: int
+    name: str
+    method: str  # metode_pengadaan
+    category: str | None = None  # jenis_pengadaan
+    ceiling: Decimal = money()  # pagu
+    funding_source: str | None = None  # sumber_dana
+    announced_on: date | None = None
+
+
+class PackageBudgetRow(Synced, table=True):
+    """A RUP package's budget row; `mak` = sub-activity code + account code + '.'."""
+
+    __tablename__ = "package_budget_row"
+    __table_args__ = (UniqueConstraint("package_id", "mak"),)
+
+    id: int | None = pk()
+    package_id: int = fk("procurement_package.id")
+    mak: str = Field(sa_column=Column(String(48), nullable=False, index=True))
+    sub_activity_code: str
+    account_code: str
+    amount: Decimal = money()
+    budget_line_id: int | None = fk("budget_line.id", nullable=True, ondelete="SET NULL")
+
+
+class Tender(Synced, table=True):
+    """SPSE tender or non-tender; kd_tender is unique within SPSE."""
+
+    __tablename__ = "tender"
+
+    id: int | None = pk()
+    code: str = Field(sa_column=Column(String(24), nullable=False, unique=True))
+    region_id: int = fk("region.id", ondelete="RESTRICT")
+    name: str
+    method: str  # mtd_pemilihan
+    owner_estimate: Decimal | None = money(nullable=True)  # HPS
+    ceiling: Decimal | None = money(nullable=True)  # pagu
+    status: str  # status_tender
+    version: int = 1  # versi_tender
+    announced_on: date | None = None
+    winner_vendor_id: int | None = fk("vendor.id", nullable=True, ondelete="SET NULL")
+
+
+class TenderPackage(Synced, table=True):
+    """Which RUP packages a tender covers (many to many)."""
+
+    __tablename__ = "tender_package"
+    __table_args__ = (UniqueConstraint("tender_id", "package_id"),)
+
+    id: int | None = pk()
+    tender_id: int = fk("tender.id")
+    package_id: int = fk("procurement_package.id")
+
+
+class Bid(Synced, table=True):
+    """Penawaran: one bidder's offer in a tender."""
+
+    __tablename__ = "bid"
+    __table_args__ = (UniqueConstraint("tender_id", "vendor_id"),)
+
+    id: int | None = pk()
+    tender_id: int = fk("tender.id")
+    vendor_id: int = fk("vendor.id", ondelete="RESTRICT")
+    amount: Decimal | None = money(nullable=True)  # nilai_penawaran
+    corrected_amount: Decimal | None = money(nullable=True)  # nilai_terkoreksi
+    is_winner: bool = False
+
+
+class Contract(Synced, table=True):
+    """Kontrak (eKontrak). `value` is the current value, after addenda."""
+
+    __tablename__ = "contract"
+    __table_args__ = (UniqueConstraint("region_id", "number"),)
+
+    id: int | None = pk()
+    region_id: int = fk("region.id", ondelete="RESTRICT")
+    number: str  # no_kontrak
+    tender_id: int | None = fk("tender.id", nullable=True, ondelete="SET NULL")
+    # The sub-activity the contract is counted against (its tender's first package's).
+    sub_activity_id: int | None = fk("sub_activity.id", nullable=True, ondelete="SET NULL")
+    vendor_id: int | None = fk("vendor.id", nullable=True, ondelete="SET NULL")
+    signed_on: date | None = None
+    value: Decimal = money()
+    original_value: Decimal | None = money(nullable=True)
+    starts_on: date | None = None
+    ends_on: date | None = None
+
+
+class ContractAmendment(Synced, table=True):
+    """Addendum kontrak."""
+
+    __tablename__ = "contract_amendment"
+    __table_args__ = (UniqueConstraint("contract_id", "version"),)
+
+    id: int | None = pk()
+    contract_id: int = fk("contract.id")
+    version: int
+    value: Decimal = money()
+    reason: str | None = None
+    signed_on: date | None = None
+
+
+class Payment(Synced, table=True):
+    """SP2D: a disbursement order, keyed on (region, fiscal year, SP2D number)."""
+
+    __tablename__ = "payment"
+    __table_args__ = (UniqueConstraint("region_id", "fiscal_year", "sp2d_number"),)
+
+    id: int | None = pk()
+    region_id: int = fk("region.id", ondelete="RESTRICT")
+    fiscal_year: int
+    sp2d_number: str
+    paid_on: date
+    amount: Decimal = money()
+    kind: str | None = None  # jenis: LS, UP, GU, TU
+    account_code: str | None = None
+    sub_activity_id: int | None = fk("sub_activity.id", nullable=True, ondelete="SET NULL")
+    contract_id: int | None = fk("contract.id", nullable=True, ondelete="SET NULL")
+    payee_vendor_id: int | None = fk("vendor.id", nullable=True, ondelete="SET NULL")
+    payee_name: str | None = None
+    payee_tax_id: str | None = None
+
+
+class ProgressReport(Synced, table=True):
+    """e-Monev realisation of a sub-activity for a month or a quarter."""
+
+    __tablename__ = "progress_report"
+    __table_args__ = (UniqueConstraint("sub_activity_id", "period"),)
+
+    id: int | None = pk()
+    sub_activity_id: int = fk("sub_activity.id")
+    period: str = Field(sa_column=Column(String(10), nullable=False))  # 2025-Q2 or 2025-06
+    physical_percent: Decimal = Field(sa_column=Column(PERCENT, nullable=False))
+    financial_percent: Decimal = Field(sa_column=Column(PERCENT, nullable=False))
+    problems: str | None = None  # permasalahan
+
+
+class Discrepancy(SQLModel, table=True):
+    """Ketimpangan found by a rule; kept with its evidence, resolved when the data heals."""
+
+    __tablename__ = "discrepancy"
+    __table_args__ = (
+        UniqueConstraint("rule", "subject_key"),
+        Index(
+            "ix_discrepancy_open",
+            "region_id",
+            "fiscal_year",
+            postgresql_where="resolved_at IS NULL",
+        ),
+    )
+
+    id: int | None = pk()
+    rule: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    subject_key: str  # what the rule fired on, e.g. "contract:53.01/027/KTR/2025"
+    severity: str = Field(sa_column=Column(String(10), nullable=False))
+    message: str
+    fiscal_year: int
+    region_id: int = fk("region.id", ondelete="RESTRICT")
+    opd_id: int | None = fk("opd.id", nullable=True, ondelete="SET NULL")
+    sub_activity_id: int | None = fk("sub_activity.id", nullable=True, ondelete="SET NULL")
+    evidence: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]")
+    )
+    detected_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )
+    resolved_at: datetime | None = timestamp()
+
+
+metadata = SQLModel.metadata

@@ -1,0 +1,131 @@
+"""Every relation of the chain, declared once.
+
+A relation says which column of which table holds the key a parent row points with. The
+loaders, the scope filters and list queries all read these declarations; nothing else in
+the hub spells out a join between two tables of the chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, select
+from sqlalchemy.sql import Select
+
+from hub.store import models as m
+
+T = m.metadata.tables
+
+
+@dataclass(frozen=True)
+class Relation:
+    """Rows of `table` whose `key` column equals the parent's key value.
+
+    `through` names a link table: then `key` is a column of `through`, joined to
+    `table` by `through_target` = `table.id`.
+    """
+
+    name: str
+    table: Table
+    key: str
+    many: bool
+    order_by: tuple[str, ...] = ("id",)
+    through: Table | None = None
+    through_target: str | None = None
+    extra_columns: tuple[Column[object], ...] = field(default=())
+
+    def key_column(self) -> Column[object]:
+        return (self.through if self.through is not None else self.table).c[self.key]
+
+    def select(self) -> Select[tuple[object, ...]]:
+        key = self.key_column().label("_key")
+        stmt = select(self.table, key)
+        if self.through is not None:
+            assert self.through_target is not None
+            stmt = stmt.select_from(
+                self.table.join(
+                    self.through, self.through.c[self.through_target] == self.table.c.id
+                )
+            )
+        return stmt.order_by(key, *(self.table.c[c] for c in self.order_by))
+
+
+def _by_id(table: Table) -> Relation:
+    return Relation(f"{table.name}_by_id", table, "id", many=False)
+
+
+# A view (migration 0002), kept out of the models' metadata so autogenerate never
+# tries to create it as a table.
+ROLLUP = Table(
+    "sub_activity_rollup",
+    MetaData(),
+    Column("sub_activity_id", BigInteger, primary_key=True),
+    Column("region_id", BigInteger),
+    Column("opd_id", BigInteger),
+    Column("fiscal_year", Integer),
+    Column("planned_amount", m.MONEY),
+    Column("allocated", m.MONEY),
+    Column("paid", m.MONEY),
+    Column("procurement_ceiling", m.MONEY),
+    Column("contracted", m.MONEY),
+    Column("physical_percent", m.PERCENT),
+    Column("stage", String),
+)
+
+REGION_BY_ID = _by_id(T["region"])
+REGIONS_BY_PARENT = Relation("regions_by_parent", T["region"], "parent_id", True, ("code",))
+OPD_BY_ID = _by_id(T["opd"])
+PROGRAM_BY_ID = _by_id(T["program"])
+ACTIVITY_BY_ID = _by_id(T["activity"])
+SUB_ACTIVITY_BY_ID = _by_id(T["sub_activity"])
+ROLLUP_BY_SUB_ACTIVITY = Relation("rollup_by_sub_activity", ROLLUP, "sub_activity_id", False, ())
+INDICATORS_BY_SUB_ACTIVITY = Relation(
+    "indicators_by_sub_activity", T["indicator"], "sub_activity_id", True, ("seq",)
+)
+BUDGET_LINES_BY_SUB_ACTIVITY = Relation(
+    "budget_lines_by_sub_activity", T["budget_line"], "sub_activity_id", True, ("account_code",)
+)
+PAYMENTS_BY_SUB_ACTIVITY = Relation(
+    "payments_by_sub_activity", T["payment"], "sub_activity_id", True, ("paid_on", "sp2d_number")
+)
+PAYMENTS_BY_CONTRACT = Relation(
+    "payments_by_contract", T["payment"], "contract_id", True, ("paid_on", "sp2d_number")
+)
+PACKAGE_BY_ID = _by_id(T["procurement_package"])
+PACKAGES_BY_SUB_ACTIVITY = Relation(
+    "packages_by_sub_activity", T["procurement_package"], "sub_activity_id", True, ("rup_code",)
+)
+PACKAGES_BY_TENDER = Relation(
+    "packages_by_tender",
+    T["procurement_package"],
+    "tender_id",
+    True,
+    ("rup_code",),
+    through=T["tender_package"],
+    through_target="package_id",
+)
+TENDER_BY_ID = _by_id(T["tender"])
+TENDERS_BY_PACKAGE = Relation(
+    "tenders_by_package",
+    T["tender"],
+    "package_id",
+    True,
+    ("code",),
+    through=T["tender_package"],
+    through_target="tender_id",
+)
+BIDS_BY_TENDER = Relation("bids_by_tender", T["bid"], "tender_id", True, ("id",))
+VENDOR_BY_ID = _by_id(T["vendor"])
+CONTRACT_BY_ID = _by_id(T["contract"])
+CONTRACT_BY_TENDER = Relation("contract_by_tender", T["contract"], "tender_id", False, ("id",))
+AMENDMENTS_BY_CONTRACT = Relation(
+    "amendments_by_contract", T["contract_amendment"], "contract_id", True, ("version",)
+)
+PROGRESS_BY_SUB_ACTIVITY = Relation(
+    "progress_by_sub_activity", T["progress_report"], "sub_activity_id", True, ("period",)
+)
+DISCREPANCIES_BY_SUB_ACTIVITY = Relation(
+    "discrepancies_by_sub_activity", T["discrepancy"], "sub_activity_id", True, ("id",)
+)
+DISCREPANCY_BY_ID = _by_id(T["discrepancy"])
+SOURCE_BY_ID = _by_id(T["source"])

@@ -1,0 +1,70 @@
+"""DataLoaders over the declared relations: one `= ANY($1)` statement per batch.
+
+Loaders are made per request (and per subscription event), never per connection, so
+nothing they cache outlives the answer it was loaded for.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+from sqlalchemy import Row
+from strawberry.dataloader import DataLoader
+
+from hub.store.access import DataAccess
+from hub.store.relations import Relation
+
+
+class RelationLoader(DataLoader[Hashable, Any]):
+    """Loads `relation` for parent keys; results in key order, `None`/`[]` for misses."""
+
+    def __init__(self, access: DataAccess, relation: Relation) -> None:
+        self.access = access
+        self.relation = relation
+        super().__init__(load_fn=self._load)
+
+    async def _load(self, keys: Sequence[Hashable]) -> list[Any]:
+        rows = await self.access.related(self.relation, keys)
+        if self.relation.many:
+            groups: dict[Hashable, list[Row[Any]]] = defaultdict(list)
+            for row in rows:
+                groups[row._key].append(row)
+            return [groups.get(key, []) for key in keys]
+        first: dict[Hashable, Row[Any]] = {}
+        for row in rows:
+            first.setdefault(row._key, row)
+        return [first.get(key) for key in keys]
+
+
+class Loaders:
+    """The loaders of one request, created on first use."""
+
+    def __init__(self, access: DataAccess) -> None:
+        self.access = access
+        self._loaders: dict[str, DataLoader[Any, Any]] = {}
+
+    def __getitem__(self, relation: Relation) -> RelationLoader:
+        loader = self._loaders.get(relation.name)
+        if loader is None:
+            loader = self._loaders[relation.name] = RelationLoader(self.access, relation)
+        assert isinstance(loader, RelationLoader)
+        return loader
+
+    def custom(self, name: str, factory: Any) -> DataLoader[Any, Any]:
+        """A loader that is not a plain relation (aggregates); `factory(access)` makes it."""
+        loader = self._loaders.get(name)
+        if loader is None:
+            loader = self._loaders[name] = factory(self.access)
+        return loader
+
+    async def one(self, relation: Relation, key: Hashable | None) -> Row[Any] | None:
+        if key is None:
+            return None
+        row: Row[Any] | None = await self[relation].load(key)
+        return row
+
+    async def many(self, relation: Relation, key: Hashable) -> list[Row[Any]]:
+        rows: list[Row[Any]] = await self[relation].load(key)
+        return rows

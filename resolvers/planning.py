@@ -1,0 +1,201 @@
+"""Reads for regions, OPDs and sub-activities: lookups, filtered pages and chain summaries."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row, exists, or_, select, text
+from sqlalchemy.sql import Select
+from strawberry.dataloader import DataLoader
+
+from hub.settings import Settings
+from hub.store import relations as rel
+from hub.store.access import DataAccess
+from resolvers.paging import Page, paginate
+
+T = rel.T
+REGION, OPD, SUB_ACTIVITY = T["region"], T["opd"], T["sub_activity"]
+DISCREPANCY = T["discrepancy"]
+ZERO = Decimal("0.00")
+
+
+def region_and_children(code: str) -> Select[Any]:
+    """Ids of the region with `code` and, for a province, of its regencies and cities."""
+    parent = select(REGION.c.id).where(REGION.c.code == code).scalar_subquery()
+    return select(REGION.c.id).where(or_(REGION.c.id == parent, REGION.c.parent_id == parent))
+
+
+async def region_by_code(access: DataAccess, code: str) -> Row[Any] | None:
+    return await access.first(access.select(REGION).where(REGION.c.code == code))
+
+
+async def opd_by_code(access: DataAccess, region_code: str, code: str) -> Row[Any] | None:
+    stmt = (
+        access.select(OPD)
+        .join(REGION, REGION.c.id == OPD.c.region_id)
+        .where(REGION.c.code == region_code, OPD.c.code == code)
+    )
+    return await access.first(stmt)
+
+
+async def sub_activity_by_code(
+    access: DataAccess, region_code: str, fiscal_year: int, code: str
+) -> Row[Any] | None:
+    stmt = (
+        access.select(SUB_ACTIVITY)
+        .join(REGION, REGION.c.id == SUB_ACTIVITY.c.region_id)
+        .where(
+            REGION.c.code == region_code,
+            SUB_ACTIVITY.c.fiscal_year == fiscal_year,
+            SUB_ACTIVITY.c.code == code,
+        )
+    )
+    return await access.first(stmt)
+
+
+async def regions(access: DataAccess, level: str | None) -> Sequence[Row[Any]]:
+    stmt = access.select(REGION).order_by(REGION.c.code)
+    if level is not None:
+        stmt = stmt.where(REGION.c.level == level)
+    return await access.all(stmt)
+
+
+async def opd_page(
+    access: DataAccess,
+    settings: Settings,
+    *,
+    region_code: str | None = None,
+    region_id: int | None = None,
+    first: int | None,
+    after: str | None,
+) -> Page:
+    stmt = access.select(OPD)
+    if region_code is not None:
+        stmt = stmt.where(OPD.c.region_id.in_(region_and_children(region_code)))
+    if region_id is not None:
+        stmt = stmt.where(OPD.c.region_id == region_id)
+    return await paginate(
+        access, settings, stmt, kind="Opd", order=[OPD.c.code, OPD.c.id], first=first, after=after
+    )
+
+
+@dataclass(frozen=True)
+class SubActivityQuery:
+    fiscal_year: int
+    region_code: str | None = None
+    opd_code: str | None = None
+    opd_id: int | None = None
+    stage: str | None = None
+    search: str | None = None
+    has_discrepancies: bool | None = None
+
+
+async def sub_activity_page(
+    access: DataAccess,
+    settings: Settings,
+    query: SubActivityQuery,
+    *,
+    first: int | None,
+    after: str | None,
+) -> Page:
+    sa = SUB_ACTIVITY
+    stmt = access.select(sa).where(sa.c.fiscal_year == query.fiscal_year)
+    if query.region_code is not None:
+        stmt = stmt.where(sa.c.region_id.in_(region_and_children(query.region_code)))
+    if query.opd_id is not None:
+        stmt = stmt.where(sa.c.opd_id == query.opd_id)
+    if query.opd_code is not None:
+        stmt = stmt.where(sa.c.opd_id.in_(select(OPD.c.id).where(OPD.c.code == query.opd_code)))
+    if query.stage is not None:
+        rollup = rel.ROLLUP
+        stmt = stmt.where(
+            exists().where(rollup.c.sub_activity_id == sa.c.id, rollup.c.stage == query.stage)
+        )
+    if query.search:
+        pattern = (
+            "%" + query.search.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+        )
+        stmt = stmt.where(or_(sa.c.name.ilike(pattern), sa.c.code.like(pattern)))
+    if query.has_discrepancies is not None:
+        open_discrepancy = exists().where(
+            DISCREPANCY.c.sub_activity_id == sa.c.id, DISCREPANCY.c.resolved_at.is_(None)
+        )
+        stmt = stmt.where(open_discrepancy if query.has_discrepancies else ~open_discrepancy)
+    return await paginate(
+        access,
+        settings,
+        stmt,
+        kind="SubActivity",
+        order=[sa.c.code, sa.c.id],
+        first=first,
+        after=after,
+    )
+
+
+# ChainSummary for many (OPD or region, fiscal year) keys in one statement each.
+_SUMMARY_COLUMNS = """
+    count(r.sub_activity_id) AS sub_activities,
+    COALESCE(sum(r.planned_amount), 0) AS planned_amount,
+    COALESCE(sum(r.allocated), 0) AS allocated,
+    COALESCE(sum(r.procurement_ceiling), 0) AS procurement_ceiling,
+    COALESCE(sum(r.contracted), 0) AS contracted,
+    COALESCE(sum(r.paid), 0) AS paid,
+    round(sum(r.physical_percent * r.allocated)
+          / NULLIF(sum(r.allocated) FILTER (WHERE r.physical_percent IS NOT NULL), 0), 2)
+        AS physical_percent
+"""
+
+OPD_SUMMARY = text(
+    f"""
+    SELECT k.id AS key_id, k.fy AS key_fy, {_SUMMARY_COLUMNS},
+        (SELECT count(*) FROM discrepancy d
+          WHERE d.opd_id = k.id AND d.fiscal_year = k.fy AND d.resolved_at IS NULL)
+        AS open_discrepancies
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:fys AS int[])) AS k(id, fy)
+    LEFT JOIN sub_activity_rollup r ON r.opd_id = k.id AND r.fiscal_year = k.fy
+    GROUP BY k.id, k.fy
+    """
+)
+
+REGION_SUMMARY = text(
+    f"""
+    SELECT k.id AS key_id, k.fy AS key_fy, {_SUMMARY_COLUMNS},
+        (SELECT count(*) FROM discrepancy d JOIN region dr ON dr.id = d.region_id
+          WHERE (dr.id = k.id OR dr.parent_id = k.id)
+            AND d.fiscal_year = k.fy AND d.resolved_at IS NULL)
+        AS open_discrepancies
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:fys AS int[])) AS k(id, fy)
+    LEFT JOIN region rg ON rg.id = k.id OR rg.parent_id = k.id
+    LEFT JOIN sub_activity_rollup r ON r.region_id = rg.id AND r.fiscal_year = k.fy
+    GROUP BY k.id, k.fy
+    """
+)
+
+
+class SummaryLoader(DataLoader[tuple[int, int], Row[Any]]):
+    """ChainSummary rows keyed by (OPD or region id, fiscal year)."""
+
+    def __init__(self, access: DataAccess, statement: Any) -> None:
+        self.access = access
+        self.statement = statement
+        super().__init__(load_fn=self._load)
+
+    async def _load(self, keys: Sequence[tuple[int, int]]) -> list[Row[Any]]:
+        params = {"ids": [k[0] for k in keys], "fys": [k[1] for k in keys]}
+        rows = await self.access.text_all(self.statement, params)
+        by_key: dict[tuple[int, int], Row[Any]] = defaultdict()
+        for row in rows:
+            by_key[(row.key_id, row.key_fy)] = row
+        return [by_key[key] for key in keys]
+
+
+def opd_summary_loader(access: DataAccess) -> SummaryLoader:
+    return SummaryLoader(access, OPD_SUMMARY)
+
+
+def region_summary_loader(access: DataAccess) -> SummaryLoader:
+    return SummaryLoader(access, REGION_SUMMARY)

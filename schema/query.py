@@ -1,0 +1,176 @@
+"""The root Query of contract.graphql."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import strawberry
+from sqlalchemy import Row
+
+from hub.context import Context
+from hub.store import relations as rel
+from hub.store.relations import Relation
+from resolvers import discrepancy as discrepancies_resolve
+from resolvers import planning as planning_resolve
+from resolvers import procurement as procurement_resolve
+from schema.common import ChainStage, Node, RegionLevel, Severity, parse_global_id
+from schema.discrepancy import Discrepancy, DiscrepancyConnection
+from schema.planning import Opd, OpdConnection, Region, SubActivity, SubActivityConnection
+from schema.procurement import Contract, ProcurementPackage, Tender
+from schema.source import Source
+
+Info = strawberry.Info[Context, None]
+
+NODE_TYPES: dict[str, tuple[Relation, Callable[[Row[Any]], Node]]] = {
+    "Region": (rel.REGION_BY_ID, Region.from_row),
+    "Opd": (rel.OPD_BY_ID, Opd.from_row),
+    "SubActivity": (rel.SUB_ACTIVITY_BY_ID, SubActivity.from_row),
+    "ProcurementPackage": (rel.PACKAGE_BY_ID, ProcurementPackage.from_row),
+    "Tender": (rel.TENDER_BY_ID, Tender.from_row),
+    "Contract": (rel.CONTRACT_BY_ID, Contract.from_row),
+    "Discrepancy": (rel.DISCREPANCY_BY_ID, Discrepancy.from_row),
+}
+
+
+@strawberry.input(description="Saring sub kegiatan.")
+class SubActivityFilter:
+    fiscal_year: int = strawberry.field(description="Tahun anggaran.")
+    region_code: str | None = strawberry.field(
+        default=None, description="Kode wilayah; a province code includes its regencies."
+    )
+    opd_code: str | None = strawberry.field(default=None, description="Kode OPD.")
+    stage: ChainStage | None = strawberry.field(default=None, description="Tahap rantai.")
+    search: str | None = strawberry.field(
+        default=None, description="Text in the name (nama) or code (kode)."
+    )
+    has_discrepancies: bool | None = strawberry.field(
+        default=None, description="Only those with (true) or without (false) open ketimpangan."
+    )
+
+
+@strawberry.input(description="Saring ketimpangan.")
+class DiscrepancyFilter:
+    fiscal_year: int | None = strawberry.field(default=None, description="Tahun anggaran.")
+    region_code: str | None = strawberry.field(
+        default=None, description="Kode wilayah; a province code includes its regencies."
+    )
+    opd_code: str | None = strawberry.field(default=None, description="Kode OPD.")
+    rule: str | None = strawberry.field(default=None, description="Kode aturan.")
+    severity: Severity | None = strawberry.field(default=None, description="Tingkat keparahan.")
+    open: bool | None = strawberry.field(
+        default=None, description="Only open (true) or only resolved (false)."
+    )
+
+
+@strawberry.type(description="Rantai: the plan → budget → procurement → monev chain.")
+class Query:
+    @strawberry.field(description="Any object by its global id; null when there is none.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        type_name, pk = parse_global_id(id)
+        entry = NODE_TYPES.get(type_name)
+        if entry is None:
+            return None
+        relation, make = entry
+        row = await info.context.loaders.one(relation, pk)
+        return make(row) if row else None
+
+    @strawberry.field(description="Pemda, by code; all levels unless `level` is given.")
+    async def regions(self, info: Info, level: RegionLevel | None = None) -> list[Region]:
+        rows = await planning_resolve.regions(info.context.access, level.value if level else None)
+        return [Region.from_row(row) for row in rows]
+
+    @strawberry.field(description='One Pemda by its Kemendagri code ("53", "53.71").')
+    async def region(self, info: Info, code: str) -> Region | None:
+        row = await planning_resolve.region_by_code(info.context.access, code)
+        return Region.from_row(row) if row else None
+
+    @strawberry.field(description="One OPD by (kode wilayah, kode satker).")
+    async def opd(self, info: Info, region_code: str, code: str) -> Opd | None:
+        row = await planning_resolve.opd_by_code(info.context.access, region_code, code)
+        return Opd.from_row(row) if row else None
+
+    @strawberry.field(
+        description="OPD by code; a province `regionCode` includes its regencies' OPD."
+    )
+    async def opds(
+        self,
+        info: Info,
+        region_code: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> OpdConnection:
+        ctx = info.context
+        page = await planning_resolve.opd_page(
+            ctx.access, ctx.settings, region_code=region_code, first=first, after=after
+        )
+        return OpdConnection.from_page(page, Opd.from_row)
+
+    @strawberry.field(description="One sub kegiatan by (kode wilayah, tahun anggaran, kode).")
+    async def sub_activity(
+        self, info: Info, region_code: str, fiscal_year: int, code: str
+    ) -> SubActivity | None:
+        row = await planning_resolve.sub_activity_by_code(
+            info.context.access, region_code, fiscal_year, code
+        )
+        return SubActivity.from_row(row) if row else None
+
+    @strawberry.field(description="Sub kegiatan matching the filter, by code.")
+    async def sub_activities(
+        self,
+        info: Info,
+        filter: SubActivityFilter,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> SubActivityConnection:
+        ctx = info.context
+        query = planning_resolve.SubActivityQuery(
+            fiscal_year=filter.fiscal_year,
+            region_code=filter.region_code,
+            opd_code=filter.opd_code,
+            stage=filter.stage.value if filter.stage else None,
+            search=filter.search,
+            has_discrepancies=filter.has_discrepancies,
+        )
+        page = await planning_resolve.sub_activity_page(
+            ctx.access, ctx.settings, query, first=first, after=after
+        )
+        return SubActivityConnection.from_page(page, SubActivity.from_row)
+
+    @strawberry.field(description="One paket RUP by kode RUP.")
+    async def procurement_package(self, info: Info, rup_code: str) -> ProcurementPackage | None:
+        row = await procurement_resolve.package_by_rup_code(info.context.access, rup_code)
+        return ProcurementPackage.from_row(row) if row else None
+
+    @strawberry.field(description="One tender by kode tender.")
+    async def tender(self, info: Info, code: str) -> Tender | None:
+        row = await procurement_resolve.tender_by_code(info.context.access, code)
+        return Tender.from_row(row) if row else None
+
+    @strawberry.field(description="Ketimpangan matching the filter, newest last.")
+    async def discrepancies(
+        self,
+        info: Info,
+        filter: DiscrepancyFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> DiscrepancyConnection:
+        ctx = info.context
+        f = filter or DiscrepancyFilter()
+        query = discrepancies_resolve.DiscrepancyQuery(
+            fiscal_year=f.fiscal_year,
+            region_code=f.region_code,
+            opd_code=f.opd_code,
+            rule=f.rule,
+            severity=f.severity.value if f.severity else None,
+            open=f.open,
+        )
+        page = await discrepancies_resolve.discrepancy_page(
+            ctx.access, ctx.settings, query, first=first, after=after
+        )
+        return DiscrepancyConnection.from_page(page)
+
+    @strawberry.field(description="Sumber data and their health.")
+    async def sources(self, info: Info) -> list[Source]:
+        rows = await procurement_resolve.sources(info.context.access)
+        return [Source.from_row(row) for row in rows]
