@@ -139,11 +139,11 @@ async def sub_activity_page(
 # ChainSummary for many (OPD or region, fiscal year) keys in one statement each.
 _SUMMARY_COLUMNS = """
     count(r.sub_activity_id) AS sub_activities,
-    COALESCE(sum(r.planned_amount), 0) AS planned_amount,
-    COALESCE(sum(r.allocated), 0) AS allocated,
-    COALESCE(sum(r.procurement_ceiling), 0) AS procurement_ceiling,
-    COALESCE(sum(r.contracted), 0) AS contracted,
-    COALESCE(sum(r.paid), 0) AS paid,
+    COALESCE(sum(r.planned_amount), 0)::numeric(20, 2) AS planned_amount,
+    COALESCE(sum(r.allocated), 0)::numeric(20, 2) AS allocated,
+    COALESCE(sum(r.procurement_ceiling), 0)::numeric(20, 2) AS procurement_ceiling,
+    COALESCE(sum(r.contracted), 0)::numeric(20, 2) AS contracted,
+    COALESCE(sum(r.paid), 0)::numeric(20, 2) AS paid,
     round(sum(r.physical_percent * r.allocated)
           / NULLIF(sum(r.allocated) FILTER (WHERE r.physical_percent IS NOT NULL), 0), 2)
         AS physical_percent

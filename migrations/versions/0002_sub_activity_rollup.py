@@ -33,11 +33,11 @@ SELECT
     sa.region_id,
     sa.opd_id,
     sa.fiscal_year,
-    COALESCE(sa.planned_amount, 0) AS planned_amount,
-    COALESCE(b.allocated, 0) AS allocated,
-    COALESCE(p.paid, 0) AS paid,
-    COALESCE(pk.ceiling, 0) AS procurement_ceiling,
-    COALESCE(c.contracted, 0) AS contracted,
+    COALESCE(sa.planned_amount, 0)::numeric(20, 2) AS planned_amount,
+    COALESCE(b.allocated, 0)::numeric(20, 2) AS allocated,
+    COALESCE(p.paid, 0)::numeric(20, 2) AS paid,
+    COALESCE(pk.ceiling, 0)::numeric(20, 2) AS procurement_ceiling,
+    COALESCE(c.contracted, 0)::numeric(20, 2) AS contracted,
     pr.physical_percent,
     CASE
         WHEN pr.physical_percent >= 100 THEN 'COMPLETED'
