@@ -106,7 +106,9 @@ def error_code(error: GraphQLError, executed: bool) -> str:
 
 def format_result(result: ExecutionResult) -> tuple[dict[str, Any], bool]:
     """The response body, and whether execution started (`data` present)."""
-    executed = result.data is not None
+    # Execution started if there is data, or if an error carries a field path (a non-null
+    # root field that failed nulls `data` itself). Parse and validation errors have neither.
+    executed = result.data is not None or any(e.path for e in result.errors or ())
     body: dict[str, Any] = {}
     if result.errors:
         errors = []

@@ -40,3 +40,21 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(
             lambda sync_conn: MigrationContext.configure(sync_conn).get_current_revision()
         )
+
+
+async def run_async(url: str, action: str, revision: str) -> None:
+    """upgrade/downgrade from inside a running event loop (tests, the app)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_run_on_connection, action, revision)
+    finally:
+        await engine.dispose()
+
+
+def _run_on_connection(connection: object, action: str, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    getattr(command, action)(config, revision)

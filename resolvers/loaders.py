@@ -39,16 +39,22 @@ class RelationLoader(DataLoader[Hashable, Any]):
 
 
 class Loaders:
-    """The loaders of one request, created on first use."""
+    """The loaders of one request, created on first use.
+
+    A relation used at several places of a document (vendors of bids, of payments, of
+    contracts) gets one loader per `site`, so each place is one batch at its own depth and
+    the number of statements depends on the document, not on how the rows interleave.
+    """
 
     def __init__(self, access: DataAccess) -> None:
         self.access = access
         self._loaders: dict[str, DataLoader[Any, Any]] = {}
 
-    def __getitem__(self, relation: Relation) -> RelationLoader:
-        loader = self._loaders.get(relation.name)
+    def get(self, relation: Relation, site: str = "") -> RelationLoader:
+        name = f"{relation.name}@{site}"
+        loader = self._loaders.get(name)
         if loader is None:
-            loader = self._loaders[relation.name] = RelationLoader(self.access, relation)
+            loader = self._loaders[name] = RelationLoader(self.access, relation)
         assert isinstance(loader, RelationLoader)
         return loader
 
@@ -59,12 +65,16 @@ class Loaders:
             loader = self._loaders[name] = factory(self.access)
         return loader
 
-    async def one(self, relation: Relation, key: Hashable | None) -> Row[Any] | None:
+    __getitem__ = get
+
+    async def one(
+        self, relation: Relation, key: Hashable | None, site: str = ""
+    ) -> Row[Any] | None:
         if key is None:
             return None
-        row: Row[Any] | None = await self[relation].load(key)
+        row: Row[Any] | None = await self.get(relation, site).load(key)
         return row
 
-    async def many(self, relation: Relation, key: Hashable) -> list[Row[Any]]:
-        rows: list[Row[Any]] = await self[relation].load(key)
+    async def many(self, relation: Relation, key: Hashable, site: str = "") -> list[Row[Any]]:
+        rows: list[Row[Any]] = await self.get(relation, site).load(key)
         return rows

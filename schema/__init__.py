@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext
+
+from hub.errors import ClientError
 from strawberry.extensions import ParserCache, ValidationCache
 
 from schema.discrepancy import Discrepancy
@@ -11,8 +15,18 @@ from schema.procurement import Contract, ProcurementPackage, Tender
 from schema.query import Query
 
 
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Expected errors (bad cursor, page too large…) are answers, not incidents to log.
+        unexpected = [e for e in errors if not isinstance(e.original_error or e, ClientError)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         types=[Region, Opd, SubActivity, ProcurementPackage, Tender, Contract, Discrepancy],
         extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],

@@ -66,7 +66,7 @@ class BudgetLine:
 
     @strawberry.field(description="Asal data (BPKAD e-budgeting).")
     def provenance(self) -> Provenance:
-        return Provenance.from_row(self.row)
+        return Provenance.from_row(self.row, "BudgetLine")
 
 
 @strawberry.type(description="SP2D: Surat Perintah Pencairan Dana, a payment.")
@@ -97,7 +97,7 @@ class Payment:
             if self.row.payee_name is None:
                 return None
             return Vendor(name=self.row.payee_name, tax_id=self.row.payee_tax_id)
-        row = await info.context.loaders.one(rel.VENDOR_BY_ID, self.row.payee_vendor_id)
+        row = await info.context.loaders.one(rel.VENDOR_BY_ID, self.row.payee_vendor_id, "payee")
         return Vendor.from_row(row) if row else None
 
     @strawberry.field(description="Kontrak the payment settles, when referenced.")
@@ -111,4 +111,4 @@ class Payment:
 
     @strawberry.field(description="Asal data (BPKAD SP2D).")
     def provenance(self) -> Provenance:
-        return Provenance.from_row(self.row)
+        return Provenance.from_row(self.row, "Payment")

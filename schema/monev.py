@@ -31,4 +31,4 @@ class ProgressReport:
 
     @strawberry.field(description="Asal data (monev spreadsheet).")
     def provenance(self) -> Provenance:
-        return Provenance.from_row(self.row)
+        return Provenance.from_row(self.row, "ProgressReport")

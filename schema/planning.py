@@ -240,7 +240,7 @@ class SubActivity(Node):
 
     @strawberry.field(description="Asal data (e-planning source).")
     def provenance(self) -> Provenance:
-        return Provenance.from_row(self.row)
+        return Provenance.from_row(self.row, "SubActivity")
 
 
 @strawberry.type(description="An OPD in a connection, with its cursor.")

@@ -74,7 +74,7 @@ class ProcurementPackage(Node):
 
     @strawberry.field(description="Asal data (SiRUP).")
     def provenance(self) -> Provenance:
-        return Provenance.from_row(self.row)
+        return Provenance.from_row(self.row, "ProcurementPackage")
 
 
 @strawberry.type(description="Penawaran: one bidder's offer.")
@@ -86,7 +86,7 @@ class Bid:
 
     @strawberry.field(description="Penyedia who bid.")
     async def vendor(self, info: Info) -> Vendor:
-        row = await info.context.loaders.one(rel.VENDOR_BY_ID, self.row.vendor_id)
+        row = await info.context.loaders.one(rel.VENDOR_BY_ID, self.row.vendor_id, "bidder")
         assert row is not None
         return Vendor.from_row(row)
 
@@ -127,7 +127,7 @@ class Tender(Node):
 
     @strawberry.field(description="Pemenang.")
     async def winner(self, info: Info) -> Vendor | None:
-        row = await info.context.loaders.one(rel.VENDOR_BY_ID, self.row.winner_vendor_id)
+        row = await info.context.loaders.one(rel.VENDOR_BY_ID, self.row.winner_vendor_id, "winner")
         return Vendor.from_row(row) if row else None
 
     @strawberry.field(description="Kontrak resulting from the tender.")
@@ -142,7 +142,7 @@ class Tender(Node):
 
     @strawberry.field(description="Asal data (SPSE).")
     def provenance(self) -> Provenance:
-        return Provenance.from_row(self.row)
+        return Provenance.from_row(self.row, "Tender")
 
 
 @strawberry.type(description="Addendum kontrak.")
@@ -177,7 +177,7 @@ class Contract(Node):
 
     @strawberry.field(description="Penyedia (contractor).")
     async def vendor(self, info: Info) -> Vendor | None:
-        row = await info.context.loaders.one(rel.VENDOR_BY_ID, self.row.vendor_id)
+        row = await info.context.loaders.one(rel.VENDOR_BY_ID, self.row.vendor_id, "contractor")
         return Vendor.from_row(row) if row else None
 
     @strawberry.field(description="Addenda, by version.")
@@ -201,4 +201,4 @@ class Contract(Node):
 
     @strawberry.field(description="Asal data (eKontrak).")
     def provenance(self) -> Provenance:
-        return Provenance.from_row(self.row)
+        return Provenance.from_row(self.row, "Contract")

@@ -71,14 +71,20 @@ class Provenance:
     source_key: str = strawberry.field(description="The row's key in its source (kunci sumber).")
     synced_at: datetime = strawberry.field(description="Waktu sinkron of this row.")
     source_id: strawberry.Private[str]
+    entity: strawberry.Private[str]  # whose provenance: one source batch per entity
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> Provenance:
-        return cls(source_key=row.source_key, synced_at=row.synced_at, source_id=row.source_id)
+    def from_row(cls, row: Row[Any], entity: str) -> Provenance:
+        return cls(
+            source_key=row.source_key,
+            synced_at=row.synced_at,
+            source_id=row.source_id,
+            entity=entity,
+        )
 
     @strawberry.field(description="Sumber data of this row.")
     async def source(self, info: strawberry.Info[Context, None]) -> Source:
-        row = await info.context.loaders.one(rel.SOURCE_BY_ID, self.source_id)
+        row = await info.context.loaders.one(rel.SOURCE_BY_ID, self.source_id, self.entity)
         assert row is not None  # source_id is a NOT NULL foreign key
         return Source.from_row(row)
 
@@ -87,6 +93,6 @@ class Provenance:
         "freshness limit; the row is then the last known value."
     )
     async def stale(self, info: strawberry.Info[Context, None]) -> bool:
-        row = await info.context.loaders.one(rel.SOURCE_BY_ID, self.source_id)
+        row = await info.context.loaders.one(rel.SOURCE_BY_ID, self.source_id, self.entity)
         assert row is not None
         return is_stale(row, info.context.settings.source_freshness_seconds)

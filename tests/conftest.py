@@ -1,0 +1,151 @@
+"""Fixtures: a real PostgreSQL for the whole run, migrated and seeded once.
+
+With RANTAI_DATABASE_URL set (CI sets it to this machine's server), each run creates its
+own database there and drops it afterwards; unset, the tests start an embedded PostgreSQL
+from the pgserver wheel in a temporary folder, as a new user's machine would.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.app import create_app
+from hub.db import EmbeddedPostgres, normalise_database_url
+from hub.migrate import run_async
+from hub.settings import Settings
+from hub.store.synthetic import seed_canonical
+
+SEEDED_SUB_ACTIVITIES = 600
+
+
+def asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@dataclass
+class Server:
+    """A PostgreSQL server on which tests create throwaway databases."""
+
+    admin_url: str
+    created: list[str] = field(default_factory=list)
+
+    async def create_database(self, prefix: str = "rantai_test") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        conn = await asyncpg.connect(asyncpg_dsn(self.admin_url))
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        self.created.append(name)
+        return make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
+
+    async def drop_all(self) -> None:
+        conn = await asyncpg.connect(asyncpg_dsn(self.admin_url))
+        try:
+            for name in self.created:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("RANTAI_DATABASE_URL")
+    if configured:
+        yield normalise_database_url(configured)
+        return
+    embedded = EmbeddedPostgres(Path(tmp_path_factory.mktemp("embedded")))
+    url = embedded.start()
+    try:
+        yield url
+    finally:
+        embedded.stop()
+
+
+@pytest.fixture(scope="session")
+async def server(pg_server: str) -> AsyncIterator[Server]:
+    srv = Server(pg_server)
+    yield srv
+    await srv.drop_all()
+
+
+@pytest.fixture(scope="session")
+async def store_url(server: Server) -> str:
+    """A migrated store seeded with a synthetic province (shared; tests only read it)."""
+    url = await server.create_database()
+    await run_async(url, "upgrade", "head")
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await seed_canonical(conn, sub_activities=SEEDED_SUB_ACTIVITIES, seed=7)
+    finally:
+        await conn.close()
+    return url
+
+
+@pytest.fixture(scope="session")
+async def db(store_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A plain asyncpg connection to the shared store, for checking answers directly."""
+    conn = await asyncpg.connect(asyncpg_dsn(store_url))
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings(database_url=None, max_page_size=500)
+
+
+class StatementCounter:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.statements: list[str] = []
+        event.listen(engine.sync_engine, "before_cursor_execute", self._on_execute)
+
+    def _on_execute(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.statements.append(statement)
+
+    def reset(self) -> None:
+        self.statements.clear()
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    counter: StatementCounter
+    engine: AsyncEngine
+
+    async def query(
+        self, document: str, variables: dict[str, Any] | None = None, **headers: str
+    ) -> dict[str, Any]:
+        response = await self.client.post(
+            "/graphql", json={"query": document, "variables": variables}, headers=headers
+        )
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def data(self, document: str, variables: dict[str, Any] | None = None) -> Any:
+        body = await self.query(document, variables)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+
+@pytest.fixture(scope="session")
+async def api(store_url: str, settings: Settings) -> AsyncIterator[Api]:
+    app = create_app(store_url, settings)
+    async with app.router.lifespan_context(app):
+        engine = app.state.engine
+        counter = StatementCounter(engine)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+            yield Api(client, counter, engine)
