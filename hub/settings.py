@@ -14,7 +14,7 @@ class Settings(BaseSettings):
 
     database_url: str | None = Field(
         default=None,
-        description="postgresql+asyncpg://… of the canonical store; unset means embedded PostgreSQL.",
+        description="postgresql+asyncpg://… of the store; unset means embedded PostgreSQL.",
     )
     data_dir: Path = Field(default=Path(".rantai"), description="Where the embedded store lives.")
     env: str = Field(default="development", description="development or production.")

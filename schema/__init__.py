@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
 from hub.errors import ClientError
-from strawberry.extensions import ParserCache, ValidationCache
-
 from schema.discrepancy import Discrepancy
 from schema.planning import Opd, Region, SubActivity
 from schema.procurement import Contract, ProcurementPackage, Tender

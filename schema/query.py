@@ -77,7 +77,7 @@ class Query:
 
     @strawberry.field(description="Pemda, by code; all levels unless `level` is given.")
     async def regions(self, info: Info, level: RegionLevel | None = None) -> list[Region]:
-        rows = await planning_resolve.regions(info.context.access, level.value if level else None)
+        rows = await planning_resolve.regions(info.context.access, level.name if level else None)
         return [Region.from_row(row) for row in rows]
 
     @strawberry.field(description='One Pemda by its Kemendagri code ("53", "53.71").')
@@ -128,7 +128,7 @@ class Query:
             fiscal_year=filter.fiscal_year,
             region_code=filter.region_code,
             opd_code=filter.opd_code,
-            stage=filter.stage.value if filter.stage else None,
+            stage=filter.stage.name if filter.stage else None,
             search=filter.search,
             has_discrepancies=filter.has_discrepancies,
         )
@@ -162,7 +162,7 @@ class Query:
             region_code=f.region_code,
             opd_code=f.opd_code,
             rule=f.rule,
-            severity=f.severity.value if f.severity else None,
+            severity=f.severity.name if f.severity else None,
             open=f.open,
         )
         page = await discrepancies_resolve.discrepancy_page(

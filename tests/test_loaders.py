@@ -75,7 +75,9 @@ async def test_relation_loader_returns_key_order_and_misses(
     grouped = await context.loaders[rel.BUDGET_LINES_BY_SUB_ACTIVITY].load_many([10**12, 1])
     assert grouped[0] == []
     assert all(line.sub_activity_id == 1 for line in grouped[1])
-    assert [line.account_code for line in grouped[1]] == sorted(line.account_code for line in grouped[1])
+    assert [line.account_code for line in grouped[1]] == sorted(
+        line.account_code for line in grouped[1]
+    )
 
 
 async def test_loaders_are_per_request(api: Api, settings: Settings) -> None:

@@ -74,7 +74,7 @@ async def test_first_zero_returns_no_edges_but_says_whether_more_exist(api: Api)
 
 async def test_empty_connection(api: Api) -> None:
     data = await api.data(
-        '{ subActivities(filter: {fiscalYear: 1999}) { totalCount edges { cursor } '
+        "{ subActivities(filter: {fiscalYear: 1999}) { totalCount edges { cursor } "
         "pageInfo { hasNextPage startCursor endCursor } } }"
     )
     assert data["subActivities"] == {
@@ -99,7 +99,9 @@ async def test_cursor_of_a_deleted_row_still_continues_after_it(
     with_new = (await api.data(query))["opds"]["edges"]
     cursor = next(e["cursor"] for e in with_new if e["node"]["code"] == "1.03.0.00.0.00.01.0001")
     await db.execute("DELETE FROM opd WHERE code = '1.03.0.00.0.00.01.0001'")
-    after_deleted = [e["node"]["code"] for e in (await api.data(query, {"after": cursor}))["opds"]["edges"]]
+    after_deleted = [
+        e["node"]["code"] for e in (await api.data(query, {"after": cursor}))["opds"]["edges"]
+    ]
     assert after_deleted == [c for c in before if c > "1.03.0.00.0.00.01.0001"]
 
 
@@ -111,13 +113,12 @@ async def test_filters_stage_search_and_opd_code(api: Api, db: asyncpg.Connectio
         "SELECT count(*) FROM sub_activity sa JOIN opd o ON o.id = sa.opd_id "
         "WHERE o.code = '1.03.0.00.0.00.01.0000'"
     )
-    irrigation = await db.fetchval(
-        "SELECT count(*) FROM sub_activity WHERE name ILIKE '%irigasi%'"
-    )
+    irrigation = await db.fetchval("SELECT count(*) FROM sub_activity WHERE name ILIKE '%irigasi%'")
     data = await api.data(
         """{ c: subActivities(filter: {fiscalYear: 2025, stage: COMPLETED}, first: 500) {
                totalCount edges { node { stage } } }
-             o: subActivities(filter: {fiscalYear: 2025, opdCode: "1.03.0.00.0.00.01.0000"}) { totalCount }
+             o: subActivities(filter: {fiscalYear: 2025, opdCode: "1.03.0.00.0.00.01.0000"}) {
+               totalCount }
              s: subActivities(filter: {fiscalYear: 2025, search: "Irigasi"}) { totalCount }
              pct: subActivities(filter: {fiscalYear: 2025, search: "100%"}) { totalCount } }"""
     )

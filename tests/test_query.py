@@ -64,7 +64,10 @@ async def test_region_opds_are_the_pemdas_own(api: Api, db: asyncpg.Connection) 
     own = await db.fetchval(
         "SELECT count(*) FROM opd JOIN region r ON r.id = opd.region_id WHERE r.code = '53'"
     )
-    data = await api.data('{ region(code: "53") { opds(first: 100) { totalCount edges { node { region { code } } } } } }')
+    data = await api.data(
+        '{ region(code: "53") { opds(first: 100) { '
+        "totalCount edges { node { region { code } } } } } }"
+    )
     opds = data["region"]["opds"]
     assert opds["totalCount"] == own
     assert {e["node"]["region"]["code"] for e in opds["edges"]} == {"53"}
@@ -95,7 +98,11 @@ async def test_sub_activity_by_natural_key(api: Api, db: asyncpg.Connection) -> 
     assert sa["opd"]["code"] == row["opd_code"]
     assert row["code"].startswith(sa["activity"]["code"] + ".")
     assert sa["activity"]["code"].startswith(sa["activity"]["program"]["code"] + ".")
-    assert sa["provenance"]["source"] == {"id": "bappeda-eplanning", "kind": "postgresql", "status": "OK"}
+    assert sa["provenance"]["source"] == {
+        "id": "bappeda-eplanning",
+        "kind": "postgresql",
+        "status": "OK",
+    }
     assert sa["provenance"]["sourceKey"] == f"53.01/2025/{row['code']}"
     assert sa["provenance"]["stale"] is False
     assert data["other"] is None
@@ -107,10 +114,13 @@ async def test_sub_activity_budget_matches_dpa_and_sp2d(api: Api, db: asyncpg.Co
            WHERE r.code = '53' AND EXISTS (SELECT 1 FROM payment p WHERE p.sub_activity_id = sa.id)
            ORDER BY sa.id LIMIT 1"""
     )
-    allocated = await db.fetchval("SELECT sum(amount) FROM budget_line WHERE sub_activity_id = $1", sa_id)
+    allocated = await db.fetchval(
+        "SELECT sum(amount) FROM budget_line WHERE sub_activity_id = $1", sa_id
+    )
     paid = await db.fetchval("SELECT sum(amount) FROM payment WHERE sub_activity_id = $1", sa_id)
     lines = await db.fetch(
-        "SELECT account_code, amount FROM budget_line WHERE sub_activity_id = $1 ORDER BY account_code",
+        "SELECT account_code, amount FROM budget_line WHERE sub_activity_id = $1 "
+        "ORDER BY account_code",
         sa_id,
     )
     data = await api.data(
@@ -185,9 +195,7 @@ async def test_node_fetches_every_node_type_by_global_id(api: Api, db: asyncpg.C
     }
     for type_name, pk in ids.items():
         gid = global_id(type_name, pk)
-        data = await api.data(
-            "query($id: ID!) { node(id: $id) { __typename id } }", {"id": gid}
-        )
+        data = await api.data("query($id: ID!) { node(id: $id) { __typename id } }", {"id": gid})
         assert data["node"] == {"__typename": type_name, "id": gid}
 
 
@@ -206,7 +214,9 @@ async def test_node_with_malformed_id_is_bad_id(api: Api) -> None:
 
 
 async def test_sources_lists_each_source_with_health(api: Api) -> None:
-    data = await api.data("{ sources { id name kind status lastSuccessAt lastError rows owner { code } } }")
+    data = await api.data(
+        "{ sources { id name kind status lastSuccessAt lastError rows owner { code } } }"
+    )
     ids = [s["id"] for s in data["sources"]]
     assert ids == sorted(ids)
     assert "bpkad-keuangan" in ids
@@ -223,11 +233,15 @@ async def test_discrepancies_filter_by_rule_severity_and_open(
     await db.execute(
         """INSERT INTO discrepancy (rule, subject_key, severity, message, fiscal_year, region_id,
                                     opd_id, sub_activity_id, evidence, resolved_at)
-           VALUES ('TEST_OPEN', 'test:1', 'CRITICAL', 'Nilai kontrak melebihi HPS.', 2025, $1, $2, $3,
-                   '[{"entity": "Contract", "entityId": "x", "field": "value", "value": "10"}]', NULL),
+           VALUES ('TEST_OPEN', 'test:1', 'CRITICAL', 'Nilai kontrak melebihi HPS.', 2025,
+                   $1, $2, $3,
+                   '[{"entity": "Contract", "entityId": "x", "field": "value", "value": "10"}]',
+                   NULL),
                   ('TEST_RESOLVED', 'test:2', 'WARNING', 'Penawar tunggal.', 2025, $1, $2, $3,
                    '[]', now())""",
-        region_id, opd_id, sa_id,
+        region_id,
+        opd_id,
+        sa_id,
     )
     try:
         data = await api.data(

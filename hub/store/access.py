@@ -31,11 +31,13 @@ class DataAccess:
 
     async def all(self, stmt: Select[Any]) -> Sequence[Row[Any]]:
         async with self.engine.connect() as conn:
-            return (await conn.execute(stmt)).all()
+            rows: Sequence[Row[Any]] = (await conn.execute(stmt)).all()
+            return rows
 
     async def first(self, stmt: Select[Any]) -> Row[Any] | None:
         async with self.engine.connect() as conn:
-            return (await conn.execute(stmt.limit(1))).first()
+            row: Row[Any] | None = (await conn.execute(stmt.limit(1))).first()
+            return row
 
     async def scalar(self, stmt: Select[Any]) -> Any:
         async with self.engine.connect() as conn:

@@ -31,10 +31,22 @@ REGIONS = [
 
 # (bidang urusan, OPD name, program names)
 OPD_KINDS = [
-    ("1.01", "Dinas Pendidikan dan Kebudayaan", ["Pengelolaan Pendidikan", "Pengembangan Kurikulum"]),
+    (
+        "1.01",
+        "Dinas Pendidikan dan Kebudayaan",
+        ["Pengelolaan Pendidikan", "Pengembangan Kurikulum"],
+    ),
     ("1.02", "Dinas Kesehatan", ["Pemenuhan Upaya Kesehatan", "Sumber Daya Manusia Kesehatan"]),
-    ("1.03", "Dinas Pekerjaan Umum dan Penataan Ruang", ["Pengelolaan Sumber Daya Air", "Penyelenggaraan Jalan"]),
-    ("1.04", "Dinas Perumahan Rakyat dan Kawasan Permukiman", ["Pengembangan Perumahan", "Kawasan Permukiman"]),
+    (
+        "1.03",
+        "Dinas Pekerjaan Umum dan Penataan Ruang",
+        ["Pengelolaan Sumber Daya Air", "Penyelenggaraan Jalan"],
+    ),
+    (
+        "1.04",
+        "Dinas Perumahan Rakyat dan Kawasan Permukiman",
+        ["Pengembangan Perumahan", "Kawasan Permukiman"],
+    ),
     ("1.05", "Satuan Polisi Pamong Praja", ["Peningkatan Ketenteraman dan Ketertiban Umum"]),
     ("1.06", "Dinas Sosial", ["Rehabilitasi Sosial", "Perlindungan dan Jaminan Sosial"]),
     ("2.07", "Dinas Tenaga Kerja dan Transmigrasi", ["Pelatihan Kerja dan Produktivitas"]),
@@ -51,20 +63,53 @@ OPD_KINDS = [
 ]
 
 WORKS = [
-    "Rehabilitasi", "Pembangunan", "Peningkatan", "Pemeliharaan", "Pengadaan", "Penyusunan",
-    "Pelatihan", "Pendampingan", "Fasilitasi", "Koordinasi",
+    "Rehabilitasi",
+    "Pembangunan",
+    "Peningkatan",
+    "Pemeliharaan",
+    "Pengadaan",
+    "Penyusunan",
+    "Pelatihan",
+    "Pendampingan",
+    "Fasilitasi",
+    "Koordinasi",
 ]
 OBJECTS = [
-    "Jalan Provinsi Ruas Kupang–Baun", "Jaringan Irigasi Bendung Tilong", "Puskesmas Oesao",
-    "Sekolah Menengah Atas Negeri 3 Soe", "Embung Desa Oelnasi", "Sarana Air Bersih Desa Noelbaki",
-    "Gedung Kantor Dinas", "Sistem Informasi Perencanaan", "Dokumen Rencana Kerja",
-    "Jembatan Noelmina", "Rumah Layak Huni", "Pelabuhan Perikanan Tenau", "Pasar Inpres Naikoten",
-    "Alat Kesehatan RSUD", "Bibit Jagung Hibrida", "Kapal Penangkap Ikan",
+    "Jalan Provinsi Ruas Kupang–Baun",
+    "Jaringan Irigasi Bendung Tilong",
+    "Puskesmas Oesao",
+    "Sekolah Menengah Atas Negeri 3 Soe",
+    "Embung Desa Oelnasi",
+    "Sarana Air Bersih Desa Noelbaki",
+    "Gedung Kantor Dinas",
+    "Sistem Informasi Perencanaan",
+    "Dokumen Rencana Kerja",
+    "Jembatan Noelmina",
+    "Rumah Layak Huni",
+    "Pelabuhan Perikanan Tenau",
+    "Pasar Inpres Naikoten",
+    "Alat Kesehatan RSUD",
+    "Bibit Jagung Hibrida",
+    "Kapal Penangkap Ikan",
 ]
 VENDOR_PREFIX = ["CV.", "PT.", "CV.", "CV."]
 VENDOR_WORDS = [
-    "Flobamora", "Timor", "Sasando", "Kelimutu", "Komodo", "Nusa", "Lontar", "Cendana",
-    "Karya", "Jaya", "Mandiri", "Sejahtera", "Bangun", "Persada", "Abadi", "Konstruksi",
+    "Flobamora",
+    "Timor",
+    "Sasando",
+    "Kelimutu",
+    "Komodo",
+    "Nusa",
+    "Lontar",
+    "Cendana",
+    "Karya",
+    "Jaya",
+    "Mandiri",
+    "Sejahtera",
+    "Bangun",
+    "Persada",
+    "Abadi",
+    "Konstruksi",
 ]
 ACCOUNTS = [
     ("5.1.02.01.01.0024", "Belanja Alat/Bahan untuk Kegiatan Kantor-Alat Tulis Kantor"),
@@ -101,6 +146,7 @@ class _Rows:
     def __init__(self) -> None:
         self.tables: dict[str, list[tuple[Any, ...]]] = {}
         self.columns: dict[str, Sequence[str]] = {}
+        self.known: dict[tuple[str, Any], int] = {}  # natural key → id, for shared parents
 
     def add(self, table: str, columns: Sequence[str], row: tuple[Any, ...]) -> int:
         rows = self.tables.setdefault(table, [])
@@ -125,7 +171,10 @@ async def seed_canonical(
         await conn.execute(
             "INSERT INTO source (id, name, kind, status, last_synced_at, last_success_at, rows)"
             " VALUES ($1, $2, $3, 'OK', $4, $4, 0) ON CONFLICT (id) DO NOTHING",
-            sid, name, kind, datetime.now(UTC),
+            sid,
+            name,
+            kind,
+            datetime.now(UTC),
         )
     region_ids: dict[str, int] = {}
     for code, name, level, parent in REGIONS:
@@ -138,10 +187,15 @@ async def seed_canonical(
 
     vendors: list[tuple[int, str, str]] = []
     for i in range(max(50, sub_activities // 6)):
-        name = f"{rng.choice(VENDOR_PREFIX)} {rng.choice(VENDOR_WORDS)} {rng.choice(VENDOR_WORDS)} {i:03d}"
+        words = " ".join(rng.choice(VENDOR_WORDS) for _ in range(2))
+        name = f"{rng.choice(VENDOR_PREFIX)} {words} {i:03d}"
         npwp = f"{rng.randrange(10**14, 10**15)}"
-        vid = _add(rows, "vendor", ("vendor_key", "name", "tax_id", *prov),
-                   (npwp, name, npwp, *p("bpbj-spse", npwp)))
+        vid = _add(
+            rows,
+            "vendor",
+            ("vendor_key", "name", "tax_id", *prov),
+            (npwp, name, npwp, *p("bpbj-spse", npwp)),
+        )
         vendors.append((vid, name, npwp))
 
     # Spread the sub-activities: half to the province, a quarter to each regency.
@@ -158,8 +212,12 @@ async def seed_canonical(
         opd_ids: list[tuple[int, str, str]] = []
         for bidang, opd_name, _ in OPD_KINDS:
             code = f"{bidang}.0.00.0.00.01.0000"
-            oid = _add(rows, "opd", ("region_id", "code", "name", *prov),
-                       (region_id, code, opd_name, *p("bappeda-eplanning", f"{region_code}/{code}")))
+            oid = _add(
+                rows,
+                "opd",
+                ("region_id", "code", "name", *prov),
+                (region_id, code, opd_name, *p("bappeda-eplanning", f"{region_code}/{code}")),
+            )
             opd_ids.append((oid, bidang, code))
         made = 0
         serial = 0
@@ -171,23 +229,56 @@ async def seed_canonical(
                 program_no = 10 + serial % len(programs)
                 program_code = f"{bidang}.{program_no:02d}"
                 program_key = (region_id, program_code)
-                program_id = _once(rows, "program", program_key, lambda: (
-                    ("id", "region_id", "fiscal_year", "code", "name", *prov),
-                    (region_id, fiscal_year, program_code, programs[serial % len(programs)],
-                     *p("bappeda-eplanning", f"{region_code}/{fiscal_year}/{program_code}")),
-                ))
+                program_id = rows.known.get(("program", program_key))
+                if program_id is None:
+                    program_id = rows.known[("program", program_key)] = _add(
+                        rows,
+                        "program",
+                        ("region_id", "fiscal_year", "code", "name", *prov),
+                        (
+                            region_id,
+                            fiscal_year,
+                            program_code,
+                            programs[serial % len(programs)],
+                            *p("bappeda-eplanning", f"{region_code}/{fiscal_year}/{program_code}"),
+                        ),
+                    )
                 activity_code = f"{program_code}.{level_digit}.{1 + serial % 7:02d}"
-                activity_id = _once(rows, "activity", (region_id, activity_code), lambda: (
-                    ("id", "region_id", "program_id", "fiscal_year", "code", "name", *prov),
-                    (region_id, program_id, fiscal_year, activity_code,
-                     f"Kegiatan {rng.choice(WORKS)} {rng.choice(OBJECTS)}",
-                     *p("bappeda-eplanning", f"{region_code}/{fiscal_year}/{activity_code}")),
-                ))
+                activity_key = (region_id, activity_code)
+                activity_id = rows.known.get(("activity", activity_key))
+                if activity_id is None:
+                    activity_id = rows.known[("activity", activity_key)] = _add(
+                        rows,
+                        "activity",
+                        ("region_id", "program_id", "fiscal_year", "code", "name", *prov),
+                        (
+                            region_id,
+                            program_id,
+                            fiscal_year,
+                            activity_code,
+                            f"Kegiatan {rng.choice(WORKS)} {rng.choice(OBJECTS)}",
+                            *p("bappeda-eplanning", f"{region_code}/{fiscal_year}/{activity_code}"),
+                        ),
+                    )
                 sa_code = f"{activity_code}.{serial:04d}"
                 made += 1
-                _chain(rows, rng, p, now, vendors, method_pool, region_id, region_code, opd_id,
-                       activity_id, fiscal_year, sa_code, rup_seq + made, tender_seq + made,
-                       sp2d_seq)
+                _chain(
+                    rows,
+                    rng,
+                    p,
+                    now,
+                    vendors,
+                    method_pool,
+                    region_id,
+                    region_code,
+                    opd_id,
+                    activity_id,
+                    fiscal_year,
+                    sa_code,
+                    rup_seq + made,
+                    tender_seq + made,
+                    sp2d_seq,
+                )
                 rup_seq += 8
                 tender_seq += 8
                 sp2d_seq += 8
@@ -208,17 +299,6 @@ async def seed_canonical(
     return stats
 
 
-def _once(rows: _Rows, table: str, key: Any, make: Any) -> int:
-    cache = rows.__dict__.setdefault("_once", {})
-    if (table, key) in cache:
-        return int(cache[(table, key)])
-    columns, values = make()
-    new_id = rows.add(table, columns, (None, *values))
-    rows.tables[table][-1] = (new_id, *values)
-    cache[(table, key)] = new_id
-    return new_id
-
-
 def _add(rows: _Rows, table: str, columns: Sequence[str], values: tuple[Any, ...]) -> int:
     new_id = rows.add(table, ("id", *columns), (None, *values))
     rows.tables[table][-1] = (new_id, *values)
@@ -226,30 +306,80 @@ def _add(rows: _Rows, table: str, columns: Sequence[str], values: tuple[Any, ...
 
 
 def _chain(
-    rows: _Rows, rng: random.Random, p: Any, now: datetime, vendors: list[tuple[int, str, str]],
-    method_pool: list[tuple[str, str | None, int]], region_id: int, region_code: str, opd_id: int,
-    activity_id: int, fiscal_year: int, sa_code: str, rup_base: int, tender_base: int,
+    rows: _Rows,
+    rng: random.Random,
+    p: Any,
+    now: datetime,
+    vendors: list[tuple[int, str, str]],
+    method_pool: list[tuple[str, str | None, int]],
+    region_id: int,
+    region_code: str,
+    opd_id: int,
+    activity_id: int,
+    fiscal_year: int,
+    sa_code: str,
+    rup_base: int,
+    tender_base: int,
     sp2d_base: int,
 ) -> None:
     prov = ("source_id", "source_key", "source_updated_at", "synced_at")
     planned = _money(rng, 50_000_000, 5_000_000_000)
-    sa_id = _add(rows, "sub_activity",
-                 ("region_id", "opd_id", "activity_id", "fiscal_year", "code", "name", "planned_amount", *prov),
-                 (region_id, opd_id, activity_id, fiscal_year, sa_code,
-                  f"{rng.choice(WORKS)} {rng.choice(OBJECTS)}", planned,
-                  *p("bappeda-eplanning", f"{region_code}/{fiscal_year}/{sa_code}")))
+    sa_id = _add(
+        rows,
+        "sub_activity",
+        (
+            "region_id",
+            "opd_id",
+            "activity_id",
+            "fiscal_year",
+            "code",
+            "name",
+            "planned_amount",
+            *prov,
+        ),
+        (
+            region_id,
+            opd_id,
+            activity_id,
+            fiscal_year,
+            sa_code,
+            f"{rng.choice(WORKS)} {rng.choice(OBJECTS)}",
+            planned,
+            *p("bappeda-eplanning", f"{region_code}/{fiscal_year}/{sa_code}"),
+        ),
+    )
     for seq in range(1, rng.randint(1, 2) + 1):
-        _add(rows, "indicator", ("sub_activity_id", "seq", "description", "unit", "target", "achieved", *prov),
-             (sa_id, seq, f"Jumlah {rng.choice(OBJECTS)} yang ditangani", rng.choice(["Unit", "Km", "Dokumen", "Orang"]),
-              Decimal(rng.randint(1, 100)), Decimal(rng.randint(0, 100)),
-              *p("bappeda-eplanning", f"{region_code}/{fiscal_year}/{sa_code}/{seq}")))
+        _add(
+            rows,
+            "indicator",
+            ("sub_activity_id", "seq", "description", "unit", "target", "achieved", *prov),
+            (
+                sa_id,
+                seq,
+                f"Jumlah {rng.choice(OBJECTS)} yang ditangani",
+                rng.choice(["Unit", "Km", "Dokumen", "Orang"]),
+                Decimal(rng.randint(1, 100)),
+                Decimal(rng.randint(0, 100)),
+                *p("bappeda-eplanning", f"{region_code}/{fiscal_year}/{sa_code}/{seq}"),
+            ),
+        )
     accounts = rng.sample(ACCOUNTS, rng.randint(2, 4))
     lines: list[tuple[int, str, Decimal]] = []
     for account_code, account_name in accounts:
         amount = _money(rng, 10_000_000, 1_500_000_000)
-        line_id = _add(rows, "budget_line", ("sub_activity_id", "account_code", "account_name", "amount", "dpa_number", *prov),
-                       (sa_id, account_code, account_name, amount, f"DPA/A.1/{sa_code}/001/{fiscal_year}",
-                        *p("bpkad-keuangan", f"{region_code}/{sa_code}/{account_code}")))
+        line_id = _add(
+            rows,
+            "budget_line",
+            ("sub_activity_id", "account_code", "account_name", "amount", "dpa_number", *prov),
+            (
+                sa_id,
+                account_code,
+                account_name,
+                amount,
+                f"DPA/A.1/{sa_code}/001/{fiscal_year}",
+                *p("bpkad-keuangan", f"{region_code}/{sa_code}/{account_code}"),
+            ),
+        )
         lines.append((line_id, account_code, amount))
     paid_total = Decimal(0)
     contract_ids: list[tuple[int, Decimal, int]] = []
@@ -258,16 +388,61 @@ def _chain(
         rup_method, spse_method, _ = rng.choice(method_pool)
         ceiling = (line_amount * Decimal(rng.randint(20, 60)) / 100).quantize(Decimal("0.01"))
         rup_code = str(rup_base * 8 + n)
-        package_id = _add(rows, "procurement_package",
-                          ("rup_code", "region_id", "opd_id", "sub_activity_id", "fiscal_year", "name", "method",
-                           "category", "ceiling", "funding_source", "announced_on", *prov),
-                          (rup_code, region_id, opd_id, sa_id, fiscal_year, f"{rng.choice(WORKS)} {rng.choice(OBJECTS)}",
-                           rup_method, rng.choice(CATEGORIES), ceiling, "APBD", date(fiscal_year, 2, 1),
-                           *p("bpbj-spse", rup_code)))
+        package_id = _add(
+            rows,
+            "procurement_package",
+            (
+                "rup_code",
+                "region_id",
+                "opd_id",
+                "sub_activity_id",
+                "fiscal_year",
+                "name",
+                "method",
+                "category",
+                "ceiling",
+                "funding_source",
+                "announced_on",
+                *prov,
+            ),
+            (
+                rup_code,
+                region_id,
+                opd_id,
+                sa_id,
+                fiscal_year,
+                f"{rng.choice(WORKS)} {rng.choice(OBJECTS)}",
+                rup_method,
+                rng.choice(CATEGORIES),
+                ceiling,
+                "APBD",
+                date(fiscal_year, 2, 1),
+                *p("bpbj-spse", rup_code),
+            ),
+        )
         mak = f"{sa_code}.{account_code}."
-        _add(rows, "package_budget_row",
-             ("package_id", "mak", "sub_activity_code", "account_code", "amount", "budget_line_id", *prov),
-             (package_id, mak, sa_code, account_code, ceiling, line_id, *p("bpbj-spse", f"{rup_code}/{mak}")))
+        _add(
+            rows,
+            "package_budget_row",
+            (
+                "package_id",
+                "mak",
+                "sub_activity_code",
+                "account_code",
+                "amount",
+                "budget_line_id",
+                *prov,
+            ),
+            (
+                package_id,
+                mak,
+                sa_code,
+                account_code,
+                ceiling,
+                line_id,
+                *p("bpbj-spse", f"{rup_code}/{mak}"),
+            ),
+        )
         if spse_method is None:
             continue
         tender_code = f"{tender_base * 8 + n}{region_code.replace('.', '')}"
@@ -275,33 +450,106 @@ def _chain(
         bidders = rng.sample(vendors, 1 if spse_method != "Tender" else rng.randint(2, 6))
         winner = bidders[0]
         done = rng.random() < 0.85
-        tender_id = _add(rows, "tender",
-                         ("code", "region_id", "name", "method", "owner_estimate", "ceiling", "status", "version",
-                          "announced_on", "winner_vendor_id", *prov),
-                         (tender_code, region_id, f"Paket {rup_code}", spse_method, owner_estimate, ceiling,
-                          "Selesai" if done else "Berlangsung", 1 if rng.random() < 0.95 else 2,
-                          date(fiscal_year, 3, 1) + timedelta(days=rng.randint(0, 120)),
-                          winner[0] if done else None, *p("bpbj-spse", tender_code)))
-        _add(rows, "tender_package", ("tender_id", "package_id", *prov),
-             (tender_id, package_id, *p("bpbj-spse", f"{tender_code}/{rup_code}")))
+        tender_id = _add(
+            rows,
+            "tender",
+            (
+                "code",
+                "region_id",
+                "name",
+                "method",
+                "owner_estimate",
+                "ceiling",
+                "status",
+                "version",
+                "announced_on",
+                "winner_vendor_id",
+                *prov,
+            ),
+            (
+                tender_code,
+                region_id,
+                f"Paket {rup_code}",
+                spse_method,
+                owner_estimate,
+                ceiling,
+                "Selesai" if done else "Berlangsung",
+                1 if rng.random() < 0.95 else 2,
+                date(fiscal_year, 3, 1) + timedelta(days=rng.randint(0, 120)),
+                winner[0] if done else None,
+                *p("bpbj-spse", tender_code),
+            ),
+        )
+        _add(
+            rows,
+            "tender_package",
+            ("tender_id", "package_id", *prov),
+            (tender_id, package_id, *p("bpbj-spse", f"{tender_code}/{rup_code}")),
+        )
         for i, (vendor_id, _, _) in enumerate(bidders):
             offer = (owner_estimate * Decimal(rng.randint(85, 99)) / 100).quantize(Decimal("0.01"))
-            _add(rows, "bid", ("tender_id", "vendor_id", "amount", "corrected_amount", "is_winner", *prov),
-                 (tender_id, vendor_id, offer, offer, done and i == 0, *p("bpbj-spse", f"{tender_code}/{vendor_id}")))
+            _add(
+                rows,
+                "bid",
+                ("tender_id", "vendor_id", "amount", "corrected_amount", "is_winner", *prov),
+                (
+                    tender_id,
+                    vendor_id,
+                    offer,
+                    offer,
+                    done and i == 0,
+                    *p("bpbj-spse", f"{tender_code}/{vendor_id}"),
+                ),
+            )
         if not done:
             continue
         value = (owner_estimate * Decimal(rng.randint(88, 99)) / 100).quantize(Decimal("0.01"))
         number = f"{rup_code}/KTR/{fiscal_year}"
         signed = date(fiscal_year, 5, 1) + timedelta(days=rng.randint(0, 60))
-        contract_id = _add(rows, "contract",
-                           ("region_id", "number", "tender_id", "sub_activity_id", "vendor_id", "signed_on", "value",
-                            "original_value", "starts_on", "ends_on", *prov),
-                           (region_id, number, tender_id, sa_id, winner[0], signed, value, value, signed,
-                            signed + timedelta(days=120), *p("bpbj-spse", number)))
+        contract_id = _add(
+            rows,
+            "contract",
+            (
+                "region_id",
+                "number",
+                "tender_id",
+                "sub_activity_id",
+                "vendor_id",
+                "signed_on",
+                "value",
+                "original_value",
+                "starts_on",
+                "ends_on",
+                *prov,
+            ),
+            (
+                region_id,
+                number,
+                tender_id,
+                sa_id,
+                winner[0],
+                signed,
+                value,
+                value,
+                signed,
+                signed + timedelta(days=120),
+                *p("bpbj-spse", number),
+            ),
+        )
         if rng.random() < 0.1:
-            _add(rows, "contract_amendment", ("contract_id", "version", "value", "reason", "signed_on", *prov),
-                 (contract_id, 1, value, "Perubahan volume pekerjaan", signed + timedelta(days=45),
-                  *p("bpbj-spse", f"{number}/1")))
+            _add(
+                rows,
+                "contract_amendment",
+                ("contract_id", "version", "value", "reason", "signed_on", *prov),
+                (
+                    contract_id,
+                    1,
+                    value,
+                    "Perubahan volume pekerjaan",
+                    signed + timedelta(days=45),
+                    *p("bpbj-spse", f"{number}/1"),
+                ),
+            )
         contract_ids.append((contract_id, value, winner[0]))
     for n in range(rng.randint(1, 4)):
         line_id, account_code, line_amount = lines[n % len(lines)]
@@ -311,18 +559,60 @@ def _chain(
         paid_total += amount
         sp2d = f"{sp2d_base + n:05d}/SP2D/LS/{region_code}/{fiscal_year}"
         vendor = next((v for v in vendors if contract and v[0] == contract[2]), None)
-        _add(rows, "payment",
-             ("region_id", "fiscal_year", "sp2d_number", "paid_on", "amount", "kind", "account_code",
-              "sub_activity_id", "contract_id", "payee_vendor_id", "payee_name", "payee_tax_id", *prov),
-             (region_id, fiscal_year, sp2d, date(fiscal_year, 6, 1) + timedelta(days=rng.randint(0, 150)), amount,
-              "LS" if contract else "GU", account_code, sa_id, contract[0] if contract else None,
-              vendor[0] if vendor else None, vendor[1] if vendor else "Bendahara Pengeluaran",
-              vendor[2] if vendor else None, *p("bpkad-keuangan", sp2d)))
+        _add(
+            rows,
+            "payment",
+            (
+                "region_id",
+                "fiscal_year",
+                "sp2d_number",
+                "paid_on",
+                "amount",
+                "kind",
+                "account_code",
+                "sub_activity_id",
+                "contract_id",
+                "payee_vendor_id",
+                "payee_name",
+                "payee_tax_id",
+                *prov,
+            ),
+            (
+                region_id,
+                fiscal_year,
+                sp2d,
+                date(fiscal_year, 6, 1) + timedelta(days=rng.randint(0, 150)),
+                amount,
+                "LS" if contract else "GU",
+                account_code,
+                sa_id,
+                contract[0] if contract else None,
+                vendor[0] if vendor else None,
+                vendor[1] if vendor else "Bendahara Pengeluaran",
+                vendor[2] if vendor else None,
+                *p("bpkad-keuangan", sp2d),
+            ),
+        )
     physical = Decimal(0)
     for quarter in range(1, rng.randint(0, 4) + 1):
         physical = min(Decimal(100), physical + Decimal(rng.randint(5, 40)))
-        _add(rows, "progress_report",
-             ("sub_activity_id", "period", "physical_percent", "financial_percent", "problems", *prov),
-             (sa_id, f"{fiscal_year}-Q{quarter}", physical, Decimal(rng.randint(0, 100)),
-              None if rng.random() < 0.8 else "Keterlambatan pengiriman material",
-              *p("monev-sheets", f"{region_code}/{sa_code}/{fiscal_year}-Q{quarter}")))
+        _add(
+            rows,
+            "progress_report",
+            (
+                "sub_activity_id",
+                "period",
+                "physical_percent",
+                "financial_percent",
+                "problems",
+                *prov,
+            ),
+            (
+                sa_id,
+                f"{fiscal_year}-Q{quarter}",
+                physical,
+                Decimal(rng.randint(0, 100)),
+                None if rng.random() < 0.8 else "Keterlambatan pengiriman material",
+                *p("monev-sheets", f"{region_code}/{sa_code}/{fiscal_year}-Q{quarter}"),
+            ),
+        )

@@ -1,0 +1,1 @@
+"""Benchmarks of the hub against hand-written floors (see bench/README.md)."""
