@@ -22,7 +22,7 @@ from strawberry.types.graphql import OperationType
 
 from hub.context import Context
 from hub.errors import ErrorCode
-from hub.graphiql_tabs import default_tabs
+from hub.examples import default_tabs
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"

@@ -30,8 +30,13 @@ class DataAccess:
         return stmt if predicate is None else stmt.where(predicate)
 
     async def all(self, stmt: Select[Any]) -> Sequence[Row[Any]]:
+        return await self._rows(stmt)
+
+    async def _rows(
+        self, stmt: Select[Any] | TextClause, params: dict[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
         async with self.engine.connect() as conn:
-            rows: Sequence[Row[Any]] = (await conn.execute(stmt)).all()
+            rows: Sequence[Row[Any]] = (await conn.execute(stmt, params)).all()
             return rows
 
     async def first(self, stmt: Select[Any]) -> Row[Any] | None:
@@ -46,16 +51,26 @@ class DataAccess:
     async def text_all(self, statement: TextClause, params: dict[str, Any]) -> Sequence[Row[Any]]:
         """A hand-written aggregate. Its SQL must apply `self.scope` itself; with the
         only scope being EVERYTHING ([1/7]) there is nothing to add yet."""
-        async with self.engine.connect() as conn:
-            return (await conn.execute(statement, params)).all()
+        return await self._rows(statement, params)
 
     async def related(self, relation: Relation, keys: Sequence[Any]) -> Sequence[Row[Any]]:
         """Rows of `relation` for all `keys`, in one `key = ANY($1)` statement, key-ordered."""
-        key_column = relation.key_column()
-        stmt = relation.select().where(key_column == _any(key_column.type, "keys"))
-        stmt = self.restrict(stmt, relation.table)
-        async with self.engine.connect() as conn:
-            return (await conn.execute(stmt, {"keys": list(keys)})).all()
+        stmt = self._related_statement(relation)
+        return await self._rows(stmt, {"keys": list(keys)})
+
+    def _related_statement(self, relation: Relation) -> Select[Any]:
+        # Built once per (relation, scope): building a Select and its cache key on every
+        # batch costs more than executing a small batch.
+        cache_key = (relation.name, self.scope.cache_key)
+        stmt = _RELATED_STATEMENTS.get(cache_key)
+        if stmt is None:
+            key_column = relation.key_column()
+            stmt = relation.select().where(key_column == _any(key_column.type, "keys"))
+            stmt = _RELATED_STATEMENTS[cache_key] = self.restrict(stmt, relation.table)
+        return stmt
+
+
+_RELATED_STATEMENTS: dict[tuple[str, str], Select[Any]] = {}
 
 
 def _any(item_type: Any, name: str) -> Any:

@@ -1,42 +1,40 @@
-"""The example queries GraphiQL opens with."""
+"""Example documents: GraphiQL opens with them, and tests and benchmarks run them."""
 
 from __future__ import annotations
 
 import orjson
 
-DEEP_CHAIN = """# The whole chain of one OPD's sub-activities, in one request:
+DEEP_CHAIN = """# The whole chain of sub kegiatan, in one request:
 # plan (sub kegiatan) → budget (DPA, SP2D) → procurement (RUP, tender, kontrak) → monev.
-query DeepChain($fiscalYear: Int!, $regionCode: String) {
-  subActivities(filter: {fiscalYear: $fiscalYear, regionCode: $regionCode}, first: 10) {
+query DeepChain($fiscalYear: Int!, $regionCode: String, $first: Int = 10) {
+  subActivities(filter: {fiscalYear: $fiscalYear, regionCode: $regionCode}, first: $first) {
     totalCount
     pageInfo { hasNextPage endCursor }
     edges {
+      cursor
       node {
-        code
-        name
-        stage
-        plannedAmount
+        id code name stage plannedAmount
         opd { code name region { code name } }
+        activity { code program { code } }
+        indicators { description target }
         budget {
           allocated
           paid
-          lines { accountCode amount }
-          payments { sp2dNumber paidOn amount }
+          lines { accountCode amount provenance { sourceKey stale } }
+          payments { sp2dNumber paidOn amount payee { name taxId } contract { number } }
         }
         procurementPackages {
-          rupCode
-          name
-          method
-          ceiling
+          rupCode name method ceiling
           tenders {
-            code
-            method
-            ownerEstimate
+            code method ownerEstimate status
             bids { amount isWinner vendor { name } }
-            contract { number value amendments { version value } }
+            winner { name }
+            contract { number value amendments { version value } payments { amount } }
           }
         }
         progressReports { period physicalPercent financialPercent }
+        discrepancies { rule }
+        provenance { source { id status } }
       }
     }
   }
