@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError
+from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.exceptions import MissingQueryError
@@ -94,6 +95,16 @@ def validate_params(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None,
     return query, variables, operation_name
 
 
+def store_unavailable(error: GraphQLError) -> bool:
+    """The hub's own database could not be reached (as opposed to a bug)."""
+    original = error.original_error
+    if isinstance(original, DBAPIError):
+        if original.connection_invalidated:
+            return True
+        original = original.orig
+    return isinstance(original, OSError)  # ConnectionRefusedError, socket timeouts…
+
+
 def error_code(error: GraphQLError, executed: bool) -> str:
     if isinstance(error, GraphQLSyntaxError):
         return ErrorCode.GRAPHQL_PARSE_FAILED
@@ -115,6 +126,9 @@ def format_result(result: ExecutionResult) -> tuple[dict[str, Any], bool]:
         for error in result.errors:
             formatted = error.formatted
             extensions = dict(formatted.get("extensions") or {})
+            if "code" not in extensions and store_unavailable(error):
+                formatted["message"] = "The hub's database is unreachable; try again shortly."
+                extensions["code"] = ErrorCode.STORE_UNAVAILABLE
             extensions.setdefault("code", error_code(error, executed))
             formatted["extensions"] = extensions
             errors.append(formatted)

@@ -8,7 +8,10 @@ import re
 import httpx
 import pytest
 
-from tests.conftest import Api
+from hub.app import create_app
+from hub.migrate import run_async
+from hub.settings import Settings
+from tests.conftest import Api, Server
 
 RESPONSE_TYPE = "application/graphql-response+json"
 QUERY = "{ regions(level: PROVINCE) { code } }"
@@ -167,3 +170,33 @@ async def test_readyz_reports_current_revision(client: httpx.AsyncClient) -> Non
     response = await client.get("/readyz")
     assert response.status_code == 200
     assert response.json() == {"status": "ready", "revision": head_revision()}
+
+
+async def test_readyz_is_503_until_migrated(server: Server, settings: Settings) -> None:
+    url = await server.create_database("rantai_ready")
+    app = create_app(url, settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+            pending = await client.get("/readyz")
+            assert pending.status_code == 503
+            assert pending.json()["status"] == "migrations pending"
+            assert (await client.get("/healthz")).status_code == 200
+            await run_async(url, "upgrade", "head")
+            assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_readyz_is_503_when_the_database_is_unreachable(settings: Settings) -> None:
+    app = create_app("postgresql+asyncpg://postgres@127.0.0.1:1/none", settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+            response = await client.get("/readyz")
+            assert response.status_code == 503
+            assert response.json()["status"] == "unavailable"
+            assert (await client.get("/healthz")).status_code == 200
+            body = await client.post("/graphql", json={"query": "{ regions { code } }"})
+            assert body.status_code == 200
+            [error] = body.json()["errors"]
+            assert error["extensions"]["code"] == "STORE_UNAVAILABLE"
+            assert "127.0.0.1" not in error["message"]
