@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     default_page_size: int = Field(default=50, ge=1)
     max_page_size: int = Field(default=500, ge=1)
     pool_size: int = Field(default=10, ge=1)
+    gc_threshold: int = Field(
+        default=300_000, ge=0, description="First-generation GC threshold; 0 leaves Python's."
+    )
     source_freshness_seconds: int = Field(
         default=24 * 3600,
         description="A source whose last success is older than this serves its rows as stale.",
