@@ -1,0 +1,117 @@
+"""The adapter interface: read rows of a legacy source in batches, never write to it.
+
+An adapter knows one *kind* of source (SQL engines, spreadsheets). What to read is an
+`EntityQuery`, built from a mapping file; the adapter yields the source's own rows as
+dicts of column → value, in batches. Turning them into canonical records is the mapping's
+job (`adapters/mapping.py`), the same for every kind.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """How to reach one source (the `[source]` table of a mapping file)."""
+
+    id: str
+    kind: str  # postgresql | mariadb | sqlite | xlsx | csv
+    url: str | None = None  # SQL kinds
+    path: str | None = None  # spreadsheet kinds: file or glob
+    base_dir: Path = Path(".")  # relative paths and sqlite files resolve against it
+    batch_size: int = 1000
+    timeout_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class EntityQuery:
+    """What to read for one `[[entity]]` of a mapping file."""
+
+    table: str | None = None  # SQL table/view
+    query: str | None = None  # or a SELECT
+    sheet: str | None = None  # spreadsheet sheet (None: the first)
+    header_row: int = 1  # spreadsheets, 1-based
+    columns: tuple[str, ...] = ()  # columns to read; empty: all
+    watermark: str | None = None  # order by it and resume after `since`
+    cells: tuple[str, ...] = ()  # spreadsheet cells (e.g. "B3") added to every row as "@B3"
+
+
+@dataclass(frozen=True)
+class Batch:
+    rows: list[Row]
+    origin: str = ""  # e.g. the workbook a spreadsheet batch came from
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class AdapterError(Exception):
+    """The source cannot be read as asked; the message names the source and the cause."""
+
+
+class MissingTable(AdapterError):
+    pass
+
+
+class MissingColumns(AdapterError):
+    def __init__(self, message: str, columns: list[str]) -> None:
+        super().__init__(message)
+        self.columns = columns
+
+
+class Adapter(ABC):
+    """One open connection (or set of files) to a legacy source, read-only."""
+
+    kinds: ClassVar[tuple[str, ...]]
+
+    def __init__(self, config: SourceConfig) -> None:
+        self.config = config
+
+    async def __aenter__(self) -> Adapter:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect (read-only where the engine allows); AdapterError if unreachable."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def columns(self, query: EntityQuery) -> list[str]:
+        """The columns the table/query/sheet offers; MissingTable if it does not exist."""
+
+    @abstractmethod
+    def stream(self, query: EntityQuery, *, since: Any = None) -> AsyncIterator[Batch]:
+        """Rows in batches of `config.batch_size`, never the whole table in memory.
+
+        With a watermark: rows in watermark order, only those with watermark > `since`.
+        """
+
+
+def open_adapter(config: SourceConfig) -> Adapter:
+    """The adapter for `config.kind`, imported lazily (each needs its own driver)."""
+    if config.kind in ("postgresql", "mariadb", "mysql", "sqlite"):
+        from adapters.sql import SqlAdapter
+
+        return SqlAdapter(config)
+    if config.kind in ("xlsx", "csv"):
+        from adapters.spreadsheet import SpreadsheetAdapter
+
+        return SpreadsheetAdapter(config)
+    raise AdapterError(f"source {config.id}: no adapter for kind {config.kind!r}")
