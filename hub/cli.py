@@ -8,12 +8,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hub.db import DatabaseError, check_connection, create_engine, resolve_database_url
 from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from adapters.mapping import Config
 
 app = typer.Typer(
     help="Rantai: one GraphQL API over the plan → budget → procurement → monev chain.",
@@ -32,10 +35,22 @@ DataDir = Annotated[
 ]
 
 
-def load_settings(data_dir: Path | None) -> Settings:
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="rantai.toml listing the sources. Default: RANTAI_CONFIG or <data dir>/rantai.toml.",
+        show_default=False,
+    ),
+]
+
+
+def load_settings(data_dir: Path | None, config: Path | None = None) -> Settings:
     settings = Settings()
     if data_dir is not None:
         settings = settings.model_copy(update={"data_dir": data_dir})
+    if config is not None:
+        settings = settings.model_copy(update={"config": config})
     return settings
 
 
@@ -163,6 +178,99 @@ async def _seed(
         return stats.counts
     finally:
         await conn.close()
+
+
+sources_app = typer.Typer(
+    help="The legacy sources listed in rantai.toml.", invoke_without_command=True
+)
+app.add_typer(sources_app, name="sources")
+
+
+def load_sources(settings: Settings) -> Config:
+    from adapters.mapping import MappingError, load_config
+
+    path = settings.config_path
+    if not path.exists():
+        raise fail(f"no source configuration at {path} (give --config or RANTAI_CONFIG)")
+    try:
+        return load_config(path)
+    except MappingError as exc:
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+        raise typer.Exit(code=1) from None
+
+
+@sources_app.callback()
+def sources_list(ctx: typer.Context, data_dir: DataDir = None, config: ConfigFile = None) -> None:
+    """List the configured sources."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = load_settings(data_dir, config)
+    for source in load_sources(settings).sources:
+        entities = ", ".join(sorted({e.spec.name for e in source.entities}))
+        typer.echo(f"{source.id:<22} {source.kind:<11} {source.file}  [{entities}]")
+
+
+@sources_app.command("check")
+def sources_check(data_dir: DataDir = None, config: ConfigFile = None) -> None:
+    """Connect to every source and check its mapping; print file:line: reason for each
+    problem and exit 1 if there is any."""
+    from adapters.check import check_all
+
+    settings = load_settings(data_dir, config)
+    loaded = load_sources(settings)
+    # Legacy databases of the demo estate may live in the embedded server: keep it up.
+    with store(settings) if settings.database_url is None else _nothing():
+        results = asyncio.run(check_all(list(loaded.sources)))
+    failed = 0
+    for source_id, problems in results.items():
+        if problems:
+            failed += 1
+            for problem in problems:
+                typer.echo(str(problem), err=True)
+        else:
+            typer.echo(f"ok  {source_id}")
+    if failed:
+        typer.echo(f"{failed} of {len(results)} sources have problems", err=True)
+        raise typer.Exit(code=1)
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+estate_app = typer.Typer(help="The demo's legacy estate.")
+app.add_typer(estate_app, name="estate")
+
+
+@estate_app.command("generate")
+def estate_generate(
+    data_dir: DataDir = None,
+    scale: Annotated[str, typer.Option(help="small, province or ntt.")] = "small",
+    seed: Annotated[int, typer.Option(help="The same seed, the same estate.")] = 1,
+    mariadb_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="RANTAI_DEMO_MARIADB_URL",
+            help="mysql://… server for BPKAD's databases; default: SQLite files.",
+        ),
+    ] = None,
+) -> None:
+    """Write a realistic legacy estate (e-planning, finance, procurement, monev), its
+    rantai.toml and one mapping file per source into the data dir."""
+    from hub.demo import generate_estate  # type: ignore[import-not-found,unused-ignore]
+
+    if scale not in ("small", "province", "ntt"):
+        raise fail(f"--scale must be small, province or ntt, not {scale!r}")
+    settings = load_settings(data_dir)
+    with store(settings) as url:
+        result = asyncio.run(
+            generate_estate(
+                settings.data_dir, scale=scale, seed=seed, pg_url=url, mariadb_url=mariadb_url
+            )
+        )
+    typer.echo(f"estate written to {settings.data_dir}: {result}", err=True)
 
 
 @app.command("schema")

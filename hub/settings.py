@@ -17,6 +17,14 @@ class Settings(BaseSettings):
         description="postgresql+asyncpg://… of the store; unset means embedded PostgreSQL.",
     )
     data_dir: Path = Field(default=Path(".rantai"), description="Where the embedded store lives.")
+    config: Path | None = Field(
+        default=None, description="rantai.toml listing the sources; default <data dir>/rantai.toml."
+    )
+
+    @property
+    def config_path(self) -> Path:
+        return self.config or self.data_dir / "rantai.toml"
+
     env: str = Field(default="development", description="development or production.")
     default_page_size: int = Field(default=50, ge=1)
     max_page_size: int = Field(default=500, ge=1)

@@ -1,0 +1,116 @@
+"""`rantai sources check`: every mapping against its live source, problems with their lines."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from adapters.base import Adapter, AdapterError, Batch, MissingTable, open_adapter
+from adapters.mapping import EntityMapping, Problem, RecordError, SourceMapping
+
+SAMPLE_ROWS = 200  # rows converted per entity to catch format problems early
+
+
+async def check_source(source: SourceMapping) -> list[Problem]:
+    """Connect, then check tables/sheets, columns, the watermark and a sample of rows."""
+    problems: list[Problem] = []
+    url_line = source.locator.line("source", "url") or source.locator.line("source", "path")
+    adapter = open_adapter(source.config)
+    try:
+        await asyncio.wait_for(adapter.open(), source.config.timeout_seconds)
+    except (AdapterError, TimeoutError, OSError) as exc:
+        reason = str(exc) or "timed out"
+        return [Problem(source.file, url_line, f"cannot open source {source.id}: {reason}")]
+    try:
+        for entity in source.entities:
+            problems += await _check_entity(source, entity, adapter)
+    finally:
+        await adapter.close()
+    return problems
+
+
+async def _check_entity(
+    source: SourceMapping, entity: EntityMapping, adapter: Adapter
+) -> list[Problem]:
+    query = entity.query
+    where = query.table or query.sheet or "query"
+    line_of_table = (
+        entity.lines.get("table") or entity.lines.get("sheet") or entity.lines.get("query")
+    )
+    try:
+        offered = set(await adapter.columns(query))
+    except MissingTable as exc:
+        return [Problem(source.file, line_of_table or entity.line, f"{entity.spec.name}: {exc}")]
+    except AdapterError as exc:
+        return [Problem(source.file, line_of_table or entity.line, f"{entity.spec.name}: {exc}")]
+    problems: list[Problem] = []
+    for name, rule in entity.fields.items():
+        for column in rule.source_columns():
+            if column not in offered:
+                problems.append(
+                    Problem(
+                        source.file,
+                        rule.line,
+                        f"{entity.spec.name}.{name}: {where} has no column {column!r}",
+                    )
+                )
+    if query.watermark and query.watermark not in offered:
+        problems.append(
+            Problem(
+                source.file,
+                entity.lines.get("watermark"),
+                f"{entity.spec.name}: watermark column {query.watermark!r} is not in {where}",
+            )
+        )
+    for column in entity.key_columns:
+        if column not in offered:
+            problems.append(
+                Problem(
+                    source.file,
+                    entity.lines.get("key") or entity.line,
+                    f"{entity.spec.name}: key column {column!r} is not in {where}",
+                )
+            )
+    if problems:
+        return problems
+    batches = adapter.stream(query)
+    try:
+        return await _check_rows(source, entity, batches, problems)
+    finally:
+        aclose = getattr(batches, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+async def _check_rows(
+    source: SourceMapping,
+    entity: EntityMapping,
+    batches: AsyncIterator[Batch],
+    problems: list[Problem],
+) -> list[Problem]:
+    seen = 0
+    async for batch in batches:
+        for row in batch.rows:
+            try:
+                entity.record(row)
+            except RecordError as exc:
+                field_name = str(exc).split(":", 1)[0]
+                rule = entity.fields.get(field_name)
+                problems.append(
+                    Problem(
+                        source.file,
+                        rule.line if rule else entity.line,
+                        f"{entity.spec.name}: row {entity.source_key(row)!r}: {exc}",
+                    )
+                )
+                if len(problems) >= 5:
+                    return problems
+            seen += 1
+            if seen >= SAMPLE_ROWS:
+                return problems
+    return problems
+
+
+async def check_all(sources: list[SourceMapping]) -> dict[str, list[Problem]]:
+    results = await asyncio.gather(*(check_source(s) for s in sources))
+    return {s.id: r for s, r in zip(sources, results, strict=True)}

@@ -1,0 +1,601 @@
+"""Mapping files: a legacy source described in TOML, validated with file and line, and
+applied to the source's rows to make canonical records (docs/mappings.md)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from adapters import codes, parsing
+from adapters.base import EntityQuery, SourceConfig
+from adapters.records import ENTITIES, EntitySpec, FieldSpec
+
+SOURCE_KINDS = ("postgresql", "mariadb", "mysql", "sqlite", "xlsx", "csv")
+SQL_KINDS = ("postgresql", "mariadb", "mysql", "sqlite")
+SOURCE_KEYS = {
+    "id",
+    "name",
+    "kind",
+    "url",
+    "path",
+    "region",
+    "owner_opd",
+    "batch_size",
+    "timeout_seconds",
+}
+ENTITY_KEYS = {"name", "table", "query", "sheet", "header_row", "watermark", "key", "fields"}
+FIELD_OPTIONS = {
+    "column",
+    "cell",
+    "const",
+    "concat",
+    "sep",
+    "number",
+    "date",
+    "widths",
+    "default",
+    "map",
+    "strip",
+}
+CODE_NORMALISERS: dict[str, Callable[[str], str]] = {
+    "region_code": codes.normalise_region_code,
+    "opd_code": codes.normalise_opd_code,
+    "program_code": codes.normalise_program_code,
+    "activity_code": codes.normalise_activity_code,
+    "sub_activity_code": codes.normalise_sub_activity_code,
+    "account_code": codes.normalise_account_code,
+}
+SOURCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a mapping, where it is and why."""
+
+    file: Path
+    line: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line or 1}: {self.reason}"
+
+
+class MappingError(Exception):
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = list(problems)
+
+
+class RecordError(ValueError):
+    """A source row could not be turned into a canonical record."""
+
+
+# --- where things are in the file ----------------------------------------------------------
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\" -]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_-]+|\"[^\"]+\")\s*=")
+
+
+class Locator:
+    """Line numbers of tables and keys, for messages (tomllib keeps no positions)."""
+
+    def __init__(self, text: str) -> None:
+        self.tables: dict[tuple[Any, ...], int] = {}
+        self.keys: dict[tuple[Any, ...], int] = {}
+        current: tuple[Any, ...] = ()
+        counts: dict[str, int] = {}
+        for number, line in enumerate(text.splitlines(), start=1):
+            header = _HEADER.match(line)
+            if header:
+                name = header.group(2).replace('"', "").strip()
+                if header.group(1) == "[[":
+                    counts[name] = counts.get(name, -1) + 1
+                    current = (name, counts[name])
+                else:
+                    parts = name.split(".")
+                    if parts[0] in counts:  # [entity.fields] belongs to the last [[entity]]
+                        current = (parts[0], counts[parts[0]], *parts[1:])
+                    else:
+                        current = tuple(parts)
+                self.tables[current] = number
+                continue
+            key = _KEY.match(line)
+            if key:
+                self.keys[(*current, key.group(1).strip('"'))] = number
+
+    def line(self, *path: Any) -> int | None:
+        return self.keys.get(tuple(path)) or self.tables.get(tuple(path))
+
+
+# --- field rules ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """How one canonical field is read from a source row."""
+
+    spec: FieldSpec
+    line: int | None
+    column: str | None = None
+    cell: str | None = None
+    const: Any = None
+    has_const: bool = False
+    concat: tuple[str | tuple[str], ...] = ()  # a column name, or (literal,)
+    sep: str = ""
+    number: str = "id"
+    date: str | None = None
+    widths: tuple[int, ...] | None = None
+    default: Any = None
+    mapping: Mapping[str, Any] | None = None
+    strip: bool = True
+
+    def source_columns(self) -> list[str]:
+        if self.column:
+            return [self.column]
+        return [p for p in self.concat if isinstance(p, str)]
+
+    def raw(self, row: Mapping[str, Any]) -> Any:
+        if self.has_const:
+            return self.const
+        if self.cell:
+            return row.get(f"@{self.cell}")
+        if self.concat:
+            parts = []
+            for part in self.concat:
+                value = part[0] if isinstance(part, tuple) else row.get(part)
+                parts.append("" if value is None else str(value).strip())
+            return self.sep.join(parts)
+        assert self.column is not None
+        return row.get(self.column)
+
+    def value(self, row: Mapping[str, Any]) -> Any:
+        raw = self.raw(row)
+        if isinstance(raw, str) and self.strip:
+            raw = raw.strip()
+        if raw is None or raw == "":
+            raw = self.default
+        if raw is not None and self.mapping is not None:
+            raw = self.mapping.get(str(raw), raw)
+        if raw is None:
+            return None
+        try:
+            return convert(raw, self.spec.kind, self)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise RecordError(f"{self.spec.name}: {exc}") from None
+
+
+def convert(raw: Any, kind: str, rule: FieldRule) -> Any:
+    if kind == "text":
+        return str(raw)
+    if kind == "int":
+        if isinstance(raw, bool):
+            raise ValueError(f"{raw!r} is not a whole number")
+        number = parsing.parse_decimal(raw, locale=rule.number)
+        if number is None or number != number.to_integral_value():
+            raise ValueError(f"{raw!r} is not a whole number")
+        return int(number)
+    if kind == "money":
+        return parsing.parse_money(raw, locale=rule.number)
+    if kind == "decimal":
+        return parsing.parse_decimal(raw, locale=rule.number)
+    if kind == "percent":
+        return parsing.parse_percent(raw, locale=rule.number)
+    if kind == "date":
+        formats = None if rule.date in (None, "auto") else [rule.date]
+        return parsing.parse_date(raw, formats=formats)
+    if kind == "bool":
+        return parse_bool(raw)
+    text = str(int(raw)) if isinstance(raw, int | float) and kind == "region_code" else str(raw)
+    if rule.widths is not None:
+        return codes.normalise_code(text, rule.widths)
+    return CODE_NORMALISERS[kind](text)
+
+
+_TRUE = {"1", "true", "t", "y", "ya", "yes", "benar", "menang", "pemenang"}
+_FALSE = {"0", "false", "f", "n", "no", "tidak", "bukan", ""}
+
+
+def parse_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, int | float):
+        return bool(raw)
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"{raw!r} is not a yes/no value")
+
+
+# --- entities and sources -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntityMapping:
+    spec: EntitySpec
+    query: EntityQuery
+    fields: dict[str, FieldRule]
+    key_columns: tuple[str, ...]
+    line: int | None
+    lines: dict[str, int | None] = field(default_factory=dict)  # table, watermark, … → line
+
+    def record(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The canonical record of one source row; RecordError names the field."""
+        record = {name: rule.value(row) for name, rule in self.fields.items()}
+        missing = [name for name in self.spec.required if record.get(name) in (None, "")]
+        if missing:
+            raise RecordError(f"no value for {', '.join(missing)}")
+        return record
+
+    def source_key(self, row: Mapping[str, Any]) -> str:
+        return "/".join(
+            "" if row.get(c) is None else str(row.get(c)).strip() for c in self.key_columns
+        )
+
+
+@dataclass(frozen=True)
+class SourceMapping:
+    file: Path
+    config: SourceConfig
+    name: str
+    region: str | None
+    owner_opd: str | None
+    entities: tuple[EntityMapping, ...]
+    locator: Locator
+
+    @property
+    def id(self) -> str:
+        return self.config.id
+
+    @property
+    def kind(self) -> str:
+        return self.config.kind
+
+
+def load_mapping(path: Path) -> SourceMapping:
+    """Read and validate one mapping file; MappingError lists every problem with its line."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        raise MappingError(
+            [Problem(path, int(match.group(1)) if match else None, f"not valid TOML: {exc}")]
+        ) from None
+    return _Builder(path, text, data).build()
+
+
+class _Builder:
+    def __init__(self, path: Path, text: str, data: dict[str, Any]) -> None:
+        self.path = path
+        self.data = data
+        self.at = Locator(text)
+        self.problems: list[Problem] = []
+
+    def problem(self, line: int | None, reason: str) -> None:
+        self.problems.append(Problem(self.path, line, reason))
+
+    def build(self) -> SourceMapping:
+        for key in self.data:
+            if key not in ("source", "entity"):
+                self.problem(self.at.line(key), f"unknown top-level key {key!r}")
+        source = self.data.get("source")
+        if not isinstance(source, dict):
+            self.problem(1, "missing [source] table")
+            raise MappingError(self.problems)
+        config = self.source_config(source)
+        entities = self.data.get("entity", [])
+        if not isinstance(entities, list) or not entities:
+            self.problem(self.at.line("source"), "no [[entity]] tables: nothing to read")
+            entities = []
+        built = [self.entity(i, e, config) for i, e in enumerate(entities)]
+        seen: set[str] = set()
+        for entity in built:
+            if entity is not None and entity.spec.name in seen:
+                # Two tables may feed one entity (e.g. per year); that is allowed.
+                pass
+            if entity is not None:
+                seen.add(entity.spec.name)
+        if self.problems:
+            raise MappingError(self.problems)
+        return SourceMapping(
+            file=self.path,
+            config=config,
+            name=str(source.get("name") or config.id),
+            region=_opt_str(source.get("region")),
+            owner_opd=_opt_str(source.get("owner_opd")),
+            entities=tuple(e for e in built if e is not None),
+            locator=self.at,
+        )
+
+    def source_config(self, source: dict[str, Any]) -> SourceConfig:
+        for key in source:
+            if key not in SOURCE_KEYS:
+                self.problem(self.at.line("source", key), f"unknown key {key!r} in [source]")
+        source_id = source.get("id")
+        if not isinstance(source_id, str) or not SOURCE_ID.match(source_id):
+            self.problem(
+                self.at.line("source", "id") or self.at.line("source"),
+                "[source] needs an id of letters, digits, '-', '_' or '.'",
+            )
+            source_id = "?"
+        kind = source.get("kind")
+        if kind not in SOURCE_KINDS:
+            self.problem(
+                self.at.line("source", "kind") or self.at.line("source"),
+                f"kind must be one of {', '.join(SOURCE_KINDS)}, not {kind!r}",
+            )
+            kind = "?"
+        url = source.get("url")
+        path = source.get("path")
+        if kind in SQL_KINDS and not isinstance(url, str):
+            self.problem(self.at.line("source"), f"a {kind} source needs a url")
+        if kind in ("xlsx", "csv") and not isinstance(path, str):
+            self.problem(self.at.line("source"), f"a {kind} source needs a path (file or glob)")
+        if isinstance(url, str):
+            url = self.expand(url, self.at.line("source", "url"))
+        for key, low in (("batch_size", 1), ("timeout_seconds", 1)):
+            value = source.get(key)
+            if value is not None and (not isinstance(value, int | float) or value < low):
+                self.problem(self.at.line("source", key), f"{key} must be a number ≥ {low}")
+        return SourceConfig(
+            id=str(source_id),
+            kind=str(kind),
+            url=url if isinstance(url, str) else None,
+            path=path if isinstance(path, str) else None,
+            base_dir=self.path.parent,
+            batch_size=int(source.get("batch_size") or 1000),
+            timeout_seconds=float(source.get("timeout_seconds") or 60),
+        )
+
+    def expand(self, text: str, line: int | None) -> str:
+        def env(match: re.Match[str]) -> str:
+            value = os.environ.get(match.group(1))
+            if value is None:
+                self.problem(line, f"environment variable {match.group(1)} is not set")
+                return ""
+            return value
+
+        return ENV_VAR.sub(env, text)
+
+    def entity(self, index: int, data: Any, config: SourceConfig) -> EntityMapping | None:
+        where = ("entity", index)
+        line = self.at.line(*where)
+        if not isinstance(data, dict):
+            self.problem(line, "[[entity]] must be a table")
+            return None
+        for key in data:
+            if key not in ENTITY_KEYS:
+                self.problem(self.at.line(*where, key), f"unknown key {key!r} in [[entity]]")
+        name = data.get("name")
+        spec = ENTITIES.get(name) if isinstance(name, str) else None
+        if spec is None:
+            known = ", ".join(sorted(ENTITIES))
+            self.problem(
+                self.at.line(*where, "name") or line, f"unknown entity {name!r}; one of: {known}"
+            )
+            return None
+        sources = [k for k in ("table", "query", "sheet") if k in data]
+        spreadsheet = config.kind in ("xlsx", "csv")
+        if spreadsheet and ("table" in data or "query" in data):
+            self.problem(line, f"{spec.name}: a spreadsheet entity reads a sheet, not a table")
+        if (
+            not spreadsheet
+            and config.kind != "?"
+            and len([s for s in sources if s != "sheet"]) != 1
+        ):
+            self.problem(line, f"{spec.name}: give exactly one of table or query")
+        header_row = data.get("header_row", 1)
+        if not isinstance(header_row, int) or header_row < 1:
+            self.problem(self.at.line(*where, "header_row"), "header_row must be a row number ≥ 1")
+            header_row = 1
+        watermark = data.get("watermark") or None
+        if watermark is not None and not isinstance(watermark, str):
+            self.problem(self.at.line(*where, "watermark"), "watermark must be a column name")
+            watermark = None
+        fields_data = data.get("fields")
+        if not isinstance(fields_data, dict):
+            self.problem(line, f"{spec.name}: missing [entity.fields]")
+            return None
+        rules: dict[str, FieldRule] = {}
+        for field_name, value in fields_data.items():
+            rule = self.field_rule(spec, field_name, value, (*where, "fields", field_name))
+            if rule is not None:
+                rules[field_name] = rule
+        for required in spec.required:
+            if required not in fields_data:
+                self.problem(
+                    self.at.line(*where, "fields") or line,
+                    f"{spec.name}: field {required!r} is required (a key or required field)",
+                )
+        key = data.get("key")
+        if key is not None and (
+            not isinstance(key, list) or not all(isinstance(k, str) for k in key)
+        ):
+            self.problem(self.at.line(*where, "key"), "key must be a list of column names")
+            key = None
+        key_columns = (
+            tuple(key)
+            if key
+            else tuple(c for k in spec.key if k in rules for c in rules[k].source_columns())
+        )
+        cells = tuple(sorted({r.cell for r in rules.values() if r.cell}))
+        columns = sorted(
+            {c for r in rules.values() for c in r.source_columns()}
+            | set(key_columns)
+            | ({watermark} if watermark else set())
+        )
+        query = EntityQuery(
+            table=_opt_str(data.get("table")),
+            query=_opt_str(data.get("query")),
+            sheet=_opt_str(data.get("sheet")),
+            header_row=header_row,
+            columns=tuple(columns),
+            watermark=watermark,
+            cells=cells,
+        )
+        lines = {
+            k: self.at.line(*where, k) for k in ("table", "query", "sheet", "watermark", "key")
+        }
+        lines.update({f"fields.{k}": self.at.line(*where, "fields", k) for k in fields_data})
+        return EntityMapping(spec, query, rules, key_columns, line, lines)
+
+    def field_rule(
+        self, spec: EntitySpec, name: str, value: Any, where: tuple[Any, ...]
+    ) -> FieldRule | None:
+        line = self.at.line(*where)
+        field_spec = spec.field(name)
+        if field_spec is None:
+            known = ", ".join(f.name for f in spec.fields)
+            self.problem(line, f"{spec.name} has no field {name!r}; its fields: {known}")
+            return None
+        if isinstance(value, str):
+            return FieldRule(field_spec, line, column=value)
+        if not isinstance(value, dict):
+            self.problem(line, f'{name}: give a column name or a table such as {{ column = "…" }}')
+            return None
+        unknown = set(value) - FIELD_OPTIONS
+        if unknown:
+            self.problem(line, f"{name}: unknown option(s) {', '.join(sorted(unknown))}")
+        forms = [k for k in ("column", "cell", "const", "concat") if k in value]
+        if len(forms) != 1:
+            self.problem(line, f"{name}: give exactly one of column, cell, const or concat")
+            return None
+        number = value.get("number", "id")
+        if number not in ("id", "en"):
+            self.problem(line, f'{name}: number must be "id" or "en"')
+        date = value.get("date")
+        if date is not None and (not isinstance(date, str) or (date != "auto" and "%" not in date)):
+            self.problem(line, f'{name}: date must be "auto" or a strptime pattern like "%d-%m-%Y"')
+        widths = value.get("widths")
+        if widths is not None:
+            if field_spec.kind not in CODE_NORMALISERS:
+                self.problem(line, f"{name}: widths apply to code fields only")
+            elif (
+                not isinstance(widths, list)
+                or not widths
+                or not all(isinstance(w, int) and 1 <= w <= 8 for w in widths)
+            ):
+                self.problem(line, f"{name}: widths must be a list of segment widths (1–8)")
+                widths = None
+        mapping = value.get("map")
+        if mapping is not None and not isinstance(mapping, dict):
+            self.problem(line, f"{name}: map must be a table of source value = canonical value")
+            mapping = None
+        concat: list[str | tuple[str]] = []
+        if "concat" in value:
+            parts = value["concat"]
+            if not isinstance(parts, list) or not parts:
+                self.problem(line, f"{name}: concat must be a list of columns and {{ const = … }}")
+            else:
+                for part in parts:
+                    if isinstance(part, str):
+                        concat.append(part)
+                    elif isinstance(part, dict) and set(part) == {"const"}:
+                        concat.append((str(part["const"]),))
+                    else:
+                        self.problem(
+                            line,
+                            f"{name}: concat part {part!r} is neither a column nor {{ const = … }}",
+                        )
+        cell = value.get("cell")
+        if cell is not None and (
+            not isinstance(cell, str) or not re.match(r"^[A-Z]{1,3}[0-9]{1,6}$", cell)
+        ):
+            self.problem(line, f'{name}: cell must look like "B3"')
+            cell = None
+        column = value.get("column")
+        if column is not None and not isinstance(column, str):
+            self.problem(line, f"{name}: column must be a column name")
+            column = None
+        return FieldRule(
+            field_spec,
+            line,
+            column=column,
+            cell=cell,
+            const=value.get("const"),
+            has_const="const" in value,
+            concat=tuple(concat),
+            sep=str(value.get("sep", "")),
+            number=str(number),
+            date=date if isinstance(date, str) else None,
+            widths=tuple(widths) if isinstance(widths, list) else None,
+            default=value.get("default"),
+            mapping=mapping,
+            strip=bool(value.get("strip", True)),
+        )
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+# --- rantai.toml ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Config:
+    file: Path
+    sources: tuple[SourceMapping, ...]
+    disabled: tuple[Path, ...] = ()
+
+
+def load_config(path: Path) -> Config:
+    """rantai.toml and every mapping it lists; MappingError gathers all problems."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        raise MappingError(
+            [Problem(path, int(match.group(1)) if match else None, f"not valid TOML: {exc}")]
+        ) from None
+    at = Locator(text)
+    problems: list[Problem] = []
+    sources: list[SourceMapping] = []
+    disabled: list[Path] = []
+    entries = data.get("source", [])
+    if not isinstance(entries, list):
+        raise MappingError(
+            [Problem(path, at.line("source"), "[[source]] must be an array of tables")]
+        )
+    for index, entry in enumerate(entries):
+        line = at.line("source", index, "mapping") or at.line("source", index)
+        pattern = entry.get("mapping") if isinstance(entry, dict) else None
+        if not isinstance(pattern, str):
+            problems.append(Problem(path, line, '[[source]] needs mapping = "path/to/file.toml"'))
+            continue
+        files = sorted(glob.glob(str(path.parent / pattern))) or []
+        if not files:
+            problems.append(Problem(path, line, f"no mapping file matches {pattern!r}"))
+            continue
+        for file in files:
+            if entry.get("enabled", True) is False:
+                disabled.append(Path(file))
+                continue
+            try:
+                sources.append(load_mapping(Path(file)))
+            except MappingError as exc:
+                problems.extend(exc.problems)
+    ids: dict[str, Path] = {}
+    for source in sources:
+        if source.id in ids:
+            problems.append(
+                Problem(
+                    source.file,
+                    source.locator.line("source", "id"),
+                    f"source id {source.id!r} is already used by {ids[source.id]}",
+                )
+            )
+        ids[source.id] = source.file
+    if problems:
+        raise MappingError(problems)
+    return Config(path, tuple(sources), tuple(disabled))
