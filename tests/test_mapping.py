@@ -3,7 +3,10 @@ valid mapping turns legacy rows into canonical records."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -275,3 +278,40 @@ def test_config_lists_mappings_and_refuses_duplicates(tmp_path: Path) -> None:
         (p.file.name, p.line, p.reason) for p in caught.value.problems
     }
     assert ("b.toml", 2, "source id 'bpkad-5301'") in reasons
+
+
+def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "RANTAI_CONFIG"}
+    return subprocess.run(
+        [sys.executable, "-m", "hub.cli", *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_sources_check_command_exit_codes_and_lines(tmp_path: Path) -> None:
+    (tmp_path / "mappings").mkdir()
+    legacy_sqlite(tmp_path / "mappings")
+    write(tmp_path / "mappings", VALID, "bpkad.toml")
+    write(tmp_path, '[[source]]\nmapping = "mappings/*.toml"\n', "rantai.toml")
+    ok = run_cli("sources", "check", data_dir=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == "ok  bpkad-5301"
+    listed = run_cli("sources", data_dir=tmp_path)
+    assert listed.returncode == 0
+    assert listed.stdout.startswith("bpkad-5301")
+    bad = VALID.replace('account_name = "nm_rek"', 'account_name = "nama_rekening"')
+    mapping = write(tmp_path / "mappings", bad, "bpkad.toml")
+    failed = run_cli("sources", "check", data_dir=tmp_path)
+    assert failed.returncode == 1
+    line = line_of(bad, "account_name")
+    assert f"{mapping}:{line}: budget_line.account_name: dpa_rinci has no column" in failed.stderr
+    invalid = write(
+        tmp_path / "mappings", bad.replace('kind = "sqlite"', 'kind = "oracle"'), "bpkad.toml"
+    )
+    refused = run_cli("sources", "check", data_dir=tmp_path)
+    assert refused.returncode == 1
+    assert f"{invalid}:4: kind must be one of" in refused.stderr
