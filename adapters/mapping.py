@@ -260,16 +260,21 @@ class SourceMapping:
         return self.config.kind
 
 
-def load_mapping(path: Path) -> SourceMapping:
-    """Read and validate one mapping file; MappingError lists every problem with its line."""
+def read_toml(path: Path) -> tuple[str, dict[str, Any]]:
+    """The file's text and data; a syntax error is a MappingError with its line."""
     text = path.read_text(encoding="utf-8")
     try:
-        data = tomllib.loads(text)
+        return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
         raise MappingError(
             [Problem(path, int(match.group(1)) if match else None, f"not valid TOML: {exc}")]
         ) from None
+
+
+def load_mapping(path: Path) -> SourceMapping:
+    """Read and validate one mapping file; MappingError lists every problem with its line."""
+    text, data = read_toml(path)
     return _Builder(path, text, data).build()
 
 
@@ -297,13 +302,6 @@ class _Builder:
             self.problem(self.at.line("source"), "no [[entity]] tables: nothing to read")
             entities = []
         built = [self.entity(i, e, config) for i, e in enumerate(entities)]
-        seen: set[str] = set()
-        for entity in built:
-            if entity is not None and entity.spec.name in seen:
-                # Two tables may feed one entity (e.g. per year); that is allowed.
-                pass
-            if entity is not None:
-                seen.add(entity.spec.name)
         if self.problems:
             raise MappingError(self.problems)
         return SourceMapping(
@@ -550,14 +548,7 @@ class Config:
 
 def load_config(path: Path) -> Config:
     """rantai.toml and every mapping it lists; MappingError gathers all problems."""
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"line (\d+)", str(exc))
-        raise MappingError(
-            [Problem(path, int(match.group(1)) if match else None, f"not valid TOML: {exc}")]
-        ) from None
+    text, data = read_toml(path)
     at = Locator(text)
     problems: list[Problem] = []
     sources: list[SourceMapping] = []
