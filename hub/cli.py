@@ -259,7 +259,7 @@ def estate_generate(
 ) -> None:
     """Write a realistic legacy estate (e-planning, finance, procurement, monev), its
     rantai.toml and one mapping file per source into the data dir."""
-    from hub.demo import generate_estate  # type: ignore[import-not-found,unused-ignore]
+    from hub.demo import generate_estate
 
     if scale not in ("small", "province", "ntt"):
         raise fail(f"--scale must be small, province or ntt, not {scale!r}")
@@ -270,7 +270,13 @@ def estate_generate(
                 settings.data_dir, scale=scale, seed=seed, pg_url=url, mariadb_url=mariadb_url
             )
         )
-    typer.echo(f"estate written to {settings.data_dir}: {result}", err=True)
+    seeded = sum(result.discrepancies.values())
+    typer.echo(
+        f"estate written to {settings.data_dir}: {len(result.sources)} sources, "
+        f"{result.counts.get('sub_activity', 0)} sub kegiatan, {seeded} seeded discrepancies "
+        f"in {result.seconds:.1f} s\nsources: {result.config}\nmanifest: {result.manifest}",
+        err=True,
+    )
 
 
 @app.command("schema")

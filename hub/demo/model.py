@@ -1,0 +1,201 @@
+"""The estate in memory, in canonical form (normalised codes, whole-rupiah amounts).
+
+The generator builds one `RegionYear` per Pemda and fiscal year; the writers turn it into each
+legacy system's own shape and the rule checker (`rules.py`) reads it to prove the seeded
+discrepancies are exactly the ones present.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+
+@dataclass(slots=True)
+class Vendor:
+    key: int  # kd_penyedia
+    name: str
+    npwp: str  # 15 digits
+
+
+@dataclass(slots=True)
+class Opd:
+    code: str
+    name: str
+    short: str
+    id_skpd: int
+
+
+@dataclass(slots=True)
+class Program:
+    code: str
+    name: str
+    internal_id: int
+
+
+@dataclass(slots=True)
+class Activity:
+    code: str
+    name: str
+    internal_id: int
+
+
+@dataclass(slots=True)
+class SubActivity:
+    code: str
+    name: str
+    opd_code: str
+    internal_id: int  # id_sub_giat: changes every year
+    planned: int = 0
+    in_plan: bool = True  # False: only in the DPA (BUDGET_WITHOUT_PLAN)
+    has_budget: bool = True  # False: only in the plan (PLAN_WITHOUT_BUDGET)
+
+
+@dataclass(slots=True)
+class Indicator:
+    sa_code: str
+    seq: int
+    description: str
+    unit: str
+    target: Decimal
+    achieved: Decimal | None
+
+
+@dataclass(slots=True)
+class BudgetLine:
+    sa_code: str
+    account: str
+    account_name: str
+    amount: int
+    dpa_number: str
+
+
+@dataclass(slots=True)
+class Package:
+    """A SiRUP package with one budget row (its `mak`)."""
+
+    rup_code: int
+    opd_code: str
+    opd_name: str
+    sa_code: str
+    account: str
+    name: str
+    method: str
+    category: str
+    pagu: int
+    funding: str
+    announced_on: date = date(2000, 1, 1)
+    # (versi, pagu, status_umumkan, date) — SiRUP's history of the package
+    history: list[tuple[int, int, str, date]] = field(default_factory=list)
+    role: str | None = None
+
+    @property
+    def mak(self) -> str:
+        return f"{self.sa_code}.{self.account}."
+
+
+@dataclass(slots=True)
+class Bid:
+    vendor: Vendor
+    amount: int | None  # nilai_penawaran; None: registered, no bid submitted
+    corrected: int | None  # nilai_terkoreksi; None: not evaluated (failed earlier)
+    winner: bool = False
+
+
+@dataclass(slots=True)
+class Amendment:
+    version: int
+    value: int
+    reason: str
+    signed_on: date
+
+
+@dataclass(slots=True)
+class Contract:
+    number: str
+    tender_code: int
+    vendor: Vendor
+    value: int
+    signed_on: date
+    starts_on: date
+    ends_on: date
+    amendments: list[Amendment] = field(default_factory=list)
+
+    @property
+    def effective_value(self) -> int:
+        """The value of the latest amendment, else the signed value."""
+        if self.amendments:
+            return max(self.amendments, key=lambda a: a.version).value
+        return self.value
+
+
+@dataclass(slots=True)
+class Tender:
+    code: int
+    name: str
+    method: str
+    hps: int
+    pagu: int
+    status: str
+    version: int
+    announced_on: date
+    bid_closes_on: date | None  # end of "Upload Dokumen Penawaran"; None for non-tenders
+    rup_codes: list[int]
+    bids: list[Bid] = field(default_factory=list)
+    contract: Contract | None = None
+    role: str | None = None
+
+
+@dataclass(slots=True)
+class Payment:
+    number: str
+    paid_on: date
+    amount: int
+    kind: str
+    account: str | None
+    sa_code: str | None
+    contract_number: str | None
+    payee_name: str
+    payee_npwp: str | None
+
+
+@dataclass(slots=True)
+class Progress:
+    sa_code: str
+    opd_code: str
+    quarter: int
+    physical: Decimal
+    financial: Decimal
+    problems: str | None
+
+
+@dataclass
+class RegionYear:
+    region: str
+    fiscal_year: int
+    cutoff: date  # the last day the data covers
+    opds: list[Opd] = field(default_factory=list)
+    programs: list[Program] = field(default_factory=list)
+    activities: list[Activity] = field(default_factory=list)
+    sub_activities: list[SubActivity] = field(default_factory=list)
+    indicators: list[Indicator] = field(default_factory=list)
+    budget_lines: list[BudgetLine] = field(default_factory=list)
+    packages: list[Package] = field(default_factory=list)
+    tenders: list[Tender] = field(default_factory=list)
+    payments: list[Payment] = field(default_factory=list)
+    progress: list[Progress] = field(default_factory=list)
+    # rule code → natural keys of the rows seeded to trigger it
+    seeded: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def contracts(self) -> list[Contract]:
+        return [t.contract for t in self.tenders if t.contract is not None]
+
+    def seed(self, code: str, key: str) -> None:
+        self.seeded.setdefault(code, []).append(key)
+
+
+def stamp(day: date, seconds: int) -> datetime:
+    """A timestamp on `day`, `seconds` after 07:00 (office hours)."""
+    return datetime(day.year, day.month, day.day, 7) + timedelta(seconds=seconds)
