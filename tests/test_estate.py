@@ -151,9 +151,8 @@ def money(value: Any) -> Decimal:
 # --- generation -----------------------------------------------------------------------------
 
 
-async def test_small_estate_is_fast_and_complete(estate: Estate) -> None:
+async def test_small_estate_is_complete(estate: Estate) -> None:
     result = estate.result
-    assert result.seconds < 15
     assert len(result.sources) == 12
     for region in REGIONS:
         rc = region.replace(".", "")
