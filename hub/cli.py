@@ -6,7 +6,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -220,7 +220,7 @@ def sources_check(data_dir: DataDir = None, config: ConfigFile = None) -> None:
     settings = load_settings(data_dir, config)
     loaded = load_sources(settings)
     # Legacy databases of the demo estate may live in the embedded server: keep it up.
-    with store(settings) if settings.database_url is None else _nothing():
+    with store(settings) if settings.database_url is None else nullcontext():
         results = asyncio.run(check_all(list(loaded.sources)))
     failed = 0
     for source_id, problems in results.items():
@@ -233,11 +233,6 @@ def sources_check(data_dir: DataDir = None, config: ConfigFile = None) -> None:
     if failed:
         typer.echo(f"{failed} of {len(results)} sources have problems", err=True)
         raise typer.Exit(code=1)
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 estate_app = typer.Typer(help="The demo's legacy estate.")

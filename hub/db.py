@@ -165,7 +165,7 @@ async def check_connection(engine: AsyncEngine) -> None:
     except (OSError, asyncpg.PostgresError) as exc:
         raise DatabaseError(f"cannot reach the database at {_safe(engine)}: {exc}") from exc
     except Exception as exc:
-        cause = exc.__cause__ or exc.orig if hasattr(exc, "orig") else exc
+        cause = getattr(exc, "orig", None) or exc
         raise DatabaseError(f"cannot reach the database at {_safe(engine)}: {cause}") from exc
 
 

@@ -148,10 +148,11 @@ class _Rows:
         self.columns: dict[str, Sequence[str]] = {}
         self.known: dict[tuple[str, Any], int] = {}  # natural key → id, for shared parents
 
-    def add(self, table: str, columns: Sequence[str], row: tuple[Any, ...]) -> int:
+    def add(self, table: str, columns: Sequence[str], values: tuple[Any, ...]) -> int:
+        """Append a row; its id is its position (the table starts empty)."""
         rows = self.tables.setdefault(table, [])
-        self.columns.setdefault(table, columns)
-        rows.append(row)
+        self.columns.setdefault(table, ("id", *columns))
+        rows.append((len(rows) + 1, *values))
         return len(rows)
 
 
@@ -178,8 +179,7 @@ async def seed_canonical(
         )
     region_ids: dict[str, int] = {}
     for code, name, level, parent in REGIONS:
-        region_ids[code] = _add(
-            rows,
+        region_ids[code] = rows.add(
             "region",
             ("code", "name", "level", "parent_id", *prov),
             (code, name, level, region_ids.get(parent or ""), *p("ref-kemendagri", code)),
@@ -190,8 +190,7 @@ async def seed_canonical(
         words = " ".join(rng.choice(VENDOR_WORDS) for _ in range(2))
         name = f"{rng.choice(VENDOR_PREFIX)} {words} {i:03d}"
         npwp = f"{rng.randrange(10**14, 10**15)}"
-        vid = _add(
-            rows,
+        vid = rows.add(
             "vendor",
             ("vendor_key", "name", "tax_id", *prov),
             (npwp, name, npwp, *p("bpbj-spse", npwp)),
@@ -212,8 +211,7 @@ async def seed_canonical(
         opd_ids: list[tuple[int, str, str]] = []
         for bidang, opd_name, _ in OPD_KINDS:
             code = f"{bidang}.0.00.0.00.01.0000"
-            oid = _add(
-                rows,
+            oid = rows.add(
                 "opd",
                 ("region_id", "code", "name", *prov),
                 (region_id, code, opd_name, *p("bappeda-eplanning", f"{region_code}/{code}")),
@@ -231,8 +229,7 @@ async def seed_canonical(
                 program_key = (region_id, program_code)
                 program_id = rows.known.get(("program", program_key))
                 if program_id is None:
-                    program_id = rows.known[("program", program_key)] = _add(
-                        rows,
+                    program_id = rows.known[("program", program_key)] = rows.add(
                         "program",
                         ("region_id", "fiscal_year", "code", "name", *prov),
                         (
@@ -247,8 +244,7 @@ async def seed_canonical(
                 activity_key = (region_id, activity_code)
                 activity_id = rows.known.get(("activity", activity_key))
                 if activity_id is None:
-                    activity_id = rows.known[("activity", activity_key)] = _add(
-                        rows,
+                    activity_id = rows.known[("activity", activity_key)] = rows.add(
                         "activity",
                         ("region_id", "program_id", "fiscal_year", "code", "name", *prov),
                         (
@@ -299,12 +295,6 @@ async def seed_canonical(
     return stats
 
 
-def _add(rows: _Rows, table: str, columns: Sequence[str], values: tuple[Any, ...]) -> int:
-    new_id = rows.add(table, ("id", *columns), (None, *values))
-    rows.tables[table][-1] = (new_id, *values)
-    return new_id
-
-
 def _chain(
     rows: _Rows,
     rng: random.Random,
@@ -324,8 +314,7 @@ def _chain(
 ) -> None:
     prov = ("source_id", "source_key", "source_updated_at", "synced_at")
     planned = _money(rng, 50_000_000, 5_000_000_000)
-    sa_id = _add(
-        rows,
+    sa_id = rows.add(
         "sub_activity",
         (
             "region_id",
@@ -349,8 +338,7 @@ def _chain(
         ),
     )
     for seq in range(1, rng.randint(1, 2) + 1):
-        _add(
-            rows,
+        rows.add(
             "indicator",
             ("sub_activity_id", "seq", "description", "unit", "target", "achieved", *prov),
             (
@@ -367,8 +355,7 @@ def _chain(
     lines: list[tuple[int, str, Decimal]] = []
     for account_code, account_name in accounts:
         amount = _money(rng, 10_000_000, 1_500_000_000)
-        line_id = _add(
-            rows,
+        line_id = rows.add(
             "budget_line",
             ("sub_activity_id", "account_code", "account_name", "amount", "dpa_number", *prov),
             (
@@ -388,8 +375,7 @@ def _chain(
         rup_method, spse_method, _ = rng.choice(method_pool)
         ceiling = (line_amount * Decimal(rng.randint(20, 60)) / 100).quantize(Decimal("0.01"))
         rup_code = str(rup_base * 8 + n)
-        package_id = _add(
-            rows,
+        package_id = rows.add(
             "procurement_package",
             (
                 "rup_code",
@@ -421,8 +407,7 @@ def _chain(
             ),
         )
         mak = f"{sa_code}.{account_code}."
-        _add(
-            rows,
+        rows.add(
             "package_budget_row",
             (
                 "package_id",
@@ -450,8 +435,7 @@ def _chain(
         bidders = rng.sample(vendors, 1 if spse_method != "Tender" else rng.randint(2, 6))
         winner = bidders[0]
         done = rng.random() < 0.85
-        tender_id = _add(
-            rows,
+        tender_id = rows.add(
             "tender",
             (
                 "code",
@@ -480,16 +464,14 @@ def _chain(
                 *p("bpbj-spse", tender_code),
             ),
         )
-        _add(
-            rows,
+        rows.add(
             "tender_package",
             ("tender_id", "package_id", *prov),
             (tender_id, package_id, *p("bpbj-spse", f"{tender_code}/{rup_code}")),
         )
         for i, (vendor_id, _, _) in enumerate(bidders):
             offer = (owner_estimate * Decimal(rng.randint(85, 99)) / 100).quantize(Decimal("0.01"))
-            _add(
-                rows,
+            rows.add(
                 "bid",
                 ("tender_id", "vendor_id", "amount", "corrected_amount", "is_winner", *prov),
                 (
@@ -506,8 +488,7 @@ def _chain(
         value = (owner_estimate * Decimal(rng.randint(88, 99)) / 100).quantize(Decimal("0.01"))
         number = f"{rup_code}/KTR/{fiscal_year}"
         signed = date(fiscal_year, 5, 1) + timedelta(days=rng.randint(0, 60))
-        contract_id = _add(
-            rows,
+        contract_id = rows.add(
             "contract",
             (
                 "region_id",
@@ -537,8 +518,7 @@ def _chain(
             ),
         )
         if rng.random() < 0.1:
-            _add(
-                rows,
+            rows.add(
                 "contract_amendment",
                 ("contract_id", "version", "value", "reason", "signed_on", *prov),
                 (
@@ -559,8 +539,7 @@ def _chain(
         paid_total += amount
         sp2d = f"{sp2d_base + n:05d}/SP2D/LS/{region_code}/{fiscal_year}"
         vendor = next((v for v in vendors if contract and v[0] == contract[2]), None)
-        _add(
-            rows,
+        rows.add(
             "payment",
             (
                 "region_id",
@@ -596,8 +575,7 @@ def _chain(
     physical = Decimal(0)
     for quarter in range(1, rng.randint(0, 4) + 1):
         physical = min(Decimal(100), physical + Decimal(rng.randint(5, 40)))
-        _add(
-            rows,
+        rows.add(
             "progress_report",
             (
                 "sub_activity_id",
