@@ -75,7 +75,7 @@ async def test_every_foreign_key_is_indexed(store_url: str) -> None:
 
 
 async def test_synced_tables_carry_provenance_and_a_natural_key(store_url: str) -> None:
-    synced = [t for t in metadata.sorted_tables if "source_key" in t.c]
+    synced = [t for t in metadata.sorted_tables if "synced_at" in t.c]
     assert len(synced) >= 15
     for table in synced:
         assert {"source_id", "source_key", "source_updated_at", "synced_at"} <= set(table.c.keys())

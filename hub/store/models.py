@@ -24,7 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 # Naming convention so that migrations get stable constraint names.
@@ -88,6 +88,19 @@ class Source(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     rows: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     freshness_seconds: int | None = Field(default=None, sa_column=Column(Integer))
+    # Rows read but not stored: unconvertible, or waiting for a parent (sync_pending).
+    waiting: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    # Per entity counts of the last run: {"payment": {"read": 10, "created": 2, ...}}.
+    last_run: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}")
+    )
+    # Bumped by every sync batch that wrote something; links are re-resolved up to it.
+    change_seq: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    linked_seq: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
 
 
 class Synced(SQLModel):
@@ -114,7 +127,8 @@ class Region(Synced, table=True):
     code: str = Field(sa_column=Column(String(8), nullable=False, unique=True))
     name: str
     level: str = Field(sa_column=Column(String(10), nullable=False))  # PROVINCE REGENCY CITY
-    parent_id: int | None = fk("region.id", nullable=True, ondelete="RESTRICT")
+    parent_code: str | None = Field(default=None, sa_column=Column(String(8)))
+    parent_id: int | None = fk("region.id", nullable=True, ondelete="SET NULL")
 
 
 class Opd(Synced, table=True):
@@ -179,10 +193,13 @@ class Indicator(Synced, table=True):
     """Indikator kinerja of a sub-activity, with target and realisation (capaian)."""
 
     __tablename__ = "indicator"
-    __table_args__ = (UniqueConstraint("sub_activity_id", "seq"),)
+    __table_args__ = (UniqueConstraint("region_id", "fiscal_year", "sub_activity_code", "seq"),)
 
     id: int | None = pk()
-    sub_activity_id: int = fk("sub_activity.id")
+    region_id: int = fk("region.id", ondelete="RESTRICT")
+    fiscal_year: int
+    sub_activity_code: str = Field(sa_column=Column(String(24), nullable=False))
+    sub_activity_id: int | None = fk("sub_activity.id", nullable=True, ondelete="SET NULL")
     seq: int
     description: str
     unit: str | None = None
@@ -194,10 +211,16 @@ class BudgetLine(Synced, table=True):
     """A DPA line: (sub-activity, kode rekening, amount)."""
 
     __tablename__ = "budget_line"
-    __table_args__ = (UniqueConstraint("sub_activity_id", "account_code"),)
+    __table_args__ = (
+        UniqueConstraint("region_id", "fiscal_year", "sub_activity_code", "account_code"),
+    )
 
     id: int | None = pk()
-    sub_activity_id: int = fk("sub_activity.id")
+    region_id: int = fk("region.id", ondelete="RESTRICT")
+    fiscal_year: int
+    sub_activity_code: str = Field(sa_column=Column(String(24), nullable=False))
+    # Null while no sub kegiatan has the code (BUDGET_WITHOUT_PLAN).
+    sub_activity_id: int | None = fk("sub_activity.id", nullable=True, ondelete="SET NULL")
     account_code: str = Field(sa_column=Column(String(24), nullable=False, index=True))
     account_name: str | None = None
     amount: Decimal = money()
@@ -223,8 +246,9 @@ class ProcurementPackage(Synced, table=True):
     id: int | None = pk()
     rup_code: str = Field(sa_column=Column(String(20), nullable=False, unique=True))
     region_id: int = fk("region.id", ondelete="RESTRICT")
+    opd_code: str | None = Field(default=None, sa_column=Column(String(40)))
     opd_id: int | None = fk("opd.id", nullable=True, ondelete="SET NULL")
-    # Resolved from the first `mak` row; null while the link is unresolved.
+    # The sub kegiatan of its lowest `mak` whose sub kegiatan exists; null until one does.
     sub_activity_id: int | None = fk("sub_activity.id", nullable=True, ondelete="SET NULL")
     fiscal_year: int
     name: str
@@ -239,10 +263,11 @@ class PackageBudgetRow(Synced, table=True):
     """A RUP package's budget row; `mak` = sub-activity code + account code + '.'."""
 
     __tablename__ = "package_budget_row"
-    __table_args__ = (UniqueConstraint("package_id", "mak"),)
+    __table_args__ = (UniqueConstraint("rup_code", "mak"),)
 
     id: int | None = pk()
-    package_id: int = fk("procurement_package.id")
+    rup_code: str = Field(sa_column=Column(String(20), nullable=False))
+    package_id: int | None = fk("procurement_package.id", nullable=True, ondelete="SET NULL")
     mak: str = Field(sa_column=Column(String(48), nullable=False, index=True))
     sub_activity_code: str
     account_code: str
@@ -272,21 +297,25 @@ class TenderPackage(Synced, table=True):
     """Which RUP packages a tender covers (many to many)."""
 
     __tablename__ = "tender_package"
-    __table_args__ = (UniqueConstraint("tender_id", "package_id"),)
+    __table_args__ = (UniqueConstraint("tender_code", "rup_code"),)
 
     id: int | None = pk()
-    tender_id: int = fk("tender.id")
-    package_id: int = fk("procurement_package.id")
+    tender_code: str = Field(sa_column=Column(String(24), nullable=False))
+    rup_code: str = Field(sa_column=Column(String(20), nullable=False))
+    tender_id: int | None = fk("tender.id", nullable=True, ondelete="SET NULL")
+    # Null while SiRUP has no package with the code (TENDER_WITHOUT_RUP).
+    package_id: int | None = fk("procurement_package.id", nullable=True, ondelete="SET NULL")
 
 
 class Bid(Synced, table=True):
     """Penawaran: one bidder's offer in a tender."""
 
     __tablename__ = "bid"
-    __table_args__ = (UniqueConstraint("tender_id", "vendor_id"),)
+    __table_args__ = (UniqueConstraint("tender_code", "vendor_id"),)
 
     id: int | None = pk()
-    tender_id: int = fk("tender.id")
+    tender_code: str = Field(sa_column=Column(String(24), nullable=False))
+    tender_id: int | None = fk("tender.id", nullable=True, ondelete="SET NULL")
     vendor_id: int = fk("vendor.id", ondelete="RESTRICT")
     amount: Decimal | None = money(nullable=True)  # nilai_penawaran
     corrected_amount: Decimal | None = money(nullable=True)  # nilai_terkoreksi
@@ -302,6 +331,7 @@ class Contract(Synced, table=True):
     id: int | None = pk()
     region_id: int = fk("region.id", ondelete="RESTRICT")
     number: str  # no_kontrak
+    tender_code: str | None = Field(default=None, sa_column=Column(String(24)))
     tender_id: int | None = fk("tender.id", nullable=True, ondelete="SET NULL")
     # The sub-activity the contract is counted against (its tender's first package's).
     sub_activity_id: int | None = fk("sub_activity.id", nullable=True, ondelete="SET NULL")
@@ -317,10 +347,12 @@ class ContractAmendment(Synced, table=True):
     """Addendum kontrak."""
 
     __tablename__ = "contract_amendment"
-    __table_args__ = (UniqueConstraint("contract_id", "version"),)
+    __table_args__ = (UniqueConstraint("region_id", "contract_number", "version"),)
 
     id: int | None = pk()
-    contract_id: int = fk("contract.id")
+    region_id: int = fk("region.id", ondelete="RESTRICT")
+    contract_number: str
+    contract_id: int | None = fk("contract.id", nullable=True, ondelete="SET NULL")
     version: int
     value: Decimal = money()
     reason: str | None = None
@@ -341,7 +373,9 @@ class Payment(Synced, table=True):
     amount: Decimal = money()
     kind: str | None = None  # jenis: LS, UP, GU, TU
     account_code: str | None = None
+    sub_activity_code: str | None = Field(default=None, sa_column=Column(String(24)))
     sub_activity_id: int | None = fk("sub_activity.id", nullable=True, ondelete="SET NULL")
+    contract_number: str | None = None
     contract_id: int | None = fk("contract.id", nullable=True, ondelete="SET NULL")
     payee_vendor_id: int | None = fk("vendor.id", nullable=True, ondelete="SET NULL")
     payee_name: str | None = None
@@ -352,10 +386,13 @@ class ProgressReport(Synced, table=True):
     """e-Monev realisation of a sub-activity for a month or a quarter."""
 
     __tablename__ = "progress_report"
-    __table_args__ = (UniqueConstraint("sub_activity_id", "period"),)
+    __table_args__ = (UniqueConstraint("region_id", "fiscal_year", "sub_activity_code", "period"),)
 
     id: int | None = pk()
-    sub_activity_id: int = fk("sub_activity.id")
+    region_id: int = fk("region.id", ondelete="RESTRICT")
+    fiscal_year: int
+    sub_activity_code: str = Field(sa_column=Column(String(24), nullable=False))
+    sub_activity_id: int | None = fk("sub_activity.id", nullable=True, ondelete="SET NULL")
     period: str = Field(sa_column=Column(String(10), nullable=False))  # 2025-Q2 or 2025-06
     physical_percent: Decimal = Field(sa_column=Column(PERCENT, nullable=False))
     financial_percent: Decimal = Field(sa_column=Column(PERCENT, nullable=False))
@@ -392,6 +429,98 @@ class Discrepancy(SQLModel, table=True):
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
     )
     resolved_at: datetime | None = timestamp()
+
+
+class SyncState(SQLModel, table=True):
+    """Where the sync of one stream (a mapped table or sheet) of a source stands."""
+
+    __tablename__ = "sync_state"
+
+    source_id: str = Field(
+        sa_column=Column(
+            String(64), ForeignKey("source.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    stream: str = Field(sa_column=Column(String(200), primary_key=True))
+    # {"type": "datetime" | "date" | "int" | "str", "value": ...}; null: read from the start.
+    watermark: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    # Keyed-diff streams: a fingerprint of the files read, to skip unchanged workbooks.
+    fingerprint: str | None = Field(default=None, sa_column=Column(Text))
+    updated_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )
+
+
+class SyncPending(SQLModel, table=True):
+    """A source row read but not stored: unconvertible, or its parent is not known yet.
+
+    Retried on every sync; removed when it is stored or leaves the source.
+    """
+
+    __tablename__ = "sync_pending"
+    __table_args__ = (UniqueConstraint("source_id", "entity", "source_key"),)
+
+    id: int | None = pk()
+    source_id: str = Field(
+        sa_column=Column(
+            String(64), ForeignKey("source.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    entity: str = Field(sa_column=Column(String(40), nullable=False))
+    source_key: str
+    record: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    reason: str
+    first_seen_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )
+    last_tried_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )
+
+
+class ChangeHistory(SQLModel, table=True):
+    """Every change the sync wrote: entity, key, changed fields before/after, source, time."""
+
+    __tablename__ = "change_history"
+    __table_args__ = (Index("ix_change_history_entity_entity_id", "entity", "entity_id"),)
+
+    id: int | None = pk()
+    occurred_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )
+    source_id: str | None = Field(default=None, sa_column=Column(String(64)))
+    entity: str = Field(sa_column=Column(String(40), nullable=False))
+    entity_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    natural_key: str
+    op: str = Field(sa_column=Column(String(8), nullable=False))  # CREATED UPDATED DELETED
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+
+
+class Outbox(SQLModel, table=True):
+    """One row per change for subscribers; `id` is the subscription cursor.
+
+    Ids are taken under a transaction lock, so they increase in commit order.
+    """
+
+    __tablename__ = "outbox"
+
+    id: int | None = pk()
+    history_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    occurred_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )
+    entity: str = Field(sa_column=Column(String(40), nullable=False))
+    entity_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    op: str = Field(sa_column=Column(String(8), nullable=False))
+    region_code: str | None = Field(default=None, sa_column=Column(String(8)))
+    opd_code: str | None = Field(default=None, sa_column=Column(String(40)))
+    fiscal_year: int | None = None
+    changed_fields: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(Text), nullable=False, server_default="{}"),
+    )
+    source_id: str | None = Field(default=None, sa_column=Column(String(64)))
 
 
 metadata = SQLModel.metadata

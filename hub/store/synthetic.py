@@ -181,8 +181,8 @@ async def seed_canonical(
     for code, name, level, parent in REGIONS:
         region_ids[code] = rows.add(
             "region",
-            ("code", "name", "level", "parent_id", *prov),
-            (code, name, level, region_ids.get(parent or ""), *p("ref-kemendagri", code)),
+            ("code", "name", "level", "parent_code", "parent_id", *prov),
+            (code, name, level, parent, region_ids.get(parent or ""), *p("ref-kemendagri", code)),
         )
 
     vendors: list[tuple[int, str, str]] = []
@@ -220,7 +220,9 @@ async def seed_canonical(
         made = 0
         serial = 0
         while made < count:
-            for (opd_id, bidang, _), (_, _, programs) in zip(opd_ids, OPD_KINDS, strict=True):
+            for (opd_id, bidang, opd_code), (_, _, programs) in zip(
+                opd_ids, OPD_KINDS, strict=True
+            ):
                 if made >= count:
                     break
                 serial += 1
@@ -267,7 +269,7 @@ async def seed_canonical(
                     method_pool,
                     region_id,
                     region_code,
-                    opd_id,
+                    (opd_id, opd_code),
                     activity_id,
                     fiscal_year,
                     sa_code,
@@ -304,7 +306,7 @@ def _chain(
     method_pool: list[tuple[str, str | None, int]],
     region_id: int,
     region_code: str,
-    opd_id: int,
+    opd: tuple[int, str],
     activity_id: int,
     fiscal_year: int,
     sa_code: str,
@@ -313,6 +315,9 @@ def _chain(
     sp2d_base: int,
 ) -> None:
     prov = ("source_id", "source_key", "source_updated_at", "synced_at")
+    opd_id, opd_code = opd
+    sa_ref = ("region_id", "fiscal_year", "sub_activity_code", "sub_activity_id")
+    sa_val = (region_id, fiscal_year, sa_code)
     planned = _money(rng, 50_000_000, 5_000_000_000)
     sa_id = rows.add(
         "sub_activity",
@@ -340,8 +345,9 @@ def _chain(
     for seq in range(1, rng.randint(1, 2) + 1):
         rows.add(
             "indicator",
-            ("sub_activity_id", "seq", "description", "unit", "target", "achieved", *prov),
+            (*sa_ref, "seq", "description", "unit", "target", "achieved", *prov),
             (
+                *sa_val,
                 sa_id,
                 seq,
                 f"Jumlah {rng.choice(OBJECTS)} yang ditangani",
@@ -357,8 +363,9 @@ def _chain(
         amount = _money(rng, 10_000_000, 1_500_000_000)
         line_id = rows.add(
             "budget_line",
-            ("sub_activity_id", "account_code", "account_name", "amount", "dpa_number", *prov),
+            (*sa_ref, "account_code", "account_name", "amount", "dpa_number", *prov),
             (
+                *sa_val,
                 sa_id,
                 account_code,
                 account_name,
@@ -369,7 +376,7 @@ def _chain(
         )
         lines.append((line_id, account_code, amount))
     paid_total = Decimal(0)
-    contract_ids: list[tuple[int, Decimal, int]] = []
+    contract_ids: list[tuple[int, Decimal, int, str]] = []
     for n in range(rng.randint(3, 6)):
         line_id, account_code, line_amount = lines[n % len(lines)]
         rup_method, spse_method, _ = rng.choice(method_pool)
@@ -380,6 +387,7 @@ def _chain(
             (
                 "rup_code",
                 "region_id",
+                "opd_code",
                 "opd_id",
                 "sub_activity_id",
                 "fiscal_year",
@@ -394,6 +402,7 @@ def _chain(
             (
                 rup_code,
                 region_id,
+                opd_code,
                 opd_id,
                 sa_id,
                 fiscal_year,
@@ -410,6 +419,7 @@ def _chain(
         rows.add(
             "package_budget_row",
             (
+                "rup_code",
                 "package_id",
                 "mak",
                 "sub_activity_code",
@@ -419,6 +429,7 @@ def _chain(
                 *prov,
             ),
             (
+                rup_code,
                 package_id,
                 mak,
                 sa_code,
@@ -466,15 +477,30 @@ def _chain(
         )
         rows.add(
             "tender_package",
-            ("tender_id", "package_id", *prov),
-            (tender_id, package_id, *p("bpbj-spse", f"{tender_code}/{rup_code}")),
+            ("tender_code", "rup_code", "tender_id", "package_id", *prov),
+            (
+                tender_code,
+                rup_code,
+                tender_id,
+                package_id,
+                *p("bpbj-spse", f"{tender_code}/{rup_code}"),
+            ),
         )
         for i, (vendor_id, _, _) in enumerate(bidders):
             offer = (owner_estimate * Decimal(rng.randint(85, 99)) / 100).quantize(Decimal("0.01"))
             rows.add(
                 "bid",
-                ("tender_id", "vendor_id", "amount", "corrected_amount", "is_winner", *prov),
                 (
+                    "tender_code",
+                    "tender_id",
+                    "vendor_id",
+                    "amount",
+                    "corrected_amount",
+                    "is_winner",
+                    *prov,
+                ),
+                (
+                    tender_code,
                     tender_id,
                     vendor_id,
                     offer,
@@ -493,6 +519,7 @@ def _chain(
             (
                 "region_id",
                 "number",
+                "tender_code",
                 "tender_id",
                 "sub_activity_id",
                 "vendor_id",
@@ -506,6 +533,7 @@ def _chain(
             (
                 region_id,
                 number,
+                tender_code,
                 tender_id,
                 sa_id,
                 winner[0],
@@ -520,8 +548,19 @@ def _chain(
         if rng.random() < 0.1:
             rows.add(
                 "contract_amendment",
-                ("contract_id", "version", "value", "reason", "signed_on", *prov),
                 (
+                    "region_id",
+                    "contract_number",
+                    "contract_id",
+                    "version",
+                    "value",
+                    "reason",
+                    "signed_on",
+                    *prov,
+                ),
+                (
+                    region_id,
+                    number,
                     contract_id,
                     1,
                     value,
@@ -530,7 +569,7 @@ def _chain(
                     *p("bpbj-spse", f"{number}/1"),
                 ),
             )
-        contract_ids.append((contract_id, value, winner[0]))
+        contract_ids.append((contract_id, value, winner[0], number))
     for n in range(rng.randint(1, 4)):
         line_id, account_code, line_amount = lines[n % len(lines)]
         contract = contract_ids[n] if n < len(contract_ids) else None
@@ -549,7 +588,9 @@ def _chain(
                 "amount",
                 "kind",
                 "account_code",
+                "sub_activity_code",
                 "sub_activity_id",
+                "contract_number",
                 "contract_id",
                 "payee_vendor_id",
                 "payee_name",
@@ -564,7 +605,9 @@ def _chain(
                 amount,
                 "LS" if contract else "GU",
                 account_code,
+                sa_code,
                 sa_id,
+                contract[3] if contract else None,
                 contract[0] if contract else None,
                 vendor[0] if vendor else None,
                 vendor[1] if vendor else "Bendahara Pengeluaran",
@@ -578,7 +621,7 @@ def _chain(
         rows.add(
             "progress_report",
             (
-                "sub_activity_id",
+                *sa_ref,
                 "period",
                 "physical_percent",
                 "financial_percent",
@@ -586,6 +629,7 @@ def _chain(
                 *prov,
             ),
             (
+                *sa_val,
                 sa_id,
                 f"{fiscal_year}-Q{quarter}",
                 physical,
