@@ -437,9 +437,7 @@ class SyncState(SQLModel, table=True):
     __tablename__ = "sync_state"
 
     source_id: str = Field(
-        sa_column=Column(
-            String(64), ForeignKey("source.id", ondelete="CASCADE"), primary_key=True
-        )
+        sa_column=Column(String(64), ForeignKey("source.id", ondelete="CASCADE"), primary_key=True)
     )
     stream: str = Field(sa_column=Column(String(200), primary_key=True))
     # {"type": "datetime" | "date" | "int" | "str", "value": ...}; null: read from the start.
