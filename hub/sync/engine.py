@@ -1,0 +1,672 @@
+"""The sync engine: keeps the canonical store current from every configured source.
+
+Per source (one at a time across every hub process: a PostgreSQL advisory lock), per
+stream (one mapped table or sheet), in batches:
+
+* **incremental** where the mapping names a watermark column: rows after the stored
+  watermark, in watermark order; each batch commits with the watermark it reached;
+* **keyed diff** where it does not (or with `full=True`): every row is read and compared,
+  unchanged rows cost nothing, and rows of the source that were not seen are deleted at
+  the end. Workbooks whose files did not change since the last run are skipped.
+
+Each batch is one transaction: rows, their change history, their outbox rows, the rows
+left waiting and the stream's watermark. A killed sync therefore resumes where the last
+batch committed: nothing lost, nothing written twice. Links between rows are then resolved
+set-based (`hub.sync.links`). A source that fails (unreachable, a missing table, no answer
+within its timeout) is marked DOWN with the error and never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import hashlib
+import json
+import logging
+import os
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from adapters.base import Adapter, AdapterError, Batch, open_adapter
+from adapters.mapping import Config, EntityMapping, RecordError, SourceMapping
+from hub.sync.bindings import BINDINGS, BY_ENTITY, ORDER, WAVE_OF_ENTITY, Binding
+from hub.sync.relink import resolve_links
+from hub.sync.writer import WRITE_LOCK, Item, Outcome, Writer
+
+log = logging.getLogger("rantai.sync")
+
+# Legacy servers in NTT keep local time (WITA) in columns without a time zone.
+SOURCE_TIMEZONE = ZoneInfo("Asia/Makassar")
+_LOCK_BASE = 0x52414E54  # "RANT": advisory lock keys of sources are this + hash(id)
+
+
+# -- reports -------------------------------------------------------------------------------
+
+
+@dataclass
+class StreamReport:
+    stream: str
+    entity: str
+    mode: str  # "watermark", "diff", "unchanged" (diff skipped: files did not change)
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    waiting: int = 0
+    error: str | None = None
+
+    def count(self, outcome: Outcome, read: int) -> None:
+        self.read += read
+        self.created += outcome.created
+        self.updated += outcome.updated
+        self.unchanged += outcome.unchanged
+        self.waiting += len(outcome.waiting)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "stream"}
+
+
+@dataclass
+class SourceReport:
+    source: str
+    status: str = "NEVER_SYNCED"  # OK DEGRADED DOWN, or BUSY (another process syncs it)
+    error: str | None = None
+    streams: list[StreamReport] = field(default_factory=list)
+    rows: int = 0
+    waiting: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changes(self) -> int:
+        return sum(s.created + s.updated + s.deleted for s in self.streams)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Sent after every batch and at the end of every stream (for progress bars)."""
+
+    source: str
+    stream: str
+    read: int
+    done: bool = False
+    error: str | None = None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+# -- watermarks and stored records ---------------------------------------------------------
+
+
+def encode_value(value: Any) -> dict[str, Any]:
+    if isinstance(value, datetime):
+        return {"type": "datetime", "value": value.isoformat()}
+    if isinstance(value, date):
+        return {"type": "date", "value": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"type": "decimal", "value": str(value)}
+    if isinstance(value, bool | int | float | str) or value is None:
+        return {"type": type(value).__name__, "value": value}
+    return {"type": "str", "value": str(value)}
+
+
+def decode_value(data: dict[str, Any] | None) -> Any:
+    if data is None:
+        return None
+    kind, value = data.get("type"), data.get("value")
+    if value is None:
+        return None
+    if kind == "datetime":
+        return datetime.fromisoformat(value)
+    if kind == "date":
+        return date.fromisoformat(value)
+    if kind == "decimal":
+        return Decimal(value)
+    return value
+
+
+def encode_record(record: dict[str, Any]) -> str:
+    return json.dumps({k: encode_value(v) for k, v in record.items()})
+
+
+def decode_record(text: str | dict[str, Any]) -> dict[str, Any]:
+    data = json.loads(text) if isinstance(text, str) else text
+    return {k: decode_value(v) for k, v in data.items()}
+
+
+def _aware(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=SOURCE_TIMEZONE)
+    return None
+
+
+def stream_id(mapping: EntityMapping, index: int) -> str:
+    q = mapping.query
+    where = q.table or q.sheet or (f"query{index}" if q.query else f"#{index}")
+    return f"{mapping.spec.name}:{where}"
+
+
+def fingerprint(source: SourceMapping) -> str | None:
+    """Names, sizes and modification times of a spreadsheet source's files."""
+    config = source.config
+    if config.kind not in ("xlsx", "csv") or not config.path:
+        return None
+    pattern = config.path if os.path.isabs(config.path) else str(config.base_dir / config.path)
+    digest = hashlib.sha256()
+    for name in sorted(glob.glob(pattern)):
+        stat = os.stat(name)
+        digest.update(f"{Path(name).name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def asyncpg_dsn(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+# -- the engine ----------------------------------------------------------------------------
+
+
+class SyncEngine:
+    """Syncs the sources of a `Config` into the store at `database_url`.
+
+    Use as an async context manager (it holds a small connection pool).
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        config: Config,
+        *,
+        concurrency: int = 3,
+        on_progress: ProgressCallback | None = None,
+        freshness_seconds: int | None = None,
+    ) -> None:
+        self.dsn = asyncpg_dsn(database_url)
+        self.config = config
+        self.concurrency = max(1, concurrency)
+        self.on_progress = on_progress
+        self.freshness_seconds = freshness_seconds
+        self._pool: asyncpg.Pool | None = None
+
+    async def __aenter__(self) -> SyncEngine:
+        self._pool = await asyncpg.create_pool(
+            self.dsn, min_size=1, max_size=self.concurrency + 1, server_settings={"jit": "off"}
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("use SyncEngine as an async context manager")
+        return self._pool
+
+    def sources(self, only: Sequence[str] | None = None) -> list[SourceMapping]:
+        known = {s.id: s for s in self.config.sources}
+        if only:
+            unknown = [s for s in only if s not in known]
+            if unknown:
+                raise KeyError(
+                    f"no source {', '.join(unknown)} in {self.config.file} "
+                    f"(known: {', '.join(sorted(known))})"
+                )
+            return [known[s] for s in only]
+        return list(self.config.sources)
+
+    async def sync(
+        self, only: Sequence[str] | None = None, *, full: bool = False
+    ) -> list[SourceReport]:
+        """Sync the sources (all, or `only`), parents' sources first; then resolve links."""
+        chosen = self.sources(only)
+        await self.register(chosen)
+        waves: dict[int, list[SourceMapping]] = defaultdict(list)
+        for source in chosen:
+            wave = min((WAVE_OF_ENTITY.get(e.spec.name, 2) for e in source.entities), default=2)
+            waves[wave].append(source)
+        reports: list[SourceReport] = []
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(source: SourceMapping) -> SourceReport:
+            async with gate:
+                return await self.sync_source(source, full=full)
+
+        for wave in sorted(waves):
+            reports += await asyncio.gather(*(one(s) for s in waves[wave]))
+        await self.resolve_links()
+        return reports
+
+    async def resolve_links(self, *, force: bool = False) -> int:
+        async with self.pool.acquire() as conn:
+            return await resolve_links(conn, force=force)
+
+    async def register(self, sources: Sequence[SourceMapping]) -> None:
+        """Create or update the `source` rows (name, kind, owner OPD, freshness limit)."""
+        async with self.pool.acquire() as conn:
+            for s in sources:
+                await conn.execute(
+                    """
+                    INSERT INTO source (id, name, kind, status, rows, freshness_seconds,
+                                        owner_opd_id)
+                    VALUES ($1, $2, $3, 'NEVER_SYNCED', 0, $4, (
+                        SELECT o.id FROM opd o JOIN region r ON r.id = o.region_id
+                        WHERE r.code = $5 AND o.code = $6))
+                    ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind,
+                        freshness_seconds = excluded.freshness_seconds,
+                        owner_opd_id = COALESCE(excluded.owner_opd_id, source.owner_opd_id)
+                    """,
+                    s.id,
+                    s.name,
+                    s.kind,
+                    self.freshness_seconds,
+                    s.region,
+                    s.owner_opd,
+                )
+
+    # -- one source ----------------------------------------------------------------------
+
+    async def sync_source(self, source: SourceMapping, *, full: bool = False) -> SourceReport:
+        report = SourceReport(source.id)
+        started = time.monotonic()
+        async with self.pool.acquire() as conn:
+            lock = _LOCK_BASE * 2**32 + (int(hashlib.sha1(source.id.encode()).hexdigest()[:7], 16))
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock):
+                report.status = "BUSY"
+                report.error = "another process is syncing this source"
+                return report
+            try:
+                await self._run(conn, source, report, full)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", lock)
+        report.seconds = time.monotonic() - started
+        return report
+
+    async def _run(
+        self, conn: asyncpg.Connection, source: SourceMapping, report: SourceReport, full: bool
+    ) -> None:
+        writer = Writer(conn, source.id)
+        timeout = source.config.timeout_seconds
+        adapter: Adapter | None = None
+        try:
+            adapter = open_adapter(source.config)
+            async with asyncio.timeout(timeout):
+                await adapter.open()
+            await self._streams(conn, writer, adapter, source, report, full)
+            await self._retry_pending(conn, writer, source)
+        except (AdapterError, TimeoutError, OSError) as exc:
+            report.error = _describe(exc, source, timeout)
+        except asyncpg.PostgresError as exc:
+            report.error = f"store: {exc}"
+            log.exception("sync of %s failed in the store", source.id)
+        finally:
+            if adapter is not None:
+                try:
+                    await adapter.close()
+                except Exception:
+                    log.debug("closing %s failed", source.id, exc_info=True)
+        await self._health(conn, source, report)
+
+    async def _streams(
+        self,
+        conn: asyncpg.Connection,
+        writer: Writer,
+        adapter: Adapter,
+        source: SourceMapping,
+        report: SourceReport,
+        full: bool,
+    ) -> None:
+        groups: dict[str, list[tuple[int, EntityMapping]]] = defaultdict(list)
+        for index, mapping in enumerate(source.entities):
+            groups[mapping.spec.name].append((index, mapping))
+        prints = fingerprint(source)
+        deletable: list[tuple[Binding, set[int], set[str]]] = []
+        for entity in sorted(groups, key=lambda e: ORDER.get(e, 99)):
+            binding = BY_ENTITY[entity]
+            seen_ids: set[int] = set()
+            seen_keys: set[str] = set()
+            complete = True
+            for index, mapping in groups[entity]:
+                sid = stream_id(mapping, index)
+                diff = full or mapping.query.watermark is None
+                stream = StreamReport(sid, entity, "diff" if diff else "watermark")
+                report.streams.append(stream)
+                try:
+                    await self._stream(
+                        conn, writer, adapter, source, mapping, binding, stream, full,
+                        prints, seen_ids, seen_keys,
+                    )  # fmt: skip
+                except (AdapterError, TimeoutError, OSError) as exc:
+                    stream.error = _describe(exc, source, source.config.timeout_seconds)
+                    self._progress(Progress(source.id, sid, stream.read, True, stream.error))
+                    complete = False
+                    continue
+                if stream.mode != "diff":
+                    complete = False
+            if complete:
+                deletable.append((binding, seen_ids, seen_keys))
+        # Children before parents, so a parent is free to go once its children went.
+        for binding, seen_ids, seen_keys in sorted(deletable, key=lambda d: -ORDER[d[0].entity]):
+            await self._delete_unseen(conn, writer, source, binding, seen_ids, seen_keys, report)
+        if prints is not None and all(s.error is None for s in report.streams):
+            for stream in report.streams:
+                await _save_state(conn, source.id, stream.stream, None, prints, keep_watermark=True)
+
+    async def _stream(
+        self,
+        conn: asyncpg.Connection,
+        writer: Writer,
+        adapter: Adapter,
+        source: SourceMapping,
+        mapping: EntityMapping,
+        binding: Binding,
+        stream: StreamReport,
+        full: bool,
+        prints: str | None,
+        seen_ids: set[int],
+        seen_keys: set[str],
+    ) -> None:
+        state = await conn.fetchrow(
+            "SELECT watermark, fingerprint FROM sync_state WHERE source_id = $1 AND stream = $2",
+            source.id,
+            stream.stream,
+        )
+        watermark_column = mapping.query.watermark
+        since = None
+        if state is not None and not full and watermark_column:
+            since = decode_value(_jsonb(state["watermark"]))
+        if (
+            stream.mode == "diff"
+            and not full
+            and prints is not None
+            and state is not None
+            and state["fingerprint"] == prints
+        ):
+            stream.mode = "unchanged"
+            self._progress(Progress(source.id, stream.stream, 0, True))
+            return
+        ordered = watermark_column is not None and source.kind not in ("xlsx", "csv")
+        highest: Any = None
+        batches = adapter.stream(mapping.query, since=since)
+        timeout = source.config.timeout_seconds
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(timeout):
+                        batch = await anext(batches)
+                except StopAsyncIteration:
+                    break
+                items, marks = _items(mapping, batch, watermark_column)
+                if marks:
+                    top = max(marks)
+                    highest = top if highest is None else max(highest, top)
+                # Rows sharing the batch's last watermark may continue in the next batch:
+                # commit only what is surely complete, re-read the rest (a no-op) on resume.
+                safe = None
+                if ordered and marks:
+                    below = [m for m in marks if m < marks[-1]]
+                    safe = max(below) if below else None
+                outcome = await self._apply(conn, writer, source, binding, items, stream, safe)
+                seen_ids.update(outcome.stored_ids)
+                seen_keys.update(
+                    i.source_key if isinstance(i, Item) else i[0].source_key for i in items
+                )
+                stream.count(outcome, len(batch.rows))
+                self._progress(Progress(source.id, stream.stream, stream.read))
+        finally:
+            await batches.aclose()  # type: ignore[attr-defined]
+        if highest is not None:
+            await _save_state(conn, source.id, stream.stream, highest, None)
+        elif state is None:
+            await _save_state(conn, source.id, stream.stream, None, None)
+        self._progress(Progress(source.id, stream.stream, stream.read, True))
+
+    async def _apply(
+        self,
+        conn: asyncpg.Connection,
+        writer: Writer,
+        source: SourceMapping,
+        binding: Binding,
+        items: list[Item | tuple[Item, str]],
+        stream: StreamReport | None,
+        watermark: Any,
+    ) -> Outcome:
+        """One batch, one transaction: rows, history, outbox, waiting rows, watermark."""
+        good = [i for i in items if isinstance(i, Item)]
+        bad = [i for i in items if not isinstance(i, Item)]
+        async with _transaction(conn):
+            outcome = await writer.write(binding, good)
+            outcome.waiting += bad
+            await _waiting(conn, source.id, binding.entity, outcome)
+            if stream is not None and watermark is not None:
+                await _save_state(conn, source.id, stream.stream, watermark, None)
+            if outcome.created or outcome.updated:
+                await conn.execute(
+                    "UPDATE source SET change_seq = change_seq + 1 WHERE id = $1", source.id
+                )
+        return outcome
+
+    async def _delete_unseen(
+        self,
+        conn: asyncpg.Connection,
+        writer: Writer,
+        source: SourceMapping,
+        binding: Binding,
+        seen_ids: set[int],
+        seen_keys: set[str],
+        report: SourceReport,
+    ) -> None:
+        ids = [
+            r[0]
+            for r in await conn.fetch(
+                f"SELECT id FROM {binding.table} WHERE source_id = $1 ORDER BY id", source.id
+            )
+            if r[0] not in seen_ids
+        ]
+        stream = next(s for s in report.streams if s.entity == binding.entity)
+        for start in range(0, len(ids), 1000):
+            async with _transaction(conn):
+                deleted, kept = await writer.delete(binding, ids[start : start + 1000])
+                if deleted:
+                    await conn.execute(
+                        "UPDATE source SET change_seq = change_seq + 1 WHERE id = $1", source.id
+                    )
+            stream.deleted += deleted
+            if kept:
+                log.warning(
+                    "%s: %d %s rows left the source but other rows still refer to them",
+                    source.id,
+                    len(kept),
+                    binding.entity,
+                )
+        async with _transaction(conn):
+            await conn.execute(
+                "DELETE FROM sync_pending WHERE source_id = $1 AND entity = $2 "
+                "AND NOT (source_key = ANY($3::text[]))",
+                source.id,
+                binding.entity,
+                list(seen_keys),
+            )
+
+    async def _retry_pending(
+        self, conn: asyncpg.Connection, writer: Writer, source: SourceMapping
+    ) -> None:
+        """Rows that waited for a parent: try them again now that more rows are known."""
+        rows = await conn.fetch(
+            "SELECT entity, source_key, record FROM sync_pending "
+            "WHERE source_id = $1 AND record IS NOT NULL ORDER BY id",
+            source.id,
+        )
+        if not rows:
+            return
+        writer.resolver.forget()
+        by_entity: dict[str, list[Item | tuple[Item, str]]] = defaultdict(list)
+        for row in rows:
+            record = decode_record(row["record"])
+            by_entity[row["entity"]].append(Item(row["source_key"], record))
+        for entity in sorted(by_entity, key=lambda e: ORDER.get(e, 99)):
+            await self._apply(
+                conn, writer, source, BY_ENTITY[entity], by_entity[entity], None, None
+            )
+
+    async def _health(
+        self, conn: asyncpg.Connection, source: SourceMapping, report: SourceReport
+    ) -> None:
+        counts = " UNION ALL ".join(
+            f"SELECT count(*) FROM {b.table} WHERE source_id = $1" for b in BINDINGS
+        )
+        report.rows = int(await conn.fetchval(f"SELECT sum(count) FROM ({counts}) c", source.id))
+        report.rows += int(
+            await conn.fetchval("SELECT count(*) FROM vendor WHERE source_id = $1", source.id)
+        )
+        waiting = await conn.fetch(
+            "SELECT reason, count(*) AS n FROM sync_pending WHERE source_id = $1 "
+            "GROUP BY reason ORDER BY n DESC, reason",
+            source.id,
+        )
+        report.waiting = sum(r["n"] for r in waiting)
+        failed = [f"{s.stream}: {s.error}" for s in report.streams if s.error]
+        if report.error or failed:
+            report.status = "DOWN"
+            report.error = "; ".join(([report.error] if report.error else []) + failed)
+        elif report.waiting:
+            report.status = "DEGRADED"
+            shown = "; ".join(f"{r['n']} × {r['reason']}" for r in waiting[:3])
+            report.error = f"{report.waiting} rows waiting: {shown}"
+        else:
+            report.status = "OK"
+        await conn.execute(
+            """
+            UPDATE source SET status = $2::text, last_synced_at = now(),
+                last_success_at = CASE WHEN $2::text = 'DOWN' THEN last_success_at ELSE now() END,
+                last_error = $3, rows = $4, waiting = $5, last_run = $6::jsonb
+            WHERE id = $1
+            """,
+            source.id,
+            report.status,
+            report.error,
+            report.rows,
+            report.waiting,
+            json.dumps({s.stream: s.as_dict() for s in report.streams}),
+        )
+
+    def _progress(self, event: Progress) -> None:
+        if self.on_progress is not None:
+            self.on_progress(event)
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def _transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", WRITE_LOCK)
+        yield
+
+
+def _jsonb(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return json.loads(value) if isinstance(value, str) else dict(value)
+
+
+async def _save_state(
+    conn: asyncpg.Connection,
+    source_id: str,
+    stream: str,
+    watermark: Any,
+    prints: str | None,
+    *,
+    keep_watermark: bool = False,
+) -> None:
+    if keep_watermark:
+        await conn.execute(
+            """INSERT INTO sync_state (source_id, stream, fingerprint) VALUES ($1, $2, $3)
+            ON CONFLICT (source_id, stream) DO UPDATE
+            SET fingerprint = excluded.fingerprint, updated_at = now()""",
+            source_id,
+            stream,
+            prints,
+        )
+        return
+    encoded = None if watermark is None else json.dumps(encode_value(watermark))
+    await conn.execute(
+        """INSERT INTO sync_state (source_id, stream, watermark) VALUES ($1, $2, $3::jsonb)
+        ON CONFLICT (source_id, stream) DO UPDATE
+        SET watermark = COALESCE(excluded.watermark, sync_state.watermark), updated_at = now()""",
+        source_id,
+        stream,
+        encoded,
+    )
+
+
+async def _waiting(conn: asyncpg.Connection, source_id: str, entity: str, outcome: Outcome) -> None:
+    if outcome.stored_keys:
+        await conn.execute(
+            "DELETE FROM sync_pending WHERE source_id = $1 AND entity = $2 "
+            "AND source_key = ANY($3::text[])",
+            source_id,
+            entity,
+            outcome.stored_keys,
+        )
+    if not outcome.waiting:
+        return
+    latest: dict[str, tuple[Item, str]] = {}
+    for item, reason in outcome.waiting:
+        latest[item.source_key] = (item, reason)
+    keys = list(latest)
+    await conn.execute(
+        """
+        INSERT INTO sync_pending (source_id, entity, source_key, record, reason)
+        SELECT $1, $2, k, r, w FROM unnest($3::text[], $4::jsonb[], $5::text[]) AS v(k, r, w)
+        ON CONFLICT (source_id, entity, source_key) DO UPDATE
+        SET record = excluded.record, reason = excluded.reason, last_tried_at = now()
+        """,
+        source_id,
+        entity,
+        keys,
+        [encode_record(dict(latest[k][0].record)) if latest[k][0].record else None for k in keys],
+        [latest[k][1] for k in keys],
+    )
+
+
+def _items(
+    mapping: EntityMapping, batch: Batch, watermark: str | None
+) -> tuple[list[Item | tuple[Item, str]], list[Any]]:
+    items: list[Item | tuple[Item, str]] = []
+    marks: list[Any] = []
+    for row in batch.rows:
+        key = mapping.source_key(row)
+        mark = row.get(watermark) if watermark else None
+        if mark is not None:
+            marks.append(mark)
+        try:
+            record = mapping.record(row)
+        except RecordError as exc:
+            items.append((Item(key, {}), f"bad row: {exc}"))
+            continue
+        items.append(Item(key, record, _aware(mark)))
+    return items, marks
+
+
+def _describe(exc: BaseException, source: SourceMapping, timeout: float) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"source {source.id}: no answer within {timeout:g} s"
+    text = str(exc).strip() or type(exc).__name__
+    return text if text.startswith("source ") else f"source {source.id}: {text}"

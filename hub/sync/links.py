@@ -1,0 +1,138 @@
+"""Link resolution: turn the codes rows carry into ids, whenever the parent exists.
+
+Rows keep what their source said (a DPA line's sub kegiatan code, a tender's kd_rup); the
+id columns beside those codes are computed here, set-based over whole tables, so a link
+resolves whichever source arrives first and un-resolves when its parent goes. Derived
+values live here too: a RUP package's sub kegiatan (its lowest `mak` whose sub kegiatan
+exists), a contract's (its tender's lowest kd_rup with a sub kegiatan), a tender's winner
+(the vendor of its winning bid), a contract's current value (its highest addendum, else the
+signed value). Every id that moves is recorded as an UPDATED change.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from hub.sync.bindings import BY_ENTITY
+
+
+@dataclass(frozen=True)
+class Link:
+    table: str
+    column: str
+    value: str  # SQL over the row `x`
+
+
+def _by_sub_activity(table: str) -> Link:
+    return Link(
+        table,
+        "sub_activity_id",
+        """(SELECT s.id FROM sub_activity s WHERE s.region_id = x.region_id
+            AND s.fiscal_year = x.fiscal_year AND s.code = x.sub_activity_code)""",
+    )
+
+
+_TENDER = "(SELECT t.id FROM tender t WHERE t.code = x.tender_code)"
+_PACKAGE = "(SELECT p.id FROM procurement_package p WHERE p.rup_code = x.rup_code)"
+_CONTRACT = """(SELECT c.id FROM contract c
+    WHERE c.region_id = x.region_id AND c.number = x.contract_number)"""
+
+# In dependency order: a package's sub kegiatan before the contracts that use it.
+LINKS: tuple[Link, ...] = (
+    Link("region", "parent_id", "(SELECT p.id FROM region p WHERE p.code = x.parent_code)"),
+    _by_sub_activity("indicator"),
+    _by_sub_activity("budget_line"),
+    _by_sub_activity("progress_report"),
+    _by_sub_activity("payment"),
+    Link(
+        "procurement_package",
+        "opd_id",
+        "(SELECT o.id FROM opd o WHERE o.region_id = x.region_id AND o.code = x.opd_code)",
+    ),
+    Link("package_budget_row", "package_id", _PACKAGE),
+    Link(
+        "package_budget_row",
+        "budget_line_id",
+        """(SELECT b.id FROM procurement_package p JOIN budget_line b
+            ON b.region_id = p.region_id AND b.fiscal_year = p.fiscal_year
+            AND b.sub_activity_code = x.sub_activity_code AND b.account_code = x.account_code
+            WHERE p.rup_code = x.rup_code)""",
+    ),
+    Link(
+        "procurement_package",
+        "sub_activity_id",
+        """(SELECT s.id FROM package_budget_row r JOIN sub_activity s
+            ON s.region_id = x.region_id AND s.fiscal_year = x.fiscal_year
+            AND s.code = r.sub_activity_code
+            WHERE r.rup_code = x.rup_code ORDER BY r.mak LIMIT 1)""",
+    ),
+    Link("tender_package", "tender_id", _TENDER),
+    Link("tender_package", "package_id", _PACKAGE),
+    Link("bid", "tender_id", _TENDER),
+    Link(
+        "tender",
+        "winner_vendor_id",
+        """(SELECT b.vendor_id FROM bid b WHERE b.tender_code = x.code AND b.is_winner
+            ORDER BY b.vendor_id LIMIT 1)""",
+    ),
+    Link("contract", "tender_id", _TENDER),
+    Link(
+        "contract",
+        "sub_activity_id",
+        """(SELECT p.sub_activity_id FROM tender_package tp
+            JOIN procurement_package p ON p.rup_code = tp.rup_code
+            WHERE tp.tender_code = x.tender_code AND p.sub_activity_id IS NOT NULL
+            ORDER BY p.rup_code LIMIT 1)""",
+    ),
+    Link("contract_amendment", "contract_id", _CONTRACT),
+    Link(
+        "contract",
+        "value",
+        """COALESCE((SELECT a.value FROM contract_amendment a
+            WHERE a.region_id = x.region_id AND a.contract_number = x.number
+            ORDER BY a.version DESC LIMIT 1), x.original_value, x.value)""",
+    ),
+    Link("payment", "contract_id", _CONTRACT),
+    Link(
+        "payment",
+        "payee_vendor_id",
+        """(SELECT v.id FROM vendor v
+            WHERE v.vendor_key = regexp_replace(x.payee_tax_id, '[^0-9]', '', 'g'))""",
+    ),
+)
+
+
+def _statement(link: Link, restricted: bool) -> str:
+    key = ", ".join(f"t.{c}" for c in BY_ENTITY[link.table].key)
+    where = " WHERE x.id = ANY($1::int8[])" if restricted else ""
+    return f"""
+        WITH calc AS (
+            SELECT x.id, x.{link.column} AS old, {link.value} AS new FROM {link.table} x{where}
+        )
+        UPDATE {link.table} t SET {link.column} = calc.new FROM calc
+        WHERE t.id = calc.id AND calc.old IS DISTINCT FROM calc.new
+        RETURNING t.id, calc.old, calc.new, t.source_id, concat_ws('/', {key}) AS key"""
+
+
+STATEMENTS = [(link, _statement(link, False)) for link in LINKS]
+BY_TABLE: dict[str, list[tuple[Link, str]]] = defaultdict(list)
+for _link in LINKS:
+    BY_TABLE[_link.table].append((_link, _statement(_link, True)))
+
+Moved = dict[int, dict[str, tuple[Any, Any]]]  # row id → column → (before, after)
+
+
+async def resolve_rows(conn: asyncpg.Connection, table: str, ids: Sequence[int]) -> Moved:
+    """Resolve the links of just-written rows (inside the writer's transaction)."""
+    moved: Moved = {}
+    if not ids:
+        return moved
+    for link, sql in BY_TABLE.get(table, ()):
+        for row in await conn.fetch(sql, list(ids)):
+            moved.setdefault(row["id"], {})[link.column] = (row["old"], row["new"])
+    return moved

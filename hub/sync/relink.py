@@ -1,0 +1,61 @@
+"""Whole-table link resolution after a sync (see hub/sync/links.py for the links)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import asyncpg
+
+from hub.sync.bindings import BY_ENTITY
+from hub.sync.links import STATEMENTS
+from hub.sync.writer import WRITE_LOCK, Change, Writer
+
+
+async def resolve_links(conn: asyncpg.Connection, *, force: bool = False) -> int:
+    """Re-resolve every link if any source wrote since the last run; returns links moved.
+
+    One transaction, exclusive against sync batches (which take WRITE_LOCK shared).
+    """
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+        pending = await conn.fetch(
+            "SELECT id, change_seq FROM source WHERE change_seq > linked_seq"
+        )
+        if not pending and not force:
+            return 0
+        moved: dict[str, dict[int, dict[str, tuple[Any, Any, str | None, str]]]] = defaultdict(dict)
+        for link, sql in STATEMENTS:
+            for row in await conn.fetch(sql):
+                moved[link.table].setdefault(row["id"], {})[link.column] = (
+                    row["old"],
+                    row["new"],
+                    row["source_id"],
+                    row["key"],
+                )
+        writer = Writer(conn, None)
+        total = 0
+        for table, rows in moved.items():
+            binding = BY_ENTITY[table]
+            by_source: dict[str | None, list[Change]] = defaultdict(list)
+            for entity_id, columns in rows.items():
+                _, _, source, key = next(iter(columns.values()))
+                by_source[source].append(
+                    Change(
+                        entity_id,
+                        key,
+                        "UPDATED",
+                        {c: v[0] for c, v in columns.items()},
+                        {c: v[1] for c, v in columns.items()},
+                    )
+                )
+                total += len(columns)
+            for source, changes in by_source.items():
+                await writer.record(binding, changes, source_id=source)
+        for row in pending:
+            await conn.execute(
+                "UPDATE source SET linked_seq = GREATEST(linked_seq, $2) WHERE id = $1",
+                row["id"],
+                row["change_seq"],
+            )
+        return total
