@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -56,16 +58,32 @@ def tune_gc(threshold: int) -> None:
     gc.set_threshold(threshold, second, third)
 
 
-def create_app(database_url: str, settings: Settings) -> Starlette:
+Background = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+def create_app(
+    database_url: str, settings: Settings, *, background: Sequence[Background] = ()
+) -> Starlette:
+    """The app; `background` jobs (the sync loop, the demo's simulator) run while it serves
+    and are asked to stop through their event at shutdown."""
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.gc_threshold:
             tune_gc(settings.gc_threshold)
         engine = create_engine(database_url, pool_size=settings.pool_size)
         app.state.engine = read_engine(engine)
+        stop = asyncio.Event()
+        jobs = [asyncio.create_task(job(stop)) for job in background]
         try:
             yield
         finally:
+            stop.set()
+            if jobs:
+                _, late = await asyncio.wait(jobs, timeout=10)
+                for job in late:
+                    job.cancel()
+                await asyncio.gather(*jobs, return_exceptions=True)
             await engine.dispose()
 
     app = Starlette(

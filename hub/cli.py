@@ -1,11 +1,11 @@
-"""The `rantai` command: serve, migrate, schema."""
+"""The `rantai` command: serve, demo, sync, sources, migrate, seed, estate, schema."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -17,6 +17,8 @@ from hub.settings import Settings
 
 if TYPE_CHECKING:
     from adapters.mapping import Config
+    from hub.app import Background
+    from hub.sync.engine import SourceReport
 
 app = typer.Typer(
     help="Rantai: one GraphQL API over the plan → budget → procurement → monev chain.",
@@ -99,21 +101,66 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     migrate: Annotated[bool, typer.Option(help="Apply pending migrations first.")] = True,
+    config: ConfigFile = None,
+    sync_every: Annotated[
+        float | None,
+        typer.Option(
+            help="Sync every source this often (seconds) while serving; 0: never. "
+            "Default: RANTAI_SYNC_INTERVAL_SECONDS or 0.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Serve the GraphQL API, GraphiQL, /healthz and /readyz."""
+    """Serve the GraphQL API, GraphiQL, /healthz and /readyz (and sync, with --sync-every)."""
+    settings = load_settings(data_dir, config)
+    if sync_every is not None:
+        settings = settings.model_copy(update={"sync_interval_seconds": sync_every})
+    with store(settings) as url:
+        if migrate:
+            run_migrations(url)
+        background = []
+        if settings.sync_interval_seconds > 0:
+            background.append(sync_job(url, settings, load_sources(settings)))
+        typer.echo(f"Rantai on http://{host}:{port}/graphql (GraphiQL in a browser)", err=True)
+        run_server(url, settings, host, port, background)
+
+
+def run_server(
+    url: str, settings: Settings, host: str, port: int, background: list[Background]
+) -> None:
     import uvicorn
 
     from hub.app import create_app
 
-    settings = load_settings(data_dir)
-    with store(settings) as url:
-        if migrate:
-            run_migrations(url)
-        typer.echo(f"Rantai on http://{host}:{port}/graphql (GraphiQL in a browser)", err=True)
-        # uvicorn re-raises SIGTERM once it has shut down; exiting through SystemExit
-        # instead lets the embedded PostgreSQL be stopped on the way out.
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        uvicorn.run(create_app(url, settings), host=host, port=port, log_level="info")
+    # uvicorn re-raises SIGTERM once it has shut down; exiting through SystemExit
+    # instead lets the embedded PostgreSQL be stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    app = create_app(url, settings, background=background)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def sync_job(
+    url: str,
+    settings: Settings,
+    config: Config,
+    on_cycle: Callable[[Sequence[SourceReport]], None] | None = None,
+) -> Background:
+    """The sync loop as a background job of the app."""
+
+    async def job(stop: asyncio.Event) -> None:
+        from hub.sync.loop import sync_forever
+
+        await sync_forever(
+            url,
+            config,
+            interval=settings.sync_interval_seconds,
+            stop=stop,
+            concurrency=settings.sync_concurrency,
+            freshness_seconds=settings.source_freshness_seconds,
+            on_cycle=on_cycle,
+        )
+
+    return job
 
 
 @app.command("migrate")
@@ -202,13 +249,112 @@ def load_sources(settings: Settings) -> Config:
 
 @sources_app.callback()
 def sources_list(ctx: typer.Context, data_dir: DataDir = None, config: ConfigFile = None) -> None:
-    """List the configured sources."""
+    """The configured sources and their health: status, stale, last success, rows, error."""
     if ctx.invoked_subcommand is not None:
         return
+    from hub.console import console, sources_table
+
     settings = load_settings(data_dir, config)
-    for source in load_sources(settings).sources:
-        entities = ", ".join(sorted({e.spec.name for e in source.entities}))
-        typer.echo(f"{source.id:<22} {source.kind:<11} {source.file}  [{entities}]")
+    loaded = load_sources(settings)
+    with store(settings) as url:
+        run_migrations(url)
+        rows = asyncio.run(_source_health(url, loaded, settings))
+    console.print(sources_table(rows))
+    if any(r["status"] == "DOWN" for r in rows):
+        raise typer.Exit(code=1)
+
+
+async def _source_health(url: str, config: Config, settings: Settings) -> list[dict[str, object]]:
+    from types import SimpleNamespace
+
+    import asyncpg
+
+    from hub.sync.engine import asyncpg_dsn
+    from schema.source import is_stale
+
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        stored = {r["id"]: r for r in await conn.fetch("SELECT * FROM source")}
+    finally:
+        await conn.close()
+    rows: list[dict[str, object]] = []
+    for source in config.sources:
+        r = stored.get(source.id)
+        rows.append(
+            {
+                "id": source.id,
+                "kind": source.kind,
+                "status": r["status"] if r else "NEVER_SYNCED",
+                "stale": is_stale(SimpleNamespace(**dict(r)), settings.source_freshness_seconds)
+                if r
+                else True,
+                "last_success_at": r["last_success_at"] if r else None,
+                "rows": r["rows"] if r else 0,
+                "waiting": r["waiting"] if r else 0,
+                "last_error": r["last_error"] if r else None,
+                "entities": ", ".join(sorted({e.spec.name for e in source.entities})),
+            }
+        )
+    return rows
+
+
+@app.command("sync")
+def sync_command(
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", "-s", help="Sync only this source (repeatable)."),
+    ] = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            help="Read every row of every stream, watermark or not, and delete rows "
+            "that left the source."
+        ),
+    ] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Sync the canonical store from the sources (incrementally); exit 1 if one is DOWN."""
+    from hub.console import console, report_table
+
+    settings = load_settings(data_dir, config)
+    loaded = load_sources(settings)
+    known = {s.id for s in loaded.sources}
+    unknown = [s for s in source or [] if s not in known]
+    if unknown:
+        raise fail(
+            f"no source {', '.join(unknown)} in {loaded.file} (known: {', '.join(sorted(known))})"
+        )
+    with store(settings) as url:
+        run_migrations(url)
+        reports = asyncio.run(_sync(url, settings, loaded, source or None, full, progress))
+    console.print(report_table(reports))
+    if any(r.status == "DOWN" for r in reports):
+        raise typer.Exit(code=1)
+
+
+async def _sync(
+    url: str,
+    settings: Settings,
+    config: Config,
+    only: list[str] | None,
+    full: bool,
+    progress: bool,
+) -> list[SourceReport]:
+    from hub.console import sync_progress
+    from hub.sync import SyncEngine
+
+    ids = only or [s.id for s in config.sources]
+    with sync_progress(ids) if progress else nullcontext(None) as on_progress:
+        async with SyncEngine(
+            url,
+            config,
+            concurrency=settings.sync_concurrency,
+            on_progress=on_progress,
+            freshness_seconds=settings.source_freshness_seconds,
+        ) as engine:
+            return await engine.sync(only, full=full)
 
 
 @sources_app.command("check")

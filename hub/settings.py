@@ -37,6 +37,13 @@ class Settings(BaseSettings):
         description="A source whose last success is older than this serves its rows as stale.",
     )
 
+    sync_interval_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="`rantai serve` syncs every source this often; 0: only `rantai sync` does.",
+    )
+    sync_concurrency: int = Field(default=3, ge=1, description="Sources synced at once.")
+
     @field_validator("database_url")
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:

@@ -16,9 +16,13 @@ if TYPE_CHECKING:
     from schema.planning import Opd
 
 
-def is_stale(source: Row[Any], default_freshness_seconds: int) -> bool:
-    """A source's rows are stale when its last sync failed or its last success is too old."""
-    if source.status != "OK" or source.last_success_at is None:
+def is_stale(source: Row[Any] | Any, default_freshness_seconds: int) -> bool:
+    """A source's rows are stale when its last sync failed or its last success is too old.
+
+    DEGRADED (read in full, some rows waiting for a parent) is not stale: what was stored
+    is current.
+    """
+    if source.status in ("NEVER_SYNCED", "DOWN") or source.last_success_at is None:
         return True
     limit = timedelta(seconds=source.freshness_seconds or default_freshness_seconds)
     return bool(datetime.now(UTC) - source.last_success_at > limit)

@@ -1,0 +1,110 @@
+"""What the CLI prints: sync progress bars and tables of sources (rich)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hub.sync.engine import Progress as SyncProgress
+from hub.sync.engine import ProgressCallback, SourceReport
+
+console = Console(stderr=True)
+if not console.is_terminal:  # logs and CI: wide enough that tables are not truncated
+    console.width = 160
+
+STATUS_STYLE = {"OK": "green", "DEGRADED": "yellow", "DOWN": "bold red", "BUSY": "cyan"}
+
+
+@contextmanager
+def sync_progress(source_ids: Sequence[str]) -> Iterator[ProgressCallback]:
+    """One bar per source: rows read so far and the stream being read."""
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.fields[source]:<16}"),
+        BarColumn(bar_width=None, pulse_style="cyan"),
+        TextColumn("{task.completed:>9,.0f} rows"),
+        TextColumn("{task.fields[stream]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    tasks = {s: progress.add_task("", total=None, source=s, stream="waiting") for s in source_ids}
+    base: dict[str, int] = {s: 0 for s in source_ids}
+    last: dict[tuple[str, str], int] = {}
+
+    def update(event: SyncProgress) -> None:
+        task = tasks.get(event.source)
+        if task is None:
+            return
+        seen = last.get((event.source, event.stream), 0)
+        base[event.source] += event.read - seen
+        last[(event.source, event.stream)] = event.read
+        stream = event.stream if not event.error else f"[red]{event.stream} failed"
+        progress.update(task, completed=base[event.source], stream=stream)
+
+    with progress:
+        yield update
+        for source, task in tasks.items():
+            progress.update(task, total=max(base[source], 1), completed=max(base[source], 1))
+
+
+def report_table(reports: Sequence[SourceReport]) -> Table:
+    table = Table(title="sync", title_justify="left")
+    for name in ("source", "status", "read", "created", "updated", "deleted", "waiting", "s"):
+        table.add_column(name, justify="left" if name in ("source", "status") else "right")
+    table.add_column("error", overflow="fold")
+    for r in reports:
+        style = STATUS_STYLE.get(r.status, "")
+        table.add_row(
+            r.source,
+            f"[{style}]{r.status}[/]" if style else r.status,
+            f"{sum(s.read for s in r.streams):,}",
+            f"{sum(s.created for s in r.streams):,}",
+            f"{sum(s.updated for s in r.streams):,}",
+            f"{sum(s.deleted for s in r.streams):,}",
+            f"{r.waiting:,}",
+            f"{r.seconds:.1f}",
+            r.error or "",
+        )
+    return table
+
+
+def _ago(when: datetime | None) -> str:
+    if when is None:
+        return "never"
+    seconds = int((datetime.now(UTC) - when).total_seconds())
+    if seconds < 90:
+        return f"{seconds} s ago"
+    if seconds < 5400:
+        return f"{seconds // 60} min ago"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} d ago"
+
+
+def sources_table(rows: Sequence[Mapping[str, Any]]) -> Table:
+    """Configured sources and their health as the store records it."""
+    table = Table(title="sources", title_justify="left")
+    for name in ("source", "kind", "status", "stale", "last success", "rows", "waiting"):
+        table.add_column(name, justify="right" if name in ("rows", "waiting") else "left")
+    table.add_column("entities / last error", overflow="fold")
+    for r in rows:
+        status = r["status"]
+        style = STATUS_STYLE.get(status, "")
+        table.add_row(
+            r["id"],
+            r["kind"],
+            f"[{style}]{status}[/]" if style else status,
+            "[yellow]yes[/]" if r["stale"] else "no",
+            _ago(r["last_success_at"]),
+            f"{r['rows']:,}",
+            f"{r['waiting']:,}",
+            f"[red]{r['last_error']}[/]" if r["last_error"] else r["entities"],
+        )
+    return table

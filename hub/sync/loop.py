@@ -1,0 +1,58 @@
+"""Background sync: every source, again and again, inside `rantai serve` and `rantai demo`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+from adapters.mapping import Config
+from hub.sync.engine import SourceReport, SyncEngine
+
+log = logging.getLogger("rantai.sync")
+
+
+async def sync_forever(
+    database_url: str,
+    config: Config,
+    *,
+    interval: float,
+    stop: asyncio.Event,
+    concurrency: int = 3,
+    freshness_seconds: int | None = None,
+    on_cycle: Callable[[Sequence[SourceReport]], None] | None = None,
+) -> None:
+    """Sync every source, wait `interval` seconds, repeat until `stop` is set.
+
+    Nothing here ends the loop but `stop`: a failing source is reported in its health, a
+    store that is down is retried on the next cycle.
+    """
+    while not stop.is_set():
+        try:
+            async with SyncEngine(
+                database_url,
+                config,
+                concurrency=concurrency,
+                freshness_seconds=freshness_seconds,
+            ) as engine:
+                while not stop.is_set():
+                    reports = await engine.sync()
+                    if on_cycle is not None:
+                        on_cycle(reports)
+                    if await _wait(stop, interval):
+                        return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sync cycle failed; retrying in %g s", interval)
+            if await _wait(stop, interval):
+                return
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> bool:
+    """True when `stop` was set within `seconds`."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True
