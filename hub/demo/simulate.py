@@ -799,6 +799,8 @@ class Simulator:
 
     @staticmethod
     def _next_stamp(moment: datetime, table_max: datetime | None) -> datetime:
+        """A table's next watermark: the clock, or one second past the table's largest value
+        (whole seconds: MariaDB DATETIME and the SQLite text keep no fractions)."""
         if table_max is None:
             return moment
         return max(moment, table_max + timedelta(seconds=1))
@@ -1126,9 +1128,7 @@ class Simulator:
         }
         watermark = finance.source.watermark("sp2d")
         if watermark is not None:
-            stamp = self._next_stamp(moment, await finance.max_watermark("sp2d"))
-            values[watermark] = stamp
-            self._observe(stamp)
+            values[watermark] = self._next_stamp(moment, await finance.max_watermark("sp2d"))
         columns = ", ".join(values)
         marks = ", ".join("?" for _ in values)
         await finance.execute(f"INSERT INTO sp2d ({columns}) VALUES ({marks})", *values.values())
@@ -1231,9 +1231,7 @@ class Simulator:
             number = f"{seq:04d}/{document}/{short}/{self.fiscal_year}"
 
         async def stamp(table: str) -> datetime:
-            value = self._next_stamp(moment, await self._pg_max(conn, region, table))
-            self._observe(value)
-            return value
+            return self._next_stamp(moment, await self._pg_max(conn, region, table))
 
         await conn.execute(
             "UPDATE spse_tender SET status_tender = 'Selesai', auditupdate = $2 "
@@ -1309,7 +1307,6 @@ class Simulator:
             version = c.version + 1
             reason = "Pekerjaan tambah kurang (CCO)" if value > c.value else "Perubahan volume"
             stamp = self._next_stamp(moment, await self._pg_max(conn, region, "spse_addendum"))
-            self._observe(stamp)
             await conn.execute(
                 "INSERT INTO spse_addendum (no_kontrak, versi_addendum, nilai, "
                 "alasan_addendum, tgl_addendum, auditupdate) VALUES ($1, $2, $3, $4, $5, $6)",

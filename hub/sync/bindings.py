@@ -61,6 +61,18 @@ class Binding:
     # SELECT id, region_code, opd_code, fiscal_year for `x.id = ANY($1)`: change routing.
     context: str = ""
 
+    def key_sql(self, alias: str) -> str:
+        """SQL for the natural key as history records it: codes, never ids."""
+        parts = []
+        for column in self.key:
+            if column == "region_id":
+                parts.append(f"(SELECT code FROM region WHERE id = {alias}.region_id)")
+            elif column == "vendor_id":
+                parts.append(f"(SELECT vendor_key FROM vendor WHERE id = {alias}.vendor_id)")
+            else:
+                parts.append(f"{alias}.{column}")
+        return f"concat_ws('/', {', '.join(parts)})"
+
     @property
     def columns(self) -> tuple[str, ...]:
         """Every column written from a record, refs included; compared to detect changes."""

@@ -170,6 +170,11 @@ def fingerprint(source: SourceMapping) -> str | None:
     return digest.hexdigest()
 
 
+def source_lock_key(source_id: str) -> int:
+    """The advisory lock held while a source is synced (one process at a time)."""
+    return _LOCK_BASE * 2**32 + int(hashlib.sha1(source_id.encode()).hexdigest()[:7], 16)
+
+
 def asyncpg_dsn(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -248,7 +253,14 @@ class SyncEngine:
                 return await self.sync_source(source, full=full)
 
         for wave in sorted(waves):
-            reports += await asyncio.gather(*(one(s) for s in waves[wave]))
+            # A task group: if one source's sync dies unexpectedly, the others are cancelled
+            # with it (their open batches roll back) instead of running on unattended.
+            try:
+                async with asyncio.TaskGroup() as group:
+                    tasks = [group.create_task(one(s)) for s in waves[wave]]
+            except BaseExceptionGroup as failed:
+                raise failed.exceptions[0] from None
+            reports += [t.result() for t in tasks]
         await self.resolve_links()
         return reports
 
@@ -285,7 +297,7 @@ class SyncEngine:
         report = SourceReport(source.id)
         started = time.monotonic()
         async with self.pool.acquire() as conn:
-            lock = _LOCK_BASE * 2**32 + (int(hashlib.sha1(source.id.encode()).hexdigest()[:7], 16))
+            lock = source_lock_key(source.id)
             if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock):
                 report.status = "BUSY"
                 report.error = "another process is syncing this source"

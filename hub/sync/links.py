@@ -108,7 +108,7 @@ LINKS: tuple[Link, ...] = (
 
 
 def _statement(link: Link, restricted: bool) -> str:
-    key = ", ".join(f"t.{c}" for c in BY_ENTITY[link.table].key)
+    key = BY_ENTITY[link.table].key_sql("t")
     where = " WHERE x.id = ANY($1::int8[])" if restricted else ""
     return f"""
         WITH calc AS (
@@ -116,7 +116,7 @@ def _statement(link: Link, restricted: bool) -> str:
         )
         UPDATE {link.table} t SET {link.column} = calc.new FROM calc
         WHERE t.id = calc.id AND calc.old IS DISTINCT FROM calc.new
-        RETURNING t.id, calc.old, calc.new, t.source_id, concat_ws('/', {key}) AS key"""
+        RETURNING t.id, calc.old, calc.new, t.source_id, {key} AS key"""
 
 
 STATEMENTS = [(link, _statement(link, False)) for link in LINKS]

@@ -19,7 +19,6 @@ import asyncpg
 from sqlalchemy import BigInteger, Boolean, Date, DateTime, Integer, Numeric, String, Text
 from sqlalchemy.types import TypeDecorator
 
-from adapters.records import ENTITIES
 from hub.store.models import metadata
 from hub.sync.bindings import LOOKUPS, VENDOR, Binding, Lookup, Record, tax_digits, vendor_key
 from hub.sync.links import resolve_rows
@@ -161,10 +160,18 @@ class Outcome:
         self.waiting += other.waiting
 
 
-def natural_key(binding: Binding, record: Record) -> str:
-    spec = ENTITIES.get(binding.entity)
-    names = spec.key if spec else binding.key
-    return "/".join("" if record.get(k) is None else str(record.get(k)) for k in names)
+def natural_key(binding: Binding, values: Mapping[str, Any], record: Record) -> str:
+    """The row's natural key with codes for ids (same as Binding.key_sql in SQL)."""
+    parts = []
+    for column in binding.key:
+        if column == "region_id":
+            value = record.get("region_code")
+        elif column == "vendor_id":
+            value = vendor_key(record.get("vendor_tax_id"), record.get("vendor_name"))
+        else:
+            value = values.get(column)
+        parts.append("" if value is None else str(value))
+    return "/".join(parts)
 
 
 class Resolver:
@@ -364,7 +371,13 @@ class Writer:
             for item, values in inserts:
                 entity_id = new_ids[tuple(values[c] for c in key)]
                 changes.append(
-                    Change(entity_id, natural_key(binding, item.record), "CREATED", None, values)
+                    Change(
+                        entity_id,
+                        natural_key(binding, values, item.record),
+                        "CREATED",
+                        None,
+                        values,
+                    )
                 )
                 outcome.stored_ids.append(entity_id)
                 outcome.stored_keys.append(item.source_key)
@@ -384,10 +397,9 @@ class Writer:
                 *arrays,
                 self.source_id,
             )
-            for entity_id, item, _values, before, after in updates:
-                changes.append(
-                    Change(entity_id, natural_key(binding, item.record), "UPDATED", before, after)
-                )
+            for entity_id, item, values, before, after in updates:
+                key_text = natural_key(binding, values, item.record)
+                changes.append(Change(entity_id, key_text, "UPDATED", before, after))
             for entity_id, item, _ in moved:
                 outcome.stored_ids.append(entity_id)
                 outcome.stored_keys.append(item.source_key)
@@ -427,6 +439,14 @@ class Writer:
             if extra in TYPES[binding.table] and extra not in columns:
                 columns.append(extra)
         context = await self._context(binding, ids)
+        keys = {
+            r[0]: r[1]
+            for r in await self.conn.fetch(
+                f"SELECT t.id, {binding.key_sql('t')} FROM {binding.table} t "
+                "WHERE t.id = ANY($1::int8[])",
+                list(ids),
+            )
+        }
         gone = await self.conn.fetch(
             f"DELETE FROM {binding.table} WHERE id = ANY($1::int8[]) "
             f"RETURNING {', '.join(columns)}",
@@ -435,8 +455,7 @@ class Writer:
         changes = []
         for row in gone:
             before = {c: row[c] for c in binding.columns}
-            key = "/".join(str(row[c]) for c in binding.key)
-            changes.append(Change(row["id"], key, "DELETED", before, None))
+            changes.append(Change(row["id"], keys.get(row["id"], ""), "DELETED", before, None))
         await self.record(binding, changes, context)
         return len(gone)
 
