@@ -252,14 +252,14 @@ def sources_list(ctx: typer.Context, data_dir: DataDir = None, config: ConfigFil
     """The configured sources and their health: status, stale, last success, rows, error."""
     if ctx.invoked_subcommand is not None:
         return
-    from hub.console import console, sources_table
+    from hub.console import out, sources_table
 
     settings = load_settings(data_dir, config)
     loaded = load_sources(settings)
     with store(settings) as url:
         run_migrations(url)
         rows = asyncio.run(_source_health(url, loaded, settings))
-    console.print(sources_table(rows))
+    out.print(sources_table(rows))
     if any(r["status"] == "DOWN" for r in rows):
         raise typer.Exit(code=1)
 
@@ -316,7 +316,7 @@ def sync_command(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Sync the canonical store from the sources (incrementally); exit 1 if one is DOWN."""
-    from hub.console import console, report_table
+    from hub.console import out, report_table
 
     settings = load_settings(data_dir, config)
     loaded = load_sources(settings)
@@ -329,7 +329,7 @@ def sync_command(
     with store(settings) as url:
         run_migrations(url)
         reports = asyncio.run(_sync(url, settings, loaded, source or None, full, progress))
-    console.print(report_table(reports))
+    out.print(report_table(reports))
     if any(r.status == "DOWN" for r in reports):
         raise typer.Exit(code=1)
 

@@ -14,9 +14,11 @@ from rich.table import Table
 from hub.sync.engine import Progress as SyncProgress
 from hub.sync.engine import ProgressCallback, SourceReport
 
-console = Console(stderr=True)
-if not console.is_terminal:  # logs and CI: wide enough that tables are not truncated
-    console.width = 160
+console = Console(stderr=True)  # progress and messages
+out = Console()  # tables: the command's output
+for _c in (console, out):
+    if not _c.is_terminal:  # logs and CI: wide enough that tables are not truncated
+        _c.width = 160
 
 STATUS_STYLE = {"OK": "green", "DEGRADED": "yellow", "DOWN": "bold red", "BUSY": "cyan"}
 

@@ -302,7 +302,8 @@ def test_sources_check_command_exit_codes_and_lines(tmp_path: Path) -> None:
     assert ok.stdout.strip() == "ok  bpkad-5301"
     listed = run_cli("sources", data_dir=tmp_path)
     assert listed.returncode == 0
-    assert listed.stdout.startswith("bpkad-5301")
+    assert "bpkad-5301" in listed.stdout
+    assert "NEVER_SYNCED" in listed.stdout  # configured, not synced yet
     bad = VALID.replace('account_name = "nm_rek"', 'account_name = "nama_rekening"')
     mapping = write(tmp_path / "mappings", bad, "bpkad.toml")
     failed = run_cli("sources", "check", data_dir=tmp_path)

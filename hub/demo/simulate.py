@@ -572,7 +572,12 @@ def _read_sheet(path: Path) -> _Sheet:
         wb.close()
 
 
-def _write_sheet(sheet: _Sheet) -> None:
+def _signature(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _write_sheet(sheet: _Sheet) -> tuple[int, int]:
     """Write the workbook as the generator does, to a temporary file in the same folder (not
     matching `*.xlsx`, so no reader picks it up), then put it in place with os.replace."""
     wb = XlsxWorkbook(write_only=True)
@@ -587,6 +592,7 @@ def _write_sheet(sheet: _Sheet) -> None:
         os.replace(temporary, sheet.path)
     finally:
         temporary.unlink(missing_ok=True)
+    return _signature(sheet.path)
 
 
 @dataclass(frozen=True)
@@ -640,6 +646,7 @@ class Simulator:
         self._pg: dict[str, _Postgres] = {}
         self._finance: dict[str, _Finance] = {}
         self._progress: dict[str, dict[str, _Report]] = {}  # region → canonical sa → latest
+        self._sheets: dict[Path, tuple[tuple[int, int], _Sheet]] = {}  # by (mtime, size)
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> Simulator:
@@ -835,13 +842,27 @@ class Simulator:
                 latest[sa] = (index, report)
         return latest
 
+    async def _sheet(self, path: Path) -> _Sheet:
+        """A workbook's rows (a copy to change), read again only when the file changed."""
+        signature = await asyncio.to_thread(_signature, path)
+        cached = self._sheets.get(path)
+        if cached is None or cached[0] != signature:
+            cached = (signature, await asyncio.to_thread(_read_sheet, path))
+            self._sheets[path] = cached
+        sheet = cached[1]
+        return _Sheet(sheet.path, sheet.name, [list(row) for row in sheet.rows])
+
+    async def _save_sheet(self, sheet: _Sheet) -> None:
+        signature = await asyncio.to_thread(_write_sheet, sheet)
+        self._sheets[sheet.path] = (signature, sheet)
+
     async def _progress_of(self, region: _Region) -> dict[str, _Report]:
         """Latest monev report per sub-activity of the running year (cached per region)."""
         if region.code not in self._progress:
             layout = _Layout.of(region.flavour)
             progress: dict[str, _Report] = {}
             for path in self._workbooks(region):
-                sheet = await asyncio.to_thread(_read_sheet, path)
+                sheet = await self._sheet(path)
                 for sa, (_, report) in self._reports(sheet, layout).items():
                     if sa not in progress or report.quarter >= progress[sa].quarter:
                         progress[sa] = report
@@ -856,7 +877,7 @@ class Simulator:
         quarter_now = (today.month - 1) // 3 + 1
         paths = self._workbooks(region)
         for path in rng.sample(paths, len(paths)):
-            sheet = await asyncio.to_thread(_read_sheet, path)
+            sheet = await self._sheet(path)
             latest = self._reports(sheet, layout)
             candidates = sorted(
                 sa
@@ -902,7 +923,7 @@ class Simulator:
                     f"{period} fisik {_percent(old.physical)}% → {_percent(physical)}%, "
                     f"keuangan {_percent(old.financial)}% → {_percent(financial)}%"
                 )
-            await asyncio.to_thread(_write_sheet, sheet)
+            await self._save_sheet(sheet)
             written = datetime.now(UTC)
             cached = self._progress.get(region.code)
             if cached is not None:

@@ -148,7 +148,7 @@ _FIRST_PACKAGE = """
 LEFT JOIN LATERAL (
     SELECT p.opd_code, p.fiscal_year FROM tender_package tp
     JOIN procurement_package p ON p.rup_code = tp.rup_code
-    WHERE tp.tender_code = {tender_code} ORDER BY p.rup_code LIMIT 1
+    WHERE tp.tender_code = {tender_code} ORDER BY length(p.rup_code), p.rup_code LIMIT 1
 ) fp ON true"""
 
 

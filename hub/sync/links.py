@@ -4,9 +4,9 @@ Rows keep what their source said (a DPA line's sub kegiatan code, a tender's kd_
 id columns beside those codes are computed here, set-based over whole tables, so a link
 resolves whichever source arrives first and un-resolves when its parent goes. Derived
 values live here too: a RUP package's sub kegiatan (its lowest `mak` whose sub kegiatan
-exists), a contract's (its tender's lowest kd_rup with a sub kegiatan), a tender's winner
-(the vendor of its winning bid), a contract's current value (its highest addendum, else the
-signed value). Every id that moves is recorded as an UPDATED change.
+exists), a contract's (that of its tender's lowest kd_rup, in numeric order, that has one),
+a tender's winner (the vendor of its winning bid), a contract's current value (its highest
+addendum, else the signed value). Every id that moves is recorded as an UPDATED change.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ LINKS: tuple[Link, ...] = (
         """(SELECT p.sub_activity_id FROM tender_package tp
             JOIN procurement_package p ON p.rup_code = tp.rup_code
             WHERE tp.tender_code = x.tender_code AND p.sub_activity_id IS NOT NULL
-            ORDER BY p.rup_code LIMIT 1)""",
+            ORDER BY length(p.rup_code), p.rup_code LIMIT 1)""",
     ),
     Link("contract_amendment", "contract_id", _CONTRACT),
     Link(
