@@ -36,8 +36,10 @@ import logging
 import os
 import random
 import re
+import sqlite3
 import time as monotonic
 import tomllib
+import zipfile
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -55,12 +57,13 @@ from openpyxl import load_workbook
 
 from adapters.codes import (
     ACCOUNT_WIDTHS,
+    CodeError,
     normalise_account_code,
     normalise_code,
     normalise_sub_activity_code,
     split_mak,
 )
-from adapters.parsing import parse_date, parse_money, parse_percent
+from adapters.parsing import ParseError, parse_date, parse_money, parse_percent
 from hub.demo import names
 from hub.demo.legacy import MONEV_LAYOUT, code_as, dmy, npwp_text, percent_text, rupiah_text
 from hub.demo.writers import _sqlite_value, mysql_kwargs, pg_dsn
@@ -89,12 +92,32 @@ ON_SCHEDULE = {1: Decimal(0), 2: Decimal(20), 3: Decimal(50), 4: Decimal(85)}
 HUNDRED = Decimal(100)
 OFFICE_OPENS, OFFICE_CLOSES = time(8), time(17)
 OPD_BY_CODE = {kind.code: kind for kind in names.OPDS}
+PROCUREMENT_WATERMARKED = ("spse_tender", "spse_peserta", "spse_kontrak", "spse_addendum")
 PERIOD = re.compile(r"(\d{4})-Q([1-4])")
 LEADING_NUMBER = re.compile(r"\s*(\d+)")
 
 
 class SimulatorError(Exception):
     """No change is possible, or the estate cannot be simulated; the message says why."""
+
+
+class SourceUnavailable(SimulatorError):
+    """A legacy source cannot be reached or read as the simulator expects."""
+
+
+# A source down or holding what it should not: that change is skipped, another one is made.
+SOURCE_ERRORS: tuple[type[BaseException], ...] = (
+    SourceUnavailable,
+    OSError,
+    TimeoutError,
+    zipfile.BadZipFile,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    aiomysql.Error,
+    sqlite3.Error,
+    ParseError,
+    CodeError,
+)
 
 
 @dataclass(frozen=True)
@@ -228,7 +251,7 @@ def _rupiah(value: Any) -> int:
 def _day(value: Any) -> date:
     parsed = parse_date(value)
     if parsed is None:
-        raise SimulatorError(f"missing date {value!r}")
+        raise SourceUnavailable(f"a date is missing where the legacy row needs one ({value!r})")
     return parsed
 
 
@@ -319,29 +342,33 @@ def _read_estate(data_dir: Path) -> tuple[int, date, list[_Region]]:
     by_region: dict[str, dict[str, _Source]] = defaultdict(dict)
     flavours: dict[str, str] = {}
     for source_id, entry in sorted(entries.items()):
-        kind, region = entry["kind"], entry["region"]
-        mapping = data_dir / entry["mapping"]
-        path: Path | None = None
-        if kind == "sqlite":
-            relative = str(entry["url"]).removeprefix("sqlite:///").split("?", 1)[0]
-            file = Path(relative)
-            path = (file if file.is_absolute() else mapping.parent / file).resolve()
-        elif kind == "xlsx":
-            path = (data_dir / entry["path"]).parent
         family = source_id.split("-", 1)[0]
         if family not in ("bpkad", "bpbj", "monev"):
-            continue
+            continue  # e-planning: nothing in it changes during the year
+        try:
+            kind, region = str(entry["kind"]), str(entry["region"])
+            mapping = data_dir / entry["mapping"]
+            path: Path | None = None
+            if kind == "sqlite":
+                relative = str(entry["url"]).removeprefix("sqlite:///").split("?", 1)[0]
+                file = Path(relative)
+                path = (file if file.is_absolute() else mapping.parent / file).resolve()
+            elif kind == "xlsx":
+                path = (data_dir / entry["path"]).parent
+            flavour = _flavour(str(entry["flavour"]))
+        except (KeyError, TypeError) as exc:
+            raise SimulatorError(f"{manifest_path}: source {source_id}: missing {exc}") from exc
         by_region[region][family] = _Source(
             id=source_id,
             kind=kind,
             region=region,
-            flavour=_flavour(str(entry["flavour"])),
+            flavour=flavour,
             url=entry.get("url"),
             database=entry.get("database"),
             path=path,
             watermarks=_mapping_watermarks(mapping) if kind != "xlsx" else {},
         )
-        flavours[region] = str(entry["flavour"])
+        flavours[region] = flavour
     order = [str(r) for r in manifest.get("regions", [])]
     order += sorted(r for r in by_region if r not in order)
     regions = [
@@ -366,7 +393,7 @@ class _Postgres:
 
     def __init__(self, source: _Source) -> None:
         if not source.url:
-            raise SimulatorError(f"source {source.id}: no url in the manifest")
+            raise SourceUnavailable(f"source {source.id}: no url in the manifest")
         self.source = source
         self.dsn = pg_dsn(source.url)
         self._conn: Any = None
@@ -409,15 +436,17 @@ class _Finance:
         if self.source.kind == "sqlite":
             if self._sqlite is None:
                 if self.source.path is None or not self.source.path.is_file():
-                    raise SimulatorError(
+                    raise SourceUnavailable(
                         f"source {self.source.id}: SQLite file {self.source.path} is missing"
                     )
                 self._sqlite = await aiosqlite.connect(
                     self.source.path, isolation_level=None, timeout=10
                 )
-        elif self._maria is None:
+        elif self._maria is not None:
+            await self._maria.ping(reconnect=True)  # MariaDB drops idle connections
+        else:
             if not self.source.url:
-                raise SimulatorError(f"source {self.source.id}: no url in the manifest")
+                raise SourceUnavailable(f"source {self.source.id}: no url in the manifest")
             kwargs = mysql_kwargs(self.source.url)
             self._maria = await aiomysql.connect(
                 **kwargs, db=self.source.database, connect_timeout=10
@@ -671,16 +700,26 @@ class Simulator:
             moment = self._tick()
             today = min(moment.date(), self.year_end)
             tried: list[str] = []
+            failed: list[str] = []
+            first_error: BaseException | None = None
             for kind in self._kind_order():
                 for region in self.rng.sample(self.regions, len(self.regions)):
-                    change = await self._attempt(kind, region, today, moment)
+                    try:
+                        change = await self._attempt(kind, region, today, moment)
+                    except SOURCE_ERRORS as exc:  # a source down: change another one
+                        log.warning("simulator: %s in %s failed: %s", kind, region.code, exc)
+                        failed.append(f"{kind} in {region.code}: {type(exc).__name__}: {exc}")
+                        first_error = first_error or exc
+                        continue
                     if change is not None:
                         return change
                 tried.append(kind)
+            because = f"; failed: {'; '.join(failed)}" if failed else ""
             raise SimulatorError(
                 f"no change possible in the {self.fiscal_year} estate under {self.data_dir} "
                 f"(tried {', '.join(tried) or 'nothing: no BPKAD, BPBJ or monev sources'})"
-            )
+                + because
+            ) from first_error
 
     async def run(
         self,
@@ -742,22 +781,29 @@ class Simulator:
             self.now = stamp
 
     async def _sync_clock(self) -> None:
-        """Start the clock after the newest change already in the sources (a restart)."""
+        """Start the clock after the newest change already in the sources (after a restart);
+        a source that does not answer is left out."""
         for region in self.regions:
-            if region.procurement is not None:
-                pg = self._postgres(region.procurement)
-                async with pg.transaction() as conn:
-                    for table in ("spse_tender", "spse_peserta", "spse_kontrak", "spse_addendum"):
-                        self._observe(await pg.max_watermark(conn, table))
-            if region.finance is not None:
-                finance = self._finance_db(region.finance)
-                shape = SP2D[finance.flavour]
-                async with finance.transaction():
-                    if finance.source.watermark("sp2d"):
-                        self._observe(await finance.max_watermark("sp2d"))
-                    elif finance.flavour != "B":
-                        rows = await finance.fetch(f"SELECT max({shape.day}) FROM sp2d")
-                        self._observe(_as_datetime(rows[0][0]) if rows else None)
+            for source in (region.procurement, region.finance):
+                if source is None:
+                    continue
+                try:
+                    if source is region.procurement:
+                        pg = self._postgres(source)
+                        async with pg.transaction() as conn:
+                            for table in PROCUREMENT_WATERMARKED:
+                                self._observe(await pg.max_watermark(conn, table))
+                        continue
+                    finance = self._finance_db(source)
+                    async with finance.transaction():
+                        if source.watermark("sp2d"):
+                            self._observe(await finance.max_watermark("sp2d"))
+                        elif finance.flavour != "B":  # no watermark (C): the latest SP2D date
+                            day = SP2D[finance.flavour].day
+                            rows = await finance.fetch(f"SELECT max({day}) FROM sp2d")
+                            self._observe(_as_datetime(rows[0][0]) if rows else None)
+                except SOURCE_ERRORS as exc:
+                    log.warning("simulator: cannot read the clock of %s: %s", source.id, exc)
 
     def _kind_order(self) -> list[str]:
         pool = list(KIND_WEIGHTS)
