@@ -91,9 +91,11 @@ async def test_demo_generates_syncs_serves_and_keeps_changing(
         *RANTAI, "demo", "--data-dir", str(tmp_path / "demo"), "--port", str(port),
         "--legacy-prefix", prefix, "--changes-per-minute", "60", "--sync-every", "1",
     ]  # fmt: skip
-    process = subprocess.Popen(
-        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    log = tmp_path / "demo.log"
+    with log.open("w") as sink:
+        process = await asyncio.create_subprocess_exec(
+            *args, env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             await _until(lambda: _ok(client, "/healthz"), "the demo to answer /healthz")
@@ -121,8 +123,9 @@ async def test_demo_generates_syncs_serves_and_keeps_changing(
                 await conn.close()
     finally:
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=60)
+        await asyncio.wait_for(process.wait(), 60)
         await _drop_legacy(server, prefix)
+    output = log.read_text()
     assert process.returncode == 0, output
     assert "GraphiQL" in output
     assert "legacy: " in output  # the simulator's log
@@ -168,13 +171,11 @@ async def test_serve_syncs_in_the_background(server: Server, tmp_path: Path) -> 
     env = {k: v for k, v in os.environ.items() if not k.startswith("RANTAI_")}
     env["RANTAI_DATABASE_URL"] = url
     args = [*RANTAI, "serve", "--port", str(port), "--config", str(estate.folder / "rantai.toml")]
-    process = subprocess.Popen(
-        [*args, "--sync-every", "1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log = tmp_path / "serve.log"
+    with log.open("w") as sink:
+        process = await asyncio.create_subprocess_exec(
+            *args, "--sync-every", "1", env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             await _until(lambda: _ok(client, "/healthz"), "serve to answer /healthz")
@@ -194,5 +195,5 @@ async def test_serve_syncs_in_the_background(server: Server, tmp_path: Path) -> 
             await _until(lambda: planned("2500000.00"), "the change to be synced")
     finally:
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=60)
-    assert process.returncode == 0, output
+        await asyncio.wait_for(process.wait(), 60)
+    assert process.returncode == 0, log.read_text()
