@@ -47,6 +47,7 @@ log = logging.getLogger("rantai.sync")
 
 # Legacy servers in NTT keep local time (WITA) in columns without a time zone.
 SOURCE_TIMEZONE = ZoneInfo("Asia/Makassar")
+ANALYZE_AFTER = 1000  # rows created or deleted by one stream
 _LOCK_BASE = 0x52414E54  # "RANT": advisory lock keys of sources are this + hash(id)
 
 
@@ -370,6 +371,10 @@ class SyncEngine:
                     continue
                 if stream.mode != "diff":
                     complete = False
+                if stream.created + stream.deleted >= ANALYZE_AFTER:
+                    # Fresh statistics for the planner: autovacuum may be minutes away, and
+                    # plans made for an empty table are slow for a full one.
+                    await conn.execute(f"ANALYZE {binding.table}")
             if complete:
                 deletable.append((binding, seen_ids, seen_keys))
         # Children before parents, so a parent is free to go once its children went.

@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 
 from hub.sync.bindings import BY_ENTITY
+from hub.sync.types import TYPES
 
 
 @dataclass(frozen=True)
@@ -107,24 +108,44 @@ LINKS: tuple[Link, ...] = (
 )
 
 
-def _statement(link: Link, restricted: bool) -> str:
-    key = BY_ENTITY[link.table].key_sql("t")
-    where = " WHERE x.id = ANY($1::int8[])" if restricted else ""
+def _find(link: Link, restricted: bool) -> str:
+    """The rows whose link is not what it should be: id, old, new, source, natural key.
+
+    One pass over the table (or the given ids) with index lookups per row; the update
+    then goes by primary key. A self-join UPDATE … FROM (SELECT … FROM same table) can be
+    planned as a nested loop over freshly loaded tables without statistics: quadratic.
+    """
+    key = BY_ENTITY[link.table].key_sql("x")
+    where = " AND x.id = ANY($1::int8[])" if restricted else ""
     return f"""
-        WITH calc AS (
-            SELECT x.id, x.{link.column} AS old, {link.value} AS new FROM {link.table} x{where}
-        )
-        UPDATE {link.table} t SET {link.column} = calc.new FROM calc
-        WHERE t.id = calc.id AND calc.old IS DISTINCT FROM calc.new
-        RETURNING t.id, calc.old, calc.new, t.source_id, {key} AS key"""
+        SELECT x.id, x.{link.column} AS old, v.new, x.source_id, {key} AS key
+        FROM {link.table} x CROSS JOIN LATERAL (SELECT {link.value} AS new) v
+        WHERE x.{link.column} IS DISTINCT FROM v.new{where}"""
 
 
-STATEMENTS = [(link, _statement(link, False)) for link in LINKS]
-BY_TABLE: dict[str, list[tuple[Link, str]]] = defaultdict(list)
+def _update(link: Link) -> str:
+    pg = TYPES[link.table][link.column].pg
+    return f"""
+        UPDATE {link.table} t SET {link.column} = v.new
+        FROM unnest($1::int8[], $2::{pg}[]) AS v(id, new) WHERE t.id = v.id"""
+
+
+STATEMENTS = [(link, _find(link, False), _update(link)) for link in LINKS]
+BY_TABLE: dict[str, list[tuple[Link, str, str]]] = defaultdict(list)
 for _link in LINKS:
-    BY_TABLE[_link.table].append((_link, _statement(_link, True)))
+    BY_TABLE[_link.table].append((_link, _find(_link, True), _update(_link)))
 
 Moved = dict[int, dict[str, tuple[Any, Any]]]  # row id → column → (before, after)
+
+
+async def apply_link(
+    conn: asyncpg.Connection, find: str, update: str, *ids: Sequence[int]
+) -> list[asyncpg.Record]:
+    """Find the rows whose link moved and set it; returns them (id, old, new, …)."""
+    rows = list(await conn.fetch(find, *(list(i) for i in ids)))
+    if rows:
+        await conn.execute(update, [r["id"] for r in rows], [r["new"] for r in rows])
+    return rows
 
 
 async def resolve_rows(conn: asyncpg.Connection, table: str, ids: Sequence[int]) -> Moved:
@@ -132,7 +153,7 @@ async def resolve_rows(conn: asyncpg.Connection, table: str, ids: Sequence[int])
     moved: Moved = {}
     if not ids:
         return moved
-    for link, sql in BY_TABLE.get(table, ()):
-        for row in await conn.fetch(sql, list(ids)):
+    for link, find, update in BY_TABLE.get(table, ()):
+        for row in await apply_link(conn, find, update, ids):
             moved.setdefault(row["id"], {})[link.column] = (row["old"], row["new"])
     return moved

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from hub.sync.bindings import BY_ENTITY
-from hub.sync.links import STATEMENTS
+from hub.sync.links import STATEMENTS, apply_link
 from hub.sync.writer import WRITE_LOCK, Change, Writer
 
 
@@ -25,8 +25,8 @@ async def resolve_links(conn: asyncpg.Connection, *, force: bool = False) -> int
         if not pending and not force:
             return 0
         moved: dict[str, dict[int, dict[str, tuple[Any, Any, str | None, str]]]] = defaultdict(dict)
-        for link, sql in STATEMENTS:
-            for row in await conn.fetch(sql):
+        for link, find, update in STATEMENTS:
+            for row in await apply_link(conn, find, update):
                 moved[link.table].setdefault(row["id"], {})[link.column] = (
                     row["old"],
                     row["new"],

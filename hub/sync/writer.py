@@ -16,12 +16,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import asyncpg
-from sqlalchemy import BigInteger, Boolean, Date, DateTime, Integer, Numeric, String, Text
-from sqlalchemy.types import TypeDecorator
 
-from hub.store.models import metadata
 from hub.sync.bindings import LOOKUPS, VENDOR, Binding, Lookup, Record, tax_digits, vendor_key
 from hub.sync.links import resolve_rows
+from hub.sync.types import TYPES, ColumnType
 
 # Serialises outbox ids with commits: ids are taken under this transaction lock, which is
 # released at commit, so a reader that has seen id N has seen every id below N.
@@ -29,45 +27,6 @@ OUTBOX_LOCK = 0x52414E5441490001
 # Taken shared by every batch and exclusively by link resolution, which updates rows of
 # every table: the two never interleave, so they cannot deadlock on row locks.
 WRITE_LOCK = 0x52414E5441490002
-
-
-@dataclass(frozen=True)
-class ColumnType:
-    pg: str  # int8, int4, text, numeric, date, timestamptz, bool
-    quantum: Decimal | None = None
-    length: int | None = None
-
-
-def _column_types() -> dict[str, dict[str, ColumnType]]:
-    out: dict[str, dict[str, ColumnType]] = {}
-    for table in metadata.sorted_tables:
-        cols: dict[str, ColumnType] = {}
-        for column in table.columns:
-            t = column.type
-            if isinstance(t, TypeDecorator):
-                t = t.impl_instance
-            if isinstance(t, BigInteger):
-                cols[column.name] = ColumnType("int8")
-            elif isinstance(t, Integer):
-                cols[column.name] = ColumnType("int4")
-            elif isinstance(t, Numeric):
-                scale = t.scale or 0
-                cols[column.name] = ColumnType("numeric", Decimal(1).scaleb(-scale))
-            elif isinstance(t, Boolean):
-                cols[column.name] = ColumnType("bool")
-            elif isinstance(t, DateTime):
-                cols[column.name] = ColumnType("timestamptz")
-            elif isinstance(t, Date):
-                cols[column.name] = ColumnType("date")
-            elif isinstance(t, String | Text):
-                cols[column.name] = ColumnType("text", length=getattr(t, "length", None))
-            else:  # JSONB, arrays: never written from records
-                cols[column.name] = ColumnType(str(t).lower())
-        out[table.name] = cols
-    return out
-
-
-TYPES = _column_types()
 
 
 class Invalid(ValueError):
