@@ -12,6 +12,7 @@ import textwrap
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -575,3 +576,55 @@ async def test_only_one_process_syncs_a_source_at_a_time(estate: Estate) -> None
     assert reports["finance"].changes == 5
     # Health is the busy process's to write: the skipped source's row is left as it was.
     assert await estate.value("SELECT status FROM source WHERE id = 'plan'") == "OK"
+
+
+MONEV_MAPPING = """
+[source]
+id = "monev"
+name = "e-Monev Form A (test), CSV exports"
+kind = "csv"
+path = "../monev/*.csv"
+region = "53"
+
+[[entity]]
+name = "progress_report"
+[entity.fields]
+region_code = { const = "53" }
+fiscal_year = "tahun"
+sub_activity_code = "kode"
+period = "periode"
+physical_percent = { column = "fisik", number = "id" }
+financial_percent = { column = "keuangan", number = "id" }
+"""
+
+
+def write_monev(folder: Path, rows: list[tuple[str, str, str, str]]) -> None:
+    lines = ["tahun;kode;periode;fisik;keuangan"]
+    lines += [f"{YEAR};{code};{period};{fisik};{keu}" for code, period, fisik, keu in rows]
+    (folder / "monev").mkdir(exist_ok=True)
+    (folder / "monev" / "dinkes.csv").write_text("\n".join(lines) + "\n")
+
+
+async def test_workbooks_are_diffed_and_skipped_while_their_files_do_not_change(
+    estate: Estate,
+) -> None:
+    (estate.folder / "mappings" / "monev.toml").write_text(MONEV_MAPPING)
+    with (estate.folder / "rantai.toml").open("a") as toml:
+        toml.write('\n[[source]]\nmapping = "mappings/monev.toml"\n')
+    write_monev(estate.folder, [(SA, f"{YEAR}-Q1", "10,5", "8"), (SA2, f"{YEAR}-Q1", "20", "15")])
+    first = await estate.sync()
+    assert first["monev"].status == "OK"
+    assert (
+        await estate.value("SELECT count(*) FROM progress_report WHERE sub_activity_id IS NOT NULL")
+        == 2
+    )
+
+    same = await estate.sync()
+    assert [s.mode for s in same["monev"].streams] == ["unchanged"]  # files untouched: not read
+
+    write_monev(estate.folder, [(SA, f"{YEAR}-Q1", "12,5", "8")])  # SA2's row is gone
+    changed = await estate.sync()
+    stream = changed["monev"].streams[0]
+    assert (stream.mode, stream.updated, stream.deleted) == ("diff", 1, 1)
+    rows = await estate.fetch("SELECT sub_activity_code, physical_percent FROM progress_report")
+    assert [tuple(r) for r in rows] == [(SA, Decimal("12.50"))]
