@@ -192,7 +192,8 @@ def demo(
 ) -> None:
     """The quick-start demo: a legacy NTT estate (generated into the data dir if it has
     none), synced into the hub every few seconds and served, while a simulator keeps
-    writing payments, monev updates, tender results and addenda into the legacy systems."""
+    writing payments, monev updates, tender announcements and results and addenda into
+    the legacy systems."""
     if scale not in ("small", "province", "ntt"):
         raise fail(f"--scale must be small, province or ntt, not {scale!r}")
     if sync_every <= 0:

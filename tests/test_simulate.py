@@ -1,7 +1,8 @@
 """The legacy-estate simulator (hub/demo/simulate.py) on real servers: every kind of change
 happens, lands in the legacy rows in each flavour's own shape, raises watermarks, keeps
 payments and progress within bounds, keeps the estate free of new (or resolved) ketimpangan,
-and replays the same changes for the same seed — with MariaDB and with SQLite finance."""
+and replays the same changes for the same seed — with MariaDB and with SQLite finance; over
+a long run, tenders keep being announced and finished after the seeded ones are used up."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from openpyxl import load_workbook
 from adapters.base import open_adapter
 from adapters.codes import split_mak
 from adapters.mapping import Config, load_config
-from hub.demo import generate_estate, rules
+from hub.demo import generate_estate, names, rules
 from hub.demo.legacy import MONEV_LAYOUT
 from hub.demo.model import (
     Amendment,
@@ -50,16 +51,26 @@ from tests.conftest import Server
 
 MARIADB_URL = os.environ.get("RANTAI_MARIADB_URL", "mysql://root@127.0.0.1:3306")
 ESTATE_SEED = 7
-SIM_SEED = 1
+SIM_SEED = 5
 STEPS = 60
+LONG_STEPS = 300  # ≈ 4 simulated office days: the seeded running tenders are long gone
 YEARS = (2025, 2026)
 LATEST = 2026
 REGIONS = ("53", "53.01", "53.71")
-KINDS = {"payment", "monev", "tender_result", "amendment"}
+KINDS = {"payment", "monev", "tender_announced", "tender_result", "amendment"}
 # Rules the reconstruction below can evaluate: SHORT_BID_WINDOW needs spse_jadwal and
 # PUBLISHED_VALUE_CHANGED needs rup_paket_histori, neither a canonical entity.
 CHECKED_RULES = [r for r in rules.RULES if r not in ("SHORT_BID_WINDOW", "PUBLISHED_VALUE_CHANGED")]
-PROCUREMENT_TABLES = ("spse_tender", "spse_peserta", "spse_kontrak", "spse_addendum")
+PROCUREMENT_TABLES = (
+    "rup_paket",
+    "rup_anggaran",
+    "spse_tender",
+    "spse_tender_rup",
+    "spse_peserta",
+    "spse_kontrak",
+    "spse_addendum",
+)
+RUNNING = "Berlangsung"
 WRITTEN = datetime(2026, 11, 30, 1, tzinfo=UTC)
 
 
@@ -180,7 +191,7 @@ async def max_watermarks(estate: Estate) -> dict[tuple[str, str], datetime | Non
         sid = f"bpbj-{region.replace('.', '')}"
         for table in PROCUREMENT_TABLES:
             column = watermark_of(estate, sid, table)
-            assert column == "auditupdate"
+            assert column == ("updated_at" if table.startswith("rup_") else "auditupdate")
             rows = await pg_rows(bpbj, f'SELECT max("{column}") AS m FROM "{table}"')
             found[(sid, table)] = rows[0]["m"]
         fid = f"bpkad-{region.replace('.', '')}"
@@ -287,10 +298,21 @@ async def simulated_sqlite(sqlite_estate: Estate) -> Run:
     return await simulate(sqlite_estate, SIM_SEED, STEPS)
 
 
-@pytest.fixture(params=["default", "sqlite"])
+@pytest.fixture(scope="module")
+async def long_estate(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Estate:
+    """A third fresh estate of the same seed (SQLite finance) for the long run."""
+    return await _generate(server, tmp_path_factory.mktemp("sim_estate_long"), None)
+
+
+@pytest.fixture(scope="module")
+async def simulated_long(long_estate: Estate) -> Run:
+    return await simulate(long_estate, SIM_SEED, LONG_STEPS)
+
+
+@pytest.fixture(params=["default", "sqlite", "long"])
 def run(request: pytest.FixtureRequest) -> Run:
-    name = "simulated" if request.param == "default" else "simulated_sqlite"
-    value: Run = request.getfixturevalue(name)
+    name = {"default": "simulated", "sqlite": "simulated_sqlite", "long": "simulated_long"}
+    value: Run = request.getfixturevalue(name[request.param])
     return value
 
 
@@ -305,12 +327,29 @@ def by_key(records: list[tuple[dict[str, Any], dict[str, Any]]], *fields: str) -
     return {tuple(rec[f] for f in fields): (raw, rec) for raw, rec in records}
 
 
+def as_day(value: Any) -> date:
+    """A procurement date as SPSE holds it: DATE, or dd-mm-yyyy text (B)."""
+    if isinstance(value, date):
+        return value
+    return datetime.strptime(str(value), "%d-%m-%Y").date()
+
+
+def announced_tenders(run: Run) -> set[tuple[str, str]]:
+    """(region, tender code) of every tender the run announced."""
+    return {
+        (c.key.split("/", 1)[0], c.key.split("/", 1)[1])
+        for c in run.changes
+        if c.kind == "tender_announced"
+    }
+
+
 async def test_every_kind_of_change_lands_in_the_legacy_rows(run: Run) -> None:
     estate, recs = run.estate, run.records_after
     assert {c.kind for c in run.changes} == KINDS  # the seed is chosen so
     entities = {
         "payment": "payment",
         "monev": "progress_report",
+        "tender_announced": "tender",
         "tender_result": "contract",
         "amendment": "contract_amendment",
     }
@@ -322,10 +361,12 @@ async def test_every_kind_of_change_lands_in_the_legacy_rows(run: Run) -> None:
     for _, rec in recs["bid"]:
         bids[rec["tender_code"]].append(rec)
     packages = {rec["rup_code"]: rec for _, rec in recs["package_budget_row"]}
+    plans = {rec["rup_code"]: rec for _, rec in recs["procurement_package"]}
     links: dict[str, list[str]] = defaultdict(list)
     for _, rec in recs["tender_package"]:
         links[rec["tender_code"]].append(rec["rup_code"])
     monev = monev_values(recs)
+    announced = announced_tenders(run)
     seen_keys: set[str] = set()
     for change in run.changes:
         assert change.entity == entities[change.kind]
@@ -365,9 +406,11 @@ async def test_every_kind_of_change_lands_in_the_legacy_rows(run: Run) -> None:
             assert before is None or after[0] > before[0]  # raised, or a new quarter's row
             assert after[0] <= 100
             assert after[1] <= 100
+        elif change.kind == "tender_announced":
+            await check_announced_tender(run, change, tenders, bids, plans, packages, links)
         elif change.kind == "tender_result":
             number = change.key.split("/", 1)[1]
-            _, contract = contracts[(region, number)]
+            raw_contract, contract = contracts[(region, number)]
             _, tender = tenders[(contract["tender_code"],)]
             assert tender["status"] == "Selesai"
             winners = [b for b in bids[contract["tender_code"]] if b["is_winner"]]
@@ -380,6 +423,15 @@ async def test_every_kind_of_change_lands_in_the_legacy_rows(run: Run) -> None:
             assert hps * Decimal("0.88") <= contract["value"] <= hps * Decimal("0.98")
             assert 21 <= (contract["signed_on"] - tender["announced_on"]).days <= 55
             assert contract["starts_on"] <= contract["ends_on"] <= date(LATEST, 12, 20)
+            # Signed by the simulated clock of the change (a watermark never runs behind it) …
+            assert contract["signed_on"] <= raw_contract["auditupdate"].date()
+            if (region, contract["tender_code"]) in announced:  # … and not before the tender
+                (link,) = await pg_rows(  # reached SPSE (the clock of its announcement)
+                    estate.source("bpbj", region),
+                    "SELECT auditupdate FROM spse_tender_rup WHERE kd_tender = $1",
+                    int(contract["tender_code"]),
+                )
+                assert contract["signed_on"] >= link["auditupdate"].date()
             flags = await pg_rows(
                 estate.source("bpbj", region),
                 "SELECT pemenang FROM spse_peserta WHERE kd_tender = $1 ORDER BY pemenang",
@@ -396,8 +448,100 @@ async def test_every_kind_of_change_lands_in_the_legacy_rows(run: Run) -> None:
         seen_keys.add(change.key)
 
 
-async def written_stamps(estate: Estate, change: SimChange) -> dict[str, datetime]:
-    """Table → watermark of the rows a change wrote (none for monev and bpkad-5371)."""
+async def check_announced_tender(
+    run: Run,
+    change: SimChange,
+    tenders: dict[Any, Any],
+    bids: dict[str, list[dict[str, Any]]],
+    plans: dict[Any, dict[str, Any]],
+    packages: dict[Any, dict[str, Any]],
+    links: dict[str, list[str]],
+) -> None:
+    """A tender the run announced: a new code in the generator's format, linked to one
+    package of the running year with its method and announced after it, HPS 90–100% of the
+    pagu, 2–5 distinct evaluated bids by vendors the SPSE knew, the lowest 2–12% under HPS,
+    a 16–30 day bid window in the schedule, and no winner until a result finishes it."""
+    estate = run.estate
+    region, code = change.key.split("/", 1)
+    flavour = estate.flavour(region)
+    bpbj = estate.source("bpbj", region)
+    raw, tender = tenders[(code,)]
+    assert run.tender_years[(region, code)] == LATEST
+    assert re.fullmatch(rf"1{names.REGION_INDEX[region]:02d}{LATEST % 100}\d{{6}}", code)
+    assert tender["region_code"] == region
+    assert tender["version"] == 1
+    (rup,) = links[code]
+    plan = plans[rup]
+    assert (plan["region_code"], plan["fiscal_year"]) == (region, LATEST)
+    assert tender["method"] == plan["method"]
+    assert plan["method"] in ("Tender", "Seleksi", "Tender Cepat")
+    assert plan["announced_on"] <= tender["announced_on"]
+    assert tender["ceiling"] == plan["ceiling"] == packages[rup]["amount"]
+    hps = tender["owner_estimate"]
+    assert plan["ceiling"] * Decimal("0.9") <= hps <= plan["ceiling"]
+    offers = bids[code]
+    assert 2 <= len(offers) <= 5
+    amounts = [b["amount"] for b in offers]
+    assert None not in amounts
+    assert len(set(amounts)) == len(amounts)
+    assert [b["corrected_amount"] for b in offers] == amounts
+    assert len({digits(b["vendor_tax_id"]) for b in offers}) == len(offers)
+    assert hps * Decimal("0.88") <= min(amounts) <= hps * Decimal("0.98")
+    if tender["status"] == RUNNING:
+        assert not any(b["is_winner"] for b in offers)
+    else:  # finished by a tender_result later in the run
+        assert tender["status"] == "Selesai"
+        assert [b["is_winner"] for b in offers].count(True) == 1
+    if flavour == "B":
+        assert re.fullmatch(r"\d\d-\d\d-\d{4}", raw["tgl_pengumuman_tender"])
+    flags = await pg_rows(
+        bpbj, "SELECT npwp, pemenang FROM spse_peserta WHERE kd_tender = $1", int(code)
+    )
+    not_winner = {"A": False, "B": 0, "C": "Tidak"}[flavour]
+    if tender["status"] == RUNNING:
+        assert {r["pemenang"] for r in flags} == {not_winner}
+    if flavour == "C":
+        assert all(re.fullmatch(r"\d\d\.\d{3}\.\d{3}\.\d-\d{3}\.\d{3}", r["npwp"]) for r in flags)
+    else:
+        assert all(re.fullmatch(r"\d{15}", r["npwp"]) for r in flags)
+    # Bidders are vendors the region's SPSE already knew (from tenders not announced here).
+    mine = [int(c) for r, c in announced_tenders(run) if r == region]
+    strangers = await pg_rows(
+        bpbj,
+        "SELECT kd_penyedia FROM spse_peserta p WHERE kd_tender = $1 AND NOT EXISTS ("
+        "SELECT 1 FROM spse_peserta q WHERE q.kd_penyedia = p.kd_penyedia "
+        "AND q.npwp = p.npwp AND q.kd_tender <> ALL($2::bigint[]))",
+        int(code),
+        mine,
+    )
+    assert not strangers
+    schedule = {
+        r["tahapan"]: (as_day(r["tgl_mulai"]), as_day(r["tgl_selesai"]))
+        for r in await pg_rows(
+            bpbj,
+            "SELECT tahapan, tgl_mulai, tgl_selesai FROM spse_jadwal WHERE kd_tender = $1",
+            int(code),
+        )
+    }
+    assert set(schedule) == {
+        "Pengumuman Pascakualifikasi",
+        "Upload Dokumen Penawaran",
+        "Penetapan Pemenang",
+    }
+    assert schedule["Pengumuman Pascakualifikasi"][0] == tender["announced_on"]
+    window = (schedule["Upload Dokumen Penawaran"][1] - tender["announced_on"]).days
+    assert 16 <= window <= 30
+    # Announced with its bids evaluated: the window closed before the change's clock.
+    (link,) = await pg_rows(
+        bpbj, "SELECT auditupdate FROM spse_tender_rup WHERE kd_tender = $1", int(code)
+    )
+    assert schedule["Upload Dokumen Penawaran"][1] < link["auditupdate"].date()
+    assert "\n" not in change.summary
+
+
+async def written_stamps(estate: Estate, change: SimChange) -> dict[str, list[datetime]]:
+    """Table → watermarks of the rows a change wrote and nothing later rewrote (none for
+    monev and bpkad-5371)."""
     region = change.key.split("/", 1)[0]
     if change.kind == "monev":
         return {}
@@ -416,7 +560,7 @@ async def written_stamps(estate: Estate, change: SimChange) -> dict[str, datetim
         assert len(rows) == 1
         stamp = as_datetime(rows[0][0])
         assert stamp is not None
-        return {"sp2d": stamp}
+        return {"sp2d": [stamp]}
     bpbj = estate.source("bpbj", region)
     number = change.key.split("/", 1)[1]
     if change.kind == "amendment":
@@ -427,7 +571,31 @@ async def written_stamps(estate: Estate, change: SimChange) -> dict[str, datetim
             number,
             int(version),
         )
-        return {"spse_addendum": rows2[0]["auditupdate"]}
+        return {"spse_addendum": [rows2[0]["auditupdate"]]}
+    if change.kind == "tender_announced":
+        code = int(number)
+        (link,) = await pg_rows(
+            bpbj, "SELECT kd_rup, auditupdate FROM spse_tender_rup WHERE kd_tender = $1", code
+        )
+        stamps = {"spse_tender_rup": [link["auditupdate"]]}
+        if "paket RUP baru" in change.summary:  # published by this change too
+            for table in ("rup_paket", "rup_anggaran"):
+                rows2 = await pg_rows(
+                    bpbj, f"SELECT updated_at FROM {table} WHERE kd_rup = $1", link["kd_rup"]
+                )
+                stamps[table] = [r["updated_at"] for r in rows2]
+        (tender,) = await pg_rows(
+            bpbj, "SELECT status_tender, auditupdate FROM spse_tender WHERE kd_tender = $1", code
+        )
+        if tender["status_tender"] == RUNNING:  # a result rewrites these rows' watermarks
+            stamps["spse_tender"] = [tender["auditupdate"]]
+            rows2 = await pg_rows(
+                bpbj,
+                "SELECT auditupdate FROM spse_peserta WHERE kd_tender = $1 ORDER BY auditupdate",
+                code,
+            )
+            stamps["spse_peserta"] = [r["auditupdate"] for r in rows2]
+        return stamps
     rows2 = await pg_rows(
         bpbj,
         "SELECT k.auditupdate AS k, t.auditupdate AS t, p.auditupdate AS p "
@@ -438,20 +606,22 @@ async def written_stamps(estate: Estate, change: SimChange) -> dict[str, datetim
     )
     assert len(rows2) == 1
     return {
-        "spse_kontrak": rows2[0]["k"],
-        "spse_tender": rows2[0]["t"],
-        "spse_peserta": rows2[0]["p"],
+        "spse_kontrak": [rows2[0]["k"]],
+        "spse_tender": [rows2[0]["t"]],
+        "spse_peserta": [rows2[0]["p"]],
     }
 
 
 async def test_watermarks_rise_past_every_previous_value(run: Run) -> None:
     latest: dict[tuple[str, str], datetime] = {}
     for change in run.changes:
-        for table, stamp in (await written_stamps(run.estate, change)).items():
+        for table, stamps in (await written_stamps(run.estate, change)).items():
             previous = latest.get((change.source, table)) or run.max_before[(change.source, table)]
             assert previous is not None
-            assert stamp > previous, (change, table)
-            latest[(change.source, table)] = stamp
+            assert stamps
+            assert min(stamps) > previous, (change, table)
+            assert len(set(stamps)) == len(stamps), (change, table)  # one instant per row
+            latest[(change.source, table)] = max(stamps)
     assert {table for _, table in latest} == {"sp2d", *PROCUREMENT_TABLES}
 
 
@@ -467,9 +637,10 @@ async def test_watermarks_pass_a_later_value_from_another_writer(
         bpbj = await asyncpg.connect(pg_dsn(estate.source("bpbj", "53")["url"]))
         try:
             for table in PROCUREMENT_TABLES:  # the oldest row: not one the simulator wrote
+                column = watermark_of(estate, "bpbj-53", table)
                 await bpbj.execute(
-                    f"UPDATE {table} SET auditupdate = $1 WHERE ctid = "
-                    f"(SELECT ctid FROM {table} ORDER BY auditupdate LIMIT 1)",
+                    f"UPDATE {table} SET {column} = $1 WHERE ctid = "
+                    f"(SELECT ctid FROM {table} ORDER BY {column} LIMIT 1)",
                     future,
                 )
         finally:
@@ -493,8 +664,8 @@ async def test_watermarks_pass_a_later_value_from_another_writer(
     for change in changes:
         if not change.source.endswith("-53"):
             continue
-        for stamp in (await written_stamps(estate, change)).values():
-            assert stamp > future, change
+        for stamps in (await written_stamps(estate, change)).values():
+            assert min(stamps) > future, change
             checked += 1
     assert checked
 
@@ -733,6 +904,30 @@ async def test_no_ketimpangan_is_created_or_resolved(run: Run) -> None:
         assert counts == {c: n for c, n in expected.items() if c in CHECKED_RULES}, region
         for code in CHECKED_RULES:
             assert set(found[code]) <= set(run.estate.manifest["discrepancies"][code]["examples"])
+
+
+async def test_tender_results_keep_coming_after_the_seeded_running_tenders(
+    simulated_long: Run,
+) -> None:
+    """The estate's own running tenders are finished early on; announcements keep the supply
+    up, so results still come late in a long run, on tenders the run announced, and the
+    estate stays clean (the parametrised tests above check the long run too)."""
+    run = simulated_long
+    announced = announced_tenders(run)
+    contracts = by_key(run.records_after["contract"], "region_code", "number")
+    results: list[tuple[int, bool]] = []  # step, on a tender this run announced
+    for step, change in enumerate(run.changes):
+        if change.kind == "tender_result":
+            region, number = change.key.split("/", 1)
+            _, contract = contracts[(region, number)]
+            results.append((step, (region, contract["tender_code"]) in announced))
+    assert len(announced) >= LONG_STEPS // 20
+    assert sum(ours for _, ours in results) >= LONG_STEPS // 30
+    late = [ours for step, ours in results if step >= LONG_STEPS * 2 // 3]
+    assert len(late) >= 3
+    assert any(late)
+    # Seeded running tenders that could still be finished are few: the rest are the run's.
+    assert sum(not ours for _, ours in results) <= 6
 
 
 async def test_same_seed_same_changes_on_a_fresh_estate(

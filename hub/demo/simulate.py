@@ -8,15 +8,26 @@ committed change per `step()`, makes the running (latest) fiscal year move on:
   mak), or now and then a GU payment on a non-procurement DPA line;
 - **monev** (Form A workbook of one OPD): a sub-activity's latest physical and financial
   progress goes up, or its next quarter's row is filed; the file is replaced atomically;
+- **tender_announced** (SiRUP/SPSE): a package planned for SPSE (Tender, Seleksi, Tender
+  Cepat) with no tender gets one: the running tender (HPS 90–99% of the pagu), its link to
+  the package, the bid schedule, 2–5 evaluated bids with distinct amounts (nobody the winner
+  yet). A generated estate has no such package left, so the change usually publishes one
+  first: a further package on a mak that has a Tender/Seleksi package announced by Q3, with
+  its OPD, category and funding, within 97% of the DPA line. The tender reaches SPSE's
+  database with its bids evaluated: it was announced 17–44 days back (window 16–30 days,
+  closed 1–14 days ago), so a result can follow within days of simulated time;
 - **tender_result** (SPSE): a running tender gets its winner (the lowest corrected bid),
-  its status, and the contract row;
+  its status, and the contract row, signed today where it can be (otherwise the last day
+  it could be signed cleanly);
 - **amendment** (SPSE): an addendum of −5%…+8% of a running contract's signed value.
 
 Every change stays clear of the thresholds of the rules in README.md: it neither creates a
 ketimpangan nor resolves a seeded one (payments stay at most 85% of the effective value
 until the sub-activity reports ≥ 80% and the contract ended five days ago; progress is
-only raised where it is on schedule; contracts are signed 2–12% under HPS, 21–55 days after
-the announcement; addenda keep what was paid under 85%).
+only raised where it is on schedule; tenders follow their package, with its method, ≥ 2
+distinct bids and a bid window of 16–30 days; contracts are signed 2–12% under HPS, 21–55
+days after the announcement, by 13 December so they end by the 20th; addenda keep what was
+paid under 85%).
 
 Time in the estate is a simulated office clock (WITA, like every legacy timestamp): it
 starts at the estate's `as_of` (or the newest change already in the sources) and moves a few
@@ -73,14 +84,30 @@ log = logging.getLogger(__name__)
 MANIFEST = "estate-manifest.json"
 # (kind, weight): what one step does, drawn without replacement until one is possible.
 KIND_WEIGHTS: tuple[tuple[str, int], ...] = (
-    ("payment", 45),
-    ("monev", 35),
+    ("payment", 40),
+    ("monev", 30),
+    ("tender_announced", 10),
     ("tender_result", 10),
     ("amendment", 10),
 )
 GU_SHARE = 0.2  # of payment steps: a non-contract GU payment on a DPA line
 FINISHED_TENDER = ("Selesai", "Gagal", "Batal")
+RUNNING_TENDER = "Berlangsung"  # what the generator writes for a running tender, every flavour
 COMPETITIVE = ("Tender", "Seleksi", "Tender Cepat")
+PUBLISHED = "Terumumkan"  # SiRUP's status of a published package
+# Below these a package needs no tender (Perpres 12/2021: Pengadaan Langsung up to Rp 200 jt,
+# consultancy up to Rp 100 jt): the least a package the simulator publishes for SPSE holds.
+MIN_TENDER_PAGU = {"Tender": 200_000_000, "Tender Cepat": 200_000_000, "Seleksi": 100_000_000}
+RUP_SHARE = 97  # % of its DPA line the packages on a mak stay within (clean data)
+BID_WINDOW = (16, 30)  # days from announcement to the close of "Upload Dokumen Penawaran"
+BIDDERS = (2, 5)
+# A tender reaches SPSE's database here with its bids opened and evaluated: its bid window
+# closed this many days before the clock (so a result can follow within simulated days).
+EVALUATED_AFTER = (1, 14)
+AWARD_DAYS = (21, 55)  # contract signed this many days after the announcement (clean data)
+AWARD_AFTER_CLOSE = 5  # … and at least this many days after the bid window closed
+LAST_START = (12, 13)  # a contract of the year starts by 13 December (it ends by the 20th)
+CONTRACTS_END = (12, 20)
 CONSTRUCTION = "Pekerjaan Konstruksi"
 MIN_PAYMENT = 1_000_000
 PAY_CAP = Decimal("0.85")  # of the effective value, until the work is done and handed over
@@ -92,7 +119,16 @@ ON_SCHEDULE = {1: Decimal(0), 2: Decimal(20), 3: Decimal(50), 4: Decimal(85)}
 HUNDRED = Decimal(100)
 OFFICE_OPENS, OFFICE_CLOSES = time(8), time(17)
 OPD_BY_CODE = {kind.code: kind for kind in names.OPDS}
-PROCUREMENT_WATERMARKED = ("spse_tender", "spse_peserta", "spse_kontrak", "spse_addendum")
+PROCUREMENT_WATERMARKED = (
+    "rup_paket",
+    "rup_anggaran",
+    "spse_tender",
+    "spse_tender_rup",
+    "spse_peserta",
+    "spse_kontrak",
+    "spse_addendum",
+)
+SCHEDULE_CLOSE = "Upload Dokumen Penawaran"  # spse_jadwal: the stage that ends the bid window
 PERIOD = re.compile(r"(\d{4})-Q([1-4])")
 LEADING_NUMBER = re.compile(r"\s*(\d+)")
 
@@ -124,7 +160,7 @@ SOURCE_ERRORS: tuple[type[BaseException], ...] = (
 class SimChange:
     source: str  # source id, e.g. "bpkad-53"
     entity: str  # canonical entity written: payment, progress_report, contract, …
-    kind: str  # payment | monev | tender_result | amendment
+    kind: str  # payment | monev | tender_announced | tender_result | amendment
     key: str  # the natural key written, e.g. "53.01/2026/00123/SP2D/LS/2026"
     written_at: datetime  # UTC, when it was committed
     summary: str  # one short human line for the demo's log
@@ -232,8 +268,17 @@ def _procurement_day(flavour: str, day: date) -> Any:
     return dmy(day) if flavour == "B" else day
 
 
-def _winner_flag(flavour: str) -> Any:
-    return {"A": True, "B": 1, "C": "Ya"}[flavour]
+def _winner_flag(flavour: str, winner: bool = True) -> Any:
+    if flavour == "A":
+        return winner
+    if flavour == "B":
+        return int(winner)
+    return "Ya" if winner else "Tidak"
+
+
+def _procurement_npwp(flavour: str, digits: str) -> str:
+    """An NPWP as SPSE writes it in `spse_peserta` and `spse_kontrak` (C formats it)."""
+    return npwp_text(digits) if flavour == "C" else digits
 
 
 def _digits(text: str | None) -> str | None:
@@ -529,6 +574,30 @@ class _Contract:
     @property
     def sa_codes(self) -> list[str]:
         return sorted({split_mak(mak)[0] for mak in self.maks})
+
+
+@dataclass(frozen=True)
+class _OpenPackage:
+    """A SiRUP package about to get its SPSE tender."""
+
+    rup_code: int
+    opd_code: str  # kd_satker_str
+    name: str
+    pagu: int
+    method: str
+    announced_on: date
+    published: bool  # by this change
+
+
+@dataclass(frozen=True)
+class _Bidder:
+    key: int  # kd_penyedia
+    name: str
+    npwp: str  # as SPSE writes it in this flavour
+
+
+async def _has_table(conn: Any, table: str) -> bool:
+    return bool(await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table))
 
 
 CONTRACTS_SQL = """
@@ -844,6 +913,8 @@ class Simulator:
             )
         if kind == "monev":
             return await self._monev(region, today)
+        if kind == "tender_announced":
+            return await self._tender_announced(region, today, moment)
         if kind == "tender_result":
             return await self._tender_result(region, today, moment)
         if kind == "amendment":
@@ -1099,16 +1170,7 @@ class Simulator:
         f, shape = finance.flavour, SP2D[finance.flavour]
         non_procurable = {a.code for a in names.NON_PROCURABLE}
         async with finance.transaction():
-            lines: list[tuple[str, str, int, str]] = []  # sa text, canonical account, amount, dpa
-            for row in await finance.fetch(DPA_SQL[f], self.fiscal_year):
-                if f == "B":
-                    sa_text, parts, amount, dpa = row[0], row[1:7], row[7], row[8]
-                    account = normalise_account_code(".".join(str(p) for p in parts))
-                else:
-                    sa_text, raw_account, amount, dpa = row
-                    account = _canonical_account(f, str(raw_account))
-                if account in non_procurable:
-                    lines.append((str(sa_text), account, _rupiah(amount), str(dpa)))
+            lines = [line for line in await self._dpa_rows(finance) if line[1] in non_procurable]
             if not lines:
                 return None
             spent: dict[tuple[str, str], int] = defaultdict(int)
@@ -1157,6 +1219,20 @@ class Simulator:
             ),
         )
 
+    async def _dpa_rows(self, finance: _Finance) -> list[tuple[str, str, int, str]]:
+        """The running year's DPA lines: (sa as written, canonical account, amount, DPA no.)."""
+        f = finance.flavour
+        lines: list[tuple[str, str, int, str]] = []
+        for row in await finance.fetch(DPA_SQL[f], self.fiscal_year):
+            if f == "B":
+                sa_text, parts, amount, dpa = row[0], row[1:7], row[7], row[8]
+                account = normalise_account_code(".".join(str(p) for p in parts))
+            else:
+                sa_text, raw_account, amount, dpa = row
+                account = _canonical_account(f, str(raw_account))
+            lines.append((str(sa_text), account, _rupiah(amount), str(dpa)))
+        return lines
+
     async def _insert_sp2d(
         self,
         finance: _Finance,
@@ -1202,6 +1278,363 @@ class Simulator:
         return number
 
     # --- procurement -----------------------------------------------------------------------
+
+    async def _tender_announced(
+        self, region: _Region, today: date, moment: datetime
+    ) -> SimChange | None:
+        """A package SiRUP plans for SPSE (Tender, Seleksi, Tender Cepat) gets its tender:
+        the tender row (running), its link to the package, the bid schedule where the estate
+        keeps one, and 2–5 evaluated bids, nobody marked the winner yet. Where every such
+        package has a tender already (as in a generated estate), the change publishes a
+        further package on a mak that already has one, within 97% of its DPA line."""
+        if region.procurement is None:
+            return None
+        rng, f, fy = self.rng, region.flavour, self.fiscal_year
+        window = rng.randint(*BID_WINDOW)
+        announced = today - timedelta(days=window + rng.randint(*EVALUATED_AFTER))
+        closes = announced + timedelta(days=window)
+        ready = announced + timedelta(days=max(AWARD_DAYS[0], window + AWARD_AFTER_CLOSE))
+        if announced.year != fy or max(today, ready) > date(fy, *LAST_START):
+            return None  # no contract of the year could follow cleanly (or not after now)
+        pg = self._postgres(region.procurement)
+        async with pg.transaction() as conn:
+            package = await self._open_package(conn, announced)
+            if package is None:
+                package = await self._publish_package(conn, region, announced, moment)
+            if package is None:
+                return None
+            hps = package.pagu * rng.randint(900, 990) // 1000 // 1000 * 1000
+            code = await self._new_tender_code(conn, region)
+            vendors = await self._bidders(conn, f, rng.randint(*BIDDERS))
+            amounts = self._bid_amounts(hps, len(vendors))
+            lpse = await conn.fetchval(
+                "SELECT kd_lpse FROM spse_tender WHERE kd_lpse IS NOT NULL "
+                "ORDER BY kd_tender DESC LIMIT 1"
+            )
+            if lpse is None:
+                lpse = 115 + names.REGION_INDEX.get(region.code, 0)
+            await self._pg_insert(
+                conn,
+                region,
+                moment,
+                "spse_tender",
+                {
+                    "kd_tender": code,
+                    "kd_lpse": lpse,
+                    "tahun": fy,
+                    "nama_paket": package.name,
+                    "hps": Decimal(hps),
+                    "pagu": Decimal(package.pagu),
+                    "mtd_pemilihan": package.method,
+                    "status_tender": RUNNING_TENDER,
+                    "versi_tender": 1,
+                    "tgl_pengumuman_tender": _procurement_day(f, announced),
+                },
+            )
+            await self._pg_insert(
+                conn,
+                region,
+                moment,
+                "spse_tender_rup",
+                {"kd_tender": code, "kd_rup": package.rup_code},
+            )
+            if await _has_table(conn, "spse_jadwal"):  # as the generator writes a schedule
+                stages = (
+                    ("Pengumuman Pascakualifikasi", announced, announced + timedelta(days=7)),
+                    (SCHEDULE_CLOSE, announced + timedelta(days=1), closes),
+                    (
+                        "Penetapan Pemenang",
+                        closes + timedelta(days=3),
+                        closes + timedelta(days=4),
+                    ),
+                )
+                await self._pg_insert(
+                    conn,
+                    region,
+                    moment,
+                    "spse_jadwal",
+                    *(
+                        {
+                            "kd_tender": code,
+                            "tahapan": stage,
+                            "tgl_mulai": _procurement_day(f, begins),
+                            "tgl_selesai": _procurement_day(f, ends),
+                        }
+                        for stage, begins, ends in stages
+                    ),
+                )
+            await self._pg_insert(
+                conn,
+                region,
+                moment,
+                "spse_peserta",
+                *(
+                    {
+                        "kd_tender": code,
+                        "kd_penyedia": vendor.key,
+                        "nama_penyedia": vendor.name,
+                        "npwp": vendor.npwp,
+                        "nilai_penawaran": Decimal(amount),
+                        "nilai_terkoreksi": Decimal(amount),
+                        "pemenang": _winner_flag(f, False),
+                    }
+                    for vendor, amount in zip(vendors, amounts, strict=True)
+                ),
+            )
+        opd = OPD_BY_CODE.get(package.opd_code)
+        where = opd.short if opd else package.opd_code
+        rup = (
+            f"paket RUP baru {package.rup_code} ({_money_text(package.pagu)}, "
+            f"diumumkan {package.announced_on.strftime('%d-%m-%Y')})"
+            if package.published
+            else f"paket RUP {package.rup_code}"
+        )
+        return SimChange(
+            source=region.procurement.id,
+            entity="tender",
+            kind="tender_announced",
+            key=f"{region.code}/{code}",
+            written_at=datetime.now(UTC),
+            summary=(
+                f"Tender {code} ({package.method}, {where}) {package.name}: HPS "
+                f"{_money_text(hps)}, diumumkan {announced.strftime('%d-%m-%Y')}, "
+                f"{len(amounts)} penawaran s.d. {closes.strftime('%d-%m-%Y')} "
+                f"(terendah {_money_text(min(amounts))}) — {rup}"
+            ),
+        )
+
+    async def _open_package(self, conn: Any, announced: date) -> _OpenPackage | None:
+        """A published package of the year for SPSE, announced by `announced`, no tender."""
+        rows = await conn.fetch(
+            "SELECT p.kd_rup, p.kd_satker_str, p.nama_paket, p.pagu, p.metode_pengadaan, "
+            "p.tgl_umumkan FROM rup_paket p WHERE p.tahun = $1 "
+            "AND p.metode_pengadaan = ANY($2::text[]) AND p.status_umumkan = $3 "
+            "AND NOT EXISTS (SELECT 1 FROM spse_tender_rup l WHERE l.kd_rup = p.kd_rup) "
+            "ORDER BY p.kd_rup",
+            self.fiscal_year,
+            list(COMPETITIVE),
+            PUBLISHED,
+        )
+        options = [
+            _OpenPackage(
+                rup_code=int(r["kd_rup"]),
+                opd_code=str(r["kd_satker_str"]),
+                name=str(r["nama_paket"]),
+                pagu=_rupiah(r["pagu"]),
+                method=str(r["metode_pengadaan"]),
+                announced_on=_day(r["tgl_umumkan"]),
+                published=False,
+            )
+            for r in rows
+            if r["tgl_umumkan"] is not None and _day(r["tgl_umumkan"]) <= announced
+        ]
+        options = [p for p in options if p.pagu > 0]
+        return self.rng.choice(options) if options else None
+
+    async def _publish_package(
+        self, conn: Any, region: _Region, tender_announced: date, moment: datetime
+    ) -> _OpenPackage | None:
+        """Publish a further Tender/Seleksi package in SiRUP on a mak that has one announced
+        by the end of Q3 (so NOT_PROCURED_BY_Q3 stays as it is), with the OPD, category and
+        funding of that one, keeping all packages on the mak within 97% of the DPA line
+        (no RUP_ABOVE_DPA) and its first published version at its pagu. Needs the region's
+        DPA (finance database): None without one."""
+        if region.finance is None:
+            return None
+        rng, f, fy = self.rng, region.flavour, self.fiscal_year
+        finance = self._finance_db(region.finance)
+        async with finance.transaction():
+            dpa_rows = await self._dpa_rows(finance)
+        dpa: dict[tuple[str, str], int] = defaultdict(int)
+        for sa_text, account, amount, _ in dpa_rows:
+            dpa[(normalise_sub_activity_code(sa_text), account)] += amount
+        rows = await conn.fetch(
+            "SELECT p.kd_rup, p.kd_satker, p.kd_satker_str, p.nama_satker, p.pagu, "
+            "p.metode_pengadaan, p.jenis_pengadaan, p.sumber_dana, p.tgl_umumkan, "
+            "(SELECT g.mak FROM rup_anggaran g WHERE g.kd_rup = p.kd_rup ORDER BY g.id "
+            "LIMIT 1) AS mak FROM rup_paket p WHERE p.tahun = $1 ORDER BY p.kd_rup",
+            fy,
+        )
+        q3_end = date(fy, 9, 30)
+        totals: dict[tuple[str, str], int] = defaultdict(int)
+        siblings: dict[tuple[str, str], Any] = {}
+        for row in rows:
+            if row["mak"] is None:
+                continue
+            mak = split_mak(str(row["mak"]))
+            totals[mak] += _rupiah(row["pagu"])
+            if (
+                row["metode_pengadaan"] in MIN_TENDER_PAGU
+                and row["tgl_umumkan"] is not None
+                and _day(row["tgl_umumkan"]) <= q3_end
+            ):
+                siblings.setdefault(mak, row)
+        options = []
+        for mak, sibling in sorted(siblings.items(), key=lambda item: item[0]):
+            least = MIN_TENDER_PAGU[str(sibling["metode_pengadaan"])]
+            room = dpa.get(mak, 0) * RUP_SHARE // 100 - totals[mak]
+            if mak in dpa and room >= least:
+                options.append((sibling, least, min(room, max(least, _rupiah(sibling["pagu"])))))
+        if not options:
+            return None
+        sibling, least, most = rng.choice(options)
+        pagu = rng.randint(least // 1000, most // 1000) * 1000
+        announced = max(date(fy, 1, 2), tender_announced - timedelta(days=rng.randint(7, 30)))
+        taken_sql = "SELECT kd_rup FROM rup_paket UNION SELECT kd_rup FROM rup_anggaran "
+        taken_sql += "UNION SELECT kd_rup FROM spse_tender_rup"
+        history = await _has_table(conn, "rup_paket_histori")
+        if history:
+            taken_sql += " UNION SELECT kd_rup FROM rup_paket_histori"
+        taken = {int(code) for (code,) in await conn.fetch(taken_sql)}
+        rup_code = max(int(r["kd_rup"]) for r in rows) + rng.randint(1, 7)
+        while rup_code in taken:
+            rup_code += rng.randint(1, 7)
+        name = f"{rng.choice(names.WORKS)} {rng.choice(names.OBJECTS)}"
+        method = str(sibling["metode_pengadaan"])
+        await self._pg_insert(
+            conn,
+            region,
+            moment,
+            "rup_paket",
+            {
+                "kd_rup": rup_code,
+                "tahun": fy,
+                "kd_satker": sibling["kd_satker"],
+                "kd_satker_str": sibling["kd_satker_str"],
+                "nama_satker": sibling["nama_satker"],
+                "nama_paket": name,
+                "pagu": Decimal(pagu),
+                "metode_pengadaan": method,
+                "jenis_pengadaan": sibling["jenis_pengadaan"],
+                "sumber_dana": sibling["sumber_dana"],
+                "tgl_umumkan": _procurement_day(f, announced),
+                "status_umumkan": PUBLISHED,
+            },
+        )
+        budget_id = await conn.fetchval("SELECT coalesce(max(id), 0) + 1 FROM rup_anggaran")
+        await self._pg_insert(
+            conn,
+            region,
+            moment,
+            "rup_anggaran",
+            {
+                "id": int(budget_id),
+                "kd_rup": rup_code,
+                "mak": sibling["mak"],
+                "pagu": Decimal(pagu),
+            },
+        )
+        if history:
+            await self._pg_insert(
+                conn,
+                region,
+                moment,
+                "rup_paket_histori",
+                {
+                    "kd_rup": rup_code,
+                    "versi": 1,
+                    "pagu": Decimal(pagu),
+                    "status_umumkan": PUBLISHED,
+                    "tgl_versi": _procurement_day(f, announced),
+                },
+            )
+        return _OpenPackage(
+            rup_code=rup_code,
+            opd_code=str(sibling["kd_satker_str"]),
+            name=name,
+            pagu=pagu,
+            method=method,
+            announced_on=announced,
+            published=True,
+        )
+
+    async def _new_tender_code(self, conn: Any, region: _Region) -> int:
+        """A new kd_tender in the generator's national format for the running year,
+        `1<region index:02><yy><sequence:06>`, a few numbers past the largest one."""
+        rng = self.rng
+        taken = {
+            int(code)
+            for (code,) in await conn.fetch(
+                "SELECT kd_tender FROM spse_tender UNION SELECT kd_tender FROM spse_tender_rup "
+                "UNION SELECT kd_tender FROM spse_peserta UNION SELECT kd_tender FROM spse_kontrak"
+            )
+        }
+        index = names.REGION_INDEX.get(region.code)
+        if index is None:  # not an NTT region the generator knows: past the largest code
+            code = max(taken, default=1_000_000) + rng.randint(1, 5)
+        else:
+            prefix = f"1{index:02d}{self.fiscal_year % 100:02d}"
+            sequences = [
+                int(str(c)[len(prefix) :])
+                for c in taken
+                if len(str(c)) == len(prefix) + 6 and str(c).startswith(prefix)
+            ]
+            sequence = max(sequences, default=1000) + rng.randint(1, 5)
+            code = int(f"{prefix}{sequence:06d}")
+        while code in taken:
+            code += rng.randint(1, 5)
+        return code
+
+    async def _bidders(self, conn: Any, flavour: str, count: int) -> list[_Bidder]:
+        """`count` distinct vendors, taken from those who bid in this SPSE before; new ones
+        (a key past the largest, a fresh NPWP) only where there are too few."""
+        rng = self.rng
+        known: list[_Bidder] = []
+        keys: set[int] = set()
+        npwps: set[str] = set()
+        for row in await conn.fetch(
+            "SELECT DISTINCT kd_penyedia, nama_penyedia, npwp FROM spse_peserta "
+            "WHERE kd_penyedia IS NOT NULL ORDER BY kd_penyedia, nama_penyedia, npwp"
+        ):
+            digits = _digits(row["npwp"])
+            key = int(row["kd_penyedia"])
+            if digits is None or not row["nama_penyedia"] or key in keys or digits in npwps:
+                continue
+            keys.add(key)
+            npwps.add(digits)
+            known.append(_Bidder(key, str(row["nama_penyedia"]), str(row["npwp"])))
+        chosen = rng.sample(known, min(count, len(known)))
+        while len(chosen) < count:
+            key = max(keys, default=100_000) + 1
+            npwp = f"{rng.randrange(10**14, 10**15)}"
+            if npwp in npwps:
+                continue
+            keys.add(key)
+            npwps.add(npwp)
+            words = " ".join(rng.sample(names.VENDOR_WORDS, 2))
+            name = f"{rng.choice(names.VENDOR_PREFIX)} {words}"
+            chosen.append(_Bidder(key, name, _procurement_npwp(flavour, npwp)))
+        return chosen
+
+    def _bid_amounts(self, hps: int, count: int) -> list[int]:
+        """Distinct offers (corrected amounts the same): the lowest 2.5–11.5% under HPS, so
+        the contract lands 2–12% under it; the others above it, up to 3% over HPS."""
+        rng = self.rng
+        lowest = hps * rng.randint(885, 975) // 1000 // 100 * 100
+        amounts = [lowest]
+        high = max(lowest + 2000, hps * 103 // 100)
+        while len(amounts) < count:
+            amount = rng.randint((lowest + 1000) // 100, high // 100) * 100
+            if amount not in amounts:
+                amounts.append(amount)
+        rng.shuffle(amounts)
+        return amounts
+
+    async def _pg_insert(
+        self, conn: Any, region: _Region, moment: datetime, table: str, *rows: dict[str, Any]
+    ) -> None:
+        """Insert rows in a procurement table, each with its own next watermark (the clock,
+        or one second past the table's largest value) where the mapping names one."""
+        assert region.procurement is not None
+        column = region.procurement.watermark(table)
+        if column is not None:
+            stamp = self._next_stamp(moment, await self._pg_max(conn, region, table))
+            for n, row in enumerate(rows):
+                row[column] = stamp + timedelta(seconds=n)
+        for row in rows:
+            columns = ", ".join(f'"{c}"' for c in row)
+            marks = ", ".join(f"${n}" for n in range(1, len(row) + 1))
+            await conn.execute(f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', *row.values())
 
     async def _tender_result(
         self, region: _Region, today: date, moment: datetime
@@ -1257,14 +1690,22 @@ class Simulator:
         value, vendor_key, winner = valid[0]
         if not hps * 88 <= value * 100 <= hps * 98:  # 2–12% under HPS, as clean data is
             return None
-        closes = await conn.fetchval(
-            "SELECT tgl_selesai FROM spse_jadwal WHERE kd_tender = $1 "
-            "AND tahapan = 'Upload Dokumen Penawaran'",
-            code,
+        closes = None
+        if await _has_table(conn, "spse_jadwal"):
+            closes = await conn.fetchval(
+                "SELECT tgl_selesai FROM spse_jadwal WHERE kd_tender = $1 AND tahapan = $2",
+                code,
+                SCHEDULE_CLOSE,
+            )
+        closed_on = (
+            _day(closes) if closes is not None else announced + timedelta(days=BID_WINDOW[0])
         )
-        closed_on = _day(closes) if closes is not None else announced + timedelta(days=16)
-        first = max(announced + timedelta(days=21), closed_on + timedelta(days=5))
-        last = min(announced + timedelta(days=55), today)
+        latest_start = date(self.fiscal_year, *LAST_START)
+        first = max(
+            announced + timedelta(days=AWARD_DAYS[0]),
+            closed_on + timedelta(days=AWARD_AFTER_CLOSE),
+        )
+        last = min(announced + timedelta(days=AWARD_DAYS[1]), today, latest_start)
         if first > last:
             return None  # not ready yet (or the window to sign cleanly has passed)
         packages = await conn.fetch(
@@ -1279,10 +1720,10 @@ class Simulator:
             construction = packages[0]["jenis_pengadaan"] == CONSTRUCTION
         else:  # a tender SiRUP does not know (TENDER_WITHOUT_RUP): the procurement unit's
             short, construction = "UKPBJ", method == "Tender"
-        signed = first + timedelta(days=rng.randint(0, (last - first).days))
-        starts = signed + timedelta(days=rng.randint(0, 7))
+        signed = last  # today where it can be: the result is what happens now
+        starts = min(signed + timedelta(days=rng.randint(0, 7)), latest_start)
         length = rng.randint(60, 150) if construction else rng.randint(14, 90)
-        ends = min(starts + timedelta(days=length), date(self.fiscal_year, 12, 20))
+        ends = min(starts + timedelta(days=length), date(self.fiscal_year, *CONTRACTS_END))
         ends = max(ends, starts + timedelta(days=7))
         existing = await conn.fetch(
             "SELECT k.no_kontrak FROM spse_kontrak k JOIN spse_tender t "
