@@ -11,6 +11,8 @@ from hub.sync.bindings import BY_ENTITY
 from hub.sync.links import STATEMENTS, apply_link
 from hub.sync.writer import WRITE_LOCK, Change, Writer
 
+ANALYZE_AFTER = 1000  # links moved in one table
+
 
 async def resolve_links(conn: asyncpg.Connection, *, force: bool = False) -> int:
     """Re-resolve every link if any source wrote since the last run; returns links moved.
@@ -26,7 +28,12 @@ async def resolve_links(conn: asyncpg.Connection, *, force: bool = False) -> int
             return 0
         moved: dict[str, dict[int, dict[str, tuple[Any, Any, str | None, str]]]] = defaultdict(dict)
         for link, find, update in STATEMENTS:
-            for row in await apply_link(conn, find, update):
+            found = await apply_link(conn, find, update)
+            if len(found) >= ANALYZE_AFTER:
+                # Later links read this column (a contract's sub kegiatan reads its packages'):
+                # statistics taken while it was still empty make their plans quadratic.
+                await conn.execute(f"ANALYZE {link.table}")
+            for row in found:
                 moved[link.table].setdefault(row["id"], {})[link.column] = (
                     row["old"],
                     row["new"],
