@@ -194,6 +194,32 @@ def _normalise(
     label: str,
     form: str,
 ) -> str:
+    if isinstance(raw, str):
+        # The same few thousand codes come back on every row of a sync: remember them.
+        return _normalise_cached(raw, tuple(widths), separators, allow_fewer, label, form)
+    return _normalise_text(raw, widths, separators, allow_fewer, label, form)
+
+
+@lru_cache(maxsize=1 << 16)
+def _normalise_cached(
+    raw: str,
+    widths: tuple[int, ...],
+    separators: str,
+    allow_fewer: bool,
+    label: str,
+    form: str,
+) -> str:
+    return _normalise_text(raw, widths, separators, allow_fewer, label, form)
+
+
+def _normalise_text(
+    raw: str,
+    widths: Sequence[int],
+    separators: str,
+    allow_fewer: bool,
+    label: str,
+    form: str,
+) -> str:
     _check_widths(widths)
     if not isinstance(raw, str):
         raise CodeError(f"{label} {raw!r} is not text (form {form})")

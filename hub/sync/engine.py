@@ -421,13 +421,22 @@ class SyncEngine:
         highest: Any = None
         batches = adapter.stream(mapping.query, since=since)
         timeout = source.config.timeout_seconds
+
+        async def fetch() -> Batch | None:
+            try:
+                async with asyncio.timeout(timeout):
+                    return await anext(batches)
+            except StopAsyncIteration:
+                return None
+
+        # The next batch is read from the source while this one is written to the store.
+        ahead: asyncio.Task[Batch | None] = asyncio.create_task(fetch())
         try:
             while True:
-                try:
-                    async with asyncio.timeout(timeout):
-                        batch = await anext(batches)
-                except StopAsyncIteration:
+                batch = await ahead
+                if batch is None:
                     break
+                ahead = asyncio.create_task(fetch())
                 items, marks = _items(mapping, batch, watermark_column)
                 if marks:
                     top = max(marks)
@@ -446,6 +455,9 @@ class SyncEngine:
                 stream.count(outcome, len(batch.rows))
                 self._progress(Progress(source.id, stream.stream, stream.read))
         finally:
+            if not ahead.done():
+                ahead.cancel()
+            await asyncio.gather(ahead, return_exceptions=True)
             await batches.aclose()  # type: ignore[attr-defined]
         if highest is not None:
             await _save_state(conn, source.id, stream.stream, highest, None)

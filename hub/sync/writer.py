@@ -8,7 +8,6 @@ batch does not depend on its size.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -16,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import asyncpg
+import orjson
 
 from hub.sync.bindings import LOOKUPS, VENDOR, Binding, Lookup, Record, tax_digits, vendor_key
 from hub.sync.links import resolve_rows
@@ -70,15 +70,14 @@ def coerce(value: Any, column: str, ct: ColumnType) -> Any:
 
 
 def jsonable(value: Any) -> Any:
+    """Values orjson does not write itself: money stays exact, as a string."""
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return value
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _json(data: Mapping[str, Any] | None) -> str | None:
-    return None if data is None else json.dumps({k: jsonable(v) for k, v in data.items()})
+    return None if data is None else orjson.dumps(data, default=jsonable).decode()
 
 
 @dataclass(frozen=True)
