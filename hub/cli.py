@@ -47,6 +47,15 @@ ConfigFile = Annotated[
 ]
 
 
+MariaDbUrl = Annotated[
+    str | None,
+    typer.Option(
+        envvar="RANTAI_DEMO_MARIADB_URL",
+        help="mysql://… server for BPKAD's databases; default: SQLite files.",
+    ),
+]
+
+
 def load_settings(data_dir: Path | None, config: Path | None = None) -> Settings:
     settings = Settings()
     if data_dir is not None:
@@ -179,13 +188,7 @@ def demo(
         float, typer.Option(help="How often the simulator writes a change.")
     ] = 6.0,
     sync_every: Annotated[float, typer.Option(help="Seconds between two syncs.")] = 3.0,
-    mariadb_url: Annotated[
-        str | None,
-        typer.Option(
-            envvar="RANTAI_DEMO_MARIADB_URL",
-            help="mysql://… server for BPKAD's databases; default: SQLite files.",
-        ),
-    ] = None,
+    mariadb_url: MariaDbUrl = None,
     legacy_prefix: Annotated[
         str, typer.Option(help="Name prefix of the generated legacy databases.")
     ] = "legacy",
@@ -537,13 +540,7 @@ def estate_generate(
     data_dir: DataDir = None,
     scale: Annotated[str, typer.Option(help="small, province or ntt.")] = "small",
     seed: Annotated[int, typer.Option(help="The same seed, the same estate.")] = 1,
-    mariadb_url: Annotated[
-        str | None,
-        typer.Option(
-            envvar="RANTAI_DEMO_MARIADB_URL",
-            help="mysql://… server for BPKAD's databases; default: SQLite files.",
-        ),
-    ] = None,
+    mariadb_url: MariaDbUrl = None,
 ) -> None:
     """Write a realistic legacy estate (e-planning, finance, procurement, monev), its
     rantai.toml and one mapping file per source into the data dir."""

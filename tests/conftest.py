@@ -28,6 +28,21 @@ from hub.settings import Settings
 from hub.store.synthetic import seed_canonical
 
 SEEDED_SUB_ACTIVITIES = 600
+MARIADB_URL = os.environ.get("RANTAI_MARIADB_URL", "mysql://root@127.0.0.1:3306")
+
+
+async def mariadb_reachable() -> bool:
+    """Tests of MariaDB sources skip, saying so, on a machine without a MariaDB server."""
+    import aiomysql  # type: ignore[import-untyped]
+
+    from hub.demo.writers import mysql_kwargs
+
+    try:
+        conn = await aiomysql.connect(**mysql_kwargs(MARIADB_URL), connect_timeout=3)
+    except Exception:
+        return False
+    conn.close()
+    return True
 
 
 def asyncpg_dsn(url: str) -> str:

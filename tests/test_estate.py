@@ -5,7 +5,6 @@ when recomputed by SQL against the generated databases."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
 import tomllib
@@ -39,21 +38,11 @@ from hub.demo import generate_estate
 from hub.demo.estate import EstateResult, region_plans
 from hub.demo.generate import RegionBuilder
 from hub.demo.writers import drop_mariadb_database, mysql_kwargs, pg_dsn
-from tests.conftest import Server
+from tests.conftest import MARIADB_URL, Server, mariadb_reachable
 
-MARIADB_URL = os.environ.get("RANTAI_MARIADB_URL", "mysql://root@127.0.0.1:3306")
 SEED = 7
 YEARS = (2025, 2026)
 REGIONS = ("53", "53.01", "53.71")
-
-
-async def mariadb_reachable() -> bool:
-    try:
-        conn = await aiomysql.connect(**mysql_kwargs(MARIADB_URL), connect_timeout=3)
-    except Exception:
-        return False
-    conn.close()
-    return True
 
 
 @dataclass

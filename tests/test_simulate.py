@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import shutil
 import sqlite3
@@ -47,9 +46,8 @@ from hub.demo.model import (
 )
 from hub.demo.simulate import SimChange, Simulator, SimulatorError
 from hub.demo.writers import drop_mariadb_database, mysql_kwargs, pg_dsn, with_database
-from tests.conftest import Server
+from tests.conftest import MARIADB_URL, Server, mariadb_reachable
 
-MARIADB_URL = os.environ.get("RANTAI_MARIADB_URL", "mysql://root@127.0.0.1:3306")
 ESTATE_SEED = 7
 SIM_SEED = 5
 STEPS = 60
@@ -72,15 +70,6 @@ PROCUREMENT_TABLES = (
 )
 RUNNING = "Berlangsung"
 WRITTEN = datetime(2026, 11, 30, 1, tzinfo=UTC)
-
-
-async def mariadb_reachable() -> bool:
-    try:
-        conn = await aiomysql.connect(**mysql_kwargs(MARIADB_URL), connect_timeout=3)
-    except Exception:
-        return False
-    conn.close()
-    return True
 
 
 @dataclass

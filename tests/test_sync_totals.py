@@ -24,7 +24,6 @@ several `mak`s, tenders over packages of several sub kegiatan, kd_rup of fewer d
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import uuid
 from collections import defaultdict
@@ -50,9 +49,8 @@ from hub.demo.writers import drop_mariadb_database, pg_dsn
 from hub.migrate import run_async
 from hub.settings import Settings
 from hub.sync import SourceReport, SyncEngine
-from tests.conftest import Server
+from tests.conftest import MARIADB_URL, Server, mariadb_reachable
 
-MARIADB_URL = os.environ.get("RANTAI_MARIADB_URL", "mysql://root@127.0.0.1:3306")
 SEED = 11
 YEARS = (2025, 2026)
 REGIONS = ("53", "53.01", "53.71")
@@ -522,22 +520,6 @@ class Synced:
         body: dict[str, Any] = response.json()
         assert "errors" not in body, body["errors"]
         return body["data"]
-
-
-async def mariadb_reachable() -> bool:
-    parts = urlsplit(MARIADB_URL)
-    try:
-        conn = await aiomysql.connect(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 3306,
-            user=unquote(parts.username or "root"),
-            password=unquote(parts.password or ""),
-            connect_timeout=3,
-        )
-    except Exception:
-        return False
-    conn.close()
-    return True
 
 
 @pytest.fixture(scope="module", params=["mariadb", "sqlite"])
