@@ -10,6 +10,7 @@ from graphql import GraphQLError
 
 class ErrorCode(StrEnum):
     BAD_CURSOR = "BAD_CURSOR"
+    CURSOR_EXPIRED = "CURSOR_EXPIRED"
     PAGE_TOO_LARGE = "PAGE_TOO_LARGE"
     BAD_USER_INPUT = "BAD_USER_INPUT"
     BAD_ID = "BAD_ID"
@@ -32,6 +33,10 @@ class ClientError(GraphQLError):
 
 class BadCursor(ClientError):
     code = ErrorCode.BAD_CURSOR
+
+
+class CursorExpired(ClientError):
+    code = ErrorCode.CURSOR_EXPIRED
 
 
 class PageTooLarge(ClientError):

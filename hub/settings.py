@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         ge=0,
         description="`rantai serve` syncs every source this often; 0: only `rantai sync` does.",
     )
+    outbox_retention_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        description="Change events older than this are pruned; a cursor before them expires.",
+    )
     sync_concurrency: int = Field(default=3, ge=1, description="Sources synced at once.")
 
     @field_validator("database_url")

@@ -521,4 +521,16 @@ class Outbox(SQLModel, table=True):
     source_id: str | None = Field(default=None, sa_column=Column(String(64)))
 
 
+class OutboxHorizon(SQLModel, table=True):
+    """One row: the highest outbox id pruned. A cursor below it has lost events."""
+
+    __tablename__ = "outbox_horizon"
+
+    id: int = Field(default=1, sa_column=Column(Integer, primary_key=True))
+    pruned_through: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    pruned_at: datetime | None = timestamp()
+
+
 metadata = SQLModel.metadata

@@ -1,0 +1,1 @@
+"""Change events: reading the outbox in commit order, cursors, retention."""

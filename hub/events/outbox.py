@@ -1,0 +1,115 @@
+"""The outbox as a change feed: cursors, reads in commit order, retention.
+
+The sync writes outbox rows in the transaction of the change, taking ids under a
+transaction-level advisory lock held until commit (hub/sync/writer.py). Ids therefore
+become visible in increasing order: a reader that has seen id N will never later see an id
+below N commit. `id > cursor` reads are gap-free without any visibility bookkeeping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from hub.errors import BadCursor, CursorExpired
+from resolvers.paging import decode_cursor, encode_cursor
+
+CURSOR_KIND = "change"
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    id: int
+    history_id: int
+    occurred_at: datetime
+    entity: str  # GraphQL type name
+    entity_id: int
+    op: str
+    region_code: str | None
+    opd_code: str | None
+    fiscal_year: int | None
+    changed_fields: tuple[str, ...]
+    source_id: str | None
+
+    @property
+    def cursor(self) -> str:
+        return encode_cursor(CURSOR_KIND, [self.id])
+
+    @classmethod
+    def from_row(cls, row: Any) -> OutboxEvent:
+        return cls(
+            id=row["id"],
+            history_id=row["history_id"],
+            occurred_at=row["occurred_at"],
+            entity=row["entity"],
+            entity_id=row["entity_id"],
+            op=row["op"],
+            region_code=row["region_code"],
+            opd_code=row["opd_code"],
+            fiscal_year=row["fiscal_year"],
+            changed_fields=tuple(row["changed_fields"]),
+            source_id=row["source_id"],
+        )
+
+
+def parse_cursor(cursor: str) -> int:
+    """The outbox position in a cursor; BAD_CURSOR unless this API issued it."""
+    position = decode_cursor(CURSOR_KIND, cursor, 1)[0]
+    if not isinstance(position, int) or position < 0:
+        raise BadCursor(f"Cursor {cursor!r} is not a change cursor this API issued.")
+    return position
+
+
+async def head(conn: asyncpg.Connection) -> int:
+    """The newest committed position (0 for an empty outbox): where a new subscriber starts."""
+    value = await conn.fetchval("SELECT COALESCE(max(id), 0) FROM outbox")
+    horizon = await conn.fetchval("SELECT pruned_through FROM outbox_horizon WHERE id = 1")
+    return max(int(value), int(horizon or 0))
+
+
+async def check_cursor(conn: asyncpg.Connection, position: int) -> None:
+    """CURSOR_EXPIRED when events after `position` were already pruned."""
+    horizon = await conn.fetchval("SELECT pruned_through FROM outbox_horizon WHERE id = 1")
+    if horizon is not None and position < horizon:
+        raise CursorExpired(
+            "This cursor is older than the hub keeps change events (events up to "
+            f"position {horizon} were pruned); resubscribe without `after` and reload.",
+            prunedThrough=str(horizon),
+        )
+
+
+async def read_after(
+    conn: asyncpg.Connection, position: int, limit: int = 1000
+) -> list[OutboxEvent]:
+    """Committed events after `position`, in commit order, at most `limit`."""
+    rows = await conn.fetch(
+        "SELECT * FROM outbox WHERE id > $1 ORDER BY id LIMIT $2", position, limit
+    )
+    return [OutboxEvent.from_row(r) for r in rows]
+
+
+async def prune(conn: asyncpg.Connection, *, older_than_seconds: int) -> int:
+    """Delete events older than the retention; move the horizon; returns events deleted."""
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            """
+            WITH gone AS (
+                DELETE FROM outbox
+                WHERE occurred_at < now() - make_interval(secs => $1)
+                RETURNING id
+            )
+            SELECT count(*) AS n, max(id) AS top FROM gone
+            """,
+            older_than_seconds,
+        )
+        if row is None or not row["n"]:
+            return 0
+        await conn.execute(
+            """UPDATE outbox_horizon SET pruned_through = GREATEST(pruned_through, $1),
+            pruned_at = now() WHERE id = 1""",
+            row["top"],
+        )
+        return int(row["n"])
