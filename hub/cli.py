@@ -167,6 +167,7 @@ def sync_job(
             concurrency=settings.sync_concurrency,
             freshness_seconds=settings.source_freshness_seconds,
             on_cycle=on_cycle,
+            outbox_retention_seconds=settings.outbox_retention_seconds,
         )
 
     return job
