@@ -13,13 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from hub import migrate
+from hub.context import Context
 from hub.db import create_engine, read_engine
+from hub.events.feed import ChangeFeed
 from hub.http import graphql_endpoint
 from hub.settings import Settings
+from hub.sync.engine import asyncpg_dsn
 from schema import schema as default_schema
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -41,6 +46,23 @@ async def readyz(request: Request) -> JSONResponse:
             {"status": "migrations pending", "current": current, "head": head}, status_code=503
         )
     return JSONResponse({"status": "ready", "revision": current})
+
+
+class LiveUpdates(GraphQL[Context, None]):
+    """Subscriptions over WebSocket, graphql-transport-ws only (HTTP is hub/http.py)."""
+
+    def __init__(self, schema: Any) -> None:
+        super().__init__(
+            schema,
+            graphql_ide=None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            keep_alive=True,
+            keep_alive_interval=15,
+        )
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        state = request.app.state
+        return Context.create(state.engine, state.settings, feed=state.feed)
 
 
 def tune_gc(threshold: int) -> None:
@@ -73,6 +95,9 @@ def create_app(
             tune_gc(settings.gc_threshold)
         engine = create_engine(database_url, pool_size=settings.pool_size)
         app.state.engine = read_engine(engine)
+        feed = ChangeFeed(asyncpg_dsn(database_url))
+        await feed.start()
+        app.state.feed = feed
         stop = asyncio.Event()
         jobs = [asyncio.create_task(job(stop)) for job in background]
         try:
@@ -84,11 +109,13 @@ def create_app(
                 for job in late:
                     job.cancel()
                 await asyncio.gather(*jobs, return_exceptions=True)
+            await feed.stop()
             await engine.dispose()
 
     app = Starlette(
         routes=[
             Route("/graphql", graphql_endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            WebSocketRoute("/graphql", LiveUpdates(default_schema)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -11,16 +12,26 @@ from hub.store.access import DataAccess
 from hub.store.scope import EVERYTHING, Scope
 from resolvers.loaders import Loaders
 
+if TYPE_CHECKING:
+    from hub.events.feed import ChangeFeed
+
 
 @dataclass
 class Context:
     access: DataAccess
     settings: Settings
+    feed: ChangeFeed | None = None  # live updates (WebSocket only)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.access)
 
     @classmethod
-    def create(cls, engine: AsyncEngine, settings: Settings, scope: Scope = EVERYTHING) -> Context:
-        return cls(DataAccess(engine, scope), settings)
+    def create(
+        cls,
+        engine: AsyncEngine,
+        settings: Settings,
+        scope: Scope = EVERYTHING,
+        feed: ChangeFeed | None = None,
+    ) -> Context:
+        return cls(DataAccess(engine, scope), settings, feed)

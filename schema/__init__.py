@@ -8,6 +8,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
 from hub.errors import ClientError
+from schema.changes import Subscription
 from schema.discrepancy import Discrepancy
 from schema.planning import Opd, Region, SubActivity
 from schema.procurement import Contract, ProcurementPackage, Tender
@@ -27,6 +28,7 @@ class Schema(strawberry.Schema):
 def build_schema() -> strawberry.Schema:
     return Schema(
         query=Query,
+        subscription=Subscription,
         types=[Region, Opd, SubActivity, ProcurementPackage, Tender, Contract, Discrepancy],
         extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
     )

@@ -20,11 +20,10 @@ from schema import schema as served_schema
 CONTRACT = Path(__file__).parent.parent / "docs" / "contract.graphql"
 # Served by later issues; listed so that nothing else can go missing silently.
 LATER = {
-    "Subscription": "[4/7] live updates",
-    "ChangeEvent": "[4/7] live updates",
-    "ChangeFilter": "[4/7] live updates",
-    "ChangeOp": "[4/7] live updates",
     "DiscrepancyEvent": "[5/7] discrepancy engine",
+}
+LATER_FIELDS = {
+    "Subscription.discrepancyEvents": "[5/7] discrepancy engine",
 }
 
 
@@ -63,6 +62,8 @@ def test_every_contract_field_and_argument_has_the_same_type(
             assert isinstance(have, GraphQLObjectType | GraphQLInterfaceType)
             assert {i.name for i in want.interfaces} <= {i.name for i in have.interfaces}, name
             for field_name, field in want.fields.items():
+                if f"{name}.{field_name}" in LATER_FIELDS:
+                    continue
                 assert field_name in have.fields, f"{name}.{field_name}"
                 served_field = have.fields[field_name]
                 assert str(served_field.type) == str(field.type), f"{name}.{field_name}"

@@ -485,6 +485,8 @@ class Writer:
             [x[2] for x in ctx],
             [",".join(changed_fields(c)) for c in changes],
         )
+        # Wakes every process's change feed at commit (one notification per transaction).
+        await self.conn.execute("SELECT pg_notify('rantai_outbox', '')")
 
 
 def changed_fields(change: Change) -> list[str]:

@@ -1,0 +1,161 @@
+"""One change feed per process: a LISTEN wake-up, each new outbox range read once, fanned out.
+
+Subscribers register a filter and get their own queue. Resuming from a cursor is seamless:
+the subscriber is registered first (its queue takes every event the feed reads from then
+on, all above the feed's position at that moment), then the events between its cursor and
+that position are replayed from the outbox, then the queue is drained. Outbox ids become
+visible in commit order (hub/sync/writer.py), so `id > position` misses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+
+from hub.events.outbox import OutboxEvent, check_cursor, head, read_after
+
+log = logging.getLogger("rantai.events")
+
+CHANNEL = "rantai_outbox"  # NOTIFY only wakes the feed up; the outbox is the truth
+PAGE = 1000
+
+
+@dataclass(frozen=True)
+class ChangeFilter:
+    region_code: str | None = None  # a province includes its regencies and cities
+    opd_code: str | None = None
+    entities: frozenset[str] | None = None  # GraphQL type names
+    fiscal_year: int | None = None
+
+    def matches(self, event: OutboxEvent) -> bool:
+        if self.region_code is not None:
+            code = event.region_code
+            if code is None or not (
+                code == self.region_code or code.startswith(self.region_code + ".")
+            ):
+                return False
+        if self.opd_code is not None and event.opd_code != self.opd_code:
+            return False
+        if self.entities is not None and event.entity not in self.entities:
+            return False
+        return self.fiscal_year is None or event.fiscal_year == self.fiscal_year
+
+
+class _Subscriber:
+    def __init__(self, change_filter: ChangeFilter) -> None:
+        self.filter = change_filter
+        self.queue: asyncio.Queue[OutboxEvent] = asyncio.Queue()
+
+
+class ChangeFeed:
+    """Reads the outbox once for the whole process and hands events to subscribers."""
+
+    def __init__(self, dsn: str, *, poll_seconds: float = 2.0) -> None:
+        self.dsn = dsn
+        self.poll_seconds = poll_seconds
+        self.position = 0
+        self._subscribers: set[_Subscriber] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+        self._pool: asyncpg.Pool | None = None
+
+    async def start(self) -> None:
+        """Start reading; never fails: a store that is down is retried in the background."""
+        self._ready = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="rantai-change-feed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._pool is not None:
+            await self._pool.close()
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    async def _run(self) -> None:
+        while True:
+            listener: asyncpg.Connection | None = None
+            try:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4)
+                listener = await asyncpg.connect(self.dsn)
+                await listener.add_listener(CHANNEL, lambda *_: self._wake.set())
+                if not self._ready.is_set():
+                    async with self._pool.acquire() as conn:
+                        self.position = await head(conn)  # new subscribers start here
+                    self._ready.set()
+                while True:
+                    await self._read_new()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                    self._wake.clear()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("change feed lost the store; retrying")
+                await asyncio.sleep(self.poll_seconds)
+            finally:
+                if listener is not None:
+                    with contextlib.suppress(Exception):
+                        await listener.close()
+
+    async def _read_new(self) -> None:
+        assert self._pool is not None
+        async with self._pool.acquire() as conn:
+            while True:
+                events = await read_after(conn, self.position, PAGE)
+                if not events:
+                    return
+                for event in events:
+                    for subscriber in self._subscribers:
+                        if subscriber.filter.matches(event):
+                            subscriber.queue.put_nowait(event)
+                # Advanced only after the fan-out: no await in between, so a subscriber
+                # registering now sees either this page in its queue or in its replay.
+                self.position = events[-1].id
+                if len(events) < PAGE:
+                    return
+
+    async def subscribe(
+        self, change_filter: ChangeFilter, after: int | None
+    ) -> AsyncIterator[OutboxEvent]:
+        """Events after `after` (or from now), replayed then live, each exactly once."""
+        await self._ready.wait()
+        assert self._pool is not None
+        if after is not None:
+            async with self._pool.acquire() as conn:
+                await check_cursor(conn, after)
+        subscriber = _Subscriber(change_filter)
+        live_from = self.position  # registered in the same step: nothing falls between
+        self._subscribers.add(subscriber)
+        last = after if after is not None else live_from
+        try:
+            position = last
+            while position < live_from:
+                async with self._pool.acquire() as conn:
+                    events = await read_after(conn, position, PAGE)
+                events = [e for e in events if e.id <= live_from]
+                if not events:
+                    break
+                for event in events:
+                    if change_filter.matches(event):
+                        yield event
+                position = events[-1].id
+            last = max(last, live_from)
+            while True:
+                event = await subscriber.queue.get()
+                if event.id > last:
+                    last = event.id
+                    yield event
+        finally:
+            self._subscribers.discard(subscriber)

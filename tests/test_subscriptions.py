@@ -1,0 +1,205 @@
+"""Subscription.changes over graphql-transport-ws, with a real WebSocket client and server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+import websockets
+
+from hub.app import create_app
+from hub.migrate import run_async
+from hub.settings import Settings
+from tests.conftest import Server
+from tests.test_sync import SA, Estate, build_estate
+
+CHANGES = """
+subscription ($filter: ChangeFilter, $after: String) {
+  changes(filter: $filter, after: $after) {
+    cursor entity entityId op regionCode opdCode fiscalYear changedFields occurredAt
+    source { id status }
+  }
+}
+"""
+
+
+@dataclass
+class Hub:
+    estate: Estate
+    url: str
+    app: Any
+
+    @asynccontextmanager
+    async def subscribe(
+        self, variables: dict[str, Any] | None = None
+    ) -> AsyncIterator[websockets.ClientConnection]:
+        protocols = [websockets.Subprotocol("graphql-transport-ws")]
+        async with websockets.connect(self.url, subprotocols=protocols) as ws:
+            await ws.send(json.dumps({"type": "connection_init"}))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            await ws.send(
+                json.dumps(
+                    {"id": "1", "type": "subscribe",
+                     "payload": {"query": CHANGES, "variables": variables or {}}}
+                )
+            )  # fmt: skip
+            yield ws
+
+
+async def next_message(ws: websockets.ClientConnection, wait: float = 30) -> dict[str, Any]:
+    """The next non-ping message; `wait` only keeps a broken server from hanging the run."""
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.recv(), wait))
+        if message["type"] == "ping":
+            await ws.send(json.dumps({"type": "pong"}))
+            continue
+        if message["type"] != "pong":
+            return dict(message)
+
+
+async def events(ws: websockets.ClientConnection, count: int) -> list[dict[str, Any]]:
+    out = []
+    for _ in range(count):
+        message = await next_message(ws)
+        assert message["type"] == "next", message
+        assert "errors" not in message["payload"], message
+        out.append(message["payload"]["data"]["changes"])
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+async def hub(server: Server, tmp_path: Path) -> AsyncIterator[Hub]:
+    url = await server.create_database("rantai_live")
+    await run_async(url, "upgrade", "head")
+    estate = build_estate(tmp_path / "estate", url)
+    await estate.sync()
+    app = create_app(url, Settings(database_url=url))
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    uvicorn_server = uvicorn.Server(config)
+    serving = asyncio.create_task(uvicorn_server.serve())
+    while not uvicorn_server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
+        await asyncio.sleep(0.02)
+    try:
+        yield Hub(estate, f"ws://127.0.0.1:{port}/graphql", app)
+    finally:
+        uvicorn_server.should_exit = True
+        await serving
+
+
+def change_plan(estate: Estate, pagu: int, versi: int) -> None:
+    estate.execute(
+        estate.plan, "UPDATE subkeg SET pagu = ?, versi = ? WHERE kode = ?", pagu, versi, SA
+    )
+
+
+async def test_a_change_synced_reaches_a_live_subscriber(hub: Hub) -> None:
+    async with hub.subscribe() as ws:
+        await asyncio.sleep(0.2)  # subscribed before the change
+        change_plan(hub.estate, 7_000_000, 80)
+        await hub.estate.sync()
+        [event] = await events(ws, 1)
+    assert event["entity"] == "SubActivity"
+    assert event["op"] == "UPDATED"
+    assert event["changedFields"] == ["plannedAmount"]
+    assert (event["regionCode"], event["fiscalYear"]) == ("53", 2025)
+    assert event["opdCode"] == "1.02.0.00.0.00.01.0000"
+    assert event["source"] == {"id": "plan", "status": "OK"}
+
+
+async def test_resume_with_after_replays_the_missed_events_then_goes_live(hub: Hub) -> None:
+    async with hub.subscribe() as ws:
+        await asyncio.sleep(0.2)
+        change_plan(hub.estate, 7_100_000, 81)
+        await hub.estate.sync()
+        [seen] = await events(ws, 1)
+    # While disconnected: every payment changes (5 events).
+    hub.estate.execute(hub.estate.finance, "UPDATE sp2d SET nilai = nilai + 7")
+    await hub.estate.sync()
+    async with hub.subscribe({"after": seen["cursor"]}) as ws:
+        missed = await events(ws, 5)
+        assert {e["entity"] for e in missed} == {"Payment"}
+        cursors = [e["cursor"] for e in missed]
+        assert len(set(cursors)) == 5
+        change_plan(hub.estate, 7_200_000, 82)  # then live, on the same subscription
+        await hub.estate.sync()
+        [live] = await events(ws, 1)
+    assert live["entity"] == "SubActivity"
+    assert live["cursor"] not in cursors
+
+
+async def test_filters(hub: Hub) -> None:
+    variables = {"filter": {"entities": ["Payment"], "regionCode": "53", "fiscalYear": 2025}}
+    async with hub.subscribe(variables) as ws:
+        await asyncio.sleep(0.2)
+        change_plan(hub.estate, 7_300_000, 83)  # a SubActivity change: filtered out
+        hub.estate.execute(
+            hub.estate.finance, "UPDATE sp2d SET nilai = nilai + 1 WHERE nomor LIKE '00001/%'"
+        )
+        await hub.estate.sync()
+        [event] = await events(ws, 1)
+        assert event["entity"] == "Payment"
+    async with hub.subscribe({"filter": {"fiscalYear": 2031}}) as ws:
+        await asyncio.sleep(0.2)
+        change_plan(hub.estate, 7_400_000, 84)
+        await hub.estate.sync()
+        with pytest.raises(TimeoutError):
+            await next_message(ws, wait=1.5)
+
+
+@pytest.mark.parametrize(("after", "code"), [("not-a-cursor", "BAD_CURSOR")])
+async def test_a_bad_cursor_is_refused_with_its_code(hub: Hub, after: str, code: str) -> None:
+    async with hub.subscribe({"after": after}) as ws:
+        message = await next_message(ws)
+    assert message["type"] in ("error", "next"), message
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == code
+
+
+async def test_an_expired_cursor_is_refused(hub: Hub) -> None:
+    async with hub.subscribe() as ws:
+        await asyncio.sleep(0.2)
+        change_plan(hub.estate, 7_500_000, 85)
+        await hub.estate.sync()
+        [seen] = await events(ws, 1)
+    change_plan(hub.estate, 7_600_000, 86)  # an event after the cursor …
+    await hub.estate.sync()
+    rows = await hub.estate.fetch("SELECT max(id) FROM outbox")
+    # … that retention then pruned.
+    await hub.estate.fetch("DELETE FROM outbox WHERE id <= $1", rows[0][0])
+    await hub.estate.fetch("UPDATE outbox_horizon SET pruned_through = $1", rows[0][0])
+    async with hub.subscribe({"after": seen["cursor"]}) as ws:
+        message = await next_message(ws)
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == "CURSOR_EXPIRED"
+
+
+async def test_a_subscriber_that_disconnects_leaves_nothing_behind(hub: Hub) -> None:
+    feed = hub.app.state.feed
+    before = len(asyncio.all_tasks())
+    for _ in range(5):
+        async with hub.subscribe() as ws:
+            await asyncio.sleep(0.1)
+            assert feed.subscribers >= 1
+            await ws.close()
+    for _ in range(100):  # the server notices the closed sockets
+        if feed.subscribers == 0 and len(asyncio.all_tasks()) <= before:
+            break
+        await asyncio.sleep(0.05)
+    assert feed.subscribers == 0
+    assert len(asyncio.all_tasks()) <= before
