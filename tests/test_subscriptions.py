@@ -6,7 +6,7 @@ import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,21 +37,32 @@ class Hub:
     url: str
     app: Any
 
-    @asynccontextmanager
-    async def subscribe(
+    def subscribe(
         self, variables: dict[str, Any] | None = None
-    ) -> AsyncIterator[websockets.ClientConnection]:
-        protocols = [websockets.Subprotocol("graphql-transport-ws")]
-        async with websockets.connect(self.url, subprotocols=protocols) as ws:
-            await ws.send(json.dumps({"type": "connection_init"}))
-            assert json.loads(await ws.recv())["type"] == "connection_ack"
-            await ws.send(
-                json.dumps(
-                    {"id": "1", "type": "subscribe",
-                     "payload": {"query": CHANGES, "variables": variables or {}}}
-                )
-            )  # fmt: skip
-            yield ws
+    ) -> AbstractAsyncContextManager[websockets.ClientConnection]:
+        return subscribe(self.url, variables or {})
+
+
+@asynccontextmanager
+async def subscribe(
+    url: str, variables: dict[str, Any], *, wait_for_server: bool = False
+) -> AsyncIterator[websockets.ClientConnection]:
+    """A graphql-transport-ws connection with one `changes` subscription started."""
+    protocols = [websockets.Subprotocol("graphql-transport-ws")]
+    for attempt in range(300 if wait_for_server else 1):
+        try:
+            connection = await websockets.connect(url, subprotocols=protocols)
+            break
+        except OSError:
+            if attempt == 299 or not wait_for_server:
+                raise
+            await asyncio.sleep(0.1)
+    async with connection as ws:
+        await ws.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        payload = {"query": CHANGES, "variables": variables}
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        yield ws
 
 
 async def next_message(ws: websockets.ClientConnection, wait: float = 30) -> dict[str, Any]:
