@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncGenerator
 from datetime import datetime
@@ -62,6 +63,7 @@ class ChangeEvent:
     changed_fields: list[str] = strawberry.field(description="Fields that changed.")
     occurred_at: datetime = strawberry.field(description="Waktu perubahan (commit).")
     source_id: strawberry.Private[str | None]
+    event: strawberry.Private[OutboxEvent]
 
     @classmethod
     def from_event(cls, event: OutboxEvent) -> ChangeEvent:
@@ -76,15 +78,22 @@ class ChangeEvent:
             changed_fields=[camel(f) for f in event.changed_fields],
             occurred_at=event.occurred_at,
             source_id=event.source_id,
+            event=event,
         )
 
     @strawberry.field(description="Sumber data that brought the change (null: the hub).")
     async def source(self, info: strawberry.Info[Context, None]) -> Source | None:
         if self.source_id is None:
             return None
-        # Read per event, not through a connection-wide loader: health changes over time.
-        table = T["source"]
-        row = await info.context.access.first(select(table).where(table.c.id == self.source_id))
+        # Read once per event and viewer scope, shared by every subscriber of the process;
+        # never cached per connection, as a source's health changes over time.
+        access = info.context.access
+        key = ("source", access.scope.cache_key)
+        if key not in self.event.memo:
+            table = T["source"]
+            stmt = select(table).where(table.c.id == self.source_id)
+            self.event.memo[key] = asyncio.ensure_future(access.first(stmt))
+        row = await self.event.memo[key]
         return Source.from_row(row) if row else None
 
 

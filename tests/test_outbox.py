@@ -124,3 +124,41 @@ async def test_pruned_events_expire_older_cursors(outbox_url: str) -> None:
         assert await prune(conn, older_than_seconds=7 * 24 * 3600) == 0
     finally:
         await conn.close()
+
+
+async def test_a_slow_subscriber_catches_up_from_the_outbox_without_gaps(
+    outbox_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hub.events import feed as feed_module
+    from hub.events.feed import ChangeFeed, ChangeFilter
+
+    monkeypatch.setattr(feed_module, "MAX_QUEUE", 5)
+    dsn = asyncpg_dsn(outbox_url)
+    feed = ChangeFeed(dsn, poll_seconds=0.2)
+    await feed.start()
+    conn = await asyncpg.connect(dsn)
+    try:
+        stream = feed.subscribe(ChangeFilter(), None)
+        first = asyncio.create_task(anext(stream))
+        await asyncio.sleep(0.3)  # subscribed, waiting
+        for t in range(3):
+            async with conn.transaction():
+                changes = [
+                    Change(t * 100 + i, f"k{t}/{i}", "CREATED", None, {"i": i}) for i in range(10)
+                ]
+                await Writer(conn, "s").record(BY_ENTITY["payment"], changes, context={})
+        got = [await first]
+        await asyncio.sleep(0.5)  # the feed has read all 30; this subscriber's queue is full
+        [subscriber] = feed._subscribers
+        assert subscriber.overflow  # the feed stopped queueing for it
+        assert subscriber.queue.qsize() == 4  # 5 queued, the first one taken
+        while len(got) < 30:
+            got.append(await asyncio.wait_for(anext(stream), 10))
+        await stream.aclose()
+        ids = [e.id for e in got]
+        assert ids == sorted(ids)
+        assert len(set(ids)) == 30
+        assert feed.subscribers == 0
+    finally:
+        await conn.close()
+        await feed.stop()

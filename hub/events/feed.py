@@ -46,10 +46,16 @@ class ChangeFilter:
         return self.fiscal_year is None or event.fiscal_year == self.fiscal_year
 
 
+MAX_QUEUE = 10_000  # events waiting for one subscriber before it catches up from the outbox
+
+
 class _Subscriber:
     def __init__(self, change_filter: ChangeFilter) -> None:
         self.filter = change_filter
         self.queue: asyncio.Queue[OutboxEvent] = asyncio.Queue()
+        # Set when the queue was full: the feed stops queueing and the subscriber reads
+        # what it missed from the outbox itself, so a slow client costs no memory.
+        self.overflow = False
 
 
 class ChangeFeed:
@@ -118,7 +124,11 @@ class ChangeFeed:
                     return
                 for event in events:
                     for subscriber in self._subscribers:
-                        if subscriber.filter.matches(event):
+                        if subscriber.overflow or not subscriber.filter.matches(event):
+                            continue
+                        if subscriber.queue.qsize() >= MAX_QUEUE:
+                            subscriber.overflow = True
+                        else:
                             subscriber.queue.put_nowait(event)
                 # Advanced only after the fan-out: no await in between, so a subscriber
                 # registering now sees either this page in its queue or in its replay.
@@ -140,22 +150,35 @@ class ChangeFeed:
         self._subscribers.add(subscriber)
         last = after if after is not None else live_from
         try:
-            position = last
-            while position < live_from:
-                async with self._pool.acquire() as conn:
-                    events = await read_after(conn, position, PAGE)
-                events = [e for e in events if e.id <= live_from]
-                if not events:
-                    break
-                for event in events:
-                    if change_filter.matches(event):
-                        yield event
-                position = events[-1].id
-            last = max(last, live_from)
             while True:
-                event = await subscriber.queue.get()
-                if event.id > last:
+                async for event in self._replay(change_filter, last, live_from):
                     last = event.id
                     yield event
+                last = max(last, live_from)
+                while not (subscriber.overflow and subscriber.queue.empty()):
+                    event = await subscriber.queue.get()
+                    if event.id > last:
+                        last = event.id
+                        yield event
+                # Fell behind: queue again from here, read the gap from the outbox.
+                live_from = self.position
+                subscriber.overflow = False
         finally:
             self._subscribers.discard(subscriber)
+
+    async def _replay(
+        self, change_filter: ChangeFilter, after: int, through: int
+    ) -> AsyncIterator[OutboxEvent]:
+        """Committed events in (after, through] that match, from the outbox."""
+        assert self._pool is not None
+        position = after
+        while position < through:
+            async with self._pool.acquire() as conn:
+                events = await read_after(conn, position, PAGE)
+            events = [e for e in events if e.id <= through]
+            if not events:
+                return
+            for event in events:
+                if change_filter.matches(event):
+                    yield event
+            position = events[-1].id

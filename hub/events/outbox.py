@@ -8,7 +8,7 @@ below N commit. `id > cursor` reads are gap-free without any visibility bookkeep
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,9 @@ class OutboxEvent:
     fiscal_year: int | None
     changed_fields: tuple[str, ...]
     source_id: str | None
+    # What subscribers resolved for this event, shared by all of them (per event, never
+    # per connection): e.g. its source row, fetched once however many subscribers ask.
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def cursor(self) -> str:
