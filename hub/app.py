@@ -21,6 +21,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from hub import migrate
 from hub.context import Context
 from hub.db import create_engine, read_engine
+from hub.events.broker import broker_for
 from hub.events.feed import ChangeFeed
 from hub.http import graphql_endpoint
 from hub.settings import Settings
@@ -95,7 +96,8 @@ def create_app(
             tune_gc(settings.gc_threshold)
         engine = create_engine(database_url, pool_size=settings.pool_size)
         app.state.engine = read_engine(engine)
-        feed = ChangeFeed(asyncpg_dsn(database_url))
+        dsn = asyncpg_dsn(database_url)
+        feed = ChangeFeed(dsn, broker=broker_for(settings.broker_url, dsn))
         await feed.start()
         app.state.feed = feed
         stop = asyncio.Event()

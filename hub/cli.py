@@ -168,6 +168,7 @@ def sync_job(
             freshness_seconds=settings.source_freshness_seconds,
             on_cycle=on_cycle,
             outbox_retention_seconds=settings.outbox_retention_seconds,
+            broker_url=settings.broker_url,
         )
 
     return job
@@ -504,6 +505,7 @@ async def _sync(
             concurrency=settings.sync_concurrency,
             on_progress=on_progress,
             freshness_seconds=settings.source_freshness_seconds,
+            broker_url=settings.broker_url,
         ) as engine:
             return await engine.sync(only, full=full)
 

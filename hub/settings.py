@@ -42,6 +42,10 @@ class Settings(BaseSettings):
         ge=0,
         description="`rantai serve` syncs every source this often; 0: only `rantai sync` does.",
     )
+    broker_url: str | None = Field(
+        default=None,
+        description="Wake-ups between processes: unset/postgresql (the store), redis://, nats://.",
+    )
     outbox_retention_seconds: int = Field(
         default=7 * 24 * 3600,
         ge=60,

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from hub.events.broker import Broker, PostgresBroker
 from hub.events.outbox import OutboxEvent, check_cursor, head, read_after
 
 log = logging.getLogger("rantai.events")
 
-CHANNEL = "rantai_outbox"  # NOTIFY only wakes the feed up; the outbox is the truth
 PAGE = 1000
 
 
@@ -61,8 +61,11 @@ class _Subscriber:
 class ChangeFeed:
     """Reads the outbox once for the whole process and hands events to subscribers."""
 
-    def __init__(self, dsn: str, *, poll_seconds: float = 2.0) -> None:
+    def __init__(
+        self, dsn: str, *, broker: Broker | None = None, poll_seconds: float = 2.0
+    ) -> None:
         self.dsn = dsn
+        self.broker = broker or PostgresBroker(dsn)
         self.poll_seconds = poll_seconds
         self.position = 0
         self._subscribers: set[_Subscriber] = set()
@@ -83,37 +86,46 @@ class ChangeFeed:
                 await self._task
         if self._pool is not None:
             await self._pool.close()
+        await self.broker.close()
 
     @property
     def subscribers(self) -> int:
         return len(self._subscribers)
 
     async def _run(self) -> None:
-        while True:
-            listener: asyncpg.Connection | None = None
-            try:
-                if self._pool is None:
-                    self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4)
-                listener = await asyncpg.connect(self.dsn)
-                await listener.add_listener(CHANNEL, lambda *_: self._wake.set())
-                if not self._ready.is_set():
-                    async with self._pool.acquire() as conn:
-                        self.position = await head(conn)  # new subscribers start here
-                    self._ready.set()
-                while True:
+        listening = asyncio.create_task(self._listen(), name="rantai-change-feed-wakeups")
+        try:
+            while True:
+                try:
+                    if self._pool is None:
+                        self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4)
+                    if not self._ready.is_set():
+                        async with self._pool.acquire() as conn:
+                            self.position = await head(conn)  # new subscribers start here
+                        self._ready.set()
                     await self._read_new()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-                    self._wake.clear()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("change feed cannot read the outbox; retrying")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                self._wake.clear()
+        finally:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
+
+    async def _listen(self) -> None:
+        """Wake-ups from the broker; while it is lost the feed still polls."""
+        while True:
+            try:
+                await self.broker.listen(self._wake.set)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("change feed lost the store; retrying")
-                await asyncio.sleep(self.poll_seconds)
-            finally:
-                if listener is not None:
-                    with contextlib.suppress(Exception):
-                        await listener.close()
+            except Exception as exc:
+                log.warning("change feed lost its %s broker (%s); polling", self.broker.kind, exc)
+            await asyncio.sleep(self.poll_seconds)
 
     async def _read_new(self) -> None:
         assert self._pool is not None

@@ -39,6 +39,7 @@ import asyncpg
 
 from adapters.base import Adapter, AdapterError, Batch, open_adapter
 from adapters.mapping import Config, EntityMapping, RecordError, SourceMapping
+from hub.events.broker import Broker, PostgresBroker, broker_for
 from hub.sync.bindings import BINDINGS, BY_ENTITY, ORDER, WAVE_OF_ENTITY, Binding
 from hub.sync.relink import resolve_links
 from hub.sync.writer import WRITE_LOCK, Item, Outcome, Writer
@@ -199,8 +200,13 @@ class SyncEngine:
         concurrency: int = 3,
         on_progress: ProgressCallback | None = None,
         freshness_seconds: int | None = None,
+        broker_url: str | None = None,
     ) -> None:
         self.dsn = asyncpg_dsn(database_url)
+        # PostgreSQL wakes the feeds from inside the batch's transaction (writer.py);
+        # another broker is told after each commit.
+        broker = broker_for(broker_url, self.dsn)
+        self.broker: Broker | None = None if isinstance(broker, PostgresBroker) else broker
         self.config = config
         self.concurrency = max(1, concurrency)
         self.on_progress = on_progress
@@ -214,6 +220,8 @@ class SyncEngine:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self.broker is not None:
+            await self.broker.close()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -267,7 +275,10 @@ class SyncEngine:
 
     async def resolve_links(self, *, force: bool = False) -> int:
         async with self.pool.acquire() as conn:
-            return await resolve_links(conn, force=force)
+            moved = await resolve_links(conn, force=force)
+        if moved:
+            await self._wake()
+        return moved
 
     async def register(self, sources: Sequence[SourceMapping]) -> None:
         """Create or update the `source` rows (name, kind, owner OPD, freshness limit)."""
@@ -488,7 +499,18 @@ class SyncEngine:
                 await conn.execute(
                     "UPDATE source SET change_seq = change_seq + 1 WHERE id = $1", source.id
                 )
+        if outcome.created or outcome.updated:
+            await self._wake()
         return outcome
+
+    async def _wake(self) -> None:
+        """Tell the other processes' feeds (Redis, NATS); a lost wake-up only delays."""
+        if self.broker is None:
+            return
+        try:
+            await self.broker.publish()
+        except Exception as exc:
+            log.warning("cannot publish a wake-up on %s: %s", self.broker.kind, exc)
 
     async def _delete_unseen(
         self,
@@ -515,6 +537,8 @@ class SyncEngine:
                     await conn.execute(
                         "UPDATE source SET change_seq = change_seq + 1 WHERE id = $1", source.id
                     )
+            if deleted:
+                await self._wake()
             stream.deleted += deleted
             if kept:
                 log.warning(

@@ -26,6 +26,7 @@ async def sync_forever(
     freshness_seconds: int | None = None,
     on_cycle: Callable[[Sequence[SourceReport]], None] | None = None,
     outbox_retention_seconds: int | None = None,
+    broker_url: str | None = None,
 ) -> None:
     """Sync every source, wait `interval` seconds, repeat until `stop` is set.
 
@@ -40,6 +41,7 @@ async def sync_forever(
                 config,
                 concurrency=concurrency,
                 freshness_seconds=freshness_seconds,
+                broker_url=broker_url,
             ) as engine:
                 while not stop.is_set():
                     reports = await engine.sync()

@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from hub.events.broker import CHANNEL
 from hub.sync.bindings import LOOKUPS, VENDOR, Binding, Lookup, Record, tax_digits, vendor_key
 from hub.sync.links import resolve_rows
 from hub.sync.types import TYPES, ColumnType
@@ -486,7 +487,7 @@ class Writer:
             [",".join(changed_fields(c)) for c in changes],
         )
         # Wakes every process's change feed at commit (one notification per transaction).
-        await self.conn.execute("SELECT pg_notify('rantai_outbox', '')")
+        await self.conn.execute("SELECT pg_notify($1, '')", CHANNEL)
 
 
 def changed_fields(change: Change) -> list[str]:
