@@ -162,7 +162,7 @@ class HubProcess:
     log_path: Path
 
     @classmethod
-    def start(cls, url: str, log_dir: Path) -> HubProcess:
+    def start(cls, url: str, log_dir: Path, launcher: str = LAUNCHER) -> HubProcess:
         port = free_port()
         env = {
             **os.environ,
@@ -175,7 +175,7 @@ class HubProcess:
         log_path = log_dir / "hub.log"
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-c", LAUNCHER, str(port), str(MAX_PAGE_SIZE)],
+                [sys.executable, "-c", launcher, str(port), str(MAX_PAGE_SIZE)],
                 cwd=ROOT,
                 env=env,
                 stdout=log,

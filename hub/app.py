@@ -15,17 +15,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from strawberry.asgi import GraphQL
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from hub import migrate
-from hub.context import Context
 from hub.db import create_engine, read_engine
 from hub.events.broker import broker_for
 from hub.events.feed import ChangeFeed
 from hub.http import graphql_endpoint
 from hub.settings import Settings
 from hub.sync.engine import asyncpg_dsn
+from hub.ws import LiveEndpoint
 from schema import schema as default_schema
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -47,23 +45,6 @@ async def readyz(request: Request) -> JSONResponse:
             {"status": "migrations pending", "current": current, "head": head}, status_code=503
         )
     return JSONResponse({"status": "ready", "revision": current})
-
-
-class LiveUpdates(GraphQL[Context, None]):
-    """Subscriptions over WebSocket, graphql-transport-ws only (HTTP is hub/http.py)."""
-
-    def __init__(self, schema: Any) -> None:
-        super().__init__(
-            schema,
-            graphql_ide=None,
-            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
-            keep_alive=True,
-            keep_alive_interval=15,
-        )
-
-    async def get_context(self, request: Any, response: Any) -> Context:
-        state = request.app.state
-        return Context.create(state.engine, state.settings, feed=state.feed)
 
 
 def tune_gc(threshold: int) -> None:
@@ -114,10 +95,11 @@ def create_app(
             await feed.stop()
             await engine.dispose()
 
+    live = LiveEndpoint(default_schema)
     app = Starlette(
         routes=[
             Route("/graphql", graphql_endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
-            WebSocketRoute("/graphql", LiveUpdates(default_schema)),
+            WebSocketRoute("/graphql", live),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
@@ -126,4 +108,5 @@ def create_app(
     )
     app.state.settings = settings
     app.state.schema = default_schema
+    app.state.live = live
     return app

@@ -144,8 +144,10 @@ def run_server(
     # uvicorn re-raises SIGTERM once it has shut down; exiting through SystemExit
     # instead lets the embedded PostgreSQL be stopped on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    from hub.wsproto import LiveProtocol
+
     app = create_app(url, settings, background=background)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info", ws=LiveProtocol)
 
 
 def sync_job(

@@ -93,7 +93,8 @@ class ChangeEvent:
             table = T["source"]
             stmt = select(table).where(table.c.id == self.source_id)
             self.event.memo[key] = asyncio.ensure_future(access.first(stmt))
-        row = await self.event.memo[key]
+        # Shielded: one subscriber leaving must not cancel the read the others await.
+        row = await asyncio.shield(self.event.memo[key])
         return Source.from_row(row) if row else None
 
 
@@ -115,4 +116,8 @@ class Subscription:
         position = parse_cursor(after) if after is not None else None
         change_filter = filter.to_filter() if filter is not None else ChangeFilter()
         async for event in feed.subscribe(change_filter, position):
-            yield ChangeEvent.from_event(event)
+            # One object per event for all subscribers (it only carries the event's data).
+            root = event.memo.get("root")
+            if root is None:
+                root = event.memo["root"] = ChangeEvent.from_event(event)
+            yield root

@@ -149,7 +149,7 @@ async def test_a_slow_subscriber_catches_up_from_the_outbox_without_gaps(
                 await Writer(conn, "s").record(BY_ENTITY["payment"], changes, context={})
         got = [await first]
         await asyncio.sleep(0.5)  # the feed has read all 30; this subscriber's queue is full
-        [subscriber] = feed._subscribers
+        [subscriber] = [s for members in feed._topics.values() for s in members]
         assert subscriber.overflow  # the feed stopped queueing for it
         assert subscriber.queue.qsize() == 4  # 5 queued, the first one taken
         while len(got) < 30:

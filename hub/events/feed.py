@@ -68,7 +68,9 @@ class ChangeFeed:
         self.broker = broker or PostgresBroker(dsn)
         self.poll_seconds = poll_seconds
         self.position = 0
-        self._subscribers: set[_Subscriber] = set()
+        # Subscribers by filter: an event is matched once per distinct filter (a province
+        # has a few dozen: its Pemda, OPD, entity lists), not once per subscriber.
+        self._topics: dict[ChangeFilter, set[_Subscriber]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
@@ -90,7 +92,17 @@ class ChangeFeed:
 
     @property
     def subscribers(self) -> int:
-        return len(self._subscribers)
+        return sum(len(members) for members in self._topics.values())
+
+    def _add(self, subscriber: _Subscriber) -> None:
+        self._topics.setdefault(subscriber.filter, set()).add(subscriber)
+
+    def _remove(self, subscriber: _Subscriber) -> None:
+        members = self._topics.get(subscriber.filter)
+        if members is not None:
+            members.discard(subscriber)
+            if not members:
+                del self._topics[subscriber.filter]
 
     async def _run(self) -> None:
         listening = asyncio.create_task(self._listen(), name="rantai-change-feed-wakeups")
@@ -134,14 +146,18 @@ class ChangeFeed:
                 events = await read_after(conn, self.position, PAGE)
                 if not events:
                     return
+                topics = list(self._topics.items())
                 for event in events:
-                    for subscriber in self._subscribers:
-                        if subscriber.overflow or not subscriber.filter.matches(event):
+                    for change_filter, members in topics:
+                        if not change_filter.matches(event):
                             continue
-                        if subscriber.queue.qsize() >= MAX_QUEUE:
-                            subscriber.overflow = True
-                        else:
-                            subscriber.queue.put_nowait(event)
+                        for subscriber in members:
+                            if subscriber.overflow:
+                                continue
+                            if subscriber.queue.qsize() >= MAX_QUEUE:
+                                subscriber.overflow = True
+                            else:
+                                subscriber.queue.put_nowait(event)
                 # Advanced only after the fan-out: no await in between, so a subscriber
                 # registering now sees either this page in its queue or in its replay.
                 self.position = events[-1].id
@@ -159,7 +175,7 @@ class ChangeFeed:
                 await check_cursor(conn, after)
         subscriber = _Subscriber(change_filter)
         live_from = self.position  # registered in the same step: nothing falls between
-        self._subscribers.add(subscriber)
+        self._add(subscriber)
         last = after if after is not None else live_from
         try:
             while True:
@@ -176,7 +192,7 @@ class ChangeFeed:
                 live_from = self.position
                 subscriber.overflow = False
         finally:
-            self._subscribers.discard(subscriber)
+            self._remove(subscriber)
 
     async def _replay(
         self, change_filter: ChangeFilter, after: int, through: int

@@ -157,9 +157,18 @@ class _Rows:
 
 
 async def seed_canonical(
-    conn: asyncpg.Connection, *, sub_activities: int, seed: int = 1, fiscal_year: int = 2025
+    conn: asyncpg.Connection,
+    *,
+    sub_activities: int,
+    seed: int = 1,
+    fiscal_year: int = 2025,
+    regions: Sequence[tuple[str, str, str]] | None = None,
 ) -> SeedStats:
-    """Write a store of about `sub_activities` sub-activities with their whole chain."""
+    """Write a store of about `sub_activities` sub-activities with their whole chain.
+
+    `regions` (code, name, level), the province first, replaces the default three Pemda;
+    the province then gets half of the sub-activities and its regencies share the rest.
+    """
     rng = random.Random(seed)
     now = datetime(fiscal_year, 11, 1, tzinfo=UTC)
     rows = _Rows()
@@ -178,7 +187,14 @@ async def seed_canonical(
             datetime.now(UTC),
         )
     region_ids: dict[str, int] = {}
-    for code, name, level, parent in REGIONS:
+    plan = (
+        REGIONS
+        if regions is None
+        else [
+            (c, n, lvl, None if i == 0 else regions[0][0]) for i, (c, n, lvl) in enumerate(regions)
+        ]
+    )
+    for code, name, level, parent in plan:
         region_ids[code] = rows.add(
             "region",
             ("code", "name", "level", "parent_code", "parent_id", *prov),
@@ -198,8 +214,16 @@ async def seed_canonical(
         vendors.append((vid, name, npwp))
 
     # Spread the sub-activities: half to the province, a quarter to each regency.
-    shares = {"53": sub_activities // 2, "53.01": sub_activities // 4}
-    shares["53.71"] = sub_activities - sum(shares.values())
+    if regions is None:
+        shares = {"53": sub_activities // 2, "53.01": sub_activities // 4}
+        shares["53.71"] = sub_activities - sum(shares.values())
+    else:
+        province, *others = [r[0] for r in regions]
+        shares = {province: sub_activities // 2}
+        for n, code in enumerate(others):
+            shares[code] = (sub_activities - sub_activities // 2) // len(others) + (
+                n < (sub_activities - sub_activities // 2) % len(others)
+            )
     rup_seq = 30_000_000 + seed * 1_000_000
     tender_seq = 10_000 + seed * 100_000
     sp2d_seq = 0
@@ -207,7 +231,7 @@ async def seed_canonical(
 
     for region_code, count in shares.items():
         region_id = region_ids[region_code]
-        level_digit = 1 if region_code == "53" else 2
+        level_digit = 1 if "." not in region_code else 2
         opd_ids: list[tuple[int, str, str]] = []
         for bidang, opd_name, _ in OPD_KINDS:
             code = f"{bidang}.0.00.0.00.01.0000"
