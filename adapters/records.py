@@ -206,6 +206,29 @@ ENTITIES: dict[str, EntitySpec] = {
             "Paket RUP covered by a tender",
         ),
         EntitySpec(
+            "package_version",
+            ("rup_code", "version"),
+            (
+                _f("rup_code", "text"),
+                _f("version", "int"),
+                _f("ceiling", "money"),
+                _f("status", "text", False, '"Terumumkan" once announced, e.g. "Draft" before'),
+                _f("version_date", "date"),
+            ),
+            "Versi paket RUP (riwayat SiRUP)",
+        ),
+        EntitySpec(
+            "tender_schedule",
+            ("tender_code", "stage"),
+            (
+                _f("tender_code", "text"),
+                _f("stage", "text", False, 'tahapan, e.g. "Upload Dokumen Penawaran"'),
+                _f("starts_on", "date"),
+                _f("ends_on", "date"),
+            ),
+            "Jadwal tender (SPSE)",
+        ),
+        EntitySpec(
             "bid",
             ("tender_code", "vendor_key"),
             (

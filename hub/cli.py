@@ -18,6 +18,7 @@ from hub.settings import Settings
 if TYPE_CHECKING:
     from adapters.mapping import Config
     from hub.app import Background
+    from hub.discrepancies.engine import DiscrepancyEngine, RunReport
     from hub.sync.engine import SourceReport
 
 app = typer.Typer(
@@ -482,10 +483,20 @@ def sync_command(
         )
     with store(settings) as url:
         run_migrations(url)
-        reports = asyncio.run(_sync(url, settings, loaded, source or None, full, progress))
+        reports, checked = asyncio.run(_sync(url, settings, loaded, source or None, full, progress))
     out.print(report_table(reports))
+    if checked is not None:
+        typer.echo(discrepancy_line(checked))
     if any(r.status == "DOWN" for r in reports):
         raise typer.Exit(code=1)
+
+
+def discrepancy_line(report: RunReport) -> str:
+    scope = "all Pemda-years" if report.full else f"{report.partitions} Pemda-years"
+    return (
+        f"ketimpangan: {report.rules} rules on {scope} in {report.seconds:.1f} s: "
+        f"{report.raised} raised, {report.resolved} resolved, {report.open} open"
+    )
 
 
 async def _sync(
@@ -495,7 +506,7 @@ async def _sync(
     only: list[str] | None,
     full: bool,
     progress: bool,
-) -> list[SourceReport]:
+) -> tuple[list[SourceReport], RunReport | None]:
     from hub.console import sync_progress
     from hub.sync import SyncEngine
 
@@ -509,7 +520,64 @@ async def _sync(
             freshness_seconds=settings.source_freshness_seconds,
             broker_url=settings.broker_url,
         ) as engine:
-            return await engine.sync(only, full=full)
+            reports = await engine.sync(only, full=full)
+            return reports, engine.discrepancy_report
+
+
+@app.command("discrepancies")
+def discrepancies_command(
+    data_dir: DataDir = None,
+    config: ConfigFile = None,
+    full: Annotated[
+        bool,
+        typer.Option(help="Every rule on every Pemda and year, not only what changed."),
+    ] = False,
+) -> None:
+    """Run the ketimpangan rules (after a sync they run on what changed) and print the open
+    discrepancies per rule. Thresholds: the [discrepancies] table of rantai.toml."""
+    from hub.console import discrepancy_table, out
+    from hub.discrepancies import DiscrepancyEngine, ThresholdError, load_thresholds
+
+    settings = load_settings(data_dir, config)
+    try:
+        thresholds = load_thresholds(settings.config_path)
+    except (ThresholdError, OSError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    with store(settings) as url:
+        run_migrations(url)
+        report, counts = asyncio.run(_discrepancies(url, DiscrepancyEngine(thresholds), full))
+    out.print(discrepancy_table(counts))
+    typer.echo(discrepancy_line(report))
+
+
+async def _discrepancies(
+    url: str, engine: DiscrepancyEngine, full: bool
+) -> tuple[RunReport, list[tuple[str, str, int, int]]]:
+    import asyncpg
+
+    from hub.discrepancies import RULES
+    from hub.sync.engine import asyncpg_dsn
+
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        report = await engine.run(conn, full=full)
+        rows = await conn.fetch(
+            """SELECT rule, count(*) FILTER (WHERE resolved_at IS NULL) AS open,
+                      count(*) FILTER (WHERE resolved_at IS NOT NULL) AS resolved
+               FROM discrepancy GROUP BY rule"""
+        )
+    finally:
+        await conn.close()
+    by_rule = {r["rule"]: (r["open"], r["resolved"]) for r in rows}
+    counts = [
+        (
+            rule.code,
+            engine.thresholds.severity_of(rule.code, rule.severity),
+            *by_rule.get(rule.code, (0, 0)),
+        )
+        for rule in RULES
+    ]
+    return report, counts
 
 
 @sources_app.command("check")

@@ -77,6 +77,20 @@ def report_table(reports: Sequence[SourceReport]) -> Table:
     return table
 
 
+SEVERITY_STYLE = {"CRITICAL": "bold red", "WARNING": "yellow", "INFO": "cyan"}
+
+
+def discrepancy_table(counts: Sequence[tuple[str, str, int, int]]) -> Table:
+    """Per rule: severity, open and resolved ketimpangan."""
+    table = Table(title="ketimpangan", title_justify="left")
+    for name in ("rule", "severity", "open", "resolved"):
+        table.add_column(name, justify="left" if name in ("rule", "severity") else "right")
+    for rule, severity, open_, resolved in counts:
+        style = SEVERITY_STYLE.get(severity, "")
+        table.add_row(rule, f"[{style}]{severity}[/]", f"{open_:,}", f"{resolved:,}")
+    return table
+
+
 def _ago(when: datetime | None) -> str:
     if when is None:
         return "never"

@@ -213,7 +213,11 @@ class Rendering:
     def render(self, root: Any) -> asyncio.Future[str]:
         """The `payload` JSON of the `next` message for this event, rendered once for every
         subscriber of this group (memoised on the event)."""
-        memo: dict[Any, Any] = root.event.memo
+        event = getattr(root, "event", None)
+        if event is None:  # a root without an outbox event: rendered for this one only
+            self.endpoint.renders += 1
+            return asyncio.ensure_future(self._execute(root))
+        memo: dict[Any, Any] = event.memo
         task: asyncio.Future[str] | None = memo.get(self.key)
         if task is None:
             task = memo[self.key] = asyncio.ensure_future(self._execute(root))

@@ -6,16 +6,20 @@ import asyncio
 import re
 from collections.abc import AsyncGenerator
 from datetime import datetime
+from typing import Any
 
 import strawberry
 from sqlalchemy import select
 
 from hub.context import Context
+from hub.discrepancies.engine import ENTITY, raised
 from hub.errors import ClientError, ErrorCode
 from hub.events.feed import ChangeFilter
 from hub.events.outbox import OutboxEvent, parse_cursor
 from hub.store.relations import T
 from schema.common import ChangeOp, global_id
+from schema.discrepancy import Discrepancy
+from schema.query import DiscrepancyFilter
 from schema.source import Source
 
 _SNAKE = re.compile(r"_([a-z0-9])")
@@ -98,6 +102,26 @@ class ChangeEvent:
         return Source.from_row(row) if row else None
 
 
+@strawberry.type(description="A ketimpangan raised or resolved (peristiwa ketimpangan).")
+class DiscrepancyEvent:
+    raised: bool = strawberry.field(
+        description="True: the rule found it (again); false: the data no longer shows it."
+    )
+    discrepancy: Discrepancy = strawberry.field(description="The ketimpangan, as it is now.")
+    event: strawberry.Private[OutboxEvent]
+
+
+async def _discrepancy_row(info: strawberry.Info[Context, None], event: OutboxEvent) -> Any:
+    """The discrepancy of an event, read once per event and viewer scope."""
+    access = info.context.access
+    key = ("discrepancy", access.scope.cache_key)
+    if key not in event.memo:
+        table = T["discrepancy"]
+        stmt = select(table).where(table.c.id == event.entity_id)
+        event.memo[key] = asyncio.ensure_future(access.first(stmt))
+    return await asyncio.shield(event.memo[key])
+
+
 @strawberry.type(description="Langganan: live updates over graphql-transport-ws.")
 class Subscription:
     @strawberry.subscription(
@@ -120,4 +144,39 @@ class Subscription:
             root = event.memo.get("root")
             if root is None:
                 root = event.memo["root"] = ChangeEvent.from_event(event)
+            yield root
+
+    @strawberry.subscription(
+        description="Ketimpangan as the rules raise and resolve them, after each sync."
+    )
+    async def discrepancy_events(
+        self, info: strawberry.Info[Context, None], filter: DiscrepancyFilter | None = None
+    ) -> AsyncGenerator[DiscrepancyEvent, None]:
+        feed = info.context.feed
+        if feed is None:
+            raise StoreUnavailable("Live updates are not available on this endpoint.")
+        f = filter or DiscrepancyFilter()
+        change_filter = ChangeFilter(
+            region_code=f.region_code,
+            opd_code=f.opd_code,
+            entities=frozenset({ENTITY}),
+            fiscal_year=f.fiscal_year,
+        )
+        async for event in feed.subscribe(change_filter, None):
+            is_raised = raised(event.op, event.changed_fields)
+            if f.open is not None and f.open != is_raised:
+                continue
+            row = await _discrepancy_row(info, event)
+            if row is None:  # deleted since, or outside the viewer's scope
+                continue
+            if f.rule is not None and row.rule != f.rule:
+                continue
+            if f.severity is not None and row.severity != f.severity.value:
+                continue
+            key = ("discrepancy-event", info.context.access.scope.cache_key)
+            root = event.memo.get(key)
+            if root is None:
+                root = event.memo[key] = DiscrepancyEvent(
+                    raised=is_raised, discrepancy=Discrepancy.from_row(row), event=event
+                )
             yield root

@@ -82,7 +82,9 @@ class Discrepancy(Node):
         return [
             Evidence(
                 entity=str(e.get("entity", "")),
-                entity_id=strawberry.ID(str(e.get("entityId", ""))),
+                entity_id=global_id(str(e["entity"]), int(e["id"]))
+                if e.get("id") is not None
+                else strawberry.ID(str(e.get("entityId", ""))),
                 field=e.get("field"),
                 value=None if e.get("value") is None else str(e.get("value")),
             )

@@ -46,9 +46,9 @@ class Hub:
 
 @asynccontextmanager
 async def subscribe(
-    url: str, variables: dict[str, Any], *, wait_for_server: bool = False
+    url: str, variables: dict[str, Any], *, wait_for_server: bool = False, query: str = CHANGES
 ) -> AsyncIterator[websockets.ClientConnection]:
-    """A graphql-transport-ws connection with one `changes` subscription started."""
+    """A graphql-transport-ws connection with one subscription (`changes`) started."""
     protocols = [websockets.Subprotocol("graphql-transport-ws")]
     for attempt in range(300 if wait_for_server else 1):
         try:
@@ -61,7 +61,7 @@ async def subscribe(
     async with connection as ws:
         await ws.send(json.dumps({"type": "connection_init"}))
         assert json.loads(await ws.recv())["type"] == "connection_ack"
-        payload = {"query": CHANGES, "variables": variables}
+        payload = {"query": query, "variables": variables}
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
         yield ws
 

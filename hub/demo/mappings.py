@@ -401,8 +401,7 @@ def procurement_map(region: str, url: str) -> SourceMap:
             "B": "dates as dd-mm-yyyy text, pemenang as 1/0.",
             "C": "pemenang as Ya/Tidak, NPWP formatted 01.234.567.8-901.000.",
         }[f]
-        + "\nNot mapped (no canonical entity yet): rup_paket_histori (SiRUP versions, see"
-        " PUBLISHED_VALUE_CHANGED) and spse_jadwal (tender schedule, see SHORT_BID_WINDOW).",
+        + "\nrup_paket_histori and spse_jadwal have no updated-at column: keyed diff.",
     )
     src.entities += [
         EntityMap(
@@ -429,6 +428,17 @@ def procurement_map(region: str, url: str) -> SourceMap:
             watermark="updated_at",
         ),
         EntityMap(
+            "package_version",
+            {
+                "rup_code": "kd_rup",
+                "version": "versi",
+                "ceiling": "pagu",
+                "status": "status_umumkan",
+                "version_date": day("tgl_versi"),
+            },
+            table="rup_paket_histori",
+        ),
+        EntityMap(
             "tender",
             {
                 "code": "kd_tender",
@@ -449,6 +459,16 @@ def procurement_map(region: str, url: str) -> SourceMap:
             {"tender_code": "kd_tender", "rup_code": "kd_rup"},
             table="spse_tender_rup",
             watermark="auditupdate",
+        ),
+        EntityMap(
+            "tender_schedule",
+            {
+                "tender_code": "kd_tender",
+                "stage": "tahapan",
+                "starts_on": day("tgl_mulai"),
+                "ends_on": day("tgl_selesai"),
+            },
+            table="spse_jadwal",
         ),
         EntityMap(
             "bid",

@@ -307,6 +307,35 @@ class TenderPackage(Synced, table=True):
     package_id: int | None = fk("procurement_package.id", nullable=True, ondelete="SET NULL")
 
 
+class PackageVersion(Synced, table=True):
+    """Versi paket RUP: SiRUP's history of a package (its pagu per version, draft or
+    announced), kept by code; PUBLISHED_VALUE_CHANGED reads it."""
+
+    __tablename__ = "package_version"
+    __table_args__ = (UniqueConstraint("rup_code", "version"),)
+
+    id: int | None = pk()
+    rup_code: str = Field(sa_column=Column(String(20), nullable=False, index=True))
+    version: int
+    ceiling: Decimal | None = money(nullable=True)
+    status: str | None = None
+    version_date: date | None = None
+
+
+class TenderSchedule(Synced, table=True):
+    """Jadwal tender: one stage of an SPSE tender's schedule (e.g. "Upload Dokumen
+    Penawaran", which closes the bid window), kept by code; SHORT_BID_WINDOW reads it."""
+
+    __tablename__ = "tender_schedule"
+    __table_args__ = (UniqueConstraint("tender_code", "stage"),)
+
+    id: int | None = pk()
+    tender_code: str = Field(sa_column=Column(String(24), nullable=False, index=True))
+    stage: str
+    starts_on: date | None = None
+    ends_on: date | None = None
+
+
 class Bid(Synced, table=True):
     """Penawaran: one bidder's offer in a tender."""
 
@@ -534,3 +563,16 @@ class OutboxHorizon(SQLModel, table=True):
 
 
 metadata = SQLModel.metadata
+
+
+class DiscrepancyState(SQLModel, table=True):
+    """One row: the outbox position the discrepancy rules have checked up to."""
+
+    __tablename__ = "discrepancy_state"
+
+    id: int = Field(default=1, sa_column=Column(Integer, primary_key=True))
+    position: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    ran_at: datetime | None = timestamp()
+    full_at: datetime | None = timestamp()

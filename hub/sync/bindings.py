@@ -304,6 +304,30 @@ BINDINGS: tuple[Binding, ...] = (
         + " WHERE x.id = ANY($1)",
     ),
     Binding(
+        "package_version",
+        "package_version",
+        "PackageVersion",
+        ("rup_code", "version"),
+        _same("rup_code", "version", "ceiling", "status", "version_date"),
+        (),
+        context="""SELECT x.id, r.code, p.opd_code, p.fiscal_year FROM package_version x
+            LEFT JOIN procurement_package p ON p.rup_code = x.rup_code
+            LEFT JOIN region r ON r.id = p.region_id WHERE x.id = ANY($1)""",
+    ),
+    Binding(
+        "tender_schedule",
+        "tender_schedule",
+        "TenderSchedule",
+        ("tender_code", "stage"),
+        _same("tender_code", "stage", "starts_on", "ends_on"),
+        (),
+        context="""SELECT x.id, r.code, fp.opd_code, fp.fiscal_year FROM tender_schedule x
+            LEFT JOIN tender t ON t.code = x.tender_code
+            LEFT JOIN region r ON r.id = t.region_id"""
+        + _FIRST_PACKAGE.format(tender_code="x.tender_code")
+        + " WHERE x.id = ANY($1)",
+    ),
+    Binding(
         "contract",
         "contract",
         "Contract",
