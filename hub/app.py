@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
@@ -27,6 +27,14 @@ from hub.ws import LiveEndpoint
 from schema import schema as default_schema
 
 STATIC_DIR = Path(__file__).parent / "static"
+
+
+DASHBOARD_PAGE = STATIC_DIR / "dashboard" / "index.html"
+
+
+async def dashboard(request: Request) -> FileResponse:
+    """The governor's page: static files that use only the public GraphQL API."""
+    return FileResponse(DASHBOARD_PAGE, media_type="text/html")
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -100,6 +108,7 @@ def create_app(
         routes=[
             Route("/graphql", graphql_endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             WebSocketRoute("/graphql", live),
+            Route("/dashboard", dashboard),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from hub.settings import Settings
 from hub.store import relations as rel
 from hub.store.access import DataAccess
 from resolvers.paging import Page, paginate
-from resolvers.planning import region_and_children
+from resolvers.planning import opd_ids, region_and_children
 
 DISCREPANCY, OPD = rel.T["discrepancy"], rel.T["opd"]
 
@@ -40,7 +38,7 @@ async def discrepancy_page(
     if query.region_code is not None:
         stmt = stmt.where(d.c.region_id.in_(region_and_children(query.region_code)))
     if query.opd_code is not None:
-        stmt = stmt.where(d.c.opd_id.in_(select(OPD.c.id).where(OPD.c.code == query.opd_code)))
+        stmt = stmt.where(d.c.opd_id.in_(opd_ids(query.opd_code, query.region_code)))
     if query.rule is not None:
         stmt = stmt.where(d.c.rule == query.rule)
     if query.severity is not None:

@@ -23,6 +23,18 @@ DISCREPANCY = T["discrepancy"]
 ZERO = Decimal("0.00")
 
 
+def opd_ids(code: str, region_code: str | None) -> Select[Any]:
+    """Ids of the OPD with `code`: in the Pemda `region_code` itself when one is given (OPD
+    codes repeat across Pemda, so the pair names one OPD), else in every Pemda."""
+    stmt = select(OPD.c.id).where(OPD.c.code == code)
+    if region_code is not None:
+        stmt = stmt.where(
+            OPD.c.region_id
+            == select(REGION.c.id).where(REGION.c.code == region_code).scalar_subquery()
+        )
+    return stmt
+
+
 def region_and_children(code: str) -> Select[Any]:
     """Ids of the region with `code` and, for a province, of its regencies and cities."""
     parent = select(REGION.c.id).where(REGION.c.code == code).scalar_subquery()
@@ -109,7 +121,7 @@ async def sub_activity_page(
     if query.opd_id is not None:
         stmt = stmt.where(sa.c.opd_id == query.opd_id)
     if query.opd_code is not None:
-        stmt = stmt.where(sa.c.opd_id.in_(select(OPD.c.id).where(OPD.c.code == query.opd_code)))
+        stmt = stmt.where(sa.c.opd_id.in_(opd_ids(query.opd_code, query.region_code)))
     if query.stage is not None:
         rollup = rel.ROLLUP
         stmt = stmt.where(

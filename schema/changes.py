@@ -38,7 +38,10 @@ class ChangeFilterInput:
     region_code: str | None = strawberry.field(
         default=None, description="Kode Pemda; a province code includes its regencies."
     )
-    opd_code: str | None = strawberry.field(default=None, description="Kode OPD.")
+    opd_code: str | None = strawberry.field(
+        default=None,
+        description="Kode OPD; with regionCode, the OPD of that Pemda only (codes repeat).",
+    )
     entities: list[str] | None = strawberry.field(
         default=None, description='Entity type names, e.g. ["Payment", "ProgressReport"].'
     )

@@ -39,7 +39,10 @@ class SubActivityFilter:
     region_code: str | None = strawberry.field(
         default=None, description="Kode wilayah; a province code includes its regencies."
     )
-    opd_code: str | None = strawberry.field(default=None, description="Kode OPD.")
+    opd_code: str | None = strawberry.field(
+        default=None,
+        description="Kode OPD; with regionCode, the OPD of that Pemda only (codes repeat).",
+    )
     stage: ChainStage | None = strawberry.field(default=None, description="Tahap rantai.")
     search: str | None = strawberry.field(
         default=None, description="Text in the name (nama) or code (kode)."
@@ -55,7 +58,10 @@ class DiscrepancyFilter:
     region_code: str | None = strawberry.field(
         default=None, description="Kode wilayah; a province code includes its regencies."
     )
-    opd_code: str | None = strawberry.field(default=None, description="Kode OPD.")
+    opd_code: str | None = strawberry.field(
+        default=None,
+        description="Kode OPD; with regionCode, the OPD of that Pemda only (codes repeat).",
+    )
     rule: str | None = strawberry.field(default=None, description="Kode aturan.")
     severity: Severity | None = strawberry.field(default=None, description="Tingkat keparahan.")
     open: bool | None = strawberry.field(

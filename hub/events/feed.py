@@ -33,14 +33,18 @@ class ChangeFilter:
     fiscal_year: int | None = None
 
     def matches(self, event: OutboxEvent) -> bool:
-        if self.region_code is not None:
+        if self.opd_code is not None:
+            # OPD codes repeat across Pemda: with a region, the pair names one OPD.
+            if event.opd_code != self.opd_code:
+                return False
+            if self.region_code is not None and event.region_code != self.region_code:
+                return False
+        elif self.region_code is not None:
             code = event.region_code
             if code is None or not (
                 code == self.region_code or code.startswith(self.region_code + ".")
             ):
                 return False
-        if self.opd_code is not None and event.opd_code != self.opd_code:
-            return False
         if self.entities is not None and event.entity not in self.entities:
             return False
         return self.fiscal_year is None or event.fiscal_year == self.fiscal_year

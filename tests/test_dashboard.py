@@ -1,0 +1,212 @@
+"""/dashboard in headless Chromium against the real hub over the synced demo estate: the page
+loads with API data, drills down province → Pemda → OPD, shows ketimpangan with evidence,
+and updates live when the legacy estate changes. A screenshot is kept as a test artifact
+(test-artifacts/, or RANTAI_TEST_ARTIFACTS)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from hub.app import create_app
+from hub.settings import Settings
+from hub.wsproto import LiveProtocol
+from tests.test_discrepancies import Estate
+from tests.test_discrepancies import estate as estate
+from tests.test_subscriptions import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(os.environ.get("RANTAI_TEST_ARTIFACTS", ROOT / "test-artifacts"))
+CHROMIUM = os.environ.get("RANTAI_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+# Flags for a machine without a network beyond loopback (and running as root).
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+YEAR = 2025
+
+try:
+    from playwright.async_api import Page, async_playwright
+except ImportError:  # pragma: no cover - a dev install has it
+    async_playwright = None  # type: ignore[assignment]
+
+pytestmark = pytest.mark.skipif(
+    async_playwright is None or not Path(CHROMIUM).exists(),
+    reason=f"browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium; "
+    "or set RANTAI_CHROMIUM) and the playwright package (pip install -e '.[dev]')",
+)
+
+
+@dataclass
+class Served:
+    estate: Estate
+    base: str
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None) -> Any:
+        async with httpx.AsyncClient(base_url=self.base) as client:
+            response = await client.post("/graphql", json={"query": query, "variables": variables})
+        body = response.json()
+        assert "errors" not in body, body
+        return body["data"]
+
+
+@pytest.fixture(scope="module")
+async def served(estate: Estate) -> AsyncIterator[Served]:
+    app = create_app(estate.store, Settings(database_url=estate.store))
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws=LiveProtocol
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
+        await asyncio.sleep(0.02)
+    try:
+        yield Served(estate, f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        await serving
+
+
+@pytest.fixture
+async def page(served: Served) -> AsyncIterator[Page]:
+    assert async_playwright is not None
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            yield page
+            assert errors == [], errors  # no script error on the way
+        finally:
+            await browser.close()
+
+
+def rupiah_short(value: str) -> str:
+    """The page's compact Rupiah ("Rp 46,7 M") for an API Decimal string."""
+    n = Decimal(value)
+    for size, unit in ((Decimal(10) ** 12, "T"), (Decimal(10) ** 9, "M"), (Decimal(10) ** 6, "jt")):
+        if abs(n) >= size:
+            return f"Rp {n / size:.1f} {unit}".replace(".", ",")
+    return f"Rp {n:,.0f}".replace(",", ".")
+
+
+SUMMARY = "subActivities plannedAmount allocated openDiscrepancies"
+
+
+async def test_drill_down_with_api_data_and_a_live_update(served: Served, page: Page) -> None:
+    regions = (
+        await served.data(
+            f"query ($fy: Int!) {{ regions {{ code name level summary(fiscalYear: $fy) "
+            f"{{ {SUMMARY} }} }} }}",
+            {"fy": YEAR},
+        )
+    )["regions"]
+    with_data = {r["code"]: r for r in regions if r["summary"]["subActivities"]}
+    assert set(with_data) == {"53", "53.01", "53.71"}
+
+    # Province: one row per Pemda with data; figures as the API gives them.
+    await page.goto(f"{served.base}/dashboard?tahun={YEAR}")
+    await page.wait_for_selector("tr[data-region='53.01']")
+    await page.wait_for_selector("body[data-live='on']")
+    rows = await page.locator("tr[data-region]").evaluate_all(
+        "rows => rows.map(r => r.getAttribute('data-region'))"
+    )
+    assert sorted(rows) == ["53", "53.01", "53.71"]
+    kupang = with_data["53.01"]["summary"]
+    row = page.locator("tr[data-region='53.01']")
+    assert await row.locator("td[data-col='planned']").inner_text() == rupiah_short(
+        kupang["plannedAmount"]
+    )
+    assert await row.locator("[data-open]").get_attribute("data-open") == str(
+        kupang["openDiscrepancies"]
+    )
+    assert "Kabupaten Timor Tengah Selatan" in await page.locator("[data-silent]").inner_text()
+
+    # Pemda → its OPD.
+    await row.locator("a").click()
+    await page.wait_for_selector("tr[data-opd]")
+    opds = (
+        await served.data(
+            f"""query ($fy: Int!) {{ region(code: "53") {{ opds(first: 500) {{ edges {{ node {{
+            code name summary(fiscalYear: $fy) {{ {SUMMARY} }} }} }} }} }} }}""",
+            {"fy": YEAR},
+        )
+    )["region"]["opds"]["edges"]
+    assert opds  # the province has OPD
+    await page.goto(f"{served.base}/dashboard?tahun={YEAR}#/r/53")
+    await page.wait_for_selector("h1:has-text('Pemerintah Provinsi')")
+    shown = await page.locator("tr[data-opd]").count()
+    assert shown == len(opds)
+
+    # OPD: its chain, sub kegiatan and ketimpangan with evidence.
+    opd = max(opds, key=lambda e: e["node"]["summary"]["openDiscrepancies"])["node"]
+    await page.locator(f"tr[data-opd='{opd['code']}'] a").click()
+    await page.wait_for_selector("tr[data-sub]")
+    assert opd["name"] in await page.locator("h1").inner_text()
+    listed = await page.locator(".discrepancy").count()
+    assert listed == opd["summary"]["openDiscrepancies"] > 0
+    assert await page.locator(".discrepancy li").count() >= listed  # evidence shown
+    assert await page.locator("svg.chain rect").count() == 6
+
+    # Live: a pagu changes in the legacy e-planning; the page shows it without reloading.
+    await page.evaluate("window.__notReloaded = true")
+    [target] = await served.estate.fetch(
+        """SELECT s.code, s.source_key, s.planned_amount FROM sub_activity s
+           JOIN opd o ON o.id = s.opd_id JOIN region r ON r.id = s.region_id
+           WHERE r.code = '53' AND o.code = $1 AND s.fiscal_year = $2 ORDER BY s.code LIMIT 1""",
+        opd["code"],
+        YEAR,
+    )
+    new_amount = target["planned_amount"] + 777_000_000
+    await served.estate.legacy(
+        "bappeda-53",
+        """UPDATE data_sub_keg SET pagu_indikatif = $1,
+           updated_at = (SELECT max(updated_at) FROM data_sub_keg) + interval '1 second'
+           WHERE tahun = $2 AND kode_sub_giat = $3""",
+        new_amount,
+        YEAR,
+        target["code"],
+    )
+    cell = page.locator(f"tr[data-sub='{target['code']}'] td[data-col='planned']")
+    before = await cell.inner_text()
+    await served.estate.engine.sync()
+    expected = rupiah_short(str(new_amount))
+    assert expected != before
+    for _ in range(200):
+        if await cell.inner_text() == expected:
+            break
+        await asyncio.sleep(0.05)
+    assert await cell.inner_text() == expected
+    assert await page.evaluate("window.__notReloaded === true")
+    assert "Sub kegiatan berubah" in await page.locator("#feed").inner_text()
+
+    await asyncio.to_thread(ARTIFACTS.mkdir, parents=True, exist_ok=True)
+    await page.goto(f"{served.base}/dashboard?tahun={YEAR}#/r/53.01")
+    await page.wait_for_selector("tr[data-opd]")
+    await page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    size = await asyncio.to_thread(os.path.getsize, ARTIFACTS / "dashboard.png")
+    assert size > 10_000
+
+
+async def test_an_unknown_pemda_says_so(served: Served, page: Page) -> None:
+    await page.goto(f"{served.base}/dashboard?tahun={YEAR}#/r/99.99")
+    await page.wait_for_selector(".error")
+    assert "tidak dikenal" in await page.locator(".error").inner_text()
