@@ -226,9 +226,11 @@ def demo(
         typer.echo(
             f"""
 Rantai demo: {note}; synced every {sync_every:g} s.
+  dashboard      {base}/dashboard (province → Pemda → OPD, ketimpangan, live)
   GraphiQL       {base}/graphql   (example tabs: the whole chain, summaries, OPD, sources)
   health         {base}/healthz   {base}/readyz
   sources        rantai sources{data_dir_arg}
+  ketimpangan    rantai discrepancies{data_dir_arg}
   simulator      {simulating}
 Watch changes arrive: in GraphiQL run  {{ sources {{ id status lastSuccessAt rows }} }}
 Stop with Ctrl-C; data stays in {settings.data_dir} (delete it for a fresh estate).
