@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,10 +18,12 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from hub import migrate
+from hub.auth.guard import Gatekeeper, document_hash
 from hub.db import create_engine, read_engine
 from hub.events.broker import broker_for
 from hub.events.feed import ChangeFeed
 from hub.http import graphql_endpoint
+from hub.pipeline import Documents, Limits
 from hub.settings import Settings
 from hub.sync.engine import asyncpg_dsn
 from hub.ws import LiveEndpoint
@@ -55,6 +58,33 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready", "revision": current})
 
 
+class InsecureSettings(RuntimeError):
+    """Production refuses to start with development secrets."""
+
+
+def limits_of(settings: Settings) -> Limits:
+    return Limits(
+        max_depth=settings.max_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+        max_cost=settings.max_cost,
+        default_page=settings.default_page_size,
+    )
+
+
+def load_trusted(path: Path | None) -> dict[str, str] | None:
+    """The trusted documents: a JSON object {sha256: document} (ids are checked)."""
+    if path is None:
+        return None
+    data = orjson.loads(Path(path).read_bytes())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object of sha256 → document")
+    for key, document in data.items():
+        if not isinstance(document, str) or document_hash(document) != key.removeprefix("sha256:"):
+            raise ValueError(f"{path}: {key} is not the sha256 of its document")
+    return {k.removeprefix("sha256:"): v for k, v in data.items()}
+
+
 def tune_gc(threshold: int) -> None:
     """Make the cyclic garbage collector cheap for a server that builds large answers.
 
@@ -85,6 +115,7 @@ def create_app(
             tune_gc(settings.gc_threshold)
         engine = create_engine(database_url, pool_size=settings.pool_size)
         app.state.engine = read_engine(engine)
+        app.state.gate = Gatekeeper(settings, app.state.engine)
         dsn = asyncpg_dsn(database_url)
         feed = ChangeFeed(dsn, broker=broker_for(settings.broker_url, dsn))
         await feed.start()
@@ -103,7 +134,7 @@ def create_app(
             await feed.stop()
             await engine.dispose()
 
-    live = LiveEndpoint(default_schema)
+    live = LiveEndpoint(default_schema, init_timeout=settings.ws_init_timeout_seconds)
     app = Starlette(
         routes=[
             Route("/graphql", graphql_endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
@@ -115,7 +146,13 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    if settings.production and settings.production_problems():
+        raise InsecureSettings(
+            "refusing to serve in production: " + "; ".join(settings.production_problems())
+        )
     app.state.settings = settings
     app.state.schema = default_schema
+    app.state.documents = Documents(default_schema, limits_of(settings))
+    app.state.trusted_documents = load_trusted(settings.trusted_documents)
     app.state.live = live
     return app

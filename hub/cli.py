@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -125,6 +125,7 @@ def serve(
     settings = load_settings(data_dir, config)
     if sync_every is not None:
         settings = settings.model_copy(update={"sync_interval_seconds": sync_every})
+    refuse_insecure(settings)
     with store(settings) as url:
         if migrate:
             run_migrations(url)
@@ -209,9 +210,11 @@ def demo(
     settings = load_settings(data_dir).model_copy(
         update={"config": None, "sync_interval_seconds": sync_every}
     )
+    refuse_insecure(settings)
     with store(settings) as url:
         note = _demo_estate(settings, url, scale, seed, mariadb_url, legacy_prefix)
         run_migrations(url)
+        keys = asyncio.run(_demo_keys(settings, url))
         config = load_sources(settings)
         background = [sync_job(url, settings, config, on_cycle=_DemoLog(len(config.sources)))]
         if simulate:
@@ -223,6 +226,9 @@ def demo(
             else "off"
         )
         data_dir_arg = f" --data-dir {settings.data_dir}" if data_dir else ""
+        labels = {role: label for role, _, _, label in DEMO_KEYS}
+        key_lines = "\n".join(f"  {role:<9} {key}   ({labels[role]})" for role, key in keys.items())
+        keys_first = keys["province"]
         typer.echo(
             f"""
 Rantai demo: {note}; synced every {sync_every:g} s.
@@ -232,12 +238,58 @@ Rantai demo: {note}; synced every {sync_every:g} s.
   sources        rantai sources{data_dir_arg}
   ketimpangan    rantai discrepancies{data_dir_arg}
   simulator      {simulating}
+API keys (send as Authorization: Bearer KEY; without one you are the public viewer):
+{key_lines}
+  e.g. curl -H 'Authorization: Bearer {keys_first}' -H 'Content-Type: application/json' \\
+         -d '{{"query":"{{ sources {{ id status }} }}"}}' {base}/graphql
 Watch changes arrive: in GraphiQL run  {{ sources {{ id status lastSuccessAt rows }} }}
 Stop with Ctrl-C; data stays in {settings.data_dir} (delete it for a fresh estate).
 """,
             err=True,
         )
         run_server(url, settings, host, port, background)
+
+
+DEMO_KEYS = (
+    ("province", None, None, "demo: province (everything)"),
+    ("regency", "53.01", None, "demo: Kabupaten Kupang"),
+    ("opd", "53.01", "1.02.0.00.0.00.01.0000", "demo: Dinas Kesehatan, Kabupaten Kupang"),
+)
+
+
+async def _demo_keys(settings: Settings, url: str) -> dict[str, str]:
+    """One ready key per role, created once and kept in the data dir (demo only)."""
+    import json
+
+    import asyncpg
+
+    from hub.auth import keys as api_keys
+    from hub.sync.engine import asyncpg_dsn
+
+    path = settings.data_dir / "demo-keys.json"
+    known: dict[str, str] = {}
+    if path.exists():
+        known = json.loads(path.read_text(encoding="utf-8"))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        live = {r["prefix"] for r in await api_keys.listing(conn) if r["revoked_at"] is None}
+        for role, region, opd, label in DEMO_KEYS:
+            parsed = api_keys.parse(known.get(role, ""))
+            if parsed is None or parsed[0] not in live:
+                known[role], _ = await api_keys.create(
+                    conn, settings.secret_key, role, region, opd, label
+                )
+    finally:
+        await conn.close()
+    path.write_text(json.dumps(known, indent=2), encoding="utf-8")
+    path.chmod(0o600)
+    return known
+
+
+def refuse_insecure(settings: Settings) -> None:
+    """Production refuses to serve with development secrets: say which, exit 2."""
+    if settings.production and settings.production_problems():
+        raise fail("refusing to serve in production: " + "; ".join(settings.production_problems()))
 
 
 def _demo_estate(
@@ -604,6 +656,109 @@ def sources_check(data_dir: DataDir = None, config: ConfigFile = None) -> None:
     if failed:
         typer.echo(f"{failed} of {len(results)} sources have problems", err=True)
         raise typer.Exit(code=1)
+
+
+keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="province, regency, opd or public.")],
+    region: Annotated[str | None, typer.Option(help="Kode Pemda (regency and opd roles).")] = None,
+    opd: Annotated[str | None, typer.Option(help="Kode OPD (opd role).")] = None,
+    label: Annotated[str | None, typer.Option(help="Who or what the key is for.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create an API key; the key itself is printed once, on the last line."""
+    from hub.auth import AuthError, check_role
+    from hub.auth import keys as api_keys
+
+    settings = load_settings(data_dir)
+    try:
+        check_role(role, region, opd)
+    except AuthError as exc:
+        raise fail(str(exc)) from None
+    with store(settings) as url:
+        run_migrations(url)
+        key, prefix = asyncio.run(
+            _with_conn(
+                url, lambda c: api_keys.create(c, settings.secret_key, role, region, opd, label)
+            )
+        )
+    scope = " ".join(x for x in (role, region, opd) if x)
+    typer.echo(f"created API key {prefix} ({scope}); store it now, it is not shown again:")
+    typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list(data_dir: DataDir = None) -> None:
+    """Every key: prefix, role, scope, label, created, revoked."""
+    from hub.auth import keys as api_keys
+
+    settings = load_settings(data_dir)
+    with store(settings) as url:
+        run_migrations(url)
+        rows = asyncio.run(_with_conn(url, api_keys.listing))
+    for r in rows:
+        state = f"revoked {r['revoked_at']:%Y-%m-%d %H:%M}" if r["revoked_at"] else "active"
+        scope = "/".join(x for x in (r["region_code"], r["opd_code"]) if x) or "-"
+        typer.echo(
+            f"rk_{r['prefix']}  {r['role']:<9} {scope:<32} {state:<24} "
+            f"{r['created_at']:%Y-%m-%d %H:%M}  {r['label'] or ''}"
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    prefix: Annotated[str, typer.Argument(help="The key's prefix (rk_xxxxxxxx) or the key.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke a key: it stops working at once, in every process."""
+    from hub.auth import keys as api_keys
+
+    settings = load_settings(data_dir)
+    with store(settings) as url:
+        run_migrations(url)
+        done = asyncio.run(
+            _with_conn(url, lambda c: api_keys.revoke(c, settings.secret_key, prefix))
+        )
+    if not done:
+        raise fail(f"no active key {prefix}")
+    typer.echo(f"revoked {prefix}")
+
+
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: DataDir = None) -> None:
+    """Walk the audit chain; exit 1 at the first record that was edited or removed."""
+    from hub.auth.audit import verify
+
+    settings = load_settings(data_dir)
+    with store(settings) as url:
+        run_migrations(url)
+        checked, bad, why = asyncio.run(_with_conn(url, lambda c: verify(c, settings.secret_key)))
+    if bad is not None:
+        typer.echo(
+            f"audit log broken at record {bad}: {why} ({checked} records before it are intact)"
+        )
+        raise typer.Exit(code=1)
+    typer.echo(f"audit log intact: {checked} records")
+
+
+async def _with_conn(url: str, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    import asyncpg
+
+    from hub.sync.engine import asyncpg_dsn
+
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        return await work(conn)
+    finally:
+        await conn.close()
 
 
 estate_app = typer.Typer(help="The demo's legacy estate.")

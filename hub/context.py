@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.auth import INTERNAL, Viewer
 from hub.settings import Settings
 from hub.store.access import DataAccess
 from hub.store.scope import EVERYTHING, Scope
@@ -21,6 +22,7 @@ class Context:
     access: DataAccess
     settings: Settings
     feed: ChangeFeed | None = None  # live updates (WebSocket only)
+    viewer: Viewer = INTERNAL
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
@@ -33,5 +35,9 @@ class Context:
         settings: Settings,
         scope: Scope = EVERYTHING,
         feed: ChangeFeed | None = None,
+        viewer: Viewer | None = None,
     ) -> Context:
-        return cls(DataAccess(engine, scope), settings, feed)
+        """A context for the hub itself (`scope`), or for a viewer (its scope)."""
+        if viewer is not None:
+            scope = viewer.scope
+        return cls(DataAccess(engine, scope), settings, feed, viewer or INTERNAL)

@@ -6,29 +6,34 @@ A browser asking for the endpoint gets GraphiQL, served from the hub's own stati
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import orjson
-import strawberry
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import (
+    ExecutionResult,
+    GraphQLError,
+    GraphQLSyntaxError,
+    OperationType,
+    get_operation_ast,
+)
 from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from strawberry.exceptions import MissingQueryError
-from strawberry.schema.exceptions import InvalidOperationTypeError
-from strawberry.types import ExecutionResult
-from strawberry.types.graphql import OperationType
 
+from hub.auth import AuthError
+from hub.auth.guard import Gatekeeper, document_hash
 from hub.context import Context
 from hub.errors import ErrorCode
 from hub.examples import default_tabs
+from hub.pipeline import Documents, TimedOut, run
+from hub.settings import Settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 GRAPHIQL_PAGE = Path(__file__).parent / "static" / "graphiql" / "index.html"
-QUERY_ONLY = frozenset({OperationType.QUERY})
 
 
 class RequestError(Exception):
@@ -58,8 +63,10 @@ def wants_graphiql(request: Request) -> bool:
     return request.method == "GET" and "text/html" in accept and "query" not in request.query_params
 
 
-async def read_params(request: Request) -> dict[str, Any]:
+async def read_params(request: Request, max_bytes: int) -> dict[str, Any]:
     if request.method == "GET":
+        if len(request.url.query) > max_bytes:
+            raise RequestError(414, f"The query string is longer than {max_bytes} bytes.")
         params: dict[str, Any] = dict(request.query_params)
         for key in ("variables", "extensions"):
             if params.get(key):
@@ -71,8 +78,16 @@ async def read_params(request: Request) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != JSON:
         raise RequestError(415, "POST a JSON body with Content-Type: application/json.")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise RequestError(413, f"The request body is larger than {max_bytes} bytes.")
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > max_bytes:
+            raise RequestError(413, f"The request body is larger than {max_bytes} bytes.")
     try:
-        body = orjson.loads(await request.body())
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise RequestError(400, "The request body is not valid JSON.") from None
     if isinstance(body, list):
@@ -115,8 +130,9 @@ def error_code(error: GraphQLError, executed: bool) -> str:
     return ErrorCode.INTERNAL_SERVER_ERROR
 
 
-def format_result(result: ExecutionResult) -> tuple[dict[str, Any], bool]:
-    """The response body, and whether execution started (`data` present)."""
+def format_result(result: Any, *, mask: bool = False) -> tuple[dict[str, Any], bool]:
+    """The response body, and whether execution started (`data` present). With `mask`
+    (production), unexpected errors say only that something failed, not what."""
     # Execution started if there is data, or if an error carries a field path (a non-null
     # root field that failed nulls `data` itself). Parse and validation errors have neither.
     executed = result.data is not None or any(e.path for e in result.errors or ())
@@ -130,6 +146,14 @@ def format_result(result: ExecutionResult) -> tuple[dict[str, Any], bool]:
                 formatted["message"] = "The hub's database is unreachable; try again shortly."
                 extensions["code"] = ErrorCode.STORE_UNAVAILABLE
             extensions.setdefault("code", error_code(error, executed))
+            original = error.original_error
+            if (
+                mask
+                and original is not None
+                and not isinstance(original, GraphQLError)
+                and extensions["code"] == ErrorCode.INTERNAL_SERVER_ERROR
+            ):
+                formatted["message"] = "Internal server error."
             formatted["extensions"] = extensions
             errors.append(formatted)
         body["errors"] = errors
@@ -149,35 +173,64 @@ def request_error_response(error: RequestError, media_type: str) -> Response:
     return json_response(body, error.status, media_type, error.headers)
 
 
+def error_response(
+    status: int, code: str, message: str, media_type: str, headers: dict[str, str] | None = None
+) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return json_response(body, status, media_type, headers)
+
+
 async def graphql_endpoint(request: Request) -> Response:
     state = request.app.state
+    settings: Settings = state.settings
+    gate: Gatekeeper = state.gate
     if request.method not in ("GET", "POST"):
         return request_error_response(
             RequestError(405, "Use GET or POST.", {"Allow": "GET, POST"}), JSON
         )
-    if wants_graphiql(request):
-        return graphiql_page(state)
     media_type = negotiate(request.headers.get("accept"))
+    try:
+        viewer = await gate.viewer(request.headers.get("authorization"))
+    except AuthError as exc:
+        return error_response(
+            401, ErrorCode.UNAUTHENTICATED, str(exc), media_type or JSON,
+            {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )  # fmt: skip
+    if wants_graphiql(request):
+        if settings.production and not viewer.authenticated:
+            return HTMLResponse("GraphiQL is off in production.", status_code=404)
+        return graphiql_page(state)
     if media_type is None:
         return request_error_response(
             RequestError(406, f"Accept {GRAPHQL_RESPONSE} or {JSON}."), JSON
         )
+    client = request.client.host if request.client else "?"
+    wait = gate.retry_after(viewer.actor if viewer.authenticated else f"ip:{client}")
+    if wait is not None:
+        return error_response(
+            429, ErrorCode.RATE_LIMITED,
+            f"Too many requests; try again in {math.ceil(wait)} s.", media_type,
+            {"Retry-After": str(math.ceil(wait))},
+        )  # fmt: skip
     try:
-        query, variables, operation_name = validate_params(await read_params(request))
+        params = await read_params(request, settings.max_body_bytes)
+        query = trusted_query(state, params)
+        query, variables, operation_name = validate_params({**params, "query": query})
     except RequestError as error:
+        if error.status == 413:
+            return error_response(413, ErrorCode.BODY_TOO_LARGE, error.message, media_type)
         return request_error_response(error, media_type)
+    except TrustedDocumentRequired as error:
+        return error_response(400, ErrorCode.TRUSTED_DOCUMENT_REQUIRED, str(error), media_type)
 
-    schema: strawberry.Schema = state.schema
-    context = Context.create(state.engine, state.settings)
-    try:
-        result = await schema.execute(
-            query,
-            variable_values=variables,
-            context_value=context,
-            operation_name=operation_name,
-            allowed_operation_types=QUERY_ONLY,
-        )
-    except InvalidOperationTypeError:
+    documents: Documents = state.documents
+    prepared = documents.get(
+        query,
+        introspection=not (settings.production and not viewer.authenticated),
+        suggestions=not settings.production,
+    )
+    kind = prepared.operation_type(operation_name)
+    if kind is not None and kind is not OperationType.QUERY:
         # Mutations do not exist and subscriptions travel over WebSocket only.
         status = 405 if request.method == "GET" else 400
         headers = {"Allow": "POST"} if request.method == "GET" else None
@@ -185,12 +238,71 @@ async def graphql_endpoint(request: Request) -> Response:
             RequestError(status, "Only queries run over HTTP; subscribe over WebSocket.", headers),
             media_type,
         )
-    except MissingQueryError:
-        return request_error_response(RequestError(400, "No GraphQL document sent."), media_type)
+    if prepared.document is None:
+        body, _ = format_result(ExecutionResult(None, prepared.errors))
+        return json_response(body, 200 if media_type == JSON else 400, media_type)
+    operation = get_operation_ast(prepared.document, operation_name)
+    if operation is None:
+        message = (
+            f"No operation named {operation_name!r} in the document."
+            if operation_name
+            else "The document has several operations: name one in `operationName`."
+        )
+        return request_error_response(RequestError(400, message), media_type)
+    too_costly = documents.check_cost(prepared, operation_name, variables or {})
+    if too_costly is not None:
+        body, _ = format_result(ExecutionResult(None, [too_costly]))
+        return json_response(body, 200 if media_type == JSON else 400, media_type)
 
-    body, executed = format_result(result)
+    context = Context.create(state.engine, settings, viewer=viewer)
+    result = await run(
+        state.schema, prepared.document, context, variables, operation_name,
+        time_limit=settings.execution_timeout_seconds, hide_suggestions=settings.production,
+    )  # fmt: skip
+    body, executed = format_result(result, mask=settings.production)
+    await gate.audit(
+        viewer,
+        "request",
+        {
+            "operation": operation_name or (operation.name.value if operation.name else None),
+            "document": document_hash(query),
+            "errors": len(result.errors or ()),
+        },
+    )
+    if any(isinstance(e.original_error or e, TimedOut) for e in result.errors or ()):
+        return json_response(body, 503, media_type)
     status = 200 if executed or media_type == JSON else 400
     return json_response(body, status, media_type)
+
+
+class TrustedDocumentRequired(Exception):
+    pass
+
+
+def trusted_query(state: Any, params: dict[str, Any]) -> Any:
+    """The document to run. With trusted documents on, only a registered one, named by its
+    sha256 (`extensions.persistedQuery.sha256Hash` or `documentId`, optionally "sha256:…")
+    or sent as text whose hash is registered."""
+    trusted: dict[str, str] | None = getattr(state, "trusted_documents", None)
+    query = params.get("query")
+    if trusted is None:
+        return query
+    extensions = params.get("extensions") or {}
+    persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
+    wanted = params.get("documentId") or (
+        persisted.get("sha256Hash") if isinstance(persisted, dict) else None
+    )
+    if isinstance(wanted, str):
+        document = trusted.get(wanted.removeprefix("sha256:"))
+        if document is None:
+            raise TrustedDocumentRequired(f"No trusted document with id {wanted!r}.")
+        return document
+    if isinstance(query, str) and document_hash(query) in trusted:
+        return query
+    raise TrustedDocumentRequired(
+        "This hub runs only trusted documents: send `documentId` (their sha256) or a "
+        "registered document."
+    )
 
 
 def graphiql_page(state: Any) -> HTMLResponse:

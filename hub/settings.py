@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "rantai-development-secret-key-not-for-production"
+WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "rantai", "jwt-secret"}
 
 
 class Settings(BaseSettings):
@@ -52,6 +56,62 @@ class Settings(BaseSettings):
         description="Change events older than this are pruned; a cursor before them expires.",
     )
     sync_concurrency: int = Field(default=3, ge=1, description="Sources synced at once.")
+
+    # --- access control and limits (docs/security.md) ------------------------------------
+    secret_key: str = Field(
+        default=DEV_SECRET_KEY,
+        description="Keys API-key hashes and the audit chain; production refuses the default.",
+    )
+    jwt_secret: str | None = Field(default=None, description="HS256 secret of bearer tokens.")
+    jwt_jwks_file: Path | None = Field(default=None, description="JWKS file of RS256 keys.")
+    jwt_issuer: str | None = Field(default=None, description="Required `iss` of tokens.")
+    jwt_audience: str | None = Field(default=None, description="Required `aud` of tokens.")
+    rate_limit_per_minute: int = Field(
+        default=600, ge=1, description="Requests per minute per key, token or anonymous address."
+    )
+    max_depth: int = Field(default=15, ge=1, description="Deepest selection allowed.")
+    max_aliases: int = Field(default=30, ge=0, description="Aliases per document.")
+    max_tokens: int = Field(default=5_000, ge=10, description="Tokens per document.")
+    max_cost: int = Field(
+        default=10_000_000, ge=1, description="Estimated values per request (list sizes × depth)."
+    )
+    max_body_bytes: int = Field(default=100_000, ge=1_000, description="Request body size.")
+    max_batch: int = Field(
+        default=1, ge=1, description="Operations per HTTP request; 1 turns batching off."
+    )
+    execution_timeout_seconds: float = Field(default=15.0, gt=0, description="Per request.")
+    ws_max_subscriptions: int = Field(
+        default=50, ge=1, description="Operations at once on one WebSocket connection."
+    )
+    ws_init_timeout_seconds: float = Field(default=10.0, gt=0, description="For connection_init.")
+    dev_anonymous_role: Literal["public", "province"] = Field(
+        default="public",
+        description="Development only: what a request without credentials sees (the test "
+        "suite's data tests use province); production refuses anything but public.",
+    )
+    trusted_documents: Path | None = Field(
+        default=None,
+        description="JSON {sha256: document}: when set, only these documents are executed.",
+    )
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    def production_problems(self) -> list[str]:
+        """Settings production refuses (checked by every command that serves)."""
+        problems = []
+        if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+            problems.append(
+                "RANTAI_SECRET_KEY is the development default or shorter than 32 characters"
+            )
+        if self.jwt_secret is not None and (
+            len(self.jwt_secret) < 32 or self.jwt_secret.lower() in WEAK_SECRETS
+        ):
+            problems.append("RANTAI_JWT_SECRET is shorter than 32 characters or a known default")
+        if self.dev_anonymous_role != "public":
+            problems.append("RANTAI_DEV_ANONYMOUS_ROLE must be public (or unset) in production")
+        return problems
 
     @field_validator("database_url")
     @classmethod

@@ -19,40 +19,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterable
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import strawberry
 from graphql import (
-    DocumentNode,
     ExecutionResult,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    GraphQLSyntaxError,
     Node,
-    OperationDefinitionNode,
     OperationType,
-    VariableNode,
     get_operation_ast,
     located_error,
-    parse,
-    validate,
 )
 from graphql.execution import Executor, create_source_event_stream, execute_subscription_event
-from graphql.language import Visitor, visit
 from starlette.types import Receive, Scope, Send
 from strawberry.types import ExecutionResult as StrawberryResult
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
+from hub.auth import ANONYMOUS, AuthError, Viewer
 from hub.context import Context
+from hub.errors import ErrorCode
 from hub.http import format_result
-from hub.store.scope import EVERYTHING
-from hub.store.scope import Scope as ViewerScope
+from hub.pipeline import Prepared, run
 
 log = logging.getLogger("rantai.ws")
 
@@ -65,6 +54,7 @@ QUERY_ONLY = frozenset({StrawberryOperationType.QUERY})
 class CloseCode:
     BAD_REQUEST = 4400
     UNAUTHORIZED = 4401
+    FORBIDDEN = 4403
     SUBPROTOCOL_NOT_ACCEPTABLE = 4406
     INIT_TIMEOUT = 4408
     SUBSCRIBER_EXISTS = 4409
@@ -76,94 +66,6 @@ class ProtocolViolation(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A parsed, validated document and what its subscription renderings depend on."""
-
-    document: DocumentNode | None
-    errors: list[GraphQLError]
-    # Per operation name: the variables the selection below the root field uses.
-    render_variables: dict[str | None, frozenset[str]]
-
-
-class Documents:
-    """Parse + validate once per distinct document text (LRU)."""
-
-    def __init__(self, schema: strawberry.Schema, size: int = 256) -> None:
-        self.schema = schema
-        self.size = size
-        self._cache: OrderedDict[str, Prepared] = OrderedDict()
-
-    def get(self, query: str) -> Prepared:
-        prepared = self._cache.get(query)
-        if prepared is not None:
-            self._cache.move_to_end(query)
-            return prepared
-        prepared = self._prepare(query)
-        self._cache[query] = prepared
-        if len(self._cache) > self.size:
-            self._cache.popitem(last=False)
-        return prepared
-
-    def _prepare(self, query: str) -> Prepared:
-        try:
-            document = parse(query)
-        except GraphQLSyntaxError as error:
-            return Prepared(None, [error], {})
-        errors = validate(self.schema._schema, document)
-        if errors:
-            return Prepared(None, list(errors), {})
-        fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-        render_variables = {
-            (d.name.value if d.name else None): _render_variables(d, fragments)
-            for d in document.definitions
-            if isinstance(d, OperationDefinitionNode)
-        }
-        return Prepared(document, [], render_variables)
-
-
-def _render_variables(
-    operation: OperationDefinitionNode, fragments: dict[str, FragmentDefinitionNode]
-) -> frozenset[str]:
-    """Variables a rendering of one event can depend on: all those the operation uses except
-    in the arguments of its root fields (those only choose the stream of events)."""
-    used: set[str] = set()
-    seen: set[str] = set()
-
-    class Collect(Visitor):
-        def enter_variable(self, node: VariableNode, *_: Any) -> None:
-            used.add(node.name.value)
-
-        def enter_fragment_spread(self, node: FragmentSpreadNode, *_: Any) -> None:
-            name = node.name.value
-            if name not in seen and name in fragments:
-                seen.add(name)
-                visit(fragments[name], Collect())
-
-    def walk_root(selections: Any) -> None:
-        for selection in selections:
-            if isinstance(selection, FieldNode):
-                for directive in selection.directives or ():
-                    visit(directive, Collect())
-                if selection.selection_set is not None:
-                    visit(selection.selection_set, Collect())
-            elif isinstance(selection, FragmentSpreadNode):
-                for directive in selection.directives or ():
-                    visit(directive, Collect())
-                fragment = fragments.get(selection.name.value)
-                if fragment is not None:
-                    walk_root(fragment.selection_set.selections)
-            else:  # inline fragment
-                for directive in selection.directives or ():
-                    visit(directive, Collect())
-                walk_root(selection.selection_set.selections)
-
-    walk_root(operation.selection_set.selections)
-    return frozenset(used)
 
 
 def _frame(message: dict[str, Any]) -> str:
@@ -191,7 +93,7 @@ class Rendering:
         prepared: Prepared,
         operation_name: str | None,
         variables: dict[str, Any],
-        viewer: ViewerScope,
+        viewer: Viewer,
     ) -> None:
         self.endpoint = endpoint
         self.document = prepared.document
@@ -207,7 +109,7 @@ class Rendering:
             id(prepared),
             operation_name,
             orjson.dumps(relevant, option=orjson.OPT_SORT_KEYS),
-            viewer.cache_key,
+            viewer.scope.cache_key,
         )
 
     def render(self, root: Any) -> asyncio.Future[str]:
@@ -237,7 +139,7 @@ class Rendering:
 
     async def _execute_unsafe(self, root: Any) -> str:
         state = self.endpoint.state
-        context = Context.create(state.engine, state.settings, self.viewer)
+        context = Context.create(state.engine, state.settings, viewer=self.viewer)
         built = Executor.build(
             self.endpoint.schema._schema,
             self.document,  # type: ignore[arg-type]
@@ -267,7 +169,11 @@ class Connection:
         self.send_many = SEND_MANY in (scope.get("extensions") or {})
         self.init_received = False
         self.acknowledged = False
-        self.viewer: ViewerScope = EVERYTHING  # [6/7]: from connection_init's payload
+        self.viewer: Viewer = ANONYMOUS  # from connection_init's payload (or the upgrade)
+        self.headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())
+        }
+        self.client = (scope.get("client") or ("?", 0))[0]
         self.operations: dict[str, asyncio.Task[None]] = {}
         self.closed = False
         # Frames are queued and written by one flush per loop turn: the frames a burst
@@ -275,6 +181,7 @@ class Connection:
         self._outgoing: list[str | tuple[str, asyncio.Future[str]]] = []
         self._flushing: asyncio.Task[None] | None = None
         self._room = asyncio.Event()
+        self._refusals: set[asyncio.Task[None]] = set()
 
     async def send(self, text: str) -> None:
         await self._push(text)
@@ -393,6 +300,11 @@ class Connection:
                     CloseCode.BAD_REQUEST, "connection_init payload must be an object"
                 )
             self.init_received = True
+            credential = _credential(payload or {}) or self.headers.get("authorization")
+            try:
+                self.viewer = await self.endpoint.state.gate.viewer(credential)
+            except AuthError as exc:
+                raise ProtocolViolation(CloseCode.FORBIDDEN, f"Forbidden: {exc}"[:120]) from None
             self.acknowledged = True
             await self.send('{"type":"connection_ack"}')
         elif kind == "ping":
@@ -437,6 +349,26 @@ class Connection:
             raise ProtocolViolation(
                 CloseCode.SUBSCRIBER_EXISTS, f"Subscriber for {op_id} already exists"
             )
+        settings = self.endpoint.state.settings
+        refusal = None
+        if len(self.operations) >= settings.ws_max_subscriptions:
+            refusal = (
+                ErrorCode.TOO_MANY_SUBSCRIPTIONS,
+                f"At most {settings.ws_max_subscriptions} operations at once on one connection.",
+            )
+        else:
+            gate = self.endpoint.state.gate
+            caller = self.viewer.actor if self.viewer.authenticated else f"ip:{self.client}"
+            wait = gate.retry_after(caller)
+            if wait is not None:
+                refusal = (ErrorCode.RATE_LIMITED, f"Too many requests; try again in {wait:.0f} s.")
+        if refusal is not None:
+            task = asyncio.create_task(
+                self._error(orjson.dumps(op_id).decode(), [_client_error(*refusal)])
+            )
+            self._refusals.add(task)
+            task.add_done_callback(self._refusals.discard)
+            return
         self.operations[op_id] = asyncio.create_task(
             self._operation(op_id, query, variables or {}, operation_name),
             name=f"rantai-ws-operation-{op_id}",
@@ -447,9 +379,20 @@ class Connection:
     ) -> None:
         id_json = orjson.dumps(op_id).decode()
         try:
-            prepared = self.endpoint.documents.get(query)
+            settings = self.endpoint.state.settings
+            prepared = self.endpoint.state.documents.get(
+                query,
+                introspection=not (settings.production and not self.viewer.authenticated),
+                suggestions=not settings.production,
+            )
             if prepared.document is None:
                 await self._error(id_json, _formatted_errors(prepared.errors, executed=False))
+                return
+            too_costly = self.endpoint.state.documents.check_cost(
+                prepared, operation_name, variables
+            )
+            if too_costly is not None:
+                await self._error(id_json, _formatted_errors([too_costly], executed=False))
                 return
             operation = get_operation_ast(prepared.document, operation_name)
             if operation is None:
@@ -465,7 +408,7 @@ class Connection:
             if operation.operation is OperationType.SUBSCRIPTION:
                 await self._stream(id_json, prepared, variables, operation_name)
             else:
-                await self._single(id_json, query, variables, operation_name)
+                await self._single(id_json, prepared, variables, operation_name)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -489,18 +432,26 @@ class Connection:
         )
 
     async def _single(
-        self, id_json: str, query: str, variables: dict[str, Any], operation_name: str | None
+        self,
+        id_json: str,
+        prepared: Prepared,
+        variables: dict[str, Any],
+        operation_name: str | None,
     ) -> None:
         """A query over the socket: one `next`, then `complete` (mutations do not exist)."""
         state = self.endpoint.state
-        result = await self.endpoint.schema.execute(
-            query,
-            variable_values=variables,
-            context_value=Context.create(state.engine, state.settings, self.viewer),
-            operation_name=operation_name,
-            allowed_operation_types=QUERY_ONLY,
+        settings = state.settings
+        assert prepared.document is not None
+        result = await run(
+            self.endpoint.schema,
+            prepared.document,
+            Context.create(state.engine, settings, viewer=self.viewer),
+            variables,
+            operation_name,
+            time_limit=settings.execution_timeout_seconds,
+            hide_suggestions=settings.production,
         )
-        body, _ = format_result(result)
+        body, _ = format_result(result, mask=settings.production)
         await self.send(f'{{"id":{id_json},"type":"next","payload":{orjson.dumps(body).decode()}}}')
         await self.send(f'{{"id":{id_json},"type":"complete"}}')
 
@@ -512,7 +463,10 @@ class Connection:
         operation_name: str | None,
     ) -> None:
         state = self.endpoint.state
-        context = Context.create(state.engine, state.settings, self.viewer, feed=state.feed)
+        context = Context.create(state.engine, state.settings, feed=state.feed, viewer=self.viewer)
+        await state.gate.audit(
+            self.viewer, "subscribe", {"operation": operation_name, "variables": variables}
+        )
         built = Executor.build(
             self.endpoint.schema._schema,
             prepared.document,  # type: ignore[arg-type]
@@ -541,6 +495,23 @@ class Connection:
             await self._error(id_json, _formatted_errors([failure.error], executed=True))
             return
         await self.send(f'{{"id":{id_json},"type":"complete"}}')
+
+
+def _credential(payload: dict[str, Any]) -> str | None:
+    """`Authorization: Bearer …` as graphql-ws clients send it in connection_init."""
+    for key in ("Authorization", "authorization"):
+        value = payload.get(key)
+        if isinstance(value, str):
+            return value
+    headers = payload.get("headers")
+    if isinstance(headers, dict):
+        return _credential(headers)
+    token = payload.get("token")
+    return f"Bearer {token}" if isinstance(token, str) else None
+
+
+def _client_error(code: str, message: str) -> dict[str, Any]:
+    return {"message": message, "extensions": {"code": code}}
 
 
 class _StreamError(Exception):
@@ -574,7 +545,6 @@ class LiveEndpoint:
     def __init__(self, schema: strawberry.Schema, *, init_timeout: float = 10.0) -> None:
         self.schema = schema
         self.init_timeout = init_timeout
-        self.documents = Documents(schema)
         self.state: Any = None
         self.renders = 0  # event renderings so far (bench and tests read it)
         self.connections = 0

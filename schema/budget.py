@@ -10,6 +10,7 @@ import strawberry
 from sqlalchemy import Row
 
 from hub.context import Context
+from hub.errors import Forbidden
 from hub.store import relations as rel
 from schema.source import Provenance
 
@@ -93,10 +94,12 @@ class Payment:
     ) -> Annotated[Vendor, strawberry.lazy("schema.procurement")] | None:
         from schema.procurement import Vendor
 
+        if not info.context.access.scope.sees_field("Payment.payee"):
+            raise Forbidden("Payees are not shown to anonymous viewers; send an API key.")
         if self.row.payee_vendor_id is None:
             if self.row.payee_name is None:
                 return None
-            return Vendor(name=self.row.payee_name, tax_id=self.row.payee_tax_id)
+            return Vendor(name=self.row.payee_name, npwp=self.row.payee_tax_id)
         row = await info.context.loaders.one(rel.VENDOR_BY_ID, self.row.payee_vendor_id, "payee")
         return Vendor.from_row(row) if row else None
 

@@ -17,6 +17,7 @@ from hub.errors import ClientError, ErrorCode
 from hub.events.feed import ChangeFilter
 from hub.events.outbox import OutboxEvent, parse_cursor
 from hub.store.relations import T
+from hub.store.scope import Scope
 from schema.common import ChangeOp, global_id
 from schema.discrepancy import Discrepancy
 from schema.query import DiscrepancyFilter
@@ -47,12 +48,13 @@ class ChangeFilterInput:
     )
     fiscal_year: int | None = strawberry.field(default=None, description="Tahun anggaran.")
 
-    def to_filter(self) -> ChangeFilter:
+    def to_filter(self, scope: Scope | None = None) -> ChangeFilter:
         return ChangeFilter(
             region_code=self.region_code,
             opd_code=self.opd_code,
             entities=frozenset(self.entities) if self.entities is not None else None,
             fiscal_year=self.fiscal_year,
+            scope=scope,
         )
 
 
@@ -141,7 +143,8 @@ class Subscription:
         if feed is None:
             raise StoreUnavailable("Live updates are not available on this endpoint.")
         position = parse_cursor(after) if after is not None else None
-        change_filter = filter.to_filter() if filter is not None else ChangeFilter()
+        scope = info.context.access.scope
+        change_filter = (filter or ChangeFilterInput()).to_filter(scope)
         async for event in feed.subscribe(change_filter, position):
             # One object per event for all subscribers (it only carries the event's data).
             root = event.memo.get("root")
@@ -164,6 +167,7 @@ class Subscription:
             opd_code=f.opd_code,
             entities=frozenset({ENTITY}),
             fiscal_year=f.fiscal_year,
+            scope=info.context.access.scope,
         )
         async for event in feed.subscribe(change_filter, None):
             is_raised = raised(event.op, event.changed_fields)

@@ -10,6 +10,7 @@ import strawberry
 from sqlalchemy import Row
 
 from hub.context import Context
+from hub.errors import Forbidden
 from hub.store import relations as rel
 from schema.common import Node, global_id
 from schema.source import Provenance
@@ -24,11 +25,17 @@ Info = strawberry.Info[Context, None]
 @strawberry.type(description="Penyedia: a vendor.")
 class Vendor:
     name: str = strawberry.field(description="Nama penyedia.")
-    tax_id: str | None = strawberry.field(description="NPWP; hidden from public viewers.")
+    npwp: strawberry.Private[str | None]
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> Vendor:
-        return cls(name=row.name, tax_id=row.tax_id)
+        return cls(name=row.name, npwp=row.tax_id)
+
+    @strawberry.field(description="NPWP; null with a FORBIDDEN error for public viewers.")
+    def tax_id(self, info: Info) -> str | None:
+        if not info.context.access.scope.sees_field("Vendor.taxId"):
+            raise Forbidden("NPWP is not shown to anonymous viewers; send an API key.")
+        return self.npwp
 
 
 @strawberry.type(description="Paket RUP (Rencana Umum Pengadaan, SiRUP).")

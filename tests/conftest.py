@@ -30,6 +30,12 @@ from hub.store.synthetic import seed_canonical
 SEEDED_SUB_ACTIVITIES = 600
 MARIADB_URL = os.environ.get("RANTAI_MARIADB_URL", "mysql://root@127.0.0.1:3306")
 
+# The data tests (sync totals, queries, subscriptions…) read as the province viewer without
+# credentials; they were written before access control and are about the data. Access
+# control itself is tested with the default, public, in tests/test_security.py, and
+# production refuses this setting.
+os.environ.setdefault("RANTAI_DEV_ANONYMOUS_ROLE", "province")
+
 
 async def mariadb_reachable() -> bool:
     """Tests of MariaDB sources skip, saying so, on a machine without a MariaDB server."""

@@ -15,16 +15,31 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 import websockets
 
+from hub.auth import keys
 from hub.events.outbox import parse_cursor
+from hub.settings import Settings
+from hub.sync.engine import asyncpg_dsn
 from hub.migrate import run_async
 from tests.conftest import Server
 from tests.test_subscriptions import change_plan, events, free_port, next_message, subscribe
 from tests.test_sync import Estate, build_estate
 
 RANTAI = [sys.executable, "-m", "hub.cli"]
+
+
+async def province_key(url: str) -> str:
+    """An API key of the province role in the store at `url` (the processes run without
+    credentials-free access: a request without a key is the public viewer)."""
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        key, _ = await keys.create(conn, Settings().secret_key, "province", label="test")
+    finally:
+        await conn.close()
+    return key
 
 
 async def serve(url: str, config: Path, port: int, log: Path) -> asyncio.subprocess.Process:
@@ -45,10 +60,13 @@ async def test_events_cross_processes_and_syncing_survives_a_killed_process(
     estate = build_estate(tmp_path / "estate", url)
     config = estate.folder / "rantai.toml"
     port_a, port_b = free_port(), free_port()
+    key = await province_key(url)
     a = await serve(url, config, port_a, tmp_path / "a.log")
     b = await serve(url, config, port_b, tmp_path / "b.log")
     try:
-        async with subscribe(f"ws://127.0.0.1:{port_b}/graphql", {}, wait_for_server=True) as ws:
+        async with subscribe(
+            f"ws://127.0.0.1:{port_b}/graphql", {}, wait_for_server=True, key=key
+        ) as ws:
             # Both processes sync; whichever holds a source's lock writes, B's feed sees it.
             await asyncio.sleep(1.5)
             change_plan(estate, 8_000_000, 90)
@@ -85,12 +103,13 @@ async def test_reconnect_after_a_burst_of_1000_changes_gets_exactly_the_missed(
     await run_async(url, "upgrade", "head")
     estate = build_estate(tmp_path / "estate", url)
     await estate.sync()
+    key = await province_key(url)
     port = free_port()
     b = await serve(url, estate.folder / "rantai.toml", port, tmp_path / "b.log")
     ws_url = f"ws://127.0.0.1:{port}/graphql"
     only_payments = {"filter": {"entities": ["Payment"]}}
     try:
-        async with subscribe(ws_url, only_payments, wait_for_server=True) as ws:
+        async with subscribe(ws_url, only_payments, wait_for_server=True, key=key) as ws:
             await asyncio.sleep(1)
             sql = "UPDATE sp2d SET nilai = nilai + 1 WHERE nomor LIKE '00001/%'"
             estate.execute(estate.finance, sql)
@@ -104,7 +123,7 @@ async def test_reconnect_after_a_burst_of_1000_changes_gets_exactly_the_missed(
             conn.executemany("INSERT INTO sp2d VALUES (?, ?, ?, ?, ?, ?)", rows)
         # Let the burst be synced while nobody listens.
         await _until_count(estate, 1005)
-        async with subscribe(ws_url, {**only_payments, "after": last["cursor"]}) as ws:
+        async with subscribe(ws_url, {**only_payments, "after": last["cursor"]}, key=key) as ws:
             missed = await events(ws, 1000)
             numbers = [e["entityId"] for e in missed]
             assert len(set(numbers)) == 1000

@@ -46,7 +46,12 @@ class Hub:
 
 @asynccontextmanager
 async def subscribe(
-    url: str, variables: dict[str, Any], *, wait_for_server: bool = False, query: str = CHANGES
+    url: str,
+    variables: dict[str, Any],
+    *,
+    wait_for_server: bool = False,
+    query: str = CHANGES,
+    key: str | None = None,
 ) -> AsyncIterator[websockets.ClientConnection]:
     """A graphql-transport-ws connection with one subscription (`changes`) started."""
     protocols = [websockets.Subprotocol("graphql-transport-ws")]
@@ -59,7 +64,10 @@ async def subscribe(
                 raise
             await asyncio.sleep(0.1)
     async with connection as ws:
-        await ws.send(json.dumps({"type": "connection_init"}))
+        init: dict[str, Any] = {"type": "connection_init"}
+        if key is not None:
+            init["payload"] = {"Authorization": f"Bearer {key}"}
+        await ws.send(json.dumps(init))
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         payload = {"query": query, "variables": variables}
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))

@@ -19,6 +19,7 @@ import asyncpg
 
 from hub.events.broker import Broker, PostgresBroker
 from hub.events.outbox import OutboxEvent, check_cursor, head, read_after
+from hub.store.scope import Scope
 
 log = logging.getLogger("rantai.events")
 
@@ -31,8 +32,11 @@ class ChangeFilter:
     opd_code: str | None = None
     entities: frozenset[str] | None = None  # GraphQL type names
     fiscal_year: int | None = None
+    scope: Scope | None = None  # the viewer's: events outside it are not theirs to see
 
     def matches(self, event: OutboxEvent) -> bool:
+        if self.scope is not None and not self.scope.sees_event(event):
+            return False
         if self.opd_code is not None:
             # OPD codes repeat across Pemda: with a region, the pair names one OPD.
             if event.opd_code != self.opd_code:

@@ -576,3 +576,35 @@ class DiscrepancyState(SQLModel, table=True):
     )
     ran_at: datetime | None = timestamp()
     full_at: datetime | None = timestamp()
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key: its public prefix, the HMAC of its secret, and what it may see."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = pk()
+    prefix: str = Field(sa_column=Column(String(16), nullable=False, unique=True))
+    secret_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    role: str = Field(sa_column=Column(String(16), nullable=False))
+    region_code: str | None = Field(default=None, sa_column=Column(String(16)))
+    opd_code: str | None = Field(default=None, sa_column=Column(String(40)))
+    label: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime | None = timestamp(nullable=False, default_now=True)
+    revoked_at: datetime | None = timestamp()
+
+
+class AuditLog(SQLModel, table=True):
+    """Who did what, hash-chained: each record's hash covers the previous record's."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = pk()
+    at: datetime | None = timestamp(nullable=False, default_now=True)
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    actor: str = Field(sa_column=Column(Text, nullable=False))
+    detail: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}")
+    )
+    prev_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))

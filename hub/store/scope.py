@@ -1,14 +1,26 @@
 """The viewer's scope: which part of the chain a request may see (ARCHITECTURE.md §6).
 
-Every read goes through `DataAccess`, which asks the scope for a SQL predicate per table.
-Until access control lands ([6/7]) the only scope is `EVERYTHING`.
+Every read goes through `DataAccess`, which asks the scope for a SQL predicate per table,
+so lists, `node(id)`, nested fields and subscription events are filtered by the same rule.
+
+- `EVERYTHING`: the hub itself (sync, rules) and the `province` role.
+- `RegionScope`: the `regency` role: rows of one Pemda (a province code: and its regencies).
+- `OpdScope`: the `opd` role: rows of one OPD of one Pemda, and the procurement, contracts
+  and payments that hang from its packages and sub kegiatan.
+- `PUBLIC`: anonymous viewers: the published chain (plan, RUP, tenders, bids, contracts)
+  and aggregates; no DPA lines, payments, monev reports or ketimpangan rows.
+Fields that are personal data (NPWP, payee names) are masked by the schema, not here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Table
+from sqlalchemy import ColumnElement, Table, false, or_, select
+
+if TYPE_CHECKING:
+    from hub.events.outbox import OutboxEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +31,14 @@ class Scope:
         """The SQL condition a row of `table` must meet to be visible; None is no limit."""
         return None
 
+    def sees_event(self, event: OutboxEvent) -> bool:
+        """Whether a change event (its routing: entity, Pemda, OPD) is for this viewer."""
+        return True
+
+    def sees_field(self, name: str) -> bool:
+        """Whether a masked field ("Vendor.taxId", "Payment.payee") is shown."""
+        return True
+
     @property
     def cache_key(self) -> str:
         """Equal for viewers that see the same rows (used to share rendered events)."""
@@ -26,3 +46,200 @@ class Scope:
 
 
 EVERYTHING = Scope("everything")
+
+
+def _t(name: str) -> Table:
+    from hub.store.relations import T
+
+    return T[name]
+
+
+def _region_ids(code: str) -> Any:
+    region = _t("region")
+    return select(region.c.id).where(or_(region.c.code == code, region.c.parent_code == code))
+
+
+# Tables carrying region_id directly.
+_REGIONAL = {
+    "opd",
+    "program",
+    "activity",
+    "sub_activity",
+    "indicator",
+    "budget_line",
+    "payment",
+    "procurement_package",
+    "tender",
+    "contract",
+    "contract_amendment",
+    "progress_report",
+    "discrepancy",
+}
+_UNRESTRICTED = {"vendor", "source"}
+
+
+@dataclass(frozen=True, slots=True)
+class RegionScope(Scope):
+    region_code: str = ""
+
+    def predicate(self, table: Table) -> ColumnElement[bool] | None:
+        name = table.name
+        ids = _region_ids(self.region_code)
+        if name in _UNRESTRICTED:
+            return None
+        if name == "region":
+            return table.c.id.in_(ids)
+        if name in _REGIONAL:
+            return table.c.region_id.in_(ids)
+        if name == "package_budget_row":
+            package = _t("procurement_package")
+            return table.c.package_id.in_(select(package.c.id).where(package.c.region_id.in_(ids)))
+        if name in ("tender_package", "bid"):
+            tender = _t("tender")
+            return table.c.tender_code.in_(select(tender.c.code).where(tender.c.region_id.in_(ids)))
+        if name == "sub_activity_rollup":
+            sa = _t("sub_activity")
+            return table.c.sub_activity_id.in_(select(sa.c.id).where(sa.c.region_id.in_(ids)))
+        return false()  # anything not listed is not for this viewer
+
+    def sees_event(self, event: OutboxEvent) -> bool:
+        code = event.region_code
+        if code is None:
+            return event.entity in ("Vendor", "Source")
+        return code == self.region_code or code.startswith(self.region_code + ".")
+
+    @property
+    def cache_key(self) -> str:
+        return f"region:{self.region_code}"
+
+
+@dataclass(frozen=True, slots=True)
+class OpdScope(Scope):
+    region_code: str = ""
+    opd_code: str = ""
+
+    def _opd_ids(self) -> Any:
+        opd, region = _t("opd"), _t("region")
+        return select(opd.c.id).where(
+            opd.c.code == self.opd_code,
+            opd.c.region_id
+            == select(region.c.id).where(region.c.code == self.region_code).scalar_subquery(),
+        )
+
+    def _sub_activities(self) -> Any:
+        sa = _t("sub_activity")
+        return select(sa.c.id).where(sa.c.opd_id.in_(self._opd_ids()))
+
+    def _packages(self) -> Any:
+        package = _t("procurement_package")
+        return select(package.c.id).where(package.c.opd_id.in_(self._opd_ids()))
+
+    def _tender_codes(self) -> Any:
+        link, package = _t("tender_package"), _t("procurement_package")
+        return (
+            select(link.c.tender_code)
+            .join(package, package.c.rup_code == link.c.rup_code)
+            .where(package.c.opd_id.in_(self._opd_ids()))
+        )
+
+    def _contracts(self) -> Any:
+        contract = _t("contract")
+        return select(contract.c.id).where(
+            or_(
+                contract.c.sub_activity_id.in_(self._sub_activities()),
+                contract.c.tender_code.in_(self._tender_codes()),
+            )
+        )
+
+    def predicate(self, table: Table) -> ColumnElement[bool] | None:
+        name = table.name
+        region = _t("region")
+        if name in _UNRESTRICTED:
+            return None
+        if name == "region":
+            return table.c.code == self.region_code
+        if name == "opd":
+            return table.c.id.in_(self._opd_ids())
+        if name in ("program", "activity"):  # the plan's codes and names of its Pemda
+            return table.c.region_id.in_(
+                select(region.c.id).where(region.c.code == self.region_code)
+            )
+        if name in ("sub_activity", "procurement_package", "discrepancy"):
+            return table.c.opd_id.in_(self._opd_ids())
+        if name in ("indicator", "budget_line", "payment", "progress_report"):
+            return table.c.sub_activity_id.in_(self._sub_activities())
+        if name == "sub_activity_rollup":
+            return table.c.sub_activity_id.in_(self._sub_activities())
+        if name == "package_budget_row":
+            return table.c.package_id.in_(self._packages())
+        if name in ("tender", "tender_package", "bid"):
+            column = table.c.code if name == "tender" else table.c.tender_code
+            return column.in_(self._tender_codes())
+        if name == "contract":
+            return table.c.id.in_(self._contracts())
+        if name == "contract_amendment":
+            return table.c.contract_id.in_(self._contracts())
+        return false()
+
+    def sees_event(self, event: OutboxEvent) -> bool:
+        if event.region_code is None:
+            return event.entity in ("Vendor", "Source")
+        return event.region_code == self.region_code and event.opd_code == self.opd_code
+
+    @property
+    def cache_key(self) -> str:
+        return f"opd:{self.region_code}/{self.opd_code}"
+
+
+_PUBLIC_TABLES = {
+    "region",
+    "opd",
+    "program",
+    "activity",
+    "sub_activity",
+    "sub_activity_rollup",
+    "indicator",
+    "procurement_package",
+    "package_budget_row",
+    "tender",
+    "tender_package",
+    "bid",
+    "contract",
+    "contract_amendment",
+    "vendor",
+    "source",
+}
+_PUBLIC_EVENTS = {
+    "Region",
+    "Opd",
+    "Program",
+    "Activity",
+    "SubActivity",
+    "Indicator",
+    "ProcurementPackage",
+    "PackageBudgetRow",
+    "Tender",
+    "TenderPackage",
+    "Bid",
+    "Contract",
+    "ContractAmendment",
+    "Vendor",
+}
+_MASKED = frozenset({"Vendor.taxId", "Payment.payee"})
+
+
+@dataclass(frozen=True, slots=True)
+class PublicScope(Scope):
+    masked: frozenset[str] = field(default=_MASKED)
+
+    def predicate(self, table: Table) -> ColumnElement[bool] | None:
+        return None if table.name in _PUBLIC_TABLES else false()
+
+    def sees_event(self, event: OutboxEvent) -> bool:
+        return event.entity in _PUBLIC_EVENTS
+
+    def sees_field(self, name: str) -> bool:
+        return name not in self.masked
+
+
+PUBLIC = PublicScope("public")

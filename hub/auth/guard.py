@@ -1,0 +1,93 @@
+"""The door of every request: who is asking (API key, bearer token or nobody), whether
+they are within their rate, and the audit record of what an authenticated caller did."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.auth import ANONYMOUS, AuthError, Role, Viewer, keys
+from hub.auth.audit import append
+from hub.auth.tokens import TokenVerifier
+from hub.settings import Settings
+
+
+class Gatekeeper:
+    def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.verifier = TokenVerifier.from_settings(
+            settings.jwt_secret, settings.jwt_jwks_file, settings.jwt_issuer, settings.jwt_audience
+        )
+        # Token buckets per caller: (tokens left, when last refilled).
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    async def viewer(self, authorization: str | None) -> Viewer:
+        """The viewer of an `Authorization` value; ANONYMOUS without one. AuthError when a
+        credential is sent but is not valid: it is never silently treated as anonymous."""
+        if authorization is None or not authorization.strip():
+            if self.settings.dev_anonymous_role == "province" and not self.settings.production:
+                return Viewer(Role.PROVINCE, "anonymous")
+            return ANONYMOUS
+        scheme, _, credential = authorization.strip().partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            raise AuthError("send credentials as `Authorization: Bearer <API key or token>`")
+        parsed = keys.parse(credential)
+        if parsed is not None:
+            prefix, secret = parsed
+            async with self.engine.connect() as conn:
+                row = (
+                    (
+                        await conn.execute(
+                            text(
+                                "SELECT prefix, secret_hash, role, region_code, opd_code, "
+                                "revoked_at FROM api_key WHERE prefix = :prefix"
+                            ),
+                            {"prefix": prefix},
+                        )
+                    )
+                    .mappings()
+                    .first()
+                )
+            return keys.viewer_of(row, self.settings.secret_key, secret)
+        if credential.startswith("rk_"):
+            raise AuthError("malformed API key")
+        if self.verifier is None:
+            raise AuthError(
+                "bearer tokens are not accepted here (no RANTAI_JWT_SECRET or "
+                "RANTAI_JWT_JWKS_FILE); use an API key"
+            )
+        return self.verifier.verify(credential)
+
+    def retry_after(self, caller: str) -> float | None:
+        """None if `caller` may make a request now (and counts it), else seconds to wait."""
+        rate = self.settings.rate_limit_per_minute / 60.0
+        capacity = float(self.settings.rate_limit_per_minute)
+        now = time.monotonic()
+        tokens, last = self._buckets.get(caller, (capacity, now))
+        tokens = min(capacity, tokens + (now - last) * rate)
+        if tokens < 1:
+            self._buckets[caller] = (tokens, now)
+            return (1 - tokens) / rate
+        self._buckets[caller] = (tokens - 1, now)
+        if len(self._buckets) > 100_000:  # forget idle callers
+            self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 120}
+        return None
+
+    async def audit(self, viewer: Viewer, kind: str, detail: dict[str, Any]) -> None:
+        """Record what an authenticated caller did (anonymous requests are not recorded)."""
+        if not viewer.authenticated:
+            return
+        async with self.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection
+            await append(driver, self.settings.secret_key, kind, viewer.actor, detail)
+
+
+def document_hash(query: str) -> str:
+    return hashlib.sha256(query.encode()).hexdigest()
