@@ -108,7 +108,7 @@ class Documents:
             document = parse(query, max_tokens=self.limits.max_tokens)
         except GraphQLSyntaxError as syntax:
             error: GraphQLError = syntax
-            if "token limit" in syntax.message:
+            if "more than" in syntax.message and "tokens" in syntax.message:
                 error = LimitExceeded(
                     ErrorCode.TOKEN_LIMIT_EXCEEDED,
                     f"The document has more than {self.limits.max_tokens} tokens.",

@@ -14,11 +14,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import uvicorn
 
 from hub.app import create_app
+from hub.auth import keys
 from hub.settings import Settings
 from hub.wsproto import LiveProtocol
 from tests.test_discrepancies import Estate
@@ -57,10 +59,15 @@ pytestmark = pytest.mark.skipif(
 class Served:
     estate: Estate
     base: str
+    key: str  # a province key: the governor's
 
     async def data(self, query: str, variables: dict[str, Any] | None = None) -> Any:
         async with httpx.AsyncClient(base_url=self.base) as client:
-            response = await client.post("/graphql", json={"query": query, "variables": variables})
+            response = await client.post(
+                "/graphql",
+                json={"query": query, "variables": variables},
+                headers={"Authorization": f"Bearer {self.key}"},
+            )
         body = response.json()
         assert "errors" not in body, body
         return body["data"]
@@ -68,7 +75,14 @@ class Served:
 
 @pytest.fixture(scope="module")
 async def served(estate: Estate) -> AsyncIterator[Served]:
-    app = create_app(estate.store, Settings(database_url=estate.store))
+    # Without credentials the page is the public viewer's (the default, as in production).
+    settings = Settings(database_url=estate.store, dev_anonymous_role="public")
+    conn = await asyncpg.connect(estate.dsn)
+    try:
+        key, _ = await keys.create(conn, settings.secret_key, "province", label="governor")
+    finally:
+        await conn.close()
+    app = create_app(estate.store, settings)
     port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws=LiveProtocol
@@ -78,7 +92,7 @@ async def served(estate: Estate) -> AsyncIterator[Served]:
     while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
         await asyncio.sleep(0.02)
     try:
-        yield Served(estate, f"http://127.0.0.1:{port}")
+        yield Served(estate, f"http://127.0.0.1:{port}", key)
     finally:
         server.should_exit = True
         await serving
@@ -122,9 +136,21 @@ async def test_drill_down_with_api_data_and_a_live_update(served: Served, page: 
     with_data = {r["code"]: r for r in regions if r["summary"]["subActivities"]}
     assert set(with_data) == {"53", "53.01", "53.71"}
 
-    # Province: one row per Pemda with data; figures as the API gives them.
+    # Anonymous, the page shows the public view: aggregates, but no ketimpangan rows.
     await page.goto(f"{served.base}/dashboard?tahun={YEAR}")
     await page.wait_for_selector("tr[data-region='53.01']")
+    assert await page.locator(".discrepancy").count() == 0
+    assert "publik" in await page.locator("#who").inner_text()
+    # The governor signs in with a key; it is kept for the next visit.
+    await page.fill("#key", served.key)
+    await page.click("#login button")
+    await page.wait_for_selector(".discrepancy")
+    assert "dengan kunci" in await page.locator("#who").inner_text()
+    await page.reload()
+    await page.wait_for_selector(".discrepancy")
+    await page.wait_for_selector("body[data-live='on']")
+
+    # Province: one row per Pemda with data; figures as the API gives them.
     await page.wait_for_selector("body[data-live='on']")
     rows = await page.locator("tr[data-region]").evaluate_all(
         "rows => rows.map(r => r.getAttribute('data-region'))"

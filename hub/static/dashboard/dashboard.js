@@ -39,7 +39,10 @@
   var MONEY_FIELDS = ["amount", "ceiling", "value", "originalValue", "ownerEstimate",
     "plannedAmount", "correctedAmount"];
 
-  var state = { year: null, route: null, lastRows: {}, refreshing: null, again: false };
+  var state = {
+    year: null, route: null, lastRows: {}, refreshing: null, again: false,
+    key: window.localStorage.getItem("rantai-key") || "",
+  };
 
   // ------------------------------------------------------------------ helpers
 
@@ -76,9 +79,11 @@
   }
 
   function graphql(query, variables) {
+    var headers = { "Content-Type": "application/json", Accept: "application/graphql-response+json" };
+    if (state.key) headers.Authorization = "Bearer " + state.key;
     return fetch("/graphql", {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/graphql-response+json" },
+      headers: headers,
       body: JSON.stringify({ query: query, variables: variables || {} }),
     })
       .then(function (r) { return r.json(); })
@@ -381,7 +386,11 @@
     function connect() {
       var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/graphql";
       socket = new WebSocket(url, "graphql-transport-ws");
-      socket.onopen = function () { socket.send(JSON.stringify({ type: "connection_init" })); };
+      socket.onopen = function () {
+        var init = { type: "connection_init" };
+        if (state.key) init.payload = { Authorization: "Bearer " + state.key };
+        socket.send(JSON.stringify(init));
+      };
       socket.onmessage = function (m) {
         var msg = JSON.parse(m.data);
         if (msg.type === "connection_ack") {
@@ -454,6 +463,20 @@
       if (tr && !ev.target.closest("a")) location.hash = tr.getAttribute("data-href");
     });
     window.addEventListener("hashchange", render);
+    var who = document.getElementById("who");
+    who.textContent = state.key ? "dengan kunci " + state.key.slice(0, 11) + "…" : "publik";
+    document.getElementById("login").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var input = document.getElementById("key");
+      state.key = input.value.trim();
+      input.value = "";
+      if (state.key) window.localStorage.setItem("rantai-key", state.key);
+      else window.localStorage.removeItem("rantai-key");
+      who.textContent = state.key ? "dengan kunci " + state.key.slice(0, 11) + "…" : "publik";
+      state.lastRows = {};
+      render();
+      if (state.restartLive) state.restartLive();
+    });
     render();
     live();
   }
