@@ -28,7 +28,7 @@ from hub.auth.guard import Gatekeeper, document_hash
 from hub.context import Context
 from hub.errors import ErrorCode
 from hub.examples import default_tabs
-from hub.pipeline import Documents, TimedOut, run
+from hub.pipeline import Documents, TimedOut, check_variables, run
 from hub.settings import Settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -107,6 +107,9 @@ def validate_params(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None,
     operation_name = params.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
         raise RequestError(400, "`operationName` must be a string.")
+    extensions = params.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise RequestError(400, "`extensions` must be a JSON object.")
     return query, variables, operation_name
 
 
@@ -249,7 +252,9 @@ async def graphql_endpoint(request: Request) -> Response:
             else "The document has several operations: name one in `operationName`."
         )
         return request_error_response(RequestError(400, message), media_type)
-    too_costly = documents.check_cost(prepared, operation_name, variables or {})
+    too_costly = check_variables(variables) or documents.check_cost(
+        prepared, operation_name, variables or {}
+    )
     if too_costly is not None:
         body, _ = format_result(ExecutionResult(None, [too_costly]))
         return json_response(body, 200 if media_type == JSON else 400, media_type)

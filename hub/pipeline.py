@@ -32,6 +32,7 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    StringValueNode,
     VariableNode,
     execute,
     get_operation_ast,
@@ -116,6 +117,8 @@ class Documents:
             return Prepared(None, [error])
         except RecursionError:
             return Prepared(None, [LimitExceeded(ErrorCode.DEPTH_LIMIT_EXCEEDED, "Too deep.")])
+        if "\x00" in query or _has_nul_literal(document):
+            return Prepared(None, [_nul_error()])
         kinds = {
             (d.name.value if d.name else None): d.operation
             for d in document.definitions
@@ -187,6 +190,39 @@ class Documents:
                 cost=cost,
             )
         return None
+
+
+def _nul_error() -> GraphQLError:
+    # PostgreSQL text cannot hold NUL; refusing it here keeps it from failing a query.
+    return ClientError("Text in a request may not contain NUL (\\u0000) characters.")
+
+
+def _has_nul_literal(document: DocumentNode) -> bool:
+    found = False
+
+    class Find(Visitor):
+        def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
+            nonlocal found
+            if "\x00" in node.value:
+                found = True
+
+    visit(document, Find())
+    return found
+
+
+def nul_in(value: Any) -> bool:
+    """Whether variables hold a NUL character anywhere."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(nul_in(k) or nul_in(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(nul_in(v) for v in value)
+    return False
+
+
+def check_variables(variables: dict[str, Any] | None) -> GraphQLError | None:
+    return _nul_error() if variables and nul_in(variables) else None
 
 
 def _depth(

@@ -41,7 +41,7 @@ from hub.auth import ANONYMOUS, AuthError, Viewer
 from hub.context import Context
 from hub.errors import ErrorCode
 from hub.http import format_result
-from hub.pipeline import Prepared, run
+from hub.pipeline import Prepared, check_variables, run
 
 log = logging.getLogger("rantai.ws")
 
@@ -388,7 +388,7 @@ class Connection:
             if prepared.document is None:
                 await self._error(id_json, _formatted_errors(prepared.errors, executed=False))
                 return
-            too_costly = self.endpoint.state.documents.check_cost(
+            too_costly = check_variables(variables) or self.endpoint.state.documents.check_cost(
                 prepared, operation_name, variables
             )
             if too_costly is not None:
