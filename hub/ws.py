@@ -9,9 +9,10 @@ subscribers that differ only in them share one rendering. A rendering gets its o
 (fresh loaders): loaders live per event, never per connection.
 
 Protocol: https://github.com/enisdenjo/graphql-ws/blob/master/PROTOCOL.md
-Close codes: 4400 invalid message, 4401 subscribe before acknowledgement, 4406 subprotocol
-not acceptable, 4408 no `connection_init` in time, 4409 duplicate operation id, 4429 a
-second `connection_init`.
+Close codes: 4400 invalid message, 4401 subscribe before acknowledgement, 4403 a credential
+in `connection_init` that is not valid, 4406 subprotocol not acceptable, 4408 no
+`connection_init` in time, 4409 duplicate operation id, 4429 a second `connection_init`.
+The viewer comes from `connection_init`'s `Authorization` (or the upgrade request's header).
 """
 
 from __future__ import annotations
