@@ -168,6 +168,9 @@ class HubProcess:
             **os.environ,
             "RANTAI_DATABASE_URL": url,
             "RANTAI_MAX_PAGE_SIZE": str(MAX_PAGE_SIZE),
+            # The floor reads every row; so does the province viewer (no key needed in a
+            # development-mode hub; production refuses this setting).
+            "RANTAI_DEV_ANONYMOUS_ROLE": "province",
             "PYTHONPATH": os.pathsep.join(
                 p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p
             ),
