@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from hub.auth import AuthError
+from hub.auth import AuthError, Viewer
 from hub.auth.guard import Gatekeeper, document_hash
 from hub.context import Context
 from hub.errors import ErrorCode
@@ -63,7 +63,9 @@ def wants_graphiql(request: Request) -> bool:
     return request.method == "GET" and "text/html" in accept and "query" not in request.query_params
 
 
-async def read_params(request: Request, max_bytes: int) -> dict[str, Any]:
+async def read_params(
+    request: Request, max_bytes: int, max_batch: int = 1
+) -> dict[str, Any] | list[dict[str, Any]]:
     if request.method == "GET":
         if len(request.url.query) > max_bytes:
             raise RequestError(414, f"The query string is longer than {max_bytes} bytes.")
@@ -91,7 +93,13 @@ async def read_params(request: Request, max_bytes: int) -> dict[str, Any]:
     except orjson.JSONDecodeError:
         raise RequestError(400, "The request body is not valid JSON.") from None
     if isinstance(body, list):
-        raise RequestError(400, "Batched requests are not supported; send one operation.")
+        if max_batch <= 1:
+            raise RequestError(400, "Batched requests are not supported; send one operation.")
+        if not body or len(body) > max_batch:
+            raise RequestError(400, f"Send 1 to {max_batch} operations in a batch.")
+        if not all(isinstance(item, dict) for item in body):
+            raise RequestError(400, "Every operation of a batch must be a JSON object.")
+        return body
     if not isinstance(body, dict):
         raise RequestError(400, "The request body must be a JSON object.")
     return body
@@ -216,15 +224,47 @@ async def graphql_endpoint(request: Request) -> Response:
             {"Retry-After": str(math.ceil(wait))},
         )  # fmt: skip
     try:
-        params = await read_params(request, settings.max_body_bytes)
-        query = trusted_query(state, params)
-        query, variables, operation_name = validate_params({**params, "query": query})
+        batch = await read_params(request, settings.max_body_bytes, settings.max_batch)
     except RequestError as error:
         if error.status == 413:
             return error_response(413, ErrorCode.BODY_TOO_LARGE, error.message, media_type)
         return request_error_response(error, media_type)
+    if isinstance(batch, dict):
+        outcome, status, headers = await _one(request, viewer, media_type, batch)
+        return json_response(outcome, status, media_type, headers)
+    # A batch (RANTAI_MAX_BATCH > 1): each operation counts against the rate, runs alone,
+    # and has its own body in the answer's list.
+    answers = []
+    for params in batch:
+        if gate.retry_after(viewer.actor if viewer.authenticated else f"ip:{client}"):
+            answers.append(_error_body(ErrorCode.RATE_LIMITED, "Too many requests."))
+            continue
+        outcome, _, _ = await _one(request, viewer, media_type, params)
+        answers.append(outcome)
+    return json_response(answers, 200, media_type)
+
+
+def _error_body(code: str, message: str) -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+Outcome = tuple[Any, int, dict[str, str] | None]
+
+
+async def _one(
+    request: Request, viewer: Viewer, media_type: str, params: dict[str, Any]
+) -> Outcome:
+    """One operation: its response body, status and headers."""
+    state = request.app.state
+    settings: Settings = state.settings
+    gate: Gatekeeper = state.gate
+    try:
+        query = trusted_query(state, params)
+        query, variables, operation_name = validate_params({**params, "query": query})
+    except RequestError as error:
+        return _error_body("BAD_REQUEST", error.message), error.status, error.headers
     except TrustedDocumentRequired as error:
-        return error_response(400, ErrorCode.TRUSTED_DOCUMENT_REQUIRED, str(error), media_type)
+        return _error_body(ErrorCode.TRUSTED_DOCUMENT_REQUIRED, str(error)), 400, None
 
     documents: Documents = state.documents
     prepared = documents.get(
@@ -237,13 +277,11 @@ async def graphql_endpoint(request: Request) -> Response:
         # Mutations do not exist and subscriptions travel over WebSocket only.
         status = 405 if request.method == "GET" else 400
         headers = {"Allow": "POST"} if request.method == "GET" else None
-        return request_error_response(
-            RequestError(status, "Only queries run over HTTP; subscribe over WebSocket.", headers),
-            media_type,
-        )
+        message = "Only queries run over HTTP; subscribe over WebSocket."
+        return _error_body("BAD_REQUEST", message), status, headers
     if prepared.document is None:
         body, _ = format_result(ExecutionResult(None, prepared.errors))
-        return json_response(body, 200 if media_type == JSON else 400, media_type)
+        return body, 200 if media_type == JSON else 400, None
     operation = get_operation_ast(prepared.document, operation_name)
     if operation is None:
         message = (
@@ -251,13 +289,13 @@ async def graphql_endpoint(request: Request) -> Response:
             if operation_name
             else "The document has several operations: name one in `operationName`."
         )
-        return request_error_response(RequestError(400, message), media_type)
+        return _error_body("BAD_REQUEST", message), 400, None
     too_costly = check_variables(variables) or documents.check_cost(
         prepared, operation_name, variables or {}
     )
     if too_costly is not None:
         body, _ = format_result(ExecutionResult(None, [too_costly]))
-        return json_response(body, 200 if media_type == JSON else 400, media_type)
+        return body, 200 if media_type == JSON else 400, None
 
     context = Context.create(state.engine, settings, viewer=viewer)
     result = await run(
@@ -275,9 +313,8 @@ async def graphql_endpoint(request: Request) -> Response:
         },
     )
     if any(isinstance(e.original_error or e, TimedOut) for e in result.errors or ()):
-        return json_response(body, 503, media_type)
-    status = 200 if executed or media_type == JSON else 400
-    return json_response(body, status, media_type)
+        return body, 503, None
+    return body, 200 if executed or media_type == JSON else 400, None
 
 
 class TrustedDocumentRequired(Exception):

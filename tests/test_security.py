@@ -689,3 +689,19 @@ async def test_keys_and_audit_from_the_command_line(server: Server) -> None:
     )
     assert refused.returncode == 2
     assert "refusing to serve in production" in refused.stderr
+
+
+async def test_batching_when_turned_on_is_capped(hub: Hub) -> None:
+    app = create_app(hub.url, secure_settings(hub.url, max_batch=3))
+    one = {"query": "{ regions { code } }"}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+            two = await client.post("/graphql", json=[one, {"query": "{ nope }"}])
+            four = await client.post("/graphql", json=[one] * 4)
+    assert two.status_code == 200
+    answers = two.json()
+    assert len(answers[0]["data"]["regions"]) == 3
+    assert answers[1]["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert four.status_code == 400
+    assert "1 to 3 operations" in four.json()["errors"][0]["message"]
