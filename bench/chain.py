@@ -162,7 +162,13 @@ class HubProcess:
     log_path: Path
 
     @classmethod
-    def start(cls, url: str, log_dir: Path, launcher: str = LAUNCHER) -> HubProcess:
+    def start(
+        cls,
+        url: str,
+        log_dir: Path,
+        launcher: str = LAUNCHER,
+        extra_env: dict[str, str] | None = None,
+    ) -> HubProcess:
         port = free_port()
         env = {
             **os.environ,
@@ -174,6 +180,7 @@ class HubProcess:
             "PYTHONPATH": os.pathsep.join(
                 p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p
             ),
+            **(extra_env or {}),
         }
         log_path = log_dir / "hub.log"
         with open(log_path, "wb") as log:
