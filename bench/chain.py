@@ -177,6 +177,8 @@ class HubProcess:
             # The floor reads every row; so does the province viewer (no key needed in a
             # development-mode hub; production refuses this setting).
             "RANTAI_DEV_ANONYMOUS_ROLE": "province",
+            # Eight concurrent first=1000 answers take longer than the 15 s default.
+            "RANTAI_EXECUTION_TIMEOUT_SECONDS": "300",
             "PYTHONPATH": os.pathsep.join(
                 p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p
             ),
