@@ -76,8 +76,18 @@ PROVINCE = "53"  # flavour A; the changes are made in its sources
 CONCURRENCY = 3  # SyncEngine's default: sources synced at once
 IDLE_RUNS = 3
 BUMP = Decimal(1000)  # rupiah added to every changed amount
-# The sync's own bookkeeping: not canonical rows (history and outbox get a floor line apart).
-BOOKKEEPING = ("change_history", "outbox", "sync_state", "sync_pending")
+# Not canonical rows: the sync's own bookkeeping (history and outbox get a floor line
+# apart) and the hub's own state (single-row tables that migrations create, keys, audit).
+BOOKKEEPING = (
+    "change_history",
+    "outbox",
+    "sync_state",
+    "sync_pending",
+    "outbox_horizon",
+    "discrepancy_state",
+    "api_key",
+    "audit_log",
+)
 
 
 @dataclass(frozen=True)

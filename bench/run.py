@@ -1,0 +1,167 @@
+"""Every benchmark in one command, one line per figure, exit 1 when a target is missed.
+
+    bench/run [--quick]        (= .venv/bin/python -m bench.run)
+
+It runs `bench.chain`, `bench.sync` and `bench.subscriptions` as they are run on their own
+(each prints its full report first), reads their result lines and prints:
+
+    name | ours | baseline | ratio | target | met
+
+Baselines are measured in the same run: the hand-written floor (asyncpg + orjson) for the
+deep chain, asyncpg COPY for the initial sync, Strawberry's stock WebSocket handler for
+subscriptions. `--quick` uses each bench's quick mode and the small sync estate (about 5
+minutes on 2 cores). Targets are issue [7/7]'s. A peer that is not measured yet
+(PostGraphile) is listed as missed, not left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass
+class Line:
+    name: str
+    ours: str
+    baseline: str
+    ratio: float | None
+    target: str
+    met: bool | None  # None: information only
+
+
+def _chain(output: str) -> list[Line]:
+    lines = []
+    for first in (100, 1000):
+        latency = re.search(
+            rf"chain first={first} latency p50: hub ([\d.]+) ms\s+floor ([\d.]+) ms", output
+        )
+        throughput = re.search(
+            rf"chain first={first} throughput c=(\d+): hub ([\d.]+) req/s\s+floor ([\d.]+) req/s",
+            output,
+        )
+        if latency:
+            hub, floor = float(latency.group(1)), float(latency.group(2))
+            lines.append(
+                Line(f"deep chain first={first} latency p50", f"{hub:.0f} ms",
+                     f"floor {floor:.0f} ms", hub / floor, "≤ 2.0× floor", hub / floor <= 2.0)
+            )  # fmt: skip
+        if throughput:
+            c, hub, floor = (
+                throughput.group(1),
+                float(throughput.group(2)),
+                float(throughput.group(3)),
+            )
+            lines.append(
+                Line(f"deep chain first={first} throughput c={c}", f"{hub:.2f} req/s",
+                     f"floor {floor:.2f} req/s", floor / hub, "≤ 2.0× floor", floor / hub <= 2.0)
+            )  # fmt: skip
+        lines.append(
+            Line(f"deep chain first={first} vs PostGraphile 5", "-", "not measured yet", None,
+                 "≤ 1.0× PostGraphile", False)
+        )  # fmt: skip
+    return lines
+
+
+def _sync(output: str) -> list[Line]:
+    sync = re.search(r"initial sync: ([\d,]+) rows in ([\d.]+) s", output)
+    copy = re.search(r"floor COPY: ([\d,]+) rows in ([\d.]+) s", output)
+    changes = re.search(r"incremental sync: ([\d,]+) changes in ([\d.]+) s", output)
+    lines = []
+    if sync and copy:
+        ours, floor = float(sync.group(2)), float(copy.group(2))
+        lines.append(
+            Line(f"initial sync ({sync.group(1)} rows)", f"{ours:.1f} s", f"COPY {floor:.1f} s",
+                 ours / floor, "≤ 2.0× COPY (≥ 0.5× its speed)", ours / floor <= 2.0)
+        )  # fmt: skip
+    if changes:
+        seconds = float(changes.group(2))
+        lines.append(
+            Line(f"incremental sync ({changes.group(1)} changes)", f"{seconds:.2f} s", "-",
+                 None, "information", None)
+        )  # fmt: skip
+    return lines
+
+
+def _subscriptions(output: str) -> list[Line]:
+    lines = []
+    for match in re.finditer(
+        r"^(province|firehose) N=(\d+): p99 ([\d.]+) s, (\d+) frames, ([\d,]+) frames per server "
+        r"CPU second(?:; stock handler at N=\d+: ([\d,]+) frames/CPU s)?",
+        output,
+        re.MULTILINE,
+    ):
+        mix, n, p99 = match.group(1), int(match.group(2)), float(match.group(3))
+        rate = float(match.group(5).replace(",", ""))
+        stock = float(match.group(6).replace(",", "")) if match.group(6) else None
+        target = "p99 < 1 s" if (mix == "province" and n == 5000) else "information"
+        lines.append(
+            Line(f"subscriptions {mix} N={n} p99", f"{p99:.3f} s",
+                 f"stock {stock:,.0f} frames/CPU s" if stock else "-",
+                 rate / stock if stock else None, target,
+                 (p99 < 1.0) if target != "information" else None)
+        )  # fmt: skip
+    return lines
+
+
+Parser = Callable[[str], list[Line]]
+
+
+def benches(quick: bool) -> list[tuple[str, list[str], Parser]]:
+    py = [sys.executable, "-m"]
+    return [
+        ("chain", [*py, "bench.chain", *(["--quick"] if quick else [])], _chain),
+        (
+            "sync",
+            [*py, "bench.sync", "--scale", "small" if quick else "province"],
+            _sync,
+        ),
+        ("subscriptions", [*py, "bench.subscriptions", *(["--quick"] if quick else [])],
+         _subscriptions),
+    ]  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/run", description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="each bench's quick mode (~5 min)")
+    args = parser.parse_args(argv)
+    began = time.perf_counter()
+    results: list[Line] = []
+    failed: list[str] = []
+    for name, command, parse in benches(args.quick):
+        print(f"=== {name}: {' '.join(command[1:])}", flush=True)
+        run = subprocess.run(command, capture_output=True, text=True, check=False)
+        sys.stdout.write(run.stdout)
+        sys.stdout.flush()
+        if run.returncode != 0:
+            failed.append(f"{name} exited {run.returncode}: {run.stderr.strip()[-300:]}")
+        found = parse(run.stdout)
+        if not found:
+            failed.append(f"{name}: no result lines found")
+        results += found
+    print()
+    print(f"{'benchmark':<46} {'ours':>12} {'baseline':>32} {'ratio':>8}  target")
+    for line in results:
+        ratio = f"{line.ratio:.2f}×" if line.ratio is not None else "-"
+        verdict = "" if line.met is None else ("met" if line.met else "MISSED")
+        print(
+            f"{line.name:<46} {line.ours:>12} {line.baseline:>32} {ratio:>8}  "
+            f"{line.target} {verdict}"
+        )
+    for problem in failed:
+        print(f"FAILED {problem}")
+    missed = [line.name for line in results if line.met is False]
+    print(
+        f"{len(results)} figures, {len(missed)} targets missed, {len(failed)} benches failed, "
+        f"{time.perf_counter() - began:.0f} s"
+    )
+    return 1 if missed or failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
