@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -133,3 +134,92 @@ async def test_the_store_dropping_every_connection_loses_no_event(
     assert answers[-1][0] == 200
     assert "errors" not in answers[-1][1]  # recovered without a restart
     assert len(answers) > len(failed)
+
+
+async def test_a_legacy_server_dropping_the_sync_mid_read(
+    server: Server, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """bpbj-53's PostgreSQL kills the sync's connection while it reads: that source is DOWN
+    with a clear lastError, its rows stay served (stale), the others sync; the next sync
+    completes it, equal to the source, nothing doubled."""
+    from adapters.mapping import load_config
+    from hub.demo import generate_estate
+    from hub.sync import SyncEngine
+
+    result = await generate_estate(
+        tmp_path_factory.mktemp("fault_estate"), scale="small", seed=2, pg_url=server.admin_url,
+        mariadb_url=None, fiscal_years=(2025,), db_prefix=f"legacy_f{uuid.uuid4().hex[:6]}",
+    )  # fmt: skip
+    server.created.extend(result.postgres_databases)
+    manifest = json.loads(result.manifest.read_text())
+    legacy_url = manifest["sources"]["bpbj-53"]["url"]
+    store = await server.create_database("rantai_fault_sync")
+    await run_async(store, "upgrade", "head")
+    legacy = await asyncpg.connect(legacy_url)
+    try:
+        # More RUP packages appear in SiRUP, enough for a stream of several batches.
+        await legacy.execute(
+            """INSERT INTO rup_paket
+            SELECT kd_rup + 900000000 + n * 1000000, tahun, kd_satker, kd_satker_str,
+                   nama_satker, nama_paket || ' #' || n, pagu, metode_pengadaan,
+                   jenis_pengadaan, sumber_dana, tgl_umumkan, status_umumkan,
+                   updated_at + make_interval(days => 1, secs => n)
+            FROM rup_paket, generate_series(1, 6) AS n"""
+        )
+        async with SyncEngine(store, load_config(result.config)) as engine:
+            blocker = await asyncpg.connect(legacy_url)
+            lock = blocker.transaction()
+            await lock.start()
+            await blocker.execute("LOCK TABLE rup_paket IN ACCESS EXCLUSIVE MODE")
+            syncing = asyncio.create_task(engine.sync())
+            victim = None
+            for _ in range(300):  # the sync now waits on the lock, mid-read
+                victim = await legacy.fetchval(
+                    """SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+                    AND wait_event_type = 'Lock' AND query ILIKE '%rup_paket%'"""
+                )
+                if victim:
+                    break
+                await asyncio.sleep(0.05)
+            assert victim, "the sync did not reach the locked table"
+            await legacy.execute("SELECT pg_terminate_backend($1)", victim)
+            await lock.rollback()
+            await blocker.close()
+            reports = {r.source: r for r in await syncing}
+            assert reports["bpbj-53"].status == "DOWN"
+            assert "bpbj-53" in (reports["bpbj-53"].error or "")
+            assert all(r.status == "OK" for s, r in reports.items() if s != "bpbj-53")
+
+            app = create_app(store, Settings(database_url=store))
+            async with app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://hub") as c:
+                    body = (
+                        await c.post(
+                            "/graphql",
+                            json={"query": "{ sources { id status lastError } }"},
+                        )
+                    ).json()
+            sources = {s["id"]: s for s in body["data"]["sources"]}
+            assert sources["bpbj-53"]["status"] == "DOWN"
+            assert sources["bpbj-53"]["lastError"]
+
+            again = {r.source: r for r in await engine.sync()}
+            assert again["bpbj-53"].status == "OK"
+        conn = await asyncpg.connect(asyncpg_dsn(store))
+        try:
+            stored = await conn.fetchrow(
+                "SELECT count(*) AS n, sum(ceiling) AS total FROM procurement_package "
+                "WHERE source_id = 'bpbj-53'"
+            )
+            created = await conn.fetchval(
+                "SELECT count(*) FROM change_history WHERE entity = 'procurement_package' "
+                "AND source_id = 'bpbj-53' AND op = 'CREATED'"
+            )
+        finally:
+            await conn.close()
+        source = await legacy.fetchrow("SELECT count(*) AS n, sum(pagu) AS total FROM rup_paket")
+    finally:
+        await legacy.close()
+    assert (stored["n"], stored["total"]) == (source["n"], source["total"])
+    assert created == source["n"]  # every package created once, none twice
