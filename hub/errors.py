@@ -33,6 +33,11 @@ class ErrorCode(StrEnum):
     TRUSTED_DOCUMENT_REQUIRED = "TRUSTED_DOCUMENT_REQUIRED"
 
 
+def error_entry(code: str, message: str) -> dict[str, Any]:
+    """One GraphQL error as sent to clients: its message and stable code."""
+    return {"message": message, "extensions": {"code": code}}
+
+
 class ClientError(GraphQLError):
     """An expected error: shown to the client as is, with its code."""
 

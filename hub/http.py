@@ -26,7 +26,7 @@ from starlette.responses import HTMLResponse, Response
 from hub.auth import AuthError, Viewer
 from hub.auth.guard import Gatekeeper, document_hash
 from hub.context import Context
-from hub.errors import ErrorCode
+from hub.errors import ErrorCode, error_entry
 from hub.examples import default_tabs
 from hub.pipeline import Documents, TimedOut, check_variables, run
 from hub.settings import Settings
@@ -180,15 +180,15 @@ def json_response(
 
 
 def request_error_response(error: RequestError, media_type: str) -> Response:
-    body = {"errors": [{"message": error.message, "extensions": {"code": "BAD_REQUEST"}}]}
-    return json_response(body, error.status, media_type, error.headers)
+    return json_response(
+        _error_body("BAD_REQUEST", error.message), error.status, media_type, error.headers
+    )
 
 
 def error_response(
     status: int, code: str, message: str, media_type: str, headers: dict[str, str] | None = None
 ) -> Response:
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    return json_response(body, status, media_type, headers)
+    return json_response(_error_body(code, message), status, media_type, headers)
 
 
 async def graphql_endpoint(request: Request) -> Response:
@@ -245,7 +245,7 @@ async def graphql_endpoint(request: Request) -> Response:
 
 
 def _error_body(code: str, message: str) -> dict[str, Any]:
-    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return {"errors": [error_entry(code, message)]}
 
 
 Outcome = tuple[Any, int, dict[str, str] | None]

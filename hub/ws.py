@@ -40,7 +40,7 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from hub.auth import ANONYMOUS, AuthError, Viewer
 from hub.context import Context
-from hub.errors import ErrorCode
+from hub.errors import ErrorCode, error_entry
 from hub.http import format_result
 from hub.pipeline import Prepared, check_variables, run
 
@@ -67,10 +67,6 @@ class ProtocolViolation(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
-
-
-def _frame(message: dict[str, Any]) -> str:
-    return orjson.dumps(message).decode()
 
 
 def _formatted_errors(errors: list[GraphQLError], executed: bool) -> list[Any]:
@@ -132,10 +128,7 @@ class Rendering:
             return await self._execute_unsafe(root)
         except Exception:
             log.exception("rendering a change event failed")
-            error = {
-                "message": "Internal server error",
-                "extensions": {"code": "INTERNAL_SERVER_ERROR"},
-            }
+            error = error_entry(ErrorCode.INTERNAL_SERVER_ERROR, "Internal server error")
             return orjson.dumps({"errors": [error]}).decode()
 
     async def _execute_unsafe(self, root: Any) -> str:
@@ -365,7 +358,7 @@ class Connection:
                 refusal = (ErrorCode.RATE_LIMITED, f"Too many requests; try again in {wait:.0f} s.")
         if refusal is not None:
             task = asyncio.create_task(
-                self._error(orjson.dumps(op_id).decode(), [_client_error(*refusal)])
+                self._error(orjson.dumps(op_id).decode(), [error_entry(*refusal)])
             )
             self._refusals.add(task)
             task.add_done_callback(self._refusals.discard)
@@ -402,9 +395,7 @@ class Connection:
                     if operation_name
                     else "Send one operation, or name the one to run in `operationName`."
                 )
-                await self._error(
-                    id_json, [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]
-                )
+                await self._error(id_json, [error_entry("BAD_REQUEST", message)])
                 return
             if operation.operation is OperationType.SUBSCRIPTION:
                 await self._stream(id_json, prepared, variables, operation_name)
@@ -415,13 +406,7 @@ class Connection:
         except Exception:
             log.exception("subscription %s failed", op_id)
             await self._error(
-                id_json,
-                [
-                    {
-                        "message": "Internal server error",
-                        "extensions": {"code": "INTERNAL_SERVER_ERROR"},
-                    }
-                ],
+                id_json, [error_entry(ErrorCode.INTERNAL_SERVER_ERROR, "Internal server error")]
             )
         finally:
             if self.operations.get(op_id) is asyncio.current_task():
@@ -509,10 +494,6 @@ def _credential(payload: dict[str, Any]) -> str | None:
         return _credential(headers)
     token = payload.get("token")
     return f"Bearer {token}" if isinstance(token, str) else None
-
-
-def _client_error(code: str, message: str) -> dict[str, Any]:
-    return {"message": message, "extensions": {"code": code}}
 
 
 class _StreamError(Exception):

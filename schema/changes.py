@@ -94,16 +94,8 @@ class ChangeEvent:
     async def source(self, info: strawberry.Info[Context, None]) -> Source | None:
         if self.source_id is None:
             return None
-        # Read once per event and viewer scope, shared by every subscriber of the process;
-        # never cached per connection, as a source's health changes over time.
-        access = info.context.access
-        key = ("source", access.scope.cache_key)
-        if key not in self.event.memo:
-            table = T["source"]
-            stmt = select(table).where(table.c.id == self.source_id)
-            self.event.memo[key] = asyncio.ensure_future(access.first(stmt))
-        # Shielded: one subscriber leaving must not cancel the read the others await.
-        row = await asyncio.shield(self.event.memo[key])
+        # Never cached per connection: a source's health changes over time.
+        row = await _shared_row(info, self.event, "source", self.source_id)
         return Source.from_row(row) if row else None
 
 
@@ -116,13 +108,17 @@ class DiscrepancyEvent:
     event: strawberry.Private[OutboxEvent]
 
 
-async def _discrepancy_row(info: strawberry.Info[Context, None], event: OutboxEvent) -> Any:
-    """The discrepancy of an event, read once per event and viewer scope."""
+async def _shared_row(
+    info: strawberry.Info[Context, None], event: OutboxEvent, table_name: str, pk: Any
+) -> Any:
+    """Row `pk` of `table_name`, read once per event and viewer scope and shared by every
+    subscriber of the process. Shielded: one subscriber leaving must not cancel the read
+    the others await."""
     access = info.context.access
-    key = ("discrepancy", access.scope.cache_key)
+    key = (table_name, access.scope.cache_key)
     if key not in event.memo:
-        table = T["discrepancy"]
-        stmt = select(table).where(table.c.id == event.entity_id)
+        table = T[table_name]
+        stmt = select(table).where(table.c.id == pk)
         event.memo[key] = asyncio.ensure_future(access.first(stmt))
     return await asyncio.shield(event.memo[key])
 
@@ -173,7 +169,7 @@ class Subscription:
             is_raised = raised(event.op, event.changed_fields)
             if f.open is not None and f.open != is_raised:
                 continue
-            row = await _discrepancy_row(info, event)
+            row = await _shared_row(info, event, "discrepancy", event.entity_id)
             if row is None:  # deleted since, or outside the viewer's scope
                 continue
             if f.rule is not None and row.rule != f.rule:

@@ -7,9 +7,12 @@ from the pgserver wheel in a temporary folder, as a new user's machine would.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -26,6 +30,7 @@ from hub.db import EmbeddedPostgres, normalise_database_url
 from hub.migrate import run_async
 from hub.settings import Settings
 from hub.store.synthetic import seed_canonical
+from hub.wsproto import LiveProtocol
 
 SEEDED_SUB_ACTIVITIES = 600
 MARIADB_URL = os.environ.get("RANTAI_MARIADB_URL", "mysql://root@127.0.0.1:3306")
@@ -170,3 +175,31 @@ async def api(store_url: str, settings: Settings) -> AsyncIterator[Api]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
             yield Api(client, counter, engine)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def running(
+    app: Any, *, ws: Any = LiveProtocol, log_level: str = "warning"
+) -> AsyncIterator[int]:
+    """`app` served by uvicorn on a free loopback port in this event loop (WebSocket through
+    the protocol `rantai serve` uses, by default); yields the port."""
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level=log_level, lifespan="on", ws=ws
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
+        await asyncio.sleep(0.02)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        await serving

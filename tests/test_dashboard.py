@@ -17,15 +17,13 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 
 from hub.app import create_app
 from hub.auth import keys
 from hub.settings import Settings
-from hub.wsproto import LiveProtocol
+from tests.conftest import running
 from tests.test_discrepancies import Estate
 from tests.test_discrepancies import estate as estate
-from tests.test_subscriptions import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("RANTAI_TEST_ARTIFACTS", ROOT / "test-artifacts"))
@@ -83,19 +81,8 @@ async def served(estate: Estate) -> AsyncIterator[Served]:
     finally:
         await conn.close()
     app = create_app(estate.store, settings)
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws=LiveProtocol
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
-        await asyncio.sleep(0.02)
-    try:
+    async with running(app) as port:
         yield Served(estate, f"http://127.0.0.1:{port}", key)
-    finally:
-        server.should_exit = True
-        await serving
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-import uvicorn
 
 from adapters.mapping import load_config
 from hub.app import create_app
@@ -24,9 +23,8 @@ from hub.migrate import run_async
 from hub.settings import Settings
 from hub.sync import SyncEngine
 from hub.sync.engine import asyncpg_dsn
-from hub.wsproto import LiveProtocol
-from tests.conftest import Server
-from tests.test_subscriptions import free_port, next_message, subscribe
+from tests.conftest import Server, running
+from tests.test_subscriptions import next_message, subscribe
 
 YEARS = (2025, 2026)
 
@@ -173,14 +171,6 @@ async def test_a_fix_resolves_it_and_a_relapse_raises_it_again_live(estate: Esta
         number,
     )
     app = create_app(estate.store, Settings(database_url=estate.store))
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws=LiveProtocol
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
-        await asyncio.sleep(0.02)
     query = """subscription ($filter: DiscrepancyFilter) {
         discrepancyEvents(filter: $filter) {
           raised
@@ -193,22 +183,21 @@ async def test_a_fix_resolves_it_and_a_relapse_raises_it_again_live(estate: Esta
     bump = """UPDATE spse_kontrak SET nilai_kontrak = $1,
               auditupdate = (SELECT max(auditupdate) FROM spse_kontrak) + interval '1 second'
               WHERE no_kontrak = $2"""
-    try:
-        async with subscribe(f"ws://127.0.0.1:{port}/graphql", variables, query=query) as ws:
-            await asyncio.sleep(0.3)
-            await estate.legacy("bpbj-53", bump, hps * 95 / 100, number)  # fixed: 5% under
-            await estate.engine.sync()
-            fixed = await next_message(ws)
-            [row] = await estate.fetch(
-                "SELECT resolved_at FROM discrepancy WHERE subject_key = $1", key
-            )
-            assert row[0] is not None
-            await estate.legacy("bpbj-53", bump, signed, number)  # back above HPS
-            await estate.engine.sync()
-            relapsed = await next_message(ws)
-    finally:
-        server.should_exit = True
-        await serving
+    async with (
+        running(app) as port,
+        subscribe(f"ws://127.0.0.1:{port}/graphql", variables, query=query) as ws,
+    ):
+        await asyncio.sleep(0.3)
+        await estate.legacy("bpbj-53", bump, hps * 95 / 100, number)  # fixed: 5% under
+        await estate.engine.sync()
+        fixed = await next_message(ws)
+        [row] = await estate.fetch(
+            "SELECT resolved_at FROM discrepancy WHERE subject_key = $1", key
+        )
+        assert row[0] is not None
+        await estate.legacy("bpbj-53", bump, signed, number)  # back above HPS
+        await estate.engine.sync()
+        relapsed = await next_message(ws)
     event = fixed["payload"]["data"]["discrepancyEvents"]
     assert event["raised"] is False
     assert event["discrepancy"]["rule"] == "CONTRACT_ABOVE_OWNER_ESTIMATE"

@@ -13,7 +13,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 import websockets
 
 from hub.app import create_app
@@ -24,9 +23,8 @@ from hub.store.synthetic import seed_canonical
 from hub.sync.bindings import BY_ENTITY
 from hub.sync.engine import asyncpg_dsn
 from hub.sync.writer import Change, Writer
-from hub.wsproto import LiveProtocol
-from tests.conftest import Server
-from tests.test_subscriptions import free_port, next_message
+from tests.conftest import Server, running
+from tests.test_subscriptions import next_message
 
 QUERY = "{ regions { code summary(fiscalYear: 2025) { paid } } }"
 
@@ -42,19 +40,8 @@ async def hub(server: Server) -> AsyncIterator[tuple[str, str, str]]:
     finally:
         await conn.close()
     app = create_app(url, Settings(database_url=url))
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="critical", lifespan="on", ws=LiveProtocol
-    )
-    server_ = uvicorn.Server(config)
-    serving = asyncio.create_task(server_.serve())
-    while not server_.started:  # noqa: ASYNC110 - uvicorn offers no event for it
-        await asyncio.sleep(0.02)
-    try:
+    async with running(app, log_level="critical") as port:
         yield dsn, f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/graphql"
-    finally:
-        server_.should_exit = True
-        await serving
 
 
 async def _write(dsn: str, ids: list[int], bump: int) -> None:

@@ -11,15 +11,13 @@ from typing import Any
 
 import asyncpg
 import pytest
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 
 from hub.app import create_app
 from hub.auth import keys
 from hub.settings import Settings
 from hub.sync.engine import asyncpg_dsn
-from hub.wsproto import LiveProtocol
-from tests.test_subscriptions import free_port
+from tests.conftest import running
 
 schemathesis = pytest.importorskip("schemathesis", reason="pip install -e '.[dev]'")
 
@@ -37,19 +35,8 @@ async def served(store_url: str) -> AsyncIterator[tuple[str, str]]:
     finally:
         await conn.close()
     app = create_app(store_url, config_settings)
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws=LiveProtocol
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
-        await asyncio.sleep(0.02)
-    try:
+    async with running(app) as port:
         yield f"http://127.0.0.1:{port}/graphql", key
-    finally:
-        server.should_exit = True
-        await serving
 
 
 def fuzz(url: str, headers: dict[str, str]) -> tuple[int, list[Any]]:

@@ -12,12 +12,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from hub.app import create_app
 from hub.settings import Settings
-from hub.wsproto import LiveProtocol
-from tests.test_subscriptions import free_port
+from tests.conftest import running
 
 AUDIT = Path(__file__).parent / "http_audit"
 NODE, NPM = shutil.which("node"), shutil.which("npm")
@@ -47,19 +45,8 @@ def _install() -> None:
 @pytest.fixture
 async def hub_url(store_url: str) -> AsyncIterator[str]:
     app = create_app(store_url, Settings(database_url=store_url, dev_anonymous_role="public"))
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws=LiveProtocol
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
-        await asyncio.sleep(0.02)
-    try:
+    async with running(app) as port:
         yield f"http://127.0.0.1:{port}/graphql"
-    finally:
-        server.should_exit = True
-        await serving
 
 
 async def test_graphql_over_http_audit_passes_cleanly(hub_url: str) -> None:

@@ -16,7 +16,6 @@ import asyncpg
 import httpx
 import jwt
 import pytest
-import uvicorn
 import websockets
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -34,9 +33,8 @@ from hub.store.synthetic import seed_canonical
 from hub.sync.bindings import BY_ENTITY
 from hub.sync.engine import asyncpg_dsn
 from hub.sync.writer import Change, Writer
-from hub.wsproto import LiveProtocol
-from tests.conftest import Server
-from tests.test_subscriptions import free_port, next_message
+from tests.conftest import Server, running
+from tests.test_subscriptions import next_message
 
 SECRET_KEY = "test-secret-key-for-the-security-suite-0123456789"
 JWT_SECRET = "test-jwt-secret-for-the-security-suite-0123456789"
@@ -545,19 +543,8 @@ async def test_the_audit_log_chains_requests_and_detects_an_edit(server: Server)
 @pytest.fixture(scope="module")
 async def live(hub: Hub) -> AsyncIterator[str]:
     app = create_app(hub.url, secure_settings(hub.url, ws_max_subscriptions=2))
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws=LiveProtocol
-    )
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
-        await asyncio.sleep(0.02)
-    try:
+    async with running(app) as port:
         yield f"ws://127.0.0.1:{port}/graphql"
-    finally:
-        server.should_exit = True
-        await serving
 
 
 async def _connect(url: str, key: str | None) -> websockets.ClientConnection:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -12,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 import websockets
 
 from hub.app import create_app
 from hub.migrate import run_async
 from hub.settings import Settings
 from hub.wsproto import LiveProtocol
-from tests.conftest import Server
+from tests.conftest import Server, running
 from tests.test_sync import SA, Estate, build_estate
 
 CHANGES = """
@@ -95,13 +93,6 @@ async def events(ws: websockets.ClientConnection, count: int) -> list[dict[str, 
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def ws_protocol() -> Any:
     """The WebSocket protocol `rantai serve` runs (frames coalesced per socket)."""
@@ -115,19 +106,8 @@ async def hub(server: Server, tmp_path: Path, ws_protocol: Any) -> AsyncIterator
     estate = build_estate(tmp_path / "estate", url)
     await estate.sync()
     app = create_app(url, Settings(database_url=url))
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws=ws_protocol
-    )
-    uvicorn_server = uvicorn.Server(config)
-    serving = asyncio.create_task(uvicorn_server.serve())
-    while not uvicorn_server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
-        await asyncio.sleep(0.02)
-    try:
+    async with running(app, ws=ws_protocol) as port:
         yield Hub(estate, f"ws://127.0.0.1:{port}/graphql", app)
-    finally:
-        uvicorn_server.should_exit = True
-        await serving
 
 
 def change_plan(estate: Estate, pagu: int, versi: int) -> None:
