@@ -128,8 +128,10 @@ class ChangeFeed:
                     raise
                 except Exception:
                     log.exception("change feed cannot read the outbox; retrying")
+                # asyncio.timeout, not wait_for: no new task every poll cycle.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                    async with asyncio.timeout(self.poll_seconds):
+                        await self._wake.wait()
                 self._wake.clear()
         finally:
             listening.cancel()

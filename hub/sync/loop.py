@@ -64,7 +64,8 @@ async def sync_forever(
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:
     """True when `stop` was set within `seconds`."""
     try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+        async with asyncio.timeout(seconds):  # no new task per cycle, unlike wait_for
+            await stop.wait()
     except TimeoutError:
         return False
     return True
