@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from hub import migrate
 from hub.auth.guard import Gatekeeper, document_hash
+from hub.compiled import CompiledQueries
 from hub.db import create_engine, read_engine
 from hub.events.broker import broker_for
 from hub.events.feed import ChangeFeed
@@ -116,6 +117,11 @@ def create_app(
         engine = create_engine(database_url, pool_size=settings.pool_size)
         app.state.engine = read_engine(engine)
         app.state.gate = Gatekeeper(settings, app.state.engine)
+        app.state.compiled = (
+            CompiledQueries(default_schema._schema, app.state.engine, settings)
+            if settings.compiled_queries
+            else None
+        )
         dsn = asyncpg_dsn(database_url)
         feed = ChangeFeed(dsn, broker=broker_for(settings.broker_url, dsn))
         await feed.start()

@@ -25,6 +25,7 @@ from starlette.responses import HTMLResponse, Response
 
 from hub.auth import AuthError, Viewer
 from hub.auth.guard import Gatekeeper, document_hash
+from hub.compiled import CompiledQueries
 from hub.context import Context
 from hub.errors import ErrorCode, error_entry
 from hub.examples import default_tabs
@@ -297,11 +298,19 @@ async def _one(
         body, _ = format_result(ExecutionResult(None, [too_costly]))
         return body, 200 if media_type == JSON else 400, None
 
-    context = Context.create(state.engine, settings, viewer=viewer)
-    result = await run(
-        state.schema, prepared.document, context, variables, operation_name,
-        time_limit=settings.execution_timeout_seconds, hide_suggestions=settings.production,
-    )  # fmt: skip
+    result = None
+    compiled: CompiledQueries | None = getattr(state, "compiled", None)
+    if compiled is not None:
+        result = await compiled.answer(
+            prepared.document, operation, variables, viewer.scope,
+            time_limit=settings.execution_timeout_seconds,
+        )  # fmt: skip
+    if result is None:
+        context = Context.create(state.engine, settings, viewer=viewer)
+        result = await run(
+            state.schema, prepared.document, context, variables, operation_name,
+            time_limit=settings.execution_timeout_seconds, hide_suggestions=settings.production,
+        )  # fmt: skip
     body, executed = format_result(result, mask=settings.production)
     await gate.audit(
         viewer,

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     default_page_size: int = Field(default=50, ge=1)
     max_page_size: int = Field(default=500, ge=1)
     pool_size: int = Field(default=10, ge=1)
+    compiled_queries: bool = Field(
+        default=True,
+        description="Answer pure-data queries with one compiled SQL statement (hub/compiled.py); "
+        "off: every query goes through the resolvers.",
+    )
     gc_threshold: int = Field(
         default=300_000, ge=0, description="First-generation GC threshold; 0 leaves Python's."
     )

@@ -23,7 +23,7 @@ DISCREPANCY = T["discrepancy"]
 ZERO = Decimal("0.00")
 
 
-def opd_ids(code: str, region_code: str | None) -> Select[Any]:
+def opd_ids(code: Any, region_code: Any | None) -> Select[Any]:
     """Ids of the OPD with `code`: in the Pemda `region_code` itself when one is given (OPD
     codes repeat across Pemda, so the pair names one OPD), else in every Pemda."""
     stmt = select(OPD.c.id).where(OPD.c.code == code)
@@ -35,7 +35,7 @@ def opd_ids(code: str, region_code: str | None) -> Select[Any]:
     return stmt
 
 
-def region_and_children(code: str) -> Select[Any]:
+def region_and_children(code: Any) -> Select[Any]:
     """Ids of the region with `code` and, for a province, of its regencies and cities."""
     parent = select(REGION.c.id).where(REGION.c.code == code).scalar_subquery()
     return select(REGION.c.id).where(or_(REGION.c.id == parent, REGION.c.parent_id == parent))
@@ -106,6 +106,45 @@ class SubActivityQuery:
     has_discrepancies: bool | None = None
 
 
+def search_pattern(search: str) -> str:
+    """The LIKE pattern that finds `search` as plain text anywhere."""
+    return "%" + search.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+
+
+def sub_activity_conditions(
+    sa: Any, query: SubActivityQuery, value: Any = lambda name, v: v
+) -> list[Any]:
+    """The WHERE conditions of a sub kegiatan list. `value(name, v)` turns each filter
+    value into what the statement holds: the value itself, or (for the compiled path,
+    whose statement is built once and run with new values) a named bind parameter."""
+    conditions = [sa.c.fiscal_year == value("fiscal_year", query.fiscal_year)]
+    if query.region_code is not None:
+        region_code = value("region_code", query.region_code)
+        conditions.append(sa.c.region_id.in_(region_and_children(region_code)))
+    if query.opd_id is not None:
+        conditions.append(sa.c.opd_id == value("opd_id", query.opd_id))
+    if query.opd_code is not None:
+        region_code = None if query.region_code is None else value("region_code", query.region_code)
+        conditions.append(sa.c.opd_id.in_(opd_ids(value("opd_code", query.opd_code), region_code)))
+    if query.stage is not None:
+        rollup = rel.ROLLUP
+        conditions.append(
+            exists().where(
+                rollup.c.sub_activity_id == sa.c.id,
+                rollup.c.stage == value("stage", query.stage),
+            )
+        )
+    if query.search:
+        pattern = value("search", search_pattern(query.search))
+        conditions.append(or_(sa.c.name.ilike(pattern), sa.c.code.like(pattern)))
+    if query.has_discrepancies is not None:
+        open_discrepancy = exists().where(
+            DISCREPANCY.c.sub_activity_id == sa.c.id, DISCREPANCY.c.resolved_at.is_(None)
+        )
+        conditions.append(open_discrepancy if query.has_discrepancies else ~open_discrepancy)
+    return conditions
+
+
 async def sub_activity_page(
     access: DataAccess,
     settings: Settings,
@@ -115,28 +154,7 @@ async def sub_activity_page(
     after: str | None,
 ) -> Page:
     sa = SUB_ACTIVITY
-    stmt = access.select(sa).where(sa.c.fiscal_year == query.fiscal_year)
-    if query.region_code is not None:
-        stmt = stmt.where(sa.c.region_id.in_(region_and_children(query.region_code)))
-    if query.opd_id is not None:
-        stmt = stmt.where(sa.c.opd_id == query.opd_id)
-    if query.opd_code is not None:
-        stmt = stmt.where(sa.c.opd_id.in_(opd_ids(query.opd_code, query.region_code)))
-    if query.stage is not None:
-        rollup = rel.ROLLUP
-        stmt = stmt.where(
-            exists().where(rollup.c.sub_activity_id == sa.c.id, rollup.c.stage == query.stage)
-        )
-    if query.search:
-        pattern = (
-            "%" + query.search.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
-        )
-        stmt = stmt.where(or_(sa.c.name.ilike(pattern), sa.c.code.like(pattern)))
-    if query.has_discrepancies is not None:
-        open_discrepancy = exists().where(
-            DISCREPANCY.c.sub_activity_id == sa.c.id, DISCREPANCY.c.resolved_at.is_(None)
-        )
-        stmt = stmt.where(open_discrepancy if query.has_discrepancies else ~open_discrepancy)
+    stmt = access.select(sa).where(*sub_activity_conditions(sa, query))
     return await paginate(
         access,
         settings,

@@ -168,6 +168,20 @@ class Api:
 
 @pytest.fixture(scope="session")
 async def api(store_url: str, settings: Settings) -> AsyncIterator[Api]:
+    """The hub as clients use it: pure-data queries take the compiled path."""
+    async for hub in _api(store_url, settings):
+        yield hub
+
+
+@pytest.fixture(scope="session")
+async def ordinary_api(store_url: str, settings: Settings) -> AsyncIterator[Api]:
+    """The hub with the compiled path off: every field goes through the resolvers and
+    their DataLoaders (for tests of those)."""
+    async for hub in _api(store_url, settings.model_copy(update={"compiled_queries": False})):
+        yield hub
+
+
+async def _api(store_url: str, settings: Settings) -> AsyncIterator[Api]:
     app = create_app(store_url, settings)
     async with app.router.lifespan_context(app):
         engine = app.state.engine

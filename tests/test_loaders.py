@@ -12,7 +12,8 @@ from hub.store import relations as rel
 from tests.conftest import Api
 
 
-async def test_deep_chain_statement_count_does_not_grow_with_rows(api: Api) -> None:
+async def test_deep_chain_statement_count_does_not_grow_with_rows(ordinary_api: Api) -> None:
+    api = ordinary_api
     api.counter.reset()
     small = await api.data(DEEP_CHAIN, {"fiscalYear": 2025, "first": 10})
     small_statements = len(api.counter.statements)
@@ -32,7 +33,8 @@ async def test_deep_chain_statement_count_does_not_grow_with_rows(api: Api) -> N
     assert large_statements <= 25, api.counter.statements
 
 
-async def test_each_batch_is_one_any_statement(api: Api) -> None:
+async def test_each_batch_is_one_any_statement(ordinary_api: Api) -> None:
+    api = ordinary_api
     api.counter.reset()
     await api.data(DEEP_CHAIN, {"fiscalYear": 2025, "first": 50})
     batches = [s for s in api.counter.statements if "= ANY" in s]

@@ -47,7 +47,12 @@ class Relation:
                     self.through, self.through.c[self.through_target] == self.table.c.id
                 )
             )
-        return stmt.order_by(key, *(self.table.c[c] for c in self.order_by))
+        # Ties in `order_by` are broken by id, so the order is the same on every run (and
+        # the same as the compiled path's, hub/compiled.py).
+        order = [self.table.c[c] for c in self.order_by]
+        if "id" in self.table.c and "id" not in self.order_by:
+            order.append(self.table.c.id)
+        return stmt.order_by(key, *order)
 
 
 def _by_id(table: Table) -> Relation:
