@@ -74,6 +74,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.util import ClauseAdapter
 
 from hub.errors import ClientError
+from hub.pipeline import TimedOut
 from hub.settings import Settings
 from hub.store import relations as rel
 from hub.store.scope import Scope
@@ -816,7 +817,11 @@ class CompiledQueries:
                     driver = raw.driver_connection
                     assert driver is not None
                     row = await driver.fetchrow(plan.sql, *args)
-        except Exception:
+        except TimeoutError:
+            # Not the ordinary path: it would take as long again.
+            message = f"The request took longer than {time_limit:g} s and was stopped."
+            return ExecutionResult(None, [TimedOut(message)])
+        except Exception:  # the ordinary path answers, and reports a failure with its code
             log.debug("compiled statement failed; the ordinary path answers", exc_info=True)
             return None
         data: dict[str, Any] = {}
