@@ -1,4 +1,4 @@
-"""The deep-chain benchmark: the hub over HTTP against a hand-written floor.
+"""The deep-chain benchmark: the hub over HTTP against a hand-written floor and PostGraphile 5.
 
     .venv/bin/python -m bench.chain [--sub-activities 3500] [--requests N] [--quick]
 
@@ -7,8 +7,10 @@ PostgreSQL in a temporary folder), migrates and seeds it with the synthetic prov
 serves it with the real hub (uvicorn + Starlette + Strawberry, in a separate process) and
 asks it the deep chain document over HTTP. In the same run it answers the same document
 with hand-written asyncpg queries (one `= ANY($1)` statement per level) serialised by
-orjson: the floor a careful hand-written service would reach. It checks once that both
-answers are equal, prints one line per measurement and drops the database.
+orjson: the floor a careful hand-written service would reach. And it serves the same
+database with PostGraphile 5 (Node, its own process, `bench/peers.py`) asked the same chain
+in its dialect over HTTP. It checks once that the answers are the same data, prints one
+line per measurement and drops the database.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ import httpx
 import orjson
 from sqlalchemy.engine import make_url
 
+from bench.peers import (
+    POSTGRAPHILE_DEEP_CHAIN,
+    PeerUnavailable,
+    PostGraphileProcess,
+    compare_with_hub,
+)
 from hub import migrate
 from hub.db import EmbeddedPostgres, normalise_database_url
 from hub.examples import DEEP_CHAIN
@@ -588,6 +596,31 @@ def report(first: int, hub: Result, floor: Result, concurrency: int) -> None:
     )
 
 
+def report_postgraphile(first: int, hub: Result, peer: Result, concurrency: int) -> None:
+    """PostGraphile's lines: both ratios are hub/PostGraphile (≤ 1 latency, ≥ 1 throughput)."""
+    label = f"chain first={first}"
+    for name, hub_value, peer_value in (
+        ("latency p50", hub.percentile(0.50), peer.percentile(0.50)),
+        ("latency p95", hub.percentile(0.95), peer.percentile(0.95)),
+        ("latency mean", hub.mean, peer.mean),
+    ):
+        print(
+            f"{label} {name}: hub {ms(hub_value)}  postgraphile {ms(peer_value)}  "
+            f"ratio {hub_value / peer_value:.2f}x (hub/postgraphile)",
+            flush=True,
+        )
+    print(
+        f"{label} throughput c={concurrency}: hub {rate(hub.throughput)} req/s  "
+        f"postgraphile {rate(peer.throughput)} req/s  "
+        f"ratio {hub.throughput / peer.throughput:.2f}x (hub/postgraphile)",
+        flush=True,
+    )
+
+
+def report_postgraphile_missing(first: int, reason: str) -> None:
+    print(f"chain first={first} postgraphile: not measured ({reason})", flush=True)
+
+
 @dataclass
 class Plan:
     warmup: int
@@ -609,11 +642,26 @@ def plan_for(args: argparse.Namespace) -> Plan:
     return Plan(1 if args.quick else 3, sequential, concurrent, args.concurrency)
 
 
-async def run_benchmark(store: Store, hub: HubProcess, plan: Plan) -> bool:
+async def run_benchmark(
+    store: Store,
+    hub: HubProcess,
+    plan: Plan,
+    peer: PostGraphileProcess | None = None,
+    peer_missing: str = "not started",
+) -> bool:
     freshness = Settings().source_freshness_seconds
     body = {
         first: orjson.dumps(
             {"query": DEEP_CHAIN, "variables": {"fiscalYear": FISCAL_YEAR, "first": first}}
+        )
+        for first in PAGE_SIZES
+    }
+    peer_body = {
+        first: orjson.dumps(
+            {
+                "query": POSTGRAPHILE_DEEP_CHAIN,
+                "variables": {"fiscalYear": FISCAL_YEAR, "first": first},
+            }
         )
         for first in PAGE_SIZES
     }
@@ -629,9 +677,16 @@ async def run_benchmark(store: Store, hub: HubProcess, plan: Plan) -> bool:
         server_settings={"jit": "off", "application_name": "rantai-bench-floor"},
     )
     try:
-        async with httpx.AsyncClient(
-            base_url=hub.base_url, limits=limits, timeout=httpx.Timeout(300.0)
-        ) as client:
+        async with (
+            httpx.AsyncClient(
+                base_url=hub.base_url, limits=limits, timeout=httpx.Timeout(300.0)
+            ) as client,
+            httpx.AsyncClient(
+                base_url=peer.base_url if peer is not None else "http://127.0.0.1",
+                limits=limits,
+                timeout=httpx.Timeout(300.0),
+            ) as peer_client,
+        ):
             for first in PAGE_SIZES:
 
                 async def hub_call(first: int = first) -> bytes:
@@ -645,6 +700,16 @@ async def run_benchmark(store: Store, hub: HubProcess, plan: Plan) -> bool:
                 async def floor_call(first: int = first) -> bytes:
                     async with pool.acquire() as conn:
                         return await floor_chain(conn, first, freshness)
+
+                async def peer_call(first: int = first) -> bytes:
+                    response = await peer_client.post(
+                        "/graphql", content=peer_body[first], headers=headers
+                    )
+                    if response.status_code != 200:
+                        raise RuntimeError(
+                            f"PostGraphile answered {response.status_code}: {response.text[:500]}"
+                        )
+                    return response.content
 
                 # Verify once: the floor's JSON is the hub's `data`.
                 hub_body = orjson.loads(await hub_call())
@@ -665,6 +730,33 @@ async def run_benchmark(store: Store, hub: HubProcess, plan: Plan) -> bool:
                     all_equal = False
                     print(f"verify first={first}: MISMATCH {diff}", flush=True)
 
+                # And once: PostGraphile's answer, in the hub's shape, is the hub's `data`.
+                peer_ok = peer is not None
+                if peer is not None:
+                    try:
+                        peer_bytes = await peer_call()
+                    except (httpx.HTTPError, RuntimeError) as exc:
+                        peer_ok = False
+                        peer_missing = f"PostGraphile failed: {exc!s:.300}"
+                    else:
+                        peer_diff, totals = compare_with_hub(
+                            hub_body, orjson.loads(peer_bytes), freshness
+                        )
+                        summary = ", ".join(f"{k} {v:,}" for k, v in totals.items())
+                        if peer_diff is None:
+                            print(
+                                f"verify first={first}: PostGraphile's data equals the hub's "
+                                f"({summary}; {len(peer_bytes) / 1024:.0f} KiB)",
+                                flush=True,
+                            )
+                        else:
+                            all_equal = False
+                            print(
+                                f"verify first={first}: PostGraphile MISMATCH {peer_diff}"
+                                + (f" (PostGraphile: {summary})" if summary else ""),
+                                flush=True,
+                            )
+
                 kwargs = {
                     "warmup": plan.warmup,
                     "sequential": plan.sequential[first],
@@ -674,6 +766,16 @@ async def run_benchmark(store: Store, hub: HubProcess, plan: Plan) -> bool:
                 hub_result = await measure(hub_call, **kwargs)
                 floor_result = await measure(floor_call, **kwargs)
                 report(first, hub_result, floor_result, plan.concurrency)
+                if peer_ok:
+                    try:
+                        peer_result = await measure(peer_call, **kwargs)
+                    except (httpx.HTTPError, RuntimeError) as exc:
+                        peer_missing = f"PostGraphile failed: {exc!s:.300}"
+                        report_postgraphile_missing(first, peer_missing)
+                    else:
+                        report_postgraphile(first, hub_result, peer_result, plan.concurrency)
+                else:
+                    report_postgraphile_missing(first, peer_missing)
     finally:
         await pool.close()
     return all_equal
@@ -714,6 +816,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients (8)")
     parser.add_argument("--quick", action="store_true", help="fewer requests (about 2 minutes)")
+    parser.add_argument(
+        "--no-postgraphile",
+        action="store_true",
+        help="leave the PostGraphile 5 peer out (its lines say it was not measured)",
+    )
     args = parser.parse_args(argv)
     # pgserver asks platformdirs for a runtime dir that containers often lack; harmless.
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
@@ -724,6 +831,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     store = Store.open()
     hub: HubProcess | None = None
+    peer: PostGraphileProcess | None = None
+    peer_missing = "--no-postgraphile"
     logs = tempfile.mkdtemp(prefix="rantai-bench-logs-")
     try:
         migrate.upgrade(store.url)
@@ -758,10 +867,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
         hub = HubProcess.start(store.url, Path(logs))
-        equal = asyncio.run(run_benchmark(store, hub, plan))
+        if not args.no_postgraphile:
+            try:
+                peer = PostGraphileProcess.start(store.dsn, Path(logs))
+            except PeerUnavailable as exc:
+                peer_missing = str(exc).splitlines()[0]
+                print(f"postgraphile: not measured: {exc}", flush=True)
+            else:
+                print(
+                    f"postgraphile: PostGraphile {peer.version} on Node {peer.node_version} "
+                    "(Amber preset, simplified inflection, Promise.withResolvers polyfill), own "
+                    "process, POST /graphql over loopback, httpx keep-alive; its dialect of the "
+                    "document (bench/peers.py)",
+                    flush=True,
+                )
+        equal = asyncio.run(run_benchmark(store, hub, plan, peer, peer_missing))
         if not equal:
-            print("note: the floor and the hub disagreed (see MISMATCH above); numbers still shown")
+            print(
+                "note: the floor, PostGraphile and the hub disagreed (see MISMATCH above); "
+                "numbers still shown"
+            )
     finally:
+        if peer is not None:
+            peer.stop()
         if hub is not None:
             hub.stop()
         shutil.rmtree(logs, ignore_errors=True)

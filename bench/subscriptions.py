@@ -374,7 +374,7 @@ def matches(filter_: dict[str, Any], row: tuple[int, str, str]) -> bool:
     code = filter_["regionCode"]
     region = row[1]
     if "opdCode" in filter_:  # with an OPD, the region names that OPD's own Pemda
-        return region == code and filter_["opdCode"] == row[2]
+        return bool(region == code and filter_["opdCode"] == row[2])
     return region == code or region.startswith(code + ".")
 
 
