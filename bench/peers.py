@@ -82,6 +82,10 @@ class PostGraphileProcess:
             **os.environ,
             "DATABASE_URL": dsn,
             "NODE_OPTIONS": node_options,
+            # The hub's connections run with JIT off (hub/db.py): its compile time costs
+            # large statements more than it saves. The peer gets the same (node-postgres
+            # passes PGOPTIONS to the server), so the two are compared plan for plan.
+            "PGOPTIONS": "-c jit=off",
             # Production mode: grafast's development assertions off, as deployed.
             "NODE_ENV": "production",
             "GRAPHILE_ENV": "production",
