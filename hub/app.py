@@ -13,7 +13,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
@@ -21,6 +21,7 @@ from hub import migrate
 from hub.auth.guard import Gatekeeper, document_hash
 from hub.compiled import CompiledQueries
 from hub.db import create_engine, read_engine
+from hub.errors import ErrorCode, StoreUnavailableError, error_entry
 from hub.events.broker import broker_for
 from hub.events.feed import ChangeFeed
 from hub.http import graphql_endpoint
@@ -57,6 +58,13 @@ async def readyz(request: Request) -> JSONResponse:
             {"status": "migrations pending", "current": current, "head": head}, status_code=503
         )
     return JSONResponse({"status": "ready", "revision": current})
+
+
+async def store_unavailable(request: Request, exc: Exception) -> Response:
+    """The store was needed before a request reached GraphQL (an API key's lookup, the
+    audit log) and is down: 503 with the stable code, not Starlette's bare text 500."""
+    body = {"errors": [error_entry(ErrorCode.STORE_UNAVAILABLE, str(exc))]}
+    return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
 
 
 class InsecureSettings(RuntimeError):
@@ -151,6 +159,7 @@ def create_app(
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         lifespan=lifespan,
+        exception_handlers={StoreUnavailableError: store_unavailable},
     )
     if settings.production and settings.production_problems():
         raise InsecureSettings(

@@ -73,7 +73,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.util import ClauseAdapter
 
-from hub.errors import ClientError
+from hub.errors import ClientError, store_unreachable
 from hub.pipeline import TimedOut
 from hub.settings import Settings
 from hub.store import relations as rel
@@ -816,7 +816,14 @@ class CompiledQueries:
                     raw = await conn.get_raw_connection()
                     driver = raw.driver_connection
                     assert driver is not None
-                    row = await driver.fetchrow(plan.sql, *args)
+                    try:
+                        row = await driver.fetchrow(plan.sql, *args)
+                    except Exception as exc:
+                        # SQLAlchemy did not run this statement, so it cannot see that the
+                        # connection died with it (a store restart): drop it from the pool.
+                        if store_unreachable(exc):
+                            await conn.invalidate()
+                        raise
         except TimeoutError:
             # Not the ordinary path: it would take as long again.
             message = f"The request took longer than {time_limit:g} s and was stopped."

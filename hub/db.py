@@ -18,10 +18,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
-from sqlalchemy.engine import make_url
+from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from hub.errors import store_unreachable
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -142,7 +144,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     Connections go back to the pool without a reset round trip: readers run in
     autocommit (see `read_engine`) and writers close their own transactions.
     """
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -150,6 +152,18 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_reset_on_return=None,
         connect_args={"server_settings": {"jit": "off", "application_name": "rantai"}},
     )
+    event.listen(engine.sync_engine, "handle_error", _unreachable_is_disconnect)
+    return engine
+
+
+def _unreachable_is_disconnect(context: ExceptionContext) -> None:
+    """A server shutting down, crashed or still starting refuses sessions with SQLSTATE
+    57P01-57P03 or 08xxx, which SQLAlchemy's asyncpg dialect does not count as a disconnect
+    (it only looks at closed connections): clients got INTERNAL_SERVER_ERROR while the store
+    restarted (bench/faults.py). Counted as one, the pool drops the connection and the error
+    carries `connection_invalidated`, which the endpoints answer as STORE_UNAVAILABLE."""
+    if not context.is_disconnect and store_unreachable(context.original_exception):
+        context.is_disconnect = True
 
 
 def read_engine(engine: AsyncEngine) -> AsyncEngine:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any
 
+import asyncpg
 from graphql import GraphQLError
 
 
@@ -31,6 +34,57 @@ class ErrorCode(StrEnum):
     BODY_TOO_LARGE = "BODY_TOO_LARGE"
     TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
     TRUSTED_DOCUMENT_REQUIRED = "TRUSTED_DOCUMENT_REQUIRED"
+
+
+STORE_UNREACHABLE = "The hub's database is unreachable; try again shortly."
+
+# SQLSTATEs of a server that cannot serve a session now: class 08 (connection exception:
+# the session is gone or cannot be made) and 57P01-57P03 (a shutdown, a crash restart, a
+# server still starting or recovering). asyncpg raises these as PostgresError, not OSError.
+_UNREACHABLE_STATES = ("08", "57P01", "57P02", "57P03")
+
+
+def store_unreachable(exc: BaseException) -> bool:
+    """True when `exc` says the hub's database cannot be reached or cannot serve now
+    (down, restarting, starting up), as opposed to a bug: an OSError (refused, socket gone,
+    timed out), or a SQLSTATE above, raised by asyncpg or wrapped by SQLAlchemy (`.orig`)."""
+    if getattr(exc, "connection_invalidated", False):  # SQLAlchemy saw a disconnect
+        return True
+    for error in (exc, getattr(exc, "orig", None)):
+        if isinstance(error, OSError):
+            return True
+        state = getattr(error, "sqlstate", None)
+        if isinstance(state, str) and state.startswith(_UNREACHABLE_STATES):
+            return True
+        # asyncpg on a pooled connection the server has since closed (a raw driver
+        # connection, out of SQLAlchemy's reach); SQLAlchemy's dialect tests the same text.
+        if isinstance(error, asyncpg.InterfaceError) and "connection is closed" in str(error):
+            return True
+    return False
+
+
+class StoreUnavailableError(ConnectionError):
+    """The store was needed outside GraphQL execution (an API key's lookup, the audit log,
+    a subscription's replay) and cannot be reached: answered with STORE_UNAVAILABLE, never
+    as an internal error. An OSError, so execution errors that carry it are classified
+    like any other unreachable store."""
+
+    def __init__(self, message: str = STORE_UNREACHABLE) -> None:
+        super().__init__(message)
+
+
+@contextmanager
+def as_store_unavailable() -> Iterator[None]:
+    """Around a use of the store outside GraphQL execution: an unreachable store becomes
+    StoreUnavailableError (STORE_UNAVAILABLE to the client); other errors pass unchanged."""
+    try:
+        yield
+    except StoreUnavailableError:
+        raise
+    except Exception as exc:
+        if store_unreachable(exc):
+            raise StoreUnavailableError() from exc
+        raise
 
 
 def error_entry(code: str, message: str) -> dict[str, Any]:

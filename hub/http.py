@@ -19,7 +19,6 @@ from graphql import (
     OperationType,
     get_operation_ast,
 )
-from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -27,7 +26,7 @@ from hub.auth import AuthError, Viewer
 from hub.auth.guard import Gatekeeper, document_hash
 from hub.compiled import CompiledQueries
 from hub.context import Context
-from hub.errors import ErrorCode, error_entry
+from hub.errors import ErrorCode, error_entry, store_unreachable
 from hub.examples import default_tabs
 from hub.pipeline import Documents, TimedOut, check_variables, run
 from hub.settings import Settings
@@ -125,11 +124,7 @@ def validate_params(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None,
 def store_unavailable(error: GraphQLError) -> bool:
     """The hub's own database could not be reached (as opposed to a bug)."""
     original = error.original_error
-    if isinstance(original, DBAPIError):
-        if original.connection_invalidated:
-            return True
-        original = original.orig
-    return isinstance(original, OSError)  # ConnectionRefusedError, socket timeouts…
+    return original is not None and store_unreachable(original)
 
 
 def error_code(error: GraphQLError, executed: bool) -> str:

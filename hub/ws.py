@@ -40,7 +40,7 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from hub.auth import ANONYMOUS, AuthError, Viewer
 from hub.context import Context
-from hub.errors import ErrorCode, error_entry
+from hub.errors import ErrorCode, StoreUnavailableError, error_entry
 from hub.http import format_result
 from hub.pipeline import Prepared, check_variables, run
 
@@ -60,6 +60,7 @@ class CloseCode:
     INIT_TIMEOUT = 4408
     SUBSCRIBER_EXISTS = 4409
     TOO_MANY_INIT = 4429
+    TRY_AGAIN_LATER = 1013
 
 
 class ProtocolViolation(Exception):
@@ -299,6 +300,12 @@ class Connection:
                 self.viewer = await self.endpoint.state.gate.viewer(credential)
             except AuthError as exc:
                 raise ProtocolViolation(CloseCode.FORBIDDEN, f"Forbidden: {exc}"[:120]) from None
+            except StoreUnavailableError:
+                # The key cannot be looked up while the store is down: "try again later"
+                # (RFC 6455), which clients retry, instead of a socket dropped unclosed.
+                raise ProtocolViolation(
+                    CloseCode.TRY_AGAIN_LATER, "Try again later: the hub's database is down"
+                ) from None
             self.acknowledged = True
             await self.send('{"type":"connection_ack"}')
         elif kind == "ping":
@@ -403,6 +410,8 @@ class Connection:
                 await self._single(id_json, prepared, variables, operation_name)
         except asyncio.CancelledError:
             raise
+        except StoreUnavailableError as exc:  # the audit log of an authenticated subscribe
+            await self._error(id_json, [error_entry(ErrorCode.STORE_UNAVAILABLE, str(exc))])
         except Exception:
             log.exception("subscription %s failed", op_id)
             await self._error(

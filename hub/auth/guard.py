@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.auth import ANONYMOUS, AuthError, Role, Viewer, keys
 from hub.auth.audit import append
 from hub.auth.tokens import TokenVerifier
+from hub.errors import StoreUnavailableError, as_store_unavailable, store_unreachable
 from hub.settings import Settings
 
 
@@ -40,20 +41,23 @@ class Gatekeeper:
         parsed = keys.parse(credential)
         if parsed is not None:
             prefix, secret = parsed
-            async with self.engine.connect() as conn:
-                row = (
-                    (
-                        await conn.execute(
-                            text(
-                                "SELECT prefix, secret_hash, role, region_code, opd_code, "
-                                "revoked_at FROM api_key WHERE prefix = :prefix"
-                            ),
-                            {"prefix": prefix},
+            # A store that is down is StoreUnavailableError (503 STORE_UNAVAILABLE, or
+            # close 1013 on a socket), not a bare 500: bench/faults.py restarts it.
+            with as_store_unavailable():
+                async with self.engine.connect() as conn:
+                    row = (
+                        (
+                            await conn.execute(
+                                text(
+                                    "SELECT prefix, secret_hash, role, region_code, opd_code, "
+                                    "revoked_at FROM api_key WHERE prefix = :prefix"
+                                ),
+                                {"prefix": prefix},
+                            )
                         )
+                        .mappings()
+                        .first()
                     )
-                    .mappings()
-                    .first()
-                )
             return keys.viewer_of(row, self.settings.secret_key, secret)
         if credential.startswith("rk_"):
             raise AuthError("malformed API key")
@@ -83,10 +87,21 @@ class Gatekeeper:
         """Record what an authenticated caller did (anonymous requests are not recorded)."""
         if not viewer.authenticated:
             return
-        async with self.engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            driver: Any = raw.driver_connection
-            await append(driver, self.settings.secret_key, kind, viewer.actor, detail)
+        with as_store_unavailable():
+            async with self.engine.connect() as conn:
+                raw = await conn.get_raw_connection()
+                driver: Any = raw.driver_connection
+                try:
+                    await append(driver, self.settings.secret_key, kind, viewer.actor, detail)
+                except Exception as exc:
+                    # The driver's own errors bypass SQLAlchemy's disconnect handling. Ask
+                    # what it asks, whether the connection is closed (a restart can surface
+                    # as asyncpg's InternalClientError), and keep a dead connection out of
+                    # the pool.
+                    if store_unreachable(exc) or driver.is_closed():
+                        await conn.invalidate()
+                        raise StoreUnavailableError() from exc
+                    raise
 
 
 def document_hash(query: str) -> str:

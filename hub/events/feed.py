@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from hub.errors import StoreUnavailableError, as_store_unavailable
 from hub.events.broker import Broker, PostgresBroker
 from hub.events.outbox import OutboxEvent, check_cursor, head, read_after
 from hub.store.scope import Scope
@@ -181,7 +182,7 @@ class ChangeFeed:
         await self._ready.wait()
         assert self._pool is not None
         if after is not None:
-            async with self._pool.acquire() as conn:
+            async with self._reading() as conn:
                 await check_cursor(conn, after)
         subscriber = _Subscriber(change_filter)
         live_from = self.position  # registered in the same step: nothing falls between
@@ -204,6 +205,23 @@ class ChangeFeed:
         finally:
             self._remove(subscriber)
 
+    @contextlib.asynccontextmanager
+    async def _reading(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection for a subscriber's own reads (its cursor, its replay). A store that
+        cannot serve now is StoreUnavailableError, so the client gets STORE_UNAVAILABLE.
+        asyncpg's CannotConnectNowError (a restarting server) is no OSError: the client got
+        INTERNAL_SERVER_ERROR (bench/faults.py). A read cut by a restart can also surface
+        as asyncpg's InternalClientError, on a connection that is then closed."""
+        assert self._pool is not None
+        with as_store_unavailable():
+            async with self._pool.acquire() as conn:
+                try:
+                    yield conn
+                except Exception as exc:
+                    if conn.is_closed():
+                        raise StoreUnavailableError() from exc
+                    raise
+
     async def _replay(
         self, change_filter: ChangeFilter, after: int, through: int
     ) -> AsyncIterator[OutboxEvent]:
@@ -211,7 +229,7 @@ class ChangeFeed:
         assert self._pool is not None
         position = after
         while position < through:
-            async with self._pool.acquire() as conn:
+            async with self._reading() as conn:
                 events = await read_after(conn, position, PAGE)
             events = [e for e in events if e.id <= through]
             if not events:
