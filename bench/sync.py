@@ -116,7 +116,9 @@ def plain_resolve_links() -> bool:
         body = inspect.getsource(SyncEngine.resolve_links)
     except (OSError, TypeError):
         return False
-    return body.count("await ") == 1 and "await resolve_links(conn, force=force)" in body
+    # Plain: one call into relink, then at most the broker wake-up (not a statement).
+    calls = body.count("await ") - body.count("await self._wake()")
+    return calls == 1 and "await resolve_links(conn, force=force)" in body
 
 
 PLAIN_RESOLVE_LINKS = plain_resolve_links()

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from openpyxl import Workbook
 
+from adapters import spreadsheet
 from adapters.base import (
     AdapterError,
     Batch,
@@ -174,15 +175,38 @@ def open_fds() -> int:
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc to count files")
-async def test_abandoned_stream_closes_the_workbook(monev: Path) -> None:
+@pytest.mark.parametrize("parsed", [True, False], ids=["parsed once", "openpyxl workbook"])
+async def test_abandoned_stream_closes_the_workbook(
+    monev: Path, parsed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not parsed:  # the fallback: openpyxl's read-only workbook, open while read
+        monkeypatch.setattr(spreadsheet, "_ParsedXlsxTable", None)
     before = open_fds()
     async with SpreadsheetAdapter(xlsx(monev)) as adapter:
         stream = adapter.stream(FORM_A)
         first = await anext(stream)
         assert len(first.rows) == 2
-        assert open_fds() > before  # the workbook is open while its rows are read
+        if not parsed:
+            assert open_fds() > before  # the workbook is open while its rows are read
         await stream.aclose()  # type: ignore[attr-defined]
     assert open_fds() == before
+
+
+async def test_a_workbook_parsed_once_reads_as_openpyxl_does(
+    monev: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows, blanks, header cells and dates: the short way and openpyxl's workbook agree."""
+    query = EntityQuery(sheet="form a", header_row=5, cells=("B2", "B3", "Z99"))
+
+    async def read() -> list[list[dict[str, Any]]]:
+        async with SpreadsheetAdapter(xlsx(monev)) as adapter:
+            return [batch.rows async for batch in adapter.stream(query)]
+
+    parsed = await read()
+    monkeypatch.setattr(spreadsheet, "_ParsedXlsxTable", None)
+    assert await read() == parsed
+    assert parsed
+    assert all(parsed)
 
 
 # --- CSV -----------------------------------------------------------------------------------

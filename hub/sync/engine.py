@@ -26,8 +26,7 @@ import logging
 import os
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -42,7 +41,7 @@ from adapters.mapping import Config, EntityMapping, RecordError, SourceMapping
 from hub.events.broker import Broker, PostgresBroker, broker_for
 from hub.sync.bindings import BINDINGS, BY_ENTITY, ORDER, WAVE_OF_ENTITY, Binding
 from hub.sync.relink import resolve_links
-from hub.sync.writer import WRITE_LOCK, Item, Outcome, Writer
+from hub.sync.writer import Item, Outcome, Writer, warm_types
 
 if TYPE_CHECKING:
     from hub.discrepancies.engine import DiscrepancyEngine, RunReport
@@ -227,7 +226,11 @@ class SyncEngine:
 
     async def __aenter__(self) -> SyncEngine:
         self._pool = await asyncpg.create_pool(
-            self.dsn, min_size=1, max_size=self.concurrency + 1, server_settings={"jit": "off"}
+            self.dsn,
+            min_size=1,
+            max_size=self.concurrency + 1,
+            server_settings={"jit": "off"},
+            init=warm_types,
         )
         return self
 
@@ -406,9 +409,13 @@ class SyncEngine:
                     continue
                 if stream.mode != "diff":
                     complete = False
-                if stream.created + stream.deleted >= ANALYZE_AFTER:
+                if stream.created + stream.deleted >= ANALYZE_AFTER or (
+                    stream.created and await _never_analyzed(conn, binding.table)
+                ):
                     # Fresh statistics for the planner: autovacuum may be minutes away, and
-                    # plans made for an empty table are slow for a full one.
+                    # plans made for an empty table are slow for a full one (a table without
+                    # any, however small, gets them once it has rows: links and the next
+                    # sources' parent lookups are planned with them).
                     await conn.execute(f"ANALYZE {binding.table}")
             if complete:
                 deletable.append((binding, seen_ids, seen_keys))
@@ -457,12 +464,29 @@ class SyncEngine:
         batches = adapter.stream(mapping.query, since=since)
         timeout = source.config.timeout_seconds
 
+        size = max(1, source.config.batch_size)
+        failed: list[BaseException] = []
+
         async def fetch() -> Batch | None:
-            try:
-                async with asyncio.timeout(timeout):
-                    return await anext(batches)
-            except StopAsyncIteration:
-                return None
+            # Small batches (a workbook is one per file) are joined up to batch_size rows:
+            # one transaction for many files. The timeout still bounds each of them, and
+            # the rows read before a failure are written before it is raised.
+            if failed:
+                raise failed.pop()
+            rows: list[dict[str, Any]] = []
+            while len(rows) < size:
+                try:
+                    async with asyncio.timeout(timeout):
+                        batch = await anext(batches)
+                except StopAsyncIteration:
+                    break
+                except (AdapterError, TimeoutError, OSError) as exc:
+                    if not rows:
+                        raise
+                    failed.append(exc)
+                    break
+                rows += batch.rows
+            return Batch(rows=rows) if rows else None
 
         # The next batch is read from the source while this one is written to the store.
         ahead: asyncio.Task[Batch | None] = asyncio.create_task(fetch())
@@ -513,7 +537,7 @@ class SyncEngine:
         """One batch, one transaction: rows, history, outbox, waiting rows, watermark."""
         good = [i for i in items if isinstance(i, Item)]
         bad = [i for i in items if not isinstance(i, Item)]
-        async with _transaction(conn):
+        async with writer.transaction():
             outcome = await writer.write(binding, good)
             outcome.waiting += bad
             await _waiting(conn, source.id, binding.entity, outcome)
@@ -555,7 +579,7 @@ class SyncEngine:
         ]
         stream = next(s for s in report.streams if s.entity == binding.entity)
         for start in range(0, len(ids), 1000):
-            async with _transaction(conn):
+            async with writer.transaction():
                 deleted, kept = await writer.delete(binding, ids[start : start + 1000])
                 if deleted:
                     await conn.execute(
@@ -571,7 +595,7 @@ class SyncEngine:
                     len(kept),
                     binding.entity,
                 )
-        async with _transaction(conn):
+        async with writer.transaction():
             await conn.execute(
                 "DELETE FROM sync_pending WHERE source_id = $1 AND entity = $2 "
                 "AND NOT (source_key = ANY($3::text[]))",
@@ -650,11 +674,10 @@ class SyncEngine:
 # -- helpers -------------------------------------------------------------------------------
 
 
-@asynccontextmanager
-async def _transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", WRITE_LOCK)
-        yield
+async def _never_analyzed(conn: asyncpg.Connection, table: str) -> bool:
+    return bool(
+        await conn.fetchval("SELECT reltuples < 0 FROM pg_class WHERE oid = $1::regclass", table)
+    )
 
 
 def _jsonb(value: Any) -> dict[str, Any] | None:

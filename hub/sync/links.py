@@ -27,6 +27,13 @@ class Link:
     table: str
     column: str
     value: str  # SQL over the row `x`
+    # False: the value is one parent found by its natural key from the row's own codes.
+    # Such a link, once set, stays right: the writer re-resolves a row it rewrites, a
+    # parent's natural key never changes (rows are upserted by it), and deleting the parent
+    # sets the link to null (ON DELETE SET NULL). So after a sync only the rows whose link
+    # is null can move. True: derived from other rows (a lowest mak, a winning bid, the
+    # latest addendum) or from a parent's other columns: any row can move.
+    derived: bool = False
 
 
 def _by_sub_activity(table: str) -> Link:
@@ -63,6 +70,7 @@ LINKS: tuple[Link, ...] = (
             ON b.region_id = p.region_id AND b.fiscal_year = p.fiscal_year
             AND b.sub_activity_code = x.sub_activity_code AND b.account_code = x.account_code
             WHERE p.rup_code = x.rup_code)""",
+        derived=True,
     ),
     Link(
         "procurement_package",
@@ -71,6 +79,7 @@ LINKS: tuple[Link, ...] = (
             ON s.region_id = x.region_id AND s.fiscal_year = x.fiscal_year
             AND s.code = r.sub_activity_code
             WHERE r.rup_code = x.rup_code ORDER BY r.mak LIMIT 1)""",
+        derived=True,
     ),
     Link("tender_package", "tender_id", _TENDER),
     Link("tender_package", "package_id", _PACKAGE),
@@ -80,6 +89,7 @@ LINKS: tuple[Link, ...] = (
         "winner_vendor_id",
         """(SELECT b.vendor_id FROM bid b WHERE b.tender_code = x.code AND b.is_winner
             ORDER BY b.vendor_id LIMIT 1)""",
+        derived=True,
     ),
     Link("contract", "tender_id", _TENDER),
     Link(
@@ -89,6 +99,7 @@ LINKS: tuple[Link, ...] = (
             JOIN procurement_package p ON p.rup_code = tp.rup_code
             WHERE tp.tender_code = x.tender_code AND p.sub_activity_id IS NOT NULL
             ORDER BY length(p.rup_code), p.rup_code LIMIT 1)""",
+        derived=True,
     ),
     Link("contract_amendment", "contract_id", _CONTRACT),
     Link(
@@ -97,30 +108,38 @@ LINKS: tuple[Link, ...] = (
         """COALESCE((SELECT a.value FROM contract_amendment a
             WHERE a.region_id = x.region_id AND a.contract_number = x.number
             ORDER BY a.version DESC LIMIT 1), x.original_value, x.value)""",
+        derived=True,
     ),
     Link("payment", "contract_id", _CONTRACT),
     Link(
         "payment",
         "payee_vendor_id",
-        """(SELECT v.id FROM vendor v
-            WHERE v.vendor_key = regexp_replace(x.payee_tax_id, '[^0-9]', '', 'g'))""",
+        # The key computed once per payment (in a filter it was once per vendor row).
+        """(SELECT v.id FROM (SELECT regexp_replace(x.payee_tax_id, '[^0-9]', '', 'g') AS k
+            OFFSET 0) p JOIN vendor v ON v.vendor_key = p.k)""",
     ),
 )
 
 
-def _find(link: Link, restricted: bool) -> str:
+def _find(link: Link, restricted: bool, pending: bool = False) -> str:
     """The rows whose link is not what it should be: id, old, new, source, natural key.
 
     One pass over the table (or the given ids) with index lookups per row; the update
     then goes by primary key. A self-join UPDATE … FROM (SELECT … FROM same table) can be
     planned as a nested loop over freshly loaded tables without statistics: quadratic.
+    `OFFSET 0` keeps the value a subquery of its own, computed once per row (pulled up,
+    it was computed twice: in the comparison and in the output). Rows come in id order,
+    so the changes are recorded in the same order whatever the table's physical layout.
+    `pending`: only the rows whose (not derived) link is still null, see `Link.derived`.
     """
     key = BY_ENTITY[link.table].key_sql("x")
     where = " AND x.id = ANY($1::int8[])" if restricted else ""
+    if pending and not link.derived:
+        where += f" AND x.{link.column} IS NULL"
     return f"""
         SELECT x.id, x.{link.column} AS old, v.new, x.source_id, {key} AS key
-        FROM {link.table} x CROSS JOIN LATERAL (SELECT {link.value} AS new) v
-        WHERE x.{link.column} IS DISTINCT FROM v.new{where}"""
+        FROM {link.table} x CROSS JOIN LATERAL (SELECT {link.value} AS new OFFSET 0) v
+        WHERE x.{link.column} IS DISTINCT FROM v.new{where} ORDER BY x.id"""
 
 
 def _update(link: Link) -> str:
@@ -130,7 +149,10 @@ def _update(link: Link) -> str:
         FROM unnest($1::int8[], $2::{pg}[]) AS v(id, new) WHERE t.id = v.id"""
 
 
-STATEMENTS = [(link, _find(link, False), _update(link)) for link in LINKS]
+# (link, find over the whole table, update, find over the rows that can have moved)
+STATEMENTS = [
+    (link, _find(link, False), _update(link), _find(link, False, pending=True)) for link in LINKS
+]
 BY_TABLE: dict[str, list[tuple[Link, str, str]]] = defaultdict(list)
 for _link in LINKS:
     BY_TABLE[_link.table].append((_link, _find(_link, True), _update(_link)))

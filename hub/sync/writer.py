@@ -8,7 +8,10 @@ batch does not depend on its size.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import logging
+import re
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -19,8 +22,10 @@ import orjson
 
 from hub.events.broker import CHANNEL
 from hub.sync.bindings import LOOKUPS, VENDOR, Binding, Lookup, Record, tax_digits, vendor_key
-from hub.sync.links import resolve_rows
+from hub.sync.links import BY_TABLE, resolve_rows
 from hub.sync.types import TYPES, ColumnType
+
+log = logging.getLogger("rantai.sync")
 
 # Serialises outbox ids with commits: ids are taken under this transaction lock, which is
 # released at commit, so a reader that has seen id N has seen every id below N.
@@ -28,6 +33,34 @@ OUTBOX_LOCK = 0x52414E5441490001
 # Taken shared by every batch and exclusively by link resolution, which updates rows of
 # every table: the two never interleave, so they cannot deadlock on row locks.
 WRITE_LOCK = 0x52414E5441490002
+# Inside a sync batch (Writer.transaction) the outbox rows wait in this per-connection
+# temporary table and reach the outbox in the statement that commits, so OUTBOX_LOCK is
+# held for that one statement only, never across a round trip to this process.
+STAGE = "rantai_outbox_stage"
+_STAGE_DDL = f"""CREATE TEMP TABLE IF NOT EXISTS {STAGE} (
+    history_id int8 NOT NULL, entity text NOT NULL, entity_id int8 NOT NULL, op text NOT NULL,
+    region_code text, opd_code text, fiscal_year int4, changed_fields text[] NOT NULL,
+    source_id text)"""
+_OUTBOX_COLUMNS = (
+    "history_id, entity, entity_id, op, region_code, opd_code, fiscal_year, changed_fields, "
+    "source_id"
+)
+_FLUSH = f"""SELECT pg_advisory_xact_lock({OUTBOX_LOCK});
+INSERT INTO outbox ({_OUTBOX_COLUMNS})
+    SELECT {_OUTBOX_COLUMNS} FROM {STAGE} ORDER BY history_id;
+DELETE FROM {STAGE};
+SELECT pg_notify('{CHANNEL}', '');
+COMMIT;"""
+
+
+async def warm_types(conn: asyncpg.Connection) -> None:
+    """Have asyncpg learn every array type the writer sends, in one introspection query
+    (it otherwise runs one per type and connection, at the first statement using it)."""
+    await conn.fetchval(
+        "SELECT $1::int8[], $2::int4[], $3::numeric[], $4::date[], $5::timestamptz[], "
+        "$6::bool[], $7::jsonb[], $8::text[]",
+        *([None] * 8),
+    )
 
 
 class Invalid(ValueError):
@@ -133,6 +166,194 @@ def natural_key(binding: Binding, values: Mapping[str, Any], record: Record) -> 
     return "/".join(parts)
 
 
+# -- set-based statements ----------------------------------------------------------------
+
+_CONTEXT_WHERE = re.compile(r"\s+WHERE x\.id = ANY\(\$1\)\s*$")
+
+
+def _reads(sql: str, table: str) -> bool:
+    return re.search(rf"(FROM|JOIN)\s+{table}\b", sql) is not None
+
+
+def _context_over(binding: Binding, relation: str) -> str | None:
+    """The binding's routing query over `relation` (aliased x) instead of its table's rows
+    `= ANY($1)`; None when its SQL has another shape or reads the table elsewhere too
+    (a statement does not see its own inserts there)."""
+    sql = binding.context
+    source = f"FROM {binding.table} x"
+    if not sql or sql.count(source) != 1 or not _CONTEXT_WHERE.search(sql):
+        return None
+    over = _CONTEXT_WHERE.sub("", sql).replace(source, f"FROM {relation} x")
+    return None if _reads(over, binding.table) else over
+
+
+def _json_value(alias: str, column: str, pg: str) -> str:
+    """A column as `_json` writes it: money and other numerics as exact strings."""
+    return f"{alias}.{column}::text" if pg == "numeric" else f"{alias}.{column}"
+
+
+@dataclass(frozen=True)
+class InsertPlan:
+    """New rows of a batch inserted with their links resolved, in one statement.
+
+    `inline`: the same statement also writes their CREATED history and outbox rows (the
+    routing computed over the inserted rows), under the outbox lock, and wakes the change
+    feeds; it returns (id, n). Otherwise (the routing query reads the binding's own table,
+    which a statement cannot see its inserts in) it returns (id, n, link values…) and the
+    writer records the changes with `Writer.record`.
+    """
+
+    sql: str  # outbox rows written under OUTBOX_LOCK, NOTIFY (outside Writer.transaction)
+    staged: str  # outbox rows into STAGE (inside Writer.transaction)
+    inline: bool
+    links: tuple[str, ...]  # link columns, in hub.sync.links order
+    defaults: tuple[str | None, ...]  # per link: the on_insert column it replaces, if any
+
+    @staticmethod
+    def build(binding: Binding) -> InsertPlan | None:
+        table, types = binding.table, TYPES[binding.table]
+        columns = list(binding.columns)
+        extra = list(binding.on_insert)
+        given = [*columns, *extra, "source_key", "source_updated_at"]
+        links = [link for link, _, _ in BY_TABLE.get(table, ())]
+        for link in links:
+            # A link that reads its own table would not see the rows of this statement;
+            # those bindings keep the insert-then-resolve path.
+            if link.column in columns or _reads(link.value, table):
+                return None
+            if not set(re.findall(r"\bx\.(\w+)", link.value)) <= set(given):
+                return None
+        # Routing over the inserted rows in the same statement (a CTE the planner knows
+        # nothing about, joined to whole tables) was planned as scans of those tables per
+        # batch at province scale; it is the binding's own query by id in `record` instead.
+        context = None
+        inline = False
+        pg = [types[c].pg for c in [*columns, *extra]] + ["text", "timestamptz", "text"]
+        unnest = ", ".join(f"${i + 2}::{t}[]" for i, t in enumerate(pg))  # $1: source id
+        names = [*given, "nkey"]
+        linked = [link.column for link in links]
+        plain = [c for c in given if c not in linked]  # a link may replace an on_insert value
+        values = [f"x.{c}" for c in plain] + [f"({link.value})" for link in links]
+        match = " AND ".join(f"i.{c} = x.{c}" for c in binding.key)
+        head = f"""
+            WITH x AS MATERIALIZED (
+                SELECT * FROM unnest({unnest}) WITH ORDINALITY AS x({", ".join(names)}, n)
+            ),
+            ins AS (
+                INSERT INTO {table} ({", ".join([*plain, *linked])}, source_id, synced_at)
+                SELECT {", ".join(values)}, $1, now() FROM x ORDER BY x.n
+                RETURNING *
+            )"""
+        defaults = tuple(c if c in given else None for c in linked)
+        if not inline:
+            returned = "".join(f", i.{c}" for c in linked)
+            sql = f"{head} SELECT i.id, x.n{returned} FROM ins i JOIN x ON {match} ORDER BY x.n"
+            return InsertPlan(sql, sql, False, tuple(linked), defaults)
+        moved = [
+            f"i.{c} IS DISTINCT FROM {'x.' + d if d else 'NULL'}"
+            for c, d in zip(linked, defaults, strict=True)
+        ]
+        after = " || ".join(
+            [
+                "jsonb_build_object("
+                + ", ".join(f"'{c}', {_json_value('x', c, types[c].pg)}" for c in columns)
+                + ")"
+            ]
+            + [
+                f"CASE WHEN {m} THEN jsonb_build_object('{c}', {_json_value('i', c, types[c].pg)})"
+                " ELSE '{}'::jsonb END"
+                for c, m in zip(linked, moved, strict=True)
+            ]
+        )
+        fields = "ARRAY[" + ", ".join(f"'{c}'" for c in columns) + "]::text[]"
+        if linked:
+            cases = ", ".join(
+                f"CASE WHEN {m} THEN '{c}' END" for c, m in zip(linked, moved, strict=True)
+            )
+            fields += f" || array_remove(ARRAY[{cases}]::text[], NULL)"
+        routing = f", ctx(id, r, d, y) AS ({context})" if context is not None else ""
+        route, join = (
+            ("c.r::text, c.d::text, c.y::int4", "LEFT JOIN ctx c ON c.id = j.id")
+            if routing
+            else (
+                "NULL, NULL, NULL",
+                "",
+            )
+        )
+        events = f"""{head},
+            j AS MATERIALIZED (
+                SELECT i.id, x.n, x.nkey, {after} AS a, {fields} AS f,
+                    nextval(pg_get_serial_sequence('change_history', 'id')) AS h
+                FROM ins i JOIN x ON {match} ORDER BY x.n
+            ){routing},
+            history AS (
+                INSERT INTO change_history
+                    (id, source_id, entity, entity_id, natural_key, op, before, after)
+                SELECT h, $1, '{binding.entity}', id, nkey, 'CREATED', NULL, a FROM j ORDER BY h
+            ),"""
+        rows = f"j.h, '{binding.type_name}', j.id, 'CREATED', {route}, j.f, $1"
+        sql = f"""{events}
+            lock AS MATERIALIZED (
+                SELECT pg_advisory_xact_lock({OUTBOX_LOCK}) AS l, pg_notify('{CHANNEL}', '') AS w
+            ),
+            box AS (
+                INSERT INTO outbox ({_OUTBOX_COLUMNS})
+                SELECT {rows} FROM j CROSS JOIN lock {join} ORDER BY j.h
+            )
+            SELECT id, n FROM j"""
+        staged = f"""{events}
+            box AS (INSERT INTO {STAGE} ({_OUTBOX_COLUMNS}) SELECT {rows} FROM j {join})
+            SELECT id, n FROM j"""
+        return InsertPlan(sql, staged, True, tuple(linked), defaults)
+
+
+INSERT_PLANS: dict[str, InsertPlan | None] = {}
+
+
+def insert_plan(binding: Binding) -> InsertPlan | None:
+    if binding.entity not in INSERT_PLANS:
+        INSERT_PLANS[binding.entity] = InsertPlan.build(binding)
+    return INSERT_PLANS[binding.entity]
+
+
+def _record_sql(binding: Binding, routed: bool, staged: bool) -> str:
+    """History and outbox rows of a list of changes in one statement (see Writer.record);
+    `routed`: the routing comes from the binding's context query over the changed ids;
+    `staged`: the outbox rows go to STAGE (Writer.transaction writes them at commit)."""
+    context = re.sub(r"\$1\b", "$3", binding.context) if routed else ""
+    routing = f", ctx(id, r, d, y) AS ({context})" if routed else ""
+    route, join = (
+        ("c.r::text, c.d::text, c.y::int4", "LEFT JOIN ctx c ON c.id = v.e")
+        if routed
+        else (
+            "v.r, v.d, v.y",
+            "",
+        )
+    )
+    rows = f"v.h, $12, v.e, v.o, {route}, string_to_array(v.f, ','), $1"
+    head = f"""
+        WITH v AS MATERIALIZED (
+            SELECT v.*, nextval(pg_get_serial_sequence('change_history', 'id')) AS h
+            FROM unnest($3::int8[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[],
+                        $8::text[], $9::text[], $10::text[], $11::int4[])
+                WITH ORDINALITY AS v(e, k, o, b, a, f, r, d, y, n)
+            ORDER BY v.n
+        ){routing},
+        history AS (
+            INSERT INTO change_history
+                (id, source_id, entity, entity_id, natural_key, op, before, after)
+            SELECT h, $1, $2, e, k, o, b, a FROM v ORDER BY h
+        )"""
+    if staged:
+        return f"{head} INSERT INTO {STAGE} ({_OUTBOX_COLUMNS}) SELECT {rows} FROM v {join}"
+    return f"""{head},
+        lock AS MATERIALIZED (
+            SELECT pg_advisory_xact_lock({OUTBOX_LOCK}) AS l, pg_notify('{CHANNEL}', '') AS w
+        )
+        INSERT INTO outbox ({_OUTBOX_COLUMNS})
+        SELECT {rows} FROM v CROSS JOIN lock {join} ORDER BY v.h"""
+
+
 class Resolver:
     """Ids of parents by natural key, fetched in one statement per lookup and batch."""
 
@@ -171,10 +392,58 @@ class Resolver:
 class Writer:
     """Applies batches of one source to the store on `conn` (inside its transaction)."""
 
-    def __init__(self, conn: asyncpg.Connection, source_id: str | None) -> None:
+    def __init__(
+        self, conn: asyncpg.Connection, source_id: str | None, *, bulk: bool = True
+    ) -> None:
         self.conn = conn
         self.source_id = source_id
         self.resolver = Resolver(conn)
+        # New rows in one statement with their links, history and outbox (InsertPlan);
+        # False: insert, then resolve links and record, as separate statements (the
+        # reference the tests compare the set-based path with).
+        self.bulk = bulk
+        self.staging = False  # inside transaction(): outbox rows go to STAGE
+        self.staged = False  # and some did in this transaction
+        self._stage_ready = False  # STAGE exists on this connection
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """One sync batch: BEGIN with WRITE_LOCK shared, in one round trip; at the end the
+        staged outbox rows under OUTBOX_LOCK, NOTIFY and COMMIT, in one more.
+
+        A plain transaction, not asyncpg's (which would COMMIT in a round trip of its own):
+        savepoints inside it are SQL (see `_savepoint`).
+        """
+        begin = f"BEGIN; SELECT pg_advisory_xact_lock_shared({WRITE_LOCK});"
+        await self.conn.execute(begin if self._stage_ready else f"{begin} {_STAGE_DDL};")
+        self.staging, self.staged = True, False
+        try:
+            yield
+            await self.conn.execute(_FLUSH if self.staged else "COMMIT")
+        except BaseException:
+            try:
+                if not self.conn.is_closed() and self.conn.is_in_transaction():
+                    await self.conn.execute("ROLLBACK")
+            except Exception:  # the original error matters; the pool resets the connection
+                log.debug("rollback failed", exc_info=True)
+            raise
+        finally:
+            self.staging = self.staged = False
+        self._stage_ready = True
+
+    @asynccontextmanager
+    async def _savepoint(self) -> AsyncIterator[None]:
+        if not self.staging:
+            async with self.conn.transaction():
+                yield
+            return
+        await self.conn.execute("SAVEPOINT rantai_writer")
+        try:
+            yield
+        except BaseException:
+            await self.conn.execute("ROLLBACK TO SAVEPOINT rantai_writer")
+            raise
+        await self.conn.execute("RELEASE SAVEPOINT rantai_writer")
 
     # -- rows ----------------------------------------------------------------------------
 
@@ -257,6 +526,9 @@ class Writer:
             [new[k][1] for k in keys],
             self.source_id,
         )
+        for r in created:
+            known[(r["vendor_key"],)] = r["id"]
+        # Another source created the others meanwhile (ON CONFLICT DO NOTHING): look them up.
         await self.resolver.ids("vendor", [(k,) for k in keys])
         await self.record(
             VENDOR,
@@ -309,7 +581,10 @@ class Writer:
                 outcome.stored_ids.append(old["id"])
                 outcome.stored_keys.append(item.source_key)
         changes: list[Change] = []
-        if inserts:
+        plan = insert_plan(binding) if self.bulk and inserts else None
+        if plan is not None:
+            await self._insert(binding, plan, inserts, outcome)
+        elif inserts:
             extra = list(binding.on_insert)
             names = [*columns, *extra, "source_key", "source_updated_at"]
             arrays: list[list[Any]] = [[v[c] for _, v in inserts] for c in columns]
@@ -374,19 +649,57 @@ class Writer:
                     change.before[column] = old
         await self.record(binding, changes)
 
+    async def _insert(
+        self,
+        binding: Binding,
+        plan: InsertPlan,
+        inserts: list[tuple[Item, dict[str, Any]]],
+        outcome: Outcome,
+    ) -> None:
+        """New rows, their links, history and outbox in one statement (InsertPlan)."""
+        arrays: list[list[Any]] = [[v[c] for _, v in inserts] for c in binding.columns]
+        arrays += [[v[src] for _, v in inserts] for src in binding.on_insert.values()]
+        arrays.append([i.source_key for i, _ in inserts])
+        arrays.append([i.source_updated_at for i, _ in inserts])
+        keys = [natural_key(binding, v, i.record) for i, v in inserts]
+        arrays.append(keys)
+        sql = plan.staged if self.staging else plan.sql
+        created = await self.conn.fetch(sql, self.source_id, *arrays)
+        self.staged = self.staged or (self.staging and plan.inline)
+        if len(created) != len(inserts):  # pragma: no cover - joined back on the natural key
+            raise RuntimeError(f"{binding.table}: inserted {len(created)} rows of {len(inserts)}")
+        ids = [0] * len(inserts)
+        for row in created:
+            ids[row["n"] - 1] = row["id"]
+        if not plan.inline:
+            changes = []
+            for row in created:
+                n = row["n"] - 1
+                after = dict(inserts[n][1])
+                for column, default in zip(plan.links, plan.defaults, strict=True):
+                    # As resolve_rows records it: a link that moved from what was inserted.
+                    inserted = after[binding.on_insert[default]] if default else None
+                    if row[column] != inserted:
+                        after[column] = row[column]
+                changes.append(Change(row["id"], keys[n], "CREATED", None, after))
+            await self.record(binding, changes)
+        outcome.stored_ids += ids
+        outcome.stored_keys += [i.source_key for i, _ in inserts]
+        outcome.created += len(inserts)
+
     async def delete(self, binding: Binding, ids: Sequence[int]) -> tuple[int, list[int]]:
         """Delete rows of this source; returns (deleted, kept because still referenced)."""
         if not ids:
             return 0, []
         try:
-            async with self.conn.transaction():
+            async with self._savepoint():
                 return await self._delete(binding, ids), []
         except asyncpg.ForeignKeyViolationError:
             pass
         deleted, kept = 0, []
         for one in ids:  # find the rows other rows still hang from; delete the rest
             try:
-                async with self.conn.transaction():
+                async with self._savepoint():
                     deleted += await self._delete(binding, [one])
             except asyncpg.ForeignKeyViolationError:
                 kept.append(one)
@@ -435,59 +748,33 @@ class Writer:
         context: Mapping[int, tuple[str | None, str | None, int | None]] | None = None,
         source_id: str | None = None,
     ) -> None:
-        """Write the changes to change_history and the outbox, in commit order."""
+        """Write the changes to change_history and the outbox, in commit order.
+
+        One statement: history ids in the order of `changes`, then the outbox rows under
+        OUTBOX_LOCK (held to commit) in the same order, then NOTIFY. Without `context`, the
+        routing is the binding's context query over the changed rows, in the same statement.
+        """
         if not changes:
             return
-        if context is None:
-            context = await self._context(binding, [c.entity_id for c in changes])
+        routed = context is None and bool(binding.context)
         empty: tuple[str | None, str | None, int | None] = (None, None, None)
-        ctx = [context.get(c.entity_id, empty) for c in changes]
-        history = [
-            r[0]
-            for r in await self.conn.fetch(
-                "SELECT nextval(pg_get_serial_sequence('change_history', 'id')) "
-                "FROM generate_series(1, $1)",
-                len(changes),
-            )
-        ]
-        entity_ids = [c.entity_id for c in changes]
-        ops = [c.op for c in changes]
-        source = source_id or self.source_id
+        ctx = [(context or {}).get(c.entity_id, empty) for c in changes]
         await self.conn.execute(
-            """INSERT INTO change_history
-                (id, source_id, entity, entity_id, natural_key, op, before, after)
-            SELECT h, $1, $2, e, k, o, b, a
-            FROM unnest($3::int8[], $4::int8[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[])
-                AS v(h, e, k, o, b, a)""",
-            source,
+            _record_sql(binding, routed, self.staging),
+            source_id or self.source_id,
             binding.entity,
-            history,
-            entity_ids,
+            [c.entity_id for c in changes],
             [c.natural_key for c in changes],
-            ops,
+            [c.op for c in changes],
             [_json(c.before) for c in changes],
             [_json(c.after) for c in changes],
-        )
-        await self.conn.execute("SELECT pg_advisory_xact_lock($1)", OUTBOX_LOCK)
-        await self.conn.execute(
-            """INSERT INTO outbox (history_id, entity, entity_id, op, region_code, opd_code,
-                                   fiscal_year, changed_fields, source_id)
-            SELECT h, $1, e, o, r, d, y, string_to_array(f, ','), $2
-            FROM unnest($3::int8[], $4::int8[], $5::text[], $6::text[], $7::text[], $8::int4[],
-                        $9::text[]) AS v(h, e, o, r, d, y, f)
-            ORDER BY h""",
-            binding.type_name,
-            source,
-            history,
-            entity_ids,
-            ops,
+            [",".join(changed_fields(c)) for c in changes],
             [x[0] for x in ctx],
             [x[1] for x in ctx],
             [x[2] for x in ctx],
-            [",".join(changed_fields(c)) for c in changes],
+            binding.type_name,
         )
-        # Wakes every process's change feed at commit (one notification per transaction).
-        await self.conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+        self.staged = self.staged or self.staging
 
 
 def changed_fields(change: Change) -> list[str]:
