@@ -43,6 +43,7 @@ import httpx
 import orjson
 from sqlalchemy.engine import make_url
 
+from bench.jsondiff import first_difference
 from bench.peers import (
     POSTGRAPHILE_DEEP_CHAIN,
     PeerUnavailable,
@@ -543,29 +544,6 @@ async def measure(
     result.concurrent_wall = time.perf_counter() - started
     result.concurrent_requests = concurrent
     return result
-
-
-def first_difference(a: Any, b: Any, path: str = "data") -> str | None:
-    """Where two parsed JSON values first differ, or None when they are equal."""
-    if type(a) is not type(b):
-        return f"{path}: hub {a!r:.120} vs floor {b!r:.120}"
-    if isinstance(a, dict):
-        if list(a) != list(b):
-            return f"{path}: keys hub {list(a)} vs floor {list(b)}"
-        for key in a:
-            diff = first_difference(a[key], b[key], f"{path}.{key}")
-            if diff:
-                return diff
-        return None
-    if isinstance(a, list):
-        if len(a) != len(b):
-            return f"{path}: {len(a)} items in the hub vs {len(b)} in the floor"
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            diff = first_difference(x, y, f"{path}[{i}]")
-            if diff:
-                return diff
-        return None
-    return None if a == b else f"{path}: hub {a!r:.120} vs floor {b!r:.120}"
 
 
 def ms(seconds: float) -> str:

@@ -27,6 +27,8 @@ from typing import Any
 
 import httpx
 
+from bench.jsondiff import first_difference
+
 POSTGRAPHILE_DIR = Path(__file__).resolve().parent / "postgraphile"
 NPM_CI_TIMEOUT = 900.0
 
@@ -390,29 +392,6 @@ def hub_comparable(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def first_difference(hub: Any, peer: Any, path: str = "data") -> str | None:
-    """Where two parsed JSON values first differ, or None when they are equal."""
-    if type(hub) is not type(peer):
-        return f"{path}: hub {hub!r:.120} vs PostGraphile {peer!r:.120}"
-    if isinstance(hub, dict):
-        if list(hub) != list(peer):
-            return f"{path}: keys hub {list(hub)} vs PostGraphile {list(peer)}"
-        for key in hub:
-            diff = first_difference(hub[key], peer[key], f"{path}.{key}")
-            if diff:
-                return diff
-        return None
-    if isinstance(hub, list):
-        if len(hub) != len(peer):
-            return f"{path}: {len(hub)} items in the hub vs {len(peer)} in PostGraphile"
-        for i, (x, y) in enumerate(zip(hub, peer, strict=True)):
-            diff = first_difference(x, y, f"{path}[{i}]")
-            if diff:
-                return diff
-        return None
-    return None if hub == peer else f"{path}: hub {hub!r:.120} vs PostGraphile {peer!r:.120}"
-
-
 def chain_totals(data: dict[str, Any]) -> dict[str, Any]:
     """Counts of nested rows and sums of money in a hub-shaped answer, for the report."""
     edges = data["subActivities"]["edges"]
@@ -462,4 +441,4 @@ def compare_with_hub(
         hub = hub_comparable(hub_body["data"])
     except (KeyError, TypeError, ValueError) as exc:
         return f"hub answer not in the expected shape: {exc!r}", totals
-    return first_difference(hub, peer), totals
+    return first_difference(hub, peer, names=("hub", "PostGraphile")), totals

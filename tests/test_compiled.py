@@ -23,6 +23,7 @@ import orjson
 import pytest
 from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, get_operation_ast, parse
 
+from bench.jsondiff import first_difference
 from hub.app import create_app
 from hub.compiled import MAPPINGS, CompiledQueries
 from hub.context import Context
@@ -72,26 +73,8 @@ class Both:
         assert ordinary.errors is None, ordinary.errors
         expected = orjson.loads(orjson.dumps(ordinary.data))
         got = orjson.loads(orjson.dumps(fast.data))
-        assert got == expected, _first_difference(expected, got)
+        assert got == expected, first_difference(got, expected, names=("compiled", "ordinary"))
         return got
-
-
-def _first_difference(a: Any, b: Any, path: str = "") -> str:
-    if type(a) is not type(b):
-        return f"{path}: {a!r} != {b!r}"
-    if isinstance(a, dict):
-        if list(a) != list(b):
-            return f"{path}: keys {list(a)} != {list(b)}"
-        for k in a:
-            if a[k] != b[k]:
-                return _first_difference(a[k], b[k], f"{path}.{k}")
-    if isinstance(a, list):
-        if len(a) != len(b):
-            return f"{path}: {len(a)} items != {len(b)}"
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            if x != y:
-                return _first_difference(x, y, f"{path}[{i}]")
-    return f"{path}: {a!r} != {b!r}"
 
 
 @pytest.fixture(scope="module")
@@ -381,5 +364,9 @@ async def test_random_documents(both: Both) -> None:
         assert ordinary.errors is None, (document, ordinary.errors)
         expected = orjson.loads(orjson.dumps(ordinary.data))
         got = orjson.loads(orjson.dumps(fast.data))
-        assert got == expected, (document, role, _first_difference(expected, got))
+        assert got == expected, (
+            document,
+            role,
+            first_difference(got, expected, names=("compiled", "ordinary")),
+        )
     assert compiled >= 45
