@@ -8,6 +8,7 @@ parsing and code normalisation a mapping applies) and which fields form its key.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 FieldKind = Literal[
@@ -45,8 +46,9 @@ class EntitySpec:
     def field(self, name: str) -> FieldSpec | None:
         return next((f for f in self.fields if f.name == name), None)
 
-    @property
+    @cached_property
     def required(self) -> tuple[str, ...]:
+        # Read for every record a mapping makes: computed once per spec.
         return tuple(f.name for f in self.fields if f.required or f.name in self.key)
 
 

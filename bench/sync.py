@@ -1156,7 +1156,7 @@ def interpret(
         f"{marginal / out.update_seconds:.0f}x applying the same updates with one UPDATE per "
         "table (which writes no history or outbox and reads no source)"
         + (
-            f"; {secs(inc.link_seconds)} of it is the whole-store link resolution that follows "
+            f"; {secs(inc.link_seconds)} of it is the link resolution that follows "
             f"any change ({worst_inc[0]} alone {secs(worst_inc[1])})."
             if inc.link_seconds > marginal / 2
             else "."

@@ -12,19 +12,22 @@ second sync must change nothing in either.
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy import UniqueConstraint
 
 from adapters.mapping import load_config
 from hub.demo import generate_estate
 from hub.migrate import run_async
 from hub.store.models import metadata
 from hub.sync import engine as sync_engine
-from hub.sync.bindings import BINDINGS
+from hub.sync.bindings import BINDINGS, BY_ENTITY
+from hub.sync.links import LINKS
 from hub.sync.writer import Writer, insert_plan
 from tests.conftest import Server, asyncpg_dsn
 
@@ -62,7 +65,34 @@ async def synced(
         assert all(r.status == "OK" for r in first), [(r.source, r.error) for r in first]
         second = await engine.sync()
         assert sum(r.changes for r in second) == 0
+        # After a sync only null and derived links are re-resolved: a pass over every row
+        # of every table finds nothing they left.
+        assert await engine.resolve_links(force=True) == 0
     return await dump(url)
+
+
+def test_links_not_derived_are_one_parent_by_natural_key() -> None:
+    """What lets a sync re-resolve only null links (Link.derived): each other link is one
+    parent, found by a unique key that never changes, whose deletion sets the link to null."""
+    for link in LINKS:
+        if link.derived:
+            continue
+        parents = re.findall(r"(?:FROM|JOIN)\s+(\w+)\s+\w+\s", link.value)
+        assert len(parents) == 1, link
+        table = metadata.tables[link.table]
+        (fk,) = table.c[link.column].foreign_keys
+        assert fk.column.table.name == parents[0], link
+        assert fk.ondelete == "SET NULL", link
+        key = re.findall(r"\b[a-z]\.(\w+) = (?:x\.|p\.k)", link.value)
+        unique = [
+            {c.name for c in u.columns}
+            for u in metadata.tables[parents[0]].constraints
+            if isinstance(u, UniqueConstraint)
+        ]
+        assert set(key) in unique, link
+        # … the key rows are upserted by, so a stored parent's key never changes.
+        binding = BY_ENTITY.get(parents[0])
+        assert binding is None or set(binding.key or ()) == set(key), link
 
 
 def test_every_binding_but_region_has_a_set_based_insert() -> None:

@@ -409,9 +409,8 @@ class SyncEngine:
                     continue
                 if stream.mode != "diff":
                     complete = False
-                if stream.created + stream.deleted >= ANALYZE_AFTER or (
-                    stream.created and await _never_analyzed(conn, binding.table)
-                ):
+                written = stream.created + stream.deleted
+                if written and await _stale_statistics(conn, binding.table, written):
                     # Fresh statistics for the planner: autovacuum may be minutes away, and
                     # plans made for an empty table are slow for a full one (a table without
                     # any, however small, gets them once it has rows: links and the next
@@ -467,10 +466,11 @@ class SyncEngine:
         size = max(1, source.config.batch_size)
         failed: list[BaseException] = []
 
-        async def fetch() -> Batch | None:
+        async def fetch() -> tuple[Batch, list[Item | tuple[Item, str]], list[Any]] | None:
             # Small batches (a workbook is one per file) are joined up to batch_size rows:
             # one transaction for many files. The timeout still bounds each of them, and
-            # the rows read before a failure are written before it is raised.
+            # the rows read before a failure are written before it is raised. The rows are
+            # mapped here too, so that work overlaps the store writing the previous batch.
             if failed:
                 raise failed.pop()
             rows: list[dict[str, Any]] = []
@@ -486,17 +486,20 @@ class SyncEngine:
                     failed.append(exc)
                     break
                 rows += batch.rows
-            return Batch(rows=rows) if rows else None
+            if not rows:
+                return None
+            joined = Batch(rows=rows)
+            return (joined, *_items(mapping, joined, watermark_column))
 
         # The next batch is read from the source while this one is written to the store.
-        ahead: asyncio.Task[Batch | None] = asyncio.create_task(fetch())
+        ahead = asyncio.create_task(fetch())
         try:
             while True:
-                batch = await ahead
-                if batch is None:
+                fetched = await ahead
+                if fetched is None:
                     break
                 ahead = asyncio.create_task(fetch())
-                items, marks = _items(mapping, batch, watermark_column)
+                batch, items, marks = fetched
                 if marks:
                     top = max(marks)
                     highest = top if highest is None else max(highest, top)
@@ -674,10 +677,12 @@ class SyncEngine:
 # -- helpers -------------------------------------------------------------------------------
 
 
-async def _never_analyzed(conn: asyncpg.Connection, table: str) -> bool:
-    return bool(
-        await conn.fetchval("SELECT reltuples < 0 FROM pg_class WHERE oid = $1::regclass", table)
-    )
+async def _stale_statistics(conn: asyncpg.Connection, table: str, written: int) -> bool:
+    """Whether the table's statistics are missing, or older than `written` rows that are at
+    least ANALYZE_AFTER and half the rows it had when they were taken (a table several
+    sources write to is analysed again when it has grown by half, not after each of them)."""
+    rows = await conn.fetchval("SELECT reltuples FROM pg_class WHERE oid = $1::regclass", table)
+    return rows is None or rows < 0 or written >= max(ANALYZE_AFTER, rows / 2)
 
 
 def _jsonb(value: Any) -> dict[str, Any] | None:

@@ -1,8 +1,9 @@
 """Link resolution: turn the codes rows carry into ids, whenever the parent exists.
 
 Rows keep what their source said (a DPA line's sub kegiatan code, a tender's kd_rup); the
-id columns beside those codes are computed here, set-based over whole tables, so a link
-resolves whichever source arrives first and un-resolves when its parent goes. Derived
+id columns beside those codes are computed here, set-based, so a link resolves whichever
+source arrives first and un-resolves when its parent goes (after a sync, over the rows whose
+link is still null and, for derived links, whole tables; see `Link.derived`). Derived
 values live here too: a RUP package's sub kegiatan (its lowest `mak` whose sub kegiatan
 exists), a contract's (that of its tender's lowest kd_rup, in numeric order, that has one),
 a tender's winner (the vendor of its winning bid), a contract's current value (its highest

@@ -1,21 +1,32 @@
-"""Whole-table link resolution after a sync (see hub/sync/links.py for the links)."""
+"""Link resolution after a sync (see hub/sync/links.py for the links)."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Any
 
 import asyncpg
 
 from hub.sync.bindings import BY_ENTITY
-from hub.sync.links import STATEMENTS, apply_link
+from hub.sync.links import LINKS, STATEMENTS, Link, apply_link
 from hub.sync.writer import WRITE_LOCK, Change, Writer
 
 ANALYZE_AFTER = 1000  # links moved in one table
 
 
+def _analyze_after(link: Link) -> bool:
+    """Whether a link that moved many rows is followed by ANALYZE of its table: when a later
+    link reads the table, or it is the table's last link (once per table, not per link)."""
+    later = LINKS[LINKS.index(link) + 1 :]
+    return any(re.search(rf"\b{link.table}\b", x.value) for x in later) or all(
+        x.table != link.table for x in later
+    )
+
+
 async def resolve_links(conn: asyncpg.Connection, *, force: bool = False) -> int:
-    """Re-resolve every link if any source wrote since the last run; returns links moved.
+    """Re-resolve the links that can have moved (`force`: every link of every row) if any
+    source wrote since the last run; returns links moved.
 
     One transaction, exclusive against sync batches (which take WRITE_LOCK shared).
     """
@@ -27,12 +38,18 @@ async def resolve_links(conn: asyncpg.Connection, *, force: bool = False) -> int
         if not pending and not force:
             return 0
         moved: dict[str, dict[int, dict[str, tuple[Any, Any, str | None, str]]]] = defaultdict(dict)
-        for link, find, update in STATEMENTS:
-            found = await apply_link(conn, find, update)
+        stale: set[str] = set()  # tables with many links moved, not analysed since
+        for link, whole, update, nulls in STATEMENTS:
+            # After a sync only null links can move, besides the derived ones (Link.derived);
+            # `force` re-checks every row of every table.
+            found = await apply_link(conn, whole if force else nulls, update)
             if len(found) >= ANALYZE_AFTER:
+                stale.add(link.table)
+            if link.table in stale and _analyze_after(link):
                 # Later links read this column (a contract's sub kegiatan reads its packages'):
                 # statistics taken while it was still empty make their plans quadratic.
                 await conn.execute(f"ANALYZE {link.table}")
+                stale.discard(link.table)
             for row in found:
                 moved[link.table].setdefault(row["id"], {})[link.column] = (
                     row["old"],

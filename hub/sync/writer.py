@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from typing import Any
 
 import asyncpg
@@ -208,6 +209,10 @@ class InsertPlan:
     inline: bool
     links: tuple[str, ...]  # link columns, in hub.sync.links order
     defaults: tuple[str | None, ...]  # per link: the on_insert column it replaces, if any
+    # Inside Writer.transaction: the rows and their CREATED history (values as JSON built
+    # here, not sent back from the writer), returning (id, n, history id, changed fields);
+    # the outbox rows are then staged with the binding's routing query (`_stage_sql`).
+    history: str = ""
 
     @staticmethod
     def build(binding: Binding) -> InsertPlan | None:
@@ -245,10 +250,6 @@ class InsertPlan:
                 RETURNING *
             )"""
         defaults = tuple(c if c in given else None for c in linked)
-        if not inline:
-            returned = "".join(f", i.{c}" for c in linked)
-            sql = f"{head} SELECT i.id, x.n{returned} FROM ins i JOIN x ON {match} ORDER BY x.n"
-            return InsertPlan(sql, sql, False, tuple(linked), defaults)
         moved = [
             f"i.{c} IS DISTINCT FROM {'x.' + d if d else 'NULL'}"
             for c, d in zip(linked, defaults, strict=True)
@@ -291,6 +292,12 @@ class InsertPlan:
                     (id, source_id, entity, entity_id, natural_key, op, before, after)
                 SELECT h, $1, '{binding.entity}', id, nkey, 'CREATED', NULL, a FROM j ORDER BY h
             ),"""
+        if not inline:
+            returned = "".join(f", i.{c}" for c in linked)
+            sql = f"{head} SELECT i.id, x.n{returned} FROM ins i JOIN x ON {match} ORDER BY x.n"
+            history = f"""{events.rstrip().rstrip(",")}
+            SELECT id, n, h, array_to_string(f, ',') AS f FROM j ORDER BY n"""
+            return InsertPlan(sql, sql, False, tuple(linked), defaults, history)
         rows = f"j.h, '{binding.type_name}', j.id, 'CREATED', {route}, j.f, $1"
         sql = f"""{events}
             lock AS MATERIALIZED (
@@ -305,6 +312,21 @@ class InsertPlan:
             box AS (INSERT INTO {STAGE} ({_OUTBOX_COLUMNS}) SELECT {rows} FROM j {join})
             SELECT id, n FROM j"""
         return InsertPlan(sql, staged, True, tuple(linked), defaults)
+
+
+def _stage_sql(binding: Binding) -> str:
+    """CREATED outbox rows into STAGE for rows whose history InsertPlan.history wrote:
+    $1 ids, $2 history ids, $3 changed fields (comma-separated), $4 source; routed by the
+    binding's context query over those ids, as `Writer.record` does."""
+    route, join, ctx = "NULL, NULL, NULL", "", ""
+    if binding.context:
+        ctx = f", ctx(id, r, d, y) AS ({binding.context})"
+        route, join = "c.r::text, c.d::text, c.y::int4", "LEFT JOIN ctx c ON c.id = v.e"
+    return f"""
+        WITH v AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[]) AS v(e, h, f)){ctx}
+        INSERT INTO {STAGE} ({_OUTBOX_COLUMNS})
+        SELECT v.h, '{binding.type_name}', v.e, 'CREATED', {route}, string_to_array(v.f, ','), $4
+        FROM v {join}"""
 
 
 INSERT_PLANS: dict[str, InsertPlan | None] = {}
@@ -461,8 +483,10 @@ class Writer:
             prepared.append((item, values, dict(item.record)))
         if binding.refs:
             prepared = await self._resolve(binding, prepared, outcome)
+        pick = itemgetter(*binding.key)  # a tuple for two columns or more, else the value
+        single = len(binding.key) == 1
         for item, values, _ in prepared:
-            key = tuple(values[c] for c in binding.key)
+            key = (pick(values),) if single else pick(values)
             if None in key:
                 outcome.waiting.append((item, "no value for " + ", ".join(binding.key)))
                 continue
@@ -663,6 +687,25 @@ class Writer:
         arrays.append([i.source_updated_at for i, _ in inserts])
         keys = [natural_key(binding, v, i.record) for i, v in inserts]
         arrays.append(keys)
+        if self.staging and plan.history:
+            created = await self.conn.fetch(plan.history, self.source_id, *arrays)
+            if len(created) != len(inserts):  # pragma: no cover - joined back on the key
+                raise RuntimeError(f"{binding.table}: inserted {len(created)} of {len(inserts)}")
+            await self.conn.execute(
+                _stage_sql(binding),
+                [r["id"] for r in created],
+                [r["h"] for r in created],
+                [r["f"] for r in created],
+                self.source_id,
+            )
+            self.staged = True
+            ids = [0] * len(inserts)
+            for row in created:
+                ids[row["n"] - 1] = row["id"]
+            outcome.stored_ids += ids
+            outcome.stored_keys += [i.source_key for i, _ in inserts]
+            outcome.created += len(inserts)
+            return
         sql = plan.staged if self.staging else plan.sql
         created = await self.conn.fetch(sql, self.source_id, *arrays)
         self.staged = self.staged or (self.staging and plan.inline)
