@@ -49,6 +49,7 @@ from bench.peers import (
     PeerUnavailable,
     PostGraphileProcess,
     compare_with_hub,
+    stop_process,
 )
 from hub import migrate
 from hub.db import EmbeddedPostgres, normalise_database_url
@@ -226,13 +227,7 @@ class HubProcess:
             return ""
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 # --------------------------------------------------------------------------- the floor

@@ -244,6 +244,21 @@ def _children(target: str, table: str, fk: str, *order: str) -> Link:
     return Link(target, T[table], True, lambda p, c: c.c[fk] == p.c.id, order)
 
 
+def _through_tender_package(
+    target: str, table: str, parent_key: str, child_key: str, order: str
+) -> Link:
+    """Packages of a tender, or tenders of a package: through `tender_package`."""
+    return Link(
+        target,
+        T[table],
+        True,
+        lambda p, link: link.c[parent_key] == p.c.id,
+        (order,),
+        through=T["tender_package"],
+        through_on=lambda link, c: link.c[child_key] == c.c.id,
+    )
+
+
 MAPPINGS: dict[str, dict[str, Spec]] = {
     "Region": {
         "id": gid("Region"),
@@ -338,15 +353,7 @@ MAPPINGS: dict[str, dict[str, Spec]] = {
         "ceiling": money("ceiling"),
         "fundingSource": plain("funding_source"),
         "subActivity": _by_id("SubActivity", "sub_activity", "sub_activity_id"),
-        "tenders": Link(
-            "Tender",
-            T["tender"],
-            True,
-            lambda p, link: link.c.package_id == p.c.id,
-            ("code",),
-            through=T["tender_package"],
-            through_on=lambda link, t: link.c.tender_id == t.c.id,
-        ),
+        "tenders": _through_tender_package("Tender", "tender", "package_id", "tender_id", "code"),
         "provenance": provenance(),
     },
     "Tender": {
@@ -363,14 +370,8 @@ MAPPINGS: dict[str, dict[str, Spec]] = {
         "contract": Link(
             "Contract", T["contract"], False, lambda p, c: c.c.tender_id == p.c.id, ("id",)
         ),
-        "packages": Link(
-            "ProcurementPackage",
-            T["procurement_package"],
-            True,
-            lambda p, link: link.c.tender_id == p.c.id,
-            ("rup_code",),
-            through=T["tender_package"],
-            through_on=lambda link, pk: link.c.package_id == pk.c.id,
+        "packages": _through_tender_package(
+            "ProcurementPackage", "procurement_package", "tender_id", "package_id", "rup_code"
         ),
         "provenance": provenance(),
     },
