@@ -39,7 +39,7 @@ class Settings(BaseSettings):
         "off: every query goes through the resolvers.",
     )
     gc_threshold: int = Field(
-        default=300_000, ge=0, description="First-generation GC threshold; 0 leaves Python's."
+        default=50_000, ge=0, description="First-generation GC threshold; 0 leaves Python's."
     )
     source_freshness_seconds: int = Field(
         default=24 * 3600,
