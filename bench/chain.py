@@ -550,42 +550,45 @@ def rate(per_second: float) -> str:
 
 
 def report(first: int, hub: Result, floor: Result, concurrency: int) -> None:
-    label = f"chain first={first}"
-    for name, hub_value, floor_value in (
-        ("latency p50", hub.percentile(0.50), floor.percentile(0.50)),
-        ("latency p95", hub.percentile(0.95), floor.percentile(0.95)),
-        ("latency mean", hub.mean, floor.mean),
-    ):
-        print(
-            f"{label} {name}: hub {ms(hub_value)}  floor {ms(floor_value)}  "
-            f"ratio {hub_value / floor_value:.2f}x",
-            flush=True,
-        )
-    print(
-        f"{label} throughput c={concurrency}: hub {rate(hub.throughput)} req/s  "
-        f"floor {rate(floor.throughput)} req/s  ratio {floor.throughput / hub.throughput:.2f}x "
-        f"(floor/hub)",
-        flush=True,
-    )
+    """The floor's lines: latency hub/floor, throughput floor/hub (both ≤ 2)."""
+    _report(first, hub, floor, "floor", "", concurrency, hub_over_baseline=False)
 
 
 def report_postgraphile(first: int, hub: Result, peer: Result, concurrency: int) -> None:
     """PostGraphile's lines: both ratios are hub/PostGraphile (≤ 1 latency, ≥ 1 throughput)."""
+    suffix = " (hub/postgraphile)"
+    _report(first, hub, peer, "postgraphile", suffix, concurrency, hub_over_baseline=True)
+
+
+def _report(
+    first: int,
+    hub: Result,
+    baseline: Result,
+    name: str,
+    suffix: str,
+    concurrency: int,
+    *,
+    hub_over_baseline: bool,
+) -> None:
+    """One line per latency figure and one for throughput, as bench/run.py parses them."""
     label = f"chain first={first}"
-    for name, hub_value, peer_value in (
-        ("latency p50", hub.percentile(0.50), peer.percentile(0.50)),
-        ("latency p95", hub.percentile(0.95), peer.percentile(0.95)),
-        ("latency mean", hub.mean, peer.mean),
+    for figure, ours, theirs in (
+        ("latency p50", hub.percentile(0.50), baseline.percentile(0.50)),
+        ("latency p95", hub.percentile(0.95), baseline.percentile(0.95)),
+        ("latency mean", hub.mean, baseline.mean),
     ):
         print(
-            f"{label} {name}: hub {ms(hub_value)}  postgraphile {ms(peer_value)}  "
-            f"ratio {hub_value / peer_value:.2f}x (hub/postgraphile)",
+            f"{label} {figure}: hub {ms(ours)}  {name} {ms(theirs)}  "
+            f"ratio {ours / theirs:.2f}x{suffix}",
             flush=True,
         )
+    if hub_over_baseline:
+        ratio, direction = hub.throughput / baseline.throughput, suffix
+    else:
+        ratio, direction = baseline.throughput / hub.throughput, " (floor/hub)"
     print(
         f"{label} throughput c={concurrency}: hub {rate(hub.throughput)} req/s  "
-        f"postgraphile {rate(peer.throughput)} req/s  "
-        f"ratio {hub.throughput / peer.throughput:.2f}x (hub/postgraphile)",
+        f"{name} {rate(baseline.throughput)} req/s  ratio {ratio:.2f}x{direction}",
         flush=True,
     )
 

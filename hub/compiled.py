@@ -43,8 +43,6 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLInterfaceType,
-    GraphQLList,
-    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
@@ -52,10 +50,10 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     VariableNode,
+    get_named_type,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from sqlalchemy import (
-    Boolean,
     Integer,
     String,
     Table,
@@ -74,7 +72,8 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.util import ClauseAdapter
 
-from hub.errors import ClientError, store_unreachable
+from hub.db import driver_connection
+from hub.errors import ClientError
 from hub.pipeline import TimedOut
 from hub.settings import Settings
 from hub.store import relations as rel
@@ -505,15 +504,6 @@ def collect(
     return out
 
 
-def _named(field_type: Any) -> tuple[Any, bool]:
-    """The named type under NonNull/List wrappers, and whether a list is among them."""
-    is_list = False
-    while isinstance(field_type, GraphQLNonNull | GraphQLList):
-        is_list = is_list or isinstance(field_type, GraphQLList)
-        field_type = field_type.of_type
-    return field_type, is_list
-
-
 # --------------------------------------------------------------------------- compiler
 
 
@@ -526,13 +516,16 @@ class Compiler:
         scope: Scope,
         fragments: dict[str, FragmentDefinitionNode],
         variables: dict[str, Any],
+        prefix: str = "",
     ) -> None:
         self.schema = schema
         self.scope = scope
         self.fragments = fragments
         self.variables = variables
         self._names = itertools.count()
-        self.prefix = ""
+        # Names of aliases and bind parameters of one root field carry its prefix, so two
+        # root fields never share one (the settings' `freshness` is shared by all).
+        self.prefix = prefix
         # (id of a row alias, table) -> columns of that table already joined to the row.
         self.joined: dict[tuple[int, str], Any] = {}
 
@@ -544,7 +537,7 @@ class Compiler:
         return table.alias(self.name("t"))
 
     def bind(self, name: str, type_: Any) -> SQL:
-        return bindparam(name, type_=type_)
+        return bindparam(name if name == "freshness" else self.prefix + name, type_=type_)
 
     def restrict(self, table: Table, alias: Row) -> list[SQL]:
         predicate = self.scope.predicate(table)
@@ -581,7 +574,7 @@ class Compiler:
             raise Decline(f"{runtime.name}.{name} is not compiled")
         if any(n.arguments for n in nodes):
             raise Decline(f"{runtime.name}.{name} has arguments")
-        target, _ = _named(runtime.fields[name].type)
+        target = get_named_type(runtime.fields[name].type)
         while isinstance(spec, Masked):
             if not self.scope.sees_field(spec.name):
                 raise Decline(f"{spec.name} is masked for this viewer")
@@ -590,7 +583,7 @@ class Compiler:
             return spec.sql(row)
         if isinstance(spec, Lookup):
             joined = self.joined.get((id(row), spec.table.name))
-            if joined is not None:  # read once per row by the page (`_with_rollup`)
+            if joined is not None:  # read once per row by the page (compile_sub_activities)
                 return spec.sql(joined)
             other = self.alias(spec.table)
             conditions = [spec.key(row, other), *self.restrict(spec.table, other)]
@@ -634,10 +627,12 @@ class Compiler:
 
 @dataclass(frozen=True)
 class Bound:
-    """A root field's arguments: what shapes its statement, and the values to bind."""
+    """A root field's arguments: what shapes its statement, the values to bind, and the
+    filter they came from."""
 
     shape: tuple[Any, ...]
     values: dict[str, Any]
+    query: Any
 
 
 def bind_sub_activities(args: dict[str, Any], settings: Settings) -> Bound:
@@ -669,20 +664,19 @@ def bind_sub_activities(args: dict[str, Any], settings: Settings) -> Bound:
     sub_activity_conditions(T["sub_activity"], query, lambda name, v: values.setdefault(name, v))
     # Which filters are set (not their values) and whether `after` is: the statement's shape.
     shape = (*sorted(values), query.has_discrepancies)
-    return Bound(shape, {**values, "_query": query})
+    return Bound(shape, values, query)
 
 
 def compile_sub_activities(
     c: Compiler, bound: Bound, nodes: list[FieldNode], connection: GraphQLObjectType
 ) -> SQL:
-    query: SubActivityQuery = bound.values["_query"]
+    query: SubActivityQuery = bound.query
     types: dict[str, Any] = {
         "fiscal_year": Integer,
         "region_code": String,
         "opd_code": String,
         "stage": String,
         "search": String,
-        "has_discrepancies": Boolean,
     }
     sa = T["sub_activity"]
     conditions = sub_activity_conditions(sa, query, lambda name, v: c.bind(name, types[name]))
@@ -728,7 +722,7 @@ def compile_sub_activities(
         elif name == "pageInfo":
             pairs.append(_page_info(c, page, first, bound, field_nodes))
         elif name == "edges":
-            edge_type, _ = _named(connection.fields["edges"].type)
+            edge_type = get_named_type(connection.fields["edges"].type)
             pairs.append(_edges(c, page, first, field_nodes, edge_type))
         else:
             raise Decline(f"{connection.name}.{name} is not compiled")
@@ -759,9 +753,9 @@ def _rollup_columns(
     c: Compiler, nodes: list[FieldNode], connection: GraphQLObjectType
 ) -> list[str]:
     """The rollup columns the page's sub kegiatan select (stage; budget allocated, paid)."""
-    edge_type, _ = _named(connection.fields["edges"].type)
-    node_type, _ = _named(edge_type.fields["node"].type)
-    budget_type, _ = _named(node_type.fields["budget"].type)
+    edge_type = get_named_type(connection.fields["edges"].type)
+    node_type = get_named_type(edge_type.fields["node"].type)
+    budget_type = get_named_type(node_type.fields["budget"].type)
     wanted: set[str] = set()
     for _, (name, edge_nodes) in c.fields(nodes, connection).items():
         if name != "edges":
@@ -816,7 +810,7 @@ def _edges(
         elif name == "cursor":
             pairs.append(sub_activity_cursor(page))
         elif name == "node":
-            node_type, _ = _named(edge_type.fields["node"].type)
+            node_type = get_named_type(edge_type.fields["node"].type)
             pairs.append(c.object("SubActivity", page, field_nodes, node_type))
         else:
             raise Decline(f"{edge_type.name}.{name} is not compiled")
@@ -840,8 +834,8 @@ class Plan:
     sql: str
     names: tuple[str, ...]  # bind parameter names in $n order
     constants: dict[str, Any]
-    keys: tuple[str, ...]  # response keys, one column each
-    typenames: tuple[str, ...]  # response keys answered with "Query"
+    # Root response keys in document order, each with its column (None: `__typename`).
+    roots: tuple[tuple[str, int | None], ...]
 
 
 class CompiledQueries:
@@ -877,18 +871,8 @@ class CompiledQueries:
         args = [values.get(name, plan.constants.get(name)) for name in plan.names]
         try:
             async with asyncio.timeout(time_limit):
-                async with self.engine.connect() as conn:
-                    raw = await conn.get_raw_connection()
-                    driver = raw.driver_connection
-                    assert driver is not None
-                    try:
-                        row = await driver.fetchrow(plan.sql, *args)
-                    except Exception as exc:
-                        # SQLAlchemy did not run this statement, so it cannot see that the
-                        # connection died with it (a store restart): drop it from the pool.
-                        if store_unreachable(exc):
-                            await conn.invalidate()
-                        raise
+                async with driver_connection(self.engine) as driver:
+                    row = await driver.fetchrow(plan.sql, *args)
         except TimeoutError:
             # Not the ordinary path: it would take as long again.
             message = f"The request took longer than {time_limit:g} s and was stopped."
@@ -896,27 +880,12 @@ class CompiledQueries:
         except Exception:  # the ordinary path answers, and reports a failure with its code
             log.debug("compiled statement failed; the ordinary path answers", exc_info=True)
             return None
-        data: dict[str, Any] = {}
-        for key in plan.typenames:
-            data[key] = "Query"
-        for index, key in enumerate(plan.keys):
-            data[key] = orjson.Fragment(row[index])
-        if plan.typenames:  # keep the document's order of root keys
-            data = {
-                k: data[k] for k in self._order(document, operation, variables or {}) if k in data
-            }
+        data = {
+            key: "Query" if column is None else orjson.Fragment(row[column])
+            for key, column in plan.roots
+        }
         self.answered += 1
         return ExecutionResult(data, None)
-
-    def _order(
-        self, document: DocumentNode, operation: OperationDefinitionNode, variables: dict[str, Any]
-    ) -> list[str]:
-        fragments = _fragments(document)
-        query_type = self.schema.query_type
-        assert query_type is not None
-        return list(
-            collect(self.schema, [operation.selection_set], query_type, fragments, variables)
-        )
 
     def _prepare(
         self,
@@ -951,8 +920,7 @@ class CompiledQueries:
             bound[key] = b
             shapes.append((key, name, b.shape))
             for k, v in b.values.items():
-                if not k.startswith("_"):
-                    values[f"r{index}_{k}"] = v
+                values[f"r{index}_{k}"] = v
         source = document.loc.source.body if document.loc is not None else None
         if source is None:
             return None
@@ -993,39 +961,24 @@ class CompiledQueries:
         query_type: GraphQLObjectType,
     ) -> Plan:
         columns: list[SQL] = []
-        keys: list[str] = []
-        typenames: list[str] = []
+        order: list[tuple[str, int | None]] = []
         for index, (key, (name, nodes)) in enumerate(roots.items()):
             if name == "__typename":
-                typenames.append(key)
+                order.append((key, None))
                 continue
-            compiler = _PrefixedCompiler(self.schema, scope, fragments, variables, f"r{index}_")
+            compiler = Compiler(self.schema, scope, fragments, variables, f"r{index}_")
             _, build = ROOTS[name]
-            connection, _ = _named(query_type.fields[name].type)
+            connection = get_named_type(query_type.fields[name].type)
             expression = build(compiler, bound[key], nodes, connection)
+            order.append((key, len(columns)))
             columns.append(cast(expression, Text).label(f"c{len(columns)}"))
-            keys.append(key)
         if not columns:
             raise Decline("nothing to compile")
         statement = select(*columns)
         compiled = statement.compile(dialect=self.engine.dialect)
         names = tuple(compiled.positiontup or ())
         constants = {k: v for k, v in compiled.params.items() if v is not None}
-        return Plan(str(compiled), names, constants, tuple(keys), tuple(typenames))
-
-
-class _PrefixedCompiler(Compiler):
-    """Bind names of one root field carry its prefix, so two roots never share a value."""
-
-    def __init__(self, *args: Any) -> None:
-        *rest, prefix = args
-        super().__init__(*rest)
-        self.prefix = prefix
-
-    def bind(self, name: str, type_: Any) -> SQL:
-        if name == "freshness":
-            return bindparam(name, type_=type_)
-        return bindparam(self.prefix + name, type_=type_)
+        return Plan(str(compiled), names, constants, tuple(order))
 
 
 def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:

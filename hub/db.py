@@ -10,8 +10,8 @@ import asyncio
 import fcntl
 import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -174,6 +174,23 @@ def _unreachable_is_disconnect(context: ExceptionContext) -> None:
     carries `connection_invalidated`, which the endpoints answer as STORE_UNAVAILABLE."""
     if not context.is_disconnect and store_unreachable(context.original_exception):
         context.is_disconnect = True
+
+
+@asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
+    """A pooled connection's asyncpg connection itself, for statements SQLAlchemy need not
+    wrap. SQLAlchemy does not see those fail, so a connection that died with one (the
+    store restarting: unreachable, or closed under it) is dropped from the pool here."""
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        try:
+            yield driver
+        except Exception as exc:
+            if store_unreachable(exc) or driver.is_closed():
+                await conn.invalidate()
+            raise
 
 
 def read_engine(engine: AsyncEngine) -> AsyncEngine:

@@ -26,7 +26,7 @@ from hub.auth import AuthError, Viewer
 from hub.auth.guard import Gatekeeper, document_hash
 from hub.compiled import CompiledQueries
 from hub.context import Context
-from hub.errors import ErrorCode, error_entry, store_unreachable
+from hub.errors import STORE_UNREACHABLE, ErrorCode, error_entry, store_unreachable
 from hub.examples import default_tabs
 from hub.pipeline import Documents, TimedOut, check_variables, run
 from hub.settings import Settings
@@ -150,7 +150,7 @@ def format_result(result: Any, *, mask: bool = False) -> tuple[dict[str, Any], b
             formatted = error.formatted
             extensions = dict(formatted.get("extensions") or {})
             if "code" not in extensions and store_unavailable(error):
-                formatted["message"] = "The hub's database is unreachable; try again shortly."
+                formatted["message"] = STORE_UNREACHABLE
                 extensions["code"] = ErrorCode.STORE_UNAVAILABLE
             extensions.setdefault("code", error_code(error, executed))
             original = error.original_error

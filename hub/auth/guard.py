@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.auth import ANONYMOUS, AuthError, Role, Viewer, keys
 from hub.auth.audit import append
 from hub.auth.tokens import TokenVerifier
-from hub.errors import StoreUnavailableError, as_store_unavailable, store_unreachable
+from hub.db import driver_connection
+from hub.errors import StoreUnavailableError, as_store_unavailable
 from hub.settings import Settings
 
 
@@ -88,18 +89,13 @@ class Gatekeeper:
         if not viewer.authenticated:
             return
         with as_store_unavailable():
-            async with self.engine.connect() as conn:
-                raw = await conn.get_raw_connection()
-                driver: Any = raw.driver_connection
+            async with driver_connection(self.engine) as driver:
                 try:
                     await append(driver, self.settings.secret_key, kind, viewer.actor, detail)
                 except Exception as exc:
-                    # The driver's own errors bypass SQLAlchemy's disconnect handling. Ask
-                    # what it asks, whether the connection is closed (a restart can surface
-                    # as asyncpg's InternalClientError), and keep a dead connection out of
-                    # the pool.
-                    if store_unreachable(exc) or driver.is_closed():
-                        await conn.invalidate()
+                    # A restart can also surface as asyncpg's InternalClientError on a
+                    # connection it closed (driver_connection drops it from the pool).
+                    if driver.is_closed():
                         raise StoreUnavailableError() from exc
                     raise
 
