@@ -27,7 +27,7 @@ class SourceConfig:
     url: str | None = None  # SQL kinds
     path: str | None = None  # spreadsheet kinds: file or glob
     base_dir: Path = Path(".")  # relative paths and sqlite files resolve against it
-    batch_size: int = 1000
+    batch_size: int = 5000
     timeout_seconds: float = 60.0
 
 

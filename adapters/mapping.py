@@ -9,6 +9,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -156,19 +157,56 @@ class FieldRule:
         return row.get(self.column)
 
     def value(self, row: Mapping[str, Any]) -> Any:
-        raw = self.raw(row)
-        if isinstance(raw, str) and self.strip:
-            raw = raw.strip()
-        if raw is None or raw == "":
-            raw = self.default
-        if raw is not None and self.mapping is not None:
-            raw = self.mapping.get(str(raw), raw)
-        if raw is None:
-            return None
-        try:
-            return convert(raw, self.spec.kind, self)
-        except (ValueError, TypeError, ArithmeticError) as exc:
-            raise RecordError(f"{self.spec.name}: {exc}") from None
+        return self.read(row)
+
+    @cached_property
+    def read(self) -> Callable[[Mapping[str, Any]], Any]:
+        """`value` made for this rule once: it runs for every field of every source row.
+
+        Raw value (a column, a cell, a constant or a concatenation), stripped, `default`
+        for nothing, then `map`, then `convert` for the field's kind. Codes repeat on
+        every row of a sync, so a text code's normalised form is remembered per rule.
+        """
+        column, strip, default, mapping = self.column, self.strip, self.default, self.mapping
+        kind, name = self.spec.kind, self.spec.name
+        raw_of: Callable[[Mapping[str, Any]], Any]
+        if self.has_const or self.cell or self.concat or column is None:
+            raw_of = self.raw
+        else:
+            raw_of = lambda row: row.get(column)  # noqa: E731
+        codes_seen: dict[str, Any] | None = {} if kind in CODE_NORMALISERS else None
+        text = kind == "text"
+
+        def read(row: Mapping[str, Any]) -> Any:
+            raw = raw_of(row)
+            if isinstance(raw, str):
+                if strip:
+                    raw = raw.strip()
+                if raw == "":
+                    raw = default
+            elif raw is None:
+                raw = default
+            if raw is None:
+                return None
+            if mapping is not None:
+                raw = mapping.get(str(raw), raw)
+                if raw is None:
+                    return None
+            if type(raw) is str:
+                if text:
+                    return raw
+                done = codes_seen.get(raw) if codes_seen is not None else None
+                if done is not None:
+                    return done
+            try:
+                done = convert(raw, kind, self)
+            except (ValueError, TypeError, ArithmeticError) as exc:
+                raise RecordError(f"{name}: {exc}") from None
+            if codes_seen is not None and type(raw) is str and len(codes_seen) < 65536:
+                codes_seen[raw] = done
+            return done
+
+        return read
 
 
 def convert(raw: Any, kind: str, rule: FieldRule) -> Any:
@@ -229,11 +267,16 @@ class EntityMapping:
 
     def record(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """The canonical record of one source row; RecordError names the field."""
-        record = {name: rule.value(row) for name, rule in self.fields.items()}
-        missing = [name for name in self.spec.required if record.get(name) in (None, "")]
-        if missing:
-            raise RecordError(f"no value for {', '.join(missing)}")
+        record = {name: read(row) for name, read in self.readers}
+        for name in self.spec.required:
+            if record.get(name) in (None, ""):
+                missing = [n for n in self.spec.required if record.get(n) in (None, "")]
+                raise RecordError(f"no value for {', '.join(missing)}")
         return record
+
+    @cached_property
+    def readers(self) -> tuple[tuple[str, Callable[[Mapping[str, Any]], Any]], ...]:
+        return tuple((name, rule.read) for name, rule in self.fields.items())
 
     def source_key(self, row: Mapping[str, Any]) -> str:
         return "/".join(
@@ -350,7 +393,7 @@ class _Builder:
             url=url if isinstance(url, str) else None,
             path=path if isinstance(path, str) else None,
             base_dir=self.path.parent,
-            batch_size=int(source.get("batch_size") or 1000),
+            batch_size=int(source.get("batch_size") or 5000),
             timeout_seconds=float(source.get("timeout_seconds") or 60),
         )
 

@@ -63,12 +63,14 @@ from hub.demo.writers import (
 )
 from hub.discrepancies import DiscrepancyEngine
 from hub.migrate import run_async
+from hub.settings import Settings
 from hub.store.models import metadata
 from hub.sync import Progress, SourceReport, SyncEngine
 from hub.sync.bindings import BY_ENTITY, WAVE_OF_ENTITY
 from hub.sync.engine import SOURCE_TIMEZONE, stream_id
 from hub.sync.links import STATEMENTS
 from hub.sync.relink import resolve_links
+from hub.tuning import tune_gc
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_MARIADB_URL = "mysql://root@127.0.0.1:3306"
@@ -810,9 +812,12 @@ async def run(args: argparse.Namespace, out: Results, names: dict[str, str]) -> 
         f"{secs(out.estate_seconds)} (databases {prefix}_*)",
         flush=True,
     )
+    threshold = Settings().gc_threshold
+    if threshold:
+        tune_gc(threshold)
     print(
-        f"engine: SyncEngine concurrency {CONCURRENCY} (its default), plain asyncio loop as "
-        "`rantai sync` runs it"
+        f"engine: SyncEngine concurrency {CONCURRENCY} (its default), plain asyncio loop and GC "
+        f"threshold {threshold or 'of Python'} as `rantai sync` runs it"
         + (
             "; --analyze: both stores are ANALYZEd after the initial load, before the "
             "incremental part"

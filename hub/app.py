@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,6 +27,7 @@ from hub.http import graphql_endpoint
 from hub.pipeline import Documents, Limits
 from hub.settings import Settings
 from hub.sync.engine import asyncpg_dsn
+from hub.tuning import tune_gc
 from hub.ws import LiveEndpoint
 from schema import schema as default_schema
 
@@ -92,26 +92,6 @@ def load_trusted(path: Path | None) -> dict[str, str] | None:
         if not isinstance(document, str) or document_hash(document) != key.removeprefix("sha256:"):
             raise ValueError(f"{path}: {key} is not the sha256 of its document")
     return {k.removeprefix("sha256:"): v for k, v in data.items()}
-
-
-def tune_gc(threshold: int) -> None:
-    """Make the cyclic garbage collector cheap for a server that builds large answers.
-
-    A deep chain answer is ~100k short-lived objects; with CPython's default threshold
-    (700 allocations) the collector ran full collections over every live object of the
-    requests in flight, ~70% of a `first: 1000` request (bench/chain.py). Freezing what
-    start-up loaded takes it out of every collection; a higher first threshold makes
-    collections rare. Memory is still freed at once by reference counting: only cycles
-    wait for a collection.
-
-    Not too rare: cyclic garbage waits for a full collection, which comes after 100 first-
-    generation ones. At 300,000 the soak's RSS climbed in steps for 7 minutes to 201 MiB
-    before it levelled (the compiled path allocates little, so collections came slowly);
-    at 50,000 it stays flat at 154–157 MiB (bench/soak.py, docs/performance.md).
-    """
-    gc.freeze()
-    _, second, third = gc.get_threshold()
-    gc.set_threshold(threshold, second, third)
 
 
 Background = Callable[[asyncio.Event], Coroutine[Any, Any, None]]

@@ -563,7 +563,10 @@ async def _sync(
 ) -> tuple[list[SourceReport], RunReport | None]:
     from hub.console import sync_progress
     from hub.sync import SyncEngine
+    from hub.tuning import tune_gc
 
+    if settings.gc_threshold:
+        tune_gc(settings.gc_threshold)
     ids = only or [s.id for s in config.sources]
     with sync_progress(ids) if progress else nullcontext(None) as on_progress:
         async with SyncEngine(

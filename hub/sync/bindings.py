@@ -377,8 +377,40 @@ BINDINGS: tuple[Binding, ...] = (
 )
 
 BY_ENTITY: dict[str, Binding] = {b.entity: b for b in BINDINGS}
-# Parents before children; deletes run the other way.
-ORDER: dict[str, int] = {b.entity: i for i, b in enumerate(BINDINGS)}
+
+# The order a source's streams are written in; deletes run the other way.
+# - Required parents first: the plan hierarchy.
+# - Then parents before the rows that link to them, so that links resolve as the rows are
+#   written instead of moving afterwards (each move is one more UPDATED change).
+# - What other sources' rows link to comes early. A payment (BPKAD) names its contract and
+#   payee vendor (bids and contracts); a RUP budget row names a DPA line. Tenders, bids and
+#   contracts therefore come before the two largest procurement streams, RUP budget rows
+#   and package versions; those come after the contracts, when the other sources' DPA
+#   lines are in.
+# - Every stream still comes after the rows its change routing reads. A tender package
+#   routes by its RUP package, a bid by its tender package.
+SYNC_ORDER: tuple[str, ...] = (
+    "region",
+    "opd",
+    "program",
+    "activity",
+    "sub_activity",
+    "indicator",
+    "budget_line",
+    "procurement_package",
+    "tender",
+    "tender_package",
+    "bid",
+    "contract",
+    "contract_amendment",
+    "tender_schedule",
+    "package_budget_row",
+    "package_version",
+    "payment",
+    "progress_report",
+)
+assert sorted(SYNC_ORDER) == sorted(BY_ENTITY), "every binding has its place in SYNC_ORDER"
+ORDER: dict[str, int] = {entity: i for i, entity in enumerate(SYNC_ORDER)}
 
 # Which entities a wave of sources provides: sources holding the Pemda list sync first,
 # then those holding the rest of the plan hierarchy, then everything else.

@@ -158,6 +158,37 @@ BY_TABLE: dict[str, list[tuple[Link, str, str]]] = defaultdict(list)
 for _link in LINKS:
     BY_TABLE[_link.table].append((_link, _find(_link, True), _update(_link)))
 
+# Derived links of other tables that the rows just written feed, re-resolved in the same
+# batch: (link, condition over `x` choosing the rows the written ids ($1) can move).
+# Without this a RUP package's sub kegiatan, computed from its budget rows, which are
+# written after it, moved for every package in the one link resolution after all sources
+# (31,600 moves at province scale, in the serial tail of a first sync); in the budget
+# rows' own batches the moves are spread over the sync. The link resolution after the
+# sync still checks every derived link in full.
+_DEPENDENT_CONDITIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "package_budget_row": (
+        (
+            "procurement_package",
+            "sub_activity_id",
+            "x.rup_code IN (SELECT d.rup_code FROM package_budget_row d "
+            "WHERE d.id = ANY($1::int8[]))",
+        ),
+    ),
+}
+
+
+def _dependent(table: str, column: str, condition: str) -> tuple[Link, str, str]:
+    link = next(x for x in LINKS if x.table == table and x.column == column)
+    assert link.derived, f"{table}.{column}: only a derived link moves when other rows change"
+    find = _find(link, False).replace(" ORDER BY x.id", f" AND {condition} ORDER BY x.id")
+    return link, find, _update(link)
+
+
+DEPENDENTS: dict[str, list[tuple[Link, str, str]]] = {
+    written: [_dependent(*c) for c in conditions]
+    for written, conditions in _DEPENDENT_CONDITIONS.items()
+}
+
 Moved = dict[int, dict[str, tuple[Any, Any]]]  # row id → column → (before, after)
 
 

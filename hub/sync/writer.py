@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,8 +22,17 @@ import asyncpg
 import orjson
 
 from hub.events.broker import CHANNEL
-from hub.sync.bindings import LOOKUPS, VENDOR, Binding, Lookup, Record, tax_digits, vendor_key
-from hub.sync.links import BY_TABLE, resolve_rows
+from hub.sync.bindings import (
+    BY_ENTITY,
+    LOOKUPS,
+    VENDOR,
+    Binding,
+    Lookup,
+    Record,
+    tax_digits,
+    vendor_key,
+)
+from hub.sync.links import BY_TABLE, DEPENDENTS, apply_link, resolve_rows
 from hub.sync.types import TYPES, ColumnType
 
 log = logging.getLogger("rantai.sync")
@@ -36,12 +45,14 @@ OUTBOX_LOCK = 0x52414E5441490001
 WRITE_LOCK = 0x52414E5441490002
 # Inside a sync batch (Writer.transaction) the outbox rows wait in this per-connection
 # temporary table and reach the outbox in the statement that commits, so OUTBOX_LOCK is
-# held for that one statement only, never across a round trip to this process.
+# held for that one statement only, never across a round trip to this process. The commit
+# empties it (ON COMMIT DELETE ROWS truncates; a DELETE would leave dead rows that every
+# later batch on the connection scans again).
 STAGE = "rantai_outbox_stage"
 _STAGE_DDL = f"""CREATE TEMP TABLE IF NOT EXISTS {STAGE} (
     history_id int8 NOT NULL, entity text NOT NULL, entity_id int8 NOT NULL, op text NOT NULL,
     region_code text, opd_code text, fiscal_year int4, changed_fields text[] NOT NULL,
-    source_id text)"""
+    source_id text) ON COMMIT DELETE ROWS"""
 _OUTBOX_COLUMNS = (
     "history_id, entity, entity_id, op, region_code, opd_code, fiscal_year, changed_fields, "
     "source_id"
@@ -49,7 +60,6 @@ _OUTBOX_COLUMNS = (
 _FLUSH = f"""SELECT pg_advisory_xact_lock({OUTBOX_LOCK});
 INSERT INTO outbox ({_OUTBOX_COLUMNS})
     SELECT {_OUTBOX_COLUMNS} FROM {STAGE} ORDER BY history_id;
-DELETE FROM {STAGE};
 SELECT pg_notify('{CHANNEL}', '');
 COMMIT;"""
 
@@ -102,6 +112,55 @@ def coerce(value: Any, column: str, ct: ColumnType) -> Any:
     if ct.pg == "bool":
         return bool(value)
     return value
+
+
+def coercer(column: str, ct: ColumnType) -> Callable[[Any], Any]:
+    """`coerce` for one column, with the common case first: a value of the store's type
+    already (what the mappings make). Anything else, or a value that fails there, takes
+    `coerce` itself, which converts or raises Invalid as before."""
+    if ct.pg == "numeric":
+        quantum = ct.quantum
+        assert quantum is not None
+
+        def numeric(value: Any) -> Any:
+            if type(value) is Decimal:
+                try:
+                    return value.quantize(quantum)
+                except (InvalidOperation, ValueError):
+                    pass
+            return coerce(value, column, ct)
+
+        return numeric
+    if ct.pg in ("int4", "int8"):
+        return lambda value: value if type(value) is int else coerce(value, column, ct)
+    if ct.pg == "text":
+        length = ct.length
+
+        def text(value: Any) -> Any:
+            if type(value) is str:
+                stripped = value.strip()
+                if length is None or len(stripped) <= length:
+                    return stripped
+            return coerce(value, column, ct)
+
+        return text
+    if ct.pg == "date":
+        return lambda value: value if type(value) is date else coerce(value, column, ct)
+    return lambda value: coerce(value, column, ct)
+
+
+Preparer = tuple[tuple[str, Callable[[Record], Any], Callable[[Any], Any]], ...]
+_PREPARERS: dict[str, Preparer] = {}
+
+
+def preparer(binding: Binding) -> Preparer:
+    """(column, value from the record, coercion) for each of the binding's fields."""
+    found = _PREPARERS.get(binding.entity)
+    if found is None:
+        types = TYPES[binding.table]
+        found = tuple((c, f, coercer(c, types[c])) for c, f in binding.fields.items())
+        _PREPARERS[binding.entity] = found
+    return found
 
 
 def jsonable(value: Any) -> Any:
@@ -427,6 +486,9 @@ class Writer:
         self.staging = False  # inside transaction(): outbox rows go to STAGE
         self.staged = False  # and some did in this transaction
         self._stage_ready = False  # STAGE exists on this connection
+        # Rows of other tables whose derived links moved in this writer's batches
+        # (`_dependents`), per table, for the engine's decision to ANALYZE them.
+        self.dependent_moves: dict[str, int] = {}
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
@@ -473,14 +535,17 @@ class Writer:
         outcome = Outcome()
         rows: dict[tuple[Any, ...], tuple[Item, dict[str, Any]]] = {}
         prepared: list[tuple[Item, dict[str, Any], dict[str, Any]]] = []
-        types = TYPES[binding.table]
+        fields = preparer(binding)
+        refs = bool(binding.refs)
         for item in items:
             try:
-                values = {c: coerce(f(item.record), c, types[c]) for c, f in binding.fields.items()}
+                record = item.record
+                values = {c: co(f(record)) for c, f, co in fields}
             except (Invalid, ValueError, KeyError) as exc:
                 outcome.waiting.append((item, f"bad value: {exc}"))
                 continue
-            prepared.append((item, values, dict(item.record)))
+            # Only references write into the record (`@column`): a copy then, else itself.
+            prepared.append((item, values, dict(record) if refs else record))  # type: ignore[arg-type]
         if binding.refs:
             prepared = await self._resolve(binding, prepared, outcome)
         pick = itemgetter(*binding.key)  # a tuple for two columns or more, else the value
@@ -606,6 +671,7 @@ class Writer:
                 outcome.stored_keys.append(item.source_key)
         changes: list[Change] = []
         plan = insert_plan(binding) if self.bulk and inserts else None
+        first_new = len(outcome.stored_ids)
         if plan is not None:
             await self._insert(binding, plan, inserts, outcome)
         elif inserts:
@@ -672,6 +738,30 @@ class Writer:
                 if change.before is not None:
                     change.before[column] = old
         await self.record(binding, changes)
+        written = outcome.stored_ids[first_new : first_new + len(inserts)]
+        await self._dependents(table, written + [u[0] for u in updates])
+
+    async def _dependents(self, table: str, ids: Sequence[int]) -> None:
+        """Derived links of other tables that the rows just written feed (links.DEPENDENTS),
+        recorded as UPDATED changes of those rows, as the link resolution would."""
+        for link, find, update in DEPENDENTS.get(table, ()) if ids else ():
+            found = await apply_link(self.conn, find, update, ids)
+            if found:
+                moves = self.dependent_moves
+                moves[link.table] = moves.get(link.table, 0) + len(found)
+            by_source: dict[str | None, list[Change]] = {}
+            for row in found:
+                by_source.setdefault(row["source_id"], []).append(
+                    Change(
+                        row["id"],
+                        row["key"],
+                        "UPDATED",
+                        {link.column: row["old"]},
+                        {link.column: row["new"]},
+                    )
+                )
+            for source, moved in by_source.items():
+                await self.record(BY_ENTITY[link.table], moved, source_id=source)
 
     async def _insert(
         self,
