@@ -9,6 +9,8 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -176,6 +178,7 @@ class FieldRule:
             raw_of = lambda row: row.get(column)  # noqa: E731
         codes_seen: dict[str, Any] | None = {} if kind in CODE_NORMALISERS else None
         text = kind == "text"
+        fast = _FAST.get(kind)
 
         def read(row: Mapping[str, Any]) -> Any:
             raw = raw_of(row)
@@ -198,6 +201,10 @@ class FieldRule:
                 done = codes_seen.get(raw) if codes_seen is not None else None
                 if done is not None:
                     return done
+            elif fast is not None:
+                done = fast(raw)
+                if done is not _MISS:
+                    return done
             try:
                 done = convert(raw, kind, self)
             except (ValueError, TypeError, ArithmeticError) as exc:
@@ -207,6 +214,48 @@ class FieldRule:
             return done
 
         return read
+
+
+_MISS = object()
+_CENT = Decimal("0.01")
+
+
+def _fast_money(raw: Any) -> Any:
+    try:
+        if type(raw) is Decimal and raw.is_finite():
+            return (raw.copy_abs() if raw.is_zero() else raw).quantize(_CENT, ROUND_HALF_UP)
+        if type(raw) is int:
+            return Decimal(raw).quantize(_CENT)
+    except InvalidOperation:  # too large: `convert` says so
+        pass
+    return _MISS
+
+
+def _fast_decimal(raw: Any) -> Any:
+    if type(raw) is Decimal and raw.is_finite():
+        return raw.copy_abs() if raw.is_zero() else raw
+    if type(raw) is int:
+        return Decimal(raw)
+    return _MISS
+
+
+def _fast_date(raw: Any) -> Any:
+    if type(raw) is date:
+        return raw
+    if type(raw) is datetime:
+        return raw.date()
+    return _MISS
+
+
+# What `convert` gives for the values database drivers return (Decimal, int, date),
+# without its parsing; anything else, or a value it would refuse, takes `convert`.
+_FAST: dict[str, Callable[[Any], Any]] = {
+    "money": _fast_money,
+    "decimal": _fast_decimal,
+    "percent": _fast_decimal,
+    "int": lambda raw: raw if type(raw) is int else _MISS,
+    "date": _fast_date,
+}
 
 
 def convert(raw: Any, kind: str, rule: FieldRule) -> Any:

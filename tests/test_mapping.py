@@ -7,13 +7,25 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from adapters.check import check_source
-from adapters.mapping import MappingError, RecordError, load_config, load_mapping
+from adapters.mapping import (
+    FieldRule,
+    MappingError,
+    RecordError,
+    convert,
+    load_config,
+    load_mapping,
+)
+from adapters.records import FieldSpec
+from hub.sync.types import ColumnType
+from hub.sync.writer import coerce, coercer
 
 VALID = """\
 [source]
@@ -316,3 +328,67 @@ def test_sources_check_command_exit_codes_and_lines(tmp_path: Path) -> None:
     refused = run_cli("sources", "check", data_dir=tmp_path)
     assert refused.returncode == 1
     assert f"{invalid}:4: kind must be one of" in refused.stderr
+
+
+# -- the specialised paths give what the general ones give -----------------------------------
+
+DRIVER_VALUES = [
+    Decimal("1.005"),
+    Decimal("-0.00"),
+    Decimal("-0"),
+    Decimal("0"),
+    Decimal("12345678901234.5678"),
+    Decimal("-3.14159"),
+    Decimal("1E+3"),
+    Decimal("1E+30"),
+    Decimal("NaN"),
+    0,
+    5,
+    -7,
+    10**30,
+    True,
+    1.5,
+    "1.250.000,50",
+    "  42 ",
+    "",
+    None,
+    date(2025, 1, 2),
+    datetime(2025, 1, 2, 3, 4),
+]
+
+
+def _outcome(call: Any, *args: Any) -> tuple[str, Any]:
+    try:
+        value = call(*args)
+    except Exception as exc:  # the kind of error, not its text
+        return ("error", type(exc).__name__)
+    return (type(value).__name__, str(value))
+
+
+@pytest.mark.parametrize("kind", ["money", "decimal", "percent", "int", "date", "text"])
+def test_a_field_rule_reads_as_value_and_convert_always_did(kind: str) -> None:
+    """FieldRule.read (specialised once per rule, with fast paths for what drivers return)
+    against the plain steps: strip, default, map, then `convert`."""
+    rule = FieldRule(FieldSpec("f", kind), None, column="c")  # type: ignore[arg-type]
+
+    def plain(raw: Any) -> Any:
+        if isinstance(raw, str):
+            raw = raw.strip()
+        if raw is None or raw == "":
+            return None
+        try:
+            return convert(raw, kind, rule)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise RecordError(f"f: {exc}") from None
+
+    for raw in DRIVER_VALUES:
+        for _ in range(2):  # the second read of a text code comes from the rule's memory
+            assert _outcome(rule.read, {"c": raw}) == _outcome(plain, raw), raw
+
+
+@pytest.mark.parametrize("pg", ["numeric", "int8", "int4", "text", "date", "bool"])
+def test_a_store_column_coerces_as_coerce_always_did(pg: str) -> None:
+    ct = ColumnType(pg, Decimal("0.01") if pg == "numeric" else None, 5 if pg == "text" else None)
+    fast = coercer("c", ct)
+    for value in [*DRIVER_VALUES, "abcdef", " abc ", Decimal("123456789012345678901234567")]:
+        assert _outcome(fast, value) == _outcome(coerce, value, "c", ct), value

@@ -26,8 +26,8 @@ from hub.demo import generate_estate
 from hub.migrate import run_async
 from hub.store.models import metadata
 from hub.sync import engine as sync_engine
-from hub.sync.bindings import BINDINGS, BY_ENTITY
-from hub.sync.links import LINKS
+from hub.sync.bindings import BINDINGS, BY_ENTITY, DETACHED
+from hub.sync.links import LINKS, STATEMENTS
 from hub.sync.writer import Writer, insert_plan
 from tests.conftest import Server, asyncpg_dsn
 
@@ -53,11 +53,18 @@ async def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 
 async def synced(
-    server: Server, config_file: Path, bulk: bool, monkeypatch: pytest.MonkeyPatch
+    server: Server,
+    config_file: Path,
+    bulk: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    detached: frozenset[str] = frozenset(),
 ) -> dict[str, list[tuple[Any, ...]]]:
     url = await server.create_database("rantai_bulk")
     await run_async(url, "upgrade", "head")
     monkeypatch.setattr(sync_engine, "Writer", functools.partial(Writer, bulk=bulk))
+    # Detached streams write beside their source's other streams, so history ids would
+    # interleave differently from run to run; the writer comparison runs them in line.
+    monkeypatch.setattr(sync_engine, "DETACHED", detached)
     async with sync_engine.SyncEngine(
         url, load_config(config_file), concurrency=1, discrepancies=False
     ) as engine:
@@ -120,3 +127,87 @@ async def test_bulk_and_reference_paths_leave_the_same_store(
     assert len(reference["outbox"]) == len(reference["change_history"])
     for table, rows in reference.items():
         assert bulk[table] == rows, table
+
+
+def unordered(rows: list[tuple[Any, ...]], ids: int) -> list[tuple[Any, ...]]:
+    """Rows without their first `ids` columns (history: its id; outbox: its id and the
+    history id), sorted: the same changes, whatever order they committed in."""
+    return sorted((tuple(r[ids:]) for r in rows), key=repr)
+
+
+@pytest.mark.slow
+async def test_detached_streams_change_when_rows_are_written_not_what(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bpbj's package versions (DETACHED) are written on a connection of their own beside
+    the source's other streams: every table holds the same rows with the same ids as when
+    they are written in line, and history and outbox hold the same changes."""
+    assert DETACHED, "nothing is detached: this test would compare a run with itself"
+    estate = await generate_estate(
+        tmp_path / "estate",
+        scale="small",
+        seed=4,
+        pg_url=server.admin_url,
+        mariadb_url=None,
+        db_prefix=f"legacy_d{uuid.uuid4().hex[:6]}",
+    )
+    server.created.extend(estate.postgres_databases)
+    inline = await synced(server, estate.config, True, monkeypatch)
+    beside = await synced(server, estate.config, True, monkeypatch, DETACHED)
+    assert inline["package_version"]
+    ids = {"change_history": 1, "outbox": 2}
+    for table, rows in inline.items():
+        if table in ids:
+            assert unordered(beside[table], ids[table]) == unordered(rows, ids[table]), table
+        else:
+            assert beside[table] == rows, table
+
+
+@pytest.mark.slow
+async def test_budget_rows_move_their_packages_sub_kegiatan_in_their_own_batches(
+    server: Server, tmp_path: Path
+) -> None:
+    """A RUP package's sub kegiatan is derived from its budget rows, which are written
+    after it (links.DEPENDENTS): the budget rows' batches set it and record the move, so
+    it is right before any link resolution runs."""
+    estate = await generate_estate(
+        tmp_path / "estate",
+        scale="small",
+        seed=5,
+        pg_url=server.admin_url,
+        mariadb_url=None,
+        db_prefix=f"legacy_p{uuid.uuid4().hex[:6]}",
+    )
+    server.created.extend(estate.postgres_databases)
+    url = await server.create_database("rantai_dependents")
+    await run_async(url, "upgrade", "head")
+    config = load_config(estate.config)
+    link = next(
+        x for x in LINKS if (x.table, x.column) == ("procurement_package", "sub_activity_id")
+    )
+    whole = next(find for x, find, _, _ in STATEMENTS if x is link)
+    async with sync_engine.SyncEngine(url, config, concurrency=1, discrepancies=False) as engine:
+        await engine.register(config.sources)
+        plan = [s for s in config.sources if s.id.startswith("bappeda-")]
+        procurement = [s for s in config.sources if s.id.startswith("bpbj-")]
+        for source in sorted(plan, key=lambda s: len(s.id)) + procurement:
+            report = await engine.sync_source(source)  # no link resolution after it
+            assert report.status == "OK", (source.id, report.error)
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        assert await conn.fetch(whole) == []  # nothing left for link resolution to move
+        linked = await conn.fetchval(
+            "SELECT count(*) FROM procurement_package WHERE sub_activity_id IS NOT NULL"
+        )
+        moved = await conn.fetch(
+            """SELECT h.source_id, h.before, h.after FROM change_history h
+            WHERE h.entity = 'procurement_package' AND h.op = 'UPDATED'"""
+        )
+    finally:
+        await conn.close()
+    assert linked > 100
+    assert len(moved) == linked  # each package moved once, from null, by its source
+    assert {r["source_id"] for r in moved} <= {s.id for s in procurement}
+    for row in moved:
+        assert '"sub_activity_id": null' in row["before"]
+        assert '"sub_activity_id": ' in row["after"]

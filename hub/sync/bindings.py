@@ -383,10 +383,9 @@ BY_ENTITY: dict[str, Binding] = {b.entity: b for b in BINDINGS}
 # - Then parents before the rows that link to them, so that links resolve as the rows are
 #   written instead of moving afterwards (each move is one more UPDATED change).
 # - What other sources' rows link to comes early. A payment (BPKAD) names its contract and
-#   payee vendor (bids and contracts); a RUP budget row names a DPA line. Tenders, bids and
-#   contracts therefore come before the two largest procurement streams, RUP budget rows
-#   and package versions; those come after the contracts, when the other sources' DPA
-#   lines are in.
+#   payee vendor (bids and contracts), so tenders, bids and contracts come before the
+#   large RUP budget rows (and package versions are DETACHED, below). The budget rows come
+#   after the contracts, when the other sources' DPA lines are in.
 # - Every stream still comes after the rows its change routing reads. A tender package
 #   routes by its RUP package, a bid by its tender package.
 SYNC_ORDER: tuple[str, ...] = (
@@ -398,6 +397,7 @@ SYNC_ORDER: tuple[str, ...] = (
     "indicator",
     "budget_line",
     "procurement_package",
+    "package_version",
     "tender",
     "tender_package",
     "bid",
@@ -405,12 +405,18 @@ SYNC_ORDER: tuple[str, ...] = (
     "contract_amendment",
     "tender_schedule",
     "package_budget_row",
-    "package_version",
     "payment",
     "progress_report",
 )
 assert sorted(SYNC_ORDER) == sorted(BY_ENTITY), "every binding has its place in SYNC_ORDER"
 ORDER: dict[str, int] = {entity: i for i, entity in enumerate(SYNC_ORDER)}
+# Streams that nothing later in their source reads (no link, no routing, no required
+# reference points at them) and that move no link of other rows: a SQL source writes them
+# on a connection of their own, from their place in SYNC_ORDER on, while its later streams
+# go on (hub/sync/engine.py). RUP package versions are the largest procurement stream.
+# RUP budget rows are not detached: the package sub kegiatan they move is read by the
+# contracts' link, whose plan went quadratic while those moves ran beside it.
+DETACHED = frozenset({"package_version"})
 
 # Which entities a wave of sources provides: sources holding the Pemda list sync first,
 # then those holding the rest of the plan hierarchy, then everything else.

@@ -37,9 +37,9 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from adapters.base import Adapter, AdapterError, Batch, open_adapter
-from adapters.mapping import Config, EntityMapping, RecordError, SourceMapping
+from adapters.mapping import SQL_KINDS, Config, EntityMapping, RecordError, SourceMapping
 from hub.events.broker import Broker, PostgresBroker, broker_for
-from hub.sync.bindings import BINDINGS, BY_ENTITY, ORDER, WAVE_OF_ENTITY, Binding
+from hub.sync.bindings import BINDINGS, BY_ENTITY, DETACHED, ORDER, WAVE_OF_ENTITY, Binding
 from hub.sync.relink import resolve_links
 from hub.sync.writer import Item, Outcome, Writer, warm_types
 
@@ -228,7 +228,8 @@ class SyncEngine:
         self._pool = await asyncpg.create_pool(
             self.dsn,
             min_size=1,
-            max_size=self.concurrency + 1,
+            # Each source syncing: its own connection and one per DETACHED entity; + links.
+            max_size=self.concurrency * (1 + len(DETACHED)) + 1,
             server_settings={"jit": "off"},
             init=warm_types,
         )
@@ -387,50 +388,123 @@ class SyncEngine:
             groups[mapping.spec.name].append((index, mapping))
         prints = fingerprint(source)
         deletable: list[tuple[Binding, set[int], set[str]]] = []
-        for entity in sorted(groups, key=lambda e: ORDER.get(e, 99)):
-            binding = BY_ENTITY[entity]
-            seen_ids: set[int] = set()
-            seen_keys: set[str] = set()
-            complete = True
-            for index, mapping in groups[entity]:
-                sid = stream_id(mapping, index)
-                diff = full or mapping.query.watermark is None
-                stream = StreamReport(sid, entity, "diff" if diff else "watermark")
-                report.streams.append(stream)
-                try:
-                    await self._stream(
-                        conn, writer, adapter, source, mapping, binding, stream, full,
-                        prints, seen_ids, seen_keys,
-                    )  # fmt: skip
-                except (AdapterError, TimeoutError, OSError) as exc:
-                    stream.error = _describe(exc, source, source.config.timeout_seconds)
-                    self._progress(Progress(source.id, sid, stream.read, True, stream.error))
-                    complete = False
+        detached: list[asyncio.Task[tuple[Binding, set[int], set[str], bool]]] = []
+        try:
+            for entity in sorted(groups, key=lambda e: ORDER.get(e, 99)):
+                if entity in DETACHED and source.kind in SQL_KINDS:
+                    # Nothing in the source waits for these rows: they are written on a
+                    # connection of their own while the streams after them go on.
+                    work = self._detached(source, entity, groups[entity], report, full, prints)
+                    detached.append(asyncio.create_task(work))
                     continue
-                if stream.mode != "diff":
-                    complete = False
-                written = stream.created + stream.deleted
-                if written and await _stale_statistics(conn, binding.table, written):
-                    # Fresh statistics for the planner: autovacuum may be minutes away, and
-                    # plans made for an empty table are slow for a full one (a table without
-                    # any, however small, gets them once it has rows: links and the next
-                    # sources' parent lookups are planned with them).
-                    await conn.execute(f"ANALYZE {binding.table}")
-                for table, moved in list(writer.dependent_moves.items()):
-                    # Derived links this stream moved in another table (links.DEPENDENTS): a
-                    # later link reads them (a contract's sub kegiatan reads its packages'),
-                    # and statistics taken while they were null make its plan quadratic.
-                    if moved >= ANALYZE_AFTER:
-                        await conn.execute(f"ANALYZE {table}")
-                        del writer.dependent_moves[table]
-            if complete:
-                deletable.append((binding, seen_ids, seen_keys))
+                done = await self._entity(
+                    conn, writer, adapter, source, entity, groups[entity], report, full, prints
+                )
+                if done[3]:
+                    deletable.append(done[:3])
+            for task in detached:
+                done = await task
+                if done[3]:
+                    deletable.append(done[:3])
+        finally:
+            for task in detached:
+                task.cancel()
+            await asyncio.gather(*detached, return_exceptions=True)
         # Children before parents, so a parent is free to go once its children went.
         for binding, seen_ids, seen_keys in sorted(deletable, key=lambda d: -ORDER[d[0].entity]):
             await self._delete_unseen(conn, writer, source, binding, seen_ids, seen_keys, report)
         if prints is not None and all(s.error is None for s in report.streams):
             for stream in report.streams:
                 await _save_state(conn, source.id, stream.stream, None, prints, keep_watermark=True)
+
+    async def _detached(
+        self,
+        source: SourceMapping,
+        entity: str,
+        mappings: list[tuple[int, EntityMapping]],
+        report: SourceReport,
+        full: bool,
+        prints: str | None,
+    ) -> tuple[Binding, set[int], set[str], bool]:
+        """`_entity` on a pooled connection and a second connection to the source.
+
+        The source's advisory lock stays with the source's own connection; this one writes
+        while that task runs and is cancelled with it. Were the lock lost meanwhile, a
+        second process's batch for the same rows would meet this one's on the natural keys'
+        unique constraints: one of them fails and rolls back, nothing is doubled.
+        """
+        adapter = open_adapter(source.config)
+        try:
+            async with asyncio.timeout(source.config.timeout_seconds):
+                await adapter.open()
+            async with self.pool.acquire() as conn:
+                writer = Writer(conn, source.id)
+                return await self._entity(
+                    conn, writer, adapter, source, entity, mappings, report, full, prints
+                )
+        except (AdapterError, TimeoutError, OSError) as exc:
+            error = _describe(exc, source, source.config.timeout_seconds)
+            for index, mapping in mappings:
+                stream = StreamReport(stream_id(mapping, index), entity, "diff", error=error)
+                report.streams.append(stream)
+                self._progress(Progress(source.id, stream.stream, 0, True, error))
+            return BY_ENTITY[entity], set(), set(), False
+        finally:
+            try:
+                await adapter.close()
+            except Exception:
+                log.debug("closing %s failed", source.id, exc_info=True)
+
+    async def _entity(
+        self,
+        conn: asyncpg.Connection,
+        writer: Writer,
+        adapter: Adapter,
+        source: SourceMapping,
+        entity: str,
+        mappings: list[tuple[int, EntityMapping]],
+        report: SourceReport,
+        full: bool,
+        prints: str | None,
+    ) -> tuple[Binding, set[int], set[str], bool]:
+        """Every stream of one entity; returns the rows seen and whether they were read
+        in full (then the rows of the source not seen are deleted)."""
+        binding = BY_ENTITY[entity]
+        seen_ids: set[int] = set()
+        seen_keys: set[str] = set()
+        complete = True
+        for index, mapping in mappings:
+            sid = stream_id(mapping, index)
+            diff = full or mapping.query.watermark is None
+            stream = StreamReport(sid, entity, "diff" if diff else "watermark")
+            report.streams.append(stream)
+            try:
+                await self._stream(
+                    conn, writer, adapter, source, mapping, binding, stream, full,
+                    prints, seen_ids, seen_keys,
+                )  # fmt: skip
+            except (AdapterError, TimeoutError, OSError) as exc:
+                stream.error = _describe(exc, source, source.config.timeout_seconds)
+                self._progress(Progress(source.id, sid, stream.read, True, stream.error))
+                complete = False
+                continue
+            if stream.mode != "diff":
+                complete = False
+            written = stream.created + stream.deleted
+            if written and await _stale_statistics(conn, binding.table, written):
+                # Fresh statistics for the planner: autovacuum may be minutes away, and
+                # plans made for an empty table are slow for a full one (a table without
+                # any, however small, gets them once it has rows: links and the next
+                # sources' parent lookups are planned with them).
+                await conn.execute(f"ANALYZE {binding.table}")
+            for table, moved in list(writer.dependent_moves.items()):
+                # Derived links this stream moved in another table (links.DEPENDENTS): a
+                # later link reads them (a contract's sub kegiatan reads its packages'),
+                # and statistics taken while they were null make its plan quadratic.
+                if moved >= ANALYZE_AFTER:
+                    await conn.execute(f"ANALYZE {table}")
+                    del writer.dependent_moves[table]
+        return binding, seen_ids, seen_keys, complete
 
     async def _stream(
         self,
