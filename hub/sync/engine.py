@@ -621,22 +621,34 @@ class SyncEngine:
         """One batch, one transaction: rows, history, outbox, waiting rows, watermark."""
         good = [i for i in items if isinstance(i, Item)]
         bad = [i for i in items if not isinstance(i, Item)]
+        if writer.waiting_entities is None:
+            # Which entities of this source have rows waiting (sync_pending): only those
+            # rows can stop waiting. Nobody else writes them while the source is locked.
+            writer.waiting_entities = {
+                r[0]
+                for r in await conn.fetch(
+                    "SELECT DISTINCT entity FROM sync_pending WHERE source_id = $1", source.id
+                )
+            }
         async with writer.transaction():
             outcome = await writer.write(binding, good)
             outcome.waiting += bad
             changed = bool(outcome.created or outcome.updated)
+            waited = binding.entity in writer.waiting_entities
             # The rows no longer waiting, the watermark reached and the source's change
             # counter in one statement (a round trip each was a third of a batch's).
             await conn.execute(
                 _BOOKKEEPING,
                 source.id,
                 binding.entity,
-                outcome.stored_keys,
+                outcome.stored_keys if waited else [],
                 stream.stream if stream is not None and watermark is not None else None,
                 None if watermark is None else json.dumps(encode_value(watermark)),
                 changed,
             )
             await _waiting(conn, source.id, binding.entity, outcome)
+            if outcome.waiting:
+                writer.waiting_entities.add(binding.entity)
         if changed:
             await self._wake()
         return outcome

@@ -489,6 +489,8 @@ class Writer:
         # Rows of other tables whose derived links moved in this writer's batches
         # (`_dependents`), per table, for the engine's decision to ANALYZE them.
         self.dependent_moves: dict[str, int] = {}
+        # Entities of this writer's source with rows in sync_pending (the engine's cache).
+        self.waiting_entities: set[str] | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
