@@ -163,8 +163,11 @@ for _link in LINKS:
 # Without this a RUP package's sub kegiatan, computed from its budget rows, which are
 # written after it, moved for every package in the one link resolution after all sources
 # (31,600 moves at province scale, in the serial tail of a first sync); in the budget
-# rows' own batches the moves are spread over the sync. The link resolution after the
-# sync still checks every derived link in full.
+# rows' own batches the moves are spread over the sync. Likewise a tender's winner, from
+# its bids (5,500). The link resolution after the sync still checks every derived link in
+# full. A contract's sub kegiatan, from its packages', is left to it: re-resolved while the
+# budget rows move the packages', before their table's statistics are taken again, its
+# plan went quadratic.
 _DEPENDENT_CONDITIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "package_budget_row": (
         (
@@ -172,6 +175,13 @@ _DEPENDENT_CONDITIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
             "sub_activity_id",
             "x.rup_code IN (SELECT d.rup_code FROM package_budget_row d "
             "WHERE d.id = ANY($1::int8[]))",
+        ),
+    ),
+    "bid": (
+        (
+            "tender",
+            "winner_vendor_id",
+            "x.code IN (SELECT d.tender_code FROM bid d WHERE d.id = ANY($1::int8[]))",
         ),
     ),
 }
