@@ -270,22 +270,46 @@ class SyncEngine:
         for source in chosen:
             wave = min((WAVE_OF_ENTITY.get(e.spec.name, 2) for e in source.entities), default=2)
             waves[wave].append(source)
-        reports: list[SourceReport] = []
         gate = asyncio.Semaphore(self.concurrency)
+        # A wave starts when every source of the waves before it has written the streams
+        # the others wait for (its DETACHED streams, deletes and health may still run).
+        unfinished = {wave: len(members) for wave, members in waves.items()}
+        released = {wave: asyncio.Event() for wave in waves}
 
-        async def one(source: SourceMapping) -> SourceReport:
-            async with gate:
-                return await self.sync_source(source, full=full)
+        def release() -> None:
+            for wave in sorted(waves):
+                released[wave].set()
+                if unfinished[wave]:
+                    break
 
-        for wave in sorted(waves):
-            # A task group: if one source's sync dies unexpectedly, the others are cancelled
-            # with it (their open batches roll back) instead of running on unattended.
+        async def one(source: SourceMapping, wave: int) -> SourceReport:
+            signalled = False
+
+            def written() -> None:
+                nonlocal signalled
+                if not signalled:
+                    signalled = True
+                    unfinished[wave] -= 1
+                    release()
+
+            await released[wave].wait()
             try:
-                async with asyncio.TaskGroup() as group:
-                    tasks = [group.create_task(one(s)) for s in waves[wave]]
-            except BaseExceptionGroup as failed:
-                raise failed.exceptions[0] from None
-            reports += [t.result() for t in tasks]
+                async with gate:
+                    return await self.sync_source(source, full=full, on_written=written)
+            finally:
+                written()
+
+        release()
+        # A task group: if one source's sync dies unexpectedly, the others are cancelled
+        # with it (their open batches roll back) instead of running on unattended.
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [
+                    group.create_task(one(s, wave)) for wave in sorted(waves) for s in waves[wave]
+                ]
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+        reports = [t.result() for t in tasks]
         await self.resolve_links()
         await self.check_discrepancies()
         return reports
@@ -333,7 +357,15 @@ class SyncEngine:
 
     # -- one source ----------------------------------------------------------------------
 
-    async def sync_source(self, source: SourceMapping, *, full: bool = False) -> SourceReport:
+    async def sync_source(
+        self,
+        source: SourceMapping,
+        *,
+        full: bool = False,
+        on_written: Callable[[], None] | None = None,
+    ) -> SourceReport:
+        """Sync one source under its advisory lock; `on_written` is called once its streams
+        but the DETACHED ones are written (the sources of the next wave may start)."""
         report = SourceReport(source.id)
         started = time.monotonic()
         async with self.pool.acquire() as conn:
@@ -343,14 +375,19 @@ class SyncEngine:
                 report.error = "another process is syncing this source"
                 return report
             try:
-                await self._run(conn, source, report, full)
+                await self._run(conn, source, report, full, on_written)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", lock)
         report.seconds = time.monotonic() - started
         return report
 
     async def _run(
-        self, conn: asyncpg.Connection, source: SourceMapping, report: SourceReport, full: bool
+        self,
+        conn: asyncpg.Connection,
+        source: SourceMapping,
+        report: SourceReport,
+        full: bool,
+        on_written: Callable[[], None] | None = None,
     ) -> None:
         writer = Writer(conn, source.id)
         timeout = source.config.timeout_seconds
@@ -359,7 +396,7 @@ class SyncEngine:
             adapter = open_adapter(source.config)
             async with asyncio.timeout(timeout):
                 await adapter.open()
-            await self._streams(conn, writer, adapter, source, report, full)
+            await self._streams(conn, writer, adapter, source, report, full, on_written)
             await self._retry_pending(conn, writer, source)
         except (AdapterError, TimeoutError, OSError) as exc:
             report.error = _describe(exc, source, timeout)
@@ -382,6 +419,7 @@ class SyncEngine:
         source: SourceMapping,
         report: SourceReport,
         full: bool,
+        on_written: Callable[[], None] | None = None,
     ) -> None:
         groups: dict[str, list[tuple[int, EntityMapping]]] = defaultdict(list)
         for index, mapping in enumerate(source.entities):
@@ -402,6 +440,8 @@ class SyncEngine:
                 )
                 if done[3]:
                     deletable.append(done[:3])
+            if on_written is not None:
+                on_written()
             for task in detached:
                 done = await task
                 if done[3]:
