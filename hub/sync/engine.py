@@ -537,13 +537,13 @@ class SyncEngine:
                 # any, however small, gets them once it has rows: links and the next
                 # sources' parent lookups are planned with them).
                 await conn.execute(f"ANALYZE {binding.table}")
-            for table, moved in list(writer.dependent_moves.items()):
+            for (table, column), moved in list(writer.dependent_moves.items()):
                 # Derived links this stream moved in another table (links.DEPENDENTS): a
                 # later link reads them (a contract's sub kegiatan reads its packages'),
                 # and statistics taken while they were null make its plan quadratic.
                 if moved >= ANALYZE_AFTER:
-                    await conn.execute(f"ANALYZE {table}")
-                    del writer.dependent_moves[table]
+                    await conn.execute(f"ANALYZE {table} ({column})")
+                    del writer.dependent_moves[(table, column)]
         return binding, seen_ids, seen_keys, complete
 
     async def _stream(

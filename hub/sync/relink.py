@@ -38,18 +38,19 @@ async def resolve_links(conn: asyncpg.Connection, *, force: bool = False) -> int
         if not pending and not force:
             return 0
         moved: dict[str, dict[int, dict[str, tuple[Any, Any, str | None, str]]]] = defaultdict(dict)
-        stale: set[str] = set()  # tables with many links moved, not analysed since
+        # Tables with many links moved, not analysed since: the columns that moved.
+        stale: dict[str, list[str]] = defaultdict(list)
         for link, whole, update, nulls in STATEMENTS:
             # After a sync only null links can move, besides the derived ones (Link.derived);
             # `force` re-checks every row of every table.
             found = await apply_link(conn, whole if force else nulls, update)
             if len(found) >= ANALYZE_AFTER:
-                stale.add(link.table)
+                stale[link.table].append(link.column)
             if link.table in stale and _analyze_after(link):
                 # Later links read this column (a contract's sub kegiatan reads its packages'):
-                # statistics taken while it was still empty make their plans quadratic.
-                await conn.execute(f"ANALYZE {link.table}")
-                stale.discard(link.table)
+                # statistics taken while it was still empty make their plans quadratic. Only
+                # the moved columns: the rest did not change since the sync's own ANALYZE.
+                await conn.execute(f"ANALYZE {link.table} ({', '.join(stale.pop(link.table))})")
             for row in found:
                 moved[link.table].setdefault(row["id"], {})[link.column] = (
                     row["old"],

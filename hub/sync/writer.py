@@ -521,8 +521,8 @@ class Writer:
         self._inbox_ready: set[str] = set()  # InsertPlan.inbox tables made on this connection
         self._inbox_used: set[str] = set()  # and filled in this transaction
         # Rows of other tables whose derived links moved in this writer's batches
-        # (`_dependents`), per table, for the engine's decision to ANALYZE them.
-        self.dependent_moves: dict[str, int] = {}
+        # (`_dependents`), per (table, column), for the engine's decision to ANALYZE them.
+        self.dependent_moves: dict[tuple[str, str], int] = {}
         # Entities of this writer's source with rows in sync_pending (the engine's cache).
         self.waiting_entities: set[str] | None = None
 
@@ -785,7 +785,9 @@ class Writer:
             found = await apply_link(self.conn, find, update, ids)
             if found:
                 moves = self.dependent_moves
-                moves[link.table] = moves.get(link.table, 0) + len(found)
+                moves[(link.table, link.column)] = moves.get((link.table, link.column), 0) + len(
+                    found
+                )
             by_source: dict[str | None, list[Change]] = {}
             for row in found:
                 by_source.setdefault(row["source_id"], []).append(
