@@ -252,6 +252,37 @@ CLEAN_REPORT = """SELECT lp.id, r.code || '/' || lp.fiscal_year || '/' || lp.sub
     AND NOT EXISTS (SELECT 1 FROM discrepancy d WHERE d.rule = 'PROGRESS_BEHIND_SCHEDULE'
         AND d.subject_key = r.code || '/' || lp.fiscal_year || '/' || lp.sub_activity_code)
     ORDER BY lp.id LIMIT 1"""
+# A clean contract in whole rupiah with an end date, whose tender's packages have a sub
+# kegiatan with a quarterly progress report.
+CLEAN_PROGRESSING_CONTRACT = """SELECT c.id, r.code || '/' || c.number FROM contract c
+    JOIN region r ON r.id = c.region_id JOIN tender t ON t.code = c.tender_code
+    WHERE NOT EXISTS (SELECT 1 FROM discrepancy d WHERE d.subject_key IN
+        (r.code || '/' || c.number, t.code)) AND t.method = 'Tender'
+    AND c.value = trunc(c.value) AND c.ends_on IS NOT NULL
+    AND EXISTS (SELECT 1 FROM tender_package tp
+        JOIN procurement_package pk ON pk.rup_code = tp.rup_code
+        JOIN sub_activity s ON s.id = pk.sub_activity_id
+        JOIN latest_progress lp ON lp.region_id = s.region_id
+             AND lp.fiscal_year = s.fiscal_year AND lp.sub_activity_code = s.code
+        WHERE tp.tender_code = t.code)
+    ORDER BY c.id LIMIT 1"""
+# The contract's payments replaced by one SP2D (`amount` and `paid_on` of contract `c`)
+# in its tender's fiscal year.
+PAID_ONCE = """DELETE FROM payment WHERE (region_id, contract_number) =
+        (SELECT region_id, number FROM contract WHERE id = $1);
+    INSERT INTO payment (region_id, fiscal_year, sp2d_number, paid_on, amount,
+        contract_number, source_id, source_key)
+    SELECT c.region_id, ts.fiscal_year, 'SP2D-EDGE', {paid_on}, {amount}, c.number,
+        c.source_id, 'edge'
+    FROM contract c JOIN tender t ON t.code = c.tender_code
+    JOIN tender_scope ts ON ts.tender_id = t.id WHERE c.id = $1"""
+# The latest progress of every sub kegiatan of the contract's tender's packages.
+PROGRESS_OF_CONTRACT = """UPDATE progress_report SET physical_percent = {percent}
+    WHERE (region_id, fiscal_year, sub_activity_code) IN (
+        SELECT s.region_id, s.fiscal_year, s.code FROM contract c
+        JOIN tender_package tp ON tp.tender_code = c.tender_code
+        JOIN procurement_package pk ON pk.rup_code = tp.rup_code
+        JOIN sub_activity s ON s.id = pk.sub_activity_id WHERE c.id = $1)"""
 
 HPS = """(SELECT t.owner_estimate FROM tender t JOIN contract c ON c.tender_code = t.code
          WHERE c.id = $1)"""
@@ -316,6 +347,60 @@ EDGES = [
            source_id, 'edge' FROM contract WHERE id = $1;
            UPDATE contract SET value = original_value * 1.1001 WHERE id = $1""",
             True,
+        ),
+    ),
+    (
+        CLEAN_PROGRESSING_CONTRACT,
+        Edge(
+            "PAYMENT_BEFORE_HANDOVER",
+            PAID_ONCE.format(paid_on="c.ends_on - 1", amount="c.value"),
+            True,
+        ),
+    ),
+    (
+        CLEAN_PROGRESSING_CONTRACT,
+        Edge(
+            "PAYMENT_BEFORE_HANDOVER",
+            PAID_ONCE.format(paid_on="c.ends_on", amount="c.value"),
+            False,
+        ),
+    ),
+    (
+        CLEAN_PROGRESSING_CONTRACT,
+        Edge(
+            "PAYMENT_BEFORE_HANDOVER",
+            PAID_ONCE.format(paid_on="c.ends_on - 1", amount="c.value - 1"),
+            False,
+        ),
+    ),
+    (
+        CLEAN_PROGRESSING_CONTRACT,
+        Edge(
+            "PAID_AHEAD_OF_PROGRESS",
+            PROGRESS_OF_CONTRACT.format(percent="49.99")
+            + ";"
+            + PAID_ONCE.format(paid_on="c.ends_on", amount="c.value * 0.9"),
+            True,
+        ),
+    ),
+    (
+        CLEAN_PROGRESSING_CONTRACT,
+        Edge(
+            "PAID_AHEAD_OF_PROGRESS",
+            PROGRESS_OF_CONTRACT.format(percent="50")
+            + ";"
+            + PAID_ONCE.format(paid_on="c.ends_on", amount="c.value * 0.9"),
+            False,
+        ),
+    ),
+    (
+        CLEAN_PROGRESSING_CONTRACT,
+        Edge(
+            "PAID_AHEAD_OF_PROGRESS",
+            PROGRESS_OF_CONTRACT.format(percent="49.99")
+            + ";"
+            + PAID_ONCE.format(paid_on="c.ends_on", amount="c.value * 0.8999"),
+            False,
         ),
     ),
     (

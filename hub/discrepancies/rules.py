@@ -325,61 +325,90 @@ def amendment_above_limit(t: Thresholds) -> str:
     )
 
 
+# The contracts of the Pemda-years evaluated, with their tender's scope: the rules that
+# look at a contract's payments start from it (one row per contract).
+CONTRACTS = f"""contracts AS MATERIALIZED (
+        SELECT c.id, c.number, c.value, c.ends_on, c.region_id, r.code AS region_code,
+               c.tender_code, ts.region_id AS scope_region_id, ts.fiscal_year, ts.opd_id,
+               COALESCE(c.sub_activity_id, ts.sub_activity_id) AS sub_activity_id
+        FROM contract c
+        JOIN tender t ON t.code = c.tender_code
+        JOIN tender_scope ts ON ts.tender_id = t.id
+        JOIN region r ON r.id = c.region_id
+        WHERE {_in_parts("ts")}
+    )"""
+
+
 def paid_ahead_of_progress(t: Thresholds) -> str:
-    # Latest progress, payments per contract and progress per tender are computed once
-    # for the Pemda-years evaluated, not once per contract.
+    # Payments per contract are computed once for the Pemda-years evaluated. A tender's
+    # progress is the lowest latest progress of its packages' sub kegiatan, looked up per
+    # contract along indexes (latest_progress by its key; NULL when a sub kegiatan has
+    # none, which min() skips). The planner misjudges both latest_progress filtered by
+    # Pemda-year (3 rows expected, thousands found) and the contracts (tender_scope's
+    # year is an expression), so a join against them became a nested loop: probing
+    # tender_package by rup_code, which no index leads with, or rescanning a CTE per
+    # contract (3 s at province scale).
     return f"""
-    WITH lp AS MATERIALIZED (
-        SELECT * FROM latest_progress x WHERE {_in_parts("x")}
-    ), prog AS (
-        SELECT tp.tender_code, min(lp.physical_percent) AS physical
-        FROM tender_package tp
-        JOIN procurement_package pk ON pk.rup_code = tp.rup_code
-        JOIN sub_activity s ON s.id = pk.sub_activity_id
-        JOIN lp ON lp.region_id = s.region_id AND lp.fiscal_year = s.fiscal_year
-             AND lp.sub_activity_code = s.code
-        GROUP BY tp.tender_code
-    ), paid AS MATERIALIZED (
+    WITH {CONTRACTS}, paid AS MATERIALIZED (
         SELECT p.region_id, p.fiscal_year, p.contract_number, sum(p.amount) AS amount,
                jsonb_agg({_ev("Payment", "p", "amount", "p.amount")} ORDER BY p.paid_on, p.id)
                    AS evidence
         FROM payment p WHERE {_in_parts("p")} AND p.contract_number IS NOT NULL
         GROUP BY 1, 2, 3
     )
-    SELECT r.code || '/' || c.number AS subject_key, ts.region_id, ts.fiscal_year, ts.opd_id,
-           COALESCE(c.sub_activity_id, ts.sub_activity_id) AS sub_activity_id,
-           jsonb_build_array({_ev("Contract", "c", "value", "c.value")}) || paid.evidence
+    SELECT k.region_code || '/' || k.number AS subject_key, k.scope_region_id AS region_id,
+           k.fiscal_year, k.opd_id, k.sub_activity_id,
+           jsonb_build_array({_ev("Contract", "k", "value", "k.value")}) || paid.evidence
                AS evidence,
            format('Kontrak %s sudah dibayar %s (%s%% dari nilainya) sementara progres fisik '
-                  'baru %s%%.', c.number, rantai_rp(paid.amount),
-                  round(paid.amount * 100 / NULLIF(c.value, 0), 1), prog.physical) AS message
-    FROM contract c
-    JOIN tender t ON t.code = c.tender_code
-    JOIN tender_scope ts ON ts.tender_id = t.id
-    JOIN region r ON r.id = c.region_id
-    JOIN prog ON prog.tender_code = t.code
-    JOIN paid ON paid.region_id = c.region_id AND paid.fiscal_year = ts.fiscal_year
-         AND paid.contract_number = c.number
-    WHERE {_in_parts("ts")} AND prog.physical < {t.progress_percent}
-      AND paid.amount * 100 >= c.value * {t.paid_percent}"""
+                  'baru %s%%.', k.number, rantai_rp(paid.amount),
+                  round(paid.amount * 100 / NULLIF(k.value, 0), 1), prog.physical) AS message
+    FROM contracts k
+    JOIN paid ON paid.region_id = k.region_id AND paid.fiscal_year = k.fiscal_year
+         AND paid.contract_number = k.number
+    CROSS JOIN LATERAL (
+        SELECT min((SELECT x.physical_percent FROM latest_progress x
+                    WHERE x.region_id = s.region_id AND x.fiscal_year = s.fiscal_year
+                      AND x.sub_activity_code = s.code)) AS physical
+        FROM tender_package tp
+        JOIN procurement_package pk ON pk.rup_code = tp.rup_code
+        JOIN sub_activity s ON s.id = pk.sub_activity_id
+        WHERE tp.tender_code = k.tender_code AND {_in_parts("s")}
+    ) prog
+    WHERE prog.physical < {t.progress_percent}
+      AND paid.amount * 100 >= k.value * {t.paid_percent}"""
 
 
 def payment_before_handover(t: Thresholds) -> str:
-    reached = """(SELECT x.paid_on FROM (
-                    SELECT p.paid_on, sum(p.amount) OVER (ORDER BY p.paid_on, p.sp2d_number)
-                        AS running
-                    FROM payment p WHERE p.region_id = c.region_id
-                    AND p.fiscal_year = ts.fiscal_year AND p.contract_number = c.number) x
-                  WHERE x.running >= c.value ORDER BY x.paid_on LIMIT 1)"""
-    return _contract(
-        f"{reached} < c.ends_on",
-        f"""jsonb_build_array({_ev("Contract", "c", "endsOn", "c.ends_on")})
-            || (SELECT jsonb_agg({_ev("Payment", "p", "paidOn", "p.paid_on")} ORDER BY p.paid_on)
-                FROM payment p WHERE p.region_id = c.region_id
-                AND p.fiscal_year = ts.fiscal_year AND p.contract_number = c.number)""",
-        f"format('Kontrak %s sudah dibayar lunas pada %s, sebelum serah terima (akhir kontrak "
-        f"%s).', c.number, to_char({reached}, 'DD-MM-YYYY'), to_char(c.ends_on, 'DD-MM-YYYY'))",
+    # Running totals in one pass over the contracts' payments: as a subquery per contract
+    # it scanned the Pemda's payments for each (no index has contract_number), quadratic
+    # in a Pemda's size (50 s at province scale). The evidence lists the payments in the
+    # order they are summed (SP2D number within a day; ties were in no defined order).
+    return f"""
+    WITH {CONTRACTS}, pay AS MATERIALIZED (
+        SELECT p.id, p.region_id, p.fiscal_year, p.contract_number, p.paid_on, p.sp2d_number,
+               sum(p.amount) OVER (PARTITION BY p.region_id, p.fiscal_year, p.contract_number
+                                   ORDER BY p.paid_on, p.sp2d_number) AS running
+        FROM payment p
+        WHERE (p.region_id, p.fiscal_year, p.contract_number)
+              IN (SELECT k.region_id, k.fiscal_year, k.number FROM contracts k)
     )
+    SELECT k.region_code || '/' || k.number AS subject_key, k.scope_region_id AS region_id,
+           k.fiscal_year, k.opd_id, k.sub_activity_id,
+           jsonb_build_array({_ev("Contract", "k", "endsOn", "k.ends_on")})
+               || jsonb_agg({_ev("Payment", "p", "paidOn", "p.paid_on")}
+                            ORDER BY p.paid_on, p.sp2d_number)
+               AS evidence,
+           format('Kontrak %s sudah dibayar lunas pada %s, sebelum serah terima (akhir kontrak '
+                  '%s).', k.number,
+                  to_char(min(p.paid_on) FILTER (WHERE p.running >= k.value), 'DD-MM-YYYY'),
+                  to_char(k.ends_on, 'DD-MM-YYYY')) AS message
+    FROM contracts k
+    JOIN pay p ON p.region_id = k.region_id AND p.fiscal_year = k.fiscal_year
+         AND p.contract_number = k.number
+    GROUP BY k.id, k.region_code, k.number, k.scope_region_id, k.fiscal_year, k.opd_id,
+             k.sub_activity_id, k.ends_on, k.value
+    HAVING min(p.paid_on) FILTER (WHERE p.running >= k.value) < k.ends_on"""
 
 
 def payee_not_winner(t: Thresholds) -> str:
