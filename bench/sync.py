@@ -38,7 +38,7 @@ import time
 import uuid
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -243,15 +243,9 @@ class TimedEngine(SyncEngine):
             self.streams[(event.source, event.stream)] = now - self.last[event.source]
             self.last[event.source] = now
 
-    async def sync_source(
-        self,
-        source: SourceMapping,
-        *,
-        full: bool = False,
-        on_written: Callable[[], None] | None = None,
-    ) -> SourceReport:
+    async def sync_source(self, source: SourceMapping, *, full: bool = False) -> SourceReport:
         self.last[source.id] = time.perf_counter()
-        report = await super().sync_source(source, full=full, on_written=on_written)
+        report = await super().sync_source(source, full=full)
         self.tails[source.id] = time.perf_counter() - self.last[source.id]
         return report
 

@@ -413,11 +413,10 @@ ORDER: dict[str, int] = {entity: i for i, entity in enumerate(SYNC_ORDER)}
 # Streams that nothing later in their source reads (no link, no routing, no required
 # reference points at them) and that move no link of other rows: a SQL source writes them
 # on a connection of their own, from their place in SYNC_ORDER on, while its later streams
-# go on (hub/sync/engine.py). RUP package versions are the largest procurement stream;
-# indicators the largest of e-planning, whose sources the other sources wait for (waves).
+# go on (hub/sync/engine.py). RUP package versions are the largest procurement stream.
 # RUP budget rows are not detached: the package sub kegiatan they move is read by the
 # contracts' link, whose plan went quadratic while those moves ran beside it.
-DETACHED = frozenset({"indicator", "package_version"})
+DETACHED = frozenset({"package_version"})
 
 # Which entities a wave of sources provides: sources holding the Pemda list sync first,
 # then those holding the rest of the plan hierarchy, then everything else.

@@ -270,46 +270,22 @@ class SyncEngine:
         for source in chosen:
             wave = min((WAVE_OF_ENTITY.get(e.spec.name, 2) for e in source.entities), default=2)
             waves[wave].append(source)
+        reports: list[SourceReport] = []
         gate = asyncio.Semaphore(self.concurrency)
-        # A wave starts when every source of the waves before it has written the streams
-        # the others wait for (its DETACHED streams, deletes and health may still run).
-        unfinished = {wave: len(members) for wave, members in waves.items()}
-        released = {wave: asyncio.Event() for wave in waves}
 
-        def release() -> None:
-            for wave in sorted(waves):
-                released[wave].set()
-                if unfinished[wave]:
-                    break
+        async def one(source: SourceMapping) -> SourceReport:
+            async with gate:
+                return await self.sync_source(source, full=full)
 
-        async def one(source: SourceMapping, wave: int) -> SourceReport:
-            signalled = False
-
-            def written() -> None:
-                nonlocal signalled
-                if not signalled:
-                    signalled = True
-                    unfinished[wave] -= 1
-                    release()
-
-            await released[wave].wait()
+        for wave in sorted(waves):
+            # A task group: if one source's sync dies unexpectedly, the others are cancelled
+            # with it (their open batches roll back) instead of running on unattended.
             try:
-                async with gate:
-                    return await self.sync_source(source, full=full, on_written=written)
-            finally:
-                written()
-
-        release()
-        # A task group: if one source's sync dies unexpectedly, the others are cancelled
-        # with it (their open batches roll back) instead of running on unattended.
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [
-                    group.create_task(one(s, wave)) for wave in sorted(waves) for s in waves[wave]
-                ]
-        except BaseExceptionGroup as failed:
-            raise failed.exceptions[0] from None
-        reports = [t.result() for t in tasks]
+                async with asyncio.TaskGroup() as group:
+                    tasks = [group.create_task(one(s)) for s in waves[wave]]
+            except BaseExceptionGroup as failed:
+                raise failed.exceptions[0] from None
+            reports += [t.result() for t in tasks]
         await self.resolve_links()
         await self.check_discrepancies()
         return reports
@@ -357,15 +333,7 @@ class SyncEngine:
 
     # -- one source ----------------------------------------------------------------------
 
-    async def sync_source(
-        self,
-        source: SourceMapping,
-        *,
-        full: bool = False,
-        on_written: Callable[[], None] | None = None,
-    ) -> SourceReport:
-        """Sync one source under its advisory lock; `on_written` is called once its streams
-        but the DETACHED ones are written (the sources of the next wave may start)."""
+    async def sync_source(self, source: SourceMapping, *, full: bool = False) -> SourceReport:
         report = SourceReport(source.id)
         started = time.monotonic()
         async with self.pool.acquire() as conn:
@@ -375,19 +343,14 @@ class SyncEngine:
                 report.error = "another process is syncing this source"
                 return report
             try:
-                await self._run(conn, source, report, full, on_written)
+                await self._run(conn, source, report, full)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", lock)
         report.seconds = time.monotonic() - started
         return report
 
     async def _run(
-        self,
-        conn: asyncpg.Connection,
-        source: SourceMapping,
-        report: SourceReport,
-        full: bool,
-        on_written: Callable[[], None] | None = None,
+        self, conn: asyncpg.Connection, source: SourceMapping, report: SourceReport, full: bool
     ) -> None:
         writer = Writer(conn, source.id)
         timeout = source.config.timeout_seconds
@@ -396,7 +359,8 @@ class SyncEngine:
             adapter = open_adapter(source.config)
             async with asyncio.timeout(timeout):
                 await adapter.open()
-            await self._streams(conn, writer, adapter, source, report, full, on_written)
+            await self._streams(conn, writer, adapter, source, report, full)
+            writer.waiting_entities = None  # the DETACHED streams' writers may have added
             await self._retry_pending(conn, writer, source)
         except (AdapterError, TimeoutError, OSError) as exc:
             report.error = _describe(exc, source, timeout)
@@ -419,7 +383,6 @@ class SyncEngine:
         source: SourceMapping,
         report: SourceReport,
         full: bool,
-        on_written: Callable[[], None] | None = None,
     ) -> None:
         groups: dict[str, list[tuple[int, EntityMapping]]] = defaultdict(list)
         for index, mapping in enumerate(source.entities):
@@ -440,8 +403,6 @@ class SyncEngine:
                 )
                 if done[3]:
                     deletable.append(done[:3])
-            if on_written is not None:
-                on_written()
             for task in detached:
                 done = await task
                 if done[3]:
@@ -663,7 +624,8 @@ class SyncEngine:
         bad = [i for i in items if not isinstance(i, Item)]
         if writer.waiting_entities is None:
             # Which entities of this source have rows waiting (sync_pending): only those
-            # rows can stop waiting. Nobody else writes them while the source is locked.
+            # rows can stop waiting. Only this source's writers write them while it is
+            # locked; the DETACHED streams' writers too, so the retry reads them again.
             writer.waiting_entities = {
                 r[0]
                 for r in await conn.fetch(

@@ -190,7 +190,12 @@ _DEPENDENT_CONDITIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
 def _dependent(table: str, column: str, condition: str) -> tuple[Link, str, str]:
     link = next(x for x in LINKS if x.table == table and x.column == column)
     assert link.derived, f"{table}.{column}: only a derived link moves when other rows change"
-    find = _find(link, False).replace(" ORDER BY x.id", f" AND {condition} ORDER BY x.id")
+    # The rows may belong to another source, whose batch can be writing them: they are
+    # locked in id order (as the writer's upserts lock theirs) before their old value is
+    # read, so the recorded `before` is the value this update replaces.
+    find = _find(link, False).replace(
+        " ORDER BY x.id", f" AND {condition} ORDER BY x.id FOR UPDATE OF x"
+    )
     return link, find, _update(link)
 
 

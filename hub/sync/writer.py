@@ -541,6 +541,9 @@ class Writer:
             yield
             await self.conn.execute(_FLUSH if self.staged else "COMMIT")
         except BaseException:
+            # An inbox table created in this transaction is gone with it: made again (IF NOT
+            # EXISTS) when a later batch on this connection needs it.
+            self._inbox_ready -= self._inbox_used
             try:
                 if not self.conn.is_closed() and self.conn.is_in_transaction():
                     await self.conn.execute("ROLLBACK")
