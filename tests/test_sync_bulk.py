@@ -23,6 +23,7 @@ from sqlalchemy import UniqueConstraint
 
 from adapters.mapping import load_config
 from hub.demo import generate_estate
+from hub.demo.estate import EstateResult
 from hub.migrate import run_async
 from hub.store.models import metadata
 from hub.sync import engine as sync_engine
@@ -50,6 +51,20 @@ async def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
         return out
     finally:
         await conn.close()
+
+
+async def small_estate(server: Server, tmp_path: Path, seed: int) -> EstateResult:
+    """A small legacy estate (finance on SQLite) whose databases the server drops after."""
+    estate = await generate_estate(
+        tmp_path / "estate",
+        scale="small",
+        seed=seed,
+        pg_url=server.admin_url,
+        mariadb_url=None,
+        db_prefix=f"legacy_{seed}_{uuid.uuid4().hex[:6]}",
+    )
+    server.created.extend(estate.postgres_databases)
+    return estate
 
 
 async def synced(
@@ -112,15 +127,7 @@ def test_every_binding_but_region_has_a_set_based_insert() -> None:
 async def test_bulk_and_reference_paths_leave_the_same_store(
     server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    estate = await generate_estate(
-        tmp_path / "estate",
-        scale="small",
-        seed=3,
-        pg_url=server.admin_url,
-        mariadb_url=None,
-        db_prefix=f"legacy_b{uuid.uuid4().hex[:6]}",
-    )
-    server.created.extend(estate.postgres_databases)
+    estate = await small_estate(server, tmp_path, 3)
     reference = await synced(server, estate.config, False, monkeypatch)
     bulk = await synced(server, estate.config, True, monkeypatch)
     assert reference["change_history"]
@@ -143,15 +150,7 @@ async def test_detached_streams_change_when_rows_are_written_not_what(
     the source's other streams: every table holds the same rows with the same ids as when
     they are written in line, and history and outbox hold the same changes."""
     assert DETACHED, "nothing is detached: this test would compare a run with itself"
-    estate = await generate_estate(
-        tmp_path / "estate",
-        scale="small",
-        seed=4,
-        pg_url=server.admin_url,
-        mariadb_url=None,
-        db_prefix=f"legacy_d{uuid.uuid4().hex[:6]}",
-    )
-    server.created.extend(estate.postgres_databases)
+    estate = await small_estate(server, tmp_path, 4)
     inline = await synced(server, estate.config, True, monkeypatch)
     beside = await synced(server, estate.config, True, monkeypatch, DETACHED)
     assert inline["package_version"]
@@ -170,15 +169,7 @@ async def test_budget_rows_move_their_packages_sub_kegiatan_in_their_own_batches
     """A RUP package's sub kegiatan is derived from its budget rows, which are written
     after it (links.DEPENDENTS): the budget rows' batches set it and record the move, so
     it is right before any link resolution runs."""
-    estate = await generate_estate(
-        tmp_path / "estate",
-        scale="small",
-        seed=5,
-        pg_url=server.admin_url,
-        mariadb_url=None,
-        db_prefix=f"legacy_p{uuid.uuid4().hex[:6]}",
-    )
-    server.created.extend(estate.postgres_databases)
+    estate = await small_estate(server, tmp_path, 5)
     url = await server.create_database("rantai_dependents")
     await run_async(url, "upgrade", "head")
     config = load_config(estate.config)
