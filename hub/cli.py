@@ -313,7 +313,12 @@ def _demo_estate(
     typer.echo(f"generating the legacy estate (scale {scale}) in {settings.data_dir} …", err=True)
     result = asyncio.run(
         generate_estate(
-            settings.data_dir, scale=scale, seed=seed, pg_url=url, mariadb_url=mariadb_url
+            settings.data_dir,
+            scale=scale,
+            seed=seed,
+            pg_url=url,
+            mariadb_url=mariadb_url,
+            db_prefix=prefix,
         )
     )
     made = f"generated in {result.seconds:.1f} s"

@@ -124,7 +124,7 @@ async def test_demo_generates_syncs_serves_and_keeps_changing(
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.wait_for(process.wait(), 60)
-        await _drop_legacy(server, prefix)
+        dropped = await _drop_legacy(server, prefix)
     output = log.read_text()
     assert process.returncode == 0, output
     assert "GraphiQL" in output
@@ -132,6 +132,9 @@ async def test_demo_generates_syncs_serves_and_keeps_changing(
     assert "sync: " in output
     manifest = json.loads((tmp_path / "demo" / "estate-manifest.json").read_text())
     assert manifest["scale"] == "small"
+    # The legacy databases are named by --legacy-prefix: e-planning and procurement of
+    # the province and two regencies (finance is on SQLite files here).
+    assert len(dropped) == 6, dropped
 
 
 async def _ok(client: httpx.AsyncClient, path: str) -> bool:
@@ -151,7 +154,7 @@ async def _until(check: object, what: str, limit: float = 120.0) -> None:
     raise AssertionError(f"gave up waiting for {what}")
 
 
-async def _drop_legacy(server: Server, prefix: str) -> None:
+async def _drop_legacy(server: Server, prefix: str) -> list[str]:
     conn = await asyncpg.connect(asyncpg_dsn(server.admin_url))
     try:
         names = await conn.fetch(
@@ -159,6 +162,7 @@ async def _drop_legacy(server: Server, prefix: str) -> None:
         )
         for row in names:
             await conn.execute(f'DROP DATABASE IF EXISTS "{row[0]}" WITH (FORCE)')
+        return [row[0] for row in names]
     finally:
         await conn.close()
 
