@@ -284,6 +284,18 @@ PROGRESS_OF_CONTRACT = """UPDATE progress_report SET physical_percent = {percent
         JOIN procurement_package pk ON pk.rup_code = tp.rup_code
         JOIN sub_activity s ON s.id = pk.sub_activity_id WHERE c.id = $1)"""
 
+
+def paid_once(paid_on: str, amount: str) -> str:
+    """PAID_ONCE with the SP2D's date and amount (SQL over contract `c`)."""
+    return PAID_ONCE.format(paid_on=paid_on, amount=amount)
+
+
+def progressed_then_paid(percent: str, amount: str) -> str:
+    """The contract's sub kegiatan at `percent` physical progress, then paid `amount` once
+    on its end date."""
+    return PROGRESS_OF_CONTRACT.format(percent=percent) + ";" + paid_once("c.ends_on", amount)
+
+
 HPS = """(SELECT t.owner_estimate FROM tender t JOIN contract c ON c.tender_code = t.code
          WHERE c.id = $1)"""
 EDGES = [
@@ -353,7 +365,7 @@ EDGES = [
         CLEAN_PROGRESSING_CONTRACT,
         Edge(
             "PAYMENT_BEFORE_HANDOVER",
-            PAID_ONCE.format(paid_on="c.ends_on - 1", amount="c.value"),
+            paid_once("c.ends_on - 1", "c.value"),
             True,
         ),
     ),
@@ -361,7 +373,7 @@ EDGES = [
         CLEAN_PROGRESSING_CONTRACT,
         Edge(
             "PAYMENT_BEFORE_HANDOVER",
-            PAID_ONCE.format(paid_on="c.ends_on", amount="c.value"),
+            paid_once("c.ends_on", "c.value"),
             False,
         ),
     ),
@@ -369,7 +381,7 @@ EDGES = [
         CLEAN_PROGRESSING_CONTRACT,
         Edge(
             "PAYMENT_BEFORE_HANDOVER",
-            PAID_ONCE.format(paid_on="c.ends_on - 1", amount="c.value - 1"),
+            paid_once("c.ends_on - 1", "c.value - 1"),
             False,
         ),
     ),
@@ -377,9 +389,7 @@ EDGES = [
         CLEAN_PROGRESSING_CONTRACT,
         Edge(
             "PAID_AHEAD_OF_PROGRESS",
-            PROGRESS_OF_CONTRACT.format(percent="49.99")
-            + ";"
-            + PAID_ONCE.format(paid_on="c.ends_on", amount="c.value * 0.9"),
+            progressed_then_paid("49.99", "c.value * 0.9"),
             True,
         ),
     ),
@@ -387,9 +397,7 @@ EDGES = [
         CLEAN_PROGRESSING_CONTRACT,
         Edge(
             "PAID_AHEAD_OF_PROGRESS",
-            PROGRESS_OF_CONTRACT.format(percent="50")
-            + ";"
-            + PAID_ONCE.format(paid_on="c.ends_on", amount="c.value * 0.9"),
+            progressed_then_paid("50", "c.value * 0.9"),
             False,
         ),
     ),
@@ -397,9 +405,7 @@ EDGES = [
         CLEAN_PROGRESSING_CONTRACT,
         Edge(
             "PAID_AHEAD_OF_PROGRESS",
-            PROGRESS_OF_CONTRACT.format(percent="49.99")
-            + ";"
-            + PAID_ONCE.format(paid_on="c.ends_on", amount="c.value * 0.8999"),
+            progressed_then_paid("49.99", "c.value * 0.8999"),
             False,
         ),
     ),

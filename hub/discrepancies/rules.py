@@ -382,7 +382,7 @@ def paid_ahead_of_progress(t: Thresholds) -> str:
 def payment_before_handover(t: Thresholds) -> str:
     # Running totals in one pass over the contracts' payments: as a subquery per contract
     # it scanned the Pemda's payments for each (no index has contract_number), quadratic
-    # in a Pemda's size (50 s at province scale). The evidence lists the payments in the
+    # in a Pemda's size (50–114 s at province scale). The evidence lists the payments in the
     # order they are summed (SP2D number within a day; ties were in no defined order).
     return f"""
     WITH {CONTRACTS}, pay AS MATERIALIZED (

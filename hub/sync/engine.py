@@ -360,7 +360,9 @@ class SyncEngine:
             async with asyncio.timeout(timeout):
                 await adapter.open()
             await self._streams(conn, writer, adapter, source, report, full)
-            writer.waiting_entities = None  # the DETACHED streams' writers may have added
+            # Read again which entities have waiting rows: the DETACHED streams' writers
+            # may have added some.
+            writer.waiting_entities = None
             await self._retry_pending(conn, writer, source)
         except (AdapterError, TimeoutError, OSError) as exc:
             report.error = _describe(exc, source, timeout)
