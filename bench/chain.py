@@ -53,7 +53,7 @@ from bench.peers import (
 )
 from hub import migrate
 from hub.db import EmbeddedPostgres, normalise_database_url
-from hub.examples import DEEP_CHAIN
+from hub.serving.examples import DEEP_CHAIN
 from hub.settings import Settings
 from hub.store.synthetic import SeedStats, seed_canonical
 
@@ -68,7 +68,7 @@ PAGE_SIZES = (100, 1000)
 LAUNCHER = """\
 import sys
 import uvicorn
-from hub.app import create_app
+from hub.serving.app import create_app
 from hub.db import normalise_database_url
 from hub.settings import Settings
 

@@ -76,10 +76,10 @@ MODES = {
 LAUNCHER = """\
 import sys
 import uvicorn
-from hub.app import create_app
+from hub.serving.app import create_app
 from hub.db import normalise_database_url
 from hub.settings import Settings
-from hub.wsproto import LiveProtocol
+from hub.serving.wsproto import LiveProtocol
 
 settings = Settings(max_page_size=int(sys.argv[2]))
 url = normalise_database_url(settings.database_url)

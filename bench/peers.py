@@ -6,7 +6,7 @@ Amber preset, simplified inflection) in its own Node process on a free loopback 
 `Promise.withResolvers`, which PostGraphile 5 calls: the process is started with
 `NODE_OPTIONS=--require <abs path>/polyfill.cjs`.
 
-`POSTGRAPHILE_DEEP_CHAIN` is `hub.examples.DEEP_CHAIN` in PostGraphile's dialect, and
+`POSTGRAPHILE_DEEP_CHAIN` is `hub.serving.examples.DEEP_CHAIN` in PostGraphile's dialect, and
 `compare_with_hub` checks that its answer is the same data as the hub's.
 """
 
@@ -180,7 +180,7 @@ def installed_version() -> str:
 
 # --------------------------------------------------------------------------- the document
 
-# `hub.examples.DEEP_CHAIN` in PostGraphile's dialect, field for field. The differences:
+# `hub.serving.examples.DEEP_CHAIN` in PostGraphile's dialect, field for field. The differences:
 # - Filter and order are arguments: `condition: {fiscalYear}`, `orderBy: [CODE_ASC,
 #   ROW_ID_ASC]` (the hub orders by code then id implicitly). `$regionCode` is not asked.
 # - Lists are connections (`… { nodes { … } }`), each ordered as the hub's loaders order.

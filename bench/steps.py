@@ -28,12 +28,12 @@ from graphql import get_operation_ast, parse
 
 from bench.chain import FISCAL_YEAR, Store, floor_chain, seed
 from hub import migrate
-from hub.app import create_app
-from hub.context import Context
-from hub.examples import DEEP_CHAIN
-from hub.pipeline import run
+from hub.serving.app import create_app
+from hub.serving.documents import run
+from hub.serving.examples import DEEP_CHAIN
 from hub.settings import Settings
 from hub.store.scope import EVERYTHING
+from resolvers.context import Context
 from schema import schema
 
 

@@ -76,8 +76,8 @@ import uvicorn
 from starlette.routing import WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from hub.app import create_app
-from hub.context import Context
+from hub.serving.app import create_app
+from resolvers.context import Context
 from hub.db import normalise_database_url
 from hub.settings import Settings
 from schema import schema
@@ -91,7 +91,7 @@ settings = Settings()
 app = create_app(normalise_database_url(settings.database_url), settings)
 stock = Stock(schema, graphql_ide=None, subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))
 app.router.routes.append(WebSocketRoute("/stock", stock))
-from hub.wsproto import LiveProtocol
+from hub.serving.wsproto import LiveProtocol
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", backlog=4096,
             ws=LiveProtocol)
 """

@@ -17,8 +17,8 @@ from hub.settings import Settings
 
 if TYPE_CHECKING:
     from adapters.mapping import Config
-    from hub.app import Background
     from hub.discrepancies.engine import DiscrepancyEngine, RunReport
+    from hub.serving.app import Background
     from hub.sync.engine import SourceReport
 
 app = typer.Typer(
@@ -141,12 +141,12 @@ def run_server(
 ) -> None:
     import uvicorn
 
-    from hub.app import create_app
+    from hub.serving.app import create_app
 
     # uvicorn re-raises SIGTERM once it has shut down; exiting through SystemExit
     # instead lets the embedded PostgreSQL be stopped on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    from hub.wsproto import LiveProtocol
+    from hub.serving.wsproto import LiveProtocol
 
     app = create_app(url, settings, background=background)
     uvicorn.run(app, host=host, port=port, log_level="info", ws=LiveProtocol)

@@ -11,13 +11,13 @@ from typing import Any
 import strawberry
 from sqlalchemy import select
 
-from hub.context import Context
 from hub.discrepancies.engine import ENTITY, raised
 from hub.errors import ClientError, ErrorCode
 from hub.events.feed import ChangeFilter
 from hub.events.outbox import OutboxEvent, parse_cursor
 from hub.store.relations import T
 from hub.store.scope import Scope
+from resolvers.context import Context
 from schema.common import ChangeOp, global_id
 from schema.discrepancy import Discrepancy
 from schema.query import DiscrepancyFilter

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from sqlalchemy import Row
 
-from hub.context import Context
 from hub.store import relations as rel
+from resolvers.context import Context
 from resolvers.paging import Page
 from schema.common import Node, PageInfo, Severity, global_id
 

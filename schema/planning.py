@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from sqlalchemy import Row
 
-from hub.context import Context
 from hub.store import relations as rel
 from resolvers import planning as resolve
+from resolvers.context import Context
 from resolvers.paging import Page
 from schema.common import ChainStage, Node, PageInfo, RegionLevel, global_id
 from schema.source import Provenance

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from sqlalchemy import Row
 
-from hub.context import Context
 from hub.errors import Forbidden
 from hub.store import relations as rel
+from resolvers.context import Context
 from schema.common import Node, global_id
 from schema.source import Provenance
 

@@ -8,12 +8,12 @@ from typing import Any
 import strawberry
 from sqlalchemy import Row
 
-from hub.context import Context
 from hub.store import relations as rel
 from hub.store.relations import Relation
 from resolvers import discrepancy as discrepancies_resolve
 from resolvers import planning as planning_resolve
 from resolvers import procurement as procurement_resolve
+from resolvers.context import Context
 from schema.common import ChainStage, Node, RegionLevel, Severity, parse_global_id
 from schema.discrepancy import Discrepancy, DiscrepancyConnection
 from schema.planning import Opd, OpdConnection, Region, SubActivity, SubActivityConnection

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from sqlalchemy import Row
 
-from hub.context import Context
 from hub.store import relations as rel
+from resolvers.context import Context
 from schema.common import SourceStatus
 
 if TYPE_CHECKING:

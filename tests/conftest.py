@@ -25,12 +25,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hub.app import create_app
 from hub.db import EmbeddedPostgres, normalise_database_url
 from hub.migrate import run_async
+from hub.serving.app import create_app
+from hub.serving.wsproto import LiveProtocol
 from hub.settings import Settings
 from hub.store.synthetic import seed_canonical
-from hub.wsproto import LiveProtocol
 
 SEEDED_SUB_ACTIVITIES = 600
 MARIADB_URL = os.environ.get("RANTAI_MARIADB_URL", "mysql://root@127.0.0.1:3306")

@@ -24,15 +24,15 @@ import pytest
 from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, get_operation_ast, parse
 
 from bench.jsondiff import first_difference
-from hub.app import create_app
-from hub.compiled import MAPPINGS, CompiledQueries
-from hub.context import Context
-from hub.examples import DEEP_CHAIN
 from hub.migrate import run_async
-from hub.pipeline import run
+from hub.serving.app import create_app
+from hub.serving.compiled import MAPPINGS, CompiledQueries
+from hub.serving.documents import run
+from hub.serving.examples import DEEP_CHAIN
 from hub.settings import Settings
 from hub.store.scope import EVERYTHING, PUBLIC, OpdScope, RegionScope, Scope
 from hub.store.synthetic import seed_canonical
+from resolvers.context import Context
 from schema import schema as default_schema
 from tests.conftest import Server, asyncpg_dsn
 

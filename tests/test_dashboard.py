@@ -18,8 +18,8 @@ import asyncpg
 import httpx
 import pytest
 
-from hub.app import create_app
 from hub.auth import keys
+from hub.serving.app import create_app
 from hub.settings import Settings
 from tests.conftest import running
 from tests.test_discrepancies import Estate

@@ -14,12 +14,12 @@ import asyncpg
 import pytest
 
 from adapters.mapping import load_config
-from hub.app import create_app
 from hub.demo import generate_estate
 from hub.demo.estate import EstateResult
 from hub.discrepancies import RULES, DiscrepancyEngine, ThresholdError, Thresholds
 from hub.discrepancies.thresholds import load_thresholds
 from hub.migrate import run_async
+from hub.serving.app import create_app
 from hub.settings import Settings
 from hub.sync import SyncEngine
 from hub.sync.engine import asyncpg_dsn

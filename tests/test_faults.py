@@ -39,11 +39,11 @@ import pytest
 import websockets
 
 from adapters.mapping import Config, load_config
-from hub.app import create_app
 from hub.demo import EstateResult, generate_estate
 from hub.demo.writers import drop_mariadb_database, mysql_kwargs
 from hub.events.outbox import parse_cursor
 from hub.migrate import run_async
+from hub.serving.app import create_app
 from hub.settings import Settings
 from hub.store.synthetic import seed_canonical
 from hub.sync import SyncEngine

@@ -13,8 +13,8 @@ import asyncpg
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from hub.app import create_app
 from hub.auth import keys
+from hub.serving.app import create_app
 from hub.settings import Settings
 from hub.sync.engine import asyncpg_dsn
 from tests.conftest import running

@@ -8,8 +8,8 @@ import re
 import httpx
 import pytest
 
-from hub.app import create_app
 from hub.migrate import run_async
+from hub.serving.app import create_app
 from hub.settings import Settings
 from tests.conftest import Api, Server
 

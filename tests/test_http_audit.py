@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.app import create_app
+from hub.serving.app import create_app
 from hub.settings import Settings
 from tests.conftest import running
 

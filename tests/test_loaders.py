@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncpg
 
-from hub.context import Context
-from hub.examples import DEEP_CHAIN
+from hub.serving.examples import DEEP_CHAIN
 from hub.settings import Settings
 from hub.store import relations as rel
+from resolvers.context import Context
 from tests.conftest import Api
 
 

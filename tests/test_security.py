@@ -21,13 +21,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from graphql import GraphQLError, located_error
 
-from hub.app import InsecureSettings, create_app
 from hub.auth import keys
 from hub.auth.audit import verify
 from hub.auth.guard import document_hash
 from hub.auth.tokens import jwks_of_public_key
-from hub.http import format_result
 from hub.migrate import run_async
+from hub.serving.app import InsecureSettings, create_app
+from hub.serving.http import format_result
 from hub.settings import Settings
 from hub.store.synthetic import seed_canonical
 from hub.sync.bindings import BY_ENTITY

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import websockets
 
-from hub.app import create_app
 from hub.migrate import run_async
+from hub.serving.app import create_app
+from hub.serving.wsproto import LiveProtocol
 from hub.settings import Settings
-from hub.wsproto import LiveProtocol
 from tests.conftest import Server, running
 from tests.test_sync import SA, Estate, build_estate
 

@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from adapters.mapping import Config, load_config
-from hub.app import create_app
 from hub.migrate import run_async
+from hub.serving.app import create_app
 from hub.settings import Settings
 from hub.sync import Progress, SyncEngine
 from tests.conftest import Server, asyncpg_dsn

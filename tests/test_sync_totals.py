@@ -42,11 +42,11 @@ import pytest
 from adapters.codes import normalise_opd_code, normalise_sub_activity_code, split_mak
 from adapters.mapping import load_config
 from adapters.parsing import parse_money
-from hub.app import create_app
 from hub.demo import generate_estate
 from hub.demo.estate import EstateResult
 from hub.demo.writers import drop_mariadb_database, pg_dsn
 from hub.migrate import run_async
+from hub.serving.app import create_app
 from hub.settings import Settings
 from hub.sync import SourceReport, SyncEngine
 from tests.conftest import MARIADB_URL, Server, mariadb_reachable

@@ -39,10 +39,10 @@ from strawberry.types import ExecutionResult as StrawberryResult
 from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from hub.auth import ANONYMOUS, AuthError, Viewer
-from hub.context import Context
 from hub.errors import ErrorCode, StoreUnavailableError, error_entry
-from hub.http import format_result
-from hub.pipeline import Prepared, check_variables, run
+from hub.serving.documents import Prepared, check_variables, run
+from hub.serving.http import format_result
+from resolvers.context import Context
 
 log = logging.getLogger("rantai.ws")
 

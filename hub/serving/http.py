@@ -24,16 +24,16 @@ from starlette.responses import HTMLResponse, Response
 
 from hub.auth import AuthError, Viewer
 from hub.auth.guard import Gatekeeper, document_hash
-from hub.compiled import CompiledQueries
-from hub.context import Context
 from hub.errors import STORE_UNREACHABLE, ErrorCode, error_entry, store_unreachable
-from hub.examples import default_tabs
-from hub.pipeline import Documents, TimedOut, check_variables, run
+from hub.serving.compiled import CompiledQueries
+from hub.serving.documents import Documents, TimedOut, check_variables, run
+from hub.serving.examples import default_tabs
 from hub.settings import Settings
+from resolvers.context import Context
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
-GRAPHIQL_PAGE = Path(__file__).parent / "static" / "graphiql" / "index.html"
+GRAPHIQL_PAGE = Path(__file__).parent.parent / "static" / "graphiql" / "index.html"
 
 
 class RequestError(Exception):

@@ -17,7 +17,7 @@ from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.exceptions import InvalidState
 
-from hub.ws import SEND_MANY
+from hub.serving.ws import SEND_MANY
 
 
 class LiveProtocol(WebSocketsSansIOProtocol):

@@ -74,7 +74,7 @@ from sqlalchemy.sql.util import ClauseAdapter
 
 from hub.db import driver_connection
 from hub.errors import ClientError
-from hub.pipeline import TimedOut
+from hub.serving.documents import TimedOut
 from hub.settings import Settings
 from hub.store import relations as rel
 from hub.store.scope import Scope
