@@ -79,7 +79,7 @@ import uvicorn
 from hub.serving.app import create_app
 from hub.db import normalise_database_url
 from hub.settings import Settings
-from hub.serving.wsproto import LiveProtocol
+from hub.serving.server import LiveProtocol
 
 settings = Settings(max_page_size=int(sys.argv[2]))
 url = normalise_database_url(settings.database_url)

@@ -29,8 +29,8 @@ from graphql import get_operation_ast, parse
 from bench.chain import FISCAL_YEAR, Store, floor_chain, seed
 from hub import migrate
 from hub.serving.app import create_app
-from hub.serving.documents import run
 from hub.serving.examples import DEEP_CHAIN
+from hub.serving.request import run
 from hub.settings import Settings
 from hub.store.scope import EVERYTHING
 from resolvers.context import Context
@@ -48,7 +48,7 @@ async def measure(store: Store, sub_activities: int, requests: int) -> list[tupl
     operation = get_operation_ast(document, None)
     assert operation is not None
     async with app.router.lifespan_context(app):
-        compiled = app.state.compiled
+        compiled = app.state.api.compiled
         engine = app.state.engine
 
         for first in (100, 1000):

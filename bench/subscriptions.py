@@ -91,7 +91,7 @@ settings = Settings()
 app = create_app(normalise_database_url(settings.database_url), settings)
 stock = Stock(schema, graphql_ide=None, subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))
 app.router.routes.append(WebSocketRoute("/stock", stock))
-from hub.serving.wsproto import LiveProtocol
+from hub.serving.server import LiveProtocol
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", backlog=4096,
             ws=LiveProtocol)
 """

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from hub.db import DatabaseError, check_connection, create_engine, resolve_database_url
-from hub.settings import Settings
+from hub.settings import Settings, SettingsError
+from hub.settings import load as load_environment
 
 if TYPE_CHECKING:
     from adapters.mapping import Config
@@ -58,7 +59,10 @@ MariaDbUrl = Annotated[
 
 
 def load_settings(data_dir: Path | None, config: Path | None = None) -> Settings:
-    settings = Settings()
+    try:
+        settings = load_environment()
+    except SettingsError as exc:
+        raise fail(f"refusing to start: {exc}") from None
     if data_dir is not None:
         settings = settings.model_copy(update={"data_dir": data_dir})
     if config is not None:
@@ -142,14 +146,13 @@ def run_server(
     import uvicorn
 
     from hub.serving.app import create_app
+    from hub.serving.server import config
 
     # uvicorn re-raises SIGTERM once it has shut down; exiting through SystemExit
     # instead lets the embedded PostgreSQL be stopped on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    from hub.serving.wsproto import LiveProtocol
-
     app = create_app(url, settings, background=background)
-    uvicorn.run(app, host=host, port=port, log_level="info", ws=LiveProtocol)
+    uvicorn.Server(config(app, settings, host, port, log_level="info")).run()
 
 
 def sync_job(
@@ -731,9 +734,29 @@ def keys_revoke(
         done = asyncio.run(
             _with_conn(url, lambda c: api_keys.revoke(c, settings.secret_key, prefix))
         )
+        if done:
+            asyncio.run(_announce_revocation(settings, url, prefix))
     if not done:
         raise fail(f"no active key {prefix}")
     typer.echo(f"revoked {prefix}")
+
+
+async def _announce_revocation(settings: Settings, url: str, prefix: str) -> None:
+    """Tell every serving process at once (PostgreSQL's broker was told by the revoking
+    transaction itself; Redis and NATS are told here). Open sockets also check their key
+    again on their own, so a lost message costs at most that interval."""
+    from hub.db import asyncpg_dsn
+    from hub.events.broker import KEYS, PostgresBroker, broker_for
+
+    broker = broker_for(settings.broker_url, asyncpg_dsn(url))
+    if isinstance(broker, PostgresBroker):
+        return
+    try:
+        await broker.publish(KEYS, prefix.removeprefix("rk_").split("_")[0])
+    except Exception as exc:
+        typer.echo(f"rantai: could not tell the {broker.kind} broker ({exc})", err=True)
+    finally:
+        await broker.close()
 
 
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
@@ -742,19 +765,20 @@ app.add_typer(audit_app, name="audit")
 
 @audit_app.command("verify")
 def audit_verify(data_dir: DataDir = None) -> None:
-    """Walk the audit chain; exit 1 at the first record that was edited or removed."""
+    """Walk the audit chain; print every record that was edited and every break where one
+    was removed or reordered, and exit 1 if there is any."""
     from hub.auth.audit import verify
 
     settings = load_settings(data_dir)
     with store(settings) as url:
         run_migrations(url)
-        checked, bad, why = asyncio.run(_with_conn(url, lambda c: verify(c, settings.secret_key)))
-    if bad is not None:
-        typer.echo(
-            f"audit log broken at record {bad}: {why} ({checked} records before it are intact)"
-        )
+        report = asyncio.run(_with_conn(url, lambda c: verify(c, settings.secret_key)))
+    for record, why in report.problems:
+        typer.echo(f"audit log: record {record}: {why}")
+    if not report.intact:
+        typer.echo(f"audit log broken: {len(report.problems)} problems in {report.checked} records")
         raise typer.Exit(code=1)
-    typer.echo(f"audit log intact: {checked} records")
+    typer.echo(f"audit log intact: {report.checked} records")
 
 
 async def _with_conn(url: str, work: Callable[[Any], Awaitable[Any]]) -> Any:

@@ -138,6 +138,11 @@ def resolve_database_url(settings: Settings) -> tuple[str, EmbeddedPostgres | No
     return embedded.start(), embedded
 
 
+def asyncpg_dsn(url: str) -> str:
+    """The plain `postgresql://` DSN asyncpg takes, from a SQLAlchemy URL."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """The store's engine.
 

@@ -12,28 +12,86 @@ from graphql import GraphQLError
 
 
 class ErrorCode(StrEnum):
-    BAD_CURSOR = "BAD_CURSOR"
-    CURSOR_EXPIRED = "CURSOR_EXPIRED"
-    PAGE_TOO_LARGE = "PAGE_TOO_LARGE"
-    BAD_USER_INPUT = "BAD_USER_INPUT"
-    BAD_ID = "BAD_ID"
-    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
-    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
-    OPERATION_NOT_ALLOWED = "OPERATION_NOT_ALLOWED"
-    SOURCE_UNAVAILABLE = "SOURCE_UNAVAILABLE"
-    STORE_UNAVAILABLE = "STORE_UNAVAILABLE"
-    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
-    UNAUTHENTICATED = "UNAUTHENTICATED"
-    FORBIDDEN = "FORBIDDEN"
-    RATE_LIMITED = "RATE_LIMITED"
-    TIMEOUT = "TIMEOUT"
-    DEPTH_LIMIT_EXCEEDED = "DEPTH_LIMIT_EXCEEDED"
-    ALIAS_LIMIT_EXCEEDED = "ALIAS_LIMIT_EXCEEDED"
-    TOKEN_LIMIT_EXCEEDED = "TOKEN_LIMIT_EXCEEDED"
-    COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"
-    BODY_TOO_LARGE = "BODY_TOO_LARGE"
-    TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
-    TRUSTED_DOCUMENT_REQUIRED = "TRUSTED_DOCUMENT_REQUIRED"
+    """Every `extensions.code` the API can answer with, each with its meaning (docs/errors.md
+    is printed from these)."""
+
+    meaning: str
+
+    def __new__(cls, value: str, meaning: str) -> ErrorCode:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.meaning = meaning
+        return member
+
+    # The request itself
+    BAD_REQUEST = (
+        "BAD_REQUEST",
+        "The HTTP request or WebSocket message is malformed (no document, a body that is not "
+        "JSON, a batch when batching is off, an operation that cannot run over this transport, "
+        "several operations without `operationName`). Nothing was executed.",
+    )
+    BODY_TOO_LARGE = ("BODY_TOO_LARGE", "The request body or message is over the size limit.")
+    UNAUTHENTICATED = (
+        "UNAUTHENTICATED",
+        "A credential was sent but is not valid (unknown, revoked, expired or malformed). It "
+        "is never treated as anonymous.",
+    )
+    RATE_LIMITED = (
+        "RATE_LIMITED",
+        "Too many requests, or too many failed credentials, from this caller; retry after "
+        "`Retry-After` seconds.",
+    )
+    TRUSTED_DOCUMENT_REQUIRED = (
+        "TRUSTED_DOCUMENT_REQUIRED",
+        "This hub runs only registered documents; send `documentId` or a registered text.",
+    )
+    # The document
+    GRAPHQL_PARSE_FAILED = ("GRAPHQL_PARSE_FAILED", "The document is not valid GraphQL syntax.")
+    GRAPHQL_VALIDATION_FAILED = (
+        "GRAPHQL_VALIDATION_FAILED",
+        "The document does not fit the schema (unknown field, wrong argument type, introspection "
+        "by an anonymous viewer in production…).",
+    )
+    TOKEN_LIMIT_EXCEEDED = ("TOKEN_LIMIT_EXCEEDED", "The document has too many tokens.")
+    DEPTH_LIMIT_EXCEEDED = ("DEPTH_LIMIT_EXCEEDED", "The selection is nested too deep.")
+    ALIAS_LIMIT_EXCEEDED = ("ALIAS_LIMIT_EXCEEDED", "The document uses too many aliases.")
+    COST_LIMIT_EXCEEDED = (
+        "COST_LIMIT_EXCEEDED",
+        "The document expands to too many fields, or could return too many values for its "
+        "page sizes.",
+    )
+    # Arguments and variables
+    BAD_USER_INPUT = (
+        "BAD_USER_INPUT",
+        "An argument or variable has a value the API refuses (wrong type, missing, unknown "
+        "name in a closed vocabulary, nested too deep, NUL characters); the message names it.",
+    )
+    BAD_CURSOR = ("BAD_CURSOR", "An `after` cursor this API did not issue for this list.")
+    BAD_ID = ("BAD_ID", "An id this API did not issue.")
+    PAGE_TOO_LARGE = ("PAGE_TOO_LARGE", "`first` is above the largest page.")
+    CURSOR_EXPIRED = (
+        "CURSOR_EXPIRED",
+        "A change cursor older than the hub keeps events: reload, then follow from now.",
+    )
+    # Access
+    FORBIDDEN = (
+        "FORBIDDEN",
+        "The viewer's role may not see this field (it is null), or may not do this.",
+    )
+    TOO_MANY_SUBSCRIPTIONS = (
+        "TOO_MANY_SUBSCRIPTIONS",
+        "Too many operations at once on one WebSocket connection.",
+    )
+    # The hub
+    TIMEOUT = ("TIMEOUT", "The request ran longer than the execution limit and was stopped.")
+    STORE_UNAVAILABLE = (
+        "STORE_UNAVAILABLE",
+        "The hub's own database cannot be reached just now; retry shortly.",
+    )
+    INTERNAL_SERVER_ERROR = (
+        "INTERNAL_SERVER_ERROR",
+        "An unexpected failure; in production its details are only in the hub's log.",
+    )
 
 
 STORE_UNREACHABLE = "The hub's database is unreachable; try again shortly."
@@ -87,7 +145,7 @@ def as_store_unavailable() -> Iterator[None]:
         raise
 
 
-def error_entry(code: str, message: str) -> dict[str, Any]:
+def error_entry(code: ErrorCode, message: str) -> dict[str, Any]:
     """One GraphQL error as sent to clients: its message and stable code."""
     return {"message": message, "extensions": {"code": code}}
 
@@ -125,3 +183,21 @@ class Forbidden(ClientError):
     """A field the viewer's role may not see: null, with this error."""
 
     code = ErrorCode.FORBIDDEN
+
+
+class BadRequest(ClientError):
+    """The request itself is malformed; nothing was executed."""
+
+    code = ErrorCode.BAD_REQUEST
+
+
+class LimitExceeded(ClientError):
+    """A document or request over one of the limits, with the limit's own code."""
+
+    def __init__(self, code: ErrorCode, message: str, **extensions: Any) -> None:
+        self.code = code
+        super().__init__(message, **extensions)
+
+
+class TimedOut(ClientError):
+    code = ErrorCode.TIMEOUT

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "rantai-development-secret-key-not-for-production"
@@ -29,7 +29,10 @@ class Settings(BaseSettings):
     def config_path(self) -> Path:
         return self.config or self.data_dir / "rantai.toml"
 
-    env: str = Field(default="development", description="development or production.")
+    env: Literal["development", "production"] = Field(
+        default="development",
+        description="development or production (exactly; anything else refuses to start).",
+    )
     default_page_size: int = Field(default=50, ge=1)
     max_page_size: int = Field(default=500, ge=1)
     pool_size: int = Field(default=10, ge=1)
@@ -74,13 +77,34 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         default=600, ge=1, description="Requests per minute per key, token or anonymous address."
     )
+    auth_failures_per_minute: int = Field(
+        default=20,
+        ge=1,
+        description="Failed credentials per minute from one address before it gets 429.",
+    )
     max_depth: int = Field(default=15, ge=1, description="Deepest selection allowed.")
     max_aliases: int = Field(default=30, ge=0, description="Aliases per document.")
     max_tokens: int = Field(default=5_000, ge=10, description="Tokens per document.")
+    max_fields: int = Field(
+        default=2_000, ge=10, description="Field selections per document, fragments expanded."
+    )
     max_cost: int = Field(
         default=10_000_000, ge=1, description="Estimated values per request (list sizes × depth)."
     )
-    max_body_bytes: int = Field(default=100_000, ge=1_000, description="Request body size.")
+    max_variable_depth: int = Field(
+        default=16, ge=2, description="Nesting of lists and objects in `variables`."
+    )
+    max_body_bytes: int = Field(
+        default=100_000,
+        ge=1_000,
+        description="Request body size; the same limit applies to each WebSocket message.",
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Time a client has to send a request's headers."
+    )
+    body_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="Time a client has to send a request's body."
+    )
     max_batch: int = Field(
         default=1, ge=1, description="Operations per HTTP request; 1 turns batching off."
     )
@@ -89,6 +113,18 @@ class Settings(BaseSettings):
         default=50, ge=1, description="Operations at once on one WebSocket connection."
     )
     ws_init_timeout_seconds: float = Field(default=10.0, gt=0, description="For connection_init.")
+    ws_max_connections_per_address: int = Field(
+        default=100, ge=1, description="Open WebSocket connections from one address."
+    )
+    ws_max_connections: int = Field(
+        default=20_000, ge=1, description="Open WebSocket connections per process."
+    )
+    reauthenticate_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often an open WebSocket's credential is checked again (revocations "
+        "also reach every process at once through the broker).",
+    )
     dev_anonymous_role: Literal["public", "province"] = Field(
         default="public",
         description="Development only: what a request without credentials sees (the test "
@@ -124,6 +160,22 @@ class Settings(BaseSettings):
         return value or None
 
 
+class SettingsError(ValueError):
+    """The environment holds a setting the hub refuses; one line per problem."""
+
+
+def load() -> Settings:
+    """Settings from the environment; SettingsError naming each bad RANTAI_* variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = "RANTAI_" + "_".join(str(p) for p in error["loc"]).upper()
+            lines.append(f"{name}={error.get('input')!r}: {error['msg']}")
+        raise SettingsError("; ".join(lines)) from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load()

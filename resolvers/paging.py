@@ -33,10 +33,27 @@ def decode_cursor(kind: str, cursor: str, arity: int) -> list[Any]:
         not isinstance(payload, list)
         or len(payload) != arity + 1
         or payload[0] != kind
-        or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in payload[1:])
+        or not all(_key_value(v) for v in payload[1:])
     ):
         raise BadCursor(f"Cursor {cursor!r} does not belong to a list of {kind}.")
     return payload[1:]
+
+
+INT64 = 2**63
+
+
+def _key_value(value: Any) -> bool:
+    """A sort-key value a cursor may carry: text, or an integer the store's bigint holds."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, str) or (isinstance(value, int) and -INT64 <= value < INT64)
+
+
+def _integer(column: Column[Any]) -> bool:
+    try:
+        return column.type.python_type is int
+    except NotImplementedError:
+        return False
 
 
 def page_size(first: int | None, settings: Settings) -> int:
@@ -76,6 +93,11 @@ async def paginate(
     count_statement = select(func.count()).select_from(stmt.order_by(None).subquery())
     if after is not None:
         values = decode_cursor(kind, after, len(order))
+        for column, value in zip(order, values, strict=True):
+            # A cursor whose values do not fit the sort columns is not one of ours; letting
+            # it through made PostgreSQL fail the statement (operator does not exist).
+            if isinstance(value, int) != _integer(column):
+                raise BadCursor(f"Cursor {after!r} does not belong to a list of {kind}.")
         stmt = stmt.where(tuple_(*order) > tuple_(*values))
     rows = list(await access.all(stmt.order_by(*order).limit(size + 1)))
     has_next = len(rows) > size

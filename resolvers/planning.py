@@ -15,6 +15,7 @@ from strawberry.dataloader import DataLoader
 from hub.settings import Settings
 from hub.store import relations as rel
 from hub.store.access import DataAccess
+from hub.store.scope import Scope
 from resolvers.paging import Page, paginate
 
 T = rel.T
@@ -112,11 +113,12 @@ def search_pattern(search: str) -> str:
 
 
 def sub_activity_conditions(
-    sa: Any, query: SubActivityQuery, value: Any = lambda name, v: v
+    sa: Any, query: SubActivityQuery, scope: Scope, value: Any = lambda name, v: v
 ) -> list[Any]:
-    """The WHERE conditions of a sub kegiatan list. `value(name, v)` turns each filter
-    value into what the statement holds: the value itself, or (for the compiled path,
-    whose statement is built once and run with new values) a named bind parameter."""
+    """The WHERE conditions of a sub kegiatan list for a viewer of `scope`. `value(name, v)`
+    turns each filter value into what the statement holds: the value itself, or (for the
+    compiled path, whose statement is built once and run with new values) a named bind
+    parameter."""
     conditions = [sa.c.fiscal_year == value("fiscal_year", query.fiscal_year)]
     if query.region_code is not None:
         region_code = value("region_code", query.region_code)
@@ -138,8 +140,13 @@ def sub_activity_conditions(
         pattern = value("search", search_pattern(query.search))
         conditions.append(or_(sa.c.name.ilike(pattern), sa.c.code.like(pattern)))
     if query.has_discrepancies is not None:
+        # Only findings the viewer may see count: the public sees no ketimpangan rows, so
+        # for it no sub kegiatan "has" one (the filter would otherwise reveal them).
+        seen = scope.predicate(DISCREPANCY)
         open_discrepancy = exists().where(
-            DISCREPANCY.c.sub_activity_id == sa.c.id, DISCREPANCY.c.resolved_at.is_(None)
+            DISCREPANCY.c.sub_activity_id == sa.c.id,
+            DISCREPANCY.c.resolved_at.is_(None),
+            *([] if seen is None else [seen]),
         )
         conditions.append(open_discrepancy if query.has_discrepancies else ~open_discrepancy)
     return conditions
@@ -154,7 +161,7 @@ async def sub_activity_page(
     after: str | None,
 ) -> Page:
     sa = SUB_ACTIVITY
-    stmt = access.select(sa).where(*sub_activity_conditions(sa, query))
+    stmt = access.select(sa).where(*sub_activity_conditions(sa, query, access.scope))
     return await paginate(
         access,
         settings,

@@ -28,9 +28,12 @@ def parse_global_id(value: str) -> tuple[str, int]:
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
         type_name, _, pk = raw.partition(":")
-        return type_name, int(pk)
+        number = int(pk)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadId(f"{value!r} is not an id issued by this API.") from None
+    if not 0 < number < 2**63:  # ids are positive bigints
+        raise BadId(f"{value!r} is not an id issued by this API.")
+    return type_name, number
 
 
 @strawberry.enum(description="Level of a Pemda: provinsi, kabupaten or kota.")

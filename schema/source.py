@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from sqlalchemy import Row
 
+from hub.errors import Forbidden
 from hub.store import relations as rel
 from resolvers.context import Context
 from schema.common import SourceStatus
@@ -40,9 +41,7 @@ class Source:
     last_success_at: datetime | None = strawberry.field(
         description="Waktu sinkron terakhir yang berhasil."
     )
-    last_error: str | None = strawberry.field(
-        description="Galat terakhir, if the last sync failed."
-    )
+    error_text: strawberry.Private[str | None]
     rows: int = strawberry.field(description="Jumlah baris synced from this source.")
     row: strawberry.Private[Row[Any]]
 
@@ -55,10 +54,19 @@ class Source:
             status=SourceStatus(row.status),
             last_synced_at=row.last_synced_at,
             last_success_at=row.last_success_at,
-            last_error=row.last_error,
+            error_text=row.last_error,
             rows=row.rows,
             row=row,
         )
+
+    @strawberry.field(
+        description="Galat terakhir, if the last sync failed; null with a FORBIDDEN error for "
+        "public viewers (it can name hosts, users, databases and files)."
+    )
+    def last_error(self, info: strawberry.Info[Context, None]) -> str | None:
+        if not info.context.access.scope.sees_field("Source.lastError"):
+            raise Forbidden("A source's error text is not shown to anonymous viewers.")
+        return self.error_text
 
     @strawberry.field(description="OPD that owns the source (OPD pemilik).")
     async def owner(

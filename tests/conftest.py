@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.db import EmbeddedPostgres, normalise_database_url
 from hub.migrate import run_async
 from hub.serving.app import create_app
-from hub.serving.wsproto import LiveProtocol
+from hub.serving.server import LiveProtocol, config
 from hub.settings import Settings
 from hub.store.synthetic import seed_canonical
 
@@ -200,15 +200,17 @@ def free_port() -> int:
 
 @asynccontextmanager
 async def running(
-    app: Any, *, ws: Any = LiveProtocol, log_level: str = "warning"
+    app: Any, *, ws: Any = LiveProtocol, log_level: str = "warning", **overrides: Any
 ) -> AsyncIterator[int]:
-    """`app` served by uvicorn on a free loopback port in this event loop (WebSocket through
-    the protocol `rantai serve` uses, by default); yields the port."""
+    """`app` served by uvicorn on a free loopback port in this event loop, configured as
+    `rantai serve` runs it (WebSocket through `ws` and uvicorn `overrides` where a test says
+    so); yields the port."""
     port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level=log_level, lifespan="on", ws=ws
-    )
-    server = uvicorn.Server(config)
+    options = config(app, app.state.settings, "127.0.0.1", port, log_level=log_level)
+    options.lifespan, options.ws = "on", ws
+    for name, value in overrides.items():
+        setattr(options, name, value)
+    server = uvicorn.Server(options)
     serving = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for it
         await asyncio.sleep(0.02)

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 
-from hub.events.broker import Broker, broker_for
+from hub.events.broker import KEYS, OUTBOX, Broker, broker_for
 from hub.events.feed import ChangeFeed, ChangeFilter
 from hub.migrate import run_async
 from hub.sync.bindings import BY_ENTITY
@@ -62,7 +62,7 @@ async def test_a_publication_wakes_a_listener(kind: str, store: str) -> None:
     dsn = asyncpg_dsn(store)
     listener, publisher = broker_for(url, dsn), broker_for(url, dsn)
     wakes: list[int] = []
-    listening = asyncio.create_task(listener.listen(lambda: wakes.append(1)))
+    listening = asyncio.create_task(listener.listen({OUTBOX: lambda _: wakes.append(1)}))
     try:
         await asyncio.sleep(0.5)  # subscribed
         await publish(publisher, dsn)
@@ -107,6 +107,36 @@ async def test_a_feed_woken_through_each_broker_delivers(kind: str, store: str) 
         await stream.aclose()
     finally:
         await feed.stop()
+        await publisher.close()
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "redis", "nats"])
+async def test_a_revocation_reaches_every_listener_through_each_broker(
+    kind: str, store: str
+) -> None:
+    url = broker_url(kind)
+    dsn = asyncpg_dsn(store)
+    listener, publisher = broker_for(url, dsn), broker_for(url, dsn)
+    revoked: list[str] = []
+    handlers = {OUTBOX: lambda _: None, KEYS: revoked.append}
+    listening = asyncio.create_task(listener.listen(handlers))
+    try:
+        await asyncio.sleep(0.5)
+        if kind == "postgresql":  # keys.revoke notifies in its own transaction
+            conn = await asyncpg.connect(dsn)
+            try:
+                await conn.execute("SELECT pg_notify('rantai_keys', 'abcd1234')")
+            finally:
+                await conn.close()
+        else:
+            await publisher.publish(KEYS, "abcd1234")
+        await until(lambda: revoked, f"a revocation through {kind}")
+        assert revoked == ["abcd1234"]
+    finally:
+        listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await listening
+        await listener.close()
         await publisher.close()
 
 

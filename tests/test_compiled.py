@@ -27,8 +27,8 @@ from bench.jsondiff import first_difference
 from hub.migrate import run_async
 from hub.serving.app import create_app
 from hub.serving.compiled import MAPPINGS, CompiledQueries
-from hub.serving.documents import run
 from hub.serving.examples import DEEP_CHAIN
+from hub.serving.request import run
 from hub.settings import Settings
 from hub.store.scope import EVERYTHING, PUBLIC, OpdScope, RegionScope, Scope
 from hub.store.synthetic import seed_canonical
@@ -117,7 +117,7 @@ async def both(server: Server) -> AsyncIterator[Both]:
     settings = Settings(database_url=None, max_page_size=500)
     app = create_app(url, settings)
     async with app.router.lifespan_context(app):
-        compiled = app.state.compiled
+        compiled = app.state.api.compiled
         assert isinstance(compiled, CompiledQueries)
         scopes: dict[str, Scope] = {
             "province": EVERYTHING,

@@ -27,7 +27,7 @@ from hub.auth.guard import document_hash
 from hub.auth.tokens import jwks_of_public_key
 from hub.migrate import run_async
 from hub.serving.app import InsecureSettings, create_app
-from hub.serving.http import format_result
+from hub.serving.responses import format_result
 from hub.settings import Settings
 from hub.store.synthetic import seed_canonical
 from hub.sync.bindings import BY_ENTITY
@@ -525,16 +525,16 @@ async def test_the_audit_log_chains_requests_and_detects_an_edit(server: Server)
         rows = await conn.fetch("SELECT kind, actor, detail FROM audit_log ORDER BY id")
         assert [r["kind"] for r in rows] == ["key.create"] * 3 + ["request"] * 2
         assert json.loads(rows[-1]["detail"])["operation"] == "Mine"
-        assert (await verify(conn, SECRET_KEY))[1] is None
+        assert (await verify(conn, SECRET_KEY)).intact
         [(target,)] = await conn.fetch("SELECT id FROM audit_log ORDER BY id LIMIT 1 OFFSET 3")
         await conn.execute(
             'UPDATE audit_log SET detail = \'{"operation": "Other"}\' WHERE id = $1', target
         )
-        checked, bad, why = await verify(conn, SECRET_KEY)
+        report = await verify(conn, SECRET_KEY)
     finally:
         await conn.close()
-    assert (checked, bad) == (3, target)
-    assert "content" in why
+    assert report.checked == 5
+    assert [record for record, _ in report.problems] == [target]
 
 
 # --- WebSocket ------------------------------------------------------------------------------
@@ -670,7 +670,7 @@ async def test_keys_and_audit_from_the_command_line(server: Server) -> None:
         await conn.close()
     broken = await asyncio.to_thread(run, "audit", "verify", env=env)
     assert broken.returncode == 1
-    assert "broken at record" in broken.stdout
+    assert "record 2: its content does not match its hash" in broken.stdout
     refused = await asyncio.to_thread(
         run, "serve", env={**env, "RANTAI_SECRET_KEY": "short", "RANTAI_ENV": "production"}
     )

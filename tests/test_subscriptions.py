@@ -15,7 +15,7 @@ import websockets
 
 from hub.migrate import run_async
 from hub.serving.app import create_app
-from hub.serving.wsproto import LiveProtocol
+from hub.serving.server import LiveProtocol
 from hub.settings import Settings
 from tests.conftest import Server, running
 from tests.test_sync import SA, Estate, build_estate

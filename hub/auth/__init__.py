@@ -6,8 +6,10 @@ Roles: `province` (everything), `regency` (its Pemda), `opd` (its OPD), and the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from hub.store.scope import EVERYTHING, PUBLIC, OpdScope, RegionScope, Scope
 
@@ -29,6 +31,7 @@ class Viewer:
     actor: str  # "key:<prefix>", "jwt:<sub>", "anonymous", "hub"
     region_code: str | None = None
     opd_code: str | None = None
+    expires_at: float | None = None  # a token's `exp` (epoch seconds); keys do not expire
 
     @property
     def authenticated(self) -> bool:
@@ -38,12 +41,9 @@ class Viewer:
     def scope(self) -> Scope:
         if self.role is Role.PROVINCE:
             return EVERYTHING
-        if self.role is Role.REGENCY:
-            assert self.region_code is not None
+        if self.role is Role.REGENCY and self.region_code is not None:
             return RegionScope(f"region:{self.region_code}", region_code=self.region_code)
-        if self.role is Role.OPD:
-            assert self.region_code is not None
-            assert self.opd_code is not None
+        if self.role is Role.OPD and self.region_code is not None and self.opd_code is not None:
             return OpdScope(
                 f"opd:{self.region_code}/{self.opd_code}",
                 region_code=self.region_code,
@@ -52,8 +52,23 @@ class Viewer:
         return PUBLIC
 
 
-def check_role(role: str, region_code: str | None, opd_code: str | None) -> Role:
-    """The role, if the region/OPD it needs are given (and nothing it does not need)."""
+# Kemendagri region codes ("53", "53.71") and OPD codes ("1.02.0.00.0.00.01.0000").
+REGION_CODE = re.compile(r"^[0-9]{2}(\.[0-9]{2})?$")
+OPD_CODE = re.compile(r"^[0-9A-Za-z]{1,8}(\.[0-9A-Za-z]{1,8}){0,9}$")
+
+
+def check_role(role: Any, region_code: Any, opd_code: Any) -> Role:
+    """The role, if the region/OPD it needs are given (and nothing it does not need), each
+    a string of its code's shape: a token's claims are checked here, so a number or a list
+    in `region` never reaches the scope (it once stopped the shared change feed)."""
+    if not isinstance(role, str):
+        raise AuthError("the role must be a string")
+    if region_code is not None and (
+        not isinstance(region_code, str) or not REGION_CODE.fullmatch(region_code)
+    ):
+        raise AuthError(f"{region_code!r} is not a Kemendagri region code such as 53.71")
+    if opd_code is not None and (not isinstance(opd_code, str) or not OPD_CODE.fullmatch(opd_code)):
+        raise AuthError(f"{opd_code!r} is not an OPD code such as 1.02.0.00.0.00.01.0000")
     try:
         parsed = Role(role)
     except ValueError:

@@ -1,9 +1,14 @@
 """The door of every request: who is asking (API key, bearer token or nobody), whether
-they are within their rate, and the audit record of what an authenticated caller did."""
+they are within their rate, and the audit record of what an authenticated caller did.
+
+Both transports authenticate here, the same way, at their edge: HTTP per request, the
+WebSocket at `connection_init` and again on every operation and while a subscription runs.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from typing import Any
 
@@ -17,6 +22,39 @@ from hub.db import driver_connection
 from hub.errors import StoreUnavailableError, as_store_unavailable
 from hub.settings import Settings
 
+log = logging.getLogger("rantai.auth")
+
+
+class AuthThrottled(AuthError):
+    """Too many failed credentials from one address: refused before any lookup."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("too many failed credentials from this address; try again later")
+        self.retry_after = retry_after
+
+
+class TokenBuckets:
+    """Token buckets per caller: `capacity` at most, refilled at `per_minute`."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = float(per_minute)
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def wait(self, caller: str, *, take: bool = True) -> float | None:
+        """None if `caller` has a token now (taken unless `take` is false), else the seconds
+        until it has one."""
+        now = time.monotonic()
+        tokens, last = self._buckets.get(caller, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - last) * self.rate)
+        if tokens < 1:
+            self._buckets[caller] = (tokens, now)
+            return (1 - tokens) / self.rate
+        self._buckets[caller] = (tokens - 1 if take else tokens, now)
+        if len(self._buckets) > 100_000:  # forget idle callers
+            self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 120}
+        return None
+
 
 class Gatekeeper:
     def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
@@ -25,12 +63,30 @@ class Gatekeeper:
         self.verifier = TokenVerifier.from_settings(
             settings.jwt_secret, settings.jwt_jwks_file, settings.jwt_issuer, settings.jwt_audience
         )
-        # Token buckets per caller: (tokens left, when last refilled).
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self._requests = TokenBuckets(settings.rate_limit_per_minute)
+        self._failures = TokenBuckets(settings.auth_failures_per_minute)
+
+    async def authenticate(self, authorization: str | None, client: str) -> Viewer:
+        """The viewer of an `Authorization` value sent from address `client`; ANONYMOUS
+        without one. AuthError when a credential is sent but is not valid: it is never
+        silently treated as anonymous. Failures count per address: past
+        `RANTAI_AUTH_FAILURES_PER_MINUTE`, AuthThrottled, before any lookup in the store."""
+        if authorization is None or not authorization.strip():
+            return await self.viewer(authorization)
+        wait = self._failures.wait(client, take=False)
+        if wait is not None:
+            raise AuthThrottled(wait)
+        try:
+            return await self.viewer(authorization)
+        except AuthError as exc:
+            if self._failures.wait(client) is not None:
+                log.warning("failed credentials from %s: throttled", client)
+            else:
+                log.warning("failed credential from %s: %s", client, exc)
+            raise
 
     async def viewer(self, authorization: str | None) -> Viewer:
-        """The viewer of an `Authorization` value; ANONYMOUS without one. AuthError when a
-        credential is sent but is not valid: it is never silently treated as anonymous."""
+        """The viewer of an `Authorization` value, unthrottled (authenticate() is the door)."""
         if authorization is None or not authorization.strip():
             if self.settings.dev_anonymous_role == "province" and not self.settings.production:
                 return Viewer(Role.PROVINCE, "anonymous")
@@ -71,18 +127,7 @@ class Gatekeeper:
 
     def retry_after(self, caller: str) -> float | None:
         """None if `caller` may make a request now (and counts it), else seconds to wait."""
-        rate = self.settings.rate_limit_per_minute / 60.0
-        capacity = float(self.settings.rate_limit_per_minute)
-        now = time.monotonic()
-        tokens, last = self._buckets.get(caller, (capacity, now))
-        tokens = min(capacity, tokens + (now - last) * rate)
-        if tokens < 1:
-            self._buckets[caller] = (tokens, now)
-            return (1 - tokens) / rate
-        self._buckets[caller] = (tokens - 1, now)
-        if len(self._buckets) > 100_000:  # forget idle callers
-            self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 120}
-        return None
+        return self._requests.wait(caller)
 
     async def audit(self, viewer: Viewer, kind: str, detail: dict[str, Any]) -> None:
         """Record what an authenticated caller did (anonymous requests are not recorded)."""

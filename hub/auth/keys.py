@@ -13,6 +13,7 @@ import asyncpg
 
 from hub.auth import AuthError, Viewer, check_role
 from hub.auth.audit import append
+from hub.events.broker import KEYS_CHANNEL
 
 KEY = re.compile(r"^rk_([0-9a-f]{8})_([A-Za-z0-9_-]{20,100})$")
 
@@ -65,6 +66,9 @@ async def revoke(conn: asyncpg.Connection, secret_key: str, prefix: str) -> bool
         )
         if done is not None:
             await append(conn, secret_key, "key.revoke", "cli", {"prefix": prefix})
+            # Every serving process closes the sockets opened with this key at commit (the
+            # PostgreSQL broker; revoke_everywhere() also tells a Redis or NATS broker).
+            await conn.execute("SELECT pg_notify($1, $2)", KEYS_CHANNEL, prefix)
     return done is not None
 
 

@@ -68,9 +68,14 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid bearer token: {exc}") from None
         region, opd = claims.get("region"), claims.get("opd")
-        role = check_role(str(claims["role"]), region, opd)
-        subject = str(claims.get("sub") or "?")
-        return Viewer(role, f"jwt:{subject}", region, opd)
+        role = check_role(claims["role"], region, opd)
+        subject = claims.get("sub")
+        if subject is not None and not isinstance(subject, str):
+            raise AuthError("the token's `sub` must be a string")
+        expires = claims["exp"]
+        if not isinstance(expires, int | float) or isinstance(expires, bool):
+            raise AuthError("the token's `exp` must be a number")
+        return Viewer(role, f"jwt:{subject or '?'}", region, opd, float(expires))
 
 
 def jwks_of_public_key(pem: bytes, kid: str) -> str:

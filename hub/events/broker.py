@@ -1,9 +1,11 @@
-"""Wake-up brokers: how one process tells the others that the outbox has grown.
+"""Wake-up brokers: how one process tells the others that something changed.
 
-The outbox is the only truth; a broker only shortens the wait. PostgreSQL (the default)
-needs nothing else: the writer's `pg_notify` is delivered at commit. Redis and NATS are for
-sites that already run one; the sync publishes after each commit. A lost wake-up costs at
-most the feed's poll interval, never an event.
+Two topics: `outbox` (the outbox has grown) and `keys` (an API key was revoked; the payload
+is its prefix). The store is the only truth; a broker only shortens the wait. PostgreSQL
+(the default) needs nothing else: the writer's `pg_notify` is delivered at commit. Redis
+and NATS are for sites that already run one; the sync publishes after each commit. A lost
+wake-up costs at most the feed's poll interval, never an event; a lost revocation at most
+the interval at which open sockets check their credential again.
 """
 
 from __future__ import annotations
@@ -11,23 +13,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import asyncpg
 
-CHANNEL = "rantai_outbox"  # PostgreSQL channel, Redis channel; NATS subject "rantai.outbox"
+OUTBOX = "outbox"
+KEYS = "keys"
+TOPICS = (OUTBOX, KEYS)
+CHANNEL = "rantai_outbox"  # the outbox's PostgreSQL and Redis channel
+KEYS_CHANNEL = "rantai_keys"
+_CHANNELS = {OUTBOX: CHANNEL, KEYS: KEYS_CHANNEL}
+
+Handlers = Mapping[str, Callable[[str], None]]  # topic -> called with the payload
 
 
 class Broker(ABC):
     kind: str
 
-    async def publish(self) -> None:  # noqa: B027 - PostgreSQL publishes in the transaction
-        """Wake every feed (called after a commit that wrote outbox rows)."""
+    async def publish(self, topic: str = OUTBOX, payload: str = "") -> None:  # noqa: B027
+        """Tell every process (after a commit that wrote outbox rows, or revoked a key).
+        PostgreSQL's notifications go out with the writing transaction instead."""
 
     @abstractmethod
-    async def listen(self, wake: Callable[[], None]) -> None:
-        """Call `wake` on every publication until cancelled; raise if the broker is lost."""
+    async def listen(self, handlers: Handlers) -> None:
+        """Call the topic's handler on every publication until cancelled; raise if the
+        broker is lost."""
 
     async def close(self) -> None:
         return None
@@ -39,12 +50,15 @@ class PostgresBroker(Broker):
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
 
-    async def listen(self, wake: Callable[[], None]) -> None:
+    async def listen(self, handlers: Handlers) -> None:
         conn = await asyncpg.connect(self.dsn)
         lost = asyncio.Event()
         try:
             conn.add_termination_listener(lambda *_: lost.set())
-            await conn.add_listener(CHANNEL, lambda *_: wake())
+            for topic, handler in handlers.items():
+                await conn.add_listener(
+                    _CHANNELS[topic], lambda *args, h=handler: h(str(args[-1] or ""))
+                )
             await lost.wait()
             raise ConnectionError("the LISTEN connection closed")
         finally:
@@ -60,16 +74,23 @@ class RedisBroker(Broker):
 
         self.client: Any = redis.from_url(url)
 
-    async def publish(self) -> None:
-        await self.client.publish(CHANNEL, b"")
+    async def publish(self, topic: str = OUTBOX, payload: str = "") -> None:
+        await self.client.publish(_CHANNELS[topic], payload.encode())
 
-    async def listen(self, wake: Callable[[], None]) -> None:
+    async def listen(self, handlers: Handlers) -> None:
         pubsub = self.client.pubsub()
-        await pubsub.subscribe(CHANNEL)
+        by_channel = {_CHANNELS[topic]: handler for topic, handler in handlers.items()}
+        await pubsub.subscribe(*by_channel)
         try:
             async for message in pubsub.listen():
                 if message.get("type") == "message":
-                    wake()
+                    channel = message.get("channel")
+                    if isinstance(channel, bytes):
+                        channel = channel.decode()
+                    data = message.get("data") or b""
+                    handler = by_channel.get(channel)
+                    if handler is not None:
+                        handler(data.decode() if isinstance(data, bytes) else str(data))
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()
@@ -81,7 +102,7 @@ class RedisBroker(Broker):
 
 class NatsBroker(Broker):
     kind = "nats"
-    subject = "rantai.outbox"
+    subjects: ClassVar[dict[str, str]] = {OUTBOX: "rantai.outbox", KEYS: "rantai.keys"}
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -94,12 +115,12 @@ class NatsBroker(Broker):
             self._nc = await nats.connect(self.url, connect_timeout=3, max_reconnect_attempts=3)
         return self._nc
 
-    async def publish(self) -> None:
+    async def publish(self, topic: str = OUTBOX, payload: str = "") -> None:
         nc = await self._client()
-        await nc.publish(self.subject, b"")
+        await nc.publish(self.subjects[topic], payload.encode())
         await nc.flush()
 
-    async def listen(self, wake: Callable[[], None]) -> None:
+    async def listen(self, handlers: Handlers) -> None:
         import nats
 
         lost = asyncio.Event()
@@ -107,14 +128,16 @@ class NatsBroker(Broker):
         async def on_closed() -> None:
             lost.set()
 
-        async def on_message(_: Any) -> None:
-            wake()
-
         nc = await nats.connect(
             self.url, connect_timeout=3, max_reconnect_attempts=3, closed_cb=on_closed
         )
         try:
-            await nc.subscribe(self.subject, cb=on_message)
+            for topic, handler in handlers.items():
+
+                async def on_message(message: Any, handler: Any = handler) -> None:
+                    handler(message.data.decode())
+
+                await nc.subscribe(self.subjects[topic], cb=on_message)
             await lost.wait()
             raise ConnectionError("the NATS connection closed")
         finally:

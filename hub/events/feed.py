@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import asyncpg
 
 from hub.errors import StoreUnavailableError, as_store_unavailable
-from hub.events.broker import Broker, PostgresBroker
+from hub.events.broker import KEYS, OUTBOX, Broker, PostgresBroker
 from hub.events.outbox import OutboxEvent, check_cursor, head, read_after
 from hub.store.scope import Scope
 
@@ -58,13 +58,23 @@ class ChangeFilter:
 MAX_QUEUE = 10_000  # events waiting for one subscriber before it catches up from the outbox
 
 
+class SubscriberFailed(Exception):
+    """Matching this subscriber's filter against an event raised: it is dropped (with an
+    error to its client) and the feed goes on for everyone else."""
+
+
 class _Subscriber:
     def __init__(self, change_filter: ChangeFilter) -> None:
         self.filter = change_filter
-        self.queue: asyncio.Queue[OutboxEvent] = asyncio.Queue()
+        self.queue: asyncio.Queue[OutboxEvent | None] = asyncio.Queue()
         # Set when the queue was full: the feed stops queueing and the subscriber reads
         # what it missed from the outbox itself, so a slow client costs no memory.
         self.overflow = False
+        self.failed = False
+
+    def fail(self) -> None:
+        self.failed = True
+        self.queue.put_nowait(None)  # wakes the subscriber, which raises SubscriberFailed
 
 
 class ChangeFeed:
@@ -76,6 +86,9 @@ class ChangeFeed:
         self.dsn = dsn
         self.broker = broker or PostgresBroker(dsn)
         self.poll_seconds = poll_seconds
+        # Called with a revoked key's prefix (the broker's `keys` topic), e.g. to close the
+        # sockets authenticated with it.
+        self.on_revoked: list[Callable[[str], None]] = []
         self.position = 0
         # Subscribers by filter: an event is matched once per distinct filter (a province
         # has a few dozen: its Pemda, OPD, entity lists), not once per subscriber.
@@ -143,12 +156,22 @@ class ChangeFeed:
         """Wake-ups from the broker; while it is lost the feed still polls."""
         while True:
             try:
-                await self.broker.listen(self._wake.set)
+                await self.broker.listen({OUTBOX: self._wakeup, KEYS: self._revoked})
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("change feed lost its %s broker (%s); polling", self.broker.kind, exc)
             await asyncio.sleep(self.poll_seconds)
+
+    def _wakeup(self, _: str) -> None:
+        self._wake.set()
+
+    def _revoked(self, prefix: str) -> None:
+        for callback in self.on_revoked:
+            try:
+                callback(prefix)
+            except Exception:
+                log.exception("a revocation callback failed")
 
     async def _read_new(self) -> None:
         assert self._pool is not None
@@ -160,7 +183,16 @@ class ChangeFeed:
                 topics = list(self._topics.items())
                 for event in events:
                     for change_filter, members in topics:
-                        if not change_filter.matches(event):
+                        try:
+                            if not change_filter.matches(event):
+                                continue
+                        except Exception:
+                            # One subscriber's filter must never stall everyone's feed.
+                            log.exception("matching a subscriber's filter failed; dropped")
+                            for subscriber in members:
+                                subscriber.fail()
+                            self._topics.pop(change_filter, None)
+                            topics = list(self._topics.items())
                             continue
                         for subscriber in members:
                             if subscriber.overflow:
@@ -195,10 +227,12 @@ class ChangeFeed:
                     yield event
                 last = max(last, live_from)
                 while not (subscriber.overflow and subscriber.queue.empty()):
-                    event = await subscriber.queue.get()
-                    if event.id > last:
-                        last = event.id
-                        yield event
+                    queued = await subscriber.queue.get()
+                    if queued is None or subscriber.failed:
+                        raise SubscriberFailed("this subscription's filter could not be matched")
+                    if queued.id > last:
+                        last = queued.id
+                        yield queued
                 # Fell behind: queue again from here, read the gap from the outbox.
                 live_from = self.position
                 subscriber.overflow = False

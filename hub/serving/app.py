@@ -1,8 +1,10 @@
-"""The Starlette application: /graphql, GraphiQL's assets, /healthz and /readyz."""
+"""The Starlette application: /graphql (HTTP and WebSocket), GraphiQL and the dashboard with
+their static files, /healthz and /readyz."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,31 +17,46 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub import migrate
 from hub.auth.guard import Gatekeeper, document_hash
-from hub.db import create_engine, read_engine
+from hub.db import asyncpg_dsn, create_engine, read_engine
 from hub.errors import ErrorCode, StoreUnavailableError, error_entry
 from hub.events.broker import broker_for
 from hub.events.feed import ChangeFeed
 from hub.serving.compiled import CompiledQueries
 from hub.serving.documents import Documents, Limits
 from hub.serving.http import graphql_endpoint
+from hub.serving.live import Subscriptions
+from hub.serving.request import Api
 from hub.serving.ws import LiveEndpoint
 from hub.settings import Settings
-from hub.sync.engine import asyncpg_dsn
 from hub.tuning import tune_gc
 from schema import schema as default_schema
 
+log = logging.getLogger("rantai.app")
+
 STATIC_DIR = Path(__file__).parent.parent / "static"
-
-
 DASHBOARD_PAGE = STATIC_DIR / "dashboard" / "index.html"
+
+# The dashboard is where people paste API keys: nothing but the hub's own files may run or
+# be loaded there, no other site may frame it, and no URL of it leaves as a referrer.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'; object-src 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 async def dashboard(request: Request) -> FileResponse:
     """The governor's page: static files that use only the public GraphQL API."""
-    return FileResponse(DASHBOARD_PAGE, media_type="text/html")
+    return FileResponse(DASHBOARD_PAGE, media_type="text/html", headers=PAGE_HEADERS)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -50,8 +67,9 @@ async def readyz(request: Request) -> JSONResponse:
     engine: AsyncEngine = request.app.state.engine
     try:
         current = await migrate.current_revision(engine)
-    except Exception as exc:  # any failure to reach the store means not ready
-        return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, status_code=503)
+    except Exception:  # any failure to reach the store means not ready; the log says why
+        log.warning("not ready: the store cannot be reached", exc_info=True)
+        return JSONResponse({"status": "unavailable"}, status_code=503)
     head = migrate.head_revision()
     if current != head:
         return JSONResponse(
@@ -61,10 +79,27 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 async def store_unavailable(request: Request, exc: Exception) -> Response:
-    """The store was needed before a request reached GraphQL (an API key's lookup, the
-    audit log) and is down: 503 with the stable code, not Starlette's bare text 500."""
+    """The store was needed before a request reached GraphQL (an API key's lookup) and is
+    down: 503 with the stable code, not Starlette's bare text 500."""
     body = {"errors": [error_entry(ErrorCode.STORE_UNAVAILABLE, str(exc))]}
     return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+
+
+class StaticFilesForViewers:
+    """The static files; GraphiQL's page only where GraphiQL itself is served (in
+    production, to authenticated browsers only: the page is useless without /graphql)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.files: ASGIApp = StaticFiles(directory=STATIC_DIR)
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if self.settings.production and path.rstrip("/").endswith("/graphiql/index.html"):
+            response = Response("Not found.", status_code=404, media_type="text/plain")
+            await response(scope, receive, send)
+            return
+        await self.files(scope, receive, send)
 
 
 class InsecureSettings(RuntimeError):
@@ -76,7 +111,9 @@ def limits_of(settings: Settings) -> Limits:
         max_depth=settings.max_depth,
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
+        max_fields=settings.max_fields,
         max_cost=settings.max_cost,
+        max_variable_depth=settings.max_variable_depth,
         default_page=settings.default_page_size,
     )
 
@@ -102,6 +139,17 @@ def create_app(
 ) -> Starlette:
     """The app; `background` jobs (the sync loop, the demo's simulator) run while it serves
     and are asked to stop through their event at shutdown."""
+    if settings.production and settings.production_problems():
+        raise InsecureSettings(
+            "refusing to serve in production: " + "; ".join(settings.production_problems())
+        )
+    documents = Documents(default_schema, limits_of(settings))
+    trusted = load_trusted(settings.trusted_documents)
+    live = LiveEndpoint(
+        init_timeout=settings.ws_init_timeout_seconds,
+        max_per_address=settings.ws_max_connections_per_address,
+        max_connections=settings.ws_max_connections,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -109,16 +157,22 @@ def create_app(
             tune_gc(settings.gc_threshold)
         engine = create_engine(database_url, pool_size=settings.pool_size)
         app.state.engine = read_engine(engine)
-        app.state.gate = Gatekeeper(settings, app.state.engine)
-        app.state.compiled = (
+        gate = app.state.gate = Gatekeeper(settings, app.state.engine)
+        compiled = (
             CompiledQueries(default_schema._schema, app.state.engine, settings)
             if settings.compiled_queries
             else None
         )
         dsn = asyncpg_dsn(database_url)
         feed = ChangeFeed(dsn, broker=broker_for(settings.broker_url, dsn))
+        feed.on_revoked.append(live.revoked)
         await feed.start()
         app.state.feed = feed
+        subscriptions = Subscriptions(default_schema, app.state.engine, settings, feed)
+        app.state.api = Api(
+            settings, default_schema, app.state.engine, gate, documents, subscriptions,
+            compiled, trusted,
+        )  # fmt: skip
         stop = asyncio.Event()
         jobs = [asyncio.create_task(job(stop)) for job in background]
         try:
@@ -133,7 +187,6 @@ def create_app(
             await feed.stop()
             await engine.dispose()
 
-    live = LiveEndpoint(default_schema, init_timeout=settings.ws_init_timeout_seconds)
     app = Starlette(
         routes=[
             Route("/graphql", graphql_endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
@@ -141,18 +194,13 @@ def create_app(
             Route("/dashboard", dashboard),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+            Mount("/static", StaticFilesForViewers(settings), name="static"),
         ],
         lifespan=lifespan,
         exception_handlers={StoreUnavailableError: store_unavailable},
     )
-    if settings.production and settings.production_problems():
-        raise InsecureSettings(
-            "refusing to serve in production: " + "; ".join(settings.production_problems())
-        )
     app.state.settings = settings
     app.state.schema = default_schema
-    app.state.documents = Documents(default_schema, limits_of(settings))
-    app.state.trusted_documents = load_trusted(settings.trusted_documents)
+    app.state.documents = documents
     app.state.live = live
     return app

@@ -54,6 +54,7 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from sqlalchemy import (
+    BigInteger,
     Integer,
     String,
     Table,
@@ -73,11 +74,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.util import ClauseAdapter
 
 from hub.db import driver_connection
-from hub.errors import ClientError
-from hub.serving.documents import TimedOut
+from hub.errors import ClientError, TimedOut
 from hub.settings import Settings
 from hub.store import relations as rel
-from hub.store.scope import Scope
+from hub.store.scope import EVERYTHING, Scope
 from resolvers.paging import decode_cursor
 from resolvers.planning import SubActivityQuery, sub_activity_conditions
 
@@ -427,7 +427,7 @@ MAPPINGS: dict[str, dict[str, Spec]] = {
         "name": plain("name"),
         "kind": plain("kind"),
         "status": plain("status"),
-        "lastError": plain("last_error"),
+        "lastError": Masked("Source.lastError", plain("last_error")),
         "rows": plain("rows"),
         "owner": _by_id("Opd", "opd", "owner_opd_id"),
     },
@@ -661,7 +661,10 @@ def bind_sub_activities(args: dict[str, Any], settings: Settings) -> Bound:
         if not isinstance(code, str) or not isinstance(pk, int):
             raise Decline("cursor the ordinary path refuses")
         values.update(after_code=code, after_id=pk)
-    sub_activity_conditions(T["sub_activity"], query, lambda name, v: values.setdefault(name, v))
+    # Only the values are wanted here; the scope shapes the statement, not its values.
+    sub_activity_conditions(
+        T["sub_activity"], query, EVERYTHING, lambda name, v: values.setdefault(name, v)
+    )
     # Which filters are set (not their values) and whether `after` is: the statement's shape.
     shape = (*sorted(values), query.has_discrepancies)
     return Bound(shape, values, query)
@@ -679,14 +682,16 @@ def compile_sub_activities(
         "search": String,
     }
     sa = T["sub_activity"]
-    conditions = sub_activity_conditions(sa, query, lambda name, v: c.bind(name, types[name]))
+    conditions = sub_activity_conditions(
+        sa, query, c.scope, lambda name, v: c.bind(name, types[name])
+    )
     predicate = c.scope.predicate(sa)
     if predicate is not None:
         conditions.append(predicate)
     base = select(sa).where(*conditions)
     count = select(func.count()).select_from(base.subquery()).scalar_subquery()
     if "after_code" in bound.values:
-        after = tuple_(c.bind("after_code", String), c.bind("after_id", Integer))
+        after = tuple_(c.bind("after_code", String), c.bind("after_id", BigInteger))
         base = base.where(tuple_(sa.c.code, sa.c.id) > after)
     number = func.row_number().over(order_by=(sa.c.code, sa.c.id)).label("_n")
     rollup = _rollup_columns(c, nodes, connection)

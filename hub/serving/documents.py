@@ -1,21 +1,27 @@
-"""One way from a document to a result, for HTTP and WebSocket alike: parse (with a token
-limit), validate (cached; no introspection for anonymous viewers in production; no field
-suggestions in production), check the depth, alias and cost limits, execute (with a time
-limit) and format errors with stable codes.
+"""Documents: parse (with a token limit), validate (no introspection for anonymous viewers
+in production, no suggestions in production) and the static limits, once per distinct
+document and mode, kept in a cache bounded by bytes; and the cost of a request, which
+depends on its variables.
+
+Every measure of a document (depth, expanded fields, cost) is computed once per fragment
+and saturates at its limit: a document whose fragments spread each other twice per level
+("fragment bombs") doubles its size at every level, and expanding it spread by spread took
+seconds of the event loop for 900 bytes. Memoised, each measure is linear in the document's
+size, and the bomb is refused in microseconds.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import strawberry
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
-    ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -33,8 +39,8 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     StringValueNode,
+    ValidationContext,
     VariableNode,
-    execute,
     get_operation_ast,
     parse,
     specified_rules,
@@ -43,15 +49,9 @@ from graphql import (
 from graphql.language import Visitor, visit
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
-from hub.errors import ClientError, ErrorCode
+from hub.errors import ClientError, ErrorCode, LimitExceeded
 
 log = logging.getLogger("rantai.graphql")
-
-
-class LimitExceeded(ClientError):
-    def __init__(self, code: ErrorCode, message: str, **extensions: Any) -> None:
-        self.code = code
-        super().__init__(message, **extensions)
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,9 @@ class Limits:
     max_depth: int = 15
     max_aliases: int = 30
     max_tokens: int = 5_000
+    max_fields: int = 2_000  # field selections once every fragment is expanded
     max_cost: int = 10_000_000
+    max_variable_depth: int = 16  # nesting of lists and objects in `variables`
     default_page: int = 50  # `first` when a connection field is asked without one
     list_factor: int = 5  # rows assumed for a plain list field (no `first`)
 
@@ -74,6 +76,7 @@ class Prepared:
     render_variables: dict[str | None, frozenset[str]] = field(default_factory=dict)
     depth: int = 0
     aliases: int = 0
+    fields: int = 0
     # Operation types by name, known once parsed (even when validation fails).
     operations: dict[str | None, OperationType] = field(default_factory=dict)
 
@@ -82,15 +85,31 @@ class Prepared:
             return next(iter(self.operations.values()))
         return self.operations.get(name)
 
+    def fragments(self) -> dict[str, FragmentDefinitionNode]:
+        if self.document is None:
+            return {}
+        return _fragments(self.document)
+
 
 class Documents:
-    """Parse + validate + static limits once per distinct document and mode (LRU)."""
+    """Parse + validate + static limits once per distinct document and mode (LRU).
 
-    def __init__(self, schema: strawberry.Schema, limits: Limits, size: int = 512) -> None:
+    The cache is bounded by the bytes of the documents it holds, not by their number, and a
+    refused document is never kept: a client sending distinct large documents can neither
+    grow the process nor evict what others use with documents that do not run.
+    """
+
+    def __init__(
+        self, schema: strawberry.Schema, limits: Limits, max_bytes: int = 8 * 1024 * 1024
+    ) -> None:
         self.schema = schema
         self.limits = limits
-        self.size = size
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self._cache: OrderedDict[tuple[str, bool, bool], Prepared] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._cache)
 
     def get(self, query: str, *, introspection: bool = True, suggestions: bool = True) -> Prepared:
         key = (query, introspection, suggestions)
@@ -99,9 +118,13 @@ class Documents:
             self._cache.move_to_end(key)
             return prepared
         prepared = self._prepare(query, introspection, suggestions)
-        self._cache[key] = prepared
-        if len(self._cache) > self.size:
-            self._cache.popitem(last=False)
+        size = len(query)
+        if prepared.document is not None and size <= self.max_bytes // 8:
+            self._cache[key] = prepared
+            self.bytes += size
+            while self.bytes > self.max_bytes:
+                (old, _, _), _ = self._cache.popitem(last=False)
+                self.bytes -= len(old)
         return prepared
 
     def _prepare(self, query: str, introspection: bool, suggestions: bool) -> Prepared:
@@ -130,66 +153,44 @@ class Documents:
         errors = validate(self.schema._schema, document, rules, hide_suggestions=not suggestions)
         if errors:
             return Prepared(None, list(errors), operations=kinds)
-        fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        # The limits run as validation rules of their own, once the document is valid.
+        shape = Shape(document)
+        errors = validate(self.schema._schema, document, [limits_rule(self.limits, shape)])
+        if errors:
+            return Prepared(None, list(errors), operations=kinds)
+        fragments = _fragments(document)
         render_variables = {
-            (d.name.value if d.name else None): _render_variables(d, fragments) for d in operations
+            (d.name.value if d.name else None): _render_variables(d, fragments)
+            for d in document.definitions
+            if isinstance(d, OperationDefinitionNode)
         }
-        depth = max(_depth(op.selection_set, fragments, 0) for op in operations)
-        aliases = _aliases(document)
-        problems: list[GraphQLError] = []
-        if depth > self.limits.max_depth:
-            problems.append(
-                LimitExceeded(
-                    ErrorCode.DEPTH_LIMIT_EXCEEDED,
-                    f"The document is {depth} levels deep; at most {self.limits.max_depth}.",
-                    depth=depth,
-                )
-            )
-        if aliases > self.limits.max_aliases:
-            problems.append(
-                LimitExceeded(
-                    ErrorCode.ALIAS_LIMIT_EXCEEDED,
-                    f"The document has {aliases} aliases (fragments included); at most "
-                    f"{self.limits.max_aliases}.",
-                    aliases=aliases,
-                )
-            )
-        if problems:
-            return Prepared(None, problems, operations=kinds)
-        return Prepared(document, [], render_variables, depth, aliases, kinds)
-
-    def cost(
-        self, prepared: Prepared, operation_name: str | None, variables: dict[str, Any]
-    ) -> int:
-        """Fields weighted by the rows their lists may return (`first`, else a default)."""
-        assert prepared.document is not None
-        operation = get_operation_ast(prepared.document, operation_name)
-        if operation is None:
-            return 0
-        fragments = {
-            d.name.value: d
-            for d in prepared.document.definitions
-            if isinstance(d, FragmentDefinitionNode)
-        }
-        schema = self.schema._schema
-        root = schema.get_root_type(operation.operation)
-        return _cost(operation.selection_set, root, schema, fragments, variables, self.limits)
+        return Prepared(
+            document, [], render_variables, shape.depth(), shape.aliases, shape.fields(), kinds
+        )
 
     def check_cost(
         self, prepared: Prepared, operation_name: str | None, variables: dict[str, Any]
     ) -> GraphQLError | None:
-        cost = self.cost(prepared, operation_name, variables)
-        if cost > self.limits.max_cost:
+        """COST_LIMIT_EXCEEDED when the request could return more values than allowed."""
+        if prepared.document is None:
+            return None
+        operation = get_operation_ast(prepared.document, operation_name)
+        if operation is None:
+            return None
+        schema = self.schema._schema
+        cost = Cost(schema, prepared.fragments(), variables, self.limits)
+        total = cost.of(operation.selection_set, schema.get_root_type(operation.operation))
+        if total > self.limits.max_cost:
             return LimitExceeded(
                 ErrorCode.COST_LIMIT_EXCEEDED,
-                f"The request could return about {cost:,} values; at most "
-                f"{self.limits.max_cost:,}. Ask for smaller pages.",
-                cost=cost,
+                f"The request could return more than {self.limits.max_cost:,} values. "
+                "Ask for smaller pages.",
             )
         return None
+
+
+def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
 
 
 def _nul_error() -> GraphQLError:
@@ -210,45 +211,154 @@ def _has_nul_literal(document: DocumentNode) -> bool:
     return found
 
 
-def nul_in(value: Any) -> bool:
-    """Whether variables hold a NUL character anywhere."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(nul_in(k) or nul_in(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(nul_in(v) for v in value)
-    return False
+def check_variables(variables: dict[str, Any] | None, limits: Limits) -> GraphQLError | None:
+    """BAD_USER_INPUT for variables nested deeper than the limit or holding a NUL character.
 
-
-def check_variables(variables: dict[str, Any] | None) -> GraphQLError | None:
-    return _nul_error() if variables and nul_in(variables) else None
-
-
-def _depth(
-    selection_set: SelectionSetNode | None,
-    fragments: dict[str, FragmentDefinitionNode],
-    level: int,
-    seen: frozenset[str] = frozenset(),
-) -> int:
-    if selection_set is None:
-        return level
-    deepest = level
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            if selection.selection_set is not None:
-                deepest = max(deepest, _depth(selection.selection_set, fragments, level + 1, seen))
-            else:
-                deepest = max(deepest, level + 1)
-        elif isinstance(selection, InlineFragmentNode):
-            deepest = max(deepest, _depth(selection.selection_set, fragments, level, seen))
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            if name in fragments and name not in seen:  # cycles are a validation error
-                deepest = max(
-                    deepest, _depth(fragments[name].selection_set, fragments, level, seen | {name})
+    Iterative, so no input can exhaust the interpreter's stack (a 400-deep list raised a
+    RecursionError here, answered as a bare HTTP 500 with a 96 KB traceback in the log).
+    """
+    if not variables:
+        return None
+    stack: list[tuple[Any, int]] = [(variables, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return _nul_error()
+        elif isinstance(value, dict | list):
+            if depth > limits.max_variable_depth:
+                log.info("refused variables nested more than %d levels", limits.max_variable_depth)
+                return ClientError(
+                    f"`variables` are nested more than {limits.max_variable_depth} levels deep."
                 )
-    return deepest
+            if isinstance(value, dict):
+                stack.extend((k, depth) for k in value)
+                stack.extend((v, depth + 1) for v in value.values())
+            else:
+                stack.extend((v, depth + 1) for v in value)
+    return None
+
+
+def _saturating(limit: int) -> Callable[[int, int], int]:
+    cap = limit + 1
+
+    def add(a: int, b: int) -> int:
+        return min(a + b, cap)
+
+    return add
+
+
+class Shape:
+    """Depth, aliases and expanded field count of a valid document, each fragment measured
+    once (a spread counts its fragment's measure wherever it appears)."""
+
+    def __init__(self, document: DocumentNode) -> None:
+        self.document = document
+        self.fragments = _fragments(document)
+        self.operations = [
+            d for d in document.definitions if isinstance(d, OperationDefinitionNode)
+        ]
+        self.aliases = _aliases(document)
+        self._depth: dict[str, int] = {}
+        self._fields: dict[str, int] = {}
+        self._cap = 10**9
+
+    def depth(self, cap: int | None = None) -> int:
+        return max((self._depth_of(op.selection_set, set()) for op in self.operations), default=0)
+
+    def fields(self) -> int:
+        add = _saturating(self._cap)
+        total = 0
+        for op in self.operations:
+            total = add(total, self._fields_of(op.selection_set, set(), add))
+        return total
+
+    def _depth_of(self, selection_set: SelectionSetNode, busy: set[str]) -> int:
+        deepest = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                below = (
+                    self._depth_of(selection.selection_set, busy)
+                    if selection.selection_set is not None
+                    else 0
+                )
+                deepest = max(deepest, 1 + below)
+            elif isinstance(selection, InlineFragmentNode):
+                deepest = max(deepest, self._depth_of(selection.selection_set, busy))
+            elif isinstance(selection, FragmentSpreadNode):
+                deepest = max(deepest, self._fragment(selection.name.value, busy, self._depth))
+        return deepest
+
+    def _fields_of(
+        self, selection_set: SelectionSetNode, busy: set[str], add: Callable[[int, int], int]
+    ) -> int:
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total = add(total, 1)
+                if selection.selection_set is not None:
+                    total = add(total, self._fields_of(selection.selection_set, busy, add))
+            elif isinstance(selection, InlineFragmentNode):
+                total = add(total, self._fields_of(selection.selection_set, busy, add))
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in self._fields and name in self.fragments and name not in busy:
+                    busy.add(name)
+                    self._fields[name] = self._fields_of(
+                        self.fragments[name].selection_set, busy, add
+                    )
+                    busy.discard(name)
+                total = add(total, self._fields.get(name, 0))
+        return total
+
+    def _fragment(self, name: str, busy: set[str], memo: dict[str, int]) -> int:
+        if name in memo:
+            return memo[name]
+        if name not in self.fragments or name in busy:  # cycles fail validation anyway
+            return 0
+        busy.add(name)
+        memo[name] = self._depth_of(self.fragments[name].selection_set, busy)
+        busy.discard(name)
+        return memo[name]
+
+
+def limits_rule(limits: Limits, shape: Shape) -> type[ASTValidationRule]:
+    """Depth, aliases and expanded fields as a validation rule, with their codes."""
+
+    class DocumentLimits(ASTValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+
+        def leave_document(self, *_: Any) -> None:
+            depth = shape.depth()
+            if depth > limits.max_depth:
+                self.report_error(
+                    LimitExceeded(
+                        ErrorCode.DEPTH_LIMIT_EXCEEDED,
+                        f"The document is {depth} levels deep; at most {limits.max_depth}.",
+                        depth=depth,
+                    )
+                )
+            if shape.aliases > limits.max_aliases:
+                self.report_error(
+                    LimitExceeded(
+                        ErrorCode.ALIAS_LIMIT_EXCEEDED,
+                        f"The document has {shape.aliases} aliases (fragments included); at "
+                        f"most {limits.max_aliases}.",
+                        aliases=shape.aliases,
+                    )
+                )
+            fields = shape.fields()
+            if fields > limits.max_fields:
+                self.report_error(
+                    LimitExceeded(
+                        ErrorCode.COST_LIMIT_EXCEEDED,
+                        f"The document expands to more than {limits.max_fields:,} fields once "
+                        "its fragments are spread.",
+                    )
+                )
+
+    return DocumentLimits
 
 
 def _aliases(document: DocumentNode) -> int:
@@ -265,73 +375,89 @@ def _aliases(document: DocumentNode) -> int:
     return count
 
 
-def _first(node: FieldNode, variables: dict[str, Any]) -> int | None:
-    for argument in node.arguments or ():
-        if argument.name.value in ("first", "last"):
-            value = argument.value
-            if isinstance(value, IntValueNode):
-                return int(value.value)
-            if isinstance(value, VariableNode):
-                raw = variables.get(value.name.value)
-                return raw if isinstance(raw, int) else None
-    return None
-
-
-def _cost(
-    selection_set: SelectionSetNode,
-    parent: GraphQLNamedType | None,
-    schema: GraphQLSchema,
-    fragments: dict[str, FragmentDefinitionNode],
-    variables: dict[str, Any],
-    limits: Limits,
-    seen: frozenset[str] = frozenset(),
-) -> int:
+class Cost:
     """Each field counts 1; a list field multiplies what it selects by the rows it may
-    return: `first` for connections (else the default page), a fixed factor for lists."""
-    total = 0
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            total += 1
-            if selection.selection_set is None:
-                continue
-            definition = (
-                parent.fields.get(selection.name.value)
-                if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType)
-                else None
-            )
-            field_type = definition.type if definition is not None else None
-            factor = 1
-            while isinstance(field_type, GraphQLNonNull | GraphQLList):
-                if isinstance(field_type, GraphQLList):
-                    factor *= limits.list_factor
-                field_type = field_type.of_type
-            named = field_type if isinstance(field_type, GraphQLNamedType) else None
-            if named is not None and named.name.endswith("Connection"):
-                first = _first(selection, variables)
-                factor = max(first, 1) if first is not None else limits.default_page
-            inner = _cost(
-                selection.selection_set, named, schema, fragments, variables, limits, seen
-            )
-            total += factor * inner
-        elif isinstance(selection, InlineFragmentNode):
-            condition = (
-                schema.get_type(selection.type_condition.name.value)
-                if selection.type_condition is not None
-                else parent
-            )
-            total += _cost(
-                selection.selection_set, condition, schema, fragments, variables, limits, seen
-            )
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            if name in fragments and name not in seen:
-                fragment = fragments[name]
-                condition = schema.get_type(fragment.type_condition.name.value)
-                total += _cost(
-                    fragment.selection_set, condition, schema, fragments, variables, limits,
-                    seen | {name},
-                )  # fmt: skip
-    return total
+    return: `first` for connections (else the default page), a fixed factor for plain lists.
+    Each fragment is costed once per request (its cost does not depend on where it is
+    spread), and sums saturate just above the limit."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: dict[str, Any],
+        limits: Limits,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+        self.limits = limits
+        self.add = _saturating(limits.max_cost)
+        self.cap = limits.max_cost + 1
+        self._memo: dict[str, int] = {}
+        self._busy: set[str] = set()
+
+    def of(self, selection_set: SelectionSetNode, parent: GraphQLNamedType | None) -> int:
+        total = 0
+        for selection in selection_set.selections:
+            if total >= self.cap:
+                return self.cap
+            if isinstance(selection, FieldNode):
+                total = self.add(total, self._field(selection, parent))
+            elif isinstance(selection, InlineFragmentNode):
+                condition = (
+                    self.schema.get_type(selection.type_condition.name.value)
+                    if selection.type_condition is not None
+                    else parent
+                )
+                total = self.add(total, self.of(selection.selection_set, condition))
+            elif isinstance(selection, FragmentSpreadNode):
+                total = self.add(total, self._fragment(selection.name.value))
+        return total
+
+    def _fragment(self, name: str) -> int:
+        if name in self._memo:
+            return self._memo[name]
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self._busy:
+            return 0
+        self._busy.add(name)
+        condition = self.schema.get_type(fragment.type_condition.name.value)
+        self._memo[name] = self.of(fragment.selection_set, condition)
+        self._busy.discard(name)
+        return self._memo[name]
+
+    def _field(self, node: FieldNode, parent: GraphQLNamedType | None) -> int:
+        if node.selection_set is None:
+            return 1
+        definition = (
+            parent.fields.get(node.name.value)
+            if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType)
+            else None
+        )
+        field_type = definition.type if definition is not None else None
+        factor = 1
+        while isinstance(field_type, GraphQLNonNull | GraphQLList):
+            if isinstance(field_type, GraphQLList):
+                factor *= self.limits.list_factor
+            field_type = field_type.of_type
+        named = field_type if isinstance(field_type, GraphQLNamedType) else None
+        if named is not None and named.name.endswith("Connection"):
+            first = self._first(node)
+            factor = max(first, 1) if first is not None else self.limits.default_page
+        inner = self.of(node.selection_set, named)
+        return min(1 + factor * inner, self.cap)
+
+    def _first(self, node: FieldNode) -> int | None:
+        for argument in node.arguments or ():
+            if argument.name.value in ("first", "last"):
+                value = argument.value
+                if isinstance(value, IntValueNode):
+                    return int(value.value)
+                if isinstance(value, VariableNode):
+                    raw = self.variables.get(value.name.value)
+                    return raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+        return None
 
 
 def _render_variables(
@@ -353,6 +479,8 @@ def _render_variables(
                 seen.add(name)
                 visit(fragments[name], Collect())
 
+    root_fragments: set[str] = set()
+
     def walk_root(selections: Any) -> None:
         for selection in selections:
             for directive in selection.directives or ():
@@ -361,46 +489,13 @@ def _render_variables(
                 if selection.selection_set is not None:
                     visit(selection.selection_set, Collect())
             elif isinstance(selection, FragmentSpreadNode):
-                fragment = fragments.get(selection.name.value)
-                if fragment is not None:
+                name = selection.name.value
+                fragment = fragments.get(name)
+                if fragment is not None and name not in root_fragments:
+                    root_fragments.add(name)
                     walk_root(fragment.selection_set.selections)
             else:
                 walk_root(selection.selection_set.selections)
 
     walk_root(operation.selection_set.selections)
     return frozenset(used)
-
-
-class TimedOut(ClientError):
-    code = ErrorCode.TIMEOUT
-
-
-async def run(
-    schema: strawberry.Schema,
-    document: DocumentNode,
-    context: Any,
-    variables: dict[str, Any] | None,
-    operation_name: str | None,
-    *,
-    time_limit: float,
-    hide_suggestions: bool,
-) -> ExecutionResult:
-    """Execute a validated query within `time_limit` seconds."""
-    try:
-        async with asyncio.timeout(time_limit):
-            outcome = execute(
-                schema._schema,
-                document,
-                context_value=context,
-                variable_values=variables,
-                operation_name=operation_name,
-                hide_suggestions=hide_suggestions,
-            )
-            result = await outcome if asyncio.iscoroutine(outcome) else outcome
-    except TimeoutError:
-        error = TimedOut(f"The request took longer than {time_limit:g} s and was stopped.")
-        return ExecutionResult(None, [error])
-    assert isinstance(result, ExecutionResult)
-    if result.errors:
-        schema.process_errors(list(result.errors))
-    return result

@@ -1,18 +1,21 @@
 """GraphQL over WebSocket, the graphql-transport-ws protocol (the `graphql-ws` client's).
 
-Why the hub speaks it itself rather than through Strawberry's handler: a subscription there
-executes its selection once per event *per subscriber*. Here each event is rendered once per
-distinct (document, variables the selection uses, viewer scope) and the same JSON goes to
-every socket of that group; only the frame's `id` differs. The `filter`/`after` arguments of
-the root field pick which events a subscriber gets, not what an event looks like, so
-subscribers that differ only in them share one rendering. A rendering gets its own context
-(fresh loaders): loaders live per event, never per connection.
+This module speaks the protocol and frames messages; every operation goes through the one
+request path (`Api.handle`), exactly as an HTTP request does. The hub speaks the protocol
+itself rather than through Strawberry's handler so that each event is rendered once per
+group of subscribers (`hub/serving/live.py`) and a socket's frames leave in one write.
 
 Protocol: https://github.com/enisdenjo/graphql-ws/blob/master/PROTOCOL.md
 Close codes: 4400 invalid message, 4401 subscribe before acknowledgement, 4403 a credential
-in `connection_init` that is not valid, 4406 subprotocol not acceptable, 4408 no
-`connection_init` in time, 4409 duplicate operation id, 4429 a second `connection_init`.
-The viewer comes from `connection_init`'s `Authorization` (or the upgrade request's header).
+that is not valid (at `connection_init`, or later: revoked, expired), 4406 subprotocol not
+acceptable, 4408 no `connection_init` in time, 4409 duplicate operation id, 4429 a second
+`connection_init`; 1009 a message over the size limit; 1013 ("try again later") when the
+store cannot check a credential or an address failed too many credentials.
+
+The viewer comes from `connection_init`'s `Authorization` (or the upgrade request's header)
+and is authenticated again on every operation and every `reauthenticate_seconds` while the
+socket is open (at a token's expiry at the latest); a key revoked anywhere closes its
+sockets at once (the broker's `keys` topic).
 """
 
 from __future__ import annotations
@@ -20,36 +23,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterable
+import time
+from collections import Counter
 from typing import Any
 
 import orjson
-import strawberry
-from graphql import (
-    ExecutionResult,
-    GraphQLError,
-    Node,
-    OperationType,
-    get_operation_ast,
-    located_error,
-)
-from graphql.execution import Executor, create_source_event_stream, execute_subscription_event
 from starlette.types import Receive, Scope, Send
-from strawberry.types import ExecutionResult as StrawberryResult
-from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from hub.auth import ANONYMOUS, AuthError, Viewer
+from hub.auth.guard import AuthThrottled, Gatekeeper
 from hub.errors import ErrorCode, StoreUnavailableError, error_entry
-from hub.serving.documents import Prepared, check_variables, run
-from hub.serving.http import format_result
-from resolvers.context import Context
+from hub.serving.live import StreamFailed
+from hub.serving.request import Answer, Api, GraphQLRequest, Transport
 
 log = logging.getLogger("rantai.ws")
 
 PROTOCOL = "graphql-transport-ws"
-# An ASGI extension (hub/wsproto.py): several text frames in one socket write.
+# An ASGI extension (hub/serving/wsproto.py): several text frames in one socket write.
 SEND_MANY = "rantai.websocket.send_many"
-QUERY_ONLY = frozenset({StrawberryOperationType.QUERY})
 
 
 class CloseCode:
@@ -60,6 +51,7 @@ class CloseCode:
     INIT_TIMEOUT = 4408
     SUBSCRIBER_EXISTS = 4409
     TOO_MANY_INIT = 4429
+    MESSAGE_TOO_BIG = 1009
     TRY_AGAIN_LATER = 1013
 
 
@@ -68,89 +60,6 @@ class ProtocolViolation(Exception):
         super().__init__(reason)
         self.code = code
         self.reason = reason
-
-
-def _formatted_errors(errors: list[GraphQLError], executed: bool) -> list[Any]:
-    body, _ = format_result(StrawberryResult(data=None, errors=errors))
-    if executed:  # resolver errors without a code of their own are the hub's fault
-        for formatted, error in zip(body["errors"], errors, strict=True):
-            if not (error.extensions or {}).get("code") and formatted["extensions"]["code"] in (
-                "GRAPHQL_VALIDATION_FAILED",
-                "BAD_USER_INPUT",
-            ):
-                formatted["extensions"]["code"] = "INTERNAL_SERVER_ERROR"
-    return list(body["errors"])
-
-
-class Rendering:
-    """Renders events for one group of subscribers, once per event for the whole process."""
-
-    def __init__(
-        self,
-        endpoint: LiveEndpoint,
-        prepared: Prepared,
-        operation_name: str | None,
-        variables: dict[str, Any],
-        viewer: Viewer,
-    ) -> None:
-        self.endpoint = endpoint
-        self.document = prepared.document
-        self.operation_name = operation_name
-        self.variables = variables
-        self.viewer = viewer
-        names = prepared.render_variables.get(operation_name)
-        if names is None and len(prepared.render_variables) == 1:
-            names = next(iter(prepared.render_variables.values()))
-        relevant = {k: v for k, v in variables.items() if k in (names or ())}
-        self.key = (
-            "render",
-            id(prepared),
-            operation_name,
-            orjson.dumps(relevant, option=orjson.OPT_SORT_KEYS),
-            viewer.scope.cache_key,
-        )
-
-    def render(self, root: Any) -> asyncio.Future[str]:
-        """The `payload` JSON of the `next` message for this event, rendered once for every
-        subscriber of this group (memoised on the event)."""
-        event = getattr(root, "event", None)
-        if event is None:  # a root without an outbox event: rendered for this one only
-            self.endpoint.renders += 1
-            return asyncio.ensure_future(self._execute(root))
-        memo: dict[Any, Any] = event.memo
-        task: asyncio.Future[str] | None = memo.get(self.key)
-        if task is None:
-            task = memo[self.key] = asyncio.ensure_future(self._execute(root))
-            self.endpoint.renders += 1
-        return task
-
-    async def _execute(self, root: Any) -> str:
-        try:
-            return await self._execute_unsafe(root)
-        except Exception:
-            log.exception("rendering a change event failed")
-            error = error_entry(ErrorCode.INTERNAL_SERVER_ERROR, "Internal server error")
-            return orjson.dumps({"errors": [error]}).decode()
-
-    async def _execute_unsafe(self, root: Any) -> str:
-        state = self.endpoint.state
-        context = Context.create(state.engine, state.settings, viewer=self.viewer)
-        built = Executor.build(
-            self.endpoint.schema._schema,
-            self.document,  # type: ignore[arg-type]
-            context_value=context,
-            raw_variable_values=self.variables,
-            operation_name=self.operation_name,
-        )
-        if isinstance(built, list):
-            result = ExecutionResult(None, built)
-        else:
-            outcome = execute_subscription_event(built.build_per_event_executor(root))
-            result = await outcome if asyncio.iscoroutine(outcome) else outcome  # type: ignore[assignment]
-        if result.errors:
-            self.endpoint.schema.process_errors(list(result.errors))
-        body, _ = format_result(StrawberryResult(data=result.data, errors=result.errors))
-        return orjson.dumps(body).decode()
 
 
 OUTGOING_LIMIT = 1000  # frames waiting for one socket before its subscriptions wait too
@@ -165,6 +74,7 @@ class Connection:
         self.init_received = False
         self.acknowledged = False
         self.viewer: Viewer = ANONYMOUS  # from connection_init's payload (or the upgrade)
+        self.credential: str | None = None
         self.headers = {
             k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())
         }
@@ -176,7 +86,12 @@ class Connection:
         self._outgoing: list[str | tuple[str, asyncio.Future[str]]] = []
         self._flushing: asyncio.Task[None] | None = None
         self._room = asyncio.Event()
-        self._refusals: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def api(self) -> Api:
+        api: Api = self.endpoint.state.api
+        return api
 
     async def send(self, text: str) -> None:
         await self._push(text)
@@ -235,16 +150,31 @@ class Connection:
             with contextlib.suppress(Exception):
                 await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
+    def close_soon(self, code: int, reason: str) -> None:
+        """Close from outside the connection's own task (a revocation, an expiry)."""
+        self._spawn(self._close_and_stop(code, reason))
+
+    async def _close_and_stop(self, code: int, reason: str) -> None:
+        await self.close(code, reason)
+        for task in list(self.operations.values()):
+            task.cancel()
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def run(self) -> None:
         try:
             await self._serve()
         except ProtocolViolation as violation:
             await self.close(violation.code, violation.reason)
         finally:
-            for task in list(self.operations.values()):
+            for task in [*self.operations.values(), *self._tasks]:
                 task.cancel()
-            if self.operations:
-                await asyncio.gather(*self.operations.values(), return_exceptions=True)
+            pending = [*self.operations.values(), *self._tasks]
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
             self.closed = True
             self._room.set()
             if self._flushing is not None:
@@ -275,6 +205,11 @@ class Connection:
         raw = message.get("text")
         if raw is None:
             raw = message.get("bytes") or b""
+        limit = self.endpoint.state.settings.max_body_bytes
+        if len(raw) > limit:  # characters of text are at least as many bytes
+            raise ProtocolViolation(
+                CloseCode.MESSAGE_TOO_BIG, f"Messages are at most {limit} bytes"
+            )
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -295,17 +230,10 @@ class Connection:
                     CloseCode.BAD_REQUEST, "connection_init payload must be an object"
                 )
             self.init_received = True
-            credential = _credential(payload or {}) or self.headers.get("authorization")
-            try:
-                self.viewer = await self.endpoint.state.gate.viewer(credential)
-            except AuthError as exc:
-                raise ProtocolViolation(CloseCode.FORBIDDEN, f"Forbidden: {exc}"[:120]) from None
-            except StoreUnavailableError:
-                # The key cannot be looked up while the store is down: "try again later"
-                # (RFC 6455), which clients retry, instead of a socket dropped unclosed.
-                raise ProtocolViolation(
-                    CloseCode.TRY_AGAIN_LATER, "Try again later: the hub's database is down"
-                ) from None
+            self.credential = _credential(payload or {}) or self.headers.get("authorization")
+            self.viewer = await self._authenticate()
+            self.endpoint.track(self)
+            self._spawn(self._keep_checking())
             self.acknowledged = True
             await self.send('{"type":"connection_ack"}')
         elif kind == "ping":
@@ -313,7 +241,7 @@ class Connection:
         elif kind == "pong":
             pass
         elif kind == "subscribe":
-            self._subscribe(data)
+            await self._subscribe(data)
         elif kind == "complete":
             op_id = data.get("id")
             if not isinstance(op_id, str):
@@ -324,7 +252,45 @@ class Connection:
         else:
             raise ProtocolViolation(CloseCode.BAD_REQUEST, f"Unknown message type {kind!r}")
 
-    def _subscribe(self, data: dict[str, Any]) -> None:
+    async def _authenticate(self) -> Viewer:
+        """The viewer of the connection's credential, now; closes the socket when it is no
+        longer valid."""
+        try:
+            gate: Gatekeeper = self.endpoint.state.gate
+            return await gate.authenticate(self.credential, self.client)
+        except AuthThrottled:
+            raise ProtocolViolation(
+                CloseCode.TRY_AGAIN_LATER, "Too many failed credentials; try again later"
+            ) from None
+        except AuthError as exc:
+            raise ProtocolViolation(CloseCode.FORBIDDEN, f"Forbidden: {exc}"[:120]) from None
+        except StoreUnavailableError:
+            # The key cannot be looked up while the store is down: "try again later"
+            # (RFC 6455), which clients retry, instead of a socket dropped unclosed.
+            raise ProtocolViolation(
+                CloseCode.TRY_AGAIN_LATER, "Try again later: the hub's database is down"
+            ) from None
+
+    async def _keep_checking(self) -> None:
+        """While the socket is open, its credential is checked again every interval (at a
+        token's expiry at the latest): a key revoked or a token expired closes it."""
+        if self.credential is None:
+            return
+        interval = self.endpoint.state.settings.reauthenticate_seconds
+        while not self.closed:
+            wait = interval
+            if self.viewer.expires_at is not None:
+                wait = max(0.0, min(wait, self.viewer.expires_at - time.time() + 0.05))
+            await asyncio.sleep(wait)
+            try:
+                self.viewer = await self._authenticate()
+            except ProtocolViolation as violation:
+                if violation.code == CloseCode.TRY_AGAIN_LATER:
+                    continue  # the store is down: the credential is checked again later
+                await self._close_and_stop(violation.code, violation.reason)
+                return
+
+    async def _subscribe(self, data: dict[str, Any]) -> None:
         if not self.acknowledged:
             raise ProtocolViolation(CloseCode.UNAUTHORIZED, "Unauthorized")
         op_id = data.get("id")
@@ -333,14 +299,8 @@ class Connection:
             raise ProtocolViolation(
                 CloseCode.BAD_REQUEST, "subscribe needs an `id` and a `payload` object"
             )
-        query = payload.get("query")
-        variables = payload.get("variables")
-        operation_name = payload.get("operationName")
-        if (
-            not isinstance(query, str)
-            or not (variables is None or isinstance(variables, dict))
-            or not (operation_name is None or isinstance(operation_name, str))
-        ):
+        request = GraphQLRequest.from_params(payload, Transport.WEBSOCKET, client=self.client)
+        if isinstance(request, Answer) or not isinstance(request.query, str):
             raise ProtocolViolation(
                 CloseCode.BAD_REQUEST,
                 "subscribe payload needs `query` (string), optional `variables` (object) "
@@ -350,146 +310,64 @@ class Connection:
             raise ProtocolViolation(
                 CloseCode.SUBSCRIBER_EXISTS, f"Subscriber for {op_id} already exists"
             )
-        settings = self.endpoint.state.settings
-        refusal = None
-        if len(self.operations) >= settings.ws_max_subscriptions:
-            refusal = (
-                ErrorCode.TOO_MANY_SUBSCRIPTIONS,
-                f"At most {settings.ws_max_subscriptions} operations at once on one connection.",
-            )
-        else:
-            gate = self.endpoint.state.gate
-            caller = self.viewer.actor if self.viewer.authenticated else f"ip:{self.client}"
-            wait = gate.retry_after(caller)
-            if wait is not None:
-                refusal = (ErrorCode.RATE_LIMITED, f"Too many requests; try again in {wait:.0f} s.")
-        if refusal is not None:
-            task = asyncio.create_task(
-                self._error(orjson.dumps(op_id).decode(), [error_entry(*refusal)])
-            )
-            self._refusals.add(task)
-            task.add_done_callback(self._refusals.discard)
+        id_json = orjson.dumps(op_id).decode()
+        limit = self.endpoint.state.settings.ws_max_subscriptions
+        if len(self.operations) >= limit:
+            message = f"At most {limit} operations at once on one connection."
+            refusal = error_entry(ErrorCode.TOO_MANY_SUBSCRIPTIONS, message)
+            self._spawn(self._error(id_json, [refusal]))
             return
+        # Every operation is the credential's again: a revoked key or an expired token
+        # stops here, whatever it could do at connection_init.
+        self.viewer = await self._authenticate()
         self.operations[op_id] = asyncio.create_task(
-            self._operation(op_id, query, variables or {}, operation_name),
+            self._operation(op_id, id_json, request, self.viewer),
             name=f"rantai-ws-operation-{op_id}",
         )
 
     async def _operation(
-        self, op_id: str, query: str, variables: dict[str, Any], operation_name: str | None
+        self, op_id: str, id_json: str, request: GraphQLRequest, viewer: Viewer
     ) -> None:
-        id_json = orjson.dumps(op_id).decode()
         try:
-            settings = self.endpoint.state.settings
-            prepared = self.endpoint.state.documents.get(
-                query,
-                introspection=not (settings.production and not self.viewer.authenticated),
-                suggestions=not settings.production,
-            )
-            if prepared.document is None:
-                await self._error(id_json, _formatted_errors(prepared.errors, executed=False))
-                return
-            too_costly = check_variables(variables) or self.endpoint.state.documents.check_cost(
-                prepared, operation_name, variables
-            )
-            if too_costly is not None:
-                await self._error(id_json, _formatted_errors([too_costly], executed=False))
-                return
-            operation = get_operation_ast(prepared.document, operation_name)
-            if operation is None:
-                message = (
-                    f"Unknown operation named '{operation_name}'."
-                    if operation_name
-                    else "Send one operation, or name the one to run in `operationName`."
-                )
-                await self._error(id_json, [error_entry("BAD_REQUEST", message)])
-                return
-            if operation.operation is OperationType.SUBSCRIPTION:
-                await self._stream(id_json, prepared, variables, operation_name)
+            answer = await self.api.handle(request, viewer)
+            if answer.stream is not None:
+                await self._stream(id_json, answer)
+            elif answer.executed:
+                body = orjson.dumps(answer.body).decode()
+                await self.send(f'{{"id":{id_json},"type":"next","payload":{body}}}')
+                await self.send(f'{{"id":{id_json},"type":"complete"}}')
             else:
-                await self._single(id_json, prepared, variables, operation_name)
+                await self._error(id_json, answer.body.get("errors") or [])
         except asyncio.CancelledError:
             raise
-        except StoreUnavailableError as exc:  # the audit log of an authenticated subscribe
-            await self._error(id_json, [error_entry(ErrorCode.STORE_UNAVAILABLE, str(exc))])
         except Exception:
-            log.exception("subscription %s failed", op_id)
+            log.exception("operation %s failed", op_id)
             await self._error(
-                id_json, [error_entry(ErrorCode.INTERNAL_SERVER_ERROR, "Internal server error")]
+                id_json, [error_entry(ErrorCode.INTERNAL_SERVER_ERROR, "Internal server error.")]
             )
         finally:
             if self.operations.get(op_id) is asyncio.current_task():
                 del self.operations[op_id]
 
+    async def _stream(self, id_json: str, answer: Answer) -> None:
+        stream = answer.stream
+        if stream is None:
+            return
+        prefix = f'{{"id":{id_json},"type":"next","payload":'
+        try:
+            async for payload in stream:
+                await self.send_rendered(prefix, payload)
+        except StreamFailed as failure:
+            await self._error(id_json, failure.errors)
+            return
+        finally:
+            await stream.aclose()
+        await self.send(f'{{"id":{id_json},"type":"complete"}}')
+
     async def _error(self, id_json: str, errors: list[Any]) -> None:
         await self.send(
             f'{{"id":{id_json},"type":"error","payload":{orjson.dumps(errors).decode()}}}'
         )
-
-    async def _single(
-        self,
-        id_json: str,
-        prepared: Prepared,
-        variables: dict[str, Any],
-        operation_name: str | None,
-    ) -> None:
-        """A query over the socket: one `next`, then `complete` (mutations do not exist)."""
-        state = self.endpoint.state
-        settings = state.settings
-        assert prepared.document is not None
-        result = await run(
-            self.endpoint.schema,
-            prepared.document,
-            Context.create(state.engine, settings, viewer=self.viewer),
-            variables,
-            operation_name,
-            time_limit=settings.execution_timeout_seconds,
-            hide_suggestions=settings.production,
-        )
-        body, _ = format_result(result, mask=settings.production)
-        await self.send(f'{{"id":{id_json},"type":"next","payload":{orjson.dumps(body).decode()}}}')
-        await self.send(f'{{"id":{id_json},"type":"complete"}}')
-
-    async def _stream(
-        self,
-        id_json: str,
-        prepared: Prepared,
-        variables: dict[str, Any],
-        operation_name: str | None,
-    ) -> None:
-        state = self.endpoint.state
-        context = Context.create(state.engine, state.settings, feed=state.feed, viewer=self.viewer)
-        await state.gate.audit(
-            self.viewer, "subscribe", {"operation": operation_name, "variables": variables}
-        )
-        built = Executor.build(
-            self.endpoint.schema._schema,
-            prepared.document,  # type: ignore[arg-type]
-            context_value=context,
-            raw_variable_values=variables,
-            operation_name=operation_name,
-        )
-        if isinstance(built, list):  # variables that do not fit their types
-            await self._error(id_json, _formatted_errors(built, executed=False))
-            return
-        source = create_source_event_stream(built)
-        if asyncio.iscoroutine(source):
-            source = await source
-        if isinstance(source, ExecutionResult):
-            await self._error(id_json, _formatted_errors(list(source.errors or ()), True))
-            return
-        rendering = Rendering(self.endpoint, prepared, operation_name, variables, self.viewer)
-        stream: AsyncIterable[Any] = source  # type: ignore[assignment]
-        prefix = f'{{"id":{id_json},"type":"next","payload":'
-        events = _events(stream, built.operation)
-        try:
-            async with contextlib.aclosing(events):
-                async for root in events:
-                    await self.send_rendered(prefix, rendering.render(root))
-        except _StreamError as failure:
-            await self._error(id_json, _formatted_errors([failure.error], executed=True))
-            return
-        await self.send(f'{{"id":{id_json},"type":"complete"}}')
 
 
 def _credential(payload: dict[str, Any]) -> str | None:
@@ -505,46 +383,55 @@ def _credential(payload: dict[str, Any]) -> str | None:
     return f"Bearer {token}" if isinstance(token, str) else None
 
 
-class _StreamError(Exception):
-    def __init__(self, error: GraphQLError) -> None:
-        self.error = error
-
-
-async def _events(stream: AsyncIterable[Any], operation: Node) -> AsyncGenerator[Any, None]:
-    """The source stream, its errors (a bad or expired cursor…) turned into GraphQL errors."""
-    iterator = aiter(stream)
-    try:
-        while True:
-            try:
-                root = await anext(iterator)
-            except StopAsyncIteration:
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                raise _StreamError(located_error(exc, [operation])) from exc
-            yield root
-    finally:
-        close = getattr(iterator, "aclose", None)
-        if close is not None:
-            await close()
-
-
 class LiveEndpoint:
     """The ASGI endpoint for WebSocket connections on /graphql."""
 
-    def __init__(self, schema: strawberry.Schema, *, init_timeout: float = 10.0) -> None:
-        self.schema = schema
+    def __init__(
+        self,
+        *,
+        init_timeout: float = 10.0,
+        max_per_address: int = 100,
+        max_connections: int = 20_000,
+    ) -> None:
         self.init_timeout = init_timeout
+        self.max_per_address = max_per_address
+        self.max_connections = max_connections
         self.state: Any = None
-        self.renders = 0  # event renderings so far (bench and tests read it)
         self.connections = 0
+        self._by_address: Counter[str] = Counter()
+        self._by_actor: dict[str, set[Connection]] = {}
+
+    @property
+    def renders(self) -> int:
+        """Event renderings so far (bench and tests read it)."""
+        return int(self.state.api.subscriptions.renders) if self.state is not None else 0
+
+    def track(self, connection: Connection) -> None:
+        """Remember an authenticated connection by its actor, for revocations."""
+        if connection.viewer.authenticated:
+            self._by_actor.setdefault(connection.viewer.actor, set()).add(connection)
+
+    def revoked(self, prefix: str) -> None:
+        """A key was revoked (in any process): close its sockets now."""
+        for connection in list(self._by_actor.get(f"key:{prefix}", ())):
+            connection.close_soon(CloseCode.FORBIDDEN, "Forbidden: this API key was revoked")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert scope["type"] == "websocket"
+        if scope["type"] != "websocket":
+            return
         self.state = scope["app"].state
         message = await receive()
         if message["type"] != "websocket.connect":
+            return
+        address = (scope.get("client") or ("?", 0))[0]
+        if (
+            self.connections >= self.max_connections
+            or self._by_address[address] >= self.max_per_address
+        ):
+            # Refused before the handshake completes (HTTP 403): an address cannot hold
+            # more than its share of the process's sockets.
+            log.warning("refused a WebSocket from %s: too many open connections", address)
+            await send({"type": "websocket.close", "code": CloseCode.TRY_AGAIN_LATER})
             return
         offered = scope.get("subprotocols") or []
         if PROTOCOL not in offered:
@@ -559,7 +446,17 @@ class LiveEndpoint:
             return
         await send({"type": "websocket.accept", "subprotocol": PROTOCOL})
         self.connections += 1
+        self._by_address[address] += 1
+        connection = Connection(self, scope, receive, send)
         try:
-            await Connection(self, scope, receive, send).run()
+            await connection.run()
         finally:
             self.connections -= 1
+            self._by_address[address] -= 1
+            if self._by_address[address] <= 0:
+                del self._by_address[address]
+            members = self._by_actor.get(connection.viewer.actor)
+            if members is not None:
+                members.discard(connection)
+                if not members:
+                    del self._by_actor[connection.viewer.actor]

@@ -606,5 +606,7 @@ class AuditLog(SQLModel, table=True):
     detail: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}")
     )
+    # The canonical text of `detail` the hash covers (jsonb rewrites some values).
+    detail_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     prev_hash: str = Field(sa_column=Column(String(64), nullable=False))
     hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))

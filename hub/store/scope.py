@@ -225,7 +225,7 @@ _PUBLIC_EVENTS = {
     "ContractAmendment",
     "Vendor",
 }
-_MASKED = frozenset({"Vendor.taxId", "Payment.payee"})
+_MASKED = frozenset({"Vendor.taxId", "Payment.payee", "Source.lastError"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,7 +156,7 @@
   function card(title, subtitle, s) {
     return '<div class="card"><h1>' + esc(title) + "</h1>" +
       (subtitle ? '<div class="muted">' + esc(subtitle) + "</div>" : "") +
-      figures(s) + '<div style="margin-top:12px">' + chainSvg(s, true) + "</div></div>";
+      figures(s) + '<div class="chain-block">' + chainSvg(s, true) + "</div></div>";
   }
 
   function table(kind, rows, firstHeader) {

@@ -1,0 +1,190 @@
+"""Subscriptions: the source stream of one subscriber, and one rendering per event for all
+subscribers that asked the same thing.
+
+A rendering executes the selection for an event; it is shared by every subscriber with the
+same (document, operation, variables the selection uses, viewer scope): the root field's
+`filter` and `after` only choose which events a subscriber gets, not what an event looks
+like, so they are left out of the key, and 5,000 regency apps with one document share one
+rendering per event. Each rendering gets its own context (loaders per event, never per
+connection) and is memoised on the event. Errors are formatted as every other answer is:
+with codes, masked in production, no field suggestions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import strawberry
+from graphql import ExecutionResult, GraphQLError, Node, located_error
+from graphql.execution import Executor, create_source_event_stream, execute_subscription_event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.auth import Viewer
+from hub.errors import ErrorCode, error_entry
+from hub.events.feed import ChangeFeed
+from hub.serving.documents import Prepared
+from hub.serving.responses import format_result, formatted_errors
+from hub.settings import Settings
+from resolvers.context import Context
+
+log = logging.getLogger("rantai.live")
+
+
+class StreamFailed(Exception):
+    """A subscription's source ended with an error (a bad or expired cursor, a store that
+    went away): the errors as sent to the client."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(errors[0]["message"] if errors else "failed")
+        self.errors = errors
+
+
+@dataclass
+class Operation:
+    """What a subscription runs: a prepared document, its operation and variables."""
+
+    prepared: Prepared
+    operation_name: str | None
+    variables: dict[str, Any]
+    viewer: Viewer
+
+
+class Subscriptions:
+    """Opens subscriptions on the process's change feed and renders their events."""
+
+    def __init__(
+        self,
+        schema: strawberry.Schema,
+        engine: AsyncEngine,
+        settings: Settings,
+        feed: ChangeFeed | None,
+    ) -> None:
+        self.schema = schema
+        self.engine = engine
+        self.settings = settings
+        self.feed = feed
+        self.renders = 0  # event renderings so far (bench and tests read it)
+
+    async def open(self, op: Operation) -> Stream:
+        """The subscriber's stream; StreamFailed when it cannot start (variables that do
+        not fit, a cursor the API refuses)."""
+        production = self.settings.production
+        context = Context.create(self.engine, self.settings, feed=self.feed, viewer=op.viewer)
+        built = Executor.build(
+            self.schema._schema,
+            op.prepared.document,  # type: ignore[arg-type]
+            context_value=context,
+            raw_variable_values=op.variables,
+            operation_name=op.operation_name,
+            hide_suggestions=production,
+        )
+        if isinstance(built, list):  # variables that do not fit their types
+            raise StreamFailed(formatted_errors(built, executed=False, mask=production))
+        source = create_source_event_stream(built)
+        if asyncio.iscoroutine(source):
+            source = await source
+        if isinstance(source, ExecutionResult):
+            errors = list(source.errors or ())
+            self.schema.process_errors(errors)
+            raise StreamFailed(formatted_errors(errors, executed=True, mask=production))
+        return Stream(source, built.operation, Rendering(self, op), production)  # type: ignore[arg-type]
+
+
+class Stream:
+    """A subscriber's events, each as the future JSON text of its `payload`."""
+
+    def __init__(
+        self, source: AsyncIterator[Any], operation: Node, rendering: Rendering, mask: bool
+    ) -> None:
+        self._source = source
+        self._operation = operation
+        self._rendering = rendering
+        self._mask = mask
+
+    def __aiter__(self) -> Stream:
+        return self
+
+    async def __anext__(self) -> asyncio.Future[str]:
+        try:
+            root = await anext(self._source)
+        except (StopAsyncIteration, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            error = located_error(exc, [self._operation])
+            self._rendering.owner.schema.process_errors([error])
+            raise StreamFailed(formatted_errors([error], executed=True, mask=self._mask)) from exc
+        return self._rendering.render(root)
+
+    async def aclose(self) -> None:
+        close = getattr(self._source, "aclose", None)
+        if close is not None:
+            await close()
+
+
+class Rendering:
+    """Renders events for one group of subscribers, once per event for the whole process."""
+
+    def __init__(self, owner: Subscriptions, op: Operation) -> None:
+        self.owner = owner
+        self.op = op
+        names = op.prepared.render_variables.get(op.operation_name)
+        if names is None and len(op.prepared.render_variables) == 1:
+            names = next(iter(op.prepared.render_variables.values()))
+        relevant = {k: v for k, v in op.variables.items() if k in (names or ())}
+        self.key = (
+            "render",
+            id(op.prepared),
+            op.operation_name,
+            orjson.dumps(relevant, option=orjson.OPT_SORT_KEYS),
+            op.viewer.scope.cache_key,
+        )
+
+    def render(self, root: Any) -> asyncio.Future[str]:
+        """The `payload` JSON of the `next` message for this event, rendered once for every
+        subscriber of this group (memoised on the event)."""
+        event = getattr(root, "event", None)
+        if event is None:  # a root without an outbox event: rendered for this one only
+            self.owner.renders += 1
+            return asyncio.ensure_future(self._execute(root))
+        memo: dict[Any, Any] = event.memo
+        task: asyncio.Future[str] | None = memo.get(self.key)
+        if task is None:
+            task = memo[self.key] = asyncio.ensure_future(self._execute(root))
+            self.owner.renders += 1
+        return task
+
+    async def _execute(self, root: Any) -> str:
+        try:
+            return await self._execute_unsafe(root)
+        except Exception:
+            log.exception("rendering a change event failed")
+            error = error_entry(ErrorCode.INTERNAL_SERVER_ERROR, "Internal server error.")
+            return orjson.dumps({"errors": [error]}).decode()
+
+    async def _execute_unsafe(self, root: Any) -> str:
+        owner = self.owner
+        production = owner.settings.production
+        context = Context.create(owner.engine, owner.settings, viewer=self.op.viewer)
+        built = Executor.build(
+            owner.schema._schema,
+            self.op.prepared.document,  # type: ignore[arg-type]
+            context_value=context,
+            raw_variable_values=self.op.variables,
+            operation_name=self.op.operation_name,
+            hide_suggestions=production,
+        )
+        if isinstance(built, list):
+            result = ExecutionResult(None, built)
+        else:
+            outcome = execute_subscription_event(built.build_per_event_executor(root))
+            result = await outcome if asyncio.iscoroutine(outcome) else outcome  # type: ignore[assignment]
+        errors: list[GraphQLError] = list(result.errors or ())
+        if errors:
+            owner.schema.process_errors(errors)
+        body, _ = format_result(result, mask=production, executed=result.data is not None)
+        return orjson.dumps(body).decode()

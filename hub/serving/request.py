@@ -1,0 +1,362 @@
+"""The one request path: a parsed request and its viewer in, the answer out.
+
+HTTP (`hub/serving/http.py`) and WebSocket (`hub/serving/ws.py`) only parse their framing,
+authenticate at their edge (`Gatekeeper.authenticate`) and frame what `Api.handle` answers.
+Everything else happens here, in this order, the same for both: the rate limit, trusted
+documents, the variables' shape, parse and validation with the static limits (cached), the
+operation's transport rules, the cost, then execution (the compiled path first for queries,
+else the resolvers, within the time limit; or the subscription's stream), the audit record
+of an authenticated caller (refusals included), and error formatting and masking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import orjson
+import strawberry
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    execute,
+    get_operation_ast,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.auth import Viewer
+from hub.auth.guard import Gatekeeper, document_hash
+from hub.errors import ErrorCode, StoreUnavailableError, TimedOut, error_entry
+from hub.serving.compiled import CompiledQueries
+from hub.serving.documents import Documents, check_variables
+from hub.serving.live import Operation, Stream, StreamFailed, Subscriptions
+from hub.serving.responses import error_body, format_result
+from hub.settings import Settings
+from resolvers.context import Context
+
+log = logging.getLogger("rantai.request")
+
+
+class Transport(StrEnum):
+    HTTP = "http"
+    WEBSOCKET = "websocket"
+
+
+@dataclass(frozen=True)
+class GraphQLRequest:
+    """One operation as a transport received it, its framing already checked."""
+
+    query: str | None
+    variables: dict[str, Any] | None = None
+    operation_name: str | None = None
+    extensions: dict[str, Any] | None = None
+    document_id: str | None = None
+    transport: Transport = Transport.HTTP
+    http_method: str | None = None  # GET or POST over HTTP
+    client: str = "?"  # the caller's address
+
+    @classmethod
+    def from_params(
+        cls,
+        params: dict[str, Any],
+        transport: Transport,
+        *,
+        http_method: str | None = None,
+        client: str = "?",
+    ) -> GraphQLRequest | Answer:
+        """The request of a GraphQL-over-HTTP parameter object (also the payload of a
+        WebSocket `subscribe`), or the BAD_REQUEST answer naming the member that is wrong."""
+        query, variables = params.get("query"), params.get("variables")
+        operation_name, extensions = params.get("operationName"), params.get("extensions")
+        document_id = params.get("documentId")
+        problem = None
+        if query is not None and not isinstance(query, str):
+            problem = "`query` must be a string."
+        elif variables is not None and not isinstance(variables, dict):
+            problem = "`variables` must be a JSON object."
+        elif operation_name is not None and not isinstance(operation_name, str):
+            problem = "`operationName` must be a string."
+        elif extensions is not None and not isinstance(extensions, dict):
+            problem = "`extensions` must be a JSON object."
+        elif document_id is not None and not isinstance(document_id, str):
+            problem = "`documentId` must be a string."
+        if problem is not None:
+            return Answer.refused(ErrorCode.BAD_REQUEST, problem, 400)
+        return cls(
+            query, variables, operation_name, extensions, document_id, transport, http_method,
+            client,
+        )  # fmt: skip
+
+
+@dataclass
+class Answer:
+    """What the request path answers: a body (a result, or a refusal before execution), or
+    a subscription's stream. `status` is the HTTP status when the request path decides it
+    (a refusal's, a timeout's); otherwise the transport chooses (GraphQL-over-HTTP's rules
+    depend on the media type)."""
+
+    body: dict[str, Any] = field(default_factory=dict)
+    executed: bool = False
+    status: int | None = None
+    headers: dict[str, str] | None = None
+    stream: Stream | None = None
+
+    @classmethod
+    def refused(
+        cls, code: ErrorCode, message: str, status: int | None = None, **headers: str
+    ) -> Answer:
+        return cls(error_body(code, message), False, status, headers or None)
+
+    @property
+    def code(self) -> str:
+        """The first error's code, or "ok"."""
+        errors = self.body.get("errors") or ()
+        return str(errors[0]["extensions"]["code"]) if errors else "ok"
+
+
+class TrustedDocumentRequired(Exception):
+    pass
+
+
+class Api:
+    """The GraphQL API of one process: every operation of every transport passes `handle`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        schema: strawberry.Schema,
+        engine: AsyncEngine,
+        gate: Gatekeeper,
+        documents: Documents,
+        subscriptions: Subscriptions,
+        compiled: CompiledQueries | None = None,
+        trusted: dict[str, str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.schema = schema
+        self.engine = engine
+        self.gate = gate
+        self.documents = documents
+        self.subscriptions = subscriptions
+        self.compiled = compiled
+        self.trusted = trusted
+
+    async def handle(self, request: GraphQLRequest, viewer: Viewer) -> Answer:
+        caller = viewer.actor if viewer.authenticated else f"ip:{request.client}"
+        wait = self.gate.retry_after(caller)
+        if wait is not None:
+            seconds = str(math.ceil(wait))
+            return Answer.refused(
+                ErrorCode.RATE_LIMITED,
+                f"Too many requests; try again in {seconds} s.",
+                429,
+                **{"Retry-After": seconds},
+            )
+        audit = _Audit(request, viewer)
+        answer = await self._answer(request, viewer, audit)
+        if viewer.authenticated:
+            try:
+                await self.gate.audit(viewer, audit.kind, audit.detail(answer))
+            except StoreUnavailableError as exc:
+                if answer.stream is not None:
+                    await answer.stream.aclose()
+                return Answer.refused(ErrorCode.STORE_UNAVAILABLE, str(exc), 503)
+        return answer
+
+    async def _answer(self, request: GraphQLRequest, viewer: Viewer, audit: _Audit) -> Answer:
+        settings = self.settings
+        try:
+            query = self._document(request)
+        except TrustedDocumentRequired as error:
+            return Answer.refused(ErrorCode.TRUSTED_DOCUMENT_REQUIRED, str(error), 400)
+        if not isinstance(query, str) or not query.strip():
+            return Answer.refused(
+                ErrorCode.BAD_REQUEST,
+                "Send the GraphQL document as a non-empty string in `query`.",
+                400,
+            )
+        audit.document = document_hash(query)
+        problem = check_variables(request.variables, self.documents.limits)
+        if problem is not None:
+            return _not_executed([problem])
+        production = settings.production
+        prepared = self.documents.get(
+            query,
+            introspection=not (production and not viewer.authenticated),
+            suggestions=not production,
+        )
+        kind = prepared.operation_type(request.operation_name)
+        refusal = self._transport_rule(request, kind)
+        if refusal is not None:
+            return refusal
+        if prepared.document is None:
+            return _not_executed(prepared.errors)
+        operation = get_operation_ast(prepared.document, request.operation_name)
+        if operation is None:
+            message = (
+                f"No operation named {request.operation_name!r} in the document."
+                if request.operation_name
+                else "The document has several operations: name one in `operationName`."
+            )
+            return Answer.refused(ErrorCode.BAD_REQUEST, message, 400)
+        audit.operation = request.operation_name or (
+            operation.name.value if operation.name else None
+        )
+        audit.kind = "subscribe" if operation.operation is OperationType.SUBSCRIPTION else "request"
+        variables = request.variables or {}
+        too_costly = self.documents.check_cost(prepared, request.operation_name, variables)
+        if too_costly is not None:
+            return _not_executed([too_costly])
+        if operation.operation is OperationType.SUBSCRIPTION:
+            op = Operation(prepared, request.operation_name, variables, viewer)
+            try:
+                stream = await self.subscriptions.open(op)
+            except StreamFailed as failed:
+                return Answer({"errors": failed.errors}, executed=False)
+            return Answer(executed=True, stream=stream)
+        return await self._execute(prepared.document, operation, request, viewer)
+
+    def _transport_rule(self, request: GraphQLRequest, kind: OperationType | None) -> Answer | None:
+        """Subscriptions travel over WebSocket; a GET runs queries only."""
+        if request.transport is Transport.HTTP:
+            if kind is OperationType.SUBSCRIPTION:
+                status = 405 if request.http_method == "GET" else 400
+                answer = Answer.refused(
+                    ErrorCode.BAD_REQUEST,
+                    "Subscriptions run over WebSocket (graphql-transport-ws), not HTTP.",
+                    status,
+                )
+                if status == 405:
+                    answer.headers = {"Allow": "POST"}
+                return answer
+            if kind is OperationType.MUTATION and request.http_method == "GET":
+                answer = Answer.refused(ErrorCode.BAD_REQUEST, "Send mutations with POST.", 405)
+                answer.headers = {"Allow": "POST"}
+                return answer
+        return None
+
+    async def _execute(
+        self,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        request: GraphQLRequest,
+        viewer: Viewer,
+    ) -> Answer:
+        settings = self.settings
+        time_limit = settings.execution_timeout_seconds
+        result = None
+        if self.compiled is not None:
+            result = await self.compiled.answer(
+                document, operation, request.variables, viewer.scope, time_limit=time_limit
+            )
+        if result is None:
+            context = Context.create(self.engine, settings, viewer=viewer)
+            result = await run(
+                self.schema, document, context, request.variables, request.operation_name,
+                time_limit=time_limit, hide_suggestions=settings.production,
+            )  # fmt: skip
+        body, executed = format_result(result, mask=settings.production)
+        timed_out = any(isinstance(e.original_error or e, TimedOut) for e in result.errors or ())
+        return Answer(body, executed, 503 if timed_out else None)
+
+    def _document(self, request: GraphQLRequest) -> str | None:
+        """The document to run. With trusted documents on, only a registered one, named by
+        its sha256 (`documentId` or `extensions.persistedQuery.sha256Hash`, optionally
+        "sha256:…") or sent as text whose hash is registered."""
+        trusted = self.trusted
+        if trusted is None:
+            return request.query
+        extensions = request.extensions or {}
+        persisted = extensions.get("persistedQuery")
+        wanted = request.document_id or (
+            persisted.get("sha256Hash") if isinstance(persisted, dict) else None
+        )
+        if isinstance(wanted, str):
+            document = trusted.get(wanted.removeprefix("sha256:"))
+            if document is None:
+                raise TrustedDocumentRequired(f"No trusted document with id {wanted!r}.")
+            return document
+        if isinstance(request.query, str) and document_hash(request.query) in trusted:
+            return request.query
+        raise TrustedDocumentRequired(
+            "This hub runs only trusted documents: send `documentId` (their sha256) or a "
+            "registered document."
+        )
+
+
+def _not_executed(errors: list[GraphQLError]) -> Answer:
+    body, _ = format_result(ExecutionResult(None, errors), executed=False)
+    return Answer(body, executed=False)
+
+
+@dataclass
+class _Audit:
+    """What the audit record of one request says: who (the record's actor), over which
+    transport, which operation and document, the variables' hash and size (never their
+    values: a subscriber's variables once filled 8 MB rows), and the outcome."""
+
+    request: GraphQLRequest
+    viewer: Viewer
+    kind: str = "request"
+    document: str | None = None
+    operation: str | None = None
+
+    def detail(self, answer: Answer) -> dict[str, Any]:
+        variables: dict[str, Any] | None = None
+        if self.request.variables:
+            try:
+                raw = orjson.dumps(self.request.variables)
+            except TypeError:  # nested past orjson's limit (and refused for it)
+                raw = b""
+            variables = {"sha256": hashlib.sha256(raw).hexdigest(), "bytes": len(raw)}
+        return {
+            "transport": str(self.request.transport),
+            "operation": self.operation,
+            "document": self.document,
+            "variables": variables,
+            "outcome": answer.code,
+            "errors": len(answer.body.get("errors") or ()),
+        }
+
+
+async def run(
+    schema: strawberry.Schema,
+    document: DocumentNode,
+    context: Any,
+    variables: dict[str, Any] | None,
+    operation_name: str | None,
+    *,
+    time_limit: float,
+    hide_suggestions: bool,
+) -> ExecutionResult:
+    """Execute a validated query or mutation with the resolvers within `time_limit` s."""
+    try:
+        async with asyncio.timeout(time_limit):
+            outcome = execute(
+                schema._schema,
+                document,
+                context_value=context,
+                variable_values=variables,
+                operation_name=operation_name,
+                hide_suggestions=hide_suggestions,
+            )
+            result = await outcome if isinstance(outcome, Awaitable) else outcome
+    except TimeoutError:
+        error = TimedOut(f"The request took longer than {time_limit:g} s and was stopped.")
+        return ExecutionResult(None, [error])
+    if result.errors:
+        schema.process_errors(list(result.errors))
+    return result
+
+
+Handler = Callable[[GraphQLRequest, Viewer], Awaitable[Answer]]
+__all__ = ["Answer", "Api", "GraphQLRequest", "Handler", "Transport", "error_entry", "run"]

@@ -1,0 +1,69 @@
+"""GraphQL results as clients get them, whatever the transport: every error with a stable
+`extensions.code`, unexpected ones masked in production."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import ExecutionResult, GraphQLError, GraphQLSyntaxError
+
+from hub.errors import STORE_UNREACHABLE, ErrorCode, error_entry, store_unreachable
+
+
+def store_unavailable(error: GraphQLError) -> bool:
+    """The hub's own database could not be reached (as opposed to a bug)."""
+    original = error.original_error
+    return original is not None and store_unreachable(original)
+
+
+def _code(error: GraphQLError, executed: bool) -> ErrorCode:
+    if isinstance(error, GraphQLSyntaxError):
+        return ErrorCode.GRAPHQL_PARSE_FAILED
+    if not executed:
+        if error.message.startswith("Variable '$"):
+            return ErrorCode.BAD_USER_INPUT
+        return ErrorCode.GRAPHQL_VALIDATION_FAILED
+    return ErrorCode.INTERNAL_SERVER_ERROR
+
+
+def formatted_errors(
+    errors: list[GraphQLError], *, executed: bool, mask: bool
+) -> list[dict[str, Any]]:
+    """`errors` as sent. Without a code of their own, errors before execution are parse,
+    validation or input errors, and errors during it are the hub's (INTERNAL_SERVER_ERROR,
+    whose message `mask` replaces: in production the details are only in the log)."""
+    out: list[dict[str, Any]] = []
+    for error in errors:
+        formatted: dict[str, Any] = dict(error.formatted)
+        extensions = dict(formatted.get("extensions") or {})
+        if "code" not in extensions and store_unavailable(error):
+            formatted["message"] = STORE_UNREACHABLE
+            extensions["code"] = ErrorCode.STORE_UNAVAILABLE
+        extensions.setdefault("code", _code(error, executed))
+        if mask and extensions["code"] == ErrorCode.INTERNAL_SERVER_ERROR:
+            formatted["message"] = "Internal server error."
+        formatted["extensions"] = extensions
+        out.append(formatted)
+    return out
+
+
+def format_result(
+    result: ExecutionResult, *, mask: bool = False, executed: bool | None = None
+) -> tuple[dict[str, Any], bool]:
+    """The response body, and whether execution started (`data` present).
+
+    Execution started if there is data, or if an error carries a field path (a non-null
+    root field that failed nulls `data` itself); parse and validation errors have neither.
+    """
+    if executed is None:
+        executed = result.data is not None or any(e.path for e in result.errors or ())
+    body: dict[str, Any] = {}
+    if result.errors:
+        body["errors"] = formatted_errors(list(result.errors), executed=executed, mask=mask)
+    if executed:
+        body["data"] = result.data
+    return body, executed
+
+
+def error_body(code: ErrorCode, message: str) -> dict[str, Any]:
+    return {"errors": [error_entry(code, message)]}
