@@ -52,14 +52,14 @@ import httpx
 import websockets
 from sqlalchemy.engine import make_url
 
+from bench import abuse
 from bench.chain import HubProcess
 from hub.auth import keys
-from hub.db import EmbeddedPostgres
+from hub.db import EmbeddedPostgres, asyncpg_dsn
 from hub.events.outbox import parse_cursor
 from hub.migrate import run_async
 from hub.store.synthetic import seed_canonical
 from hub.sync.bindings import BY_ENTITY
-from hub.sync.engine import asyncpg_dsn
 from hub.sync.writer import Change, Writer
 
 QUERY = "{ regions { code summary(fiscalYear: 2025) { paid } } }"
@@ -78,13 +78,13 @@ import sys
 import uvicorn
 from hub.serving.app import create_app
 from hub.db import normalise_database_url
+from hub.serving.server import config
 from hub.settings import Settings
-from hub.serving.server import LiveProtocol
 
 settings = Settings(max_page_size=int(sys.argv[2]))
 url = normalise_database_url(settings.database_url)
-uvicorn.run(create_app(url, settings), host="127.0.0.1", port=int(sys.argv[1]),
-            log_level="warning", ws=LiveProtocol)
+app = create_app(url, settings)
+uvicorn.Server(config(app, settings, "127.0.0.1", int(sys.argv[1]), log_level="warning")).run()
 """
 
 
@@ -376,8 +376,6 @@ async def run(args: argparse.Namespace) -> int:
     folder = Path(tempfile.mkdtemp(prefix="rantai-faults-"))
     report = Report()
     store = await Store.create(folder)
-    hub: HubProcess | None = None
-    tasks: list[asyncio.Task[None]] = []
     try:
         print(f"store: embedded PostgreSQL in {store.embedded.pgdata}, socket {store.socket_dir}")
         await run_async(store.url, "upgrade", "head")
@@ -388,6 +386,32 @@ async def run(args: argparse.Namespace) -> int:
             key, _ = await keys.create(conn, SECRET_KEY, "province", label="bench.faults")
         finally:
             await conn.close()
+        if "outage" in args.sections:
+            await outages(args, store, folder, report, ids, key)
+        if "abuse" in args.sections:
+            print("\nabuse: a production hub under hostile clients", flush=True)
+            for outcome in await abuse.run(store.url, folder, SECRET_KEY):
+                report.checks.append((outcome.ok, outcome.line()))
+    finally:
+        await asyncio.to_thread(store.close)
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    print(f"\n{len(report.checks) - report.failed} of {len(report.checks)} checks passed")
+    return 1 if report.failed else 0
+
+
+async def outages(
+    args: argparse.Namespace,
+    store: Store,
+    folder: Path,
+    report: Report,
+    ids: list[int],
+    key: str,
+) -> None:
+    """The store restarted under load (the module's docstring)."""
+    hub: HubProcess | None = None
+    tasks: list[asyncio.Task[None]] = []
+    try:
         hub = await asyncio.to_thread(
             HubProcess.start, store.url, folder, LAUNCHER, {"RANTAI_SECRET_KEY": SECRET_KEY}
         )
@@ -406,7 +430,7 @@ async def run(args: argparse.Namespace) -> int:
         tasks.append(asyncio.create_task(producer.run()))
         if not await wait_for(lambda: _true(live.live.is_set()), 30):
             report.check(False, "the live subscriber received a first event")
-            return 1
+            return
         start_id = live.ids[0] - 1  # it follows from its first event on
         tasks += [asyncio.create_task(load.run()) for load in loads]
         await asyncio.sleep(args.before)
@@ -547,11 +571,6 @@ async def run(args: argparse.Namespace) -> int:
             await asyncio.to_thread(hub.stop)
             if report.failed:
                 print(f"\nthe hub's unhandled errors ({hub.log_path}):\n{unhandled(hub.log_path)}")
-        await asyncio.to_thread(store.close)
-        if not args.keep:
-            shutil.rmtree(folder, ignore_errors=True)
-    print(f"\n{len(report.checks) - report.failed} of {len(report.checks)} checks passed")
-    return 1 if report.failed else 0
 
 
 def unhandled(log: Path) -> str:
@@ -599,6 +618,12 @@ def main() -> None:
         help="pg_ctl stop modes, in order: fast, immediate",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--sections",
+        type=lambda s: [m.strip() for m in s.split(",") if m.strip()],
+        default=["outage", "abuse"],
+        help="outage (the store restarted under load), abuse (hostile clients)",
+    )
     args = parser.parse_args()
     unknown = [m for m in args.modes if m not in MODES]
     if unknown:

@@ -155,7 +155,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         max_overflow=pool_size,
         pool_pre_ping=False,
         pool_reset_on_return=None,
-        # JIT compiles a large statement (a compiled chain, hub/compiled.py) for longer than
+        # JIT compiles a large statement (a compiled chain, hub/serving/compiled.py) for longer than
         # it runs. random_page_cost 1.1 (PostgreSQL's default is 4, for spinning disks):
         # the store is small enough to stay in memory, where an index probe costs about
         # a sequential page, and the per-row lookups of a compiled chain then use indexes.

@@ -94,6 +94,22 @@ class ErrorCode(StrEnum):
     )
 
 
+def reference() -> str:
+    """docs/errors.md: every code and its meaning (a test keeps the file equal to this)."""
+    lines = [
+        "# Error codes",
+        "",
+        "Every error the API answers carries one of these codes in `extensions.code`",
+        "(printed from `hub.errors.ErrorCode`; `tests/test_contract.py` keeps this file",
+        "current).",
+        "",
+        "| code | meaning |",
+        "| --- | --- |",
+    ]
+    lines += [f"| `{code.value}` | {code.meaning} |" for code in ErrorCode]
+    return "\n".join(lines) + "\n"
+
+
 STORE_UNREACHABLE = "The hub's database is unreachable; try again shortly."
 
 # SQLSTATEs of a server that cannot serve a session now: class 08 (connection exception:

@@ -38,8 +38,8 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=10, ge=1)
     compiled_queries: bool = Field(
         default=True,
-        description="Answer pure-data queries with one compiled SQL statement (hub/compiled.py); "
-        "off: every query goes through the resolvers.",
+        description="Answer pure-data queries with one compiled SQL statement "
+        "(hub/serving/compiled.py); off: every query goes through the resolvers.",
     )
     gc_threshold: int = Field(
         default=50_000, ge=0, description="First-generation GC threshold; 0 leaves Python's."

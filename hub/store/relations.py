@@ -48,7 +48,7 @@ class Relation:
                 )
             )
         # Ties in `order_by` are broken by id, so the order is the same on every run (and
-        # the same as the compiled path's, hub/compiled.py).
+        # the same as the compiled path's, hub/serving/compiled.py).
         order = [self.table.c[c] for c in self.order_by]
         if "id" in self.table.c and "id" not in self.order_by:
             order.append(self.table.c.id)
