@@ -482,16 +482,17 @@ def sources_list(ctx: typer.Context, data_dir: DataDir = None, config: ConfigFil
 
 
 async def _source_health(url: str, config: Config, settings: Settings) -> list[dict[str, object]]:
-    from types import SimpleNamespace
-
     import asyncpg
 
-    from hub.sync.engine import asyncpg_dsn
-    from schema.source import is_stale
+    from hub.db import asyncpg_dsn
+    from hub.store.freshness import source_health
+    from hub.store.models import metadata
 
+    statement = source_health(metadata.tables["source"], settings.source_freshness_seconds)
+    sql = str(statement.compile(compile_kwargs={"literal_binds": True}))
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
-        stored = {r["id"]: r for r in await conn.fetch("SELECT * FROM source")}
+        stored = {r["id"]: r for r in await conn.fetch(sql)}
     finally:
         await conn.close()
     rows: list[dict[str, object]] = []
@@ -502,9 +503,7 @@ async def _source_health(url: str, config: Config, settings: Settings) -> list[d
                 "id": source.id,
                 "kind": source.kind,
                 "status": r["status"] if r else "NEVER_SYNCED",
-                "stale": is_stale(SimpleNamespace(**dict(r)), settings.source_freshness_seconds)
-                if r
-                else True,
+                "stale": r["stale"] if r else True,
                 "last_success_at": r["last_success_at"] if r else None,
                 "rows": r["rows"] if r else 0,
                 "waiting": r["waiting"] if r else 0,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hub.auth import INTERNAL, Viewer
 from hub.settings import Settings
 from hub.store.access import DataAccess
+from hub.store.freshness import FRESHNESS
 from hub.store.scope import EVERYTHING, Scope
 from resolvers.loaders import Loaders
 
@@ -26,7 +27,7 @@ class Context:
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.access)
+        self.loaders = Loaders(self.access, {FRESHNESS: self.settings.source_freshness_seconds})
 
     @classmethod
     def create(

@@ -7,7 +7,7 @@ nothing they cache outlives the answer it was loaded for.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Row
@@ -20,13 +20,16 @@ from hub.store.relations import Relation
 class RelationLoader(DataLoader[Hashable, Any]):
     """Loads `relation` for parent keys; results in key order, `None`/`[]` for misses."""
 
-    def __init__(self, access: DataAccess, relation: Relation) -> None:
+    def __init__(
+        self, access: DataAccess, relation: Relation, binds: Mapping[str, Any] | None = None
+    ) -> None:
         self.access = access
         self.relation = relation
+        self.binds = binds
         super().__init__(load_fn=self._load)
 
     async def _load(self, keys: Sequence[Hashable]) -> list[Any]:
-        rows = await self.access.related(self.relation, keys)
+        rows = await self.access.related(self.relation, keys, self.binds)
         if self.relation.many:
             groups: dict[Hashable, list[Row[Any]]] = defaultdict(list)
             for row in rows:
@@ -46,16 +49,17 @@ class Loaders:
     the number of statements depends on the document, not on how the rows interleave.
     """
 
-    def __init__(self, access: DataAccess) -> None:
+    def __init__(self, access: DataAccess, binds: Mapping[str, Any] | None = None) -> None:
         self.access = access
+        self.binds = binds  # values of the relations' own parameters (Relation.binds)
         self._loaders: dict[str, DataLoader[Any, Any]] = {}
+        self._relations: dict[str, RelationLoader] = {}
 
     def get(self, relation: Relation, site: str = "") -> RelationLoader:
         name = f"{relation.name}@{site}"
-        loader = self._loaders.get(name)
+        loader = self._relations.get(name)
         if loader is None:
-            loader = self._loaders[name] = RelationLoader(self.access, relation)
-        assert isinstance(loader, RelationLoader)
+            loader = self._relations[name] = RelationLoader(self.access, relation, self.binds)
         return loader
 
     def custom(self, name: str, factory: Any) -> DataLoader[Any, Any]:

@@ -2,51 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from sqlalchemy import Column, Row, func, select, tuple_
 from sqlalchemy.sql import Select
 
 from hub.errors import BadCursor, BadUserInput, PageTooLarge
 from hub.settings import Settings
 from hub.store.access import DataAccess
-
-
-def encode_cursor(kind: str, values: Sequence[Any]) -> str:
-    raw = orjson.dumps([kind, *values])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(kind: str, cursor: str, arity: int) -> list[Any]:
-    """The sort-key values in `cursor`; BAD_CURSOR unless it is one of ours for `kind`."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        payload = orjson.loads(raw)
-    except (binascii.Error, ValueError, orjson.JSONDecodeError):
-        raise BadCursor(f"Cursor {cursor!r} is not a cursor this API issued.") from None
-    if (
-        not isinstance(payload, list)
-        or len(payload) != arity + 1
-        or payload[0] != kind
-        or not all(_key_value(v) for v in payload[1:])
-    ):
-        raise BadCursor(f"Cursor {cursor!r} does not belong to a list of {kind}.")
-    return payload[1:]
-
-
-INT64 = 2**63
-
-
-def _key_value(value: Any) -> bool:
-    """A sort-key value a cursor may carry: text, or an integer the store's bigint holds."""
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, str) or (isinstance(value, int) and -INT64 <= value < INT64)
+from hub.store.codec import decode_cursor, encode_cursor
 
 
 def _integer(column: Column[Any]) -> bool:

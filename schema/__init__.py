@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import ExecutionContext
 
 from hub.errors import ClientError
@@ -30,7 +29,6 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         subscription=Subscription,
         types=[Region, Opd, SubActivity, ProcurementPackage, Tender, Contract, Discrepancy],
-        extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
     )
 
 

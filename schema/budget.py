@@ -7,91 +7,71 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from sqlalchemy import Row
 
 from hub.errors import Forbidden
 from hub.store import relations as rel
 from resolvers.context import Context
+from schema.common import Node
+from schema.fields import RowBacked, column, link, lookup, node_id, row_type, same_row
 from schema.source import Provenance
 
 if TYPE_CHECKING:
     from schema.procurement import Contract, Vendor
 
 Info = strawberry.Info[Context, None]
+T = rel.T
 
 
+@row_type()
 @strawberry.type(description="Anggaran (DPA) of a sub kegiatan and its payments.")
-class Budget:
-    sub_activity_id: strawberry.Private[int]
-
-    @strawberry.field(description="Pagu DPA: the sum of the DPA lines.")
-    async def allocated(self, info: Info) -> Decimal:
-        row = await info.context.loaders.one(rel.ROLLUP_BY_SUB_ACTIVITY, self.sub_activity_id)
-        assert row is not None
-        return Decimal(row.allocated)
-
-    @strawberry.field(description="Realisasi: the sum of SP2D payments.")
-    async def paid(self, info: Info) -> Decimal:
-        row = await info.context.loaders.one(rel.ROLLUP_BY_SUB_ACTIVITY, self.sub_activity_id)
-        assert row is not None
-        return Decimal(row.paid)
-
-    @strawberry.field(description="Rincian DPA by kode rekening.")
-    async def lines(self, info: Info) -> list[BudgetLine]:
-        rows = await info.context.loaders.many(
-            rel.BUDGET_LINES_BY_SUB_ACTIVITY, self.sub_activity_id
-        )
-        return [BudgetLine.from_row(row) for row in rows]
-
-    @strawberry.field(description="SP2D payments, oldest first.")
-    async def payments(self, info: Info) -> list[Payment]:
-        rows = await info.context.loaders.many(rel.PAYMENTS_BY_SUB_ACTIVITY, self.sub_activity_id)
-        return [Payment.from_row(row) for row in rows]
+class Budget(RowBacked):
+    allocated: Decimal = lookup(
+        rel.ROLLUP_BY_SUB_ACTIVITY, "id", "allocated", "Pagu DPA: the sum of the DPA lines."
+    )
+    paid: Decimal = lookup(
+        rel.ROLLUP_BY_SUB_ACTIVITY, "id", "paid", "Realisasi: the sum of SP2D payments."
+    )
+    lines: list[BudgetLine] = link(
+        rel.BUDGET_LINES_BY_SUB_ACTIVITY, "id", "Rincian DPA by kode rekening."
+    )
+    payments: list[Payment] = link(
+        rel.PAYMENTS_BY_SUB_ACTIVITY, "id", "SP2D payments, oldest first."
+    )
+    row: strawberry.Private[Any]  # the sub kegiatan's
+    site: strawberry.Private[str]
 
 
+@row_type(T["budget_line"])
 @strawberry.type(description="Baris DPA: an allocation to one kode rekening.")
-class BudgetLine:
-    account_code: str = strawberry.field(description='Kode rekening, e.g. "5.2.04.01.01.0003".')
-    account_name: str | None = strawberry.field(description="Nama rekening.")
-    amount: Decimal = strawberry.field(description="Nilai anggaran (Rupiah).")
-    row: strawberry.Private[Row[Any]]
-
-    @classmethod
-    def from_row(cls, row: Row[Any]) -> BudgetLine:
-        return cls(
-            account_code=row.account_code,
-            account_name=row.account_name,
-            amount=row.amount,
-            row=row,
-        )
-
-    @strawberry.field(description="Asal data (BPKAD e-budgeting).")
-    def provenance(self) -> Provenance:
-        return Provenance.from_row(self.row, "BudgetLine")
+class BudgetLine(Node, RowBacked):
+    id: strawberry.ID = node_id()
+    account_code: str = column("account_code", 'Kode rekening, e.g. "5.2.04.01.01.0003".')
+    account_name: str | None = column("account_name", "Nama rekening.")
+    amount: Decimal = column("amount", "Nilai anggaran (Rupiah).")
+    provenance: Provenance = same_row("Asal data (BPKAD e-budgeting).")
+    row: strawberry.Private[Any]
 
 
+@row_type(T["payment"])
 @strawberry.type(description="SP2D: Surat Perintah Pencairan Dana, a payment.")
-class Payment:
-    sp2d_number: str = strawberry.field(description="Nomor SP2D.")
-    paid_on: date = strawberry.field(description="Tanggal SP2D.")
-    amount: Decimal = strawberry.field(description="Nilai SP2D (Rupiah).")
-    account_code: str | None = strawberry.field(description="Kode rekening charged.")
-    row: strawberry.Private[Row[Any]]
-
-    @classmethod
-    def from_row(cls, row: Row[Any]) -> Payment:
-        return cls(
-            sp2d_number=row.sp2d_number,
-            paid_on=row.paid_on,
-            amount=row.amount,
-            account_code=row.account_code,
-            row=row,
-        )
+class Payment(Node, RowBacked):
+    id: strawberry.ID = node_id()
+    sp2d_number: str = column("sp2d_number", "Nomor SP2D.")
+    paid_on: date = column("paid_on", "Tanggal SP2D.")
+    amount: Decimal = column("amount", "Nilai SP2D (Rupiah).")
+    account_code: str | None = column("account_code", "Kode rekening charged.")
+    contract: Annotated[Contract, strawberry.lazy("schema.procurement")] | None = link(
+        rel.CONTRACT_BY_ID, "contract_id", "Kontrak the payment settles, when referenced."
+    )
+    provenance: Provenance = same_row("Asal data (BPKAD SP2D).")
+    row: strawberry.Private[Any]
 
     @strawberry.field(description="Penerima (payee) as a vendor.")
     async def payee(
         self, info: Info
     ) -> Annotated[Vendor, strawberry.lazy("schema.procurement")] | None:
+        """The vendor row when the payee is one, else the name and NPWP on the payment:
+        a field of its own on the compiled path too (hub/serving/compiled/)."""
         from schema.procurement import Vendor
 
         if not info.context.access.scope.sees_field("Payment.payee"):
@@ -99,19 +79,6 @@ class Payment:
         if self.row.payee_vendor_id is None:
             if self.row.payee_name is None:
                 return None
-            return Vendor(name=self.row.payee_name, npwp=self.row.payee_tax_id)
+            return Vendor.inline(self.row.id, self.row.payee_name, self.row.payee_tax_id)
         row = await info.context.loaders.one(rel.VENDOR_BY_ID, self.row.payee_vendor_id, "payee")
         return Vendor.from_row(row) if row else None
-
-    @strawberry.field(description="Kontrak the payment settles, when referenced.")
-    async def contract(
-        self, info: Info
-    ) -> Annotated[Contract, strawberry.lazy("schema.procurement")] | None:
-        from schema.procurement import Contract
-
-        row = await info.context.loaders.one(rel.CONTRACT_BY_ID, self.row.contract_id)
-        return Contract.from_row(row) if row else None
-
-    @strawberry.field(description="Asal data (BPKAD SP2D).")
-    def provenance(self) -> Provenance:
-        return Provenance.from_row(self.row, "Payment")

@@ -15,10 +15,11 @@ from hub.discrepancies.engine import ENTITY, raised
 from hub.errors import ClientError, ErrorCode
 from hub.events.feed import ChangeFilter
 from hub.events.outbox import OutboxEvent, parse_cursor
+from hub.store.codec import global_id
 from hub.store.relations import T
 from hub.store.scope import Scope
 from resolvers.context import Context
-from schema.common import ChangeOp, global_id
+from schema.common import ChangeOp
 from schema.discrepancy import Discrepancy
 from schema.query import DiscrepancyFilter
 from schema.source import Source
@@ -79,7 +80,7 @@ class ChangeEvent:
         return cls(
             cursor=event.cursor,
             entity=event.entity,
-            entity_id=global_id(event.entity, event.entity_id),
+            entity_id=strawberry.ID(global_id(event.entity, event.entity_id)),
             op=ChangeOp(event.op),
             region_code=event.region_code,
             opd_code=event.opd_code,

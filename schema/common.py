@@ -1,14 +1,14 @@
-"""Pieces every domain module shares: the Node interface, global ids, enums, PageInfo."""
+"""Pieces every domain module shares: the Node interface, enums, PageInfo, connections."""
 
 from __future__ import annotations
 
-import base64
-import binascii
+from collections.abc import Callable
 from enum import Enum
+from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from hub.errors import BadId
+from resolvers.context import Context
 from resolvers.paging import Page
 
 
@@ -17,23 +17,6 @@ from resolvers.paging import Page
 )
 class Node:
     id: strawberry.ID = strawberry.field(description="Opaque global id (id global).")
-
-
-def global_id(type_name: str, pk: int) -> strawberry.ID:
-    raw = f"{type_name}:{pk}".encode()
-    return strawberry.ID(base64.urlsafe_b64encode(raw).decode().rstrip("="))
-
-
-def parse_global_id(value: str) -> tuple[str, int]:
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-        type_name, _, pk = raw.partition(":")
-        number = int(pk)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise BadId(f"{value!r} is not an id issued by this API.") from None
-    if not 0 < number < 2**63:  # ids are positive bigints
-        raise BadId(f"{value!r} is not an id issued by this API.")
-    return type_name, number
 
 
 @strawberry.enum(description="Level of a Pemda: provinsi, kabupaten or kota.")
@@ -96,3 +79,28 @@ class PageInfo:
             start_cursor=page.cursors[0] if page.cursors else None,
             end_cursor=page.cursors[-1] if page.cursors else None,
         )
+
+
+NodeT = TypeVar("NodeT")
+
+
+@strawberry.type(description="An item of a page, with its cursor (kursor).")
+class Edge(Generic[NodeT]):
+    cursor: str = strawberry.field(description="Opaque cursor (kursor): pass it as `after`.")
+    node: NodeT = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of a list (halaman): items, paging state, total.")
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]] = strawberry.field(description="Items on this page.")
+    page_info: PageInfo = strawberry.field(description="Paging state.")
+    page: strawberry.Private[Page]
+
+    @classmethod
+    def from_page(cls, page: Page, make: Callable[[Any], Any]) -> Connection[Any]:
+        edges = [Edge(cursor=c, node=make(r)) for c, r in zip(page.cursors, page.rows, strict=True)]
+        return cls(edges=edges, page_info=PageInfo.from_page(page), page=page)
+
+    @strawberry.field(description="Jumlah total matching the filter, on all pages.")
+    async def total_count(self, info: strawberry.Info[Context, None]) -> int:
+        return int(await info.context.access.scalar(self.page.count_statement))

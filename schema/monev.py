@@ -6,29 +6,20 @@ from decimal import Decimal
 from typing import Any
 
 import strawberry
-from sqlalchemy import Row
 
+from hub.store import relations as rel
+from schema.common import Node
+from schema.fields import RowBacked, column, node_id, row_type, same_row
 from schema.source import Provenance
 
 
+@row_type(rel.T["progress_report"])
 @strawberry.type(description="Laporan e-Monev (Form A): realisasi for one period.")
-class ProgressReport:
-    period: str = strawberry.field(description='Periode, "2025-Q2" or "2025-06".')
-    physical_percent: Decimal = strawberry.field(description="Realisasi fisik (%).")
-    financial_percent: Decimal = strawberry.field(description="Realisasi keuangan (%).")
-    problems: str | None = strawberry.field(description="Permasalahan.")
-    row: strawberry.Private[Row[Any]]
-
-    @classmethod
-    def from_row(cls, row: Row[Any]) -> ProgressReport:
-        return cls(
-            period=row.period,
-            physical_percent=row.physical_percent,
-            financial_percent=row.financial_percent,
-            problems=row.problems,
-            row=row,
-        )
-
-    @strawberry.field(description="Asal data (monev spreadsheet).")
-    def provenance(self) -> Provenance:
-        return Provenance.from_row(self.row, "ProgressReport")
+class ProgressReport(Node, RowBacked):
+    id: strawberry.ID = node_id()
+    period: str = column("period", 'Periode, "2025-Q2" or "2025-06".')
+    physical_percent: Decimal = column("physical_percent", "Realisasi fisik (%).")
+    financial_percent: Decimal = column("financial_percent", "Realisasi keuangan (%).")
+    problems: str | None = column("problems", "Permasalahan.")
+    provenance: Provenance = same_row("Asal data (monev spreadsheet).")
+    row: strawberry.Private[Any]

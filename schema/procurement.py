@@ -4,208 +4,127 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from sqlalchemy import Row
 
-from hub.errors import Forbidden
 from hub.store import relations as rel
-from resolvers.context import Context
-from schema.common import Node, global_id
+from hub.store.codec import global_id
+from schema.common import Node
+from schema.fields import RowBacked, column, link, node_id, row_type, same_row
 from schema.source import Provenance
 
 if TYPE_CHECKING:
     from schema.budget import Payment
     from schema.planning import SubActivity
 
-Info = strawberry.Info[Context, None]
+T = rel.T
 
 
+@row_type(T["vendor"])
 @strawberry.type(description="Penyedia: a vendor.")
-class Vendor:
-    name: str = strawberry.field(description="Nama penyedia.")
-    npwp: strawberry.Private[str | None]
-
-    @classmethod
-    def from_row(cls, row: Row[Any]) -> Vendor:
-        return cls(name=row.name, npwp=row.tax_id)
-
-    @strawberry.field(description="NPWP; null with a FORBIDDEN error for public viewers.")
-    def tax_id(self, info: Info) -> str | None:
-        if not info.context.access.scope.sees_field("Vendor.taxId"):
-            raise Forbidden("NPWP is not shown to anonymous viewers; send an API key.")
-        return self.npwp
-
-
-@strawberry.type(description="Paket RUP (Rencana Umum Pengadaan, SiRUP).")
-class ProcurementPackage(Node):
-    id: strawberry.ID = strawberry.field(description="Global id.")
-    rup_code: str = strawberry.field(description="Kode RUP (kd_rup).")
-    name: str = strawberry.field(description="Nama paket.")
-    method: str = strawberry.field(description="Metode pengadaan.")
-    category: str | None = strawberry.field(description="Jenis pengadaan.")
-    ceiling: Decimal = strawberry.field(description="Pagu paket (Rupiah).")
-    funding_source: str | None = strawberry.field(description="Sumber dana (APBD, APBDP, BLUD).")
-    row: strawberry.Private[Row[Any]]
-
-    @classmethod
-    def from_row(cls, row: Row[Any]) -> ProcurementPackage:
-        return cls(
-            id=global_id("ProcurementPackage", row.id),
-            rup_code=row.rup_code,
-            name=row.name,
-            method=row.method,
-            category=row.category,
-            ceiling=row.ceiling,
-            funding_source=row.funding_source,
-            row=row,
-        )
-
-    @strawberry.field(
-        description="Sub kegiatan the package is budgeted on (through its `mak`); "
-        "null while that link is unresolved."
+class Vendor(Node, RowBacked):
+    id: strawberry.ID = node_id()
+    name: str = column("name", "Nama penyedia.")
+    tax_id: str | None = column(
+        "tax_id", "NPWP; null with a FORBIDDEN error for public viewers.", masked="Vendor.taxId"
     )
-    async def sub_activity(
-        self, info: Info
-    ) -> Annotated[SubActivity, strawberry.lazy("schema.planning")] | None:
-        from schema.planning import SubActivity
+    row: strawberry.Private[Any]
 
-        row = await info.context.loaders.one(rel.SUB_ACTIVITY_BY_ID, self.row.sub_activity_id)
-        return SubActivity.from_row(row) if row else None
-
-    @strawberry.field(description="Tender/non-tender (SPSE) run for this package.")
-    async def tenders(self, info: Info) -> list[Tender]:
-        rows = await info.context.loaders.many(rel.TENDERS_BY_PACKAGE, self.row.id)
-        return [Tender.from_row(row) for row in rows]
-
-    @strawberry.field(description="Asal data (SiRUP).")
-    def provenance(self) -> Provenance:
-        return Provenance.from_row(self.row, "ProcurementPackage")
+    @classmethod
+    def inline(cls, payment_id: int, name: str, tax_id: str | None) -> Vendor:
+        """A payee known only by the name and NPWP written on an SP2D (no vendor row). Its
+        id is its payment's, negated: `node(id)` finds it through the payment."""
+        row = SimpleNamespace(id=-payment_id, name=name, tax_id=tax_id)
+        return cls(id=strawberry.ID(global_id("Vendor", -payment_id)), name=name, row=row)
 
 
+@row_type(T["procurement_package"])
+@strawberry.type(description="Paket RUP (Rencana Umum Pengadaan, SiRUP).")
+class ProcurementPackage(Node, RowBacked):
+    id: strawberry.ID = node_id()
+    rup_code: str = column("rup_code", "Kode RUP (kd_rup).")
+    name: str = column("name", "Nama paket.")
+    method: str = column("method", "Metode pengadaan.")
+    category: str | None = column("category", "Jenis pengadaan.")
+    ceiling: Decimal = column("ceiling", "Pagu paket (Rupiah).")
+    funding_source: str | None = column("funding_source", "Sumber dana (APBD, APBDP, BLUD).")
+    sub_activity: Annotated[SubActivity, strawberry.lazy("schema.planning")] | None = link(
+        rel.SUB_ACTIVITY_BY_ID,
+        "sub_activity_id",
+        "Sub kegiatan the package is budgeted on (through its `mak`); null while that link "
+        "is unresolved.",
+    )
+    tenders: list[Tender] = link(
+        rel.TENDERS_BY_PACKAGE, "id", "Tender/non-tender (SPSE) run for this package."
+    )
+    provenance: Provenance = same_row("Asal data (SiRUP).")
+    row: strawberry.Private[Any]
+
+
+@row_type(T["bid"])
 @strawberry.type(description="Penawaran: one bidder's offer.")
-class Bid:
-    amount: Decimal | None = strawberry.field(description="Nilai penawaran.")
-    corrected_amount: Decimal | None = strawberry.field(description="Nilai terkoreksi.")
-    is_winner: bool = strawberry.field(description="Pemenang.")
-    row: strawberry.Private[Row[Any]]
-
-    @strawberry.field(description="Penyedia who bid.")
-    async def vendor(self, info: Info) -> Vendor:
-        row = await info.context.loaders.one(rel.VENDOR_BY_ID, self.row.vendor_id, "bidder")
-        assert row is not None
-        return Vendor.from_row(row)
+class Bid(Node, RowBacked):
+    id: strawberry.ID = node_id()
+    amount: Decimal | None = column("amount", "Nilai penawaran.")
+    corrected_amount: Decimal | None = column("corrected_amount", "Nilai terkoreksi.")
+    is_winner: bool = column("is_winner", "Pemenang.")
+    vendor: Vendor = link(rel.VENDOR_BY_ID, "vendor_id", "Penyedia who bid.", site="bidder")
+    row: strawberry.Private[Any]
 
 
+@row_type(T["tender"])
 @strawberry.type(description="Tender or non-tender in SPSE (LPSE).")
-class Tender(Node):
-    id: strawberry.ID = strawberry.field(description="Global id.")
-    code: str = strawberry.field(description="Kode tender (kd_tender).")
-    name: str = strawberry.field(description="Nama paket tender.")
-    method: str = strawberry.field(description="Metode pemilihan (mtd_pemilihan).")
-    owner_estimate: Decimal | None = strawberry.field(description="HPS (harga perkiraan sendiri).")
-    status: str = strawberry.field(description="Status tender.")
-    version: int = strawberry.field(description="Versi tender; above 1 is a re-tender.")
-    announced_on: date | None = strawberry.field(description="Tanggal pengumuman.")
-    row: strawberry.Private[Row[Any]]
-
-    @classmethod
-    def from_row(cls, row: Row[Any]) -> Tender:
-        return cls(
-            id=global_id("Tender", row.id),
-            code=row.code,
-            name=row.name,
-            method=row.method,
-            owner_estimate=row.owner_estimate,
-            status=row.status,
-            version=row.version,
-            announced_on=row.announced_on,
-            row=row,
-        )
-
-    @strawberry.field(description="Peserta and their offers.")
-    async def bids(self, info: Info) -> list[Bid]:
-        rows = await info.context.loaders.many(rel.BIDS_BY_TENDER, self.row.id)
-        return [
-            Bid(amount=r.amount, corrected_amount=r.corrected_amount, is_winner=r.is_winner, row=r)
-            for r in rows
-        ]
-
-    @strawberry.field(description="Pemenang.")
-    async def winner(self, info: Info) -> Vendor | None:
-        row = await info.context.loaders.one(rel.VENDOR_BY_ID, self.row.winner_vendor_id, "winner")
-        return Vendor.from_row(row) if row else None
-
-    @strawberry.field(description="Kontrak resulting from the tender.")
-    async def contract(self, info: Info) -> Contract | None:
-        row = await info.context.loaders.one(rel.CONTRACT_BY_TENDER, self.row.id)
-        return Contract.from_row(row) if row else None
-
-    @strawberry.field(description="Paket RUP the tender covers.")
-    async def packages(self, info: Info) -> list[ProcurementPackage]:
-        rows = await info.context.loaders.many(rel.PACKAGES_BY_TENDER, self.row.id)
-        return [ProcurementPackage.from_row(row) for row in rows]
-
-    @strawberry.field(description="Asal data (SPSE).")
-    def provenance(self) -> Provenance:
-        return Provenance.from_row(self.row, "Tender")
+class Tender(Node, RowBacked):
+    id: strawberry.ID = node_id()
+    code: str = column("code", "Kode tender (kd_tender).")
+    name: str = column("name", "Nama paket tender.")
+    method: str = column("method", "Metode pemilihan (mtd_pemilihan).")
+    owner_estimate: Decimal | None = column("owner_estimate", "HPS (harga perkiraan sendiri).")
+    status: str = column("status", "Status tender.")
+    version: int = column("version", "Versi tender; above 1 is a re-tender.")
+    announced_on: date | None = column("announced_on", "Tanggal pengumuman.")
+    bids: list[Bid] = link(rel.BIDS_BY_TENDER, "id", "Peserta and their offers.")
+    winner: Vendor | None = link(rel.VENDOR_BY_ID, "winner_vendor_id", "Pemenang.", site="winner")
+    contract: Contract | None = link(
+        rel.CONTRACT_BY_TENDER, "id", "Kontrak resulting from the tender."
+    )
+    packages: list[ProcurementPackage] = link(
+        rel.PACKAGES_BY_TENDER, "id", "Paket RUP the tender covers."
+    )
+    provenance: Provenance = same_row("Asal data (SPSE).")
+    row: strawberry.Private[Any]
 
 
+@row_type(T["contract_amendment"])
 @strawberry.type(description="Addendum kontrak.")
-class ContractAmendment:
-    version: int = strawberry.field(description="Versi addendum.")
-    value: Decimal = strawberry.field(description="Nilai kontrak after the addendum.")
-    reason: str | None = strawberry.field(description="Alasan addendum.")
-    signed_on: date | None = strawberry.field(description="Tanggal addendum.")
+class ContractAmendment(Node, RowBacked):
+    id: strawberry.ID = node_id()
+    version: int = column("version", "Versi addendum.")
+    value: Decimal = column("value", "Nilai kontrak after the addendum.")
+    reason: str | None = column("reason", "Alasan addendum.")
+    signed_on: date | None = column("signed_on", "Tanggal addendum.")
+    row: strawberry.Private[Any]
 
 
+@row_type(T["contract"])
 @strawberry.type(description="Kontrak (eKontrak).")
-class Contract(Node):
-    id: strawberry.ID = strawberry.field(description="Global id.")
-    number: str = strawberry.field(description="Nomor kontrak.")
-    signed_on: date | None = strawberry.field(description="Tanggal kontrak.")
-    value: Decimal = strawberry.field(description="Nilai kontrak, after addenda.")
-    starts_on: date | None = strawberry.field(description="Tanggal mulai (SPMK).")
-    ends_on: date | None = strawberry.field(description="Tanggal selesai.")
-    row: strawberry.Private[Row[Any]]
-
-    @classmethod
-    def from_row(cls, row: Row[Any]) -> Contract:
-        return cls(
-            id=global_id("Contract", row.id),
-            number=row.number,
-            signed_on=row.signed_on,
-            value=row.value,
-            starts_on=row.starts_on,
-            ends_on=row.ends_on,
-            row=row,
-        )
-
-    @strawberry.field(description="Penyedia (contractor).")
-    async def vendor(self, info: Info) -> Vendor | None:
-        row = await info.context.loaders.one(rel.VENDOR_BY_ID, self.row.vendor_id, "contractor")
-        return Vendor.from_row(row) if row else None
-
-    @strawberry.field(description="Addenda, by version.")
-    async def amendments(self, info: Info) -> list[ContractAmendment]:
-        rows = await info.context.loaders.many(rel.AMENDMENTS_BY_CONTRACT, self.row.id)
-        return [
-            ContractAmendment(
-                version=r.version, value=r.value, reason=r.reason, signed_on=r.signed_on
-            )
-            for r in rows
-        ]
-
-    @strawberry.field(description="SP2D payments against the contract.")
-    async def payments(
-        self, info: Info
-    ) -> list[Annotated[Payment, strawberry.lazy("schema.budget")]]:
-        from schema.budget import Payment
-
-        rows = await info.context.loaders.many(rel.PAYMENTS_BY_CONTRACT, self.row.id)
-        return [Payment.from_row(row) for row in rows]
-
-    @strawberry.field(description="Asal data (eKontrak).")
-    def provenance(self) -> Provenance:
-        return Provenance.from_row(self.row, "Contract")
+class Contract(Node, RowBacked):
+    id: strawberry.ID = node_id()
+    number: str = column("number", "Nomor kontrak.")
+    signed_on: date | None = column("signed_on", "Tanggal kontrak.")
+    value: Decimal = column("value", "Nilai kontrak, after addenda.")
+    starts_on: date | None = column("starts_on", "Tanggal mulai (SPMK).")
+    ends_on: date | None = column("ends_on", "Tanggal selesai.")
+    vendor: Vendor | None = link(
+        rel.VENDOR_BY_ID, "vendor_id", "Penyedia (contractor).", site="contractor"
+    )
+    amendments: list[ContractAmendment] = link(
+        rel.AMENDMENTS_BY_CONTRACT, "id", "Addenda, by version."
+    )
+    payments: list[Annotated[Payment, strawberry.lazy("schema.budget")]] = link(
+        rel.PAYMENTS_BY_CONTRACT, "id", "SP2D payments against the contract."
+    )
+    provenance: Provenance = same_row("Asal data (eKontrak).")
+    row: strawberry.Private[Any]

@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import strawberry
-from sqlalchemy import Row
 
 from hub.store import relations as rel
-from hub.store.relations import Relation
+from hub.store.codec import parse_global_id
 from resolvers import discrepancy as discrepancies_resolve
 from resolvers import planning as planning_resolve
 from resolvers import procurement as procurement_resolve
 from resolvers.context import Context
-from schema.common import ChainStage, Node, RegionLevel, Severity, parse_global_id
-from schema.discrepancy import Discrepancy, DiscrepancyConnection
-from schema.planning import Opd, OpdConnection, Region, SubActivity, SubActivityConnection
-from schema.procurement import Contract, ProcurementPackage, Tender
+from schema.common import ChainStage, Connection, Node, RegionLevel, Severity
+from schema.discrepancy import Discrepancy
+from schema.fields import ROW_TYPES
+from schema.planning import Opd, Region, SubActivity
+from schema.procurement import ProcurementPackage, Tender, Vendor
 from schema.source import Source
 
 Info = strawberry.Info[Context, None]
-
-NODE_TYPES: dict[str, tuple[Relation, Callable[[Row[Any]], Node]]] = {
-    "Region": (rel.REGION_BY_ID, Region.from_row),
-    "Opd": (rel.OPD_BY_ID, Opd.from_row),
-    "SubActivity": (rel.SUB_ACTIVITY_BY_ID, SubActivity.from_row),
-    "ProcurementPackage": (rel.PACKAGE_BY_ID, ProcurementPackage.from_row),
-    "Tender": (rel.TENDER_BY_ID, Tender.from_row),
-    "Contract": (rel.CONTRACT_BY_ID, Contract.from_row),
-    "Discrepancy": (rel.DISCREPANCY_BY_ID, Discrepancy.from_row),
-}
 
 
 @strawberry.input(description="Saring sub kegiatan.")
@@ -74,12 +61,14 @@ class Query:
     @strawberry.field(description="Any object by its global id; null when there is none.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, pk = parse_global_id(id)
-        entry = NODE_TYPES.get(type_name)
-        if entry is None:
+        if type_name == "Vendor" and pk < 0:  # a payee known only by its payment
+            return await _inline_payee(info, -pk)
+        kind = ROW_TYPES.get(type_name)
+        if kind is None or kind.table is None or "id" not in kind.table.c:
             return None
-        relation, make = entry
-        row = await info.context.loaders.one(relation, pk)
-        return make(row) if row else None
+        row = await info.context.loaders.one(rel.by_id(kind.table), pk)
+        node: Node | None = kind.cls.from_row(row) if row else None
+        return node
 
     @strawberry.field(description="Pemda, by code; all levels unless `level` is given.")
     async def regions(self, info: Info, level: RegionLevel | None = None) -> list[Region]:
@@ -105,12 +94,12 @@ class Query:
         region_code: str | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> OpdConnection:
+    ) -> Connection[Opd]:
         ctx = info.context
         page = await planning_resolve.opd_page(
             ctx.access, ctx.settings, region_code=region_code, first=first, after=after
         )
-        return OpdConnection.from_page(page, Opd.from_row)
+        return Connection.from_page(page, Opd.from_row)
 
     @strawberry.field(description="One sub kegiatan by (kode wilayah, tahun anggaran, kode).")
     async def sub_activity(
@@ -128,7 +117,7 @@ class Query:
         filter: SubActivityFilter,
         first: int | None = None,
         after: str | None = None,
-    ) -> SubActivityConnection:
+    ) -> Connection[SubActivity]:
         ctx = info.context
         query = planning_resolve.SubActivityQuery(
             fiscal_year=filter.fiscal_year,
@@ -141,7 +130,7 @@ class Query:
         page = await planning_resolve.sub_activity_page(
             ctx.access, ctx.settings, query, first=first, after=after
         )
-        return SubActivityConnection.from_page(page, SubActivity.from_row)
+        return Connection.from_page(page, SubActivity.from_row)
 
     @strawberry.field(description="One paket RUP by kode RUP.")
     async def procurement_package(self, info: Info, rup_code: str) -> ProcurementPackage | None:
@@ -160,7 +149,7 @@ class Query:
         filter: DiscrepancyFilter | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> DiscrepancyConnection:
+    ) -> Connection[Discrepancy]:
         ctx = info.context
         f = filter or DiscrepancyFilter()
         query = discrepancies_resolve.DiscrepancyQuery(
@@ -174,9 +163,19 @@ class Query:
         page = await discrepancies_resolve.discrepancy_page(
             ctx.access, ctx.settings, query, first=first, after=after
         )
-        return DiscrepancyConnection.from_page(page)
+        return Connection.from_page(page, Discrepancy.from_row)
 
     @strawberry.field(description="Sumber data and their health.")
     async def sources(self, info: Info) -> list[Source]:
         rows = await procurement_resolve.sources(info.context.access)
         return [Source.from_row(row) for row in rows]
+
+
+async def _inline_payee(info: Info, payment_id: int) -> Vendor | None:
+    """The payee written on payment `payment_id` (no vendor row), if the viewer may see it."""
+    row = await info.context.loaders.one(rel.PAYMENT_BY_ID, payment_id)
+    if row is None or row.payee_vendor_id is not None or row.payee_name is None:
+        return None
+    if not info.context.access.scope.sees_field("Payment.payee"):
+        return None
+    return Vendor.inline(row.id, row.payee_name, row.payee_tax_id)

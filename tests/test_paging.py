@@ -7,7 +7,7 @@ import base64
 import asyncpg
 import orjson
 
-from resolvers.paging import encode_cursor
+from hub.store.codec import encode_cursor
 from tests.conftest import Api
 
 PAGE = """query($first: Int, $after: String) {

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from schema.common import global_id
+from hub.store.codec import global_id
 from tests.conftest import Api
 
 FY = 2025

@@ -270,7 +270,7 @@ async def test_node_by_id_is_scoped(hub: Hub) -> None:
         "SELECT s.id FROM sub_activity s JOIN region r ON r.id = s.region_id "
         "WHERE r.code = '53.71' LIMIT 1"
     )
-    from schema.common import global_id
+    from hub.store.codec import global_id
 
     document = "query ($id: ID!) { node(id: $id) { id } }"
     variables = {"id": global_id("SubActivity", other)}

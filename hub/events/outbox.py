@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 
 from hub.errors import BadCursor, CursorExpired
-from resolvers.paging import decode_cursor, encode_cursor
+from hub.store.codec import decode_cursor, encode_cursor
 
 CURSOR_KIND = "change"
 

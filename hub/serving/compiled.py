@@ -77,8 +77,8 @@ from hub.db import driver_connection
 from hub.errors import ClientError, TimedOut
 from hub.settings import Settings
 from hub.store import relations as rel
+from hub.store.codec import decode_cursor
 from hub.store.scope import EVERYTHING, Scope
-from resolvers.paging import decode_cursor
 from resolvers.planning import SubActivityQuery, sub_activity_conditions
 
 log = logging.getLogger("rantai.compiled")
@@ -850,8 +850,12 @@ class CompiledQueries:
         self.schema = schema
         self.engine = engine
         self.settings = settings
+        # Plans by document and shape, bounded by bytes (documents and statements can be
+        # large) as well as by number.
         self._plans: OrderedDict[tuple[Any, ...], Plan | None] = OrderedDict()
         self.size = 256
+        self.max_bytes = 16 * 1024 * 1024
+        self.bytes = 0
         self.answered = 0  # requests answered compiled (for tests and benches)
 
     async def answer(
@@ -950,8 +954,10 @@ class CompiledQueries:
                 log.exception("compiling a document failed; the ordinary path answers it")
                 plan = None
             self._plans[plan_key] = plan
-            if len(self._plans) > self.size:
-                self._plans.popitem(last=False)
+            self.bytes += _weight(plan_key, plan)
+            while self.bytes > self.max_bytes or len(self._plans) > self.size:
+                old_key, old_plan = self._plans.popitem(last=False)
+                self.bytes -= _weight(old_key, old_plan)
         if plan is None:
             return None
         return plan, values
@@ -984,6 +990,10 @@ class CompiledQueries:
         names = tuple(compiled.positiontup or ())
         constants = {k: v for k, v in compiled.params.items() if v is not None}
         return Plan(str(compiled), names, constants, tuple(order))
+
+
+def _weight(key: tuple[Any, ...], plan: Plan | None) -> int:
+    return len(key[0]) + (len(plan.sql) if plan is not None else 0)
 
 
 def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:

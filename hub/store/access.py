@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ARRAY, Row, Table, bindparam, select
@@ -49,14 +49,19 @@ class DataAccess:
             return (await conn.execute(stmt)).scalar()
 
     async def text_all(self, statement: TextClause, params: dict[str, Any]) -> Sequence[Row[Any]]:
-        """A hand-written aggregate. Its SQL must apply `self.scope` itself; with the
-        only scope being EVERYTHING ([1/7]) there is nothing to add yet."""
+        """A hand-written statement, run as it is: the caller answers for the viewer's
+        scope (the chain summaries are aggregates, which every viewer may see)."""
         return await self._rows(statement, params)
 
-    async def related(self, relation: Relation, keys: Sequence[Any]) -> Sequence[Row[Any]]:
-        """Rows of `relation` for all `keys`, in one `key = ANY($1)` statement, key-ordered."""
+    async def related(
+        self, relation: Relation, keys: Sequence[Any], binds: Mapping[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
+        """Rows of `relation` for all `keys`, in one `key = ANY($1)` statement, key-ordered.
+        `binds` holds the values of the relation's own parameters (`Relation.binds`)."""
         stmt = self._related_statement(relation)
-        return await self._rows(stmt, {"keys": list(keys)})
+        params = {"keys": list(keys)}
+        params.update({name: (binds or {})[name] for name in relation.binds})
+        return await self._rows(stmt, params)
 
     def _related_statement(self, relation: Relation) -> Select[Any]:
         # Built once per (relation, scope): building a Select and its cache key on every

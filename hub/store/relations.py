@@ -1,17 +1,21 @@
 """Every relation of the chain, declared once.
 
 A relation says which column of which table holds the key a parent row points with. The
-loaders, the scope filters and list queries all read these declarations; nothing else in
-the hub spells out a join between two tables of the chain.
+schema's fields name these relations (`schema/fields.py`), and both the loaders and the
+compiled path derive their SQL from them; nothing else in the hub spells out a join
+between two tables of the chain.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, select
 from sqlalchemy.sql import Select
 
+from hub.store import freshness
 from hub.store import models as m
 
 T = m.metadata.tables
@@ -32,16 +36,19 @@ class Relation:
     order_by: tuple[str, ...] = ("id",)
     through: Table | None = None
     through_target: str | None = None
-    extra_columns: tuple[Column[object], ...] = field(default=())
+    # Columns computed from the row (name, expression of the table or an alias of it).
+    computed: tuple[tuple[str, Callable[[Any], Any]], ...] = field(default=())
+    # Bind parameters the computed columns use (their values come from the settings).
+    binds: tuple[str, ...] = field(default=())
 
     def key_column(self) -> Column[object]:
         return (self.through if self.through is not None else self.table).c[self.key]
 
     def select(self) -> Select[tuple[object, ...]]:
         key = self.key_column().label("_key")
-        stmt = select(self.table, key)
-        if self.through is not None:
-            assert self.through_target is not None
+        extra = [build(self.table).label(name) for name, build in self.computed]
+        stmt = select(self.table, *extra, key)
+        if self.through is not None and self.through_target is not None:
             stmt = stmt.select_from(
                 self.table.join(
                     self.through, self.through.c[self.through_target] == self.table.c.id
@@ -55,7 +62,8 @@ class Relation:
         return stmt.order_by(key, *order)
 
 
-def _by_id(table: Table) -> Relation:
+def by_id(table: Table) -> Relation:
+    """Rows of `table` by their id (`node(id)`, and links by a foreign key)."""
     return Relation(f"{table.name}_by_id", table, "id", many=False)
 
 
@@ -77,12 +85,12 @@ ROLLUP = Table(
     Column("stage", String),
 )
 
-REGION_BY_ID = _by_id(T["region"])
+REGION_BY_ID = by_id(T["region"])
 REGIONS_BY_PARENT = Relation("regions_by_parent", T["region"], "parent_id", True, ("code",))
-OPD_BY_ID = _by_id(T["opd"])
-PROGRAM_BY_ID = _by_id(T["program"])
-ACTIVITY_BY_ID = _by_id(T["activity"])
-SUB_ACTIVITY_BY_ID = _by_id(T["sub_activity"])
+OPD_BY_ID = by_id(T["opd"])
+PROGRAM_BY_ID = by_id(T["program"])
+ACTIVITY_BY_ID = by_id(T["activity"])
+SUB_ACTIVITY_BY_ID = by_id(T["sub_activity"])
 ROLLUP_BY_SUB_ACTIVITY = Relation("rollup_by_sub_activity", ROLLUP, "sub_activity_id", False, ())
 INDICATORS_BY_SUB_ACTIVITY = Relation(
     "indicators_by_sub_activity", T["indicator"], "sub_activity_id", True, ("seq",)
@@ -96,7 +104,7 @@ PAYMENTS_BY_SUB_ACTIVITY = Relation(
 PAYMENTS_BY_CONTRACT = Relation(
     "payments_by_contract", T["payment"], "contract_id", True, ("paid_on", "sp2d_number")
 )
-PACKAGE_BY_ID = _by_id(T["procurement_package"])
+PACKAGE_BY_ID = by_id(T["procurement_package"])
 PACKAGES_BY_SUB_ACTIVITY = Relation(
     "packages_by_sub_activity", T["procurement_package"], "sub_activity_id", True, ("rup_code",)
 )
@@ -109,7 +117,7 @@ PACKAGES_BY_TENDER = Relation(
     through=T["tender_package"],
     through_target="package_id",
 )
-TENDER_BY_ID = _by_id(T["tender"])
+TENDER_BY_ID = by_id(T["tender"])
 TENDERS_BY_PACKAGE = Relation(
     "tenders_by_package",
     T["tender"],
@@ -120,8 +128,8 @@ TENDERS_BY_PACKAGE = Relation(
     through_target="tender_id",
 )
 BIDS_BY_TENDER = Relation("bids_by_tender", T["bid"], "tender_id", True, ("id",))
-VENDOR_BY_ID = _by_id(T["vendor"])
-CONTRACT_BY_ID = _by_id(T["contract"])
+VENDOR_BY_ID = by_id(T["vendor"])
+CONTRACT_BY_ID = by_id(T["contract"])
 CONTRACT_BY_TENDER = Relation("contract_by_tender", T["contract"], "tender_id", False, ("id",))
 AMENDMENTS_BY_CONTRACT = Relation(
     "amendments_by_contract", T["contract_amendment"], "contract_id", True, ("version",)
@@ -132,5 +140,20 @@ PROGRESS_BY_SUB_ACTIVITY = Relation(
 DISCREPANCIES_BY_SUB_ACTIVITY = Relation(
     "discrepancies_by_sub_activity", T["discrepancy"], "sub_activity_id", True, ("id",)
 )
-DISCREPANCY_BY_ID = _by_id(T["discrepancy"])
-SOURCE_BY_ID = _by_id(T["source"])
+DISCREPANCY_BY_ID = by_id(T["discrepancy"])
+SOURCE_BY_ID = by_id(T["source"])
+# A source with its staleness (hub/store/freshness.py): provenance reads it.
+SOURCE_HEALTH_BY_ID = Relation(
+    "source_health_by_id",
+    T["source"],
+    "id",
+    False,
+    computed=(("stale", freshness.stale),),
+    binds=(freshness.FRESHNESS,),
+)
+INDICATOR_BY_ID = by_id(T["indicator"])
+BUDGET_LINE_BY_ID = by_id(T["budget_line"])
+PAYMENT_BY_ID = by_id(T["payment"])
+BID_BY_ID = by_id(T["bid"])
+AMENDMENT_BY_ID = by_id(T["contract_amendment"])
+PROGRESS_BY_ID = by_id(T["progress_report"])
