@@ -53,11 +53,11 @@ import websockets
 from sqlalchemy.engine import make_url
 
 from bench.chain import HubProcess
+from estate.synthetic import seed_canonical
 from hub.auth import keys
 from hub.db import EmbeddedPostgres
 from hub.events.outbox import parse_cursor
 from hub.migrate import run_async
-from hub.store.synthetic import seed_canonical
 from hub.sync.bindings import BY_ENTITY
 from hub.sync.engine import asyncpg_dsn
 from hub.sync.writer import Change, Writer

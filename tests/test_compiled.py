@@ -24,6 +24,7 @@ import pytest
 from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, get_operation_ast, parse
 
 from bench.jsondiff import first_difference
+from estate.synthetic import seed_canonical
 from hub.app import create_app
 from hub.compiled import MAPPINGS, CompiledQueries
 from hub.context import Context
@@ -32,7 +33,6 @@ from hub.migrate import run_async
 from hub.pipeline import run
 from hub.settings import Settings
 from hub.store.scope import EVERYTHING, PUBLIC, OpdScope, RegionScope, Scope
-from hub.store.synthetic import seed_canonical
 from schema import schema as default_schema
 from tests.conftest import Server, asyncpg_dsn
 

@@ -14,9 +14,8 @@ import asyncpg
 import pytest
 
 from adapters.mapping import load_config
+from estate.generate import EstateResult, generate_estate
 from hub.app import create_app
-from hub.demo import generate_estate
-from hub.demo.estate import EstateResult
 from hub.discrepancies import RULES, DiscrepancyEngine, ThresholdError, Thresholds
 from hub.discrepancies.thresholds import load_thresholds
 from hub.migrate import run_async

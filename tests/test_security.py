@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from graphql import GraphQLError, located_error
 
+from estate.synthetic import seed_canonical
 from hub.app import InsecureSettings, create_app
 from hub.auth import keys
 from hub.auth.audit import verify
@@ -29,7 +30,6 @@ from hub.auth.tokens import jwks_of_public_key
 from hub.http import format_result
 from hub.migrate import run_async
 from hub.settings import Settings
-from hub.store.synthetic import seed_canonical
 from hub.sync.bindings import BY_ENTITY
 from hub.sync.engine import asyncpg_dsn
 from hub.sync.writer import Change, Writer

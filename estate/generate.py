@@ -13,9 +13,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from hub.demo import names, rules
-from hub.demo.generate import RegionBuilder, RegionPlan
-from hub.demo.legacy import (
+from estate import names, rules
+from estate.build import RegionBuilder, RegionPlan
+from estate.legacy import (
     Table,
     eplanning_tables,
     finance_tables,
@@ -23,7 +23,7 @@ from hub.demo.legacy import (
     monev_workbooks,
     procurement_tables,
 )
-from hub.demo.mappings import (
+from estate.mappings import (
     SourceMap,
     eplanning_map,
     finance_map,
@@ -31,8 +31,8 @@ from hub.demo.mappings import (
     procurement_map,
     to_toml,
 )
-from hub.demo.model import RegionYear
-from hub.demo.writers import (
+from estate.model import RegionYear
+from estate.writers import (
     with_database,
     write_mariadb,
     write_postgres,
@@ -262,7 +262,7 @@ async def _generate(
 
 
 def _header_row(region: str) -> int:
-    from hub.demo.legacy import MONEV_LAYOUT
+    from estate.legacy import MONEV_LAYOUT
 
     return int(MONEV_LAYOUT[flavour_of(region)]["header_row"])
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from hub.demo import names, rules
-from hub.demo.model import (
+from estate import names, rules
+from estate.model import (
     Activity,
     Amendment,
     Bid,

@@ -23,8 +23,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from hub.demo import names
-from hub.demo.model import RegionYear
+from estate import names
+from estate.model import RegionYear
 
 # column kinds → engine types (see writers.py)
 Kind = str  # int | bigint | smallint | text | money | decimal | date | timestamp | bool

@@ -75,9 +75,9 @@ from adapters.codes import (
     split_mak,
 )
 from adapters.parsing import ParseError, parse_date, parse_money, parse_percent
-from hub.demo import names
-from hub.demo.legacy import MONEV_LAYOUT, code_as, dmy, npwp_text, percent_text, rupiah_text
-from hub.demo.writers import _sqlite_value, mysql_kwargs, pg_dsn
+from estate import names
+from estate.legacy import MONEV_LAYOUT, code_as, dmy, npwp_text, percent_text, rupiah_text
+from estate.writers import _sqlite_value, mysql_kwargs, pg_dsn
 
 log = logging.getLogger(__name__)
 

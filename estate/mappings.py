@@ -8,8 +8,8 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.demo import names
-from hub.demo.legacy import MONEV_LAYOUT, flavour_of
+from estate import names
+from estate.legacy import MONEV_LAYOUT, flavour_of
 
 Fields = dict[str, Any]
 ACCOUNT_WIDTHS = [1, 1, 2, 2, 2, 4]
