@@ -15,14 +15,12 @@ from typing import Any
 
 from estate import names, rules
 from estate.build import RegionBuilder, RegionPlan
-from estate.legacy import (
-    Table,
-    eplanning_tables,
-    finance_tables,
-    flavour_of,
-    monev_workbooks,
-    procurement_tables,
-)
+from estate.legacy.eplanning import eplanning_tables
+from estate.legacy.finance import finance_tables
+from estate.legacy.formats import flavour_of
+from estate.legacy.monev import MONEV_LAYOUT, monev_workbooks
+from estate.legacy.procurement import procurement_tables
+from estate.legacy.tables import Table
 from estate.mappings import (
     SourceMap,
     eplanning_map,
@@ -262,8 +260,6 @@ async def _generate(
 
 
 def _header_row(region: str) -> int:
-    from estate.legacy import MONEV_LAYOUT
-
     return int(MONEV_LAYOUT[flavour_of(region)]["header_row"])
 
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from estate import names
-from estate.legacy import MONEV_LAYOUT, flavour_of
+from estate.legacy.formats import flavour_of
+from estate.legacy.monev import MONEV_LAYOUT
 
 Fields = dict[str, Any]
 ACCOUNT_WIDTHS = [1, 1, 2, 2, 2, 4]

@@ -76,7 +76,8 @@ from adapters.codes import (
 )
 from adapters.parsing import ParseError, parse_date, parse_money, parse_percent
 from estate import names
-from estate.legacy import MONEV_LAYOUT, code_as, dmy, npwp_text, percent_text, rupiah_text
+from estate.legacy.formats import code_as, dmy, npwp_text, percent_text, rupiah_text
+from estate.legacy.monev import MONEV_LAYOUT
 from estate.writers import _sqlite_value, mysql_kwargs, pg_dsn
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ class SimChange:
     summary: str  # one short human line for the demo's log
 
 
-# --- value formats per flavour (see legacy.py) -------------------------------------------------
+# --- value formats per flavour (see estate/legacy/) ------------------------------------------
 
 
 @dataclass(frozen=True)

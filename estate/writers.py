@@ -17,7 +17,7 @@ import aiomysql  # type: ignore[import-untyped]
 import asyncpg
 from openpyxl import Workbook as XlsxWorkbook  # type: ignore[import-untyped]
 
-from estate.legacy import Table, Workbook
+from estate.legacy.tables import Table, Workbook
 
 PG_TYPES = {
     "int": "integer",

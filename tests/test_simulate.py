@@ -30,7 +30,7 @@ from adapters.codes import split_mak
 from adapters.mapping import Config, load_config
 from estate import names, rules
 from estate.generate import generate_estate
-from estate.legacy import MONEV_LAYOUT
+from estate.legacy.monev import MONEV_LAYOUT
 from estate.model import (
     Amendment,
     Bid,

@@ -57,7 +57,7 @@ PAGE = 500
 
 SaKey = tuple[str, int, str]  # (region, fiscal year, sub kegiatan code)
 
-# Legacy column names per flavour (estate/legacy.py).
+# Legacy column names per flavour (estate/legacy/).
 # e-planning data_sub_keg: (year, code, OPD code, pagu indikatif); data_skpd: OPD code
 PLAN_COLUMNS = {
     "A": ("tahun", "kode_sub_giat", "kode_skpd", "pagu_indikatif"),
