@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from estate import names, rules
-from estate.build import RegionBuilder, RegionPlan
+from estate.builder.region import RegionBuilder, RegionPlan
 from estate.legacy.eplanning import eplanning_tables
 from estate.legacy.finance import finance_tables
 from estate.legacy.formats import flavour_of

@@ -34,7 +34,7 @@ from adapters.codes import (
 from adapters.mapping import load_config
 from adapters.parsing import parse_money
 from adapters.records import ENTITIES
-from estate.build import RegionBuilder
+from estate.builder.region import RegionBuilder
 from estate.generate import EstateResult, generate_estate, region_plans
 from estate.writers import drop_mariadb_database, mysql_kwargs, pg_dsn
 from tests.conftest import MARIADB_URL, Server, mariadb_reachable
