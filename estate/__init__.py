@@ -9,5 +9,7 @@
   for tests, benchmarks and `rantai seed`.
 
 Nothing in `hub`, `schema` or `resolvers` imports this package, except the CLI commands
-that run these tools.
+that run these tools. It imports from `adapters` (codes, parsing) and from the hub only two
+things, both lazily: `hub.db.EmbeddedPostgres`, where an estate is generated without a
+PostgreSQL URL, and `hub.store.models`, whose foreign keys order the synthetic store's COPY.
 """

@@ -112,6 +112,8 @@ async def generate_estate(
     data_dir = Path(data_dir)
     embedded = None
     if pg_url is None:
+        # The hub's own embedded server of the data dir (shared with any `rantai` process on
+        # it, decision 2 of docs/architecture.md): the one place the generator uses the hub.
         from hub.db import EmbeddedPostgres
 
         embedded = EmbeddedPostgres(data_dir)

@@ -57,8 +57,8 @@ YEARS = (2025, 2026)
 LATEST = 2026
 REGIONS = ("53", "53.01", "53.71")
 KINDS = {"payment", "monev", "tender_announced", "tender_result", "amendment"}
-# Rules the reconstruction below can evaluate: SHORT_BID_WINDOW needs spse_jadwal and
-# PUBLISHED_VALUE_CHANGED needs rup_paket_histori, neither a canonical entity.
+# Rules the reconstruction below can evaluate: it rebuilds neither bid schedules (spse_jadwal,
+# for SHORT_BID_WINDOW) nor package versions (rup_paket_histori, PUBLISHED_VALUE_CHANGED).
 CHECKED_RULES = [r for r in rules.RULES if r not in ("SHORT_BID_WINDOW", "PUBLISHED_VALUE_CHANGED")]
 PROCUREMENT_TABLES = (
     "rup_paket",
