@@ -51,11 +51,11 @@ from bench.peers import (
     compare_with_hub,
     stop_process,
 )
+from estate.synthetic import SeedStats, seed_canonical
 from hub import migrate
 from hub.db import EmbeddedPostgres, normalise_database_url
 from hub.serving.examples import DEEP_CHAIN
 from hub.settings import Settings
-from hub.store.synthetic import SeedStats, seed_canonical
 
 ROOT = Path(__file__).resolve().parent.parent
 FISCAL_YEAR = 2025

@@ -54,11 +54,11 @@ from sqlalchemy.engine import make_url
 
 from bench import abuse
 from bench.chain import HubProcess
+from estate.synthetic import seed_canonical
 from hub.auth import keys
 from hub.db import EmbeddedPostgres, asyncpg_dsn
 from hub.events.outbox import parse_cursor
 from hub.migrate import run_async
-from hub.store.synthetic import seed_canonical
 from hub.sync.bindings import BY_ENTITY
 from hub.sync.writer import Change, Writer
 

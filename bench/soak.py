@@ -37,7 +37,7 @@ import orjson
 
 from bench.chain import ROOT, Store, free_port
 from bench.subscriptions import Client, percentile, proc_rss
-from hub.demo.writers import drop_pg_database
+from estate.writers import drop_pg_database
 
 QUERIES = [
     "{ regions { code summary(fiscalYear: 2026) { paid contracted openDiscrepancies } } }",

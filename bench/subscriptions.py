@@ -51,10 +51,10 @@ import asyncpg
 import orjson
 
 from bench.chain import HubProcess, Store, cpu_model
+from estate.names import REGIONS as NTT
+from estate.synthetic import SeedStats, seed_canonical
 from hub import migrate
-from hub.demo.names import REGIONS as NTT
 from hub.events.outbox import parse_cursor
-from hub.store.synthetic import SeedStats, seed_canonical
 from hub.sync.bindings import BY_ENTITY
 from hub.sync.writer import Change, Writer
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.sync [--scale province|small] [--quick] [--changes N]
 
-One run generates the demo legacy estate (`hub.demo.generate_estate`: e-planning and
+One run generates the demo legacy estate (`estate.generate.generate_estate`: e-planning and
 procurement databases on PostgreSQL, finance on MariaDB when it answers, else SQLite files,
 e-Monev workbooks) and measures, in the same process:
 
@@ -52,9 +52,8 @@ from asyncpg.connection import LoggedQuery
 
 from adapters.base import Adapter, open_adapter
 from adapters.mapping import Config, EntityMapping, RecordError, SourceMapping, load_config
-from hub.demo import generate_estate
-from hub.demo.estate import EstateResult
-from hub.demo.writers import (
+from estate.generate import EstateResult, generate_estate
+from estate.writers import (
     drop_mariadb_database,
     drop_pg_database,
     mysql_kwargs,

@@ -311,7 +311,7 @@ def _demo_estate(
                 err=True,
             )
         return f"estate of scale {info.get('scale')} ({len(info.get('sources', {}))} sources)"
-    from hub.demo import generate_estate
+    from estate.generate import generate_estate
 
     typer.echo(f"generating the legacy estate (scale {scale}) in {settings.data_dir} …", err=True)
     result = asyncio.run(
@@ -365,7 +365,7 @@ class _DemoLog:
 
 def _simulator_job(data_dir: Path, seed: int, per_minute: float) -> Background:
     async def job(stop: asyncio.Event) -> None:
-        from hub.demo.simulate import Simulator
+        from estate.simulate import Simulator
 
         simulator = Simulator(data_dir, seed=seed)
         try:
@@ -426,7 +426,7 @@ async def _seed(
     import asyncpg
     from sqlalchemy.engine import make_url
 
-    from hub.store.synthetic import seed_canonical
+    from estate.synthetic import seed_canonical
 
     dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     conn = await asyncpg.connect(dsn)
@@ -805,7 +805,7 @@ def estate_generate(
 ) -> None:
     """Write a realistic legacy estate (e-planning, finance, procurement, monev), its
     rantai.toml and one mapping file per source into the data dir."""
-    from hub.demo import generate_estate
+    from estate.generate import generate_estate
 
     if scale not in ("small", "province", "ntt"):
         raise fail(f"--scale must be small, province or ntt, not {scale!r}")

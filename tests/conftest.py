@@ -25,12 +25,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from estate.synthetic import seed_canonical
 from hub.db import EmbeddedPostgres, normalise_database_url
 from hub.migrate import run_async
 from hub.serving.app import create_app
 from hub.serving.server import LiveProtocol, config
 from hub.settings import Settings
-from hub.store.synthetic import seed_canonical
 
 SEEDED_SUB_ACTIVITIES = 600
 MARIADB_URL = os.environ.get("RANTAI_MARIADB_URL", "mysql://root@127.0.0.1:3306")
@@ -46,7 +46,7 @@ async def mariadb_reachable() -> bool:
     """Tests of MariaDB sources skip, saying so, on a machine without a MariaDB server."""
     import aiomysql  # type: ignore[import-untyped]
 
-    from hub.demo.writers import mysql_kwargs
+    from estate.writers import mysql_kwargs
 
     try:
         conn = await aiomysql.connect(**mysql_kwargs(MARIADB_URL), connect_timeout=3)

@@ -24,6 +24,7 @@ import pytest
 from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, get_operation_ast, parse
 
 from bench.jsondiff import first_difference
+from estate.synthetic import seed_canonical
 from hub.migrate import run_async
 from hub.serving.app import create_app
 from hub.serving.compiled import MAPPINGS, CompiledQueries
@@ -31,7 +32,6 @@ from hub.serving.examples import DEEP_CHAIN
 from hub.serving.request import run
 from hub.settings import Settings
 from hub.store.scope import EVERYTHING, PUBLIC, OpdScope, RegionScope, Scope
-from hub.store.synthetic import seed_canonical
 from resolvers.context import Context
 from schema import schema as default_schema
 from tests.conftest import Server, asyncpg_dsn

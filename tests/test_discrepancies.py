@@ -14,8 +14,7 @@ import asyncpg
 import pytest
 
 from adapters.mapping import load_config
-from hub.demo import generate_estate
-from hub.demo.estate import EstateResult
+from estate.generate import EstateResult, generate_estate
 from hub.discrepancies import RULES, DiscrepancyEngine, ThresholdError, Thresholds
 from hub.discrepancies.thresholds import load_thresholds
 from hub.migrate import run_async

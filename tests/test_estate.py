@@ -1,4 +1,4 @@
-"""The demo legacy estate (hub/demo): deterministic, shaped like each legacy system, readable
+"""The demo legacy estate (estate/): deterministic, shaped like each legacy system, readable
 through its own mappings, with seeded discrepancies and totals that the legacy data confirms
 when recomputed by SQL against the generated databases."""
 
@@ -34,10 +34,9 @@ from adapters.codes import (
 from adapters.mapping import load_config
 from adapters.parsing import parse_money
 from adapters.records import ENTITIES
-from hub.demo import generate_estate
-from hub.demo.estate import EstateResult, region_plans
-from hub.demo.generate import RegionBuilder
-from hub.demo.writers import drop_mariadb_database, mysql_kwargs, pg_dsn
+from estate.builder.region import RegionBuilder
+from estate.generate import EstateResult, generate_estate, region_plans
+from estate.writers import drop_mariadb_database, mysql_kwargs, pg_dsn
 from tests.conftest import MARIADB_URL, Server, mariadb_reachable
 
 SEED = 7

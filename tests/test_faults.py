@@ -39,13 +39,13 @@ import pytest
 import websockets
 
 from adapters.mapping import Config, load_config
-from hub.demo import EstateResult, generate_estate
-from hub.demo.writers import drop_mariadb_database, mysql_kwargs
+from estate.generate import EstateResult, generate_estate
+from estate.synthetic import seed_canonical
+from estate.writers import drop_mariadb_database, mysql_kwargs
 from hub.events.outbox import parse_cursor
 from hub.migrate import run_async
 from hub.serving.app import create_app
 from hub.settings import Settings
-from hub.store.synthetic import seed_canonical
 from hub.sync import SyncEngine
 from hub.sync.bindings import BY_ENTITY
 from hub.sync.engine import SourceReport, asyncpg_dsn, source_lock_key

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from graphql import GraphQLError, located_error
 
+from estate.synthetic import seed_canonical
 from hub.auth import keys
 from hub.auth.audit import verify
 from hub.auth.guard import document_hash
@@ -29,7 +30,6 @@ from hub.migrate import run_async
 from hub.serving.app import InsecureSettings, create_app
 from hub.serving.responses import format_result
 from hub.settings import Settings
-from hub.store.synthetic import seed_canonical
 from hub.sync.bindings import BY_ENTITY
 from hub.sync.engine import asyncpg_dsn
 from hub.sync.writer import Change, Writer

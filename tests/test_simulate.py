@@ -1,4 +1,4 @@
-"""The legacy-estate simulator (hub/demo/simulate.py) on real servers: every kind of change
+"""The legacy-estate simulator (estate/simulate.py) on real servers: every kind of change
 happens, lands in the legacy rows in each flavour's own shape, raises watermarks, keeps
 payments and progress within bounds, keeps the estate free of new (or resolved) ketimpangan,
 and replays the same changes for the same seed — with MariaDB and with SQLite finance; over
@@ -28,9 +28,10 @@ from openpyxl import load_workbook
 from adapters.base import open_adapter
 from adapters.codes import split_mak
 from adapters.mapping import Config, load_config
-from hub.demo import generate_estate, names, rules
-from hub.demo.legacy import MONEV_LAYOUT
-from hub.demo.model import (
+from estate import names, rules
+from estate.generate import generate_estate
+from estate.legacy.monev import MONEV_LAYOUT
+from estate.model import (
     Amendment,
     Bid,
     BudgetLine,
@@ -44,8 +45,8 @@ from hub.demo.model import (
     Tender,
     Vendor,
 )
-from hub.demo.simulate import SimChange, Simulator, SimulatorError
-from hub.demo.writers import drop_mariadb_database, mysql_kwargs, pg_dsn, with_database
+from estate.simulate import SimChange, Simulator, SimulatorError
+from estate.writers import drop_mariadb_database, mysql_kwargs, pg_dsn, with_database
 from tests.conftest import MARIADB_URL, Server, mariadb_reachable
 
 ESTATE_SEED = 7
@@ -56,8 +57,8 @@ YEARS = (2025, 2026)
 LATEST = 2026
 REGIONS = ("53", "53.01", "53.71")
 KINDS = {"payment", "monev", "tender_announced", "tender_result", "amendment"}
-# Rules the reconstruction below can evaluate: SHORT_BID_WINDOW needs spse_jadwal and
-# PUBLISHED_VALUE_CHANGED needs rup_paket_histori, neither a canonical entity.
+# Rules the reconstruction below can evaluate: it rebuilds neither bid schedules (spse_jadwal,
+# for SHORT_BID_WINDOW) nor package versions (rup_paket_histori, PUBLISHED_VALUE_CHANGED).
 CHECKED_RULES = [r for r in rules.RULES if r not in ("SHORT_BID_WINDOW", "PUBLISHED_VALUE_CHANGED")]
 PROCUREMENT_TABLES = (
     "rup_paket",
@@ -999,7 +1000,7 @@ async def test_a_source_down_does_not_stop_the_others(
     (copy / "legacy" / "bpkad_53.sqlite").unlink()
     sim = Simulator(copy, seed=2)
     try:
-        with caplog.at_level("WARNING", logger="hub.demo.simulate"):
+        with caplog.at_level("WARNING", logger="estate.simulate"):
             changes = [await sim.step() for _ in range(20)]
     finally:
         await sim.close()

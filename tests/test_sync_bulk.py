@@ -22,8 +22,7 @@ import pytest
 from sqlalchemy import UniqueConstraint
 
 from adapters.mapping import load_config
-from hub.demo import generate_estate
-from hub.demo.estate import EstateResult
+from estate.generate import EstateResult, generate_estate
 from hub.migrate import run_async
 from hub.store.models import metadata
 from hub.sync import engine as sync_engine

@@ -42,9 +42,8 @@ import pytest
 from adapters.codes import normalise_opd_code, normalise_sub_activity_code, split_mak
 from adapters.mapping import load_config
 from adapters.parsing import parse_money
-from hub.demo import generate_estate
-from hub.demo.estate import EstateResult
-from hub.demo.writers import drop_mariadb_database, pg_dsn
+from estate.generate import EstateResult, generate_estate
+from estate.writers import drop_mariadb_database, pg_dsn
 from hub.migrate import run_async
 from hub.serving.app import create_app
 from hub.settings import Settings
@@ -58,7 +57,7 @@ PAGE = 500
 
 SaKey = tuple[str, int, str]  # (region, fiscal year, sub kegiatan code)
 
-# Legacy column names per flavour (hub/demo/legacy.py).
+# Legacy column names per flavour (estate/legacy/).
 # e-planning data_sub_keg: (year, code, OPD code, pagu indikatif); data_skpd: OPD code
 PLAN_COLUMNS = {
     "A": ("tahun", "kode_sub_giat", "kode_skpd", "pagu_indikatif"),

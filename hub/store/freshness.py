@@ -23,7 +23,8 @@ def stale(source: Any, default_seconds: Any = None) -> Any:
     """The staleness of a row of `source` (the table or an alias of it)."""
     if default_seconds is None:
         default_seconds = bindparam(FRESHNESS, type_=Integer)
-    zero, second = literal_column("0"), literal_column("interval '1 second'")
+    zero: Any = literal_column("0")
+    second: Any = literal_column("interval '1 second'")
     limit = func.coalesce(func.nullif(source.c.freshness_seconds, zero), default_seconds)
     return or_(
         source.c.status == literal_column("'NEVER_SYNCED'"),

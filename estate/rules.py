@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
-from hub.demo.model import Contract, Package, Payment, RegionYear, Tender
+from estate.model import Contract, Package, Payment, RegionYear, Tender
 
 # DOMAIN.md family → rule codes
 FAMILIES: dict[int, tuple[str, ...]] = {

@@ -8,8 +8,9 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.demo import names
-from hub.demo.legacy import MONEV_LAYOUT, flavour_of
+from estate import names
+from estate.legacy.formats import flavour_of
+from estate.legacy.monev import MONEV_LAYOUT
 
 Fields = dict[str, Any]
 ACCOUNT_WIDTHS = [1, 1, 2, 2, 2, 4]

@@ -13,17 +13,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from hub.demo import names, rules
-from hub.demo.generate import RegionBuilder, RegionPlan
-from hub.demo.legacy import (
-    Table,
-    eplanning_tables,
-    finance_tables,
-    flavour_of,
-    monev_workbooks,
-    procurement_tables,
-)
-from hub.demo.mappings import (
+from estate import names, rules
+from estate.builder.region import RegionBuilder, RegionPlan
+from estate.legacy.eplanning import eplanning_tables
+from estate.legacy.finance import finance_tables
+from estate.legacy.formats import flavour_of
+from estate.legacy.monev import MONEV_LAYOUT, monev_workbooks
+from estate.legacy.procurement import procurement_tables
+from estate.legacy.tables import Table
+from estate.mappings import (
     SourceMap,
     eplanning_map,
     finance_map,
@@ -31,8 +29,8 @@ from hub.demo.mappings import (
     procurement_map,
     to_toml,
 )
-from hub.demo.model import RegionYear
-from hub.demo.writers import (
+from estate.model import RegionYear
+from estate.writers import (
     with_database,
     write_mariadb,
     write_postgres,
@@ -114,6 +112,8 @@ async def generate_estate(
     data_dir = Path(data_dir)
     embedded = None
     if pg_url is None:
+        # The hub's own embedded server of the data dir (shared with any `rantai` process on
+        # it, decision 2 of docs/architecture.md): the one place the generator uses the hub.
         from hub.db import EmbeddedPostgres
 
         embedded = EmbeddedPostgres(data_dir)
@@ -262,8 +262,6 @@ async def _generate(
 
 
 def _header_row(region: str) -> int:
-    from hub.demo.legacy import MONEV_LAYOUT
-
     return int(MONEV_LAYOUT[flavour_of(region)]["header_row"])
 
 

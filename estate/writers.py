@@ -17,7 +17,7 @@ import aiomysql  # type: ignore[import-untyped]
 import asyncpg
 from openpyxl import Workbook as XlsxWorkbook  # type: ignore[import-untyped]
 
-from hub.demo.legacy import Table, Workbook
+from estate.legacy.tables import Table, Workbook
 
 PG_TYPES = {
     "int": "integer",
@@ -177,7 +177,7 @@ async def drop_mariadb_database(url: str, database: str) -> None:
 # --- SQLite ---------------------------------------------------------------------------------
 
 
-def _sqlite_value(value: Any) -> Any:
+def sqlite_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, date):
@@ -203,7 +203,7 @@ def write_sqlite(path: Path, tables: Sequence[Table]) -> None:
             marks = ", ".join(["?"] * len(table.columns))
             conn.executemany(
                 f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})',
-                ([_sqlite_value(v) for v in row] for row in table.rows),
+                ([sqlite_value(v) for v in row] for row in table.rows),
             )
         conn.commit()
     finally:
