@@ -232,23 +232,9 @@ def natural_key(binding: Binding, values: Mapping[str, Any], record: Record) -> 
 
 # -- set-based statements ----------------------------------------------------------------
 
-_CONTEXT_WHERE = re.compile(r"\s+WHERE x\.id = ANY\(\$1\)\s*$")
-
 
 def _reads(sql: str, table: str) -> bool:
     return re.search(rf"(FROM|JOIN)\s+{table}\b", sql) is not None
-
-
-def _context_over(binding: Binding, relation: str) -> str | None:
-    """The binding's routing query over `relation` (aliased x) instead of its table's rows
-    `= ANY($1)`; None when its SQL has another shape or reads the table elsewhere too
-    (a statement does not see its own inserts there)."""
-    sql = binding.context
-    source = f"FROM {binding.table} x"
-    if not sql or sql.count(source) != 1 or not _CONTEXT_WHERE.search(sql):
-        return None
-    over = _CONTEXT_WHERE.sub("", sql).replace(source, f"FROM {relation} x")
-    return None if _reads(over, binding.table) else over
 
 
 def _json_value(alias: str, column: str, pg: str) -> str:
@@ -260,30 +246,26 @@ def _json_value(alias: str, column: str, pg: str) -> str:
 class InsertPlan:
     """New rows of a batch inserted with their links resolved, in one statement.
 
-    `inline`: the same statement also writes their CREATED history and outbox rows (the
-    routing computed over the inserted rows), under the outbox lock, and wakes the change
-    feeds; it returns (id, n). Otherwise (the routing query reads the binding's own table,
-    which a statement cannot see its inserts in) it returns (id, n, link values…) and the
-    writer records the changes with `Writer.record`.
+    Inside `Writer.transaction`, `history` (or `copied`) also writes their CREATED history,
+    built in SQL, and returns (id, n, history id, changed fields); their outbox rows then go
+    to STAGE in one more statement (`_stage_sql`). Outside it, `sql` returns (id, n, link
+    values…) and the writer records the changes with `Writer.record`.
     """
 
-    sql: str  # outbox rows written under OUTBOX_LOCK, NOTIFY (outside Writer.transaction)
-    staged: str  # outbox rows into STAGE (inside Writer.transaction)
-    inline: bool
+    sql: str
     links: tuple[str, ...]  # link columns, in hub.sync.links order
     defaults: tuple[str | None, ...]  # per link: the on_insert column it replaces, if any
-    # Inside Writer.transaction: the rows and their CREATED history (values as JSON built
-    # here, not sent back from the writer), returning (id, n, history id, changed fields);
-    # the outbox rows are then staged with the binding's routing query (`_stage_sql`).
-    history: str = ""
+    # The rows and their CREATED history (values as JSON built here, not sent back from the
+    # writer), reading the batch's rows from array parameters.
+    history: str
     # `history` reading its rows from the temporary table `inbox` (columns `inbox_columns`,
     # `inbox_ddl` creates it), which the batch's rows reach by COPY: asyncpg encodes COPY
     # records without the per-element checks of array parameters (a fifth of this process's
     # CPU in an initial sync went to encoding the arrays).
-    copied: str = ""
-    inbox: str = ""
-    inbox_ddl: str = ""
-    inbox_columns: tuple[str, ...] = ()
+    copied: str
+    inbox: str
+    inbox_ddl: str
+    inbox_columns: tuple[str, ...]
 
     @staticmethod
     def build(binding: Binding) -> InsertPlan | None:
@@ -299,11 +281,6 @@ class InsertPlan:
                 return None
             if not set(re.findall(r"\bx\.(\w+)", link.value)) <= set(given):
                 return None
-        # Routing over the inserted rows in the same statement (a CTE the planner knows
-        # nothing about, joined to whole tables) was planned as scans of those tables per
-        # batch at province scale; it is the binding's own query by id in `record` instead.
-        context = None
-        inline = False
         pg = [types[c].pg for c in [*columns, *extra]] + ["text", "timestamptz", "text"]
         unnest = ", ".join(f"${i + 2}::{t}[]" for i, t in enumerate(pg))  # $1: source id
         names = [*given, "nkey"]
@@ -350,65 +327,36 @@ class InsertPlan:
                 f"CASE WHEN {m} THEN '{c}' END" for c, m in zip(linked, moved, strict=True)
             )
             fields += f" || array_remove(ARRAY[{cases}]::text[], NULL)"
-        routing = f", ctx(id, r, d, y) AS ({context})" if context is not None else ""
-        route, join = (
-            ("c.r::text, c.d::text, c.y::int4", "LEFT JOIN ctx c ON c.id = j.id")
-            if routing
-            else (
-                "NULL, NULL, NULL",
-                "",
-            )
-        )
-        events = f"""{head},
+        returned = "".join(f", i.{c}" for c in linked)
+        sql = f"{head} SELECT i.id, x.n{returned} FROM ins i JOIN x ON {match} ORDER BY x.n"
+        history = f"""{head},
             j AS MATERIALIZED (
                 SELECT i.id, x.n, x.nkey, {after} AS a, {fields} AS f,
                     {_NEXT_HISTORY_ID} AS h
                 FROM ins i JOIN x ON {match} ORDER BY x.n
-            ){routing},
+            ),
             history AS (
                 INSERT INTO change_history
                     (id, source_id, entity, entity_id, natural_key, op, before, after)
                 SELECT h, $1, '{binding.entity}', id, nkey, 'CREATED', NULL, a FROM j ORDER BY h
-            ),"""
-        if not inline:
-            returned = "".join(f", i.{c}" for c in linked)
-            sql = f"{head} SELECT i.id, x.n{returned} FROM ins i JOIN x ON {match} ORDER BY x.n"
-            history = f"""{events.rstrip().rstrip(",")}
+            )
             SELECT id, n, h, array_to_string(f, ',') AS f FROM j ORDER BY n"""
-            copied = history.replace(arrays, f"SELECT * FROM {inbox}", 1)
-            assert copied != history
-            return InsertPlan(
-                sql,
-                sql,
-                False,
-                tuple(linked),
-                defaults,
-                history,
-                copied,
-                inbox,
-                inbox_ddl,
-                (*names, "n"),
-            )
-        rows = f"j.h, '{binding.type_name}', j.id, 'CREATED', {route}, j.f, $1"
-        sql = f"""{events}
-            lock AS MATERIALIZED (
-                SELECT pg_advisory_xact_lock({OUTBOX_LOCK}) AS l, pg_notify('{CHANNEL}', '') AS w
-            ),
-            box AS (
-                INSERT INTO outbox ({_OUTBOX_COLUMNS})
-                SELECT {rows} FROM j CROSS JOIN lock {join} ORDER BY j.h
-            )
-            SELECT id, n FROM j"""
-        staged = f"""{events}
-            box AS (INSERT INTO {STAGE} ({_OUTBOX_COLUMNS}) SELECT {rows} FROM j {join})
-            SELECT id, n FROM j"""
-        return InsertPlan(sql, staged, True, tuple(linked), defaults)
+        copied = history.replace(arrays, f"SELECT * FROM {inbox}", 1)
+        assert copied != history
+        return InsertPlan(
+            sql, tuple(linked), defaults, history, copied, inbox, inbox_ddl, (*names, "n")
+        )
 
 
 def _stage_sql(binding: Binding) -> str:
     """CREATED outbox rows into STAGE for rows whose history InsertPlan.history wrote:
-    $1 ids, $2 history ids, $3 changed fields (comma-separated), $4 source; routed by the
-    binding's context query over those ids, as `Writer.record` does."""
+    $1 ids, $2 history ids, $3 changed fields (comma-separated), $4 source.
+
+    Routed by the binding's context query over those ids, as `Writer.record` does. Routing
+    computed over the inserted rows in the insert itself (a CTE the planner knows nothing
+    about, joined to whole tables) was planned as scans of those tables per batch at
+    province scale.
+    """
     route, join, ctx = "NULL, NULL, NULL", "", ""
     if binding.context:
         ctx = f", ctx(id, r, d, y) AS ({binding.context})"
@@ -812,27 +760,29 @@ class Writer:
         inserts: list[tuple[Item, dict[str, Any]]],
         outcome: Outcome,
     ) -> None:
-        """New rows, their links, history and outbox in one statement (InsertPlan)."""
+        """New rows with their links in one statement (InsertPlan). Inside `transaction`
+        that statement writes their history too, and one more stages their outbox rows;
+        outside it, the changes are recorded after it."""
         arrays: list[list[Any]] = [[v[c] for _, v in inserts] for c in binding.columns]
         arrays += [[v[src] for _, v in inserts] for src in binding.on_insert.values()]
         arrays.append([i.source_key for i, _ in inserts])
         arrays.append([i.source_updated_at for i, _ in inserts])
         keys = [natural_key(binding, v, i.record) for i, v in inserts]
         arrays.append(keys)
-        if self.staging and plan.copied and plan.inbox not in self._inbox_used:
-            # The inbox is emptied by the commit (ON COMMIT DELETE ROWS): once per batch.
-            self._inbox_used.add(plan.inbox)
-            if plan.inbox not in self._inbox_ready:
-                await self.conn.execute(plan.inbox_ddl)
-                self._inbox_ready.add(plan.inbox)
-            arrays.append(list(range(1, len(inserts) + 1)))
-            await self.conn.copy_records_to_table(
-                plan.inbox, records=zip(*arrays, strict=True), columns=plan.inbox_columns
-            )
-            created = await self.conn.fetch(plan.copied, self.source_id)
-        elif self.staging and plan.history:
-            created = await self.conn.fetch(plan.history, self.source_id, *arrays)
-        if self.staging and plan.history:
+        if self.staging:
+            if plan.inbox not in self._inbox_used:
+                # The inbox is emptied by the commit (ON COMMIT DELETE ROWS): once per batch.
+                self._inbox_used.add(plan.inbox)
+                if plan.inbox not in self._inbox_ready:
+                    await self.conn.execute(plan.inbox_ddl)
+                    self._inbox_ready.add(plan.inbox)
+                arrays.append(list(range(1, len(inserts) + 1)))
+                await self.conn.copy_records_to_table(
+                    plan.inbox, records=zip(*arrays, strict=True), columns=plan.inbox_columns
+                )
+                created = await self.conn.fetch(plan.copied, self.source_id)
+            else:
+                created = await self.conn.fetch(plan.history, self.source_id, *arrays)
             if len(created) != len(inserts):  # pragma: no cover - joined back on the key
                 raise RuntimeError(f"{binding.table}: inserted {len(created)} of {len(inserts)}")
             await self.conn.execute(
@@ -850,26 +800,23 @@ class Writer:
             outcome.stored_keys += [i.source_key for i, _ in inserts]
             outcome.created += len(inserts)
             return
-        sql = plan.staged if self.staging else plan.sql
-        created = await self.conn.fetch(sql, self.source_id, *arrays)
-        self.staged = self.staged or (self.staging and plan.inline)
+        created = await self.conn.fetch(plan.sql, self.source_id, *arrays)
         if len(created) != len(inserts):  # pragma: no cover - joined back on the natural key
             raise RuntimeError(f"{binding.table}: inserted {len(created)} rows of {len(inserts)}")
         ids = [0] * len(inserts)
         for row in created:
             ids[row["n"] - 1] = row["id"]
-        if not plan.inline:
-            changes = []
-            for row in created:
-                n = row["n"] - 1
-                after = dict(inserts[n][1])
-                for column, default in zip(plan.links, plan.defaults, strict=True):
-                    # As resolve_rows records it: a link that moved from what was inserted.
-                    inserted = after[binding.on_insert[default]] if default else None
-                    if row[column] != inserted:
-                        after[column] = row[column]
-                changes.append(Change(row["id"], keys[n], "CREATED", None, after))
-            await self.record(binding, changes)
+        changes = []
+        for row in created:
+            n = row["n"] - 1
+            after = dict(inserts[n][1])
+            for column, default in zip(plan.links, plan.defaults, strict=True):
+                # As resolve_rows records it: a link that moved from what was inserted.
+                inserted = after[binding.on_insert[default]] if default else None
+                if row[column] != inserted:
+                    after[column] = row[column]
+            changes.append(Change(row["id"], keys[n], "CREATED", None, after))
+        await self.record(binding, changes)
         outcome.stored_ids += ids
         outcome.stored_keys += [i.source_key for i, _ in inserts]
         outcome.created += len(inserts)
