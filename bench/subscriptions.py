@@ -53,10 +53,11 @@ import orjson
 from bench.chain import HubProcess, Store, cpu_model
 from hub import migrate
 from hub.demo.names import REGIONS as NTT
+from hub.events.changelog import Change
 from hub.events.outbox import parse_cursor
 from hub.store.synthetic import SeedStats, seed_canonical
 from hub.sync.bindings import BY_ENTITY
-from hub.sync.writer import Change, Writer
+from hub.sync.writer import Writer
 
 PROVINCE = "53"
 SOURCE = "bappeda-eplanning"  # the synthetic store's e-planning source

@@ -19,9 +19,17 @@ from operator import itemgetter
 from typing import Any
 
 import asyncpg
-import orjson
 
-from hub.events.broker import CHANNEL
+from hub.events import changelog
+from hub.events.changelog import (
+    FLUSH,
+    NEXT_HISTORY_ID,
+    STAGE_DDL,
+    Change,
+    Routing,
+    history_insert,
+    outbox_statement,
+)
 from hub.sync.bindings import (
     BY_ENTITY,
     LOOKUPS,
@@ -37,35 +45,9 @@ from hub.sync.types import TYPES, ColumnType
 
 log = logging.getLogger("rantai.sync")
 
-# Serialises outbox ids with commits: ids are taken under this transaction lock, which is
-# released at commit, so a reader that has seen id N has seen every id below N.
-# The history's id sequence, looked up once per statement (an InitPlan), not per row:
-# `pg_get_serial_sequence` reads the catalog on each call (4% of the store's CPU in an
-# initial sync when it ran for every history row).
-_NEXT_HISTORY_ID = "nextval((SELECT pg_get_serial_sequence('change_history', 'id'))::regclass)"
-OUTBOX_LOCK = 0x52414E5441490001
 # Taken shared by every batch and exclusively by link resolution, which updates rows of
 # every table: the two never interleave, so they cannot deadlock on row locks.
 WRITE_LOCK = 0x52414E5441490002
-# Inside a sync batch (Writer.transaction) the outbox rows wait in this per-connection
-# temporary table and reach the outbox in the statement that commits, so OUTBOX_LOCK is
-# held for that one statement only, never across a round trip to this process. The commit
-# empties it (ON COMMIT DELETE ROWS truncates; a DELETE would leave dead rows that every
-# later batch on the connection scans again).
-STAGE = "rantai_outbox_stage"
-_STAGE_DDL = f"""CREATE TEMP TABLE IF NOT EXISTS {STAGE} (
-    history_id int8 NOT NULL, entity text NOT NULL, entity_id int8 NOT NULL, op text NOT NULL,
-    region_code text, opd_code text, fiscal_year int4, changed_fields text[] NOT NULL,
-    source_id text) ON COMMIT DELETE ROWS"""
-_OUTBOX_COLUMNS = (
-    "history_id, entity, entity_id, op, region_code, opd_code, fiscal_year, changed_fields, "
-    "source_id"
-)
-_FLUSH = f"""SELECT pg_advisory_xact_lock({OUTBOX_LOCK});
-INSERT INTO outbox ({_OUTBOX_COLUMNS})
-    SELECT {_OUTBOX_COLUMNS} FROM {STAGE} ORDER BY history_id;
-SELECT pg_notify('{CHANNEL}', '');
-COMMIT;"""
 
 
 async def warm_types(conn: asyncpg.Connection) -> None:
@@ -167,17 +149,6 @@ def preparer(binding: Binding) -> Preparer:
     return found
 
 
-def jsonable(value: Any) -> Any:
-    """Values orjson does not write itself: money stays exact, as a string."""
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def _json(data: Mapping[str, Any] | None) -> str | None:
-    return None if data is None else orjson.dumps(data, default=jsonable).decode()
-
-
 @dataclass(frozen=True)
 class Item:
     """One record read from a source, with its provenance."""
@@ -185,15 +156,6 @@ class Item:
     source_key: str
     record: Record
     source_updated_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Change:
-    entity_id: int
-    natural_key: str
-    op: str  # CREATED UPDATED DELETED
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
 
 
 @dataclass
@@ -238,7 +200,8 @@ def _reads(sql: str, table: str) -> bool:
 
 
 def _json_value(alias: str, column: str, pg: str) -> str:
-    """A column as `_json` writes it: money and other numerics as exact strings."""
+    """A column as the change log writes it to JSON (`hub.events.changelog`): money and
+    other numerics as exact strings."""
     return f"{alias}.{column}::text" if pg == "numeric" else f"{alias}.{column}"
 
 
@@ -327,18 +290,19 @@ class InsertPlan:
                 f"CASE WHEN {m} THEN '{c}' END" for c, m in zip(linked, moved, strict=True)
             )
             fields += f" || array_remove(ARRAY[{cases}]::text[], NULL)"
+        created = (
+            f"SELECT h, $1, '{binding.entity}', id, nkey, 'CREATED', NULL, a FROM j ORDER BY h"
+        )
         returned = "".join(f", i.{c}" for c in linked)
         sql = f"{head} SELECT i.id, x.n{returned} FROM ins i JOIN x ON {match} ORDER BY x.n"
         history = f"""{head},
             j AS MATERIALIZED (
                 SELECT i.id, x.n, x.nkey, {after} AS a, {fields} AS f,
-                    {_NEXT_HISTORY_ID} AS h
+                    {NEXT_HISTORY_ID} AS h
                 FROM ins i JOIN x ON {match} ORDER BY x.n
             ),
             history AS (
-                INSERT INTO change_history
-                    (id, source_id, entity, entity_id, natural_key, op, before, after)
-                SELECT h, $1, '{binding.entity}', id, nkey, 'CREATED', NULL, a FROM j ORDER BY h
+                {history_insert(created)}
             )
             SELECT id, n, h, array_to_string(f, ',') AS f FROM j ORDER BY n"""
         copied = history.replace(arrays, f"SELECT * FROM {inbox}", 1)
@@ -360,12 +324,15 @@ def _stage_sql(binding: Binding) -> str:
     route, join, ctx = "NULL, NULL, NULL", "", ""
     if binding.context:
         ctx = f", ctx(id, r, d, y) AS ({binding.context})"
-        route, join = "c.r::text, c.d::text, c.y::int4", "LEFT JOIN ctx c ON c.id = v.e"
-    return f"""
-        WITH v AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[]) AS v(e, h, f)){ctx}
-        INSERT INTO {STAGE} ({_OUTBOX_COLUMNS})
-        SELECT v.h, '{binding.type_name}', v.e, 'CREATED', {route}, string_to_array(v.f, ','), $4
-        FROM v {join}"""
+        route, join = "c.r::text, c.d::text, c.y::int4", " LEFT JOIN ctx c ON c.id = v.e"
+    return outbox_statement(
+        "v",
+        f"v.h, '{binding.type_name}', v.e, 'CREATED', {route}, string_to_array(v.f, ','), $4",
+        order="v.h",
+        staged=True,
+        ctes=f"v AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[]) AS v(e, h, f)){ctx}",
+        join=join,
+    )
 
 
 INSERT_PLANS: dict[str, InsertPlan | None] = {}
@@ -375,44 +342,6 @@ def insert_plan(binding: Binding) -> InsertPlan | None:
     if binding.entity not in INSERT_PLANS:
         INSERT_PLANS[binding.entity] = InsertPlan.build(binding)
     return INSERT_PLANS[binding.entity]
-
-
-def _record_sql(binding: Binding, routed: bool, staged: bool) -> str:
-    """History and outbox rows of a list of changes in one statement (see Writer.record);
-    `routed`: the routing comes from the binding's context query over the changed ids;
-    `staged`: the outbox rows go to STAGE (Writer.transaction writes them at commit)."""
-    context = re.sub(r"\$1\b", "$3", binding.context) if routed else ""
-    routing = f", ctx(id, r, d, y) AS ({context})" if routed else ""
-    route, join = (
-        ("c.r::text, c.d::text, c.y::int4", "LEFT JOIN ctx c ON c.id = v.e")
-        if routed
-        else (
-            "v.r, v.d, v.y",
-            "",
-        )
-    )
-    rows = f"v.h, $12, v.e, v.o, {route}, string_to_array(v.f, ','), $1"
-    head = f"""
-        WITH v AS MATERIALIZED (
-            SELECT v.*, {_NEXT_HISTORY_ID} AS h
-            FROM unnest($3::int8[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[],
-                        $8::text[], $9::text[], $10::text[], $11::int4[])
-                WITH ORDINALITY AS v(e, k, o, b, a, f, r, d, y, n)
-            ORDER BY v.n
-        ){routing},
-        history AS (
-            INSERT INTO change_history
-                (id, source_id, entity, entity_id, natural_key, op, before, after)
-            SELECT h, $1, $2, e, k, o, b, a FROM v ORDER BY h
-        )"""
-    if staged:
-        return f"{head} INSERT INTO {STAGE} ({_OUTBOX_COLUMNS}) SELECT {rows} FROM v {join}"
-    return f"""{head},
-        lock AS MATERIALIZED (
-            SELECT pg_advisory_xact_lock({OUTBOX_LOCK}) AS l, pg_notify('{CHANNEL}', '') AS w
-        )
-        INSERT INTO outbox ({_OUTBOX_COLUMNS})
-        SELECT {rows} FROM v CROSS JOIN lock {join} ORDER BY v.h"""
 
 
 class Resolver:
@@ -483,11 +412,11 @@ class Writer:
         savepoints inside it are SQL (see `_savepoint`).
         """
         begin = f"BEGIN; SELECT pg_advisory_xact_lock_shared({WRITE_LOCK});"
-        await self.conn.execute(begin if self._stage_ready else f"{begin} {_STAGE_DDL};")
+        await self.conn.execute(begin if self._stage_ready else f"{begin} {STAGE_DDL};")
         self.staging, self.staged = True, False
         try:
             yield
-            await self.conn.execute(_FLUSH if self.staged else "COMMIT")
+            await self.conn.execute(FLUSH if self.staged else "COMMIT")
         except BaseException:
             # An inbox table created in this transaction is gone with it: made again (IF NOT
             # EXISTS) when a later batch on this connection needs it.
@@ -867,9 +796,7 @@ class Writer:
 
     # -- history and outbox --------------------------------------------------------------
 
-    async def _context(
-        self, binding: Binding, ids: Sequence[int]
-    ) -> dict[int, tuple[str | None, str | None, int | None]]:
+    async def _context(self, binding: Binding, ids: Sequence[int]) -> dict[int, Routing]:
         if not ids or not binding.context:
             return {}
         rows = await self.conn.fetch(binding.context, list(ids))
@@ -879,50 +806,31 @@ class Writer:
         self,
         binding: Binding,
         changes: Sequence[Change],
-        context: Mapping[int, tuple[str | None, str | None, int | None]] | None = None,
+        context: Mapping[int, Routing] | None = None,
         source_id: str | None = None,
     ) -> None:
-        """Write the changes to change_history and the outbox, in commit order.
-
-        One statement: history ids in the order of `changes`, then the outbox rows under
-        OUTBOX_LOCK (held to commit) in the same order, then NOTIFY. Without `context`, the
-        routing is the binding's context query over the changed rows, in the same statement.
-        """
+        """Write the changes to change_history and the outbox (`hub.events.changelog`),
+        their outbox rows to the stage inside `transaction`."""
         if not changes:
             return
-        routed = context is None and bool(binding.context)
-        empty: tuple[str | None, str | None, int | None] = (None, None, None)
-        ctx = [(context or {}).get(c.entity_id, empty) for c in changes]
-        await self.conn.execute(
-            _record_sql(binding, routed, self.staging),
-            source_id or self.source_id,
-            binding.entity,
-            [c.entity_id for c in changes],
-            [c.natural_key for c in changes],
-            [c.op for c in changes],
-            [_json(c.before) for c in changes],
-            [_json(c.after) for c in changes],
-            [",".join(changed_fields(c)) for c in changes],
-            [x[0] for x in ctx],
-            [x[1] for x in ctx],
-            [x[2] for x in ctx],
-            binding.type_name,
+        await changelog.record(
+            self.conn,
+            binding,
+            changes,
+            context=context,
+            source_id=source_id or self.source_id,
+            staged=self.staging,
         )
         self.staged = self.staged or self.staging
 
 
-def changed_fields(change: Change) -> list[str]:
-    return list((change.after if change.op != "DELETED" else change.before) or {})
-
-
 __all__ = [
-    "Change",
+    "WRITE_LOCK",
     "Item",
     "Outcome",
     "Resolver",
     "Writer",
     "coerce",
-    "jsonable",
     "natural_key",
-    "vendor_key",
+    "warm_types",
 ]
