@@ -1,7 +1,7 @@
 """The set-based insert path of the writer against its reference, on the demo estate.
 
 `Writer(bulk=True)` (what the engine uses) inserts a batch's new rows with their links in
-one statement (`hub.sync.writer.InsertPlan`) and records them in one more; `bulk=False`
+one statement (`hub.sync.inserts.InsertPlan`) and records them in one more; `bulk=False`
 inserts, then resolves each link and records the changes as separate statements, as the
 writer always did. Synced one source at a time (so ids are assigned in the same
 order), both must leave exactly the same store: every row of every table, ids, links,
@@ -28,8 +28,9 @@ from hub.migrate import run_async
 from hub.store.models import metadata
 from hub.sync import engine as sync_engine
 from hub.sync.bindings import BINDINGS, BY_ENTITY, DETACHED
+from hub.sync.inserts import insert_plan
 from hub.sync.links import LINKS, STATEMENTS
-from hub.sync.writer import Writer, insert_plan
+from hub.sync.writer import Writer
 from tests.conftest import Server, asyncpg_dsn
 
 # Set by the database or the clock, not by the sync's logic.

@@ -1,35 +1,26 @@
 """Write one batch of records into the store: resolve, diff, upsert, history and outbox.
 
-Everything here runs inside the caller's transaction on one asyncpg connection, so a batch,
-its change history, its outbox rows and the stream's watermark commit together or not at
-all. Statements are set-based (`unnest` of column arrays): the number of round trips per
-batch does not depend on its size.
+Everything here runs inside one transaction on one asyncpg connection, so a batch, its
+change history, its outbox rows and the stream's watermark commit together or not at all.
+Statements are set-based (column arrays, and COPY for new rows: `hub.sync.inserts`): the
+number of round trips per batch does not depend on its size. Values are coerced by
+`hub.sync.coercion`; the changes are recorded by `hub.events.changelog`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
 import asyncpg
 
 from hub.events import changelog
-from hub.events.changelog import (
-    FLUSH,
-    NEXT_HISTORY_ID,
-    STAGE_DDL,
-    Change,
-    Routing,
-    history_insert,
-    outbox_statement,
-)
+from hub.events.changelog import FLUSH, STAGE_DDL, Change, Routing
 from hub.sync.bindings import (
     BY_ENTITY,
     LOOKUPS,
@@ -40,8 +31,10 @@ from hub.sync.bindings import (
     tax_digits,
     vendor_key,
 )
-from hub.sync.links import BY_TABLE, DEPENDENTS, apply_link, resolve_rows
-from hub.sync.types import TYPES, ColumnType
+from hub.sync.coercion import Invalid, preparer
+from hub.sync.inserts import InsertPlan, insert_plan, stage_sql
+from hub.sync.links import DEPENDENTS, apply_link, resolve_rows
+from hub.sync.types import TYPES
 
 log = logging.getLogger("rantai.sync")
 
@@ -58,95 +51,6 @@ async def warm_types(conn: asyncpg.Connection) -> None:
         "$6::bool[], $7::jsonb[], $8::text[]",
         *([None] * 8),
     )
-
-
-class Invalid(ValueError):
-    """A value the store cannot hold; the record waits in sync_pending with this reason."""
-
-
-def coerce(value: Any, column: str, ct: ColumnType) -> Any:
-    if value is None:
-        return None
-    if ct.pg == "numeric":
-        try:
-            number = value if isinstance(value, Decimal) else Decimal(str(value))
-            assert ct.quantum is not None
-            return number.quantize(ct.quantum)
-        except (InvalidOperation, ValueError) as exc:
-            raise Invalid(f"{column}: {value!r} is not a number") from exc
-    if ct.pg in ("int4", "int8"):
-        if isinstance(value, bool):
-            raise Invalid(f"{column}: {value!r} is not a whole number")
-        try:
-            number = Decimal(str(value))
-        except InvalidOperation as exc:
-            raise Invalid(f"{column}: {value!r} is not a whole number") from exc
-        if number != number.to_integral_value():
-            raise Invalid(f"{column}: {value!r} is not a whole number")
-        return int(number)
-    if ct.pg == "text":
-        text = str(value).strip()
-        if ct.length is not None and len(text) > ct.length:
-            raise Invalid(f"{column}: {text[:40]!r}… is longer than {ct.length} characters")
-        return text
-    if ct.pg == "date":
-        if isinstance(value, datetime):
-            return value.date()
-        if not isinstance(value, date):
-            raise Invalid(f"{column}: {value!r} is not a date")
-        return value
-    if ct.pg == "bool":
-        return bool(value)
-    return value
-
-
-def coercer(column: str, ct: ColumnType) -> Callable[[Any], Any]:
-    """`coerce` for one column, with the common case first: a value of the store's type
-    already (what the mappings make). Anything else, or a value that fails there, takes
-    `coerce` itself, which converts or raises Invalid as before."""
-    if ct.pg == "numeric":
-        quantum = ct.quantum
-        assert quantum is not None
-
-        def numeric(value: Any) -> Any:
-            if type(value) is Decimal:
-                try:
-                    return value.quantize(quantum)
-                except (InvalidOperation, ValueError):
-                    pass
-            return coerce(value, column, ct)
-
-        return numeric
-    if ct.pg in ("int4", "int8"):
-        return lambda value: value if type(value) is int else coerce(value, column, ct)
-    if ct.pg == "text":
-        length = ct.length
-
-        def text(value: Any) -> Any:
-            if type(value) is str:
-                stripped = value.strip()
-                if length is None or len(stripped) <= length:
-                    return stripped
-            return coerce(value, column, ct)
-
-        return text
-    if ct.pg == "date":
-        return lambda value: value if type(value) is date else coerce(value, column, ct)
-    return lambda value: coerce(value, column, ct)
-
-
-Preparer = tuple[tuple[str, Callable[[Record], Any], Callable[[Any], Any]], ...]
-_PREPARERS: dict[str, Preparer] = {}
-
-
-def preparer(binding: Binding) -> Preparer:
-    """(column, value from the record, coercion) for each of the binding's fields."""
-    found = _PREPARERS.get(binding.entity)
-    if found is None:
-        types = TYPES[binding.table]
-        found = tuple((c, f, coercer(c, types[c])) for c, f in binding.fields.items())
-        _PREPARERS[binding.entity] = found
-    return found
 
 
 @dataclass(frozen=True)
@@ -190,158 +94,6 @@ def natural_key(binding: Binding, values: Mapping[str, Any], record: Record) -> 
             value = values.get(column)
         parts.append("" if value is None else str(value))
     return "/".join(parts)
-
-
-# -- set-based statements ----------------------------------------------------------------
-
-
-def _reads(sql: str, table: str) -> bool:
-    return re.search(rf"(FROM|JOIN)\s+{table}\b", sql) is not None
-
-
-def _json_value(alias: str, column: str, pg: str) -> str:
-    """A column as the change log writes it to JSON (`hub.events.changelog`): money and
-    other numerics as exact strings."""
-    return f"{alias}.{column}::text" if pg == "numeric" else f"{alias}.{column}"
-
-
-@dataclass(frozen=True)
-class InsertPlan:
-    """New rows of a batch inserted with their links resolved, in one statement.
-
-    Inside `Writer.transaction`, `history` (or `copied`) also writes their CREATED history,
-    built in SQL, and returns (id, n, history id, changed fields); their outbox rows then go
-    to STAGE in one more statement (`_stage_sql`). Outside it, `sql` returns (id, n, link
-    values…) and the writer records the changes with `Writer.record`.
-    """
-
-    sql: str
-    links: tuple[str, ...]  # link columns, in hub.sync.links order
-    defaults: tuple[str | None, ...]  # per link: the on_insert column it replaces, if any
-    # The rows and their CREATED history (values as JSON built here, not sent back from the
-    # writer), reading the batch's rows from array parameters.
-    history: str
-    # `history` reading its rows from the temporary table `inbox` (columns `inbox_columns`,
-    # `inbox_ddl` creates it), which the batch's rows reach by COPY: asyncpg encodes COPY
-    # records without the per-element checks of array parameters (a fifth of this process's
-    # CPU in an initial sync went to encoding the arrays).
-    copied: str
-    inbox: str
-    inbox_ddl: str
-    inbox_columns: tuple[str, ...]
-
-    @staticmethod
-    def build(binding: Binding) -> InsertPlan | None:
-        table, types = binding.table, TYPES[binding.table]
-        columns = list(binding.columns)
-        extra = list(binding.on_insert)
-        given = [*columns, *extra, "source_key", "source_updated_at"]
-        links = [link for link, _, _ in BY_TABLE.get(table, ())]
-        for link in links:
-            # A link that reads its own table would not see the rows of this statement;
-            # those bindings keep the insert-then-resolve path.
-            if link.column in columns or _reads(link.value, table):
-                return None
-            if not set(re.findall(r"\bx\.(\w+)", link.value)) <= set(given):
-                return None
-        pg = [types[c].pg for c in [*columns, *extra]] + ["text", "timestamptz", "text"]
-        unnest = ", ".join(f"${i + 2}::{t}[]" for i, t in enumerate(pg))  # $1: source id
-        names = [*given, "nkey"]
-        linked = [link.column for link in links]
-        plain = [c for c in given if c not in linked]  # a link may replace an on_insert value
-        values = [f"x.{c}" for c in plain] + [f"({link.value})" for link in links]
-        match = " AND ".join(f"i.{c} = x.{c}" for c in binding.key)
-        arrays = f"SELECT * FROM unnest({unnest}) WITH ORDINALITY AS x({', '.join(names)}, n)"
-        inbox = f"rantai_inbox_{table}"
-        inbox_ddl = (
-            f"CREATE TEMP TABLE IF NOT EXISTS {inbox} ("
-            + ", ".join(f"{c} {t}" for c, t in zip(names, pg, strict=True))
-            + ", n int8 NOT NULL) ON COMMIT DELETE ROWS"
-        )
-        head = f"""
-            WITH x AS MATERIALIZED (
-                {arrays}
-            ),
-            ins AS (
-                INSERT INTO {table} ({", ".join([*plain, *linked])}, source_id, synced_at)
-                SELECT {", ".join(values)}, $1, now() FROM x ORDER BY x.n
-                RETURNING *
-            )"""
-        defaults = tuple(c if c in given else None for c in linked)
-        moved = [
-            f"i.{c} IS DISTINCT FROM {'x.' + d if d else 'NULL'}"
-            for c, d in zip(linked, defaults, strict=True)
-        ]
-        after = " || ".join(
-            [
-                "jsonb_build_object("
-                + ", ".join(f"'{c}', {_json_value('x', c, types[c].pg)}" for c in columns)
-                + ")"
-            ]
-            + [
-                f"CASE WHEN {m} THEN jsonb_build_object('{c}', {_json_value('i', c, types[c].pg)})"
-                " ELSE '{}'::jsonb END"
-                for c, m in zip(linked, moved, strict=True)
-            ]
-        )
-        fields = "ARRAY[" + ", ".join(f"'{c}'" for c in columns) + "]::text[]"
-        if linked:
-            cases = ", ".join(
-                f"CASE WHEN {m} THEN '{c}' END" for c, m in zip(linked, moved, strict=True)
-            )
-            fields += f" || array_remove(ARRAY[{cases}]::text[], NULL)"
-        created = (
-            f"SELECT h, $1, '{binding.entity}', id, nkey, 'CREATED', NULL, a FROM j ORDER BY h"
-        )
-        returned = "".join(f", i.{c}" for c in linked)
-        sql = f"{head} SELECT i.id, x.n{returned} FROM ins i JOIN x ON {match} ORDER BY x.n"
-        history = f"""{head},
-            j AS MATERIALIZED (
-                SELECT i.id, x.n, x.nkey, {after} AS a, {fields} AS f,
-                    {NEXT_HISTORY_ID} AS h
-                FROM ins i JOIN x ON {match} ORDER BY x.n
-            ),
-            history AS (
-                {history_insert(created)}
-            )
-            SELECT id, n, h, array_to_string(f, ',') AS f FROM j ORDER BY n"""
-        copied = history.replace(arrays, f"SELECT * FROM {inbox}", 1)
-        assert copied != history
-        return InsertPlan(
-            sql, tuple(linked), defaults, history, copied, inbox, inbox_ddl, (*names, "n")
-        )
-
-
-def _stage_sql(binding: Binding) -> str:
-    """CREATED outbox rows into STAGE for rows whose history InsertPlan.history wrote:
-    $1 ids, $2 history ids, $3 changed fields (comma-separated), $4 source.
-
-    Routed by the binding's context query over those ids, as `Writer.record` does. Routing
-    computed over the inserted rows in the insert itself (a CTE the planner knows nothing
-    about, joined to whole tables) was planned as scans of those tables per batch at
-    province scale.
-    """
-    route, join, ctx = "NULL, NULL, NULL", "", ""
-    if binding.context:
-        ctx = f", ctx(id, r, d, y) AS ({binding.context})"
-        route, join = "c.r::text, c.d::text, c.y::int4", " LEFT JOIN ctx c ON c.id = v.e"
-    return outbox_statement(
-        "v",
-        f"v.h, '{binding.type_name}', v.e, 'CREATED', {route}, string_to_array(v.f, ','), $4",
-        order="v.h",
-        staged=True,
-        ctes=f"v AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[]) AS v(e, h, f)){ctx}",
-        join=join,
-    )
-
-
-INSERT_PLANS: dict[str, InsertPlan | None] = {}
-
-
-def insert_plan(binding: Binding) -> InsertPlan | None:
-    if binding.entity not in INSERT_PLANS:
-        INSERT_PLANS[binding.entity] = InsertPlan.build(binding)
-    return INSERT_PLANS[binding.entity]
 
 
 class Resolver:
@@ -715,7 +467,7 @@ class Writer:
             if len(created) != len(inserts):  # pragma: no cover - joined back on the key
                 raise RuntimeError(f"{binding.table}: inserted {len(created)} of {len(inserts)}")
             await self.conn.execute(
-                _stage_sql(binding),
+                stage_sql(binding),
                 [r["id"] for r in created],
                 [r["h"] for r in created],
                 [r["f"] for r in created],
@@ -830,7 +582,6 @@ __all__ = [
     "Outcome",
     "Resolver",
     "Writer",
-    "coerce",
     "natural_key",
     "warm_types",
 ]
