@@ -54,13 +54,12 @@ from sqlalchemy.engine import make_url
 
 from bench.chain import HubProcess
 from hub.auth import keys
-from hub.db import EmbeddedPostgres
+from hub.db import EmbeddedPostgres, asyncpg_dsn
 from hub.events.changelog import Change
 from hub.events.outbox import parse_cursor
 from hub.migrate import run_async
 from hub.store.synthetic import seed_canonical
 from hub.sync.bindings import BY_ENTITY
-from hub.sync.engine import asyncpg_dsn
 from hub.sync.writer import Writer
 
 QUERY = "{ regions { code summary(fiscalYear: 2025) { paid } } }"

@@ -19,14 +19,13 @@ from starlette.staticfiles import StaticFiles
 from hub import migrate
 from hub.auth.guard import Gatekeeper, document_hash
 from hub.compiled import CompiledQueries
-from hub.db import create_engine, read_engine
+from hub.db import asyncpg_dsn, create_engine, read_engine
 from hub.errors import ErrorCode, StoreUnavailableError, error_entry
 from hub.events.broker import broker_for
 from hub.events.feed import ChangeFeed
 from hub.http import graphql_endpoint
 from hub.pipeline import Documents, Limits
 from hub.settings import Settings
-from hub.sync.engine import asyncpg_dsn
 from hub.tuning import tune_gc
 from hub.ws import LiveEndpoint
 from schema import schema as default_schema

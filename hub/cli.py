@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hub.db import DatabaseError, check_connection, create_engine, resolve_database_url
+from hub.db import (
+    DatabaseError,
+    asyncpg_dsn,
+    check_connection,
+    create_engine,
+    resolve_database_url,
+)
 from hub.settings import Settings
 
 if TYPE_CHECKING:
@@ -264,7 +270,6 @@ async def _demo_keys(settings: Settings, url: str) -> dict[str, str]:
     import asyncpg
 
     from hub.auth import keys as api_keys
-    from hub.sync.engine import asyncpg_dsn
 
     path = settings.data_dir / "demo-keys.json"
     known: dict[str, str] = {}
@@ -483,7 +488,6 @@ async def _source_health(url: str, config: Config, settings: Settings) -> list[d
 
     import asyncpg
 
-    from hub.sync.engine import asyncpg_dsn
     from schema.source import is_stale
 
     conn = await asyncpg.connect(asyncpg_dsn(url))
@@ -618,7 +622,6 @@ async def _discrepancies(
     import asyncpg
 
     from hub.discrepancies import RULES
-    from hub.sync.engine import asyncpg_dsn
 
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
@@ -759,8 +762,6 @@ def audit_verify(data_dir: DataDir = None) -> None:
 
 async def _with_conn(url: str, work: Callable[[Any], Awaitable[Any]]) -> Any:
     import asyncpg
-
-    from hub.sync.engine import asyncpg_dsn
 
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:

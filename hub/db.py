@@ -130,6 +130,11 @@ def normalise_database_url(url: str) -> str:
     )
 
 
+def asyncpg_dsn(url: str) -> str:
+    """The store's SQLAlchemy URL as a DSN for asyncpg itself."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def resolve_database_url(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
     """The store's URL, starting the embedded server when none is configured."""
     if settings.database_url:

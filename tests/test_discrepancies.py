@@ -15,6 +15,7 @@ import pytest
 
 from adapters.mapping import load_config
 from hub.app import create_app
+from hub.db import asyncpg_dsn
 from hub.demo import generate_estate
 from hub.demo.estate import EstateResult
 from hub.discrepancies import RULES, DiscrepancyEngine, ThresholdError, Thresholds
@@ -22,7 +23,6 @@ from hub.discrepancies.thresholds import load_thresholds
 from hub.migrate import run_async
 from hub.settings import Settings
 from hub.sync import SyncEngine
-from hub.sync.engine import asyncpg_dsn
 from tests.conftest import Server, running
 from tests.test_subscriptions import next_message, subscribe
 

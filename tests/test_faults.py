@@ -40,6 +40,7 @@ import websockets
 
 from adapters.mapping import Config, load_config
 from hub.app import create_app
+from hub.db import asyncpg_dsn
 from hub.demo import EstateResult, generate_estate
 from hub.demo.writers import drop_mariadb_database, mysql_kwargs
 from hub.events.changelog import Change
@@ -49,7 +50,7 @@ from hub.settings import Settings
 from hub.store.synthetic import seed_canonical
 from hub.sync import SyncEngine
 from hub.sync.bindings import BY_ENTITY
-from hub.sync.engine import SourceReport, asyncpg_dsn, source_lock_key
+from hub.sync.engine import SourceReport, source_lock_key
 from hub.sync.writer import Writer
 from tests.conftest import MARIADB_URL, Server, free_port, mariadb_reachable, running
 from tests.test_subscriptions import next_message

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 
 from hub.app import create_app
 from hub.auth import keys
+from hub.db import asyncpg_dsn
 from hub.settings import Settings
-from hub.sync.engine import asyncpg_dsn
 from tests.conftest import running
 
 schemathesis = pytest.importorskip("schemathesis", reason="pip install -e '.[dev]'")

@@ -38,6 +38,7 @@ import asyncpg
 
 from adapters.base import Adapter, AdapterError, Batch, open_adapter
 from adapters.mapping import SQL_KINDS, Config, EntityMapping, RecordError, SourceMapping
+from hub.db import asyncpg_dsn
 from hub.events.broker import Broker, PostgresBroker, broker_for
 from hub.sync.bindings import BINDINGS, BY_ENTITY, DETACHED, ORDER, WAVE_OF_ENTITY, Binding
 from hub.sync.relink import resolve_links
@@ -177,12 +178,6 @@ def fingerprint(source: SourceMapping) -> str | None:
 def source_lock_key(source_id: str) -> int:
     """The advisory lock held while a source is synced (one process at a time)."""
     return _LOCK_BASE * 2**32 + int(hashlib.sha1(source_id.encode()).hexdigest()[:7], 16)
-
-
-def asyncpg_dsn(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 # -- the engine ----------------------------------------------------------------------------
