@@ -212,14 +212,9 @@ class TimedEngine(SyncEngine):
     of its statements take."""
 
     def __init__(self, database_url: str, config: Config) -> None:
-        # The ketimpangan rules are timed on their own (below), not inside the sync.
-        super().__init__(
-            database_url,
-            config,
-            concurrency=CONCURRENCY,
-            on_progress=self.note,
-            discrepancies=False,
-        )
+        # The engine alone, not hub.jobs.SyncJob: the ketimpangan rules are timed on their
+        # own (below), not inside the sync.
+        super().__init__(database_url, config, concurrency=CONCURRENCY, on_progress=self.note)
         self.last: dict[str, float] = {}
         self.streams: dict[tuple[str, str], float] = {}  # (source, stream) → seconds
         self.tails: dict[str, float] = {}  # after the last stream: deletes, retries, health

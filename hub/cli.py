@@ -167,7 +167,7 @@ def sync_job(
     """The sync loop as a background job of the app."""
 
     async def job(stop: asyncio.Event) -> None:
-        from hub.sync.loop import sync_forever
+        from hub.jobs import sync_forever
 
         await sync_forever(
             url,
@@ -571,23 +571,23 @@ async def _sync(
     progress: bool,
 ) -> tuple[list[SourceReport], RunReport | None]:
     from hub.console import sync_progress
-    from hub.sync import SyncEngine
+    from hub.jobs import SyncJob
     from hub.tuning import tune_gc
 
     if settings.gc_threshold:
         tune_gc(settings.gc_threshold)
     ids = only or [s.id for s in config.sources]
     with sync_progress(ids) if progress else nullcontext(None) as on_progress:
-        async with SyncEngine(
+        async with SyncJob(
             url,
             config,
             concurrency=settings.sync_concurrency,
             on_progress=on_progress,
             freshness_seconds=settings.source_freshness_seconds,
             broker_url=settings.broker_url,
-        ) as engine:
-            reports = await engine.sync(only, full=full)
-            return reports, engine.discrepancy_report
+        ) as job:
+            reports = await job.sync(only, full=full)
+            return reports, job.discrepancy_report
 
 
 @app.command("discrepancies")

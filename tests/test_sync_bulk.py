@@ -81,9 +81,7 @@ async def synced(
     # Detached streams write beside their source's other streams, so history ids would
     # interleave differently from run to run; the writer comparison runs them in line.
     monkeypatch.setattr(sync_engine, "DETACHED", detached)
-    async with sync_engine.SyncEngine(
-        url, load_config(config_file), concurrency=1, discrepancies=False
-    ) as engine:
+    async with sync_engine.SyncEngine(url, load_config(config_file), concurrency=1) as engine:
         first = await engine.sync()
         assert all(r.status == "OK" for r in first), [(r.source, r.error) for r in first]
         second = await engine.sync()
@@ -178,7 +176,7 @@ async def test_budget_rows_move_their_packages_sub_kegiatan_in_their_own_batches
         x for x in LINKS if (x.table, x.column) == ("procurement_package", "sub_activity_id")
     )
     whole = next(find for x, find, _, _ in STATEMENTS if x is link)
-    async with sync_engine.SyncEngine(url, config, concurrency=1, discrepancies=False) as engine:
+    async with sync_engine.SyncEngine(url, config, concurrency=1) as engine:
         await engine.register(config.sources)
         plan = [s for s in config.sources if s.id.startswith("bappeda-")]
         procurement = [s for s in config.sources if s.id.startswith("bpbj-")]

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Self
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -43,9 +43,6 @@ from hub.events.broker import Broker, PostgresBroker, broker_for
 from hub.sync.bindings import BINDINGS, BY_ENTITY, DETACHED, ORDER, WAVE_OF_ENTITY, Binding
 from hub.sync.relink import resolve_links
 from hub.sync.writer import Item, Outcome, Writer, warm_types
-
-if TYPE_CHECKING:
-    from hub.discrepancies.engine import DiscrepancyEngine, RunReport
 
 log = logging.getLogger("rantai.sync")
 
@@ -198,19 +195,10 @@ class SyncEngine:
         on_progress: ProgressCallback | None = None,
         freshness_seconds: int | None = None,
         broker_url: str | None = None,
-        discrepancies: bool = True,
     ) -> None:
         self.dsn = asyncpg_dsn(database_url)
-        # After each sync the ketimpangan rules run on what changed (hub/discrepancies).
-        from hub.discrepancies.engine import DiscrepancyEngine
-        from hub.discrepancies.thresholds import load_thresholds
-
-        self.discrepancies: DiscrepancyEngine | None = (
-            DiscrepancyEngine(load_thresholds(config.file)) if discrepancies else None
-        )
-        self.discrepancy_report: RunReport | None = None
-        # PostgreSQL wakes the feeds from inside the batch's transaction (writer.py);
-        # another broker is told after each commit.
+        # PostgreSQL wakes the feeds from inside the batch's transaction
+        # (hub/events/changelog.py); another broker is told after each commit.
         broker = broker_for(broker_url, self.dsn)
         self.broker: Broker | None = None if isinstance(broker, PostgresBroker) else broker
         self.config = config
@@ -219,7 +207,7 @@ class SyncEngine:
         self.freshness_seconds = freshness_seconds
         self._pool: asyncpg.Pool | None = None
 
-    async def __aenter__(self) -> SyncEngine:
+    async def __aenter__(self) -> Self:
         self._pool = await asyncpg.create_pool(
             self.dsn,
             min_size=1,
@@ -282,19 +270,7 @@ class SyncEngine:
                 raise failed.exceptions[0] from None
             reports += [t.result() for t in tasks]
         await self.resolve_links()
-        await self.check_discrepancies()
         return reports
-
-    async def check_discrepancies(self, *, full: bool = False) -> RunReport | None:
-        """Run the rules on the Pemda-years the changes since the last run touched."""
-        if self.discrepancies is None:
-            return None
-        async with self.pool.acquire() as conn:
-            report = await self.discrepancies.run(conn, full=full)
-        self.discrepancy_report = report
-        if report.raised or report.resolved:
-            await self._wake()
-        return report
 
     async def resolve_links(self, *, force: bool = False) -> int:
         async with self.pool.acquire() as conn:
