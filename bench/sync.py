@@ -67,9 +67,9 @@ from hub.settings import Settings
 from hub.store.models import metadata
 from hub.sync import Progress, SourceReport, SyncEngine
 from hub.sync.bindings import BY_ENTITY, WAVE_OF_ENTITY
-from hub.sync.engine import SOURCE_TIMEZONE, stream_id
 from hub.sync.links import STATEMENTS
 from hub.sync.relink import resolve_links
+from hub.sync.streams import SOURCE_TIMEZONE, stream_id
 from hub.tuning import tune_gc
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"

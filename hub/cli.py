@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from adapters.mapping import Config
     from hub.app import Background
     from hub.discrepancies.engine import DiscrepancyEngine, RunReport
-    from hub.sync.engine import SourceReport
+    from hub.sync.reports import SourceReport
 
 app = typer.Typer(
     help="Rantai: one GraphQL API over the plan → budget → procurement → monev chain.",

@@ -18,7 +18,8 @@ from adapters.mapping import Config
 from hub.discrepancies.engine import DiscrepancyEngine, RunReport
 from hub.discrepancies.thresholds import load_thresholds
 from hub.events.outbox import prune
-from hub.sync.engine import SourceReport, SyncEngine
+from hub.sync.engine import SyncEngine
+from hub.sync.reports import SourceReport
 
 PRUNE_EVERY = 600.0  # seconds between two prunes of the outbox
 

@@ -50,7 +50,8 @@ from hub.migrate import run_async
 from hub.settings import Settings
 from hub.store.synthetic import seed_canonical
 from hub.sync.bindings import BY_ENTITY
-from hub.sync.engine import SourceReport, source_lock_key
+from hub.sync.engine import source_lock_key
+from hub.sync.reports import SourceReport
 from hub.sync.writer import Writer
 from tests.conftest import MARIADB_URL, Server, free_port, mariadb_reachable, running
 from tests.test_subscriptions import next_message
