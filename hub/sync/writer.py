@@ -158,7 +158,8 @@ class Writer:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
         """One sync batch: BEGIN with WRITE_LOCK shared, in one round trip; at the end the
-        staged outbox rows under OUTBOX_LOCK, NOTIFY and COMMIT, in one more.
+        staged outbox rows under the outbox lock, NOTIFY and COMMIT, in one more
+        (`hub.events.changelog.FLUSH`).
 
         A plain transaction, not asyncpg's (which would COMMIT in a round trip of its own):
         savepoints inside it are SQL (see `_savepoint`).
