@@ -57,10 +57,11 @@ from bench.chain import HubProcess
 from estate.synthetic import seed_canonical
 from hub.auth import keys
 from hub.db import EmbeddedPostgres, asyncpg_dsn
+from hub.events.changelog import Change
 from hub.events.outbox import parse_cursor
 from hub.migrate import run_async
 from hub.sync.bindings import BY_ENTITY
-from hub.sync.writer import Change, Writer
+from hub.sync.writer import Writer
 
 QUERY = "{ regions { code summary(fiscalYear: 2025) { paid } } }"
 CHANGES = "subscription ($after: String) { changes(after: $after) { cursor entityId op } }"

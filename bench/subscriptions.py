@@ -54,9 +54,10 @@ from bench.chain import HubProcess, Store, cpu_model
 from estate.names import REGIONS as NTT
 from estate.synthetic import SeedStats, seed_canonical
 from hub import migrate
+from hub.events.changelog import Change
 from hub.events.outbox import parse_cursor
 from hub.sync.bindings import BY_ENTITY
-from hub.sync.writer import Change, Writer
+from hub.sync.writer import Writer
 
 PROVINCE = "53"
 SOURCE = "bappeda-eplanning"  # the synthetic store's e-planning source

@@ -66,9 +66,9 @@ from hub.settings import Settings
 from hub.store.models import metadata
 from hub.sync import Progress, SourceReport, SyncEngine
 from hub.sync.bindings import BY_ENTITY, WAVE_OF_ENTITY
-from hub.sync.engine import SOURCE_TIMEZONE, stream_id
 from hub.sync.links import STATEMENTS
 from hub.sync.relink import resolve_links
+from hub.sync.streams import SOURCE_TIMEZONE, stream_id
 from hub.tuning import tune_gc
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -211,14 +211,9 @@ class TimedEngine(SyncEngine):
     of its statements take."""
 
     def __init__(self, database_url: str, config: Config) -> None:
-        # The ketimpangan rules are timed on their own (below), not inside the sync.
-        super().__init__(
-            database_url,
-            config,
-            concurrency=CONCURRENCY,
-            on_progress=self.note,
-            discrepancies=False,
-        )
+        # The engine alone, not hub.jobs.SyncJob: the ketimpangan rules are timed on their
+        # own (below), not inside the sync.
+        super().__init__(database_url, config, concurrency=CONCURRENCY, on_progress=self.note)
         self.last: dict[str, float] = {}
         self.streams: dict[tuple[str, str], float] = {}  # (source, stream) → seconds
         self.tails: dict[str, float] = {}  # after the last stream: deletes, retries, health

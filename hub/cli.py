@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hub.db import DatabaseError, check_connection, create_engine, resolve_database_url
+from hub.db import (
+    DatabaseError,
+    asyncpg_dsn,
+    check_connection,
+    create_engine,
+    resolve_database_url,
+)
 from hub.settings import Settings, SettingsError
 from hub.settings import load as load_environment
 
@@ -20,7 +26,7 @@ if TYPE_CHECKING:
     from adapters.mapping import Config
     from hub.discrepancies.engine import DiscrepancyEngine, RunReport
     from hub.serving.app import Background
-    from hub.sync.engine import SourceReport
+    from hub.sync.reports import SourceReport
 
 app = typer.Typer(
     help="Rantai: one GraphQL API over the plan → budget → procurement → monev chain.",
@@ -164,7 +170,7 @@ def sync_job(
     """The sync loop as a background job of the app."""
 
     async def job(stop: asyncio.Event) -> None:
-        from hub.sync.loop import sync_forever
+        from hub.jobs import sync_forever
 
         await sync_forever(
             url,
@@ -267,7 +273,6 @@ async def _demo_keys(settings: Settings, url: str) -> dict[str, str]:
     import asyncpg
 
     from hub.auth import keys as api_keys
-    from hub.sync.engine import asyncpg_dsn
 
     path = settings.data_dir / "demo-keys.json"
     known: dict[str, str] = {}
@@ -569,23 +574,23 @@ async def _sync(
     progress: bool,
 ) -> tuple[list[SourceReport], RunReport | None]:
     from hub.console import sync_progress
-    from hub.sync import SyncEngine
+    from hub.jobs import SyncJob
     from hub.tuning import tune_gc
 
     if settings.gc_threshold:
         tune_gc(settings.gc_threshold)
     ids = only or [s.id for s in config.sources]
     with sync_progress(ids) if progress else nullcontext(None) as on_progress:
-        async with SyncEngine(
+        async with SyncJob(
             url,
             config,
             concurrency=settings.sync_concurrency,
             on_progress=on_progress,
             freshness_seconds=settings.source_freshness_seconds,
             broker_url=settings.broker_url,
-        ) as engine:
-            reports = await engine.sync(only, full=full)
-            return reports, engine.discrepancy_report
+        ) as job:
+            reports = await job.sync(only, full=full)
+            return reports, job.discrepancy_report
 
 
 @app.command("discrepancies")
@@ -620,7 +625,6 @@ async def _discrepancies(
     import asyncpg
 
     from hub.discrepancies import RULES
-    from hub.sync.engine import asyncpg_dsn
 
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
@@ -782,8 +786,6 @@ def audit_verify(data_dir: DataDir = None) -> None:
 
 async def _with_conn(url: str, work: Callable[[Any], Awaitable[Any]]) -> Any:
     import asyncpg
-
-    from hub.sync.engine import asyncpg_dsn
 
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:

@@ -130,17 +130,17 @@ def normalise_database_url(url: str) -> str:
     )
 
 
+def asyncpg_dsn(url: str) -> str:
+    """The store's SQLAlchemy URL as a DSN for asyncpg itself."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def resolve_database_url(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
     """The store's URL, starting the embedded server when none is configured."""
     if settings.database_url:
         return normalise_database_url(settings.database_url), None
     embedded = EmbeddedPostgres(settings.data_dir)
     return embedded.start(), embedded
-
-
-def asyncpg_dsn(url: str) -> str:
-    """The plain `postgresql://` DSN asyncpg takes, from a SQLAlchemy URL."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:

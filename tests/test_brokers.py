@@ -13,10 +13,11 @@ import asyncpg
 import pytest
 
 from hub.events.broker import KEYS, OUTBOX, Broker, broker_for
+from hub.events.changelog import Change
 from hub.events.feed import ChangeFeed, ChangeFilter
 from hub.migrate import run_async
 from hub.sync.bindings import BY_ENTITY
-from hub.sync.writer import Change, Writer
+from hub.sync.writer import Writer
 from tests.conftest import Server, asyncpg_dsn
 
 REDIS_URL = os.environ.get("RANTAI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

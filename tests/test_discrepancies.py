@@ -15,13 +15,13 @@ import pytest
 
 from adapters.mapping import load_config
 from estate.generate import EstateResult, generate_estate
+from hub.db import asyncpg_dsn
 from hub.discrepancies import RULES, DiscrepancyEngine, ThresholdError, Thresholds
 from hub.discrepancies.thresholds import load_thresholds
+from hub.jobs import SyncJob
 from hub.migrate import run_async
 from hub.serving.app import create_app
 from hub.settings import Settings
-from hub.sync import SyncEngine
-from hub.sync.engine import asyncpg_dsn
 from tests.conftest import Server, running
 from tests.test_subscriptions import next_message, subscribe
 
@@ -33,7 +33,7 @@ class Estate:
     result: EstateResult
     manifest: dict[str, Any]
     store: str  # SQLAlchemy URL of the synced store
-    engine: SyncEngine
+    engine: SyncJob
 
     @property
     def dsn(self) -> str:
@@ -80,7 +80,7 @@ async def estate(server: Server, tmp_path_factory: pytest.TempPathFactory) -> As
     manifest = json.loads(result.manifest.read_text())
     store = await server.create_database("rantai_ketimpangan")
     await run_async(store, "upgrade", "head")
-    async with SyncEngine(store, load_config(result.config)) as engine:
+    async with SyncJob(store, load_config(result.config)) as engine:
         await engine.sync()
         yield Estate(result, manifest, store, engine)
 

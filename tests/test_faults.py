@@ -42,14 +42,17 @@ from adapters.mapping import Config, load_config
 from estate.generate import EstateResult, generate_estate
 from estate.synthetic import seed_canonical
 from estate.writers import drop_mariadb_database, mysql_kwargs
+from hub.db import asyncpg_dsn
+from hub.events.changelog import Change
 from hub.events.outbox import parse_cursor
+from hub.jobs import SyncJob
 from hub.migrate import run_async
 from hub.serving.app import create_app
 from hub.settings import Settings
-from hub.sync import SyncEngine
 from hub.sync.bindings import BY_ENTITY
-from hub.sync.engine import SourceReport, asyncpg_dsn, source_lock_key
-from hub.sync.writer import Change, Writer
+from hub.sync.engine import source_lock_key
+from hub.sync.reports import SourceReport
+from hub.sync.writer import Writer
 from tests.conftest import MARIADB_URL, Server, free_port, mariadb_reachable, running
 from tests.test_subscriptions import next_message
 
@@ -328,7 +331,7 @@ async def synced_store(server: Server, estate: FaultEstate, prefix: str) -> str:
     """A new store with the whole estate synced into it, every source OK."""
     store = await server.create_database(prefix)
     await run_async(store, "upgrade", "head")
-    async with SyncEngine(store, estate.config()) as engine:
+    async with SyncJob(store, estate.config()) as engine:
         reports = await engine.sync()
     assert not [(r.source, r.status, r.error) for r in reports if r.status != "OK"]
     return store
@@ -405,7 +408,7 @@ async def test_a_legacy_server_dropping_the_sync_mid_read(
                    updated_at + make_interval(days => 1, secs => n)
             FROM rup_paket, generate_series(1, 6) AS n"""
         )
-        async with SyncEngine(store, estate.config()) as engine:
+        async with SyncJob(store, estate.config()) as engine:
             blocker = await asyncpg.connect(legacy_url)
             lock = blocker.transaction()
             await lock.start()
@@ -508,7 +511,7 @@ async def test_a_legacy_mariadb_killed_mid_sync(server: Server, estate: FaultEst
         assert added > 0
         # Another session holds sp2d: the sync's read of it waits, on its own connection.
         await m_exec(blocker, "LOCK TABLES sp2d WRITE")
-        async with SyncEngine(store, estate.config()) as engine:
+        async with SyncJob(store, estate.config()) as engine:
             syncing = asyncio.create_task(engine.sync())
             victim = await until(
                 lambda: maria_waiting(conn, database, "sp2d"),
@@ -712,7 +715,7 @@ async def test_a_hung_source_times_out_while_the_rest_syncs_and_serves(
         before = await answer(client, SERVED)
         async with (
             hanging(kind, estate, source, silent) as stuck,
-            SyncEngine(store, estate.config({source: changes})) as engine,
+            SyncJob(store, estate.config({source: changes})) as engine,
         ):
             syncing = asyncio.create_task(engine.sync())
             await until(stuck, f"the sync never reached the hung {source}")
@@ -747,7 +750,7 @@ async def test_a_hung_source_times_out_while_the_rest_syncs_and_serves(
         assert any(s == source for s, _ in stale)
         assert all(flag == (s == source) for s, flag in stale)  # its rows, and only its
 
-    async with SyncEngine(store, estate.config()) as engine:  # the hang is over
+    async with SyncJob(store, estate.config()) as engine:  # the hang is over
         after = by_source(await engine.sync([source]))
     assert after[source].status == "OK", after[source].error
 
@@ -825,7 +828,7 @@ async def test_a_hub_process_killed_holding_a_source_lock(
             assert (await created(store, source, "procurement_package"))[0] == (
                 packages_before + added
             )
-            async with SyncEngine(store, estate.config()) as other:
+            async with SyncJob(store, estate.config()) as other:
                 busy = by_source(await other.sync([source]))
             assert busy[source].status == "BUSY"
             process.send_signal(signal.SIGKILL)
@@ -849,7 +852,7 @@ async def test_a_hub_process_killed_holding_a_source_lock(
         await until(released, f"the killed process's session (pid {holder}) kept the lock")
         await lock.rollback()  # SPSE answers again
 
-        async with SyncEngine(store, estate.config()) as successor:
+        async with SyncJob(store, estate.config()) as successor:
             reports = by_source(await successor.sync([source]))
         assert reports[source].status == "OK", reports[source].error
         source_totals = await legacy.fetchrow(

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from hub.auth import keys
+from hub.db import asyncpg_dsn
 from hub.serving.app import create_app
 from hub.settings import Settings
-from hub.sync.engine import asyncpg_dsn
 from tests.conftest import running
 
 schemathesis = pytest.importorskip("schemathesis", reason="pip install -e '.[dev]'")

@@ -25,12 +25,13 @@ from websockets.exceptions import ConnectionClosed
 from hub.auth import keys
 from hub.auth.audit import append, verify
 from hub.db import asyncpg_dsn
+from hub.events.changelog import Change
 from hub.events.feed import ChangeFeed, ChangeFilter, SubscriberFailed
 from hub.serving.app import create_app
 from hub.serving.documents import Documents, Limits
 from hub.store.scope import Scope
 from hub.sync.bindings import BY_ENTITY
-from hub.sync.writer import Change, Writer
+from hub.sync.writer import Writer
 from schema import schema
 from tests.conftest import Server, running
 from tests.test_security import FY, SECRET_KEY, _make_keys, _seeded, _token, secure_settings

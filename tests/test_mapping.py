@@ -24,8 +24,8 @@ from adapters.mapping import (
     load_mapping,
 )
 from adapters.records import FieldSpec
+from hub.sync.coercion import coerce, coercer
 from hub.sync.types import ColumnType
-from hub.sync.writer import coerce, coercer
 
 VALID = """\
 [source]

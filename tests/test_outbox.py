@@ -9,10 +9,11 @@ import asyncpg
 import pytest
 
 from hub.errors import BadCursor, CursorExpired
+from hub.events.changelog import Change
 from hub.events.outbox import check_cursor, head, parse_cursor, prune, read_after
 from hub.migrate import run_async
 from hub.sync.bindings import BY_ENTITY
-from hub.sync.writer import Change, Writer
+from hub.sync.writer import Writer
 from tests.conftest import Server, asyncpg_dsn
 
 WRITERS = 6

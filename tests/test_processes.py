@@ -20,10 +20,10 @@ import pytest
 import websockets
 
 from hub.auth import keys
+from hub.db import asyncpg_dsn
 from hub.events.outbox import parse_cursor
 from hub.migrate import run_async
 from hub.settings import Settings
-from hub.sync.engine import asyncpg_dsn
 from tests.conftest import Server, free_port
 from tests.test_subscriptions import change_plan, events, next_message, subscribe
 from tests.test_sync import Estate, build_estate

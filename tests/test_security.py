@@ -26,13 +26,14 @@ from hub.auth import keys
 from hub.auth.audit import verify
 from hub.auth.guard import document_hash
 from hub.auth.tokens import jwks_of_public_key
+from hub.db import asyncpg_dsn
+from hub.events.changelog import Change
 from hub.migrate import run_async
 from hub.serving.app import InsecureSettings, create_app
 from hub.serving.responses import format_result
 from hub.settings import Settings
 from hub.sync.bindings import BY_ENTITY
-from hub.sync.engine import asyncpg_dsn
-from hub.sync.writer import Change, Writer
+from hub.sync.writer import Writer
 from tests.conftest import Server, running
 from tests.test_subscriptions import next_message
 

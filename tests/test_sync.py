@@ -21,10 +21,11 @@ import httpx
 import pytest
 
 from adapters.mapping import Config, load_config
+from hub.jobs import SyncJob
 from hub.migrate import run_async
 from hub.serving.app import create_app
 from hub.settings import Settings
-from hub.sync import Progress, SyncEngine
+from hub.sync import Progress
 from tests.conftest import Server, asyncpg_dsn
 
 OPD = "1.02.0.00.0.00.01.0000"
@@ -170,7 +171,7 @@ class Estate:
         )  # fmt: skip
 
     async def sync(self, **kwargs: Any) -> dict[str, Any]:
-        async with SyncEngine(self.store_url, self.config(), **kwargs) as engine:
+        async with SyncJob(self.store_url, self.config(), **kwargs) as engine:
             return {r.source: r for r in await engine.sync()}
 
     async def fetch(self, sql: str, *params: Any) -> list[asyncpg.Record]:
@@ -563,8 +564,8 @@ async def test_only_one_process_syncs_a_source_at_a_time(estate: Estate) -> None
     estate.execute(estate.finance, "UPDATE sp2d SET nilai = nilai + 1")
     config = estate.config()
     async with (
-        SyncEngine(estate.store_url, config) as first,
-        SyncEngine(estate.store_url, config) as second,
+        SyncJob(estate.store_url, config) as first,
+        SyncJob(estate.store_url, config) as second,
         first.pool.acquire() as held,
     ):
         # Another process is syncing the plan source: it holds the source's lock.

@@ -1,7 +1,7 @@
 """The set-based insert path of the writer against its reference, on the demo estate.
 
 `Writer(bulk=True)` (what the engine uses) inserts a batch's new rows with their links in
-one statement (`hub.sync.writer.InsertPlan`) and records them in one more; `bulk=False`
+one statement (`hub.sync.inserts.InsertPlan`) and records them in one more; `bulk=False`
 inserts, then resolves each link and records the changes as separate statements, as the
 writer always did. Synced one source at a time (so ids are assigned in the same
 order), both must leave exactly the same store: every row of every table, ids, links,
@@ -27,8 +27,9 @@ from hub.migrate import run_async
 from hub.store.models import metadata
 from hub.sync import engine as sync_engine
 from hub.sync.bindings import BINDINGS, BY_ENTITY, DETACHED
+from hub.sync.inserts import insert_plan
 from hub.sync.links import LINKS, STATEMENTS
-from hub.sync.writer import Writer, insert_plan
+from hub.sync.writer import Writer
 from tests.conftest import Server, asyncpg_dsn
 
 # Set by the database or the clock, not by the sync's logic.
@@ -79,9 +80,7 @@ async def synced(
     # Detached streams write beside their source's other streams, so history ids would
     # interleave differently from run to run; the writer comparison runs them in line.
     monkeypatch.setattr(sync_engine, "DETACHED", detached)
-    async with sync_engine.SyncEngine(
-        url, load_config(config_file), concurrency=1, discrepancies=False
-    ) as engine:
+    async with sync_engine.SyncEngine(url, load_config(config_file), concurrency=1) as engine:
         first = await engine.sync()
         assert all(r.status == "OK" for r in first), [(r.source, r.error) for r in first]
         second = await engine.sync()
@@ -176,7 +175,7 @@ async def test_budget_rows_move_their_packages_sub_kegiatan_in_their_own_batches
         x for x in LINKS if (x.table, x.column) == ("procurement_package", "sub_activity_id")
     )
     whole = next(find for x, find, _, _ in STATEMENTS if x is link)
-    async with sync_engine.SyncEngine(url, config, concurrency=1, discrepancies=False) as engine:
+    async with sync_engine.SyncEngine(url, config, concurrency=1) as engine:
         await engine.register(config.sources)
         plan = [s for s in config.sources if s.id.startswith("bappeda-")]
         procurement = [s for s in config.sources if s.id.startswith("bpbj-")]

@@ -1,4 +1,4 @@
-"""End to end on the demo estate: legacy databases → SyncEngine → store → GraphQL over HTTP.
+"""End to end on the demo estate: legacy databases → SyncJob → store → GraphQL over HTTP.
 
 The small demo estate is generated (finance on MariaDB when a server answers, and again on
 SQLite files), synced into a fresh store by the sync engine, and served by the real app.
@@ -44,10 +44,11 @@ from adapters.mapping import load_config
 from adapters.parsing import parse_money
 from estate.generate import EstateResult, generate_estate
 from estate.writers import drop_mariadb_database, pg_dsn
+from hub.jobs import SyncJob
 from hub.migrate import run_async
 from hub.serving.app import create_app
 from hub.settings import Settings
-from hub.sync import SourceReport, SyncEngine
+from hub.sync import SourceReport
 from tests.conftest import MARIADB_URL, Server, mariadb_reachable
 
 SEED = 11
@@ -554,7 +555,7 @@ async def synced(
         await seed_edge_cases(manifest)
         store = await server.create_database()
         await run_async(store, "upgrade", "head")
-        async with SyncEngine(store, load_config(result.config)) as engine:
+        async with SyncJob(store, load_config(result.config)) as engine:
             reports = await engine.sync()
         legacy = await read_legacy(result, manifest)
         app = create_app(store, settings)

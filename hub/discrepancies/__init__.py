@@ -1,4 +1,4 @@
-"""Ketimpangan: the rules (`rules.py`), their thresholds (`thresholds.py`), the engine that
+"""Ketimpangan: the rules (`rules/`), their thresholds (`thresholds.py`), the engine that
 runs them in full or after each sync on what changed (`engine.py`)."""
 
 from hub.discrepancies.engine import DiscrepancyEngine, RunReport

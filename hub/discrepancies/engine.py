@@ -25,18 +25,11 @@ import orjson
 
 from hub.discrepancies.rules import RULES, Rule
 from hub.discrepancies.thresholds import Thresholds
-from hub.sync.bindings import Binding
-from hub.sync.writer import Change, Writer
+from hub.events.changelog import Change, LoggedEntity, Routing, record
 
 DISCREPANCY_LOCK = 0x52414E5441490003
 ENTITY = "Discrepancy"
-BINDING = Binding(
-    entity="discrepancy",
-    table="discrepancy",
-    type_name=ENTITY,
-    key=("rule", "subject_key"),
-    fields={},
-)
+DISCREPANCY = LoggedEntity("discrepancy", ENTITY)  # routed by `_evaluate`
 
 Part = tuple[int, int]  # (region_id, fiscal_year)
 
@@ -81,7 +74,7 @@ class DiscrepancyEngine:
             else:
                 plan = await self._plan(conn, position, head, report)
             raised: list[Change] = []
-            context: dict[int, tuple[str | None, str | None, int | None]] = {}
+            context: dict[int, Routing] = {}
             all_parts = await self._all_parts(conn) if any(v is None for v in plan.values()) else []
             evaluated: set[Part] = set()
             for rule in RULES:
@@ -96,7 +89,7 @@ class DiscrepancyEngine:
                 await self._evaluate(conn, rule, chosen, report, raised, context)
             report.partitions = len(evaluated)
             if raised:
-                await Writer(conn, None).record(BINDING, raised, context)
+                await record(conn, DISCREPANCY, raised, context=context)
             await conn.execute(
                 "UPDATE discrepancy_state SET position = GREATEST(position, $1), ran_at = now()"
                 + (", full_at = now()" if report.full else "")
@@ -175,7 +168,7 @@ class DiscrepancyEngine:
         parts: list[Part],
         report: RunReport,
         events: list[Change],
-        context: dict[int, tuple[str | None, str | None, int | None]],
+        context: dict[int, Routing],
     ) -> None:
         t = self.thresholds
         severity = t.severity_of(rule.code, rule.severity)

@@ -1,1 +1,3 @@
-"""Change events: reading the outbox in commit order, cursors, retention."""
+"""The change log and its feed: history and outbox rows written in commit order
+(`changelog.py`), the outbox read with cursors and retention (`outbox.py`), fanned out per
+process (`feed.py`), wake-ups between processes (`broker.py`)."""

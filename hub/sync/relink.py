@@ -8,9 +8,10 @@ from typing import Any
 
 import asyncpg
 
+from hub.events.changelog import Change, record
 from hub.sync.bindings import BY_ENTITY
 from hub.sync.links import LINKS, STATEMENTS, Link, apply_link
-from hub.sync.writer import WRITE_LOCK, Change, Writer
+from hub.sync.writer import WRITE_LOCK
 
 ANALYZE_AFTER = 1000  # links moved in one table
 
@@ -58,7 +59,6 @@ async def resolve_links(conn: asyncpg.Connection, *, force: bool = False) -> int
                     row["source_id"],
                     row["key"],
                 )
-        writer = Writer(conn, None)
         total = 0
         for table, rows in moved.items():
             binding = BY_ENTITY[table]
@@ -76,7 +76,7 @@ async def resolve_links(conn: asyncpg.Connection, *, force: bool = False) -> int
                 )
                 total += len(columns)
             for source, changes in by_source.items():
-                await writer.record(binding, changes, source_id=source)
+                await record(conn, binding, changes, source_id=source)
         for row in pending:
             await conn.execute(
                 "UPDATE source SET linked_seq = GREATEST(linked_seq, $2) WHERE id = $1",

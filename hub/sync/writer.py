@@ -1,27 +1,26 @@
 """Write one batch of records into the store: resolve, diff, upsert, history and outbox.
 
-Everything here runs inside the caller's transaction on one asyncpg connection, so a batch,
-its change history, its outbox rows and the stream's watermark commit together or not at
-all. Statements are set-based (`unnest` of column arrays): the number of round trips per
-batch does not depend on its size.
+Everything here runs inside one transaction on one asyncpg connection, so a batch, its
+change history, its outbox rows and the stream's watermark commit together or not at all.
+Statements are set-based (column arrays, and COPY for new rows: `hub.sync.inserts`): the
+number of round trips per batch does not depend on its size. Values are coerced by
+`hub.sync.coercion`; the changes are recorded by `hub.events.changelog`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
 import asyncpg
-import orjson
 
-from hub.events.broker import CHANNEL
+from hub.events import changelog
+from hub.events.changelog import FLUSH, STAGE_DDL, Change, Routing
 from hub.sync.bindings import (
     BY_ENTITY,
     LOOKUPS,
@@ -32,40 +31,16 @@ from hub.sync.bindings import (
     tax_digits,
     vendor_key,
 )
-from hub.sync.links import BY_TABLE, DEPENDENTS, apply_link, resolve_rows
-from hub.sync.types import TYPES, ColumnType
+from hub.sync.coercion import Invalid, preparer
+from hub.sync.inserts import InsertPlan, insert_plan, stage_sql
+from hub.sync.links import DEPENDENTS, apply_link, resolve_rows
+from hub.sync.types import TYPES
 
 log = logging.getLogger("rantai.sync")
 
-# Serialises outbox ids with commits: ids are taken under this transaction lock, which is
-# released at commit, so a reader that has seen id N has seen every id below N.
-# The history's id sequence, looked up once per statement (an InitPlan), not per row:
-# `pg_get_serial_sequence` reads the catalog on each call (4% of the store's CPU in an
-# initial sync when it ran for every history row).
-_NEXT_HISTORY_ID = "nextval((SELECT pg_get_serial_sequence('change_history', 'id'))::regclass)"
-OUTBOX_LOCK = 0x52414E5441490001
 # Taken shared by every batch and exclusively by link resolution, which updates rows of
 # every table: the two never interleave, so they cannot deadlock on row locks.
 WRITE_LOCK = 0x52414E5441490002
-# Inside a sync batch (Writer.transaction) the outbox rows wait in this per-connection
-# temporary table and reach the outbox in the statement that commits, so OUTBOX_LOCK is
-# held for that one statement only, never across a round trip to this process. The commit
-# empties it (ON COMMIT DELETE ROWS truncates; a DELETE would leave dead rows that every
-# later batch on the connection scans again).
-STAGE = "rantai_outbox_stage"
-_STAGE_DDL = f"""CREATE TEMP TABLE IF NOT EXISTS {STAGE} (
-    history_id int8 NOT NULL, entity text NOT NULL, entity_id int8 NOT NULL, op text NOT NULL,
-    region_code text, opd_code text, fiscal_year int4, changed_fields text[] NOT NULL,
-    source_id text) ON COMMIT DELETE ROWS"""
-_OUTBOX_COLUMNS = (
-    "history_id, entity, entity_id, op, region_code, opd_code, fiscal_year, changed_fields, "
-    "source_id"
-)
-_FLUSH = f"""SELECT pg_advisory_xact_lock({OUTBOX_LOCK});
-INSERT INTO outbox ({_OUTBOX_COLUMNS})
-    SELECT {_OUTBOX_COLUMNS} FROM {STAGE} ORDER BY history_id;
-SELECT pg_notify('{CHANNEL}', '');
-COMMIT;"""
 
 
 async def warm_types(conn: asyncpg.Connection) -> None:
@@ -78,106 +53,6 @@ async def warm_types(conn: asyncpg.Connection) -> None:
     )
 
 
-class Invalid(ValueError):
-    """A value the store cannot hold; the record waits in sync_pending with this reason."""
-
-
-def coerce(value: Any, column: str, ct: ColumnType) -> Any:
-    if value is None:
-        return None
-    if ct.pg == "numeric":
-        try:
-            number = value if isinstance(value, Decimal) else Decimal(str(value))
-            assert ct.quantum is not None
-            return number.quantize(ct.quantum)
-        except (InvalidOperation, ValueError) as exc:
-            raise Invalid(f"{column}: {value!r} is not a number") from exc
-    if ct.pg in ("int4", "int8"):
-        if isinstance(value, bool):
-            raise Invalid(f"{column}: {value!r} is not a whole number")
-        try:
-            number = Decimal(str(value))
-        except InvalidOperation as exc:
-            raise Invalid(f"{column}: {value!r} is not a whole number") from exc
-        if number != number.to_integral_value():
-            raise Invalid(f"{column}: {value!r} is not a whole number")
-        return int(number)
-    if ct.pg == "text":
-        text = str(value).strip()
-        if ct.length is not None and len(text) > ct.length:
-            raise Invalid(f"{column}: {text[:40]!r}… is longer than {ct.length} characters")
-        return text
-    if ct.pg == "date":
-        if isinstance(value, datetime):
-            return value.date()
-        if not isinstance(value, date):
-            raise Invalid(f"{column}: {value!r} is not a date")
-        return value
-    if ct.pg == "bool":
-        return bool(value)
-    return value
-
-
-def coercer(column: str, ct: ColumnType) -> Callable[[Any], Any]:
-    """`coerce` for one column, with the common case first: a value of the store's type
-    already (what the mappings make). Anything else, or a value that fails there, takes
-    `coerce` itself, which converts or raises Invalid as before."""
-    if ct.pg == "numeric":
-        quantum = ct.quantum
-        assert quantum is not None
-
-        def numeric(value: Any) -> Any:
-            if type(value) is Decimal:
-                try:
-                    return value.quantize(quantum)
-                except (InvalidOperation, ValueError):
-                    pass
-            return coerce(value, column, ct)
-
-        return numeric
-    if ct.pg in ("int4", "int8"):
-        return lambda value: value if type(value) is int else coerce(value, column, ct)
-    if ct.pg == "text":
-        length = ct.length
-
-        def text(value: Any) -> Any:
-            if type(value) is str:
-                stripped = value.strip()
-                if length is None or len(stripped) <= length:
-                    return stripped
-            return coerce(value, column, ct)
-
-        return text
-    if ct.pg == "date":
-        return lambda value: value if type(value) is date else coerce(value, column, ct)
-    return lambda value: coerce(value, column, ct)
-
-
-Preparer = tuple[tuple[str, Callable[[Record], Any], Callable[[Any], Any]], ...]
-_PREPARERS: dict[str, Preparer] = {}
-
-
-def preparer(binding: Binding) -> Preparer:
-    """(column, value from the record, coercion) for each of the binding's fields."""
-    found = _PREPARERS.get(binding.entity)
-    if found is None:
-        types = TYPES[binding.table]
-        found = tuple((c, f, coercer(c, types[c])) for c, f in binding.fields.items())
-        _PREPARERS[binding.entity] = found
-    return found
-
-
-def jsonable(value: Any) -> Any:
-    """Values orjson does not write itself: money stays exact, as a string."""
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def _json(data: Mapping[str, Any] | None) -> str | None:
-    return None if data is None else orjson.dumps(data, default=jsonable).decode()
-
-
 @dataclass(frozen=True)
 class Item:
     """One record read from a source, with its provenance."""
@@ -185,15 +60,6 @@ class Item:
     source_key: str
     record: Record
     source_updated_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Change:
-    entity_id: int
-    natural_key: str
-    op: str  # CREATED UPDATED DELETED
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
 
 
 @dataclass
@@ -228,243 +94,6 @@ def natural_key(binding: Binding, values: Mapping[str, Any], record: Record) -> 
             value = values.get(column)
         parts.append("" if value is None else str(value))
     return "/".join(parts)
-
-
-# -- set-based statements ----------------------------------------------------------------
-
-_CONTEXT_WHERE = re.compile(r"\s+WHERE x\.id = ANY\(\$1\)\s*$")
-
-
-def _reads(sql: str, table: str) -> bool:
-    return re.search(rf"(FROM|JOIN)\s+{table}\b", sql) is not None
-
-
-def _context_over(binding: Binding, relation: str) -> str | None:
-    """The binding's routing query over `relation` (aliased x) instead of its table's rows
-    `= ANY($1)`; None when its SQL has another shape or reads the table elsewhere too
-    (a statement does not see its own inserts there)."""
-    sql = binding.context
-    source = f"FROM {binding.table} x"
-    if not sql or sql.count(source) != 1 or not _CONTEXT_WHERE.search(sql):
-        return None
-    over = _CONTEXT_WHERE.sub("", sql).replace(source, f"FROM {relation} x")
-    return None if _reads(over, binding.table) else over
-
-
-def _json_value(alias: str, column: str, pg: str) -> str:
-    """A column as `_json` writes it: money and other numerics as exact strings."""
-    return f"{alias}.{column}::text" if pg == "numeric" else f"{alias}.{column}"
-
-
-@dataclass(frozen=True)
-class InsertPlan:
-    """New rows of a batch inserted with their links resolved, in one statement.
-
-    `inline`: the same statement also writes their CREATED history and outbox rows (the
-    routing computed over the inserted rows), under the outbox lock, and wakes the change
-    feeds; it returns (id, n). Otherwise (the routing query reads the binding's own table,
-    which a statement cannot see its inserts in) it returns (id, n, link values…) and the
-    writer records the changes with `Writer.record`.
-    """
-
-    sql: str  # outbox rows written under OUTBOX_LOCK, NOTIFY (outside Writer.transaction)
-    staged: str  # outbox rows into STAGE (inside Writer.transaction)
-    inline: bool
-    links: tuple[str, ...]  # link columns, in hub.sync.links order
-    defaults: tuple[str | None, ...]  # per link: the on_insert column it replaces, if any
-    # Inside Writer.transaction: the rows and their CREATED history (values as JSON built
-    # here, not sent back from the writer), returning (id, n, history id, changed fields);
-    # the outbox rows are then staged with the binding's routing query (`_stage_sql`).
-    history: str = ""
-    # `history` reading its rows from the temporary table `inbox` (columns `inbox_columns`,
-    # `inbox_ddl` creates it), which the batch's rows reach by COPY: asyncpg encodes COPY
-    # records without the per-element checks of array parameters (a fifth of this process's
-    # CPU in an initial sync went to encoding the arrays).
-    copied: str = ""
-    inbox: str = ""
-    inbox_ddl: str = ""
-    inbox_columns: tuple[str, ...] = ()
-
-    @staticmethod
-    def build(binding: Binding) -> InsertPlan | None:
-        table, types = binding.table, TYPES[binding.table]
-        columns = list(binding.columns)
-        extra = list(binding.on_insert)
-        given = [*columns, *extra, "source_key", "source_updated_at"]
-        links = [link for link, _, _ in BY_TABLE.get(table, ())]
-        for link in links:
-            # A link that reads its own table would not see the rows of this statement;
-            # those bindings keep the insert-then-resolve path.
-            if link.column in columns or _reads(link.value, table):
-                return None
-            if not set(re.findall(r"\bx\.(\w+)", link.value)) <= set(given):
-                return None
-        # Routing over the inserted rows in the same statement (a CTE the planner knows
-        # nothing about, joined to whole tables) was planned as scans of those tables per
-        # batch at province scale; it is the binding's own query by id in `record` instead.
-        context = None
-        inline = False
-        pg = [types[c].pg for c in [*columns, *extra]] + ["text", "timestamptz", "text"]
-        unnest = ", ".join(f"${i + 2}::{t}[]" for i, t in enumerate(pg))  # $1: source id
-        names = [*given, "nkey"]
-        linked = [link.column for link in links]
-        plain = [c for c in given if c not in linked]  # a link may replace an on_insert value
-        values = [f"x.{c}" for c in plain] + [f"({link.value})" for link in links]
-        match = " AND ".join(f"i.{c} = x.{c}" for c in binding.key)
-        arrays = f"SELECT * FROM unnest({unnest}) WITH ORDINALITY AS x({', '.join(names)}, n)"
-        inbox = f"rantai_inbox_{table}"
-        inbox_ddl = (
-            f"CREATE TEMP TABLE IF NOT EXISTS {inbox} ("
-            + ", ".join(f"{c} {t}" for c, t in zip(names, pg, strict=True))
-            + ", n int8 NOT NULL) ON COMMIT DELETE ROWS"
-        )
-        head = f"""
-            WITH x AS MATERIALIZED (
-                {arrays}
-            ),
-            ins AS (
-                INSERT INTO {table} ({", ".join([*plain, *linked])}, source_id, synced_at)
-                SELECT {", ".join(values)}, $1, now() FROM x ORDER BY x.n
-                RETURNING *
-            )"""
-        defaults = tuple(c if c in given else None for c in linked)
-        moved = [
-            f"i.{c} IS DISTINCT FROM {'x.' + d if d else 'NULL'}"
-            for c, d in zip(linked, defaults, strict=True)
-        ]
-        after = " || ".join(
-            [
-                "jsonb_build_object("
-                + ", ".join(f"'{c}', {_json_value('x', c, types[c].pg)}" for c in columns)
-                + ")"
-            ]
-            + [
-                f"CASE WHEN {m} THEN jsonb_build_object('{c}', {_json_value('i', c, types[c].pg)})"
-                " ELSE '{}'::jsonb END"
-                for c, m in zip(linked, moved, strict=True)
-            ]
-        )
-        fields = "ARRAY[" + ", ".join(f"'{c}'" for c in columns) + "]::text[]"
-        if linked:
-            cases = ", ".join(
-                f"CASE WHEN {m} THEN '{c}' END" for c, m in zip(linked, moved, strict=True)
-            )
-            fields += f" || array_remove(ARRAY[{cases}]::text[], NULL)"
-        routing = f", ctx(id, r, d, y) AS ({context})" if context is not None else ""
-        route, join = (
-            ("c.r::text, c.d::text, c.y::int4", "LEFT JOIN ctx c ON c.id = j.id")
-            if routing
-            else (
-                "NULL, NULL, NULL",
-                "",
-            )
-        )
-        events = f"""{head},
-            j AS MATERIALIZED (
-                SELECT i.id, x.n, x.nkey, {after} AS a, {fields} AS f,
-                    {_NEXT_HISTORY_ID} AS h
-                FROM ins i JOIN x ON {match} ORDER BY x.n
-            ){routing},
-            history AS (
-                INSERT INTO change_history
-                    (id, source_id, entity, entity_id, natural_key, op, before, after)
-                SELECT h, $1, '{binding.entity}', id, nkey, 'CREATED', NULL, a FROM j ORDER BY h
-            ),"""
-        if not inline:
-            returned = "".join(f", i.{c}" for c in linked)
-            sql = f"{head} SELECT i.id, x.n{returned} FROM ins i JOIN x ON {match} ORDER BY x.n"
-            history = f"""{events.rstrip().rstrip(",")}
-            SELECT id, n, h, array_to_string(f, ',') AS f FROM j ORDER BY n"""
-            copied = history.replace(arrays, f"SELECT * FROM {inbox}", 1)
-            assert copied != history
-            return InsertPlan(
-                sql,
-                sql,
-                False,
-                tuple(linked),
-                defaults,
-                history,
-                copied,
-                inbox,
-                inbox_ddl,
-                (*names, "n"),
-            )
-        rows = f"j.h, '{binding.type_name}', j.id, 'CREATED', {route}, j.f, $1"
-        sql = f"""{events}
-            lock AS MATERIALIZED (
-                SELECT pg_advisory_xact_lock({OUTBOX_LOCK}) AS l, pg_notify('{CHANNEL}', '') AS w
-            ),
-            box AS (
-                INSERT INTO outbox ({_OUTBOX_COLUMNS})
-                SELECT {rows} FROM j CROSS JOIN lock {join} ORDER BY j.h
-            )
-            SELECT id, n FROM j"""
-        staged = f"""{events}
-            box AS (INSERT INTO {STAGE} ({_OUTBOX_COLUMNS}) SELECT {rows} FROM j {join})
-            SELECT id, n FROM j"""
-        return InsertPlan(sql, staged, True, tuple(linked), defaults)
-
-
-def _stage_sql(binding: Binding) -> str:
-    """CREATED outbox rows into STAGE for rows whose history InsertPlan.history wrote:
-    $1 ids, $2 history ids, $3 changed fields (comma-separated), $4 source; routed by the
-    binding's context query over those ids, as `Writer.record` does."""
-    route, join, ctx = "NULL, NULL, NULL", "", ""
-    if binding.context:
-        ctx = f", ctx(id, r, d, y) AS ({binding.context})"
-        route, join = "c.r::text, c.d::text, c.y::int4", "LEFT JOIN ctx c ON c.id = v.e"
-    return f"""
-        WITH v AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[]) AS v(e, h, f)){ctx}
-        INSERT INTO {STAGE} ({_OUTBOX_COLUMNS})
-        SELECT v.h, '{binding.type_name}', v.e, 'CREATED', {route}, string_to_array(v.f, ','), $4
-        FROM v {join}"""
-
-
-INSERT_PLANS: dict[str, InsertPlan | None] = {}
-
-
-def insert_plan(binding: Binding) -> InsertPlan | None:
-    if binding.entity not in INSERT_PLANS:
-        INSERT_PLANS[binding.entity] = InsertPlan.build(binding)
-    return INSERT_PLANS[binding.entity]
-
-
-def _record_sql(binding: Binding, routed: bool, staged: bool) -> str:
-    """History and outbox rows of a list of changes in one statement (see Writer.record);
-    `routed`: the routing comes from the binding's context query over the changed ids;
-    `staged`: the outbox rows go to STAGE (Writer.transaction writes them at commit)."""
-    context = re.sub(r"\$1\b", "$3", binding.context) if routed else ""
-    routing = f", ctx(id, r, d, y) AS ({context})" if routed else ""
-    route, join = (
-        ("c.r::text, c.d::text, c.y::int4", "LEFT JOIN ctx c ON c.id = v.e")
-        if routed
-        else (
-            "v.r, v.d, v.y",
-            "",
-        )
-    )
-    rows = f"v.h, $12, v.e, v.o, {route}, string_to_array(v.f, ','), $1"
-    head = f"""
-        WITH v AS MATERIALIZED (
-            SELECT v.*, {_NEXT_HISTORY_ID} AS h
-            FROM unnest($3::int8[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[],
-                        $8::text[], $9::text[], $10::text[], $11::int4[])
-                WITH ORDINALITY AS v(e, k, o, b, a, f, r, d, y, n)
-            ORDER BY v.n
-        ){routing},
-        history AS (
-            INSERT INTO change_history
-                (id, source_id, entity, entity_id, natural_key, op, before, after)
-            SELECT h, $1, $2, e, k, o, b, a FROM v ORDER BY h
-        )"""
-    if staged:
-        return f"{head} INSERT INTO {STAGE} ({_OUTBOX_COLUMNS}) SELECT {rows} FROM v {join}"
-    return f"""{head},
-        lock AS MATERIALIZED (
-            SELECT pg_advisory_xact_lock({OUTBOX_LOCK}) AS l, pg_notify('{CHANNEL}', '') AS w
-        )
-        INSERT INTO outbox ({_OUTBOX_COLUMNS})
-        SELECT {rows} FROM v CROSS JOIN lock {join} ORDER BY v.h"""
 
 
 class Resolver:
@@ -529,17 +158,18 @@ class Writer:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
         """One sync batch: BEGIN with WRITE_LOCK shared, in one round trip; at the end the
-        staged outbox rows under OUTBOX_LOCK, NOTIFY and COMMIT, in one more.
+        staged outbox rows under the outbox lock, NOTIFY and COMMIT, in one more
+        (`hub.events.changelog.FLUSH`).
 
         A plain transaction, not asyncpg's (which would COMMIT in a round trip of its own):
         savepoints inside it are SQL (see `_savepoint`).
         """
         begin = f"BEGIN; SELECT pg_advisory_xact_lock_shared({WRITE_LOCK});"
-        await self.conn.execute(begin if self._stage_ready else f"{begin} {_STAGE_DDL};")
+        await self.conn.execute(begin if self._stage_ready else f"{begin} {STAGE_DDL};")
         self.staging, self.staged = True, False
         try:
             yield
-            await self.conn.execute(_FLUSH if self.staged else "COMMIT")
+            await self.conn.execute(FLUSH if self.staged else "COMMIT")
         except BaseException:
             # An inbox table created in this transaction is gone with it: made again (IF NOT
             # EXISTS) when a later batch on this connection needs it.
@@ -812,31 +442,33 @@ class Writer:
         inserts: list[tuple[Item, dict[str, Any]]],
         outcome: Outcome,
     ) -> None:
-        """New rows, their links, history and outbox in one statement (InsertPlan)."""
+        """New rows with their links in one statement (InsertPlan). Inside `transaction`
+        that statement writes their history too, and one more stages their outbox rows;
+        outside it, the changes are recorded after it."""
         arrays: list[list[Any]] = [[v[c] for _, v in inserts] for c in binding.columns]
         arrays += [[v[src] for _, v in inserts] for src in binding.on_insert.values()]
         arrays.append([i.source_key for i, _ in inserts])
         arrays.append([i.source_updated_at for i, _ in inserts])
         keys = [natural_key(binding, v, i.record) for i, v in inserts]
         arrays.append(keys)
-        if self.staging and plan.copied and plan.inbox not in self._inbox_used:
-            # The inbox is emptied by the commit (ON COMMIT DELETE ROWS): once per batch.
-            self._inbox_used.add(plan.inbox)
-            if plan.inbox not in self._inbox_ready:
-                await self.conn.execute(plan.inbox_ddl)
-                self._inbox_ready.add(plan.inbox)
-            arrays.append(list(range(1, len(inserts) + 1)))
-            await self.conn.copy_records_to_table(
-                plan.inbox, records=zip(*arrays, strict=True), columns=plan.inbox_columns
-            )
-            created = await self.conn.fetch(plan.copied, self.source_id)
-        elif self.staging and plan.history:
-            created = await self.conn.fetch(plan.history, self.source_id, *arrays)
-        if self.staging and plan.history:
+        if self.staging:
+            if plan.inbox not in self._inbox_used:
+                # The inbox is emptied by the commit (ON COMMIT DELETE ROWS): once per batch.
+                self._inbox_used.add(plan.inbox)
+                if plan.inbox not in self._inbox_ready:
+                    await self.conn.execute(plan.inbox_ddl)
+                    self._inbox_ready.add(plan.inbox)
+                arrays.append(list(range(1, len(inserts) + 1)))
+                await self.conn.copy_records_to_table(
+                    plan.inbox, records=zip(*arrays, strict=True), columns=plan.inbox_columns
+                )
+                created = await self.conn.fetch(plan.copied, self.source_id)
+            else:
+                created = await self.conn.fetch(plan.history, self.source_id, *arrays)
             if len(created) != len(inserts):  # pragma: no cover - joined back on the key
                 raise RuntimeError(f"{binding.table}: inserted {len(created)} of {len(inserts)}")
             await self.conn.execute(
-                _stage_sql(binding),
+                stage_sql(binding),
                 [r["id"] for r in created],
                 [r["h"] for r in created],
                 [r["f"] for r in created],
@@ -850,26 +482,23 @@ class Writer:
             outcome.stored_keys += [i.source_key for i, _ in inserts]
             outcome.created += len(inserts)
             return
-        sql = plan.staged if self.staging else plan.sql
-        created = await self.conn.fetch(sql, self.source_id, *arrays)
-        self.staged = self.staged or (self.staging and plan.inline)
+        created = await self.conn.fetch(plan.sql, self.source_id, *arrays)
         if len(created) != len(inserts):  # pragma: no cover - joined back on the natural key
             raise RuntimeError(f"{binding.table}: inserted {len(created)} rows of {len(inserts)}")
         ids = [0] * len(inserts)
         for row in created:
             ids[row["n"] - 1] = row["id"]
-        if not plan.inline:
-            changes = []
-            for row in created:
-                n = row["n"] - 1
-                after = dict(inserts[n][1])
-                for column, default in zip(plan.links, plan.defaults, strict=True):
-                    # As resolve_rows records it: a link that moved from what was inserted.
-                    inserted = after[binding.on_insert[default]] if default else None
-                    if row[column] != inserted:
-                        after[column] = row[column]
-                changes.append(Change(row["id"], keys[n], "CREATED", None, after))
-            await self.record(binding, changes)
+        changes = []
+        for row in created:
+            n = row["n"] - 1
+            after = dict(inserts[n][1])
+            for column, default in zip(plan.links, plan.defaults, strict=True):
+                # As resolve_rows records it: a link that moved from what was inserted.
+                inserted = after[binding.on_insert[default]] if default else None
+                if row[column] != inserted:
+                    after[column] = row[column]
+            changes.append(Change(row["id"], keys[n], "CREATED", None, after))
+        await self.record(binding, changes)
         outcome.stored_ids += ids
         outcome.stored_keys += [i.source_key for i, _ in inserts]
         outcome.created += len(inserts)
@@ -920,9 +549,7 @@ class Writer:
 
     # -- history and outbox --------------------------------------------------------------
 
-    async def _context(
-        self, binding: Binding, ids: Sequence[int]
-    ) -> dict[int, tuple[str | None, str | None, int | None]]:
+    async def _context(self, binding: Binding, ids: Sequence[int]) -> dict[int, Routing]:
         if not ids or not binding.context:
             return {}
         rows = await self.conn.fetch(binding.context, list(ids))
@@ -932,50 +559,30 @@ class Writer:
         self,
         binding: Binding,
         changes: Sequence[Change],
-        context: Mapping[int, tuple[str | None, str | None, int | None]] | None = None,
+        context: Mapping[int, Routing] | None = None,
         source_id: str | None = None,
     ) -> None:
-        """Write the changes to change_history and the outbox, in commit order.
-
-        One statement: history ids in the order of `changes`, then the outbox rows under
-        OUTBOX_LOCK (held to commit) in the same order, then NOTIFY. Without `context`, the
-        routing is the binding's context query over the changed rows, in the same statement.
-        """
+        """Write the changes to change_history and the outbox (`hub.events.changelog`),
+        their outbox rows to the stage inside `transaction`."""
         if not changes:
             return
-        routed = context is None and bool(binding.context)
-        empty: tuple[str | None, str | None, int | None] = (None, None, None)
-        ctx = [(context or {}).get(c.entity_id, empty) for c in changes]
-        await self.conn.execute(
-            _record_sql(binding, routed, self.staging),
-            source_id or self.source_id,
-            binding.entity,
-            [c.entity_id for c in changes],
-            [c.natural_key for c in changes],
-            [c.op for c in changes],
-            [_json(c.before) for c in changes],
-            [_json(c.after) for c in changes],
-            [",".join(changed_fields(c)) for c in changes],
-            [x[0] for x in ctx],
-            [x[1] for x in ctx],
-            [x[2] for x in ctx],
-            binding.type_name,
+        await changelog.record(
+            self.conn,
+            binding,
+            changes,
+            context=context,
+            source_id=source_id or self.source_id,
+            staged=self.staging,
         )
         self.staged = self.staged or self.staging
 
 
-def changed_fields(change: Change) -> list[str]:
-    return list((change.after if change.op != "DELETED" else change.before) or {})
-
-
 __all__ = [
-    "Change",
+    "WRITE_LOCK",
     "Item",
     "Outcome",
     "Resolver",
     "Writer",
-    "coerce",
-    "jsonable",
     "natural_key",
-    "vendor_key",
+    "warm_types",
 ]

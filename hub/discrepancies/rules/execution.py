@@ -1,0 +1,63 @@
+"""Family 12: execution, procurement by the end of the third quarter, progress against
+schedule, indicators against target."""
+
+from __future__ import annotations
+
+from hub.discrepancies.rules.sql import ev, in_parts, quote
+from hub.discrepancies.thresholds import Thresholds
+
+
+def not_procured_by_q3(t: Thresholds) -> str:
+    cutoff = f"make_date(b.fiscal_year, {t.q3_end_month}, {t.q3_end_day})"
+    return f"""
+    SELECT r.code || '/' || b.fiscal_year || '/' || b.sub_activity_code || '/' || b.account_code
+               AS subject_key,
+           b.region_id, b.fiscal_year, min(s.opd_id) AS opd_id, min(b.sub_activity_id)
+               AS sub_activity_id,
+           jsonb_agg({ev("BudgetLine", "b", "amount", "b.amount")} ORDER BY b.id) AS evidence,
+           format('Belanja modal %s pada sub kegiatan %s (%s) belum ada paket pengadaannya '
+                  'sampai akhir triwulan III.', b.account_code, b.sub_activity_code,
+                  rantai_rp(sum(b.amount))) AS message
+    FROM budget_line b JOIN region r ON r.id = b.region_id
+    LEFT JOIN sub_activity s ON s.id = b.sub_activity_id
+    WHERE {in_parts("b")} AND b.account_code LIKE {quote(t.capital_account_prefix + "%")}
+      AND current_date > {cutoff}
+      AND NOT EXISTS (
+          SELECT 1 FROM package_budget_row br JOIN procurement_package p ON p.id = br.package_id
+          WHERE p.region_id = b.region_id AND p.fiscal_year = b.fiscal_year
+            AND br.sub_activity_code = b.sub_activity_code AND br.account_code = b.account_code
+            AND p.announced_on <= {cutoff})
+    GROUP BY r.code, b.region_id, b.fiscal_year, b.sub_activity_code, b.account_code"""
+
+
+def progress_behind_schedule(t: Thresholds) -> str:
+    schedule = " ".join(f"WHEN {q} THEN {v}" for q, v in t.schedule.items())
+    target = f"(CASE lp.quarter {schedule} END)"
+    return f"""
+    SELECT r.code || '/' || lp.fiscal_year || '/' || lp.sub_activity_code AS subject_key,
+           lp.region_id, lp.fiscal_year, s.opd_id, s.id AS sub_activity_id,
+           jsonb_build_array(jsonb_build_object('entity', 'ProgressReport', 'id', lp.id,
+               'field', 'physicalPercent', 'value', lp.physical_percent::text)) AS evidence,
+           format('Sub kegiatan %s: progres fisik triwulan %s baru %s%%, jadwal %s%%.',
+                  lp.sub_activity_code, lp.quarter, lp.physical_percent, {target}) AS message
+    FROM latest_progress lp JOIN region r ON r.id = lp.region_id
+    LEFT JOIN sub_activity s ON s.region_id = lp.region_id AND s.fiscal_year = lp.fiscal_year
+         AND s.code = lp.sub_activity_code
+    WHERE {in_parts("lp")}
+      AND lp.physical_percent < {target} - {t.schedule_tolerance}"""
+
+
+def indicator_below_target(t: Thresholds) -> str:
+    return f"""
+    SELECT r.code || '/' || i.fiscal_year || '/' || i.sub_activity_code || '/' || i.seq
+               AS subject_key,
+           i.region_id, i.fiscal_year, s.opd_id, s.id AS sub_activity_id,
+           jsonb_build_array({ev("Indicator", "i", "achieved", "i.achieved")}) AS evidence,
+           format('Indikator "%s" sub kegiatan %s tercapai %s dari target %s (di bawah %s%%).',
+                  i.description, i.sub_activity_code, i.achieved, i.target,
+                  {t.indicator_percent}) AS message
+    FROM indicator i JOIN region r ON r.id = i.region_id
+    LEFT JOIN sub_activity s ON s.region_id = i.region_id AND s.fiscal_year = i.fiscal_year
+         AND s.code = i.sub_activity_code
+    WHERE {in_parts("i")} AND i.achieved IS NOT NULL AND i.target > 0
+      AND i.achieved * 100 < i.target * {t.indicator_percent}"""

@@ -1,0 +1,92 @@
+"""A source's row in the store: registered before it is synced, its health after each run.
+
+OK: read in full, nothing waiting. DEGRADED: read, but some rows wait in sync_pending (for
+a parent, or with a value the store refuses). DOWN: unreachable, a missing table, or no
+answer within `timeout_seconds`; its rows keep being served, marked stale.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import asyncpg
+
+from adapters.mapping import SourceMapping
+from hub.sync.bindings import BINDINGS
+from hub.sync.reports import SourceReport
+
+
+async def register(
+    conn: asyncpg.Connection, sources: Sequence[SourceMapping], freshness_seconds: int | None
+) -> None:
+    """Create or update the `source` rows (name, kind, owner OPD, freshness limit)."""
+    for s in sources:
+        await conn.execute(
+            """
+            INSERT INTO source (id, name, kind, status, rows, freshness_seconds,
+                                owner_opd_id)
+            VALUES ($1, $2, $3, 'NEVER_SYNCED', 0, $4, (
+                SELECT o.id FROM opd o JOIN region r ON r.id = o.region_id
+                WHERE r.code = $5 AND o.code = $6))
+            ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind,
+                freshness_seconds = excluded.freshness_seconds,
+                owner_opd_id = COALESCE(excluded.owner_opd_id, source.owner_opd_id)
+            """,
+            s.id,
+            s.name,
+            s.kind,
+            freshness_seconds,
+            s.region,
+            s.owner_opd,
+        )
+
+
+def failure(exc: BaseException, source: SourceMapping) -> str:
+    """Why a source, or one of its streams, could not be read: one line naming it."""
+    if isinstance(exc, TimeoutError):
+        return f"source {source.id}: no answer within {source.config.timeout_seconds:g} s"
+    text = str(exc).strip() or type(exc).__name__
+    return text if text.startswith("source ") else f"source {source.id}: {text}"
+
+
+async def record_health(conn: asyncpg.Connection, source_id: str, report: SourceReport) -> None:
+    """The run's outcome: `report` gets the source's rows, waiting rows and status, and
+    the source's row gets them too, with the report of each stream."""
+    counts = " UNION ALL ".join(
+        f"SELECT count(*) FROM {b.table} WHERE source_id = $1" for b in BINDINGS
+    )
+    report.rows = int(await conn.fetchval(f"SELECT sum(count) FROM ({counts}) c", source_id))
+    report.rows += int(
+        await conn.fetchval("SELECT count(*) FROM vendor WHERE source_id = $1", source_id)
+    )
+    waiting = await conn.fetch(
+        "SELECT reason, count(*) AS n FROM sync_pending WHERE source_id = $1 "
+        "GROUP BY reason ORDER BY n DESC, reason",
+        source_id,
+    )
+    report.waiting = sum(r["n"] for r in waiting)
+    failed = [f"{s.stream}: {s.error}" for s in report.streams if s.error]
+    if report.error or failed:
+        report.status = "DOWN"
+        report.error = "; ".join(([report.error] if report.error else []) + failed)
+    elif report.waiting:
+        report.status = "DEGRADED"
+        shown = "; ".join(f"{r['n']} × {r['reason']}" for r in waiting[:3])
+        report.error = f"{report.waiting} rows waiting: {shown}"
+    else:
+        report.status = "OK"
+    await conn.execute(
+        """
+        UPDATE source SET status = $2::text, last_synced_at = now(),
+            last_success_at = CASE WHEN $2::text = 'DOWN' THEN last_success_at ELSE now() END,
+            last_error = $3, rows = $4, waiting = $5, last_run = $6::jsonb
+        WHERE id = $1
+        """,
+        source_id,
+        report.status,
+        report.error,
+        report.rows,
+        report.waiting,
+        json.dumps({s.stream: s.as_dict() for s in report.streams}),
+    )

@@ -1,0 +1,65 @@
+"""A source's streams as the engine reads them: their ids, the fingerprint of a workbook
+folder, and a batch of rows mapped to the writer's items."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from adapters.base import Batch
+from adapters.mapping import EntityMapping, RecordError, SourceMapping
+from hub.sync.writer import Item
+
+# Legacy servers in NTT keep local time (WITA) in columns without a time zone.
+SOURCE_TIMEZONE = ZoneInfo("Asia/Makassar")
+
+
+def stream_id(mapping: EntityMapping, index: int) -> str:
+    q = mapping.query
+    where = q.table or q.sheet or (f"query{index}" if q.query else f"#{index}")
+    return f"{mapping.spec.name}:{where}"
+
+
+def fingerprint(source: SourceMapping) -> str | None:
+    """Names, sizes and modification times of a spreadsheet source's files."""
+    config = source.config
+    if config.kind not in ("xlsx", "csv") or not config.path:
+        return None
+    pattern = config.path if os.path.isabs(config.path) else str(config.base_dir / config.path)
+    digest = hashlib.sha256()
+    for name in sorted(glob.glob(pattern)):
+        stat = os.stat(name)
+        digest.update(f"{Path(name).name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def to_items(
+    mapping: EntityMapping, batch: Batch, watermark: str | None
+) -> tuple[list[Item | tuple[Item, str]], list[Any]]:
+    """The batch's rows as items (a row the mapping refuses: with the reason it waits),
+    and the watermark values of the rows, in their order."""
+    items: list[Item | tuple[Item, str]] = []
+    marks: list[Any] = []
+    for row in batch.rows:
+        key = mapping.source_key(row)
+        mark = row.get(watermark) if watermark else None
+        if mark is not None:
+            marks.append(mark)
+        try:
+            record = mapping.record(row)
+        except RecordError as exc:
+            items.append((Item(key, {}), f"bad row: {exc}"))
+            continue
+        items.append(Item(key, record, _aware(mark)))
+    return items, marks
+
+
+def _aware(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=SOURCE_TIMEZONE)
+    return None
