@@ -3,6 +3,7 @@ valid mapping turns legacy rows into canonical records."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import subprocess
@@ -26,6 +27,7 @@ from adapters.mapping import (
 from adapters.records import FieldSpec
 from hub.sync.coercion import coerce, coercer
 from hub.sync.types import ColumnType
+from tests.conftest import Server
 
 VALID = """\
 [source]
@@ -292,8 +294,12 @@ def test_config_lists_mappings_and_refuses_duplicates(tmp_path: Path) -> None:
     assert ("b.toml", 2, "source id 'bpkad-5301'") in reasons
 
 
-def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, data_dir: Path, store: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "RANTAI_CONFIG"}
+    if store is not None:  # a database of the test's own, never the server's default one
+        env["RANTAI_DATABASE_URL"] = store
     return subprocess.run(
         [sys.executable, "-m", "hub.cli", *args, "--data-dir", str(data_dir)],
         capture_output=True,
@@ -304,7 +310,8 @@ def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_sources_check_command_exit_codes_and_lines(tmp_path: Path) -> None:
+async def test_sources_check_command_exit_codes_and_lines(tmp_path: Path, server: Server) -> None:
+    store = await server.create_database("rantai_sources_cli")
     (tmp_path / "mappings").mkdir()
     legacy_sqlite(tmp_path / "mappings")
     write(tmp_path / "mappings", VALID, "bpkad.toml")
@@ -312,7 +319,7 @@ def test_sources_check_command_exit_codes_and_lines(tmp_path: Path) -> None:
     ok = run_cli("sources", "check", data_dir=tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip() == "ok  bpkad-5301"
-    listed = run_cli("sources", data_dir=tmp_path)
+    listed = await asyncio.to_thread(run_cli, "sources", data_dir=tmp_path, store=store)
     assert listed.returncode == 0
     assert "bpkad-5301" in listed.stdout
     assert "NEVER_SYNCED" in listed.stdout  # configured, not synced yet
