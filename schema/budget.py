@@ -12,7 +12,7 @@ from hub.errors import Forbidden
 from hub.store import relations as rel
 from resolvers.context import Context
 from schema.common import Node
-from schema.fields import RowBacked, column, link, lookup, node_id, row_type, same_row
+from schema.fields import RowBacked, column, derived, link, lookup, node_id, row_type, same_row
 from schema.source import Provenance
 
 if TYPE_CHECKING:
@@ -66,7 +66,10 @@ class Payment(Node, RowBacked):
     provenance: Provenance = same_row("Asal data (BPKAD SP2D).")
     row: strawberry.Private[Any]
 
-    @strawberry.field(description="Penerima (payee) as a vendor.")
+    @strawberry.field(
+        description="Penerima (payee) as a vendor.",
+        metadata=derived("payee_vendor_id", "payee_name", "payee_tax_id"),
+    )
     async def payee(
         self, info: Info
     ) -> Annotated[Vendor, strawberry.lazy("schema.procurement")] | None:

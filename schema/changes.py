@@ -3,36 +3,48 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncGenerator
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import strawberry
 from sqlalchemy import select
+from strawberry.types.base import StrawberryList, StrawberryOptional
+from strawberry.types.lazy_type import LazyType
 
-from hub.discrepancies.engine import ENTITY, raised
-from hub.errors import ClientError, ErrorCode
+from hub.errors import BadUserInput, ClientError, ErrorCode
 from hub.events.feed import ChangeFilter
-from hub.events.outbox import OutboxEvent, parse_cursor
+from hub.events.outbox import DISCREPANCY, OutboxEvent, parse_cursor, raised
 from hub.store.codec import global_id
 from hub.store.relations import T
 from hub.store.scope import Scope
 from resolvers.context import Context
 from schema.common import ChangeOp
-from schema.discrepancy import Discrepancy
+from schema.discrepancy import Discrepancy, check_rule
+from schema.fields import ROW_TYPES, Column, Derived, Link, SameRow, source_of
 from schema.query import DiscrepancyFilter
 from schema.source import Source
-
-_SNAKE = re.compile(r"_([a-z0-9])")
-
-
-def camel(name: str) -> str:
-    return _SNAKE.sub(lambda m: m.group(1).upper(), name)
 
 
 class StoreUnavailable(ClientError):
     code = ErrorCode.STORE_UNAVAILABLE
+
+
+@cache
+def entity_types() -> frozenset[str]:
+    """The GraphQL types a change event can name: every type of a synced table with a
+    global id (`node(id)` resolves each event's `entityId`)."""
+    return frozenset(
+        name
+        for name, kind in ROW_TYPES.items()
+        if kind.table is not None and "id" in kind.table.c and _is_node(kind.cls)
+    )
+
+
+def _is_node(cls: Any) -> bool:
+    definition = cls.__strawberry_definition__
+    return any(i.name == "Node" for i in definition.interfaces)
 
 
 @strawberry.input(name="ChangeFilter", description="Which changes to receive (saring perubahan).")
@@ -45,11 +57,21 @@ class ChangeFilterInput:
         description="Kode OPD; with regionCode, the OPD of that Pemda only (codes repeat).",
     )
     entities: list[str] | None = strawberry.field(
-        default=None, description='Entity type names, e.g. ["Payment", "ProgressReport"].'
+        default=None,
+        description='GraphQL type names, e.g. ["Payment", "ProgressReport"]; an unknown name '
+        "is BAD_USER_INPUT (the message lists the valid ones).",
     )
     fiscal_year: int | None = strawberry.field(default=None, description="Tahun anggaran.")
 
     def to_filter(self, scope: Scope | None = None) -> ChangeFilter:
+        if self.entities is not None:
+            unknown = sorted(set(self.entities) - entity_types())
+            if unknown:
+                raise BadUserInput(
+                    f"Unknown entities {', '.join(map(repr, unknown))}; changes name "
+                    f"these types: {', '.join(sorted(entity_types()))}.",
+                    argument="filter.entities",
+                )
         return ChangeFilter(
             region_code=self.region_code,
             opd_code=self.opd_code,
@@ -65,12 +87,16 @@ class ChangeEvent:
         description="Position in the change feed; give it as `after` to resume right after."
     )
     entity: str = strawberry.field(description='GraphQL type of the row, e.g. "Payment".')
-    entity_id: strawberry.ID = strawberry.field(description="Global id of the row.")
+    entity_id: strawberry.ID = strawberry.field(
+        description="Global id of the row: `node(id)` gives it (null once deleted)."
+    )
     op: ChangeOp = strawberry.field(description="Jenis perubahan.")
     region_code: str | None = strawberry.field(description="Kode Pemda of the row.")
     opd_code: str | None = strawberry.field(description="Kode OPD of the row, when known.")
     fiscal_year: int | None = strawberry.field(description="Tahun anggaran of the row.")
-    changed_fields: list[str] = strawberry.field(description="Fields that changed.")
+    changed_fields: list[str] = strawberry.field(
+        description="Fields of the type that changed (GraphQL names)."
+    )
     occurred_at: datetime = strawberry.field(description="Waktu perubahan (commit).")
     source_id: strawberry.Private[str | None]
     event: strawberry.Private[OutboxEvent]
@@ -85,7 +111,7 @@ class ChangeEvent:
             region_code=event.region_code,
             opd_code=event.opd_code,
             fiscal_year=event.fiscal_year,
-            changed_fields=[camel(f) for f in event.changed_fields],
+            changed_fields=graphql_fields(event.entity, event.changed_fields),
             occurred_at=event.occurred_at,
             source_id=event.source_id,
             event=event,
@@ -100,8 +126,60 @@ class ChangeEvent:
         return Source.from_row(row) if row else None
 
 
+def graphql_fields(type_name: str, columns: tuple[str, ...]) -> list[str]:
+    """The fields of `type_name` that show the changed storage `columns`, in order, each
+    once: the column's own field, the relation it keys, or the object it is part of
+    (`payee_vendor_id` → `payee`, `source_key` → `provenance`). The sync reports rows kept
+    under a parent type (a package's budget rows) by the parent's field itself."""
+    names = _column_fields(type_name)
+    out: list[str] = []
+    for column in columns:
+        name = names.get(column)
+        if name is not None and name not in out:
+            out.append(name)
+    return out
+
+
+@cache
+def _column_fields(type_name: str) -> dict[str, str]:
+    kind = ROW_TYPES.get(type_name)
+    if kind is None:
+        return {}
+    found: dict[str, str] = {}
+    for field in kind.cls.__strawberry_definition__.fields:
+        name = field.graphql_name or _camel(field.python_name)
+        source = source_of(field)
+        if isinstance(source, Column):
+            found.setdefault(source.name, name)
+        elif isinstance(source, Link) and source.key != "id":
+            found.setdefault(source.key, name)
+        elif isinstance(source, Derived):
+            for column in source.columns:
+                found.setdefault(column, name)
+        elif isinstance(source, SameRow):
+            for column in _column_fields(_type_name(field.type)):
+                found.setdefault(column, name)
+        if source is not None or field.base_resolver is not None:
+            found.setdefault(field.python_name, name)  # a parent field named by the sync
+    return found
+
+
+def _type_name(kind: Any) -> str:
+    while isinstance(kind, StrawberryOptional | StrawberryList | LazyType):
+        kind = kind.resolve_type() if isinstance(kind, LazyType) else kind.of_type
+    return str(kind.__strawberry_definition__.name)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
 @strawberry.type(description="A ketimpangan raised or resolved (peristiwa ketimpangan).")
 class DiscrepancyEvent:
+    cursor: str = strawberry.field(
+        description="Position in the change feed; give it as `after` to resume right after."
+    )
     raised: bool = strawberry.field(
         description="True: the rule found it (again); false: the data no longer shows it."
     )
@@ -150,23 +228,29 @@ class Subscription:
             yield root
 
     @strawberry.subscription(
-        description="Ketimpangan as the rules raise and resolve them, after each sync."
+        description="Ketimpangan as the rules raise and resolve them, after each sync. "
+        "`after` resumes from the cursor of an earlier event, as `changes` does."
     )
     async def discrepancy_events(
-        self, info: strawberry.Info[Context, None], filter: DiscrepancyFilter | None = None
+        self,
+        info: strawberry.Info[Context, None],
+        filter: DiscrepancyFilter | None = None,
+        after: str | None = None,
     ) -> AsyncGenerator[DiscrepancyEvent, None]:
         feed = info.context.feed
         if feed is None:
             raise StoreUnavailable("Live updates are not available on this endpoint.")
         f = filter or DiscrepancyFilter()
+        check_rule(f.rule)
+        position = parse_cursor(after) if after is not None else None
         change_filter = ChangeFilter(
             region_code=f.region_code,
             opd_code=f.opd_code,
-            entities=frozenset({ENTITY}),
+            entities=frozenset({DISCREPANCY}),
             fiscal_year=f.fiscal_year,
             scope=info.context.access.scope,
         )
-        async for event in feed.subscribe(change_filter, None):
+        async for event in feed.subscribe(change_filter, position):
             is_raised = raised(event.op, event.changed_fields)
             if f.open is not None and f.open != is_raised:
                 continue
@@ -181,6 +265,9 @@ class Subscription:
             root = event.memo.get(key)
             if root is None:
                 root = event.memo[key] = DiscrepancyEvent(
-                    raised=is_raised, discrepancy=Discrepancy.from_row(row), event=event
+                    cursor=event.cursor,
+                    raised=is_raised,
+                    discrepancy=Discrepancy.from_row(row),
+                    event=event,
                 )
             yield root

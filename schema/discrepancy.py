@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from hub.discrepancies.rules import BY_CODE
+from hub.errors import BadUserInput
 from hub.store import relations as rel
 from hub.store.codec import global_id
 from resolvers.context import Context
@@ -17,6 +19,15 @@ if TYPE_CHECKING:
     from schema.planning import Opd, Region, SubActivity
 
 Info = strawberry.Info[Context, None]
+
+
+def check_rule(rule: str | None) -> None:
+    """BAD_USER_INPUT for a rule code the hub does not have."""
+    if rule is not None and rule not in BY_CODE:
+        raise BadUserInput(
+            f"Unknown rule {rule!r}; the rules are {', '.join(sorted(BY_CODE))}.",
+            argument="filter.rule",
+        )
 
 
 @strawberry.type(description="Bukti: a row and value that prove a ketimpangan.")

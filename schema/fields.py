@@ -8,7 +8,8 @@
   source's staleness);
 - `same_row(…)`: an object read from the same row (a sub kegiatan's Budget, a row's
   Provenance);
-- `node_id()`: the type's global id (hub/store/codec.py).
+- `node_id()`: the type's global id (hub/store/codec.py);
+- `derived(columns)`: metadata for a field resolved by hand from these columns.
 
 `row_type()` registers a type with its table and gives it `from_row`; the resolvers of
 links, lookups and masked columns are generated here. The compiled path
@@ -69,7 +70,15 @@ class NodeId:
     pass
 
 
-Source = Column | Link | Lookup | SameRow | NodeId
+@dataclass(frozen=True)
+class Derived:
+    """A field resolved by hand from these columns of the row (`Payment.payee`): what a
+    change of them changes, for change events."""
+
+    columns: tuple[str, ...]
+
+
+Source = Column | Link | Lookup | SameRow | NodeId | Derived
 
 
 def source_of(field: Any) -> Source | None:
@@ -131,6 +140,10 @@ def same_row(description: str) -> Any:
         return _target(info).from_row(root.row, site=getattr(info._field.origin, "__name__", ""))
 
     return strawberry.field(resolver=resolve, description=description, metadata={KEY: SameRow()})
+
+
+def derived(*columns: str) -> dict[str, Any]:
+    return {KEY: Derived(columns)}
 
 
 def node_id() -> Any:

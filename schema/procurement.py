@@ -40,6 +40,38 @@ class Vendor(Node, RowBacked):
         return cls(id=strawberry.ID(global_id("Vendor", -payment_id)), name=name, row=row)
 
 
+@row_type(T["package_budget_row"])
+@strawberry.type(description="Baris anggaran paket RUP: the `mak` a package is budgeted on.")
+class PackageBudgetRow(RowBacked):
+    mak: str = column(
+        "mak",
+        'Kode MAK: sub kegiatan + kode rekening, e.g. "1.03.10.2.01.0029.5.2.04.01.01.0003.".',
+    )
+    sub_activity_code: str = column("sub_activity_code", "Kode sub kegiatan in the MAK.")
+    account_code: str = column("account_code", "Kode rekening in the MAK.")
+    amount: Decimal = column("amount", "Pagu of this row (Rupiah).")
+    row: strawberry.Private[Any]
+
+
+@row_type(T["package_version"])
+@strawberry.type(description="Versi paket RUP: SiRUP's record of a package's pagu over time.")
+class PackageVersion(RowBacked):
+    version: int = column("version", "Nomor versi.")
+    ceiling: Decimal | None = column("ceiling", "Pagu in this version (Rupiah).")
+    status: str | None = column("status", "Status of the version (draft, diumumkan…).")
+    version_date: date | None = column("version_date", "Tanggal versi.")
+    row: strawberry.Private[Any]
+
+
+@row_type(T["tender_schedule"])
+@strawberry.type(description="Tahap jadwal tender (SPSE): one stage of a tender's schedule.")
+class TenderStage(RowBacked):
+    stage: str = column("stage", 'Nama tahap, e.g. "Upload Dokumen Penawaran".')
+    starts_on: date | None = column("starts_on", "Tanggal mulai.")
+    ends_on: date | None = column("ends_on", "Tanggal selesai.")
+    row: strawberry.Private[Any]
+
+
 @row_type(T["procurement_package"])
 @strawberry.type(description="Paket RUP (Rencana Umum Pengadaan, SiRUP).")
 class ProcurementPackage(Node, RowBacked):
@@ -58,6 +90,12 @@ class ProcurementPackage(Node, RowBacked):
     )
     tenders: list[Tender] = link(
         rel.TENDERS_BY_PACKAGE, "id", "Tender/non-tender (SPSE) run for this package."
+    )
+    budget_rows: list[PackageBudgetRow] = link(
+        rel.BUDGET_ROWS_BY_PACKAGE, "id", "Baris anggaran (MAK) of the package, by MAK."
+    )
+    versions: list[PackageVersion] = link(
+        rel.VERSIONS_BY_RUP_CODE, "rup_code", "Versi paket in SiRUP, oldest first."
     )
     provenance: Provenance = same_row("Asal data (SiRUP).")
     row: strawberry.Private[Any]
@@ -92,6 +130,9 @@ class Tender(Node, RowBacked):
     )
     packages: list[ProcurementPackage] = link(
         rel.PACKAGES_BY_TENDER, "id", "Paket RUP the tender covers."
+    )
+    schedule: list[TenderStage] = link(
+        rel.SCHEDULE_BY_TENDER_CODE, "code", "Jadwal tender: its stages, in order."
     )
     provenance: Provenance = same_row("Asal data (SPSE).")
     row: strawberry.Private[Any]

@@ -11,7 +11,7 @@ from resolvers import planning as planning_resolve
 from resolvers import procurement as procurement_resolve
 from resolvers.context import Context
 from schema.common import ChainStage, Connection, Node, RegionLevel, Severity
-from schema.discrepancy import Discrepancy
+from schema.discrepancy import Discrepancy, check_rule
 from schema.fields import ROW_TYPES
 from schema.planning import Opd, Region, SubActivity
 from schema.procurement import ProcurementPackage, Tender, Vendor
@@ -152,6 +152,7 @@ class Query:
     ) -> Connection[Discrepancy]:
         ctx = info.context
         f = filter or DiscrepancyFilter()
+        check_rule(f.rule)
         query = discrepancies_resolve.DiscrepancyQuery(
             fiscal_year=f.fiscal_year,
             region_code=f.region_code,

@@ -107,3 +107,12 @@ def test_the_error_code_reference_is_current() -> None:
 
     written = (Path(__file__).parent.parent / "docs" / "errors.md").read_text()
     assert written == reference(), "print it again: hub.errors.reference() > docs/errors.md"
+
+
+def test_the_printed_schema_is_committed() -> None:
+    """docs/schema.graphql is what clients see; a schema change comes with it, so a review
+    shows the change (and `rantai schema --check` can compare against it)."""
+    committed = (Path(__file__).parent.parent / "docs" / "schema.graphql").read_text()
+    assert committed == served_schema.as_str() + "\n", (
+        "the schema changed: print it again with `rantai schema > docs/schema.graphql`"
+    )

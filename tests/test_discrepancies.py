@@ -163,6 +163,8 @@ async def _contract_above(estate: Estate) -> tuple[str, str]:
 
 
 async def test_a_fix_resolves_it_and_a_relapse_raises_it_again_live(estate: Estate) -> None:
+    """Live, and resumed: the relapse happens while the subscriber is away, and it gets it
+    on return by giving the cursor of the last event it saw."""
     key, number = await _contract_above(estate)
     [(hps, signed)] = await estate.fetch(
         """SELECT t.owner_estimate, c.original_value FROM contract c
@@ -170,8 +172,9 @@ async def test_a_fix_resolves_it_and_a_relapse_raises_it_again_live(estate: Esta
         number,
     )
     app = create_app(estate.store, Settings(database_url=estate.store))
-    query = """subscription ($filter: DiscrepancyFilter) {
-        discrepancyEvents(filter: $filter) {
+    query = """subscription ($filter: DiscrepancyFilter, $after: String) {
+        discrepancyEvents(filter: $filter, after: $after) {
+          cursor
           raised
           discrepancy {
             rule message resolvedAt region { code } evidence { entity field value }
@@ -182,21 +185,22 @@ async def test_a_fix_resolves_it_and_a_relapse_raises_it_again_live(estate: Esta
     bump = """UPDATE spse_kontrak SET nilai_kontrak = $1,
               auditupdate = (SELECT max(auditupdate) FROM spse_kontrak) + interval '1 second'
               WHERE no_kontrak = $2"""
-    async with (
-        running(app) as port,
-        subscribe(f"ws://127.0.0.1:{port}/graphql", variables, query=query) as ws,
-    ):
-        await asyncio.sleep(0.3)
-        await estate.legacy("bpbj-53", bump, hps * 95 / 100, number)  # fixed: 5% under
-        await estate.engine.sync()
-        fixed = await next_message(ws)
+    async with running(app) as port:
+        url = f"ws://127.0.0.1:{port}/graphql"
+        async with subscribe(url, variables, query=query) as ws:
+            await asyncio.sleep(0.3)
+            await estate.legacy("bpbj-53", bump, hps * 95 / 100, number)  # fixed: 5% under
+            await estate.engine.sync()
+            fixed = await next_message(ws)
         [row] = await estate.fetch(
             "SELECT resolved_at FROM discrepancy WHERE subject_key = $1", key
         )
         assert row[0] is not None
-        await estate.legacy("bpbj-53", bump, signed, number)  # back above HPS
+        await estate.legacy("bpbj-53", bump, signed, number)  # back above HPS, while away
         await estate.engine.sync()
-        relapsed = await next_message(ws)
+        after = fixed["payload"]["data"]["discrepancyEvents"]["cursor"]
+        async with subscribe(url, {**variables, "after": after}, query=query) as ws:
+            relapsed = await next_message(ws)
     event = fixed["payload"]["data"]["discrepancyEvents"]
     assert event["raised"] is False
     assert event["discrepancy"]["rule"] == "CONTRACT_ABOVE_OWNER_ESTIMATE"

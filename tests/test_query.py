@@ -233,11 +233,12 @@ async def test_discrepancies_filter_by_rule_severity_and_open(
     await db.execute(
         """INSERT INTO discrepancy (rule, subject_key, severity, message, fiscal_year, region_id,
                                     opd_id, sub_activity_id, evidence, resolved_at)
-           VALUES ('TEST_OPEN', 'test:1', 'CRITICAL', 'Nilai kontrak melebihi HPS.', 2025,
+           VALUES ('CONTRACT_ABOVE_OWNER_ESTIMATE', 'test:1', 'CRITICAL',
+                   'Nilai kontrak melebihi HPS.', 2025,
                    $1, $2, $3,
                    '[{"entity": "Contract", "entityId": "x", "field": "value", "value": "10"}]',
                    NULL),
-                  ('TEST_RESOLVED', 'test:2', 'WARNING', 'Penawar tunggal.', 2025, $1, $2, $3,
+                  ('SINGLE_BIDDER', 'test:2', 'WARNING', 'Penawar tunggal.', 2025, $1, $2, $3,
                    '[]', now())""",
         region_id,
         opd_id,
@@ -250,13 +251,14 @@ async def test_discrepancies_filter_by_rule_severity_and_open(
                      opd { code } subActivity { id } evidence { entity entityId field value } } } }
                  resolved: discrepancies(filter: {open: false, severity: WARNING}) {
                    totalCount edges { node { rule resolvedAt } } }
-                 none: discrepancies(filter: {rule: "TEST_OPEN", fiscalYear: 2024}) { totalCount }
+                 none: discrepancies(filter: {rule: "CONTRACT_ABOVE_OWNER_ESTIMATE",
+                                              fiscalYear: 2024}) { totalCount }
                  summary: region(code: "53.71") { summary(fiscalYear: 2025) { openDiscrepancies } }
                }"""
         )
         assert data["open"]["totalCount"] == 1
         node = data["open"]["edges"][0]["node"]
-        assert node["rule"] == "TEST_OPEN"
+        assert node["rule"] == "CONTRACT_ABOVE_OWNER_ESTIMATE"
         assert node["severity"] == "CRITICAL"
         assert node["region"] == {"code": "53.71"}
         assert node["evidence"] == [
@@ -266,6 +268,11 @@ async def test_discrepancies_filter_by_rule_severity_and_open(
         assert data["resolved"]["totalCount"] == 1
         assert data["resolved"]["edges"][0]["node"]["resolvedAt"] is not None
         assert data["none"]["totalCount"] == 0
+        unknown = await api.query(
+            '{ discrepancies(filter: {rule: "NO_SUCH_RULE"}) { totalCount } }'
+        )
+        assert unknown["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        assert "SINGLE_BIDDER" in unknown["errors"][0]["message"]  # it names the valid ones
         assert data["summary"]["summary"]["openDiscrepancies"] == 1
         has = await api.data(
             """{ subActivities(filter: {fiscalYear: 2025, hasDiscrepancies: true}) {
@@ -273,6 +280,6 @@ async def test_discrepancies_filter_by_rule_severity_and_open(
         )
         assert has["subActivities"]["totalCount"] == 1
         rules = {d["rule"] for d in has["subActivities"]["edges"][0]["node"]["discrepancies"]}
-        assert rules == {"TEST_OPEN", "TEST_RESOLVED"}
+        assert rules == {"CONTRACT_ABOVE_OWNER_ESTIMATE", "SINGLE_BIDDER"}
     finally:
-        await db.execute("DELETE FROM discrepancy WHERE rule LIKE 'TEST_%'")
+        await db.execute("DELETE FROM discrepancy WHERE subject_key LIKE 'test:%'")

@@ -26,9 +26,9 @@ import orjson
 from hub.discrepancies.rules import RULES, Rule
 from hub.discrepancies.thresholds import Thresholds
 from hub.events.changelog import Change, LoggedEntity, Routing, record
+from hub.events.outbox import DISCREPANCY as ENTITY
 
 DISCREPANCY_LOCK = 0x52414E5441490003
-ENTITY = "Discrepancy"
 DISCREPANCY = LoggedEntity("discrepancy", ENTITY)  # routed by `_evaluate`
 
 Part = tuple[int, int]  # (region_id, fiscal_year)
@@ -270,8 +270,3 @@ class DiscrepancyEngine:
             )
             for c in codes:
                 context[c[0]] = (c[1], c[2], c[3])
-
-
-def raised(op: str, changed_fields: tuple[str, ...] | list[str]) -> bool:
-    """Whether an outbox event of a discrepancy raised it (else it resolved it)."""
-    return op == "CREATED" or "detected_at" in changed_fields

@@ -58,6 +58,15 @@ class OutboxEvent:
         )
 
 
+DISCREPANCY = "Discrepancy"  # the entity of the ketimpangan rules' findings
+
+
+def raised(op: str, changed_fields: tuple[str, ...] | list[str]) -> bool:
+    """Whether an outbox event of a finding raised it (else it resolved it): the rules
+    create a finding, or raise it again by setting `detected_at` (hub/discrepancies/)."""
+    return op == "CREATED" or "detected_at" in changed_fields
+
+
 def parse_cursor(cursor: str) -> int:
     """The outbox position in a cursor; BAD_CURSOR unless this API issued it."""
     position = decode_cursor(CURSOR_KIND, cursor, 1)[0]

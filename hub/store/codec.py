@@ -40,7 +40,8 @@ def parse_global_id(value: str) -> tuple[str, int]:
         number = int(pk)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadId(f"{value!r} is not an id issued by this API.") from None
-    if not 0 < number < INT64:  # row ids are positive bigints
+    # Row ids are positive bigints; a payee known only by its payment is its id negated.
+    if number == 0 or not -INT64 < number < INT64:
         raise BadId(f"{value!r} is not an id issued by this API.")
     return type_name, number
 

@@ -131,6 +131,15 @@ BIDS_BY_TENDER = Relation("bids_by_tender", T["bid"], "tender_id", True, ("id",)
 VENDOR_BY_ID = by_id(T["vendor"])
 CONTRACT_BY_ID = by_id(T["contract"])
 CONTRACT_BY_TENDER = Relation("contract_by_tender", T["contract"], "tender_id", False, ("id",))
+BUDGET_ROWS_BY_PACKAGE = Relation(
+    "budget_rows_by_package", T["package_budget_row"], "package_id", True, ("mak",)
+)
+VERSIONS_BY_RUP_CODE = Relation(
+    "versions_by_rup_code", T["package_version"], "rup_code", True, ("version",)
+)
+SCHEDULE_BY_TENDER_CODE = Relation(
+    "schedule_by_tender_code", T["tender_schedule"], "tender_code", True, ("starts_on", "stage")
+)
 AMENDMENTS_BY_CONTRACT = Relation(
     "amendments_by_contract", T["contract_amendment"], "contract_id", True, ("version",)
 )

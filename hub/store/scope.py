@@ -94,6 +94,14 @@ class RegionScope(Scope):
         if name == "package_budget_row":
             package = _t("procurement_package")
             return table.c.package_id.in_(select(package.c.id).where(package.c.region_id.in_(ids)))
+        if name == "package_version":
+            package = _t("procurement_package")
+            return table.c.rup_code.in_(
+                select(package.c.rup_code).where(package.c.region_id.in_(ids))
+            )
+        if name == "tender_schedule":
+            tender = _t("tender")
+            return table.c.tender_code.in_(select(tender.c.code).where(tender.c.region_id.in_(ids)))
         if name in ("tender_package", "bid"):
             tender = _t("tender")
             return table.c.tender_code.in_(select(tender.c.code).where(tender.c.region_id.in_(ids)))
@@ -172,7 +180,12 @@ class OpdScope(Scope):
             return table.c.sub_activity_id.in_(self._sub_activities())
         if name == "package_budget_row":
             return table.c.package_id.in_(self._packages())
-        if name in ("tender", "tender_package", "bid"):
+        if name == "package_version":
+            package = _t("procurement_package")
+            return table.c.rup_code.in_(
+                select(package.c.rup_code).where(package.c.opd_id.in_(self._opd_ids()))
+            )
+        if name in ("tender", "tender_package", "bid", "tender_schedule"):
             column = table.c.code if name == "tender" else table.c.tender_code
             return column.in_(self._tender_codes())
         if name == "contract":
@@ -201,8 +214,10 @@ _PUBLIC_TABLES = {
     "indicator",
     "procurement_package",
     "package_budget_row",
+    "package_version",
     "tender",
     "tender_package",
+    "tender_schedule",
     "bid",
     "contract",
     "contract_amendment",
