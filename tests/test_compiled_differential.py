@@ -45,7 +45,7 @@ from tests.conftest import Server, running
 from tests.test_security import SECRET_KEY, secure_settings
 
 SEED = 20261206
-DOCUMENTS = 110
+DOCUMENTS = 240
 VARIABLE_SETS = 2
 ROLES = ("province", "regency", "opd", "public")
 
