@@ -6,8 +6,9 @@ nothing they cache outlives the answer it was loaded for.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Hashable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Row
@@ -76,9 +77,17 @@ class Loaders:
     ) -> Row[Any] | None:
         if key is None:
             return None
-        row: Row[Any] | None = await self.get(relation, site).load(key)
+        row: Row[Any] | None = await shared(self.get(relation, site).load(key))
         return row
 
     async def many(self, relation: Relation, key: Hashable, site: str = "") -> list[Row[Any]]:
-        rows: list[Row[Any]] = await self.get(relation, site).load(key)
+        rows: list[Row[Any]] = await shared(self.get(relation, site).load(key))
         return rows
+
+
+def shared(future: Awaitable[Any]) -> Awaitable[Any]:
+    """A loader's future, shielded: every resolver asking for the same key awaits the same
+    future, and graphql-core cancels the resolvers still running when a null reaches the
+    top. Cancelling one awaiter of a future cancels the future itself, so the others (not
+    cancelled) got CancelledError, which escaped execution as an HTTP 500."""
+    return asyncio.shield(future)

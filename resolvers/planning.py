@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, exists, or_, select, text
+from sqlalchemy import Row, exists, or_, select
 from sqlalchemy.sql import Select
-from strawberry.dataloader import DataLoader
 
 from hub.settings import Settings
 from hub.store import relations as rel
@@ -77,6 +75,19 @@ async def regions(access: DataAccess, level: str | None) -> Sequence[Row[Any]]:
     return await access.all(stmt)
 
 
+def opd_conditions(
+    opd: Any, region_code: Any | None = None, region_id: Any | None = None
+) -> list[Any]:
+    """The WHERE conditions of an OPD list: of a Pemda given by code (a province: and its
+    regencies'), or of one Pemda by id (its own only)."""
+    conditions = []
+    if region_code is not None:
+        conditions.append(opd.c.region_id.in_(region_and_children(region_code)))
+    if region_id is not None:
+        conditions.append(opd.c.region_id == region_id)
+    return conditions
+
+
 async def opd_page(
     access: DataAccess,
     settings: Settings,
@@ -86,11 +97,7 @@ async def opd_page(
     first: int | None,
     after: str | None,
 ) -> Page:
-    stmt = access.select(OPD)
-    if region_code is not None:
-        stmt = stmt.where(OPD.c.region_id.in_(region_and_children(region_code)))
-    if region_id is not None:
-        stmt = stmt.where(OPD.c.region_id == region_id)
+    stmt = access.select(OPD).where(*opd_conditions(OPD, region_code, region_id))
     return await paginate(
         access, settings, stmt, kind="Opd", order=[OPD.c.code, OPD.c.id], first=first, after=after
     )
@@ -171,68 +178,3 @@ async def sub_activity_page(
         first=first,
         after=after,
     )
-
-
-# ChainSummary for many (OPD or region, fiscal year) keys in one statement each.
-_SUMMARY_COLUMNS = """
-    count(r.sub_activity_id) AS sub_activities,
-    COALESCE(sum(r.planned_amount), 0)::numeric(20, 2) AS planned_amount,
-    COALESCE(sum(r.allocated), 0)::numeric(20, 2) AS allocated,
-    COALESCE(sum(r.procurement_ceiling), 0)::numeric(20, 2) AS procurement_ceiling,
-    COALESCE(sum(r.contracted), 0)::numeric(20, 2) AS contracted,
-    COALESCE(sum(r.paid), 0)::numeric(20, 2) AS paid,
-    round(sum(r.physical_percent * r.allocated)
-          / NULLIF(sum(r.allocated) FILTER (WHERE r.physical_percent IS NOT NULL), 0), 2)
-        AS physical_percent
-"""
-
-OPD_SUMMARY = text(
-    f"""
-    SELECT k.id AS key_id, k.fy AS key_fy, {_SUMMARY_COLUMNS},
-        (SELECT count(*) FROM discrepancy d
-          WHERE d.opd_id = k.id AND d.fiscal_year = k.fy AND d.resolved_at IS NULL)
-        AS open_discrepancies
-    FROM unnest(CAST(:ids AS bigint[]), CAST(:fys AS int[])) AS k(id, fy)
-    LEFT JOIN sub_activity_rollup r ON r.opd_id = k.id AND r.fiscal_year = k.fy
-    GROUP BY k.id, k.fy
-    """
-)
-
-REGION_SUMMARY = text(
-    f"""
-    SELECT k.id AS key_id, k.fy AS key_fy, {_SUMMARY_COLUMNS},
-        (SELECT count(*) FROM discrepancy d JOIN region dr ON dr.id = d.region_id
-          WHERE (dr.id = k.id OR dr.parent_id = k.id)
-            AND d.fiscal_year = k.fy AND d.resolved_at IS NULL)
-        AS open_discrepancies
-    FROM unnest(CAST(:ids AS bigint[]), CAST(:fys AS int[])) AS k(id, fy)
-    LEFT JOIN region rg ON rg.id = k.id OR rg.parent_id = k.id
-    LEFT JOIN sub_activity_rollup r ON r.region_id = rg.id AND r.fiscal_year = k.fy
-    GROUP BY k.id, k.fy
-    """
-)
-
-
-class SummaryLoader(DataLoader[tuple[int, int], Row[Any]]):
-    """ChainSummary rows keyed by (OPD or region id, fiscal year)."""
-
-    def __init__(self, access: DataAccess, statement: Any) -> None:
-        self.access = access
-        self.statement = statement
-        super().__init__(load_fn=self._load)
-
-    async def _load(self, keys: Sequence[tuple[int, int]]) -> list[Row[Any]]:
-        params = {"ids": [k[0] for k in keys], "fys": [k[1] for k in keys]}
-        rows = await self.access.text_all(self.statement, params)
-        by_key: dict[tuple[int, int], Row[Any]] = defaultdict()
-        for row in rows:
-            by_key[(row.key_id, row.key_fy)] = row
-        return [by_key[key] for key in keys]
-
-
-def opd_summary_loader(access: DataAccess) -> SummaryLoader:
-    return SummaryLoader(access, OPD_SUMMARY)
-
-
-def region_summary_loader(access: DataAccess) -> SummaryLoader:
-    return SummaryLoader(access, REGION_SUMMARY)

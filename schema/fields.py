@@ -22,13 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any, ClassVar, TypeVar
 
 import strawberry
 from sqlalchemy import Table
 from strawberry.types.base import StrawberryList, StrawberryOptional
-from strawberry.types.enum import StrawberryEnumDefinition
 from strawberry.types.lazy_type import LazyType
 
 from hub.errors import Forbidden
@@ -205,14 +203,9 @@ def row_type(table: Table | None = None) -> Callable[[T], T]:
 
 
 def _converter(field_type: Any) -> Callable[[Any], Any]:
-    while isinstance(field_type, StrawberryOptional):
-        field_type = field_type.of_type
-    if isinstance(field_type, StrawberryEnumDefinition):
-        enum = field_type.wrapped_cls
-        return lambda v: None if v is None else enum(v)
-    if isinstance(field_type, type) and issubclass(field_type, Enum):
-        enum_cls = field_type
-        return lambda v: None if v is None else enum_cls(v)
+    """Values stay as stored: an enum's stored text is serialised by graphql-core at its
+    field (a value outside the enum is an error there, and only when that field is asked
+    for, as on the compiled path), not converted for every row built."""
     return _same
 
 

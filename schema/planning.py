@@ -6,11 +6,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from sqlalchemy import Row
 
 from hub.store import relations as rel
 from resolvers import planning as resolve
+from resolvers import summaries
 from resolvers.context import Context
+from resolvers.loaders import shared
 from schema.common import ChainStage, Connection, Node, RegionLevel
 from schema.fields import RowBacked, column, link, lookup, node_id, row_type, same_row
 from schema.source import Provenance
@@ -25,31 +26,21 @@ Info = strawberry.Info[Context, None]
 T = rel.T
 
 
+@row_type()
 @strawberry.type(description="Ringkasan rantai: plan → budget → procurement → payment totals.")
-class ChainSummary:
-    sub_activities: int = strawberry.field(description="Jumlah sub kegiatan.")
-    planned_amount: Decimal = strawberry.field(description="Pagu indikatif (RKPD/Renja), total.")
-    allocated: Decimal = strawberry.field(description="Anggaran DPA, total.")
-    procurement_ceiling: Decimal = strawberry.field(description="Pagu RUP (SiRUP), total.")
-    contracted: Decimal = strawberry.field(description="Nilai kontrak, total (after addenda).")
-    paid: Decimal = strawberry.field(description="Realisasi SP2D, total.")
-    physical_percent: Decimal | None = strawberry.field(
-        description="Realisasi fisik (%), weighted by DPA allocation; null without reports."
+class ChainSummary(RowBacked):
+    sub_activities: int = column("sub_activities", "Jumlah sub kegiatan.")
+    planned_amount: Decimal = column("planned_amount", "Pagu indikatif (RKPD/Renja), total.")
+    allocated: Decimal = column("allocated", "Anggaran DPA, total.")
+    procurement_ceiling: Decimal = column("procurement_ceiling", "Pagu RUP (SiRUP), total.")
+    contracted: Decimal = column("contracted", "Nilai kontrak, total (after addenda).")
+    paid: Decimal = column("paid", "Realisasi SP2D, total.")
+    physical_percent: Decimal | None = column(
+        "physical_percent",
+        "Realisasi fisik (%), weighted by DPA allocation; null without reports.",
     )
-    open_discrepancies: int = strawberry.field(description="Ketimpangan yang masih terbuka.")
-
-    @classmethod
-    def from_row(cls, row: Row[Any]) -> ChainSummary:
-        return cls(
-            sub_activities=row.sub_activities,
-            planned_amount=row.planned_amount,
-            allocated=row.allocated,
-            procurement_ceiling=row.procurement_ceiling,
-            contracted=row.contracted,
-            paid=row.paid,
-            physical_percent=row.physical_percent,
-            open_discrepancies=row.open_discrepancies,
-        )
+    open_discrepancies: int = column("open_discrepancies", "Ketimpangan yang masih terbuka.")
+    row: strawberry.Private[Any]
 
 
 @row_type(T["region"])
@@ -82,8 +73,10 @@ class Region(Node, RowBacked):
         "summary includes its regencies and cities."
     )
     async def summary(self, info: Info, fiscal_year: int) -> ChainSummary:
-        loader = info.context.loaders.custom("region_summary", resolve.region_summary_loader)
-        return ChainSummary.from_row(await loader.load((self.row.id, fiscal_year)))
+        loader = info.context.loaders.custom("region_summary", summaries.region_summary_loader)
+        row = await shared(loader.load((self.row.id, fiscal_year)))
+        summary: ChainSummary = ChainSummary.from_row(row)
+        return summary
 
 
 @row_type(T["opd"])
@@ -108,8 +101,10 @@ class Opd(Node, RowBacked):
 
     @strawberry.field(description="Ringkasan rantai of the OPD for a fiscal year.")
     async def summary(self, info: Info, fiscal_year: int) -> ChainSummary:
-        loader = info.context.loaders.custom("opd_summary", resolve.opd_summary_loader)
-        return ChainSummary.from_row(await loader.load((self.row.id, fiscal_year)))
+        loader = info.context.loaders.custom("opd_summary", summaries.opd_summary_loader)
+        row = await shared(loader.load((self.row.id, fiscal_year)))
+        summary: ChainSummary = ChainSummary.from_row(row)
+        return summary
 
 
 @row_type(T["program"])

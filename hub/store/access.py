@@ -48,9 +48,11 @@ class DataAccess:
         async with self.engine.connect() as conn:
             return (await conn.execute(stmt)).scalar()
 
-    async def text_all(self, statement: TextClause, params: dict[str, Any]) -> Sequence[Row[Any]]:
-        """A hand-written statement, run as it is: the caller answers for the viewer's
-        scope (the chain summaries are aggregates, which every viewer may see)."""
+    async def aggregate(
+        self, statement: Select[Any] | TextClause, params: dict[str, Any]
+    ) -> Sequence[Row[Any]]:
+        """An aggregate, run as it is: every viewer may see aggregates (the chain
+        summaries), so no scope is added."""
         return await self._rows(statement, params)
 
     async def related(

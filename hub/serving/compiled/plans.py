@@ -23,7 +23,7 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import Visitor, visit
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, cast, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.db import driver_connection
@@ -216,10 +216,11 @@ class CompiledQueries:
                 continue
             compiler = Compiler(self.schema, scope, fragments, variables, f"r{index}_")
             _, build = ROOTS[name]
-            connection = get_named_type(query_type.fields[name].type)
-            expression = build(compiler, bound[key], nodes, connection)
+            root_type = get_named_type(query_type.fields[name].type)
+            expression = build(compiler, bound[key], nodes, root_type)
             order.append((key, len(columns)))
-            columns.append(cast(expression, Text).label(f"c{len(columns)}"))
+            text = func.coalesce(cast(expression, Text), literal_column("'null'"))  # no row
+            columns.append(text.label(f"c{len(columns)}"))
         if not columns:
             raise Decline("nothing to compile")
         statement = select(*columns)

@@ -1,50 +1,111 @@
 """Root fields the compiler knows: how their arguments bind and how their answer is built.
 
-Each root field has a binder (arguments → the statement's shape and its values; it
+Each root field has a binder (arguments → the statement's shape and the values to bind; it
 declines whatever the ordinary path would refuse, which then says why) and a builder (the
-JSON expression). Paging and filters are the resolvers' own conditions
-(`resolvers.planning.sub_activity_conditions`), bound as parameters.
+JSON expression). Filters are the resolvers' own conditions (`sub_activity_conditions`,
+`opd_conditions`, `discrepancy_conditions`), bound as parameters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import FieldNode, GraphQLObjectType, get_named_type
-from sqlalchemy import BigInteger, Integer, String, func, literal_column, select, true, tuple_
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import BigInteger, Integer, String, Table, func, select, true
+from sqlalchemy.sql import Select
 
+from hub.discrepancies.rules import BY_CODE
 from hub.errors import ClientError
 from hub.serving.compiled.compiler import Compiler
-from hub.serving.compiled.sql import EMPTY_LIST, SQL, Decline, lit
+from hub.serving.compiled.pages import Order, after_values, connection, numbered, page_size
+from hub.serving.compiled.sql import EMPTY_LIST, SQL, Decline
 from hub.settings import Settings
 from hub.store import relations as rel
-from hub.store.codec import cursor_sql, decode_cursor
+from hub.store.codec import parse_global_id
 from hub.store.scope import EVERYTHING
-from resolvers.planning import SubActivityQuery, sub_activity_conditions
+from resolvers.discrepancy import DiscrepancyQuery, discrepancy_conditions
+from resolvers.planning import SubActivityQuery, opd_conditions, sub_activity_conditions
+from schema.fields import ROW_TYPES
 
 T = rel.T
 Row = Any
+SUB_ACTIVITIES = Order("SubActivity", ("code", "id"))
+OPDS = Order("Opd", ("code", "id"))
+DISCREPANCIES = Order("Discrepancy", ("id",))
+TYPES: dict[str, Any] = {
+    "fiscal_year": Integer, "region_code": String, "opd_code": String, "stage": String,
+    "search": String, "rule": String, "severity": String, "code": String, "level": String,
+    "rup_code": String, "id": BigInteger,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Bound:
     """A root field's arguments: what shapes its statement, the values to bind, and the
-    filter they came from."""
+    query they came from."""
 
     shape: tuple[Any, ...]
     values: dict[str, Any]
-    query: Any
+    query: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _paging(args: dict[str, Any], settings: Settings, order: Order, values: dict[str, Any]) -> None:
+    first = page_size(args.get("first"), settings)
+    values.update(first=first, limit=first + 1)
+    after = after_values(order, args.get("after"))
+    if after is not None:
+        values.update({f"after{i}": v for i, v in enumerate(after)})
+
+
+def _after(c: Compiler, bound: Bound, order: Order) -> list[SQL] | None:
+    if "after0" not in bound.values:
+        return None
+    kinds = [String] * (len(order.columns) - 1) + [BigInteger]
+    return [c.bind(f"after{i}", kind) for i, kind in enumerate(kinds)]
+
+
+def _shape(values: dict[str, Any], *more: Any) -> tuple[Any, ...]:
+    """Which values are set (not the values themselves): a statement's shape."""
+    return (*sorted(values), *more)
+
+
+def _value(c: Compiler) -> Callable[[str, Any], SQL]:
+    return lambda name, _: c.bind(name, TYPES[name])
+
+
+def _page(
+    c: Compiler, bound: Bound, table: Table, conditions: list[SQL], order: Order,
+    extend: Callable[[Any], Any] | None = None,
+) -> tuple[Any, SQL]:  # fmt: skip
+    """A root connection's page over `table`, read once (a CTE), and its total count."""
+    predicate = c.scope.predicate(table)
+    if predicate is not None:
+        conditions = [*conditions, predicate]
+    base: Select[Any] = select(table).where(*conditions)
+    count = select(func.count()).select_from(base.subquery()).scalar_subquery()
+    if extend is not None:
+        base = extend(base)
+    page = numbered(base, table, order, _after(c, bound, order), c.bind("limit", Integer))
+    return page.cte(c.name("page")), count
+
+
+def _connection(
+    c: Compiler, bound: Bound, page: Any, count: SQL, order: Order,
+    nodes: list[FieldNode], connection_type: GraphQLObjectType,
+) -> SQL:  # fmt: skip
+    first = c.bind("first", Integer)
+    return connection(
+        c, page, order, first, "after0" in bound.values, count, nodes, connection_type
+    )
+
+
+# --------------------------------------------------------------------------- subActivities
 
 
 def bind_sub_activities(args: dict[str, Any], settings: Settings) -> Bound:
-    first = args.get("first")
-    if first is None:
-        first = settings.default_page_size
-    if not isinstance(first, int) or first < 0 or first > settings.max_page_size:
-        raise Decline("page size the ordinary path refuses")
     flt = args["filter"]
     stage = flt.get("stage")
     query = SubActivityQuery(
@@ -55,53 +116,25 @@ def bind_sub_activities(args: dict[str, Any], settings: Settings) -> Bound:
         search=flt.get("search"),
         has_discrepancies=flt.get("hasDiscrepancies"),
     )
-    values: dict[str, Any] = {"first": first, "limit": first + 1}
-    after = args.get("after")
-    if after is not None:
-        try:
-            code, pk = decode_cursor("SubActivity", after, 2)
-        except ClientError:
-            raise Decline("cursor the ordinary path refuses") from None
-        if not isinstance(code, str) or not isinstance(pk, int):
-            raise Decline("cursor the ordinary path refuses")
-        values.update(after_code=code, after_id=pk)
+    values: dict[str, Any] = {}
+    _paging(args, settings, SUB_ACTIVITIES, values)
     # Only the values are wanted here; the scope shapes the statement, not its values.
     sub_activity_conditions(
         T["sub_activity"], query, EVERYTHING, lambda name, v: values.setdefault(name, v)
     )
-    # Which filters are set (not their values) and whether `after` is: the statement's shape.
-    shape = (*sorted(values), query.has_discrepancies)
-    return Bound(shape, values, query)
+    return Bound(_shape(values, query.has_discrepancies), values, query)
 
 
-def compile_sub_activities(
-    c: Compiler, bound: Bound, nodes: list[FieldNode], connection: GraphQLObjectType
+def build_sub_activities(
+    c: Compiler, bound: Bound, nodes: list[FieldNode], connection_type: GraphQLObjectType
 ) -> SQL:
-    query: SubActivityQuery = bound.query
-    types: dict[str, Any] = {
-        "fiscal_year": Integer,
-        "region_code": String,
-        "opd_code": String,
-        "stage": String,
-        "search": String,
-    }
     sa = T["sub_activity"]
-    conditions = sub_activity_conditions(
-        sa, query, c.scope, lambda name, v: c.bind(name, types[name])
-    )
-    predicate = c.scope.predicate(sa)
-    if predicate is not None:
-        conditions.append(predicate)
-    base = select(sa).where(*conditions)
-    count = select(func.count()).select_from(base.subquery()).scalar_subquery()
-    if "after_code" in bound.values:
-        after = tuple_(c.bind("after_code", String), c.bind("after_id", BigInteger))
-        base = base.where(tuple_(sa.c.code, sa.c.id) > after)
-    number = func.row_number().over(order_by=(sa.c.code, sa.c.id)).label("_n")
-    rollup = _rollup_columns(c, nodes, connection)
-    if rollup:
-        # Stage, allocated and paid come from the chain rollup (a view of aggregates over
-        # five tables): read once per row of the page, not once per field.
+    conditions = sub_activity_conditions(sa, bound.query, c.scope, _value(c))
+    rollup = _rollup_columns(c, nodes, connection_type)
+
+    def with_rollup(base: Any) -> Any:
+        """Stage, allocated and paid come from the chain rollup (a view of aggregates over
+        five tables): read once per row of the page, not once per field."""
         r = rel.ROLLUP.alias(c.name("t"))
         lateral = (
             select(*(r.c[n] for n in rollup))
@@ -109,35 +142,14 @@ def compile_sub_activities(
             .limit(1)
             .lateral(c.name("rollup"))
         )
-        base = base.outerjoin(lateral, true()).add_columns(
+        return base.outerjoin(lateral, true()).add_columns(
             *(lateral.c[n].label(f"_rollup_{n}") for n in rollup)
         )
-    page = (
-        base.add_columns(number)
-        .order_by(sa.c.code, sa.c.id)
-        .limit(c.bind("limit", Integer))
-        .cte(c.name("page"))
-    )
+
+    page, count = _page(c, bound, sa, conditions, SUB_ACTIVITIES, with_rollup if rollup else None)
     if rollup:
         c.joined[(id(page), rel.ROLLUP.name)] = _Renamed(page, "_rollup_")
-    first = c.bind("first", Integer)
-    pairs: list[SQL] = []
-    for key, (name, field_nodes) in c.fields(nodes, connection).items():
-        pairs.append(lit(key))
-        if name == "__typename":
-            pairs.append(lit(connection.name))
-        elif name == "totalCount":
-            pairs.append(count)
-        elif name == "pageInfo":
-            pairs.append(_page_info(c, page, first, bound, field_nodes))
-        elif name == "edges":
-            edge_type = get_named_type(connection.fields["edges"].type)
-            pairs.append(_edges(c, page, first, field_nodes, edge_type))
-        else:
-            raise Decline(f"{connection.name}.{name} is not compiled")
-    if not pairs:
-        raise Decline("empty selection")
-    return func.json_build_object(*pairs)
+    return _connection(c, bound, page, count, SUB_ACTIVITIES, nodes, connection_type)
 
 
 class _Renamed:
@@ -159,76 +171,212 @@ class _RenamedColumns:
 
 
 def _rollup_columns(
-    c: Compiler, nodes: list[FieldNode], connection: GraphQLObjectType
+    c: Compiler, nodes: list[FieldNode], connection_type: GraphQLObjectType
 ) -> list[str]:
     """The rollup columns the page's sub kegiatan select (stage; budget allocated, paid)."""
-    edge_type = get_named_type(connection.fields["edges"].type)
+    edge_type = get_named_type(connection_type.fields["edges"].type)
     node_type = get_named_type(edge_type.fields["node"].type)
     budget_type = get_named_type(node_type.fields["budget"].type)
     wanted: set[str] = set()
-    for _, (name, edge_nodes) in c.fields(nodes, connection).items():
+    for _, (name, edge_nodes) in c.fields(nodes, connection_type).items():
         if name != "edges":
             continue
-        for _, (field, node_nodes) in c.fields(edge_nodes, edge_type).items():
-            if field != "node":
+        for _, (field_name, node_nodes) in c.fields(edge_nodes, edge_type).items():
+            if field_name != "node":
                 continue
             for _, (sub, sub_nodes) in c.fields(node_nodes, node_type).items():
                 if sub == "stage":
                     wanted.add("stage")
                 elif sub == "budget":
-                    for _, (leaf, _) in c.fields(sub_nodes, budget_type).items():
-                        if leaf in ("allocated", "paid"):
-                            wanted.add(leaf)
+                    for _, (leaf_name, _) in c.fields(sub_nodes, budget_type).items():
+                        if leaf_name in ("allocated", "paid"):
+                            wanted.add(leaf_name)
     return sorted(wanted)
 
 
-def _page_info(c: Compiler, page: Row, first: SQL, bound: Bound, nodes: list[FieldNode]) -> SQL:
-    info_type = c.schema.get_type("PageInfo")
-    if not isinstance(info_type, GraphQLObjectType):
-        raise Decline("no PageInfo type")
-    pairs: list[SQL] = []
-    for key, (name, _) in c.fields(nodes, info_type).items():
-        pairs.append(lit(key))
-        if name == "__typename":
-            pairs.append(lit("PageInfo"))
-        elif name == "hasNextPage":
-            pairs.append(select(func.count() > first).select_from(page).scalar_subquery())
-        elif name == "hasPreviousPage":
-            pairs.append(literal_column("true" if "after_code" in bound.values else "false"))
-        elif name in ("startCursor", "endCursor"):
-            ordering = page.c._n.asc() if name == "startCursor" else page.c._n.desc()
-            pairs.append(
-                select(cursor_sql("SubActivity", [page.c.code, page.c.id]))
-                .where(page.c._n <= first)
-                .order_by(ordering)
-                .limit(1)
-                .scalar_subquery()
-            )
-        else:
-            raise Decline(f"PageInfo.{name} is not compiled")
-    return func.json_build_object(*pairs)
+# --------------------------------------------------------------------------- opds
 
 
-def _edges(
-    c: Compiler, page: Row, first: SQL, nodes: list[FieldNode], edge_type: GraphQLObjectType
+def bind_opds(args: dict[str, Any], settings: Settings) -> Bound:
+    values: dict[str, Any] = {}
+    _paging(args, settings, OPDS, values)
+    if args.get("regionCode") is not None:
+        values["region_code"] = args["regionCode"]
+    return Bound(_shape(values), values)
+
+
+def build_opds(
+    c: Compiler, bound: Bound, nodes: list[FieldNode], connection_type: GraphQLObjectType
 ) -> SQL:
-    pairs: list[SQL] = []
-    for key, (name, field_nodes) in c.fields(nodes, edge_type).items():
-        pairs.append(lit(key))
-        if name == "__typename":
-            pairs.append(lit(edge_type.name))
-        elif name == "cursor":
-            pairs.append(cursor_sql("SubActivity", [page.c.code, page.c.id]))
-        elif name == "node":
-            node_type = get_named_type(edge_type.fields["node"].type)
-            pairs.append(c.object(page, field_nodes, node_type))
-        else:
-            raise Decline(f"{edge_type.name}.{name} is not compiled")
-    edge = func.json_build_object(*pairs)
-    listed = func.coalesce(func.json_agg(aggregate_order_by(edge, page.c._n)), EMPTY_LIST)
-    return select(listed).select_from(page).where(page.c._n <= first).scalar_subquery()
+    opd = T["opd"]
+    code = c.bind("region_code", String) if "region_code" in bound.values else None
+    page, count = _page(c, bound, opd, opd_conditions(opd, region_code=code), OPDS)
+    return _connection(c, bound, page, count, OPDS, nodes, connection_type)
 
 
-ROOTS: dict[str, tuple[Callable[..., Bound], Callable[..., SQL]]] = {
-    "subActivities": (bind_sub_activities, compile_sub_activities),
+# --------------------------------------------------------------------------- discrepancies
+
+
+def bind_discrepancies(args: dict[str, Any], settings: Settings) -> Bound:
+    flt = args.get("filter") or {}
+    severity = flt.get("severity")
+    query = DiscrepancyQuery(
+        fiscal_year=flt.get("fiscalYear"),
+        region_code=flt.get("regionCode"),
+        opd_code=flt.get("opdCode"),
+        rule=flt.get("rule"),
+        severity=getattr(severity, "name", severity),
+        open=flt.get("open"),
+    )
+    if query.rule is not None and query.rule not in BY_CODE:
+        raise Decline("a rule code the ordinary path refuses")
+    values: dict[str, Any] = {}
+    _paging(args, settings, DISCREPANCIES, values)
+    discrepancy_conditions(T["discrepancy"], query, lambda name, v: values.setdefault(name, v))
+    return Bound(_shape(values, query.open), values, query)
+
+
+def build_discrepancies(
+    c: Compiler, bound: Bound, nodes: list[FieldNode], connection_type: GraphQLObjectType
+) -> SQL:
+    d = T["discrepancy"]
+    conditions = discrepancy_conditions(d, bound.query, _value(c))
+    page, count = _page(c, bound, d, conditions, DISCREPANCIES)
+    return _connection(c, bound, page, count, DISCREPANCIES, nodes, connection_type)
+
+
+# --------------------------------------------------------------------------- lists and lookups
+
+
+def bind_regions(args: dict[str, Any], settings: Settings) -> Bound:
+    level = args.get("level")
+    values = {} if level is None else {"level": getattr(level, "name", level)}
+    return Bound(_shape(values), values)
+
+
+def build_regions(
+    c: Compiler, bound: Bound, nodes: list[FieldNode], list_type: GraphQLObjectType
+) -> SQL:
+    region = c.alias(T["region"])
+    conditions = c.restrict(T["region"], region)
+    if "level" in bound.values:
+        conditions.append(region.c.level == c.bind("level", String))
+    return _list(c, region, conditions, (region.c.code, region.c.id), nodes, list_type)
+
+
+def bind_sources(args: dict[str, Any], settings: Settings) -> Bound:
+    return Bound((), {})
+
+
+def build_sources(
+    c: Compiler, bound: Bound, nodes: list[FieldNode], list_type: GraphQLObjectType
+) -> SQL:
+    source = c.alias(T["source"])
+    return _list(c, source, c.restrict(T["source"], source), (source.c.id,), nodes, list_type)
+
+
+def _list(
+    c: Compiler, row: Row, conditions: list[SQL], order: tuple[SQL, ...],
+    nodes: list[FieldNode], list_type: GraphQLObjectType,
+) -> SQL:  # fmt: skip
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+    value = c.object(row, nodes, list_type)
+    listed = func.coalesce(func.json_agg(aggregate_order_by(value, *order)), EMPTY_LIST)
+    return select(listed).select_from(row).where(*conditions).scalar_subquery()
+
+
+def _lookup(names: dict[str, str]) -> Callable[[dict[str, Any], Settings], Bound]:
+    """A root field that finds one row by arguments (argument → bind name)."""
+
+    def bind(args: dict[str, Any], settings: Settings) -> Bound:
+        values = {bound: args[name] for name, bound in names.items()}
+        return Bound(_shape(values), values)
+
+    return bind
+
+
+def _one(
+    c: Compiler, table: Table, nodes: list[FieldNode], object_type: GraphQLObjectType,
+    where: Callable[[Row], list[SQL]],
+) -> SQL:  # fmt: skip
+    row = c.alias(table)
+    value = c.object(row, nodes, object_type)
+    conditions = [*where(row), *c.restrict(table, row)]
+    return select(value).select_from(row).where(*conditions).limit(1).scalar_subquery()
+
+
+def _in_region(c: Compiler, row: Row) -> SQL:
+    region = T["region"]
+    code = c.bind("region_code", String)
+    return row.c.region_id == select(region.c.id).where(region.c.code == code).scalar_subquery()
+
+
+def build_region(c: Compiler, b: Bound, nodes: list[FieldNode], t: GraphQLObjectType) -> SQL:
+    return _one(c, T["region"], nodes, t, lambda r: [r.c.code == c.bind("code", String)])
+
+
+def build_opd(c: Compiler, b: Bound, nodes: list[FieldNode], t: GraphQLObjectType) -> SQL:
+    return _one(
+        c, T["opd"], nodes, t, lambda r: [_in_region(c, r), r.c.code == c.bind("code", String)]
+    )
+
+
+def build_sub_activity(c: Compiler, b: Bound, nodes: list[FieldNode], t: GraphQLObjectType) -> SQL:
+    return _one(
+        c, T["sub_activity"], nodes, t,
+        lambda r: [
+            _in_region(c, r),
+            r.c.fiscal_year == c.bind("fiscal_year", Integer),
+            r.c.code == c.bind("code", String),
+        ],
+    )  # fmt: skip
+
+
+def build_package(c: Compiler, b: Bound, nodes: list[FieldNode], t: GraphQLObjectType) -> SQL:
+    table = T["procurement_package"]
+    return _one(c, table, nodes, t, lambda r: [r.c.rup_code == c.bind("rup_code", String)])
+
+
+def build_tender(c: Compiler, b: Bound, nodes: list[FieldNode], t: GraphQLObjectType) -> SQL:
+    return _one(c, T["tender"], nodes, t, lambda r: [r.c.code == c.bind("code", String)])
+
+
+def bind_node(args: dict[str, Any], settings: Settings) -> Bound:
+    try:
+        type_name, pk = parse_global_id(args["id"])
+    except ClientError:
+        raise Decline("an id the ordinary path refuses") from None
+    kind = ROW_TYPES.get(type_name)
+    if pk < 0 or kind is None or kind.table is None or "id" not in kind.table.c:
+        raise Decline("an id of no stored row")
+    return Bound(("node", type_name), {"id": pk}, extra={"type": type_name})
+
+
+def build_node(c: Compiler, b: Bound, nodes: list[FieldNode], t: Any) -> SQL:
+    type_name = b.extra["type"]
+    runtime = c.schema.get_type(type_name)
+    table = ROW_TYPES[type_name].table
+    if not isinstance(runtime, GraphQLObjectType) or table is None:
+        raise Decline("not an object type")
+    return _one(c, table, nodes, runtime, lambda r: [r.c.id == c.bind("id", BigInteger)])
+
+
+Binder = Callable[[dict[str, Any], Settings], Bound]
+Builder = Callable[..., SQL]
+ROOTS: dict[str, tuple[Binder, Builder]] = {
+    "subActivities": (bind_sub_activities, build_sub_activities),
+    "opds": (bind_opds, build_opds),
+    "discrepancies": (bind_discrepancies, build_discrepancies),
+    "regions": (bind_regions, build_regions),
+    "sources": (bind_sources, build_sources),
+    "region": (_lookup({"code": "code"}), build_region),
+    "opd": (_lookup({"regionCode": "region_code", "code": "code"}), build_opd),
+    "subActivity": (
+        _lookup({"regionCode": "region_code", "fiscalYear": "fiscal_year", "code": "code"}),
+        build_sub_activity,
+    ),
+    "procurementPackage": (_lookup({"rupCode": "rup_code"}), build_package),
+    "tender": (_lookup({"code": "code"}), build_tender),
+    "node": (bind_node, build_node),
 }

@@ -16,7 +16,7 @@ from graphql import (
     GraphQLString,
     get_named_type,
 )
-from sqlalchemy import String, Text, and_, case, cast, func, literal_column
+from sqlalchemy import Integer, String, Text, and_, case, cast, func, literal_column, null
 
 SQL = Any  # a SQLAlchemy column expression
 INT32 = (-(2**31), 2**31 - 1)
@@ -39,6 +39,23 @@ def lit(text: str) -> SQL:
 EMPTY_LIST: SQL = literal_column("'[]'::json")
 
 
+def isoformat(timestamp: SQL) -> SQL:
+    """A timestamptz as Python's `datetime.isoformat()` writes the UTC datetimes asyncpg
+    gives (Strawberry's DateTime): seconds, then microseconds only when there are any, then
+    "+00:00". PostgreSQL's own JSON text drops trailing zeros of the fraction instead."""
+    utc = func.timezone(literal_column("'UTC'"), timestamp)
+    micro = cast(func.date_part(literal_column("'microseconds'"), utc), Integer) % 1_000_000
+    fraction = case(
+        (micro == 0, literal_column("''")),
+        else_=literal_column("'.'").concat(func.lpad(cast(micro, Text), 6, literal_column("'0'"))),
+    )
+    text = func.to_char(utc, literal_column("'YYYY-MM-DD\"T\"HH24:MI:SS'"))
+    return case(
+        (timestamp.is_(None), null()),
+        else_=text.concat(fraction).concat(literal_column("'+00:00'")),
+    )
+
+
 def leaf(value: SQL, field_type: Any, *, nullable: bool = True) -> SQL:
     """A scalar or enum field's value as the ordinary path would serialise it, checked as
     the schema would check it: enum membership, Int range, and null in a non-null field
@@ -59,10 +76,11 @@ def leaf(value: SQL, field_type: Any, *, nullable: bool = True) -> SQL:
         valid.append(value.between(*INT32))
     elif named.name == "Decimal":
         value = cast(value, Text)  # strings on the wire, as Strawberry's Decimal writes them
+    elif named.name == "DateTime":
+        value = isoformat(value)
     elif named.name == "Date" or named in (GraphQLString, GraphQLID, GraphQLBoolean):
         pass
     elif isinstance(named, GraphQLScalarType):
-        # DateTime among others: PostgreSQL and Python write them differently.
         raise Decline(f"scalar {named.name} is not compiled")
     if isinstance(field_type, GraphQLNonNull):
         if nullable:
