@@ -523,8 +523,9 @@ class Writer:
 
     async def _delete(self, binding: Binding, ids: Sequence[int]) -> int:
         # Recorded before the rows go, inside the caller's savepoint (a row still referred
-        # to rolls its record back with it): the recording statement reads the routing
-        # from the rows themselves, as for every other change.
+        # to rolls its record back with it): the recording statement reads the routing,
+        # and the parent a row part of another is reported as, from the rows themselves,
+        # as for every other change.
         rows = await self.conn.fetch(
             f"SELECT t.id, {binding.key_sql('t')} AS natural_key, "
             f"{', '.join('t.' + c for c in binding.columns)} FROM {binding.table} t "
