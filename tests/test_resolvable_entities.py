@@ -24,6 +24,7 @@ from graphql import GraphQLObjectType
 from adapters.mapping import load_config
 from estate.generate import generate_estate
 from hub.db import asyncpg_dsn
+from hub.discrepancies import DiscrepancyEngine
 from hub.jobs import SyncJob
 from hub.migrate import run_async
 from hub.sync.bindings import BY_ENTITY
@@ -190,3 +191,54 @@ async def test_a_change_to_a_row_without_a_type_is_an_update_of_its_parent_field
         + await _routing(estate, "tender", tenders[stage[0]]),
     ]
     assert sorted(tuple(r) for r in rows) == sorted(expected)
+
+
+async def test_every_evidence_item_names_a_node_type_and_a_row_of_it(estate: Estate) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(estate.store))
+    try:
+        await DiscrepancyEngine().run(conn, full=True)
+    finally:
+        await conn.close()
+    items = await estate.fetch(
+        """SELECT d.rule, e.entity, e.id, e.field
+        FROM discrepancy d, jsonb_to_recordset(d.evidence) AS e(entity text, id int8, field text)
+        WHERE d.resolved_at IS NULL"""
+    )
+    by_entity: dict[str, list[int]] = defaultdict(list)
+    for item in items:
+        assert item["entity"] in NODES, (item["rule"], item["entity"])
+        by_entity[item["entity"]].append(item["id"])
+    for entity, ids in by_entity.items():
+        assert await estate.missing(entity, ids) == [], entity
+    # The rules that read package versions and tender schedules had findings to check.
+    shown = {(i["rule"], i["entity"], i["field"]) for i in items}
+    assert ("PUBLISHED_VALUE_CHANGED", "ProcurementPackage", "versions") in shown
+    assert ("SHORT_BID_WINDOW", "Tender", "schedule") in shown
+
+
+# Evidence as the rules wrote it before they named versions and schedules as their
+# package's and tender's fields.
+AS_BEFORE = """UPDATE discrepancy d SET evidence = (
+    SELECT jsonb_agg(CASE e->>'field'
+        WHEN 'versions' THEN e || '{"entity": "PackageVersion", "field": "ceiling"}'
+        WHEN 'schedule' THEN e || '{"entity": "TenderSchedule", "field": "endsOn"}'
+        ELSE e END ORDER BY n)
+    FROM jsonb_array_elements(d.evidence) WITH ORDINALITY AS x(e, n))
+WHERE d.rule IN ('PUBLISHED_VALUE_CHANGED', 'SHORT_BID_WINDOW') AND d.resolved_at IS NULL"""
+
+
+async def test_findings_with_evidence_as_before_are_updated_not_raised_again(
+    estate: Estate,
+) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(estate.store))
+    try:
+        await DiscrepancyEngine().run(conn, full=True)
+        changed = int((await conn.execute(AS_BEFORE)).split()[-1])
+        position = await conn.fetchval("SELECT max(id) FROM outbox")
+        report = await DiscrepancyEngine().run(conn, full=True)
+        events = await conn.fetchval("SELECT count(*) FROM outbox WHERE id > $1", position)
+    finally:
+        await conn.close()
+    assert changed > 0
+    assert (report.raised, report.resolved, report.updated) == (0, 0, changed)
+    assert events == 0
