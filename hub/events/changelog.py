@@ -10,6 +10,10 @@ proves it). The same statement wakes the change feeds (a NOTIFY is delivered at 
 Inside a sync batch the outbox rows wait in STAGE, a per-connection temporary table, and
 reach the outbox in the message that commits (FLUSH), so the lock is held for that message
 only, never across a round trip to a busy sync process.
+
+The outbox names what clients can resolve with `node(id)`: GraphQL types and their ids. A
+row with no type of its own (a RUP package's budget row, a tender's schedule) is reported
+as its parent (`Parent`); change_history keeps the row's own entity and natural key.
 """
 
 from __future__ import annotations
@@ -46,6 +50,18 @@ STAGE_DDL = f"""CREATE TEMP TABLE IF NOT EXISTS {STAGE} (
 Routing = tuple[str | None, str | None, int | None]
 
 
+@dataclass(frozen=True)
+class Parent:
+    """How the outbox reports a row that has no GraphQL type of its own: as a change of its
+    parent, by the parent's id, in the parent's field that shows the row. Always UPDATED,
+    even when the row was created or deleted: the parent itself is still there. A row whose
+    parent is not stored has no outbox row (there is nothing a client could resolve)."""
+
+    field: str  # the parent's field, snake_case like every changed field
+    # SELECT row id, parent id of the rows `x.id = ANY($1)` whose parent is stored.
+    ids: str
+
+
 class Logged(Protocol):
     """An entity as the change log names it (a sync `Binding` is one)."""
 
@@ -54,6 +70,11 @@ class Logged(Protocol):
 
     @property
     def type_name(self) -> str: ...  # outbox.entity: the GraphQL type subscribers see
+
+    @property
+    def parent(self) -> Parent | None:
+        """For a row with no GraphQL type of its own: the parent it is reported as."""
+        ...
 
     @property
     def context(self) -> str:
@@ -69,6 +90,7 @@ class LoggedEntity:
     entity: str
     type_name: str
     context: str = ""
+    parent: Parent | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +150,35 @@ def outbox_statement(
         SELECT {values} FROM {rows} CROSS JOIN lock{join} ORDER BY {order}"""
 
 
+@dataclass(frozen=True)
+class Subject:
+    """What the outbox rows of changes `v` (`v.e`: the changed row's id) name, as SQL."""
+
+    ctes: str  # to append to the statement's CTEs ("" or ", par(…) AS (…)")
+    join: str  # to append to its FROM
+    entity_id: str
+    op: str
+    fields: str  # changed fields, text[]
+
+
+def subject(logged: Logged, ids: str, op: str, fields: str) -> Subject:
+    """The changed row itself, with the change's `op` and `fields` (SQL); or, for a row with
+    a `Parent`, its parent, UPDATED in the field that shows the row, and no outbox row when
+    the parent is not stored. `ids`: the parameter holding the changed rows' ids, whose
+    rows must still exist (a deleted row is recorded before it goes)."""
+    parent = logged.parent
+    if parent is None:
+        return Subject("", "", "v.e", op, fields)
+    parents = re.sub(r"\$1\b", ids, parent.ids)
+    return Subject(
+        f", par(id, p) AS ({parents})",
+        " JOIN par ON par.id = v.e",
+        "par.p",
+        "'UPDATED'",
+        f"ARRAY['{parent.field}']::text[]",
+    )
+
+
 # The end of a sync batch: its staged outbox rows, then COMMIT, in one simple-query message.
 FLUSH = f"{outbox_statement(STAGE, OUTBOX_COLUMNS, order='history_id', staged=False)}; COMMIT;"
 
@@ -143,18 +194,21 @@ def record_sql(logged: Logged, routed: bool, staged: bool) -> str:
         if routed
         else ("v.r, v.d, v.y", "")
     )
+    seen = subject(logged, "$3", "v.o", "string_to_array(v.f, ',')")
     ctes = f"""v AS MATERIALIZED (
             SELECT v.*, {NEXT_HISTORY_ID} AS h
             FROM unnest($3::int8[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[],
                         $8::text[], $9::text[], $10::text[], $11::int4[])
                 WITH ORDINALITY AS v(e, k, o, b, a, f, r, d, y, n)
             ORDER BY v.n
-        ){routing},
+        ){routing}{seen.ctes},
         history AS (
             {history_insert("SELECT h, $1, $2, e, k, o, b, a FROM v ORDER BY h")}
         )"""
-    values = f"v.h, $12, v.e, v.o, {route}, string_to_array(v.f, ','), $1"
-    return outbox_statement("v", values, order="v.h", staged=staged, ctes=ctes, join=join)
+    values = f"v.h, $12, {seen.entity_id}, {seen.op}, {route}, {seen.fields}, $1"
+    return outbox_statement(
+        "v", values, order="v.h", staged=staged, ctes=ctes, join=join + seen.join
+    )
 
 
 async def record(
@@ -170,7 +224,9 @@ async def record(
 
     One statement: history ids in the order of `changes`, then the outbox rows in the same
     order (`outbox_statement`). Without `context`, the routing is the entity's context
-    query over the changed rows, in the same statement.
+    query over the changed rows, in the same statement. The rows must still exist (a
+    deleted row is recorded before it goes): that statement reads their routing, unless
+    given, and their `Parent`.
     """
     if not changes:
         return

@@ -7,6 +7,11 @@ vendor of a bid or contract) are resolved to ids when the row is written; a reco
 required parent is unknown waits in `sync_pending`. Every other link (a DPA line's sub
 kegiatan, a tender's RUP packages, …) is stored as codes and resolved by `hub.sync.links`,
 so a row whose parent is missing is kept and visible, never dropped.
+
+Change events name GraphQL types (`type_name`), which clients resolve with `node(id)`. A
+row with no type of its own is `part_of` its parent's: a RUP package's budget rows and
+versions, a tender's packages and schedule are reported as changes of that package or
+tender.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.codes import split_mak
+from hub.events.changelog import Parent
 
 Record = Mapping[str, Any]
 
@@ -49,17 +55,48 @@ LOOKUPS: dict[str, Lookup] = {
 
 
 @dataclass(frozen=True)
+class PartOf:
+    """The parent of a row that has no GraphQL type of its own, and the parent's field that
+    shows the row. Subscribers get the row's changes as UPDATED events of the parent, by
+    the parent's id, with that field as the one changed field (`changelog.Parent`);
+    change_history keeps the row's own entity and natural key, for auditors."""
+
+    parent: Binding
+    column: str  # this row's column holding the parent's natural key (its code)
+    field: str  # the parent's field, snake_case like every changed field
+
+
+@dataclass(frozen=True)
 class Binding:
     entity: str  # canonical entity (records.py) and change_history.entity
     table: str
-    type_name: str  # GraphQL type name, for change events
+    type_name: str  # GraphQL type of its change events: its own, or its parent's (part_of)
     key: tuple[str, ...]  # store columns of the natural key (a unique constraint)
     fields: dict[str, Callable[[Record], Any]]  # store column → value from the record
     refs: tuple[Ref, ...] = ()
     # Columns set on insert only (derived later by hub.sync.links), e.g. contract.value.
     on_insert: dict[str, str] = field(default_factory=dict)
-    # SELECT id, region_code, opd_code, fiscal_year for `x.id = ANY($1)`: change routing.
+    # SELECT id, region_code, opd_code, fiscal_year for `x.id = ANY($1)`: change routing,
+    # the parent's for a row part_of one.
     context: str = ""
+    part_of: PartOf | None = None
+
+    def __post_init__(self) -> None:
+        if self.part_of is not None and self.type_name != self.part_of.parent.type_name:
+            raise ValueError(f"{self.entity}: changes of a row part of another are its parent's")
+
+    @property
+    def parent(self) -> Parent | None:
+        """The parent the change log reports this row's changes as, if it is part of one."""
+        if self.part_of is None:
+            return None
+        parent, column = self.part_of.parent, self.part_of.column
+        (key,) = parent.key  # a parent found by one code
+        return Parent(
+            self.part_of.field,
+            f"SELECT x.id, p.id FROM {self.table} x JOIN {parent.table} p "
+            f"ON p.{key} = x.{column} WHERE x.id = ANY($1)",
+        )
 
     def key_sql(self, alias: str) -> str:
         """SQL for the natural key as history records it: codes, never ids."""
@@ -152,6 +189,32 @@ LEFT JOIN LATERAL (
 ) fp ON true"""
 
 
+# Parents of rows that have no GraphQL type of their own (PartOf).
+PACKAGE = Binding(
+    "procurement_package",
+    "procurement_package",
+    "ProcurementPackage",
+    ("rup_code",),
+    _same("rup_code", "opd_code", "fiscal_year", "name", "method", "category", "ceiling")
+    | _same("funding_source", "announced_on"),
+    (REGION_REF,),
+    context="""SELECT x.id, r.code, x.opd_code, x.fiscal_year FROM procurement_package x
+        JOIN region r ON r.id = x.region_id WHERE x.id = ANY($1)""",
+)
+TENDER = Binding(
+    "tender",
+    "tender",
+    "Tender",
+    ("code",),
+    _same("code", "name", "method", "owner_estimate", "ceiling", "status", "announced_on")
+    | {"version": lambda r: r.get("version") or 1},
+    (REGION_REF,),
+    context="""SELECT x.id, r.code, fp.opd_code, fp.fiscal_year FROM tender x
+        JOIN region r ON r.id = x.region_id"""
+    + _FIRST_PACKAGE.format(tender_code="x.code")
+    + " WHERE x.id = ANY($1)",
+)
+
 BINDINGS: tuple[Binding, ...] = (
     Binding(
         "region",
@@ -237,21 +300,11 @@ BINDINGS: tuple[Binding, ...] = (
         (REGION_REF,),
         context=_BY_SUB_ACTIVITY.format(table="budget_line"),
     ),
-    Binding(
-        "procurement_package",
-        "procurement_package",
-        "ProcurementPackage",
-        ("rup_code",),
-        _same("rup_code", "opd_code", "fiscal_year", "name", "method", "category", "ceiling")
-        | _same("funding_source", "announced_on"),
-        (REGION_REF,),
-        context="""SELECT x.id, r.code, x.opd_code, x.fiscal_year FROM procurement_package x
-            JOIN region r ON r.id = x.region_id WHERE x.id = ANY($1)""",
-    ),
+    PACKAGE,
     Binding(
         "package_budget_row",
         "package_budget_row",
-        "PackageBudgetRow",
+        PACKAGE.type_name,
         ("rup_code", "mak"),
         {
             "rup_code": _get("rup_code"),
@@ -263,24 +316,13 @@ BINDINGS: tuple[Binding, ...] = (
         context="""SELECT x.id, r.code, p.opd_code, p.fiscal_year FROM package_budget_row x
             LEFT JOIN procurement_package p ON p.rup_code = x.rup_code
             LEFT JOIN region r ON r.id = p.region_id WHERE x.id = ANY($1)""",
+        part_of=PartOf(PACKAGE, "rup_code", "budget_rows"),
     ),
-    Binding(
-        "tender",
-        "tender",
-        "Tender",
-        ("code",),
-        _same("code", "name", "method", "owner_estimate", "ceiling", "status", "announced_on")
-        | {"version": lambda r: r.get("version") or 1},
-        (REGION_REF,),
-        context="""SELECT x.id, r.code, fp.opd_code, fp.fiscal_year FROM tender x
-            JOIN region r ON r.id = x.region_id"""
-        + _FIRST_PACKAGE.format(tender_code="x.code")
-        + " WHERE x.id = ANY($1)",
-    ),
+    TENDER,
     Binding(
         "tender_package",
         "tender_package",
-        "TenderPackage",
+        TENDER.type_name,
         ("tender_code", "rup_code"),
         _same("tender_code", "rup_code"),
         context="""SELECT x.id, r.code, fp.opd_code, fp.fiscal_year FROM tender_package x
@@ -288,6 +330,7 @@ BINDINGS: tuple[Binding, ...] = (
             LEFT JOIN region r ON r.id = t.region_id"""
         + _FIRST_PACKAGE.format(tender_code="x.tender_code")
         + " WHERE x.id = ANY($1)",
+        part_of=PartOf(TENDER, "tender_code", "packages"),
     ),
     Binding(
         "bid",
@@ -306,18 +349,19 @@ BINDINGS: tuple[Binding, ...] = (
     Binding(
         "package_version",
         "package_version",
-        "PackageVersion",
+        PACKAGE.type_name,
         ("rup_code", "version"),
         _same("rup_code", "version", "ceiling", "status", "version_date"),
         (),
         context="""SELECT x.id, r.code, p.opd_code, p.fiscal_year FROM package_version x
             LEFT JOIN procurement_package p ON p.rup_code = x.rup_code
             LEFT JOIN region r ON r.id = p.region_id WHERE x.id = ANY($1)""",
+        part_of=PartOf(PACKAGE, "rup_code", "versions"),
     ),
     Binding(
         "tender_schedule",
         "tender_schedule",
-        "TenderSchedule",
+        TENDER.type_name,
         ("tender_code", "stage"),
         _same("tender_code", "stage", "starts_on", "ends_on"),
         (),
@@ -326,6 +370,7 @@ BINDINGS: tuple[Binding, ...] = (
             LEFT JOIN region r ON r.id = t.region_id"""
         + _FIRST_PACKAGE.format(tender_code="x.tender_code")
         + " WHERE x.id = ANY($1)",
+        part_of=PartOf(TENDER, "tender_code", "schedule"),
     ),
     Binding(
         "contract",
@@ -387,7 +432,8 @@ BY_ENTITY: dict[str, Binding] = {b.entity: b for b in BINDINGS}
 #   large RUP budget rows (and package versions are DETACHED, below). The budget rows come
 #   after the contracts, when the other sources' DPA lines are in.
 # - Every stream still comes after the rows its change routing reads. A tender package
-#   routes by its RUP package, a bid by its tender package.
+#   routes by its RUP package, a bid by its tender package; a row part of another
+#   (`PartOf`) is reported as that parent.
 SYNC_ORDER: tuple[str, ...] = (
     "region",
     "opd",

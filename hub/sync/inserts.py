@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from hub.events.changelog import NEXT_HISTORY_ID, history_insert, outbox_statement
+from hub.events.changelog import NEXT_HISTORY_ID, history_insert, outbox_statement, subject
 from hub.sync.bindings import Binding
 from hub.sync.links import BY_TABLE
 from hub.sync.types import TYPES
@@ -133,10 +133,11 @@ class InsertPlan:
 
 
 def stage_sql(binding: Binding) -> str:
-    """CREATED outbox rows into STAGE for rows whose history InsertPlan.history wrote:
+    """Outbox rows into STAGE for the CREATED rows whose history InsertPlan.history wrote:
     $1 ids, $2 history ids, $3 changed fields (comma-separated), $4 source.
 
-    Routed by the binding's context query over those ids, as `Writer.record` does. Routing
+    Routed by the binding's context query over those ids, as `Writer.record` does, and
+    named as `changelog.subject` says (a row with a parent as that parent). Routing
     computed over the inserted rows in the insert itself (a CTE the planner knows nothing
     about, joined to whole tables) was planned as scans of those tables per batch at
     province scale.
@@ -145,13 +146,15 @@ def stage_sql(binding: Binding) -> str:
     if binding.context:
         ctx = f", ctx(id, r, d, y) AS ({binding.context})"
         route, join = "c.r::text, c.d::text, c.y::int4", " LEFT JOIN ctx c ON c.id = v.e"
+    seen = subject(binding, "$1", "'CREATED'", "string_to_array(v.f, ',')")
+    rows = "v AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[]) AS v(e, h, f))"
     return outbox_statement(
         "v",
-        f"v.h, '{binding.type_name}', v.e, 'CREATED', {route}, string_to_array(v.f, ','), $4",
+        f"v.h, '{binding.type_name}', {seen.entity_id}, {seen.op}, {route}, {seen.fields}, $4",
         order="v.h",
         staged=True,
-        ctes=f"v AS (SELECT * FROM unnest($1::int8[], $2::int8[], $3::text[]) AS v(e, h, f)){ctx}",
-        join=join,
+        ctes=rows + ctx + seen.ctes,
+        join=join + seen.join,
     )
 
 

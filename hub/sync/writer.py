@@ -522,38 +522,28 @@ class Writer:
         return deleted, kept
 
     async def _delete(self, binding: Binding, ids: Sequence[int]) -> int:
-        columns = ["id", *binding.columns]
-        for extra in ("region_id", "fiscal_year"):
-            if extra in TYPES[binding.table] and extra not in columns:
-                columns.append(extra)
-        context = await self._context(binding, ids)
-        keys = {
-            r[0]: r[1]
-            for r in await self.conn.fetch(
-                f"SELECT t.id, {binding.key_sql('t')} FROM {binding.table} t "
-                "WHERE t.id = ANY($1::int8[])",
-                list(ids),
-            )
-        }
-        gone = await self.conn.fetch(
-            f"DELETE FROM {binding.table} WHERE id = ANY($1::int8[]) "
-            f"RETURNING {', '.join(columns)}",
+        # Recorded before the rows go, inside the caller's savepoint (a row still referred
+        # to rolls its record back with it): the recording statement reads the routing,
+        # and the parent a row part of another is reported as, from the rows themselves,
+        # as for every other change.
+        rows = await self.conn.fetch(
+            f"SELECT t.id, {binding.key_sql('t')} AS natural_key, "
+            f"{', '.join('t.' + c for c in binding.columns)} FROM {binding.table} t "
+            "WHERE t.id = ANY($1::int8[]) ORDER BY t.id FOR UPDATE OF t",
             list(ids),
         )
-        changes = []
-        for row in gone:
-            before = {c: row[c] for c in binding.columns}
-            changes.append(Change(row["id"], keys.get(row["id"], ""), "DELETED", before, None))
-        await self.record(binding, changes, context)
+        changes = [
+            Change(r["id"], r["natural_key"], "DELETED", {c: r[c] for c in binding.columns}, None)
+            for r in rows
+        ]
+        await self.record(binding, changes)
+        gone = await self.conn.fetch(
+            f"DELETE FROM {binding.table} WHERE id = ANY($1::int8[]) RETURNING id",
+            [r["id"] for r in rows],
+        )
         return len(gone)
 
     # -- history and outbox --------------------------------------------------------------
-
-    async def _context(self, binding: Binding, ids: Sequence[int]) -> dict[int, Routing]:
-        if not ids or not binding.context:
-            return {}
-        rows = await self.conn.fetch(binding.context, list(ids))
-        return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
     async def record(
         self,

@@ -63,7 +63,9 @@ class Rule:
     family: int
     severity: str  # INFO, WARNING, CRITICAL (overridable in Thresholds.severity)
     title: str  # short Indonesian name, for the dashboard
-    # GraphQL type names of the changes that can make it fire or stop firing
+    # GraphQL type names of the changes that can make it fire or stop firing, as the change
+    # feed names them: a change of a row with no type of its own (a RUP budget row or
+    # version, a tender's packages or schedule) comes as a change of its package or tender.
     depends: frozenset[str]
     sql: Callable[[Thresholds], str]
 
@@ -73,8 +75,8 @@ class Rule:
 
 PLAN = frozenset({"Region", "Opd", "SubActivity"})
 BUDGET = frozenset({"BudgetLine"})
-RUP = frozenset({"ProcurementPackage", "PackageBudgetRow"})
-TENDER = frozenset({"Tender", "TenderPackage", "ProcurementPackage"})
+RUP = frozenset({"ProcurementPackage"})
+TENDER = frozenset({"Tender", "ProcurementPackage"})
 CONTRACT = TENDER | {"Contract", "ContractAmendment"}
 
 RULES: tuple[Rule, ...] = (
@@ -141,7 +143,7 @@ RULES: tuple[Rule, ...] = (
         8,
         "WARNING",
         "Masa penawaran terlalu singkat",
-        TENDER | {"TenderSchedule"},
+        TENDER,
         short_bid_window,
     ),
     Rule("SPLIT_PROCUREMENT", 9, "CRITICAL", "Pemecahan paket", RUP | PLAN, split_procurement),
@@ -182,7 +184,7 @@ RULES: tuple[Rule, ...] = (
         13,
         "WARNING",
         "Pagu berubah setelah diumumkan",
-        RUP | {"PackageVersion"},
+        RUP,
         published_value_changed,
     ),
     Rule(

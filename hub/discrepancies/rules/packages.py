@@ -43,7 +43,7 @@ def published_value_changed(t: Thresholds) -> str:
     return f"""
     SELECT p.rup_code AS subject_key, p.region_id, p.fiscal_year, p.opd_id, p.sub_activity_id,
            jsonb_build_array({ev("ProcurementPackage", "p", "ceiling", "p.ceiling")},
-                             {ev("PackageVersion", "fv", "ceiling", "fv.ceiling")}) AS evidence,
+                             {ev("ProcurementPackage", "p", "versions", "fv.ceiling")}) AS evidence,
            format('Pagu paket RUP %s (%s) kini %s, berbeda dari %s saat pertama diumumkan '
                   '(versi %s).', p.rup_code, p.name, rantai_rp(p.ceiling), rantai_rp(fv.ceiling),
                   fv.version) AS message

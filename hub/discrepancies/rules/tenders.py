@@ -118,7 +118,7 @@ def short_bid_window(t: Thresholds) -> str:
         f"t.method IN {sql_list(t.windowed_methods)} AND {closes} - t.announced_on "
         f"< {t.min_bid_window_days}",
         f"""jsonb_build_array({ev("Tender", "t", "announcedOn", "t.announced_on")})
-            || (SELECT jsonb_agg({ev("TenderSchedule", "sc", "endsOn", "sc.ends_on")})
+            || (SELECT jsonb_agg({ev("Tender", "t", "schedule", "sc.ends_on")})
                 FROM tender_schedule sc WHERE sc.tender_code = t.code
                 AND sc.stage = {quote(t.bid_close_stage)})""",
         f"format('Tender %s: masa pemasukan penawaran hanya %s hari (minimal "

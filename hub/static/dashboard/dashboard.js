@@ -35,9 +35,12 @@
     paidOn: "tanggal bayar", method: "metode", version: "versi", code: "kode", mak: "mak",
     payeeTaxId: "NPWP penerima", taxId: "NPWP", achieved: "capaian",
     physicalPercent: "progres fisik (%)",
+    // A package's versions and a tender's schedule, named through their parent's field.
+    versions: "pagu versi RUP", schedule: "jadwal tender",
   };
+  // Evidence under "versions" gives the pagu of the version it means.
   var MONEY_FIELDS = ["amount", "ceiling", "value", "originalValue", "ownerEstimate",
-    "plannedAmount", "correctedAmount"];
+    "plannedAmount", "correctedAmount", "versions"];
 
   var state = {
     year: null, route: null, lastRows: {}, refreshing: null, again: false,
