@@ -14,10 +14,11 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
+import asyncpg.pool
 from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError
@@ -29,6 +30,9 @@ from hub.settings import Settings
 log = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE = "rantai"
+
+# A connection of its own or one lent by a pool: the statement helpers take either.
+PgConnection: TypeAlias = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 
 class DatabaseError(Exception):

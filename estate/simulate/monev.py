@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openpyxl import Workbook as XlsxWorkbook  # type: ignore[import-untyped]
+from openpyxl import Workbook as XlsxWorkbook
 from openpyxl import load_workbook
 
 from adapters.codes import normalise_sub_activity_code

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import aiomysql  # type: ignore[import-untyped]
+import aiomysql
 import asyncpg
 
 from adapters.codes import CodeError

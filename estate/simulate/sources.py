@@ -14,7 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import aiomysql  # type: ignore[import-untyped]
+import aiomysql
 import aiosqlite
 import asyncpg
 

@@ -20,9 +20,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import asyncpg
 import orjson
 
+from hub.db import PgConnection
 from hub.discrepancies.rules import RULES, Rule
 from hub.discrepancies.thresholds import Thresholds
 from hub.events.changelog import Change, LoggedEntity, Routing, record
@@ -52,7 +52,7 @@ class DiscrepancyEngine:
     def __init__(self, thresholds: Thresholds | None = None) -> None:
         self.thresholds = thresholds or Thresholds()
 
-    async def run(self, conn: asyncpg.Connection, *, full: bool = False) -> RunReport:
+    async def run(self, conn: PgConnection, *, full: bool = False) -> RunReport:
         started = time.perf_counter()
         report = RunReport(full=full)
         async with conn.transaction():
@@ -102,7 +102,7 @@ class DiscrepancyEngine:
         report.seconds = time.perf_counter() - started
         return report
 
-    async def _all_parts(self, conn: asyncpg.Connection) -> list[Part]:
+    async def _all_parts(self, conn: PgConnection) -> list[Part]:
         rows = await conn.fetch(
             """SELECT region_id, fiscal_year FROM sub_activity
             UNION SELECT region_id, fiscal_year FROM budget_line
@@ -116,7 +116,7 @@ class DiscrepancyEngine:
         return sorted((r[0], r[1]) for r in rows if r[0] is not None and r[1] is not None)
 
     async def _plan(
-        self, conn: asyncpg.Connection, position: int, head: int, report: RunReport
+        self, conn: PgConnection, position: int, head: int, report: RunReport
     ) -> dict[str, set[Part] | None]:
         """Which rules to run on which Pemda-years, from the changes after `position`."""
         rows = await conn.fetch(
@@ -163,7 +163,7 @@ class DiscrepancyEngine:
 
     async def _evaluate(
         self,
-        conn: asyncpg.Connection,
+        conn: PgConnection,
         rule: Rule,
         parts: list[Part],
         report: RunReport,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from hub.db import PgConnection
 from hub.errors import StoreUnavailableError, as_store_unavailable
 from hub.events.broker import KEYS, OUTBOX, Broker, PostgresBroker
 from hub.events.outbox import OutboxEvent, check_cursor, head, read_after
@@ -240,7 +241,7 @@ class ChangeFeed:
             self._remove(subscriber)
 
     @contextlib.asynccontextmanager
-    async def _reading(self) -> AsyncIterator[asyncpg.Connection]:
+    async def _reading(self) -> AsyncIterator[PgConnection]:
         """A connection for a subscriber's own reads (its cursor, its replay). A store that
         cannot serve now is StoreUnavailableError, so the client gets STORE_UNAVAILABLE.
         asyncpg's CannotConnectNowError (a restarting server) is no OSError: the client got

@@ -34,7 +34,7 @@ import asyncpg
 
 from adapters.base import Adapter, AdapterError, Batch, open_adapter
 from adapters.mapping import SQL_KINDS, Config, EntityMapping, SourceMapping
-from hub.db import asyncpg_dsn
+from hub.db import PgConnection, asyncpg_dsn
 from hub.events.broker import Broker, PostgresBroker, broker_for
 from hub.sync import health, state
 from hub.sync.bindings import BY_ENTITY, DETACHED, ORDER, WAVE_OF_ENTITY, Binding
@@ -66,7 +66,7 @@ class SourceRun:
     report: SourceReport
     full: bool  # read every row of every stream, watermark or not
     prints: str | None  # the fingerprint of a spreadsheet source's files
-    conn: asyncpg.Connection
+    conn: PgConnection
     writer: Writer
     adapter: Adapter
 
@@ -208,7 +208,7 @@ class SyncEngine:
         return report
 
     async def _run(
-        self, conn: asyncpg.Connection, source: SourceMapping, report: SourceReport, full: bool
+        self, conn: PgConnection, source: SourceMapping, report: SourceReport, full: bool
     ) -> None:
         adapter: Adapter | None = None
         try:
@@ -516,7 +516,7 @@ class SyncEngine:
 # -- helpers -------------------------------------------------------------------------------
 
 
-async def _stale_statistics(conn: asyncpg.Connection, table: str, written: int) -> bool:
+async def _stale_statistics(conn: PgConnection, table: str, written: int) -> bool:
     """Whether the table's statistics are missing, or older than `written` rows that are at
     least ANALYZE_AFTER and half the rows it had when they were taken (a table several
     sources write to is analysed again when it has grown by half, not after each of them)."""

@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 
+from hub.db import PgConnection
 from hub.sync.bindings import BY_ENTITY
 from hub.sync.types import TYPES
 
@@ -208,7 +209,7 @@ Moved = dict[int, dict[str, tuple[Any, Any]]]  # row id → column → (before, 
 
 
 async def apply_link(
-    conn: asyncpg.Connection, find: str, update: str, *ids: Sequence[int]
+    conn: PgConnection, find: str, update: str, *ids: Sequence[int]
 ) -> list[asyncpg.Record]:
     """Find the rows whose link moved and set it; returns them (id, old, new, …)."""
     rows = list(await conn.fetch(find, *(list(i) for i in ids)))
@@ -217,7 +218,7 @@ async def apply_link(
     return rows
 
 
-async def resolve_rows(conn: asyncpg.Connection, table: str, ids: Sequence[int]) -> Moved:
+async def resolve_rows(conn: PgConnection, table: str, ids: Sequence[int]) -> Moved:
     """Resolve the links of just-written rows (inside the writer's transaction)."""
     moved: Moved = {}
     if not ids:

@@ -6,8 +6,7 @@ import re
 from collections import defaultdict
 from typing import Any
 
-import asyncpg
-
+from hub.db import PgConnection
 from hub.events.changelog import Change, record
 from hub.sync.bindings import BY_ENTITY
 from hub.sync.links import LINKS, STATEMENTS, Link, apply_link
@@ -25,7 +24,7 @@ def _analyze_after(link: Link) -> bool:
     )
 
 
-async def resolve_links(conn: asyncpg.Connection, *, force: bool = False) -> int:
+async def resolve_links(conn: PgConnection, *, force: bool = False) -> int:
     """Re-resolve the links that can have moved (`force`: every link of every row) if any
     source wrote since the last run; returns links moved.
 
