@@ -27,8 +27,12 @@ from hub.discrepancies.rules import RULES, Rule
 from hub.discrepancies.thresholds import Thresholds
 from hub.events.changelog import Change, LoggedEntity, Routing, record
 
+# Re-exported: schema.changes still imports ENTITY and `raised` from here. They belong to
+# the change log, where the API can read them without loading the rules.
+from hub.events.discrepancy_events import ENTITY as ENTITY
+from hub.events.discrepancy_events import raised as raised
+
 DISCREPANCY_LOCK = 0x52414E5441490003
-ENTITY = "Discrepancy"
 DISCREPANCY = LoggedEntity("discrepancy", ENTITY)  # routed by `_evaluate`
 
 Part = tuple[int, int]  # (region_id, fiscal_year)
@@ -270,8 +274,3 @@ class DiscrepancyEngine:
             )
             for c in codes:
                 context[c[0]] = (c[1], c[2], c[3])
-
-
-def raised(op: str, changed_fields: tuple[str, ...] | list[str]) -> bool:
-    """Whether an outbox event of a discrepancy raised it (else it resolved it)."""
-    return op == "CREATED" or "detected_at" in changed_fields
