@@ -155,7 +155,8 @@ class FieldRule:
                 value = part[0] if isinstance(part, tuple) else row.get(part)
                 parts.append("" if value is None else str(value).strip())
             return self.sep.join(parts)
-        assert self.column is not None
+        if self.column is None:  # load_mapping refuses such a rule: never from a file
+            raise RecordError(f"{self.spec.name}: no column, cell, const or concat to read")
         return row.get(self.column)
 
     def value(self, row: Mapping[str, Any]) -> Any:

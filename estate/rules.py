@@ -175,13 +175,12 @@ def _tender_rules(t: Tender, linked: list[Package], found: dict[str, set[str]]) 
         found["TENDER_BEFORE_RUP"].add(code)
     if any(METHOD_RANK[t.method] < METHOD_RANK[p.method] for p in linked):
         found["METHOD_DEVIATION"].add(code)
-    submitted = [b for b in t.bids if b.amount is not None]
+    submitted = [(b.amount, b.vendor.npwp) for b in t.bids if b.amount is not None]
     if t.method in COMPETITIVE and len(submitted) == 1:
         found["SINGLE_BIDDER"].add(code)
     seen: dict[int, set[str]] = defaultdict(set)
-    for b in submitted:
-        assert b.amount is not None
-        seen[b.amount].add(b.vendor.npwp)
+    for amount, npwp in submitted:
+        seen[amount].add(npwp)
     if any(len(vendors) > 1 for vendors in seen.values()):
         found["IDENTICAL_BIDS"].add(code)
     if t.method in PRICE_ONLY:

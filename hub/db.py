@@ -24,7 +24,7 @@ from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from hub.errors import store_unreachable
+from hub.errors import StoreUnavailableError, store_unreachable
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -193,7 +193,8 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
         driver = raw.driver_connection
-        assert driver is not None
+        if driver is None:  # the pool's connection was invalidated under us
+            raise StoreUnavailableError()
         try:
             yield driver
         except Exception as exc:

@@ -15,7 +15,7 @@ from estate.builder.payments import contract_roles, payee_not_winner, payments
 from estate.builder.plan import indicators, plan_rows, special_sub_activities
 from estate.builder.progress import progress
 from estate.builder.tenders import tenders
-from estate.model import RegionYear, SubActivity, Tender
+from estate.model import Contract, RegionYear, SubActivity
 
 if TYPE_CHECKING:
     from estate.builder.region import RegionBuilder
@@ -52,7 +52,7 @@ class YearBuilder:
         self.used_ids = region.used_ids  # SIPD ids are unique across years
         self.procured_lines: set[tuple[str, str]] = set()
         self.contract_role: dict[str, str] = {}
-        self.payee_pool: list[Tender] = []
+        self.payee_pool: list[Contract] = []  # single-package contracts no other seed took
 
     # --- ids ---------------------------------------------------------------------------
 

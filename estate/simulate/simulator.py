@@ -267,8 +267,7 @@ class Simulator:
     ) -> None:
         """Insert rows in a procurement table, each with its own next watermark (the clock,
         or one second past the table's largest value) where the mapping names one."""
-        assert region.procurement is not None
-        column = region.procurement.watermark(table)
+        column = _procurement(region).watermark(table)
         if column is not None:
             stamp = self.next_stamp(moment, await self.pg_max(conn, region, table))
             for n, row in enumerate(rows):
@@ -279,5 +278,11 @@ class Simulator:
             await conn.execute(f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', *row.values())
 
     async def pg_max(self, conn: Any, region: Region, table: str) -> datetime | None:
-        assert region.procurement is not None
-        return await self.postgres(region.procurement).max_watermark(conn, table)
+        return await self.postgres(_procurement(region)).max_watermark(conn, table)
+
+
+def _procurement(region: Region) -> Source:
+    """The Pemda's SPSE and SiRUP database: the changes that write there check it exists."""
+    if region.procurement is None:
+        raise SimulatorError(f"{region.code} has no procurement database in the manifest")
+    return region.procurement

@@ -142,18 +142,15 @@ class DiscrepancyEngine:
             "UNION SELECT region_id, fiscal_year FROM procurement_package"
         ):
             years_of[r[0]].append(r[1])
-        touched: dict[str, set[Part] | None] = {}
+        everywhere: set[str] = set()  # entities changed without a Pemda, e.g. a vendor
+        parts: dict[str, set[Part]] = defaultdict(set)
         for r in rows:
-            entity = r["entity"]
-            if touched.get(entity, set()) is None:
-                continue
-            if r["region_id"] is None:  # e.g. a vendor: everywhere
-                touched[entity] = None
+            if r["region_id"] is None:
+                everywhere.add(r["entity"])
                 continue
             years = [r["fiscal_year"]] if r["fiscal_year"] is not None else years_of[r["region_id"]]
-            bucket = touched.setdefault(entity, set())
-            assert bucket is not None
-            bucket.update((r["region_id"], y) for y in years)
+            parts[r["entity"]].update((r["region_id"], y) for y in years)
+        touched: dict[str, set[Part] | None] = {**parts, **dict.fromkeys(everywhere)}
         plan: dict[str, set[Part] | None] = {}
         for rule in RULES:
             hits = [touched[e] for e in rule.depends if e in touched]

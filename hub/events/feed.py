@@ -174,9 +174,14 @@ class ChangeFeed:
             except Exception:
                 log.exception("a revocation callback failed")
 
+    def _opened(self) -> asyncpg.Pool:
+        """The feed's pool. It exists before `_ready` is set, which every reader awaits."""
+        if self._pool is None:
+            raise RuntimeError("the change feed is read before it started")
+        return self._pool
+
     async def _read_new(self) -> None:
-        assert self._pool is not None
-        async with self._pool.acquire() as conn:
+        async with self._opened().acquire() as conn:
             while True:
                 events = await read_after(conn, self.position, PAGE)
                 if not events:
@@ -213,7 +218,6 @@ class ChangeFeed:
     ) -> AsyncIterator[OutboxEvent]:
         """Events after `after` (or from now), replayed then live, each exactly once."""
         await self._ready.wait()
-        assert self._pool is not None
         if after is not None:
             async with self._reading() as conn:
                 await check_cursor(conn, after)
@@ -247,9 +251,8 @@ class ChangeFeed:
         asyncpg's CannotConnectNowError (a restarting server) is no OSError: the client got
         INTERNAL_SERVER_ERROR (bench/faults.py). A read cut by a restart can also surface
         as asyncpg's InternalClientError, on a connection that is then closed."""
-        assert self._pool is not None
         with as_store_unavailable():
-            async with self._pool.acquire() as conn:
+            async with self._opened().acquire() as conn:
                 try:
                     yield conn
                 except Exception as exc:
@@ -261,7 +264,6 @@ class ChangeFeed:
         self, change_filter: ChangeFilter, after: int, through: int
     ) -> AsyncIterator[OutboxEvent]:
         """Committed events in (after, through] that match, from the outbox."""
-        assert self._pool is not None
         position = after
         while position < through:
             async with self._reading() as conn:

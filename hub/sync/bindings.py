@@ -408,7 +408,8 @@ SYNC_ORDER: tuple[str, ...] = (
     "payment",
     "progress_report",
 )
-assert sorted(SYNC_ORDER) == sorted(BY_ENTITY), "every binding has its place in SYNC_ORDER"
+if sorted(SYNC_ORDER) != sorted(BY_ENTITY):
+    raise RuntimeError("every binding has its place in SYNC_ORDER, and only a binding has one")
 ORDER: dict[str, int] = {entity: i for i, entity in enumerate(SYNC_ORDER)}
 # Streams that nothing later in their source reads (no link, no routing, no required
 # reference points at them) and that move no link of other rows: a SQL source writes them

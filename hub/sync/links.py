@@ -190,7 +190,8 @@ _DEPENDENT_CONDITIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
 
 def _dependent(table: str, column: str, condition: str) -> tuple[Link, str, str]:
     link = next(x for x in LINKS if x.table == table and x.column == column)
-    assert link.derived, f"{table}.{column}: only a derived link moves when other rows change"
+    if not link.derived:
+        raise RuntimeError(f"{table}.{column}: only a derived link moves when other rows change")
     # The rows may belong to another source, whose batch can be writing them: they are
     # locked in id order (as the writer's upserts lock theirs) before their old value is
     # read, so the recorded `before` is the value this update replaces.
