@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from estate.builder.draw import day_between, money, tenths
 from estate.builder.tenders import amend
-from estate.model import Contract, Payment, Tender
+from estate.model import EstateContract, EstatePayment, EstateTender
 
 if TYPE_CHECKING:
     from estate.builder.year import YearBuilder
@@ -32,7 +32,7 @@ def contract_roles(year: YearBuilder) -> None:
     ]
     rng.shuffle(pool)
 
-    def take(ok: str | None = None) -> tuple[Tender, Contract]:
+    def take(ok: str | None = None) -> tuple[EstateTender, EstateContract]:
         for i, (t, c) in enumerate(pool):
             sa = packages[t.rup_codes[0]].sa_code
             if sa in year.special_sas:
@@ -81,11 +81,11 @@ def contract_roles(year: YearBuilder) -> None:
 def payments(year: YearBuilder) -> None:
     rng, ry = year.rng, year.ry
     packages = {p.rup_code: p for p in ry.packages}
-    raw: list[Payment] = []
+    raw: list[EstatePayment] = []
 
     def pay(day: date, amount: int, kind: str, **fields: str | None) -> None:
         raw.append(
-            Payment(
+            EstatePayment(
                 "",
                 day,
                 amount,
@@ -173,7 +173,7 @@ def payments(year: YearBuilder) -> None:
 
 
 def contract_payments(
-    year: YearBuilder, c: Contract, physical: Decimal, role: str | None
+    year: YearBuilder, c: EstateContract, physical: Decimal, role: str | None
 ) -> list[tuple[date, int]]:
     rng = year.rng
     total = c.effective_value
@@ -216,7 +216,7 @@ def contract_payments(
 
 def payee_not_winner(year: YearBuilder) -> None:
     rng = year.rng
-    by_contract: dict[str, list[Payment]] = defaultdict(list)
+    by_contract: dict[str, list[EstatePayment]] = defaultdict(list)
     for p in year.ry.payments:
         if p.contract_number:
             by_contract[p.contract_number].append(p)

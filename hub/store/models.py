@@ -73,7 +73,7 @@ def timestamp(nullable: bool = True, default_now: bool = False) -> Any:
     )
 
 
-class Source(SQLModel, table=True):
+class SourceRow(SQLModel, table=True):
     """A legacy database or export the hub reads (sumber data)."""
 
     __tablename__ = "source"
@@ -118,7 +118,7 @@ class Synced(SQLModel):
     )
 
 
-class Region(Synced, table=True):
+class RegionRow(Synced, table=True):
     """Pemda: a province (provinsi) or a regency/city (kabupaten/kota)."""
 
     __tablename__ = "region"
@@ -131,7 +131,7 @@ class Region(Synced, table=True):
     parent_id: int | None = fk("region.id", nullable=True, ondelete="SET NULL")
 
 
-class Opd(Synced, table=True):
+class OpdRow(Synced, table=True):
     """Organisasi Perangkat Daerah (OPD / SKPD / satker), identified by (region, code)."""
 
     __tablename__ = "opd"
@@ -143,7 +143,7 @@ class Opd(Synced, table=True):
     name: str
 
 
-class Program(Synced, table=True):
+class ProgramRow(Synced, table=True):
     """Program of the yearly nomenclature (Permendagri 90/2019)."""
 
     __tablename__ = "program"
@@ -156,7 +156,7 @@ class Program(Synced, table=True):
     name: str
 
 
-class Activity(Synced, table=True):
+class ActivityRow(Synced, table=True):
     """Kegiatan."""
 
     __tablename__ = "activity"
@@ -170,7 +170,7 @@ class Activity(Synced, table=True):
     name: str
 
 
-class SubActivity(Synced, table=True):
+class SubActivityRow(Synced, table=True):
     """Sub kegiatan: every chain hangs from one. Keyed on (region, fiscal year, code)."""
 
     __tablename__ = "sub_activity"
@@ -189,7 +189,7 @@ class SubActivity(Synced, table=True):
     planned_amount: Decimal | None = money(nullable=True)  # pagu indikatif
 
 
-class Indicator(Synced, table=True):
+class IndicatorRow(Synced, table=True):
     """Indikator kinerja of a sub-activity, with target and realisation (capaian)."""
 
     __tablename__ = "indicator"
@@ -207,7 +207,7 @@ class Indicator(Synced, table=True):
     achieved: Decimal | None = Field(default=None, sa_column=Column(Numeric(20, 4)))
 
 
-class BudgetLine(Synced, table=True):
+class BudgetLineRow(Synced, table=True):
     """A DPA line: (sub-activity, kode rekening, amount)."""
 
     __tablename__ = "budget_line"
@@ -227,7 +227,7 @@ class BudgetLine(Synced, table=True):
     dpa_number: str | None = None
 
 
-class Vendor(Synced, table=True):
+class VendorRow(Synced, table=True):
     """Penyedia. Keyed on NPWP when known, else on the normalised name."""
 
     __tablename__ = "vendor"
@@ -238,7 +238,7 @@ class Vendor(Synced, table=True):
     tax_id: str | None = Field(default=None, sa_column=Column(String(20), index=True))  # NPWP
 
 
-class ProcurementPackage(Synced, table=True):
+class ProcurementPackageRow(Synced, table=True):
     """Paket RUP (SiRUP); kd_rup is unique within SiRUP."""
 
     __tablename__ = "procurement_package"
@@ -275,7 +275,7 @@ class PackageBudgetRow(Synced, table=True):
     budget_line_id: int | None = fk("budget_line.id", nullable=True, ondelete="SET NULL")
 
 
-class Tender(Synced, table=True):
+class TenderRow(Synced, table=True):
     """SPSE tender or non-tender; kd_tender is unique within SPSE."""
 
     __tablename__ = "tender"
@@ -293,7 +293,7 @@ class Tender(Synced, table=True):
     winner_vendor_id: int | None = fk("vendor.id", nullable=True, ondelete="SET NULL")
 
 
-class TenderPackage(Synced, table=True):
+class TenderPackageRow(Synced, table=True):
     """Which RUP packages a tender covers (many to many)."""
 
     __tablename__ = "tender_package"
@@ -307,7 +307,7 @@ class TenderPackage(Synced, table=True):
     package_id: int | None = fk("procurement_package.id", nullable=True, ondelete="SET NULL")
 
 
-class PackageVersion(Synced, table=True):
+class PackageVersionRow(Synced, table=True):
     """Versi paket RUP: SiRUP's history of a package (its pagu per version, draft or
     announced), kept by code; PUBLISHED_VALUE_CHANGED reads it."""
 
@@ -322,7 +322,7 @@ class PackageVersion(Synced, table=True):
     version_date: date | None = None
 
 
-class TenderSchedule(Synced, table=True):
+class TenderScheduleRow(Synced, table=True):
     """Jadwal tender: one stage of an SPSE tender's schedule (e.g. "Upload Dokumen
     Penawaran", which closes the bid window), kept by code; SHORT_BID_WINDOW reads it."""
 
@@ -336,7 +336,7 @@ class TenderSchedule(Synced, table=True):
     ends_on: date | None = None
 
 
-class Bid(Synced, table=True):
+class BidRow(Synced, table=True):
     """Penawaran: one bidder's offer in a tender."""
 
     __tablename__ = "bid"
@@ -351,7 +351,7 @@ class Bid(Synced, table=True):
     is_winner: bool = False
 
 
-class Contract(Synced, table=True):
+class ContractRow(Synced, table=True):
     """Kontrak (eKontrak). `value` is the current value, after addenda."""
 
     __tablename__ = "contract"
@@ -372,7 +372,7 @@ class Contract(Synced, table=True):
     ends_on: date | None = None
 
 
-class ContractAmendment(Synced, table=True):
+class ContractAmendmentRow(Synced, table=True):
     """Addendum kontrak."""
 
     __tablename__ = "contract_amendment"
@@ -388,7 +388,7 @@ class ContractAmendment(Synced, table=True):
     signed_on: date | None = None
 
 
-class Payment(Synced, table=True):
+class PaymentRow(Synced, table=True):
     """SP2D: a disbursement order, keyed on (region, fiscal year, SP2D number)."""
 
     __tablename__ = "payment"
@@ -411,7 +411,7 @@ class Payment(Synced, table=True):
     payee_tax_id: str | None = None
 
 
-class ProgressReport(Synced, table=True):
+class ProgressReportRow(Synced, table=True):
     """e-Monev realisation of a sub-activity for a month or a quarter."""
 
     __tablename__ = "progress_report"
@@ -428,7 +428,7 @@ class ProgressReport(Synced, table=True):
     problems: str | None = None  # permasalahan
 
 
-class Discrepancy(SQLModel, table=True):
+class DiscrepancyRow(SQLModel, table=True):
     """Ketimpangan found by a rule; kept with its evidence, resolved when the data heals."""
 
     __tablename__ = "discrepancy"

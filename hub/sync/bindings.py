@@ -31,7 +31,7 @@ class Ref:
 
 
 @dataclass(frozen=True)
-class Lookup:
+class ParentLookup:
     """A parent table found by natural key (`Resolver` batches and caches lookups)."""
 
     table: str
@@ -39,12 +39,16 @@ class Lookup:
     types: tuple[str, ...]  # PostgreSQL types of those columns
 
 
-LOOKUPS: dict[str, Lookup] = {
-    "region": Lookup("region", ("code",), ("text",)),
-    "opd": Lookup("opd", ("region_id", "code"), ("int8", "text")),
-    "program": Lookup("program", ("region_id", "fiscal_year", "code"), ("int8", "int4", "text")),
-    "activity": Lookup("activity", ("region_id", "fiscal_year", "code"), ("int8", "int4", "text")),
-    "vendor": Lookup("vendor", ("vendor_key",), ("text",)),
+LOOKUPS: dict[str, ParentLookup] = {
+    "region": ParentLookup("region", ("code",), ("text",)),
+    "opd": ParentLookup("opd", ("region_id", "code"), ("int8", "text")),
+    "program": ParentLookup(
+        "program", ("region_id", "fiscal_year", "code"), ("int8", "int4", "text")
+    ),
+    "activity": ParentLookup(
+        "activity", ("region_id", "fiscal_year", "code"), ("int8", "int4", "text")
+    ),
+    "vendor": ParentLookup("vendor", ("vendor_key",), ("text",)),
 }
 
 

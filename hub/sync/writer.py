@@ -27,7 +27,7 @@ from hub.sync.bindings import (
     LOOKUPS,
     VENDOR,
     Binding,
-    Lookup,
+    ParentLookup,
     Record,
     tax_digits,
     vendor_key,
@@ -113,7 +113,7 @@ class Resolver:
         return cache
 
     async def _fetch(
-        self, lookup: Lookup, cache: dict[tuple[Any, ...], int], keys: list[tuple[Any, ...]]
+        self, lookup: ParentLookup, cache: dict[tuple[Any, ...], int], keys: list[tuple[Any, ...]]
     ) -> None:
         cols = lookup.columns
         arrays = [[k[i] for k in keys] for i in range(len(cols))]
