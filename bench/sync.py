@@ -51,7 +51,8 @@ import asyncpg
 from asyncpg.connection import LoggedQuery
 
 from adapters.base import Adapter, open_adapter
-from adapters.mapping import Config, EntityMapping, RecordError, SourceMapping, load_config
+from adapters.field_rules import RecordError
+from adapters.mapping import Config, EntityMapping, SourceMapping, load_config
 from estate.generate import EstateResult, generate_estate
 from estate.writers import (
     drop_mariadb_database,

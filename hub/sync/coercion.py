@@ -1,6 +1,6 @@
 """Values from records as the store's columns hold them, or why they cannot be.
 
-A record's fields come from mappings (`adapters/mapping.py`), mostly already of the
+A record's fields come from mappings (`adapters/field_rules.py`), mostly already of the
 column's type; what is not is converted, and what cannot be is `Invalid`: its record then
 waits in sync_pending with the reason.
 """
