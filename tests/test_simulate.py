@@ -1,4 +1,4 @@
-"""The legacy-estate simulator (estate/simulate.py) on real servers: every kind of change
+"""The legacy-estate simulator (estate/simulate/) on real servers: every kind of change
 happens, lands in the legacy rows in each flavour's own shape, raises watermarks, keeps
 payments and progress within bounds, keeps the estate free of new (or resolved) ketimpangan,
 and replays the same changes for the same seed — with MariaDB and with SQLite finance; over

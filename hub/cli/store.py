@@ -35,7 +35,7 @@ def seed(
 ) -> None:
     """Migrate, then fill an empty store with a synthetic province (canonical rows only).
 
-    Until the legacy estate and sync land, this is what the demo shows in GraphiQL.
+    No sources and no sync: the synthetic store the tests and benchmarks also use.
     """
     settings = load_settings(data_dir)
     with store(settings) as url:

@@ -1,10 +1,11 @@
-"""One change feed per process: a LISTEN wake-up, each new outbox range read once, fanned out.
+"""One change feed per process: woken by the broker (or polling), each new outbox range read
+once, fanned out.
 
 Subscribers register a filter and get their own queue. Resuming from a cursor is seamless:
 the subscriber is registered first (its queue takes every event the feed reads from then
 on, all above the feed's position at that moment), then the events between its cursor and
 that position are replayed from the outbox, then the queue is drained. Outbox ids become
-visible in commit order (hub/sync/writer.py), so `id > position` misses nothing.
+visible in commit order (hub/events/changelog.py), so `id > position` misses nothing.
 """
 
 from __future__ import annotations

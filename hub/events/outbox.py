@@ -1,9 +1,10 @@
 """The outbox as a change feed: cursors, reads in commit order, retention.
 
-The sync writes outbox rows in the transaction of the change, taking ids under a
-transaction-level advisory lock held until commit (hub/sync/writer.py). Ids therefore
-become visible in increasing order: a reader that has seen id N will never later see an id
-below N commit. `id > cursor` reads are gap-free without any visibility bookkeeping.
+Every writer (a sync batch, link resolution, the ketimpangan rules) writes outbox rows in
+the transaction of the change, taking ids under a transaction-level advisory lock held
+until commit (hub/events/changelog.py). Ids therefore become visible in increasing order:
+a reader that has seen id N will never later see an id below N commit. `id > cursor` reads
+are gap-free without any visibility bookkeeping.
 """
 
 from __future__ import annotations
