@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from adapters.base import Adapter, AdapterError, Batch, MissingTable, open_adapter
-from adapters.mapping import EntityMapping, Problem, RecordError, SourceMapping
+from adapters.field_rules import RecordError
+from adapters.mapping import EntityMapping, Problem, SourceMapping
 
 SAMPLE_ROWS = 200  # rows converted per entity to catch format problems early
 

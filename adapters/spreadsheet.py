@@ -29,32 +29,32 @@ from pathlib import Path
 from typing import Any, TypeVar
 from xml.etree.ElementTree import fromstring
 
-from openpyxl import load_workbook  # type: ignore[import-untyped]
-from openpyxl.packaging.manifest import Manifest  # type: ignore[import-untyped]
-from openpyxl.packaging.relationship import (  # type: ignore[import-untyped]
+from openpyxl import load_workbook
+from openpyxl.packaging.manifest import Manifest
+from openpyxl.packaging.relationship import (
     get_dependents,
     get_rels_path,
 )
-from openpyxl.packaging.workbook import WorkbookPackage  # type: ignore[import-untyped]
-from openpyxl.reader.excel import _find_workbook_part  # type: ignore[import-untyped]
-from openpyxl.reader.strings import read_string_table  # type: ignore[import-untyped]
-from openpyxl.styles.numbers import (  # type: ignore[import-untyped]
+from openpyxl.packaging.workbook import WorkbookPackage
+from openpyxl.reader.excel import _find_workbook_part
+from openpyxl.reader.strings import read_string_table
+from openpyxl.styles.numbers import (
     builtin_format_code,
     is_date_format,
     is_timedelta_format,
 )
-from openpyxl.utils.cell import (  # type: ignore[import-untyped]
+from openpyxl.utils.cell import (
     column_index_from_string,
     coordinate_from_string,
     coordinate_to_tuple,
 )
-from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH  # type: ignore[import-untyped]
-from openpyxl.utils.exceptions import (  # type: ignore[import-untyped]
+from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH
+from openpyxl.utils.exceptions import (
     CellCoordinatesException,
     InvalidFileException,
 )
-from openpyxl.worksheet._reader import WorkSheetParser  # type: ignore[import-untyped]
-from openpyxl.xml.constants import (  # type: ignore[import-untyped]
+from openpyxl.worksheet._reader import WorkSheetParser
+from openpyxl.xml.constants import (
     ARC_CONTENT_TYPES,
     ARC_STYLE,
     SHARED_STRINGS,

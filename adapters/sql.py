@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import aiomysql  # type: ignore[import-untyped]
+import aiomysql
 import aiosqlite
 import asyncpg
 

@@ -12,8 +12,8 @@ deep chain, asyncpg COPY for the initial sync, Strawberry's stock WebSocket hand
 subscriptions. PostGraphile 5 is the peer of the deep chain, on the same database in the
 same run: hub/PostGraphile must be ≤ 1.0 for latency and ≥ 1.0 for throughput. `--quick`
 uses the quick modes of the chain and subscription benches (about 4 minutes on 2 cores);
-the sync runs at province scale either way, the scale of issue [3/7]'s sync target.
-Targets are issue [7/7]'s. When PostGraphile could not be measured (no Node or npm, say),
+the sync runs at province scale either way, the scale its target is set at. The targets
+are docs/performance.md's. When PostGraphile could not be measured (no Node or npm, say),
 its lines say why and count as missed, not left out.
 """
 

@@ -46,12 +46,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import aiomysql  # type: ignore[import-untyped]
+import aiomysql
 import asyncpg
 from asyncpg.connection import LoggedQuery
 
 from adapters.base import Adapter, open_adapter
-from adapters.mapping import Config, EntityMapping, RecordError, SourceMapping, load_config
+from adapters.field_rules import RecordError
+from adapters.mapping import Config, EntityMapping, SourceMapping, load_config
 from estate.generate import EstateResult, generate_estate
 from estate.writers import (
     drop_mariadb_database,
@@ -64,7 +65,7 @@ from hub.discrepancies import DiscrepancyEngine
 from hub.migrate import run_async
 from hub.settings import Settings
 from hub.store.models import metadata
-from hub.sync import Progress, SourceReport, SyncEngine
+from hub.sync import SourceReport, SyncEngine, SyncProgress
 from hub.sync.bindings import BY_ENTITY, WAVE_OF_ENTITY
 from hub.sync.links import STATEMENTS
 from hub.sync.relink import resolve_links
@@ -231,7 +232,7 @@ class TimedEngine(SyncEngine):
         self.link_seconds = 0.0
         self.link_statements = defaultdict(float)
 
-    def note(self, event: Progress) -> None:
+    def note(self, event: SyncProgress) -> None:
         if event.done:
             now = time.perf_counter()
             self.streams[(event.source, event.stream)] = now - self.last[event.source]

@@ -12,4 +12,6 @@ Nothing in `hub`, `schema` or `resolvers` imports this package, except the CLI c
 that run these tools. It imports from `adapters` (codes, parsing) and from the hub only two
 things, both lazily: `hub.db.EmbeddedPostgres`, where an estate is generated without a
 PostgreSQL URL, and `hub.store.models`, whose foreign keys order the synthetic store's COPY.
+The import contracts in pyproject.toml (`[tool.importlinter]`) check both directions: only
+the CLI imports the estate, and the estate imports nothing of the API, the sync or the rules.
 """

@@ -150,7 +150,7 @@ async def _generate(
         old.unlink()
 
     manifest: dict[str, Any] = {
-        "generator": "hub.demo",
+        "generator": "estate",
         "scale": scale,
         "seed": seed,
         "fiscal_years": list(years),
@@ -309,7 +309,7 @@ def _record(
 
 def _config_text(scale: str, seed: int, source_ids: Sequence[str]) -> str:
     lines = [
-        f"# The demo legacy estate (scale {scale}, seed {seed}), written by hub.demo.",
+        f"# The demo legacy estate (scale {scale}, seed {seed}), written by estate.",
         f"# Regenerate with `rantai estate generate`; see {MANIFEST} for what it holds.",
     ]
     for source_id in source_ids:

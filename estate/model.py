@@ -13,14 +13,14 @@ from decimal import Decimal
 
 
 @dataclass(slots=True)
-class Vendor:
+class EstateVendor:
     key: int  # kd_penyedia
     name: str
     npwp: str  # 15 digits
 
 
 @dataclass(slots=True)
-class Opd:
+class EstateOpd:
     code: str
     name: str
     short: str
@@ -28,21 +28,21 @@ class Opd:
 
 
 @dataclass(slots=True)
-class Program:
+class EstateProgram:
     code: str
     name: str
     internal_id: int
 
 
 @dataclass(slots=True)
-class Activity:
+class EstateActivity:
     code: str
     name: str
     internal_id: int
 
 
 @dataclass(slots=True)
-class SubActivity:
+class EstateSubActivity:
     code: str
     name: str
     opd_code: str
@@ -53,7 +53,7 @@ class SubActivity:
 
 
 @dataclass(slots=True)
-class Indicator:
+class EstateIndicator:
     sa_code: str
     seq: int
     description: str
@@ -63,7 +63,7 @@ class Indicator:
 
 
 @dataclass(slots=True)
-class BudgetLine:
+class EstateBudgetLine:
     sa_code: str
     account: str
     account_name: str
@@ -72,7 +72,7 @@ class BudgetLine:
 
 
 @dataclass(slots=True)
-class Package:
+class EstatePackage:
     """A SiRUP package with one budget row (its `mak`)."""
 
     rup_code: int
@@ -96,15 +96,15 @@ class Package:
 
 
 @dataclass(slots=True)
-class Bid:
-    vendor: Vendor
+class EstateBid:
+    vendor: EstateVendor
     amount: int | None  # nilai_penawaran; None: registered, no bid submitted
     corrected: int | None  # nilai_terkoreksi; None: not evaluated (failed earlier)
     winner: bool = False
 
 
 @dataclass(slots=True)
-class Amendment:
+class EstateAmendment:
     version: int
     value: int
     reason: str
@@ -112,15 +112,15 @@ class Amendment:
 
 
 @dataclass(slots=True)
-class Contract:
+class EstateContract:
     number: str
     tender_code: int
-    vendor: Vendor
+    vendor: EstateVendor
     value: int
     signed_on: date
     starts_on: date
     ends_on: date
-    amendments: list[Amendment] = field(default_factory=list)
+    amendments: list[EstateAmendment] = field(default_factory=list)
 
     @property
     def effective_value(self) -> int:
@@ -131,7 +131,7 @@ class Contract:
 
 
 @dataclass(slots=True)
-class Tender:
+class EstateTender:
     code: int
     name: str
     method: str
@@ -142,13 +142,13 @@ class Tender:
     announced_on: date
     bid_closes_on: date | None  # end of "Upload Dokumen Penawaran"; None for non-tenders
     rup_codes: list[int]
-    bids: list[Bid] = field(default_factory=list)
-    contract: Contract | None = None
+    bids: list[EstateBid] = field(default_factory=list)
+    contract: EstateContract | None = None
     role: str | None = None
 
 
 @dataclass(slots=True)
-class Payment:
+class EstatePayment:
     number: str
     paid_on: date
     amount: int
@@ -161,7 +161,7 @@ class Payment:
 
 
 @dataclass(slots=True)
-class Progress:
+class EstateProgress:
     sa_code: str
     opd_code: str
     quarter: int
@@ -175,21 +175,21 @@ class RegionYear:
     region: str
     fiscal_year: int
     cutoff: date  # the last day the data covers
-    opds: list[Opd] = field(default_factory=list)
-    programs: list[Program] = field(default_factory=list)
-    activities: list[Activity] = field(default_factory=list)
-    sub_activities: list[SubActivity] = field(default_factory=list)
-    indicators: list[Indicator] = field(default_factory=list)
-    budget_lines: list[BudgetLine] = field(default_factory=list)
-    packages: list[Package] = field(default_factory=list)
-    tenders: list[Tender] = field(default_factory=list)
-    payments: list[Payment] = field(default_factory=list)
-    progress: list[Progress] = field(default_factory=list)
+    opds: list[EstateOpd] = field(default_factory=list)
+    programs: list[EstateProgram] = field(default_factory=list)
+    activities: list[EstateActivity] = field(default_factory=list)
+    sub_activities: list[EstateSubActivity] = field(default_factory=list)
+    indicators: list[EstateIndicator] = field(default_factory=list)
+    budget_lines: list[EstateBudgetLine] = field(default_factory=list)
+    packages: list[EstatePackage] = field(default_factory=list)
+    tenders: list[EstateTender] = field(default_factory=list)
+    payments: list[EstatePayment] = field(default_factory=list)
+    progress: list[EstateProgress] = field(default_factory=list)
     # rule code → natural keys of the rows seeded to trigger it
     seeded: dict[str, list[str]] = field(default_factory=dict)
 
     @property
-    def contracts(self) -> list[Contract]:
+    def contracts(self) -> list[EstateContract]:
         return [t.contract for t in self.tenders if t.contract is not None]
 
     def seed(self, code: str, key: str) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
-from estate.model import Contract, Package, Payment, RegionYear, Tender
+from estate.model import EstateContract, EstatePackage, EstatePayment, EstateTender, RegionYear
 
 # DOMAIN.md family → rule codes
 FAMILIES: dict[int, tuple[str, ...]] = {
@@ -95,11 +95,11 @@ def detect(ry: RegionYear) -> dict[str, list[str]]:
 
     packages = {p.rup_code: p for p in ry.packages}
     latest = _latest_progress(ry)
-    by_contract: dict[str, list[Payment]] = defaultdict(list)
+    by_contract: dict[str, list[EstatePayment]] = defaultdict(list)
     for pay in ry.payments:
         if pay.contract_number:
             by_contract[pay.contract_number].append(pay)
-    contracts: dict[str, tuple[Contract, Tender]] = {}
+    contracts: dict[str, tuple[EstateContract, EstateTender]] = {}
     for t in ry.tenders:
         linked = [packages[c] for c in t.rup_codes if c in packages]
         _tender_rules(t, linked, found)
@@ -167,7 +167,7 @@ def detect(ry: RegionYear) -> dict[str, list[str]]:
     return {code: sorted(keys) for code, keys in found.items()}
 
 
-def _tender_rules(t: Tender, linked: list[Package], found: dict[str, set[str]]) -> None:
+def _tender_rules(t: EstateTender, linked: list[EstatePackage], found: dict[str, set[str]]) -> None:
     code = str(t.code)
     if not linked:
         found["TENDER_WITHOUT_RUP"].add(code)
@@ -175,13 +175,12 @@ def _tender_rules(t: Tender, linked: list[Package], found: dict[str, set[str]]) 
         found["TENDER_BEFORE_RUP"].add(code)
     if any(METHOD_RANK[t.method] < METHOD_RANK[p.method] for p in linked):
         found["METHOD_DEVIATION"].add(code)
-    submitted = [b for b in t.bids if b.amount is not None]
+    submitted = [(b.amount, b.vendor.npwp) for b in t.bids if b.amount is not None]
     if t.method in COMPETITIVE and len(submitted) == 1:
         found["SINGLE_BIDDER"].add(code)
     seen: dict[int, set[str]] = defaultdict(set)
-    for b in submitted:
-        assert b.amount is not None
-        seen[b.amount].add(b.vendor.npwp)
+    for amount, npwp in submitted:
+        seen[amount].add(npwp)
     if any(len(vendors) > 1 for vendors in seen.values()):
         found["IDENTICAL_BIDS"].add(code)
     if t.method in PRICE_ONLY:
@@ -207,7 +206,7 @@ def _latest_progress(ry: RegionYear) -> dict[str, Decimal]:
     return {code: value for code, (_, value) in best.items()}
 
 
-def _split_groups(packages: Iterable[Package]) -> set[str]:
+def _split_groups(packages: Iterable[EstatePackage]) -> set[str]:
     """(OPD, account) groups holding a split: ≥2 Pengadaan Langsung packages each under the
     ceiling, announced within 30 days of each other, together over the ceiling."""
     groups: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)

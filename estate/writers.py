@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
-import aiomysql  # type: ignore[import-untyped]
+import aiomysql
 import asyncpg
-from openpyxl import Workbook as XlsxWorkbook  # type: ignore[import-untyped]
+from openpyxl import Workbook as XlsxWorkbook
 
 from estate.legacy.tables import Table, Workbook
 

@@ -14,21 +14,25 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
+import asyncpg.pool
 from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from hub.errors import store_unreachable
+from hub.errors import StoreUnavailableError, store_unreachable
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE = "rantai"
+
+# A connection of its own or one lent by a pool: the statement helpers take either.
+PgConnection: TypeAlias = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 
 class DatabaseError(Exception):
@@ -189,7 +193,8 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[Any]:
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
         driver = raw.driver_connection
-        assert driver is not None
+        if driver is None:  # the pool's connection was invalidated under us
+            raise StoreUnavailableError()
         try:
             yield driver
         except Exception as exc:

@@ -44,7 +44,7 @@ os.environ.setdefault("RANTAI_DEV_ANONYMOUS_ROLE", "province")
 
 async def mariadb_reachable() -> bool:
     """Tests of MariaDB sources skip, saying so, on a machine without a MariaDB server."""
-    import aiomysql  # type: ignore[import-untyped]
+    import aiomysql
 
     from estate.writers import mysql_kwargs
 

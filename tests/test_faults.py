@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiomysql  # type: ignore[import-untyped]
+import aiomysql
 import asyncpg
 import httpx
 import pytest

@@ -16,14 +16,8 @@ from typing import Any
 import pytest
 
 from adapters.check import check_source
-from adapters.mapping import (
-    FieldRule,
-    MappingError,
-    RecordError,
-    convert,
-    load_config,
-    load_mapping,
-)
+from adapters.field_rules import FieldRule, RecordError, convert
+from adapters.mapping import MappingError, load_config, load_mapping
 from adapters.records import FieldSpec
 from hub.sync.coercion import coerce, coercer
 from hub.sync.types import ColumnType

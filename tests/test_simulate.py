@@ -1,4 +1,4 @@
-"""The legacy-estate simulator (estate/simulate.py) on real servers: every kind of change
+"""The legacy-estate simulator (estate/simulate/) on real servers: every kind of change
 happens, lands in the legacy rows in each flavour's own shape, raises watermarks, keeps
 payments and progress within bounds, keeps the estate free of new (or resolved) ketimpangan,
 and replays the same changes for the same seed — with MariaDB and with SQLite finance; over
@@ -32,18 +32,18 @@ from estate import names, rules
 from estate.generate import generate_estate
 from estate.legacy.monev import MONEV_LAYOUT
 from estate.model import (
-    Amendment,
-    Bid,
-    BudgetLine,
-    Contract,
-    Indicator,
-    Package,
-    Payment,
-    Progress,
+    EstateAmendment,
+    EstateBid,
+    EstateBudgetLine,
+    EstateContract,
+    EstateIndicator,
+    EstatePackage,
+    EstatePayment,
+    EstateProgress,
+    EstateSubActivity,
+    EstateTender,
+    EstateVendor,
     RegionYear,
-    SubActivity,
-    Tender,
-    Vendor,
 )
 from estate.simulate import SimChange, Simulator, SimulatorError
 from estate.writers import drop_mariadb_database, mysql_kwargs, pg_dsn, with_database
@@ -766,11 +766,13 @@ def region_year(
 
     for _, rec in mine("sub_activity"):
         if rec["fiscal_year"] == LATEST:
-            ry.sub_activities.append(SubActivity(rec["code"], rec["name"], rec["opd_code"], 0))
+            ry.sub_activities.append(
+                EstateSubActivity(rec["code"], rec["name"], rec["opd_code"], 0)
+            )
     for _, rec in mine("indicator"):
         if rec["fiscal_year"] == LATEST:
             ry.indicators.append(
-                Indicator(
+                EstateIndicator(
                     rec["sub_activity_code"],
                     rec["seq"],
                     rec["description"],
@@ -782,7 +784,7 @@ def region_year(
     for _, rec in mine("budget_line"):
         if rec["fiscal_year"] == LATEST:
             ry.budget_lines.append(
-                BudgetLine(
+                EstateBudgetLine(
                     rec["sub_activity_code"],
                     rec["account_code"],
                     rec["account_name"],
@@ -795,7 +797,7 @@ def region_year(
         if rec["fiscal_year"] == LATEST:
             sa, account = split_mak(maks[rec["rup_code"]])
             ry.packages.append(
-                Package(
+                EstatePackage(
                     rec["rup_code"],
                     rec["opd_code"],
                     "",
@@ -812,23 +814,23 @@ def region_year(
     links: dict[str, list[str]] = defaultdict(list)
     for _, rec in recs["tender_package"]:
         links[rec["tender_code"]].append(rec["rup_code"])
-    bids: dict[str, list[Bid]] = defaultdict(list)
+    bids: dict[str, list[EstateBid]] = defaultdict(list)
     for _, rec in recs["bid"]:
-        vendor = Vendor(0, rec["vendor_name"], digits(rec["vendor_tax_id"]))
+        vendor = EstateVendor(0, rec["vendor_name"], digits(rec["vendor_tax_id"]))
         bids[rec["tender_code"]].append(
-            Bid(vendor, rec["amount"], rec["corrected_amount"], bool(rec["is_winner"]))
+            EstateBid(vendor, rec["amount"], rec["corrected_amount"], bool(rec["is_winner"]))
         )
-    amendments: dict[str, list[Amendment]] = defaultdict(list)
+    amendments: dict[str, list[EstateAmendment]] = defaultdict(list)
     for _, rec in mine("contract_amendment"):
         amendments[rec["contract_number"]].append(
-            Amendment(rec["version"], rec["value"], rec["reason"], rec["signed_on"])
+            EstateAmendment(rec["version"], rec["value"], rec["reason"], rec["signed_on"])
         )
-    contracts: dict[str, Contract] = {}
+    contracts: dict[str, EstateContract] = {}
     for _, rec in mine("contract"):
-        contracts[rec["tender_code"]] = Contract(
+        contracts[rec["tender_code"]] = EstateContract(
             rec["number"],
             rec["tender_code"],
-            Vendor(0, rec["vendor_name"], digits(rec["vendor_tax_id"])),
+            EstateVendor(0, rec["vendor_name"], digits(rec["vendor_tax_id"])),
             rec["value"],
             rec["signed_on"],
             rec["starts_on"],
@@ -838,7 +840,7 @@ def region_year(
     for _, rec in mine("tender"):
         if tender_years[(region, rec["code"])] != LATEST:
             continue
-        tender = Tender(
+        tender = EstateTender(
             rec["code"],
             rec["name"],
             rec["method"],
@@ -856,7 +858,7 @@ def region_year(
     for _, rec in mine("payment"):
         if rec["fiscal_year"] == LATEST:
             ry.payments.append(
-                Payment(
+                EstatePayment(
                     rec["sp2d_number"],
                     rec["paid_on"],
                     rec["amount"],
@@ -872,7 +874,7 @@ def region_year(
         if rec["fiscal_year"] == LATEST:
             quarter = int(rec["period"].rsplit("Q", 1)[1])
             ry.progress.append(
-                Progress(
+                EstateProgress(
                     rec["sub_activity_code"],
                     "",
                     quarter,

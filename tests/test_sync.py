@@ -25,7 +25,7 @@ from hub.jobs import SyncJob
 from hub.migrate import run_async
 from hub.serving.app import create_app
 from hub.settings import Settings
-from hub.sync import Progress
+from hub.sync import SyncProgress
 from tests.conftest import Server, asyncpg_dsn
 
 OPD = "1.02.0.00.0.00.01.0000"
@@ -380,7 +380,7 @@ async def test_a_sync_killed_between_batches_resumes_with_nothing_lost_or_double
     # boundary), then after the 1st batch of budget lines, then once more in payments.
     for stream, rows_read in (("sub_activity", 4), ("budget_line", 2), ("payment", 2)):
 
-        def crash(event: Progress, stream: str = stream, rows_read: int = rows_read) -> None:
+        def crash(event: SyncProgress, stream: str = stream, rows_read: int = rows_read) -> None:
             if event.stream.startswith(stream) and not event.done and event.read >= rows_read:
                 raise Crash
 

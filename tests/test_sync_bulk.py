@@ -92,7 +92,7 @@ async def synced(
 
 
 def test_links_not_derived_are_one_parent_by_natural_key() -> None:
-    """What lets a sync re-resolve only null links (Link.derived): each other link is one
+    """What lets a sync re-resolve only null links (LinkColumn.derived): each other link is one
     parent, found by a unique key that never changes, whose deletion sets the link to null."""
     for link in LINKS:
         if link.derived:

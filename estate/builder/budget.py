@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from estate import names
 from estate.builder.draw import day_between, money
 from estate.builder.packages import new_package
-from estate.model import BudgetLine, SubActivity
+from estate.model import EstateBudgetLine, EstateSubActivity
 
 if TYPE_CHECKING:
     from estate.builder.year import YearBuilder
@@ -27,10 +27,10 @@ def budget(year: YearBuilder) -> None:
     by_mak: dict[tuple[str, str], int] = defaultdict(int)
     for p in ry.packages:
         by_mak[(p.sa_code, p.account)] += p.pagu
-    lines_by_sa: dict[str, list[BudgetLine]] = defaultdict(list)
+    lines_by_sa: dict[str, list[EstateBudgetLine]] = defaultdict(list)
     for (sa_code, account_code), total in by_mak.items():
         amount = math.ceil(total * 1000 / rng.randint(750, 970) / 1000) * 1000
-        line = BudgetLine(
+        line = EstateBudgetLine(
             sa_code,
             account_code,
             names.ACCOUNT_BY_CODE[account_code].name,
@@ -41,7 +41,7 @@ def budget(year: YearBuilder) -> None:
     for sa in ry.sub_activities:
         for account in rng.sample(names.NON_PROCURABLE, rng.randint(1, 2)):
             lines_by_sa[sa.code].append(
-                BudgetLine(
+                EstateBudgetLine(
                     sa.code,
                     account.code,
                     account.name,
@@ -61,7 +61,7 @@ def budget(year: YearBuilder) -> None:
     # NOT_PROCURED_BY_Q3: a capital line with no package, or one announced after Q3.
     capital = [a for a in names.ACCOUNTS if a.code.startswith("5.2")]
     for n, (sa, account) in enumerate(free_accounts(year, capital, "NOT_PROCURED_BY_Q3")):
-        line = BudgetLine(
+        line = EstateBudgetLine(
             sa.code,
             account.code,
             account.name,
@@ -91,13 +91,13 @@ def budget(year: YearBuilder) -> None:
 
 def free_accounts(
     year: YearBuilder, accounts: list[names.Account], code: str
-) -> list[tuple[SubActivity, names.Account]]:
+) -> list[tuple[EstateSubActivity, names.Account]]:
     """`k[code]` distinct sub-activities, each with an account it has no DPA line for."""
     rng = year.rng
     have: dict[str, set[str]] = defaultdict(set)
     for line in year.ry.budget_lines:
         have[line.sa_code].add(line.account)
-    out: list[tuple[SubActivity, names.Account]] = []
+    out: list[tuple[EstateSubActivity, names.Account]] = []
     for sa in rng.sample(year.ry.sub_activities, len(year.ry.sub_activities)):
         if len(out) == year.k[code]:
             break

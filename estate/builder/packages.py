@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from estate import names, rules
 from estate.builder.draw import day_between, money
-from estate.model import Package, SubActivity
+from estate.model import EstatePackage, EstateSubActivity
 
 if TYPE_CHECKING:
     from estate.builder.year import YearBuilder
@@ -46,7 +46,7 @@ CONTRACT_ROLES = (
 CONSOLIDATED = "consolidated"  # a clean tender covering two RUP packages (not a rule)
 
 
-def new_package(year: YearBuilder, sa: SubActivity, method: str) -> Package:
+def new_package(year: YearBuilder, sa: EstateSubActivity, method: str) -> EstatePackage:
     rng = year.rng
     opd = year.opd_by_code[sa.opd_code]
     if method == "Tender":
@@ -76,7 +76,7 @@ def new_package(year: YearBuilder, sa: SubActivity, method: str) -> Package:
     else:
         name = f"{rng.choice(names.WORKS)} {rng.choice(names.OBJECTS)}"
     funding = "BLUD" if opd.short == "RSUD" else ("APBDP" if rng.random() < 0.08 else "APBD")
-    return Package(
+    return EstatePackage(
         year.next_rup(),
         opd.code,
         opd.name,
@@ -90,7 +90,7 @@ def new_package(year: YearBuilder, sa: SubActivity, method: str) -> Package:
     )
 
 
-def convert(year: YearBuilder, p: Package, method: str) -> None:
+def convert(year: YearBuilder, p: EstatePackage, method: str) -> None:
     sa = year.sa_by_code[p.sa_code]
     fresh = new_package(year, sa, method)
     p.method, p.account, p.category, p.pagu, p.name = (

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from estate.builder.draw import day_between, money, tenths
 from estate.builder.tenders import amend
-from estate.model import Contract, Payment, Tender
+from estate.model import EstateContract, EstatePayment, EstateTender
 
 if TYPE_CHECKING:
     from estate.builder.year import YearBuilder
@@ -26,14 +26,14 @@ def contract_roles(year: YearBuilder) -> None:
     rng, ry = year.rng, year.ry
     packages = {p.rup_code: p for p in ry.packages}
     pool = [
-        t for t in ry.tenders if t.contract is not None and t.role is None and len(t.rup_codes) == 1
+        (t, t.contract)
+        for t in ry.tenders
+        if t.contract is not None and t.role is None and len(t.rup_codes) == 1
     ]
     rng.shuffle(pool)
 
-    def take(ok: str | None = None) -> Tender:
-        for i, t in enumerate(pool):
-            c = t.contract
-            assert c is not None
+    def take(ok: str | None = None) -> tuple[EstateTender, EstateContract]:
+        for i, (t, c) in enumerate(pool):
             sa = packages[t.rup_codes[0]].sa_code
             if sa in year.special_sas:
                 continue
@@ -48,27 +48,24 @@ def contract_roles(year: YearBuilder) -> None:
         raise RuntimeError(f"estate {year.r.region}/{year.fy}: too few contracts to seed")
 
     for _ in range(year.k["PAID_AHEAD_OF_PROGRESS"]):
-        t = take("payable")
-        assert t.contract is not None
+        t, c = take("payable")
         sa = packages[t.rup_codes[0]].sa_code
         year.special_sas.add(sa)
         year.latest[sa] = tenths(rng, 46, 49.5)
-        year.contract_role[t.contract.number] = "PAID_AHEAD_OF_PROGRESS"
-        year.seed("PAID_AHEAD_OF_PROGRESS", f"{year.r.region}/{t.contract.number}")
+        year.contract_role[c.number] = "PAID_AHEAD_OF_PROGRESS"
+        year.seed("PAID_AHEAD_OF_PROGRESS", f"{year.r.region}/{c.number}")
     for _ in range(year.k["PAYMENT_BEFORE_HANDOVER"]):
-        t = take("before")
-        assert t.contract is not None
+        t, c = take("before")
         # Its sub-activity keeps normal progress: no other seed may lower it.
         year.special_sas.add(packages[t.rup_codes[0]].sa_code)
-        year.contract_role[t.contract.number] = "PAYMENT_BEFORE_HANDOVER"
-        year.seed("PAYMENT_BEFORE_HANDOVER", f"{year.r.region}/{t.contract.number}")
+        year.contract_role[c.number] = "PAYMENT_BEFORE_HANDOVER"
+        year.seed("PAYMENT_BEFORE_HANDOVER", f"{year.r.region}/{c.number}")
     for _ in range(year.k["AMENDMENT_ABOVE_10_PERCENT"]):
-        t = take()
-        assert t.contract is not None
-        amend(year, t.contract, rng.randint(1150, 1300), versions=rng.randint(1, 2))
-        year.contract_role[t.contract.number] = "AMENDMENT_ABOVE_10_PERCENT"
-        year.seed("AMENDMENT_ABOVE_10_PERCENT", f"{year.r.region}/{t.contract.number}")
-    year.payee_pool = pool
+        _, c = take()
+        amend(year, c, rng.randint(1150, 1300), versions=rng.randint(1, 2))
+        year.contract_role[c.number] = "AMENDMENT_ABOVE_10_PERCENT"
+        year.seed("AMENDMENT_ABOVE_10_PERCENT", f"{year.r.region}/{c.number}")
+    year.payee_pool = [c for _, c in pool]
     # Sub-activities behind schedule: none of the above.
     reporting = [
         sa.code
@@ -84,11 +81,11 @@ def contract_roles(year: YearBuilder) -> None:
 def payments(year: YearBuilder) -> None:
     rng, ry = year.rng, year.ry
     packages = {p.rup_code: p for p in ry.packages}
-    raw: list[Payment] = []
+    raw: list[EstatePayment] = []
 
     def pay(day: date, amount: int, kind: str, **fields: str | None) -> None:
         raw.append(
-            Payment(
+            EstatePayment(
                 "",
                 day,
                 amount,
@@ -176,7 +173,7 @@ def payments(year: YearBuilder) -> None:
 
 
 def contract_payments(
-    year: YearBuilder, c: Contract, physical: Decimal, role: str | None
+    year: YearBuilder, c: EstateContract, physical: Decimal, role: str | None
 ) -> list[tuple[date, int]]:
     rng = year.rng
     total = c.effective_value
@@ -219,14 +216,13 @@ def contract_payments(
 
 def payee_not_winner(year: YearBuilder) -> None:
     rng = year.rng
-    by_contract: dict[str, list[Payment]] = defaultdict(list)
+    by_contract: dict[str, list[EstatePayment]] = defaultdict(list)
     for p in year.ry.payments:
         if p.contract_number:
             by_contract[p.contract_number].append(p)
-    pool = [t for t in year.payee_pool if t.contract and by_contract.get(t.contract.number)]
-    for t in rng.sample(pool, year.k["PAYEE_NOT_WINNER"]):
-        assert t.contract is not None
-        payment = rng.choice(by_contract[t.contract.number])
-        other = rng.choice([v for v in year.r.vendors if v.npwp != t.contract.vendor.npwp])
+    pool = [c for c in year.payee_pool if by_contract.get(c.number)]
+    for c in rng.sample(pool, year.k["PAYEE_NOT_WINNER"]):
+        payment = rng.choice(by_contract[c.number])
+        other = rng.choice([v for v in year.r.vendors if v.npwp != c.vendor.npwp])
         payment.payee_name, payment.payee_npwp = other.name, other.npwp
         year.seed("PAYEE_NOT_WINNER", f"{year.r.region}/{year.fy}/{payment.number}")

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 from estate import names
 from estate.builder.budget import dpa_number
 from estate.builder.draw import money
-from estate.model import Activity, BudgetLine, Indicator, Program, SubActivity
+from estate.model import (
+    EstateActivity,
+    EstateBudgetLine,
+    EstateIndicator,
+    EstateProgram,
+    EstateSubActivity,
+)
 
 if TYPE_CHECKING:
     from estate.builder.year import YearBuilder
@@ -18,22 +24,22 @@ if TYPE_CHECKING:
 
 def plan_rows(year: YearBuilder) -> None:
     rng, ry = year.rng, year.ry
-    programs: dict[str, Program] = {}
-    activities: dict[str, Activity] = {}
+    programs: dict[str, EstateProgram] = {}
+    activities: dict[str, EstateActivity] = {}
     for entry in year.r.catalogue:
         if rng.random() >= 0.94:
             continue
         opd = year.r.opds[entry.opd]
         if entry.program not in programs:
-            programs[entry.program] = Program(
+            programs[entry.program] = EstateProgram(
                 entry.program, entry.program_name, year.unique_id(10_000, 99_999)
             )
         if entry.activity not in activities:
-            activities[entry.activity] = Activity(
+            activities[entry.activity] = EstateActivity(
                 entry.activity, entry.activity_name, year.unique_id(100_000, 999_999)
             )
         internal = year.unique_id(1_000_000, 9_999_999)
-        sa = SubActivity(entry.code, entry.name, opd.code, internal)
+        sa = EstateSubActivity(entry.code, entry.name, opd.code, internal)
         ry.sub_activities.append(sa)
         year.sa_by_code[sa.code] = sa
     ry.opds = list(year.r.opds)
@@ -53,7 +59,7 @@ def special_sub_activities(year: YearBuilder) -> None:
         code = f"{anchor.code.rsplit('.', 1)[0]}.{seq:04d}"
         internal = year.unique_id(1_000_000, 9_999_999)
         name = f"{rng.choice(names.WORKS)} {rng.choice(names.OBJECTS)}"
-        sa = SubActivity(code, name, anchor.opd_code, internal)
+        sa = EstateSubActivity(code, name, anchor.opd_code, internal)
         year.sa_by_code[code] = sa
         if n < year.k["PLAN_WITHOUT_BUDGET"]:
             sa.has_budget = False
@@ -63,7 +69,7 @@ def special_sub_activities(year: YearBuilder) -> None:
             sa.in_plan = False
             for account in rng.sample(names.NON_PROCURABLE, rng.randint(1, 2)):
                 ry.budget_lines.append(
-                    BudgetLine(
+                    EstateBudgetLine(
                         code,
                         account.code,
                         account.name,
@@ -92,7 +98,7 @@ def indicators(year: YearBuilder) -> None:
             achieved = None
             if year.closed and sa.has_budget:
                 achieved = (target * rng.randint(60, 120) / 100).quantize(Decimal("0.1"))
-            ry.indicators.append(Indicator(sa.code, seq, description, unit, target, achieved))
+            ry.indicators.append(EstateIndicator(sa.code, seq, description, unit, target, achieved))
     measured = [i for i in ry.indicators if i.achieved is not None]
     for ind in rng.sample(measured, year.k["INDICATOR_BELOW_TARGET"]):
         ind.achieved = (ind.target * rng.randint(10, 40) / 100).quantize(Decimal("0.1"))

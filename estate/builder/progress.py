@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from estate import names
 from estate.builder.draw import tenths
-from estate.model import Progress
+from estate.model import EstateProgress
 
 if TYPE_CHECKING:
     from estate.builder.year import YearBuilder
@@ -45,5 +45,5 @@ def progress(year: YearBuilder) -> None:
             financial = (physical * rng.randint(60, 100) / 100).quantize(Decimal("0.1"))
             problem = rng.choice(names.PROBLEMS) if rng.random() < 0.12 else None
             ry.progress.append(
-                Progress(sa.code, sa.opd_code, quarter, physical, financial, problem)
+                EstateProgress(sa.code, sa.opd_code, quarter, physical, financial, problem)
             )

@@ -10,7 +10,7 @@ from datetime import date
 
 from estate import names, rules
 from estate.builder.year import YearBuilder
-from estate.model import Opd, RegionYear, Vendor
+from estate.model import EstateOpd, EstateVendor, RegionYear
 
 
 @dataclass(frozen=True)
@@ -59,16 +59,16 @@ class RegionBuilder:
         rng = random.Random(f"{seed}/{plan.region}/catalogue")
         kinds = names.OPDS[: plan.opds]
         self.opds = [
-            Opd(k.code, k.name, k.short, 1000 + i * 7 + rng.randint(0, 6))
+            EstateOpd(k.code, k.name, k.short, 1000 + i * 7 + rng.randint(0, 6))
             for i, k in enumerate(kinds)
         ]
         self.vendors = self._vendors(rng, max(40, plan.sub_activities // 3))
         self.catalogue = self._catalogue(rng, kinds)
         self.used_ids: set[int] = set()
 
-    def _vendors(self, rng: random.Random, count: int) -> list[Vendor]:
+    def _vendors(self, rng: random.Random, count: int) -> list[EstateVendor]:
         base = 100_000 + names.REGION_INDEX[self.region] * 100_000
-        vendors: list[Vendor] = []
+        vendors: list[EstateVendor] = []
         seen: set[str] = set()
         for i in range(count):
             words = " ".join(rng.sample(names.VENDOR_WORDS, 2))
@@ -76,7 +76,9 @@ class RegionBuilder:
             while npwp in seen:
                 npwp = f"{rng.randrange(10**14, 10**15)}"
             seen.add(npwp)
-            vendors.append(Vendor(base + i, f"{rng.choice(names.VENDOR_PREFIX)} {words}", npwp))
+            vendors.append(
+                EstateVendor(base + i, f"{rng.choice(names.VENDOR_PREFIX)} {words}", npwp)
+            )
         return vendors
 
     def _catalogue(self, rng: random.Random, kinds: list[names.OpdKind]) -> list[CatalogueEntry]:

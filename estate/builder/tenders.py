@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING
 from estate import names
 from estate.builder.draw import day_between, money
 from estate.builder.packages import CONSOLIDATED, TENDER_ROLES
-from estate.model import Amendment, Bid, Contract, Package, Tender, Vendor
+from estate.model import (
+    EstateAmendment,
+    EstateBid,
+    EstateContract,
+    EstatePackage,
+    EstateTender,
+    EstateVendor,
+)
 
 if TYPE_CHECKING:
     from estate.builder.year import YearBuilder
@@ -22,7 +29,7 @@ SPSE_METHODS = ("Tender", "Seleksi", "Penunjukan Langsung", "Pengadaan Langsung"
 
 def tenders(year: YearBuilder) -> None:
     ry = year.ry
-    twins: dict[str, list[Package]] = defaultdict(list)
+    twins: dict[str, list[EstatePackage]] = defaultdict(list)
     for p in ry.packages:
         if p.role == CONSOLIDATED:
             twins[p.sa_code + p.account].append(p)
@@ -40,7 +47,7 @@ def tenders(year: YearBuilder) -> None:
         ry.tenders.append(off_plan_tender(year))
 
 
-def tender(year: YearBuilder, group: list[Package], method: str) -> Tender:
+def tender(year: YearBuilder, group: list[EstatePackage], method: str) -> EstateTender:
     rng, p = year.rng, group[0]
     role = p.role if p.role in TENDER_ROLES else None
     pagu = sum(g.pagu for g in group)
@@ -60,7 +67,7 @@ def tender(year: YearBuilder, group: list[Package], method: str) -> Tender:
             signed = announced + timedelta(days=rng.randint(75, 100))
     else:
         signed = announced + timedelta(days=rng.randint(5, 20))
-    t = Tender(
+    t = EstateTender(
         code=year.next_tender(),
         name=p.name.removesuffix(" Paket I") if len(group) > 1 else p.name,
         method=method,
@@ -101,7 +108,7 @@ def tender(year: YearBuilder, group: list[Package], method: str) -> Tender:
     length = rng.randint(60, 150) if p.category == "Pekerjaan Konstruksi" else rng.randint(14, 90)
     ends = min(starts + timedelta(days=length), date(year.fy, 12, 20))
     ends = max(ends, starts + timedelta(days=7))
-    t.contract = Contract(
+    t.contract = EstateContract(
         f"{year.contract_seq:04d}/{kind}/{opd.short}/{year.fy}",
         t.code,
         winner,
@@ -119,14 +126,14 @@ def tender(year: YearBuilder, group: list[Package], method: str) -> Tender:
     return t
 
 
-def amend(year: YearBuilder, c: Contract, per_mille: int, versions: int = 1) -> None:
+def amend(year: YearBuilder, c: EstateContract, per_mille: int, versions: int = 1) -> None:
     mid = c.starts_on + (c.ends_on - c.starts_on) / 2
     signed = min(mid, year.cutoff)
     c.amendments = []
     for version in range(1, versions + 1):
         step = per_mille if version == versions else 1000 + (per_mille - 1000) // 3
         c.amendments.append(
-            Amendment(
+            EstateAmendment(
                 version,
                 c.value * step // 1000 // 1000 * 1000,
                 "Pekerjaan tambah kurang (CCO)" if step > 1000 else "Perubahan volume",
@@ -135,14 +142,16 @@ def amend(year: YearBuilder, c: Contract, per_mille: int, versions: int = 1) -> 
         )
 
 
-def bids(year: YearBuilder, t: Tender, winner: Vendor | None, value: int | None) -> list[Bid]:
+def bids(
+    year: YearBuilder, t: EstateTender, winner: EstateVendor | None, value: int | None
+) -> list[EstateBid]:
     """The bidders of a tender; the winner's corrected price is the contract value."""
     rng, role = year.rng, t.role
     hps = t.hps
     if t.method not in ("Tender", "Seleksi"):
         vendor = winner or rng.choice(year.r.vendors)
         amount = value if value is not None else hps * rng.randint(900, 980) // 1000
-        return [Bid(vendor, amount, amount, winner is not None)]
+        return [EstateBid(vendor, amount, amount, winner is not None)]
     submitted = 1 if role == "SINGLE_BIDDER" else rng.randint(3 if role else 2, 5)
     registered = rng.randint(0, 6)
     others = [v for v in year.r.vendors if v is not winner]
@@ -157,42 +166,42 @@ def bids(year: YearBuilder, t: Tender, winner: Vendor | None, value: int | None)
                 used.add(amount)
                 return amount
 
-    bids: list[Bid] = []
+    bids: list[EstateBid] = []
     if winner is not None:
-        bids.append(Bid(winner, reference, reference, True))
+        bids.append(EstateBid(winner, reference, reference, True))
     else:  # no award yet: the lowest bid is there, nobody is marked the winner
-        bids.append(Bid(vendors.pop(), reference, reference, False))
+        bids.append(EstateBid(vendors.pop(), reference, reference, False))
     rest = submitted - 1
     if role == "IDENTICAL_BIDS":
         same = fresh(reference + 1000, max(reference, hps) * 103 // 100)
-        bids += [Bid(vendors.pop(), same, same), Bid(vendors.pop(), same, same)]
+        bids += [EstateBid(vendors.pop(), same, same), EstateBid(vendors.pop(), same, same)]
         rest -= 2
     if role == "WINNER_NOT_LOWEST" or (
         t.method == "Seleksi" and winner is not None and rest > 0 and rng.random() < 0.3
     ):
         low = fresh(reference * 90 // 100, reference - 1000)
-        bids.append(Bid(vendors.pop(), low, low))
+        bids.append(EstateBid(vendors.pop(), low, low))
         rest -= 1
     for _ in range(max(0, rest)):
         if rng.random() < 0.25:  # failed the administrative check: never corrected
             amount = fresh(reference * 85 // 100, reference * 105 // 100)
-            bids.append(Bid(vendors.pop(), amount, None))
+            bids.append(EstateBid(vendors.pop(), amount, None))
         else:
             amount = fresh(reference + 1000, max(reference + 2000, hps * 103 // 100))
-            bids.append(Bid(vendors.pop(), amount, amount))
+            bids.append(EstateBid(vendors.pop(), amount, amount))
     for vendor in vendors[:registered]:
-        bids.append(Bid(vendor, None, None))
+        bids.append(EstateBid(vendor, None, None))
     rng.shuffle(bids)
     return bids
 
 
-def off_plan_tender(year: YearBuilder) -> Tender:
+def off_plan_tender(year: YearBuilder) -> EstateTender:
     """TENDER_WITHOUT_RUP: no link, or a link to a RUP code SiRUP does not have."""
     rng = year.rng
     hps = money(rng, 500_000_000, 3_000_000_000)
     announced = day_between(rng, date(year.fy, 3, 1), date(year.fy, 9, 15))
     dangling = [] if rng.random() < 0.5 else [year.rup_seq + 400_000 + rng.randint(1, 9999)]
-    t = Tender(
+    t = EstateTender(
         code=year.next_tender(),
         name=f"Pembangunan {rng.choice(names.OBJECTS)}",
         method="Tender",

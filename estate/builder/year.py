@@ -15,7 +15,7 @@ from estate.builder.payments import contract_roles, payee_not_winner, payments
 from estate.builder.plan import indicators, plan_rows, special_sub_activities
 from estate.builder.progress import progress
 from estate.builder.tenders import tenders
-from estate.model import RegionYear, SubActivity, Tender
+from estate.model import EstateContract, EstateSubActivity, RegionYear
 
 if TYPE_CHECKING:
     from estate.builder.region import RegionBuilder
@@ -46,13 +46,13 @@ class YearBuilder:
         self.tender_seq = 1000 + year_index * 50_000 + self.rng.randint(0, 99)
         self.contract_seq = 0
         self.opd_by_code = {o.code: o for o in region.opds}
-        self.sa_by_code: dict[str, SubActivity] = {}
+        self.sa_by_code: dict[str, EstateSubActivity] = {}
         self.special_sas: set[str] = set()  # progress decided by a seed
         self.latest: dict[str, Decimal] = {}
         self.used_ids = region.used_ids  # SIPD ids are unique across years
         self.procured_lines: set[tuple[str, str]] = set()
         self.contract_role: dict[str, str] = {}
-        self.payee_pool: list[Tender] = []
+        self.payee_pool: list[EstateContract] = []  # single-package contracts no other seed took
 
     # --- ids ---------------------------------------------------------------------------
 

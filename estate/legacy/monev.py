@@ -89,7 +89,8 @@ def monev_workbooks(region: str, years: Sequence[RegionYear]) -> list[Workbook]:
                     ["Tahun", ry.fiscal_year],
                     [],
                 ]
-            assert len(rows) == layout["header_row"] - 1
+            if len(rows) != layout["header_row"] - 1:  # the mapping files read that row
+                raise RuntimeError(f"monev flavour {f}: the header is not on its layout's row")
             rows.append(list(layout["columns"]))
             for n, rep in enumerate(reports, start=1):
                 period = f"{ry.fiscal_year}-Q{rep.quarter}"

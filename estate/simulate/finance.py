@@ -26,8 +26,8 @@ from estate.simulate.formats import (
     percent,
     rupiah,
 )
-from estate.simulate.reads import Contract, paid_by_contract, read_contracts, read_dpa_lines
-from estate.simulate.sources import Finance, Region
+from estate.simulate.reads import SpseContract, paid_by_contract, read_contracts, read_dpa_lines
+from estate.simulate.sources import Finance, ManifestRegion
 
 if TYPE_CHECKING:
     from estate.simulate.simulator import Simulator
@@ -39,7 +39,7 @@ NO_REPORT_PROGRESS = Decimal(60)  # what a contract without any monev report may
 
 
 async def contract_payment(
-    sim: Simulator, region: Region, today: date, moment: datetime
+    sim: Simulator, region: ManifestRegion, today: date, moment: datetime
 ) -> SimChange | None:
     if region.finance is None or region.procurement is None:
         return None
@@ -50,7 +50,7 @@ async def contract_payment(
     finance = sim.finance_db(region.finance)
     async with finance.transaction():
         paid = await paid_by_contract(finance, sim.fiscal_year)
-        options: list[tuple[Contract, int, bool, Decimal | None]] = []
+        options: list[tuple[SpseContract, int, bool, Decimal | None]] = []
         for c in contracts:
             if not c.maks or today < c.starts_on + timedelta(days=10):
                 continue
@@ -109,7 +109,7 @@ async def contract_payment(
 
 
 async def gu_payment(
-    sim: Simulator, region: Region, today: date, moment: datetime
+    sim: Simulator, region: ManifestRegion, today: date, moment: datetime
 ) -> SimChange | None:
     """GU (ganti uang) on a DPA line no package procures: up to what is left on it."""
     if region.finance is None:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openpyxl import Workbook as XlsxWorkbook  # type: ignore[import-untyped]
+from openpyxl import Workbook as XlsxWorkbook
 from openpyxl import load_workbook
 
 from adapters.codes import normalise_sub_activity_code
@@ -23,7 +23,7 @@ from estate.legacy.formats import code_as, percent_text
 from estate.legacy.monev import MONEV_LAYOUT
 from estate.simulate.change import SimChange
 from estate.simulate.formats import HUNDRED, percent
-from estate.simulate.sources import Region
+from estate.simulate.sources import ManifestRegion
 
 if TYPE_CHECKING:
     from estate.simulate.simulator import Simulator
@@ -133,13 +133,13 @@ class Workbooks:
         self._progress: dict[str, dict[str, Report]] = {}  # region → canonical sa → latest
         self._sheets: dict[Path, tuple[tuple[int, int], Sheet]] = {}  # by (mtime, size)
 
-    def remember(self, region: Region, sa: str, report: Report) -> None:
+    def remember(self, region: ManifestRegion, sa: str, report: Report) -> None:
         """A report just written becomes the latest of its sub kegiatan (once cached)."""
         cached = self._progress.get(region.code)
         if cached is not None:
             cached[sa] = report
 
-    def paths(self, region: Region) -> list[Path]:
+    def paths(self, region: ManifestRegion) -> list[Path]:
         if region.monev is None or region.monev.path is None:
             return []
         return sorted(region.monev.path.glob(f"{self.fiscal_year}_*.xlsx"))
@@ -181,7 +181,7 @@ class Workbooks:
         signature = await asyncio.to_thread(_write_sheet, sheet)
         self._sheets[sheet.path] = (signature, sheet)
 
-    async def progress_of(self, region: Region) -> dict[str, Report]:
+    async def progress_of(self, region: ManifestRegion) -> dict[str, Report]:
         """Latest monev report per sub-activity of the running year (cached per region)."""
         if region.code not in self._progress:
             layout = Layout.of(region.flavour)
@@ -195,7 +195,7 @@ class Workbooks:
         return self._progress[region.code]
 
 
-async def monev(sim: Simulator, region: Region, today: date) -> SimChange | None:
+async def monev(sim: Simulator, region: ManifestRegion, today: date) -> SimChange | None:
     if region.monev is None:
         return None
     rng, f = sim.rng, region.flavour

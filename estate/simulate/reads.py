@@ -14,7 +14,7 @@ from estate.simulate.sources import Finance
 
 
 @dataclass(frozen=True)
-class Contract:
+class SpseContract:
     number: str
     tender_code: int
     value: int  # signed value
@@ -51,12 +51,12 @@ WHERE t.tahun = $1
 """
 
 
-async def read_contracts(conn: Any, fiscal_year: int) -> list[Contract]:
-    out: list[Contract] = []
+async def read_contracts(conn: Any, fiscal_year: int) -> list[SpseContract]:
+    out: list[SpseContract] = []
     for row in await conn.fetch(CONTRACTS_SQL, fiscal_year):
         value = rupiah(row["nilai_kontrak"])
         out.append(
-            Contract(
+            SpseContract(
                 number=row["no_kontrak"],
                 tender_code=int(row["kd_tender"]),
                 value=value,

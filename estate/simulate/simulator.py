@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import aiomysql  # type: ignore[import-untyped]
+import aiomysql
 import asyncpg
 
 from adapters.codes import CodeError
@@ -25,7 +25,7 @@ from estate.simulate.change import SimChange, SimulatorError, SourceUnavailable
 from estate.simulate.finance import contract_payment, gu_payment
 from estate.simulate.formats import OFFICE_CLOSES, OFFICE_OPENS, SP2D, as_datetime
 from estate.simulate.monev import Workbooks, monev
-from estate.simulate.sources import Finance, Postgres, Region, Source, read_estate
+from estate.simulate.sources import Finance, ManifestRegion, ManifestSource, Postgres, read_estate
 from estate.simulate.spse import amendment, tender_announced, tender_result
 
 log = logging.getLogger(__name__)
@@ -220,7 +220,7 @@ class Simulator:
         return order
 
     async def _attempt(
-        self, kind: str, region: Region, today: date, moment: datetime
+        self, kind: str, region: ManifestRegion, today: date, moment: datetime
     ) -> SimChange | None:
         if kind == "payment":
             if region.finance is None:
@@ -244,12 +244,12 @@ class Simulator:
 
     # --- what the changes share: connections and watermarks --------------------------------
 
-    def postgres(self, source: Source) -> Postgres:
+    def postgres(self, source: ManifestSource) -> Postgres:
         if source.id not in self._pg:
             self._pg[source.id] = Postgres(source)
         return self._pg[source.id]
 
-    def finance_db(self, source: Source) -> Finance:
+    def finance_db(self, source: ManifestSource) -> Finance:
         if source.id not in self._finance:
             self._finance[source.id] = Finance(source)
         return self._finance[source.id]
@@ -263,12 +263,11 @@ class Simulator:
         return max(moment, table_max + timedelta(seconds=1))
 
     async def pg_insert(
-        self, conn: Any, region: Region, moment: datetime, table: str, *rows: dict[str, Any]
+        self, conn: Any, region: ManifestRegion, moment: datetime, table: str, *rows: dict[str, Any]
     ) -> None:
         """Insert rows in a procurement table, each with its own next watermark (the clock,
         or one second past the table's largest value) where the mapping names one."""
-        assert region.procurement is not None
-        column = region.procurement.watermark(table)
+        column = _procurement(region).watermark(table)
         if column is not None:
             stamp = self.next_stamp(moment, await self.pg_max(conn, region, table))
             for n, row in enumerate(rows):
@@ -278,6 +277,12 @@ class Simulator:
             marks = ", ".join(f"${n}" for n in range(1, len(row) + 1))
             await conn.execute(f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', *row.values())
 
-    async def pg_max(self, conn: Any, region: Region, table: str) -> datetime | None:
-        assert region.procurement is not None
-        return await self.postgres(region.procurement).max_watermark(conn, table)
+    async def pg_max(self, conn: Any, region: ManifestRegion, table: str) -> datetime | None:
+        return await self.postgres(_procurement(region)).max_watermark(conn, table)
+
+
+def _procurement(region: ManifestRegion) -> ManifestSource:
+    """The Pemda's SPSE and SiRUP database: the changes that write there check it exists."""
+    if region.procurement is None:
+        raise SimulatorError(f"{region.code} has no procurement database in the manifest")
+    return region.procurement

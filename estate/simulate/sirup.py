@@ -12,7 +12,7 @@ from adapters.codes import normalise_sub_activity_code, split_mak
 from estate import names
 from estate.simulate.formats import legacy_date, procurement_day, rupiah
 from estate.simulate.reads import has_table, read_dpa_lines
-from estate.simulate.sources import Region
+from estate.simulate.sources import ManifestRegion
 
 if TYPE_CHECKING:
     from estate.simulate.simulator import Simulator
@@ -68,7 +68,7 @@ async def open_package(sim: Simulator, conn: Any, announced: date) -> OpenPackag
 
 
 async def publish_package(
-    sim: Simulator, conn: Any, region: Region, tender_announced: date, moment: datetime
+    sim: Simulator, conn: Any, region: ManifestRegion, tender_announced: date, moment: datetime
 ) -> OpenPackage | None:
     """Publish a further Tender/Seleksi package in SiRUP on a mak that has one announced
     by the end of Q3 (so NOT_PROCURED_BY_Q3 stays as it is), with the OPD, category and

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import aiomysql  # type: ignore[import-untyped]
+import aiomysql
 import aiosqlite
 import asyncpg
 
@@ -26,7 +26,7 @@ MANIFEST = "estate-manifest.json"
 
 
 @dataclass(frozen=True)
-class Source:
+class ManifestSource:
     id: str
     kind: str
     region: str
@@ -41,12 +41,12 @@ class Source:
 
 
 @dataclass(frozen=True)
-class Region:
+class ManifestRegion:
     code: str
     flavour: str
-    finance: Source | None
-    procurement: Source | None
-    monev: Source | None
+    finance: ManifestSource | None
+    procurement: ManifestSource | None
+    monev: ManifestSource | None
 
 
 def _mapping_watermarks(path: Path) -> dict[str, str | None]:
@@ -63,7 +63,7 @@ def _mapping_watermarks(path: Path) -> dict[str, str | None]:
     return found
 
 
-def read_estate(data_dir: Path) -> tuple[int, date, list[Region]]:
+def read_estate(data_dir: Path) -> tuple[int, date, list[ManifestRegion]]:
     manifest_path = data_dir / MANIFEST
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -78,7 +78,7 @@ def read_estate(data_dir: Path) -> tuple[int, date, list[Region]]:
         entries: dict[str, dict[str, Any]] = manifest["sources"]
     except (KeyError, TypeError, ValueError) as exc:
         raise SimulatorError(f"{manifest_path} is not an estate manifest ({exc})") from exc
-    by_region: dict[str, dict[str, Source]] = defaultdict(dict)
+    by_region: dict[str, dict[str, ManifestSource]] = defaultdict(dict)
     flavours: dict[str, str] = {}
     for source_id, entry in sorted(entries.items()):
         family = source_id.split("-", 1)[0]
@@ -97,7 +97,7 @@ def read_estate(data_dir: Path) -> tuple[int, date, list[Region]]:
             flavour = known_flavour(str(entry["flavour"]))
         except (KeyError, TypeError) as exc:
             raise SimulatorError(f"{manifest_path}: source {source_id}: missing {exc}") from exc
-        by_region[region][family] = Source(
+        by_region[region][family] = ManifestSource(
             id=source_id,
             kind=kind,
             region=region,
@@ -111,7 +111,7 @@ def read_estate(data_dir: Path) -> tuple[int, date, list[Region]]:
     order = [str(r) for r in manifest.get("regions", [])]
     order += sorted(r for r in by_region if r not in order)
     regions = [
-        Region(
+        ManifestRegion(
             code,
             flavours[code],
             by_region[code].get("bpkad"),
@@ -130,7 +130,7 @@ def read_estate(data_dir: Path) -> tuple[int, date, list[Region]]:
 class Postgres:
     """One asyncpg connection to a PostgreSQL source, opened on first use."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: ManifestSource) -> None:
         if not source.url:
             raise SourceUnavailable(f"source {source.id}: no url in the manifest")
         self.source = source
@@ -165,7 +165,7 @@ class Postgres:
 class Finance:
     """The BPKAD database: MariaDB (aiomysql) or a SQLite file (aiosqlite). SQL uses `?`."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: ManifestSource) -> None:
         self.source = source
         self.flavour = source.flavour
         self._maria: Any = None

@@ -21,9 +21,9 @@ from estate.simulate.formats import (
     rupiah,
     winner_flag,
 )
-from estate.simulate.reads import Contract, has_table, paid_by_contract, read_contracts
+from estate.simulate.reads import SpseContract, has_table, paid_by_contract, read_contracts
 from estate.simulate.sirup import COMPETITIVE, open_package, publish_package
-from estate.simulate.sources import Region
+from estate.simulate.sources import ManifestRegion
 
 if TYPE_CHECKING:
     from estate.simulate.simulator import Simulator
@@ -51,7 +51,7 @@ class Bidder:
 
 
 async def tender_announced(
-    sim: Simulator, region: Region, today: date, moment: datetime
+    sim: Simulator, region: ManifestRegion, today: date, moment: datetime
 ) -> SimChange | None:
     """A package SiRUP plans for SPSE (Tender, Seleksi, Tender Cepat) gets its tender:
     the tender row (running), its link to the package, the bid schedule where the estate
@@ -175,7 +175,7 @@ async def tender_announced(
     )
 
 
-async def new_tender_code(sim: Simulator, conn: Any, region: Region) -> int:
+async def new_tender_code(sim: Simulator, conn: Any, region: ManifestRegion) -> int:
     """A new kd_tender in the generator's national format for the running year,
     `1<region index:02><yy><sequence:06>`, a few numbers past the largest one."""
     rng = sim.rng
@@ -251,7 +251,7 @@ def bid_amounts(sim: Simulator, hps: int, count: int) -> list[int]:
 
 
 async def tender_result(
-    sim: Simulator, region: Region, today: date, moment: datetime
+    sim: Simulator, region: ManifestRegion, today: date, moment: datetime
 ) -> SimChange | None:
     if region.procurement is None:
         return None
@@ -283,7 +283,7 @@ async def tender_result(
 
 
 async def award(
-    sim: Simulator, conn: Any, region: Region, tender: Any, today: date, moment: datetime
+    sim: Simulator, conn: Any, region: ManifestRegion, tender: Any, today: date, moment: datetime
 ) -> tuple[str, str] | None:
     """Award one running tender, if it can be done cleanly today: (key, summary)."""
     rng, f = sim.rng, region.flavour
@@ -393,7 +393,7 @@ async def award(
 
 
 async def amendment(
-    sim: Simulator, region: Region, today: date, moment: datetime
+    sim: Simulator, region: ManifestRegion, today: date, moment: datetime
 ) -> SimChange | None:
     """An addendum on a running contract, −5%…+8% of its signed value, where what was
     paid stays under 85% of both the old and the new effective value."""
@@ -416,7 +416,7 @@ async def amendment(
             and c.effective * 100 <= c.value * 110  # not already a seeded ketimpangan
             and paid.get(c.number, 0) * 100 <= c.effective * 85
         ]
-        chosen: tuple[Contract, int] | None = None
+        chosen: tuple[SpseContract, int] | None = None
         for c in rng.sample(options, len(options)):
             value = c.value * rng.randint(950, 1080) // 1000 // 1000 * 1000
             if value != c.effective and paid.get(c.number, 0) * 100 <= value * 85:

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 import orjson
+
+from hub.db import PgConnection
 
 AUDIT_LOCK = 0x52414E5441490004
 GENESIS = "0" * 64
@@ -44,7 +45,7 @@ def record_hash(
 
 
 async def append(
-    conn: asyncpg.Connection, secret_key: str, kind: str, actor: str, detail: dict[str, Any]
+    conn: PgConnection, secret_key: str, kind: str, actor: str, detail: dict[str, Any]
 ) -> None:
     """Add a record at the end of the chain (in the caller's transaction, if any)."""
     text = canonical(detail)
@@ -78,7 +79,7 @@ class Verification:
         return not self.problems
 
 
-async def verify(conn: asyncpg.Connection, secret_key: str) -> Verification:
+async def verify(conn: PgConnection, secret_key: str) -> Verification:
     """Every record checked: its content against its hash, its link against the previous
     record's stored hash (so one edited record is reported once, and a removed one as a
     break at the record after it)."""

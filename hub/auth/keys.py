@@ -9,10 +9,9 @@ import re
 import secrets
 from typing import Any
 
-import asyncpg
-
 from hub.auth import AuthError, Viewer, check_role
 from hub.auth.audit import append
+from hub.db import PgConnection
 from hub.events.broker import KEYS_CHANNEL
 
 KEY = re.compile(r"^rk_([0-9a-f]{8})_([A-Za-z0-9_-]{20,100})$")
@@ -23,7 +22,7 @@ def hash_secret(secret_key: str, secret: str) -> str:
 
 
 async def create(
-    conn: asyncpg.Connection,
+    conn: PgConnection,
     secret_key: str,
     role: str,
     region_code: str | None = None,
@@ -56,7 +55,7 @@ async def create(
     return f"rk_{prefix}_{secret}", prefix
 
 
-async def revoke(conn: asyncpg.Connection, secret_key: str, prefix: str) -> bool:
+async def revoke(conn: PgConnection, secret_key: str, prefix: str) -> bool:
     prefix = prefix.removeprefix("rk_").split("_")[0]
     async with conn.transaction():
         done = await conn.fetchval(
@@ -72,7 +71,7 @@ async def revoke(conn: asyncpg.Connection, secret_key: str, prefix: str) -> bool
     return done is not None
 
 
-async def listing(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+async def listing(conn: PgConnection) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT prefix, role, region_code, opd_code, label, created_at, revoked_at "
         "FROM api_key ORDER BY id"

@@ -84,7 +84,8 @@ def jwks_of_public_key(pem: bytes, kid: str) -> str:
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
     public = load_pem_public_key(pem)
-    assert isinstance(public, RSAPublicKey)
+    if not isinstance(public, RSAPublicKey):
+        raise ValueError(f"an RSA public key is needed, not {type(public).__name__}")
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public))
     jwk.update({"kid": kid, "use": "sig", "alg": "RS256"})
     return json.dumps({"keys": [jwk]})

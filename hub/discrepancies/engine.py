@@ -20,13 +20,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import asyncpg
 import orjson
 
+from hub.db import PgConnection
 from hub.discrepancies.rules import RULES, Rule
 from hub.discrepancies.thresholds import Thresholds
 from hub.events.changelog import Change, LoggedEntity, Routing, record
 from hub.events.outbox import DISCREPANCY as ENTITY
+
+# Re-exported: schema.changes still imports ENTITY and `raised` from here. They belong to
+# the change log, where the API can read them without loading the rules.
+from hub.events.discrepancy_events import ENTITY as ENTITY
+from hub.events.discrepancy_events import raised as raised
 
 DISCREPANCY_LOCK = 0x52414E5441490003
 DISCREPANCY = LoggedEntity("discrepancy", ENTITY)  # routed by `_evaluate`
@@ -52,7 +57,7 @@ class DiscrepancyEngine:
     def __init__(self, thresholds: Thresholds | None = None) -> None:
         self.thresholds = thresholds or Thresholds()
 
-    async def run(self, conn: asyncpg.Connection, *, full: bool = False) -> RunReport:
+    async def run(self, conn: PgConnection, *, full: bool = False) -> RunReport:
         started = time.perf_counter()
         report = RunReport(full=full)
         async with conn.transaction():
@@ -102,7 +107,7 @@ class DiscrepancyEngine:
         report.seconds = time.perf_counter() - started
         return report
 
-    async def _all_parts(self, conn: asyncpg.Connection) -> list[Part]:
+    async def _all_parts(self, conn: PgConnection) -> list[Part]:
         rows = await conn.fetch(
             """SELECT region_id, fiscal_year FROM sub_activity
             UNION SELECT region_id, fiscal_year FROM budget_line
@@ -116,7 +121,7 @@ class DiscrepancyEngine:
         return sorted((r[0], r[1]) for r in rows if r[0] is not None and r[1] is not None)
 
     async def _plan(
-        self, conn: asyncpg.Connection, position: int, head: int, report: RunReport
+        self, conn: PgConnection, position: int, head: int, report: RunReport
     ) -> dict[str, set[Part] | None]:
         """Which rules to run on which Pemda-years, from the changes after `position`."""
         rows = await conn.fetch(
@@ -138,18 +143,15 @@ class DiscrepancyEngine:
             "UNION SELECT region_id, fiscal_year FROM procurement_package"
         ):
             years_of[r[0]].append(r[1])
-        touched: dict[str, set[Part] | None] = {}
+        everywhere: set[str] = set()  # entities changed without a Pemda, e.g. a vendor
+        parts: dict[str, set[Part]] = defaultdict(set)
         for r in rows:
-            entity = r["entity"]
-            if touched.get(entity, set()) is None:
-                continue
-            if r["region_id"] is None:  # e.g. a vendor: everywhere
-                touched[entity] = None
+            if r["region_id"] is None:
+                everywhere.add(r["entity"])
                 continue
             years = [r["fiscal_year"]] if r["fiscal_year"] is not None else years_of[r["region_id"]]
-            bucket = touched.setdefault(entity, set())
-            assert bucket is not None
-            bucket.update((r["region_id"], y) for y in years)
+            parts[r["entity"]].update((r["region_id"], y) for y in years)
+        touched: dict[str, set[Part] | None] = {**parts, **dict.fromkeys(everywhere)}
         plan: dict[str, set[Part] | None] = {}
         for rule in RULES:
             hits = [touched[e] for e in rule.depends if e in touched]
@@ -163,7 +165,7 @@ class DiscrepancyEngine:
 
     async def _evaluate(
         self,
-        conn: asyncpg.Connection,
+        conn: PgConnection,
         rule: Rule,
         parts: list[Part],
         report: RunReport,

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-import asyncpg
 import orjson
 
+from hub.db import PgConnection
 from hub.events.broker import CHANNEL
 
 OUTBOX_LOCK = 0x52414E5441490001
@@ -212,7 +212,7 @@ def record_sql(logged: Logged, routed: bool, staged: bool) -> str:
 
 
 async def record(
-    conn: asyncpg.Connection,
+    conn: PgConnection,
     logged: Logged,
     changes: Sequence[Change],
     *,

@@ -1,10 +1,11 @@
-"""One change feed per process: a LISTEN wake-up, each new outbox range read once, fanned out.
+"""One change feed per process: woken by the broker (or polling), each new outbox range read
+once, fanned out.
 
 Subscribers register a filter and get their own queue. Resuming from a cursor is seamless:
 the subscriber is registered first (its queue takes every event the feed reads from then
 on, all above the feed's position at that moment), then the events between its cursor and
 that position are replayed from the outbox, then the queue is drained. Outbox ids become
-visible in commit order (hub/sync/writer.py), so `id > position` misses nothing.
+visible in commit order (hub/events/changelog.py), so `id > position` misses nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from hub.db import PgConnection
 from hub.errors import StoreUnavailableError, as_store_unavailable
 from hub.events.broker import KEYS, OUTBOX, Broker, PostgresBroker
 from hub.events.outbox import OutboxEvent, check_cursor, head, read_after
@@ -173,9 +175,14 @@ class ChangeFeed:
             except Exception:
                 log.exception("a revocation callback failed")
 
+    def _opened(self) -> asyncpg.Pool:
+        """The feed's pool. It exists before `_ready` is set, which every reader awaits."""
+        if self._pool is None:
+            raise RuntimeError("the change feed is read before it started")
+        return self._pool
+
     async def _read_new(self) -> None:
-        assert self._pool is not None
-        async with self._pool.acquire() as conn:
+        async with self._opened().acquire() as conn:
             while True:
                 events = await read_after(conn, self.position, PAGE)
                 if not events:
@@ -212,7 +219,6 @@ class ChangeFeed:
     ) -> AsyncIterator[OutboxEvent]:
         """Events after `after` (or from now), replayed then live, each exactly once."""
         await self._ready.wait()
-        assert self._pool is not None
         if after is not None:
             async with self._reading() as conn:
                 await check_cursor(conn, after)
@@ -240,15 +246,14 @@ class ChangeFeed:
             self._remove(subscriber)
 
     @contextlib.asynccontextmanager
-    async def _reading(self) -> AsyncIterator[asyncpg.Connection]:
+    async def _reading(self) -> AsyncIterator[PgConnection]:
         """A connection for a subscriber's own reads (its cursor, its replay). A store that
         cannot serve now is StoreUnavailableError, so the client gets STORE_UNAVAILABLE.
         asyncpg's CannotConnectNowError (a restarting server) is no OSError: the client got
         INTERNAL_SERVER_ERROR (bench/faults.py). A read cut by a restart can also surface
         as asyncpg's InternalClientError, on a connection that is then closed."""
-        assert self._pool is not None
         with as_store_unavailable():
-            async with self._pool.acquire() as conn:
+            async with self._opened().acquire() as conn:
                 try:
                     yield conn
                 except Exception as exc:
@@ -260,7 +265,6 @@ class ChangeFeed:
         self, change_filter: ChangeFilter, after: int, through: int
     ) -> AsyncIterator[OutboxEvent]:
         """Committed events in (after, through] that match, from the outbox."""
-        assert self._pool is not None
         position = after
         while position < through:
             async with self._reading() as conn:

@@ -1,9 +1,10 @@
 """The outbox as a change feed: cursors, reads in commit order, retention.
 
-The sync writes outbox rows in the transaction of the change, taking ids under a
-transaction-level advisory lock held until commit (hub/sync/writer.py). Ids therefore
-become visible in increasing order: a reader that has seen id N will never later see an id
-below N commit. `id > cursor` reads are gap-free without any visibility bookkeeping.
+Every writer (a sync batch, link resolution, the ketimpangan rules) writes outbox rows in
+the transaction of the change, taking ids under a transaction-level advisory lock held
+until commit (hub/events/changelog.py). Ids therefore become visible in increasing order:
+a reader that has seen id N will never later see an id below N commit. `id > cursor` reads
+are gap-free without any visibility bookkeeping.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
+from hub.db import PgConnection
 from hub.errors import BadCursor, CursorExpired
 from hub.store.codec import decode_cursor, encode_cursor
 
@@ -75,14 +75,14 @@ def parse_cursor(cursor: str) -> int:
     return position
 
 
-async def head(conn: asyncpg.Connection) -> int:
+async def head(conn: PgConnection) -> int:
     """The newest committed position (0 for an empty outbox): where a new subscriber starts."""
     value = await conn.fetchval("SELECT COALESCE(max(id), 0) FROM outbox")
     horizon = await conn.fetchval("SELECT pruned_through FROM outbox_horizon WHERE id = 1")
     return max(int(value), int(horizon or 0))
 
 
-async def check_cursor(conn: asyncpg.Connection, position: int) -> None:
+async def check_cursor(conn: PgConnection, position: int) -> None:
     """CURSOR_EXPIRED when events after `position` were already pruned."""
     horizon = await conn.fetchval("SELECT pruned_through FROM outbox_horizon WHERE id = 1")
     if horizon is not None and position < horizon:
@@ -93,9 +93,7 @@ async def check_cursor(conn: asyncpg.Connection, position: int) -> None:
         )
 
 
-async def read_after(
-    conn: asyncpg.Connection, position: int, limit: int = 1000
-) -> list[OutboxEvent]:
+async def read_after(conn: PgConnection, position: int, limit: int = 1000) -> list[OutboxEvent]:
     """Committed events after `position`, in commit order, at most `limit`."""
     rows = await conn.fetch(
         "SELECT * FROM outbox WHERE id > $1 ORDER BY id LIMIT $2", position, limit
@@ -103,7 +101,7 @@ async def read_after(
     return [OutboxEvent.from_row(r) for r in rows]
 
 
-async def prune(conn: asyncpg.Connection, *, older_than_seconds: int) -> int:
+async def prune(conn: PgConnection, *, older_than_seconds: int) -> int:
     """Delete events older than the retention; move the horizon; returns events deleted."""
     async with conn.transaction():
         row = await conn.fetchrow(

@@ -15,12 +15,23 @@ Fields that are personal data (NPWP, payee names) are masked by the schema, not 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Table, false, or_, select
 
-if TYPE_CHECKING:
-    from hub.events.outbox import OutboxEvent
+
+class RoutedEvent(Protocol):
+    """What a scope filters a change event on (an outbox event has these): its GraphQL
+    type, its Pemda and its OPD."""
+
+    @property
+    def entity(self) -> str: ...
+
+    @property
+    def region_code(self) -> str | None: ...
+
+    @property
+    def opd_code(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +42,7 @@ class Scope:
         """The SQL condition a row of `table` must meet to be visible; None is no limit."""
         return None
 
-    def sees_event(self, event: OutboxEvent) -> bool:
+    def sees_event(self, event: RoutedEvent) -> bool:
         """Whether a change event (its routing: entity, Pemda, OPD) is for this viewer."""
         return True
 
@@ -110,7 +121,7 @@ class RegionScope(Scope):
             return table.c.sub_activity_id.in_(select(sa.c.id).where(sa.c.region_id.in_(ids)))
         return false()  # anything not listed is not for this viewer
 
-    def sees_event(self, event: OutboxEvent) -> bool:
+    def sees_event(self, event: RoutedEvent) -> bool:
         code = event.region_code
         if code is None:
             return event.entity in ("Vendor", "Source")
@@ -194,7 +205,7 @@ class OpdScope(Scope):
             return table.c.contract_id.in_(self._contracts())
         return false()
 
-    def sees_event(self, event: OutboxEvent) -> bool:
+    def sees_event(self, event: RoutedEvent) -> bool:
         if event.region_code is None:
             return event.entity in ("Vendor", "Source")
         return event.region_code == self.region_code and event.opd_code == self.opd_code
@@ -248,7 +259,7 @@ class PublicScope(Scope):
     def predicate(self, table: Table) -> ColumnElement[bool] | None:
         return None if table.name in _PUBLIC_TABLES else false()
 
-    def sees_event(self, event: OutboxEvent) -> bool:
+    def sees_event(self, event: RoutedEvent) -> bool:
         return event.entity in _PUBLIC_EVENTS
 
     def sees_field(self, name: str) -> bool:

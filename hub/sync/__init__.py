@@ -2,6 +2,6 @@
 
 from hub.sync.engine import SyncEngine
 from hub.sync.relink import resolve_links
-from hub.sync.reports import Progress, SourceReport, StreamReport
+from hub.sync.reports import SourceReport, StreamReport, SyncProgress
 
-__all__ = ["Progress", "SourceReport", "StreamReport", "SyncEngine", "resolve_links"]
+__all__ = ["SourceReport", "StreamReport", "SyncEngine", "SyncProgress", "resolve_links"]

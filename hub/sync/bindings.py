@@ -37,7 +37,7 @@ class Ref:
 
 
 @dataclass(frozen=True)
-class Lookup:
+class ParentLookup:
     """A parent table found by natural key (`Resolver` batches and caches lookups)."""
 
     table: str
@@ -45,12 +45,16 @@ class Lookup:
     types: tuple[str, ...]  # PostgreSQL types of those columns
 
 
-LOOKUPS: dict[str, Lookup] = {
-    "region": Lookup("region", ("code",), ("text",)),
-    "opd": Lookup("opd", ("region_id", "code"), ("int8", "text")),
-    "program": Lookup("program", ("region_id", "fiscal_year", "code"), ("int8", "int4", "text")),
-    "activity": Lookup("activity", ("region_id", "fiscal_year", "code"), ("int8", "int4", "text")),
-    "vendor": Lookup("vendor", ("vendor_key",), ("text",)),
+LOOKUPS: dict[str, ParentLookup] = {
+    "region": ParentLookup("region", ("code",), ("text",)),
+    "opd": ParentLookup("opd", ("region_id", "code"), ("int8", "text")),
+    "program": ParentLookup(
+        "program", ("region_id", "fiscal_year", "code"), ("int8", "int4", "text")
+    ),
+    "activity": ParentLookup(
+        "activity", ("region_id", "fiscal_year", "code"), ("int8", "int4", "text")
+    ),
+    "vendor": ParentLookup("vendor", ("vendor_key",), ("text",)),
 }
 
 
@@ -454,7 +458,8 @@ SYNC_ORDER: tuple[str, ...] = (
     "payment",
     "progress_report",
 )
-assert sorted(SYNC_ORDER) == sorted(BY_ENTITY), "every binding has its place in SYNC_ORDER"
+if sorted(SYNC_ORDER) != sorted(BY_ENTITY):
+    raise RuntimeError("every binding has its place in SYNC_ORDER, and only a binding has one")
 ORDER: dict[str, int] = {entity: i for i, entity in enumerate(SYNC_ORDER)}
 # Streams that nothing later in their source reads (no link, no routing, no required
 # reference points at them) and that move no link of other rows: a SQL source writes them

@@ -1,6 +1,6 @@
 """Values from records as the store's columns hold them, or why they cannot be.
 
-A record's fields come from mappings (`adapters/mapping.py`), mostly already of the
+A record's fields come from mappings (`adapters/field_rules.py`), mostly already of the
 column's type; what is not is converted, and what cannot be is `Invalid`: its record then
 waits in sync_pending with the reason.
 """
@@ -20,14 +20,20 @@ class Invalid(ValueError):
     """A value the store cannot hold; the record waits in sync_pending with this reason."""
 
 
+def _quantum(column: str, ct: ColumnType) -> Decimal:
+    """A numeric column's step (0.01 for money); `hub.sync.types` gives each one."""
+    if ct.quantum is None:
+        raise TypeError(f"{column}: a numeric column without a scale")
+    return ct.quantum
+
+
 def coerce(value: Any, column: str, ct: ColumnType) -> Any:
     if value is None:
         return None
     if ct.pg == "numeric":
         try:
             number = value if isinstance(value, Decimal) else Decimal(str(value))
-            assert ct.quantum is not None
-            return number.quantize(ct.quantum)
+            return number.quantize(_quantum(column, ct))
         except (InvalidOperation, ValueError) as exc:
             raise Invalid(f"{column}: {value!r} is not a number") from exc
     if ct.pg in ("int4", "int8"):
@@ -61,8 +67,7 @@ def coercer(column: str, ct: ColumnType) -> Callable[[Any], Any]:
     already (what the mappings make). Anything else, or a value that fails there, takes
     `coerce` itself, which converts or raises Invalid as before."""
     if ct.pg == "numeric":
-        quantum = ct.quantum
-        assert quantum is not None
+        quantum = _quantum(column, ct)
 
         def numeric(value: Any) -> Any:
             if type(value) is Decimal:

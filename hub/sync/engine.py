@@ -34,12 +34,12 @@ import asyncpg
 
 from adapters.base import Adapter, AdapterError, Batch, open_adapter
 from adapters.mapping import SQL_KINDS, Config, EntityMapping, SourceMapping
-from hub.db import asyncpg_dsn
+from hub.db import PgConnection, asyncpg_dsn
 from hub.events.broker import Broker, PostgresBroker, broker_for
 from hub.sync import health, state
 from hub.sync.bindings import BY_ENTITY, DETACHED, ORDER, WAVE_OF_ENTITY, Binding
 from hub.sync.relink import resolve_links
-from hub.sync.reports import Progress, ProgressCallback, SourceReport, StreamReport
+from hub.sync.reports import ProgressCallback, SourceReport, StreamReport, SyncProgress
 from hub.sync.streams import fingerprint, stream_id, to_items
 from hub.sync.writer import Item, Outcome, Writer, warm_types
 
@@ -66,7 +66,7 @@ class SourceRun:
     report: SourceReport
     full: bool  # read every row of every stream, watermark or not
     prints: str | None  # the fingerprint of a spreadsheet source's files
-    conn: asyncpg.Connection
+    conn: PgConnection
     writer: Writer
     adapter: Adapter
 
@@ -208,7 +208,7 @@ class SyncEngine:
         return report
 
     async def _run(
-        self, conn: asyncpg.Connection, source: SourceMapping, report: SourceReport, full: bool
+        self, conn: PgConnection, source: SourceMapping, report: SourceReport, full: bool
     ) -> None:
         adapter: Adapter | None = None
         try:
@@ -291,7 +291,7 @@ class SyncEngine:
             for index, mapping in mappings:
                 stream = StreamReport(stream_id(mapping, index), entity, "diff", error=error)
                 run.report.streams.append(stream)
-                self._progress(Progress(source.id, stream.stream, 0, True, error))
+                self._progress(SyncProgress(source.id, stream.stream, 0, True, error))
             return Seen(BY_ENTITY[entity], complete=False)
         finally:
             try:
@@ -315,7 +315,7 @@ class SyncEngine:
                 await self._stream(run, seen, mapping, stream)
             except (AdapterError, TimeoutError, OSError) as exc:
                 stream.error = health.failure(exc, run.source)
-                self._progress(Progress(run.source.id, sid, stream.read, True, stream.error))
+                self._progress(SyncProgress(run.source.id, sid, stream.read, True, stream.error))
                 seen.complete = False
                 continue
             if stream.mode != "diff":
@@ -353,7 +353,7 @@ class SyncEngine:
             and saved.fingerprint == run.prints
         ):
             stream.mode = "unchanged"
-            self._progress(Progress(source.id, stream.stream, 0, True))
+            self._progress(SyncProgress(source.id, stream.stream, 0, True))
             return
         ordered = watermark_column is not None and source.kind not in ("xlsx", "csv")
         highest: Any = None
@@ -412,7 +412,7 @@ class SyncEngine:
                     i.source_key if isinstance(i, Item) else i[0].source_key for i in items
                 )
                 stream.count(outcome, len(batch.rows))
-                self._progress(Progress(source.id, stream.stream, stream.read))
+                self._progress(SyncProgress(source.id, stream.stream, stream.read))
         finally:
             if not ahead.done():
                 ahead.cancel()
@@ -422,7 +422,7 @@ class SyncEngine:
             await state.save_watermark(run.conn, source.id, stream.stream, highest)
         elif saved is None:
             await state.save_watermark(run.conn, source.id, stream.stream, None)
-        self._progress(Progress(source.id, stream.stream, stream.read, True))
+        self._progress(SyncProgress(source.id, stream.stream, stream.read, True))
 
     async def _apply(
         self,
@@ -508,7 +508,7 @@ class SyncEngine:
         for entity in sorted(waiting, key=lambda e: ORDER.get(e, 99)):
             await self._apply(run, BY_ENTITY[entity], waiting[entity], None, None)
 
-    def _progress(self, event: Progress) -> None:
+    def _progress(self, event: SyncProgress) -> None:
         if self.on_progress is not None:
             self.on_progress(event)
 
@@ -516,7 +516,7 @@ class SyncEngine:
 # -- helpers -------------------------------------------------------------------------------
 
 
-async def _stale_statistics(conn: asyncpg.Connection, table: str, written: int) -> bool:
+async def _stale_statistics(conn: PgConnection, table: str, written: int) -> bool:
     """Whether the table's statistics are missing, or older than `written` rows that are at
     least ANALYZE_AFTER and half the rows it had when they were taken (a table several
     sources write to is analysed again when it has grown by half, not after each of them)."""

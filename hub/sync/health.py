@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-import asyncpg
-
 from adapters.mapping import SourceMapping
+from hub.db import PgConnection
 from hub.sync.bindings import BINDINGS
 from hub.sync.reports import SourceReport
 
 
 async def register(
-    conn: asyncpg.Connection, sources: Sequence[SourceMapping], freshness_seconds: int | None
+    conn: PgConnection, sources: Sequence[SourceMapping], freshness_seconds: int | None
 ) -> None:
     """Create or update the `source` rows (name, kind, owner OPD, freshness limit)."""
     for s in sources:
@@ -50,7 +49,7 @@ def failure(exc: BaseException, source: SourceMapping) -> str:
     return text if text.startswith("source ") else f"source {source.id}: {text}"
 
 
-async def record_health(conn: asyncpg.Connection, source_id: str, report: SourceReport) -> None:
+async def record_health(conn: PgConnection, source_id: str, report: SourceReport) -> None:
     """The run's outcome: `report` gets the source's rows, waiting rows and status, and
     the source's row gets them too, with the report of each stream."""
     counts = " UNION ALL ".join(

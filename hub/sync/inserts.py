@@ -125,8 +125,9 @@ class InsertPlan:
                 {history_insert(created)}
             )
             SELECT id, n, h, array_to_string(f, ',') AS f FROM j ORDER BY n"""
+        if arrays not in history:
+            raise RuntimeError(f"{table}: the insert plan does not read its rows from arrays")
         copied = history.replace(arrays, f"SELECT * FROM {inbox}", 1)
-        assert copied != history
         return InsertPlan(
             sql, tuple(linked), defaults, history, copied, inbox, inbox_ddl, (*names, "n")
         )

@@ -3,7 +3,7 @@
 Rows keep what their source said (a DPA line's sub kegiatan code, a tender's kd_rup); the
 id columns beside those codes are computed here, set-based, so a link resolves whichever
 source arrives first and un-resolves when its parent goes (after a sync, over the rows whose
-link is still null and, for derived links, whole tables; see `Link.derived`). Derived
+link is still null and, for derived links, whole tables; see `LinkColumn.derived`). Derived
 values live here too: a RUP package's sub kegiatan (its lowest `mak` whose sub kegiatan
 exists), a contract's (that of its tender's lowest kd_rup, in numeric order, that has one),
 a tender's winner (the vendor of its winning bid), a contract's current value (its highest
@@ -19,12 +19,15 @@ from typing import Any
 
 import asyncpg
 
+from hub.db import PgConnection
 from hub.sync.bindings import BY_ENTITY
 from hub.sync.types import TYPES
 
 
 @dataclass(frozen=True)
-class Link:
+class LinkColumn:
+    """An id column beside a row's codes, and the SQL that computes it from them."""
+
     table: str
     column: str
     value: str  # SQL over the row `x`
@@ -37,8 +40,8 @@ class Link:
     derived: bool = False
 
 
-def _by_sub_activity(table: str) -> Link:
-    return Link(
+def _by_sub_activity(table: str) -> LinkColumn:
+    return LinkColumn(
         table,
         "sub_activity_id",
         """(SELECT s.id FROM sub_activity s WHERE s.region_id = x.region_id
@@ -52,19 +55,19 @@ _CONTRACT = """(SELECT c.id FROM contract c
     WHERE c.region_id = x.region_id AND c.number = x.contract_number)"""
 
 # In dependency order: a package's sub kegiatan before the contracts that use it.
-LINKS: tuple[Link, ...] = (
-    Link("region", "parent_id", "(SELECT p.id FROM region p WHERE p.code = x.parent_code)"),
+LINKS: tuple[LinkColumn, ...] = (
+    LinkColumn("region", "parent_id", "(SELECT p.id FROM region p WHERE p.code = x.parent_code)"),
     _by_sub_activity("indicator"),
     _by_sub_activity("budget_line"),
     _by_sub_activity("progress_report"),
     _by_sub_activity("payment"),
-    Link(
+    LinkColumn(
         "procurement_package",
         "opd_id",
         "(SELECT o.id FROM opd o WHERE o.region_id = x.region_id AND o.code = x.opd_code)",
     ),
-    Link("package_budget_row", "package_id", _PACKAGE),
-    Link(
+    LinkColumn("package_budget_row", "package_id", _PACKAGE),
+    LinkColumn(
         "package_budget_row",
         "budget_line_id",
         """(SELECT b.id FROM procurement_package p JOIN budget_line b
@@ -73,7 +76,7 @@ LINKS: tuple[Link, ...] = (
             WHERE p.rup_code = x.rup_code)""",
         derived=True,
     ),
-    Link(
+    LinkColumn(
         "procurement_package",
         "sub_activity_id",
         """(SELECT s.id FROM package_budget_row r JOIN sub_activity s
@@ -82,18 +85,18 @@ LINKS: tuple[Link, ...] = (
             WHERE r.rup_code = x.rup_code ORDER BY r.mak LIMIT 1)""",
         derived=True,
     ),
-    Link("tender_package", "tender_id", _TENDER),
-    Link("tender_package", "package_id", _PACKAGE),
-    Link("bid", "tender_id", _TENDER),
-    Link(
+    LinkColumn("tender_package", "tender_id", _TENDER),
+    LinkColumn("tender_package", "package_id", _PACKAGE),
+    LinkColumn("bid", "tender_id", _TENDER),
+    LinkColumn(
         "tender",
         "winner_vendor_id",
         """(SELECT b.vendor_id FROM bid b WHERE b.tender_code = x.code AND b.is_winner
             ORDER BY b.vendor_id LIMIT 1)""",
         derived=True,
     ),
-    Link("contract", "tender_id", _TENDER),
-    Link(
+    LinkColumn("contract", "tender_id", _TENDER),
+    LinkColumn(
         "contract",
         "sub_activity_id",
         """(SELECT p.sub_activity_id FROM tender_package tp
@@ -102,8 +105,8 @@ LINKS: tuple[Link, ...] = (
             ORDER BY length(p.rup_code), p.rup_code LIMIT 1)""",
         derived=True,
     ),
-    Link("contract_amendment", "contract_id", _CONTRACT),
-    Link(
+    LinkColumn("contract_amendment", "contract_id", _CONTRACT),
+    LinkColumn(
         "contract",
         "value",
         """COALESCE((SELECT a.value FROM contract_amendment a
@@ -111,8 +114,8 @@ LINKS: tuple[Link, ...] = (
             ORDER BY a.version DESC LIMIT 1), x.original_value, x.value)""",
         derived=True,
     ),
-    Link("payment", "contract_id", _CONTRACT),
-    Link(
+    LinkColumn("payment", "contract_id", _CONTRACT),
+    LinkColumn(
         "payment",
         "payee_vendor_id",
         # The key computed once per payment (in a filter it was once per vendor row).
@@ -122,7 +125,7 @@ LINKS: tuple[Link, ...] = (
 )
 
 
-def _find(link: Link, restricted: bool, pending: bool = False) -> str:
+def _find(link: LinkColumn, restricted: bool, pending: bool = False) -> str:
     """The rows whose link is not what it should be: id, old, new, source, natural key.
 
     One pass over the table (or the given ids) with index lookups per row; the update
@@ -131,7 +134,7 @@ def _find(link: Link, restricted: bool, pending: bool = False) -> str:
     `OFFSET 0` keeps the value a subquery of its own, computed once per row (pulled up,
     it was computed twice: in the comparison and in the output). Rows come in id order,
     so the changes are recorded in the same order whatever the table's physical layout.
-    `pending`: only the rows whose (not derived) link is still null, see `Link.derived`.
+    `pending`: only the rows whose (not derived) link is still null, see `LinkColumn.derived`.
     """
     key = BY_ENTITY[link.table].key_sql("x")
     where = " AND x.id = ANY($1::int8[])" if restricted else ""
@@ -143,7 +146,7 @@ def _find(link: Link, restricted: bool, pending: bool = False) -> str:
         WHERE x.{link.column} IS DISTINCT FROM v.new{where} ORDER BY x.id"""
 
 
-def _update(link: Link) -> str:
+def _update(link: LinkColumn) -> str:
     pg = TYPES[link.table][link.column].pg
     return f"""
         UPDATE {link.table} t SET {link.column} = v.new
@@ -154,7 +157,7 @@ def _update(link: Link) -> str:
 STATEMENTS = [
     (link, _find(link, False), _update(link), _find(link, False, pending=True)) for link in LINKS
 ]
-BY_TABLE: dict[str, list[tuple[Link, str, str]]] = defaultdict(list)
+BY_TABLE: dict[str, list[tuple[LinkColumn, str, str]]] = defaultdict(list)
 for _link in LINKS:
     BY_TABLE[_link.table].append((_link, _find(_link, True), _update(_link)))
 
@@ -187,9 +190,10 @@ _DEPENDENT_CONDITIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
 }
 
 
-def _dependent(table: str, column: str, condition: str) -> tuple[Link, str, str]:
+def _dependent(table: str, column: str, condition: str) -> tuple[LinkColumn, str, str]:
     link = next(x for x in LINKS if x.table == table and x.column == column)
-    assert link.derived, f"{table}.{column}: only a derived link moves when other rows change"
+    if not link.derived:
+        raise RuntimeError(f"{table}.{column}: only a derived link moves when other rows change")
     # The rows may belong to another source, whose batch can be writing them: they are
     # locked in id order (as the writer's upserts lock theirs) before their old value is
     # read, so the recorded `before` is the value this update replaces.
@@ -199,7 +203,7 @@ def _dependent(table: str, column: str, condition: str) -> tuple[Link, str, str]
     return link, find, _update(link)
 
 
-DEPENDENTS: dict[str, list[tuple[Link, str, str]]] = {
+DEPENDENTS: dict[str, list[tuple[LinkColumn, str, str]]] = {
     written: [_dependent(*c) for c in conditions]
     for written, conditions in _DEPENDENT_CONDITIONS.items()
 }
@@ -208,7 +212,7 @@ Moved = dict[int, dict[str, tuple[Any, Any]]]  # row id → column → (before, 
 
 
 async def apply_link(
-    conn: asyncpg.Connection, find: str, update: str, *ids: Sequence[int]
+    conn: PgConnection, find: str, update: str, *ids: Sequence[int]
 ) -> list[asyncpg.Record]:
     """Find the rows whose link moved and set it; returns them (id, old, new, …)."""
     rows = list(await conn.fetch(find, *(list(i) for i in ids)))
@@ -217,7 +221,7 @@ async def apply_link(
     return rows
 
 
-async def resolve_rows(conn: asyncpg.Connection, table: str, ids: Sequence[int]) -> Moved:
+async def resolve_rows(conn: PgConnection, table: str, ids: Sequence[int]) -> Moved:
     """Resolve the links of just-written rows (inside the writer's transaction)."""
     moved: Moved = {}
     if not ids:

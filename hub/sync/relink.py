@@ -6,17 +6,16 @@ import re
 from collections import defaultdict
 from typing import Any
 
-import asyncpg
-
+from hub.db import PgConnection
 from hub.events.changelog import Change, record
 from hub.sync.bindings import BY_ENTITY
-from hub.sync.links import LINKS, STATEMENTS, Link, apply_link
+from hub.sync.links import LINKS, STATEMENTS, LinkColumn, apply_link
 from hub.sync.writer import WRITE_LOCK
 
 ANALYZE_AFTER = 1000  # links moved in one table
 
 
-def _analyze_after(link: Link) -> bool:
+def _analyze_after(link: LinkColumn) -> bool:
     """Whether a link that moved many rows is followed by ANALYZE of its table: when a later
     link reads the table, or it is the table's last link (once per table, not per link)."""
     later = LINKS[LINKS.index(link) + 1 :]
@@ -25,7 +24,7 @@ def _analyze_after(link: Link) -> bool:
     )
 
 
-async def resolve_links(conn: asyncpg.Connection, *, force: bool = False) -> int:
+async def resolve_links(conn: PgConnection, *, force: bool = False) -> int:
     """Re-resolve the links that can have moved (`force`: every link of every row) if any
     source wrote since the last run; returns links moved.
 
@@ -42,7 +41,7 @@ async def resolve_links(conn: asyncpg.Connection, *, force: bool = False) -> int
         # Tables with many links moved, not analysed since: the columns that moved.
         stale: dict[str, list[str]] = defaultdict(list)
         for link, whole, update, nulls in STATEMENTS:
-            # After a sync only null links can move, besides the derived ones (Link.derived);
+            # After a sync only null links can move, besides the derived ones (LinkColumn.derived);
             # `force` re-checks every row of every table.
             found = await apply_link(conn, whole if force else nulls, update)
             if len(found) >= ANALYZE_AFTER:

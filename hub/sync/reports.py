@@ -50,7 +50,7 @@ class SourceReport:
 
 
 @dataclass(frozen=True)
-class Progress:
+class SyncProgress:
     """Sent after every batch and at the end of every stream (for progress bars)."""
 
     source: str
@@ -60,4 +60,4 @@ class Progress:
     error: str | None = None
 
 
-ProgressCallback = Callable[[Progress], None]
+ProgressCallback = Callable[[SyncProgress], None]

@@ -18,8 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
-
+from hub.db import PgConnection
 from hub.sync.encoding import decode_record, decode_value, encode_record, encode_value
 from hub.sync.writer import Item
 
@@ -40,7 +39,7 @@ class StreamState:
         return decode_value(json.loads(value) if isinstance(value, str) else dict(value))
 
 
-async def stream_state(conn: asyncpg.Connection, source_id: str, stream: str) -> StreamState | None:
+async def stream_state(conn: PgConnection, source_id: str, stream: str) -> StreamState | None:
     row = await conn.fetchrow(
         "SELECT watermark, fingerprint FROM sync_state WHERE source_id = $1 AND stream = $2",
         source_id,
@@ -49,9 +48,7 @@ async def stream_state(conn: asyncpg.Connection, source_id: str, stream: str) ->
     return None if row is None else StreamState(row["watermark"], row["fingerprint"])
 
 
-async def save_watermark(
-    conn: asyncpg.Connection, source_id: str, stream: str, watermark: Any
-) -> None:
+async def save_watermark(conn: PgConnection, source_id: str, stream: str, watermark: Any) -> None:
     """The stream's watermark (a stored one is kept when `watermark` is None; the row is
     created either way: the stream has been read)."""
     encoded = None if watermark is None else json.dumps(encode_value(watermark))
@@ -66,7 +63,7 @@ async def save_watermark(
 
 
 async def save_fingerprint(
-    conn: asyncpg.Connection, source_id: str, stream: str, prints: str | None
+    conn: PgConnection, source_id: str, stream: str, prints: str | None
 ) -> None:
     await conn.execute(
         """INSERT INTO sync_state (source_id, stream, fingerprint) VALUES ($1, $2, $3)
@@ -95,7 +92,7 @@ UPDATE source SET change_seq = change_seq + 1 WHERE id = $1 AND $6::bool"""
 
 
 async def batch_done(
-    conn: asyncpg.Connection,
+    conn: PgConnection,
     source_id: str,
     entity: str,
     stored: Sequence[str],
@@ -116,12 +113,12 @@ async def batch_done(
     )
 
 
-async def source_changed(conn: asyncpg.Connection, source_id: str) -> None:
+async def source_changed(conn: PgConnection, source_id: str) -> None:
     await conn.execute("UPDATE source SET change_seq = change_seq + 1 WHERE id = $1", source_id)
 
 
 async def save_waiting(
-    conn: asyncpg.Connection, source_id: str, entity: str, waiting: Sequence[tuple[Item, str]]
+    conn: PgConnection, source_id: str, entity: str, waiting: Sequence[tuple[Item, str]]
 ) -> None:
     """The batch's rows that wait for a parent or hold a bad value, with the reason."""
     if not waiting:
@@ -145,7 +142,7 @@ async def save_waiting(
     )
 
 
-async def waiting_entities(conn: asyncpg.Connection, source_id: str) -> set[str]:
+async def waiting_entities(conn: PgConnection, source_id: str) -> set[str]:
     """The entities of the source that have rows waiting."""
     rows = await conn.fetch(
         "SELECT DISTINCT entity FROM sync_pending WHERE source_id = $1", source_id
@@ -153,7 +150,7 @@ async def waiting_entities(conn: asyncpg.Connection, source_id: str) -> set[str]
     return {r[0] for r in rows}
 
 
-async def waiting_items(conn: asyncpg.Connection, source_id: str) -> dict[str, list[Item]]:
+async def waiting_items(conn: PgConnection, source_id: str) -> dict[str, list[Item]]:
     """The source's waiting rows that have a record to try again, per entity, oldest first."""
     rows = await conn.fetch(
         "SELECT entity, source_key, record FROM sync_pending "
@@ -167,7 +164,7 @@ async def waiting_items(conn: asyncpg.Connection, source_id: str) -> dict[str, l
 
 
 async def forget_unseen(
-    conn: asyncpg.Connection, source_id: str, entity: str, seen: Iterable[str]
+    conn: PgConnection, source_id: str, entity: str, seen: Iterable[str]
 ) -> None:
     """Waiting rows of an entity that left the source (not among the source keys `seen`
     in a read of it in full)."""

@@ -12,7 +12,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from adapters.base import Batch
-from adapters.mapping import EntityMapping, RecordError, SourceMapping
+from adapters.field_rules import RecordError
+from adapters.mapping import EntityMapping, SourceMapping
 from hub.sync.writer import Item
 
 # Legacy servers in NTT keep local time (WITA) in columns without a time zone.

@@ -1,4 +1,5 @@
-"""Column types of the store's tables, read from the models (for unnest parameters)."""
+"""Column types of the store's tables, read from the models: for the casts of the sync's array
+parameters, its COPY inbox tables and its coercions."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 
+from hub.db import PgConnection
 from hub.events import changelog
 from hub.events.changelog import FLUSH, STAGE_DDL, Change, Routing
 from hub.sync.bindings import (
@@ -26,7 +27,7 @@ from hub.sync.bindings import (
     LOOKUPS,
     VENDOR,
     Binding,
-    Lookup,
+    ParentLookup,
     Record,
     tax_digits,
     vendor_key,
@@ -43,7 +44,7 @@ log = logging.getLogger("rantai.sync")
 WRITE_LOCK = 0x52414E5441490002
 
 
-async def warm_types(conn: asyncpg.Connection) -> None:
+async def warm_types(conn: PgConnection) -> None:
     """Have asyncpg learn every array type the writer sends, in one introspection query
     (it otherwise runs one per type and connection, at the first statement using it)."""
     await conn.fetchval(
@@ -99,7 +100,7 @@ def natural_key(binding: Binding, values: Mapping[str, Any], record: Record) -> 
 class Resolver:
     """Ids of parents by natural key, fetched in one statement per lookup and batch."""
 
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: PgConnection) -> None:
         self.conn = conn
         self.cache: dict[str, dict[tuple[Any, ...], int]] = {name: {} for name in LOOKUPS}
 
@@ -112,7 +113,7 @@ class Resolver:
         return cache
 
     async def _fetch(
-        self, lookup: Lookup, cache: dict[tuple[Any, ...], int], keys: list[tuple[Any, ...]]
+        self, lookup: ParentLookup, cache: dict[tuple[Any, ...], int], keys: list[tuple[Any, ...]]
     ) -> None:
         cols = lookup.columns
         arrays = [[k[i] for k in keys] for i in range(len(cols))]
@@ -134,9 +135,7 @@ class Resolver:
 class Writer:
     """Applies batches of one source to the store on `conn` (inside its transaction)."""
 
-    def __init__(
-        self, conn: asyncpg.Connection, source_id: str | None, *, bulk: bool = True
-    ) -> None:
+    def __init__(self, conn: PgConnection, source_id: str | None, *, bulk: bool = True) -> None:
         self.conn = conn
         self.source_id = source_id
         self.resolver = Resolver(conn)

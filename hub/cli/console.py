@@ -11,8 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hub.sync.reports import Progress as SyncProgress
-from hub.sync.reports import ProgressCallback, SourceReport
+from hub.sync.reports import ProgressCallback, SourceReport, SyncProgress
 
 console = Console(stderr=True)  # progress and messages
 out = Console()  # tables: the command's output

@@ -1,0 +1,220 @@
+"""`rantai demo`: a generated legacy estate, synced every few seconds and served, while a
+simulator keeps changing it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from hub.cli.common import (
+    DataDir,
+    MariaDbUrl,
+    fail,
+    load_settings,
+    load_sources,
+    refuse_insecure,
+    run_migrations,
+    store,
+)
+from hub.cli.serve import run_server, sync_job
+from hub.db import asyncpg_dsn
+from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.serving.app import Background
+    from hub.sync.reports import SourceReport
+
+
+def demo(
+    data_dir: DataDir = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    scale: Annotated[
+        str, typer.Option(help="Estate size when one is generated: small, province or ntt.")
+    ] = "small",
+    seed: Annotated[int, typer.Option(help="The same seed, the same estate.")] = 1,
+    simulate: Annotated[
+        bool, typer.Option(help="Keep changing the legacy estate as offices would.")
+    ] = True,
+    changes_per_minute: Annotated[
+        float, typer.Option(help="How often the simulator writes a change.")
+    ] = 6.0,
+    sync_every: Annotated[float, typer.Option(help="Seconds between two syncs.")] = 3.0,
+    mariadb_url: MariaDbUrl = None,
+    legacy_prefix: Annotated[
+        str, typer.Option(help="Name prefix of the generated legacy databases.")
+    ] = "legacy",
+) -> None:
+    """The quick-start demo: a legacy NTT estate (generated into the data dir if it has
+    none), synced into the hub every few seconds and served, while a simulator keeps
+    writing payments, monev updates, tender announcements and results and addenda into
+    the legacy systems."""
+    if scale not in ("small", "province", "ntt"):
+        raise fail(f"--scale must be small, province or ntt, not {scale!r}")
+    if sync_every <= 0:
+        raise fail("--sync-every must be above 0")
+    settings = load_settings(data_dir).model_copy(
+        update={"config": None, "sync_interval_seconds": sync_every}
+    )
+    refuse_insecure(settings)
+    with store(settings) as url:
+        note = _demo_estate(settings, url, scale, seed, mariadb_url, legacy_prefix)
+        run_migrations(url)
+        keys = asyncio.run(_demo_keys(settings, url))
+        config = load_sources(settings)
+        background = [sync_job(url, settings, config, on_cycle=_DemoLog(len(config.sources)))]
+        if simulate:
+            background.append(_simulator_job(settings.data_dir, seed, changes_per_minute))
+        base = f"http://{host}:{port}"
+        simulating = (
+            f"~{changes_per_minute:g} changes a minute into the legacy databases"
+            if simulate
+            else "off"
+        )
+        data_dir_arg = f" --data-dir {settings.data_dir}" if data_dir else ""
+        labels = {role: label for role, _, _, label in DEMO_KEYS}
+        key_lines = "\n".join(f"  {role:<9} {key}   ({labels[role]})" for role, key in keys.items())
+        keys_first = keys["province"]
+        typer.echo(
+            f"""
+Rantai demo: {note}; synced every {sync_every:g} s.
+  dashboard      {base}/dashboard (province → Pemda → OPD, ketimpangan, live)
+  GraphiQL       {base}/graphql   (example tabs: the whole chain, summaries, OPD, sources)
+  health         {base}/healthz   {base}/readyz
+  sources        rantai sources{data_dir_arg}
+  ketimpangan    rantai discrepancies{data_dir_arg}
+  simulator      {simulating}
+API keys (send as Authorization: Bearer KEY; without one you are the public viewer):
+{key_lines}
+  e.g. curl -H 'Authorization: Bearer {keys_first}' -H 'Content-Type: application/json' \\
+         -d '{{"query":"{{ sources {{ id status }} }}"}}' {base}/graphql
+Watch changes arrive: in GraphiQL run  {{ sources {{ id status lastSuccessAt rows }} }}
+Stop with Ctrl-C; data stays in {settings.data_dir} (delete it for a fresh estate).
+""",
+            err=True,
+        )
+        run_server(url, settings, host, port, background)
+
+
+DEMO_KEYS = (
+    ("province", None, None, "demo: province (everything)"),
+    ("regency", "53.01", None, "demo: Kabupaten Kupang"),
+    ("opd", "53.01", "1.02.0.00.0.00.01.0000", "demo: Dinas Kesehatan, Kabupaten Kupang"),
+)
+
+
+async def _demo_keys(settings: Settings, url: str) -> dict[str, str]:
+    """One ready key per role, created once and kept in the data dir (demo only)."""
+    import json
+
+    import asyncpg
+
+    from hub.auth import keys as api_keys
+
+    path = settings.data_dir / "demo-keys.json"
+    known: dict[str, str] = {}
+    if path.exists():
+        known = json.loads(path.read_text(encoding="utf-8"))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        live = {r["prefix"] for r in await api_keys.listing(conn) if r["revoked_at"] is None}
+        for role, region, opd, label in DEMO_KEYS:
+            parsed = api_keys.parse(known.get(role, ""))
+            if parsed is None or parsed[0] not in live:
+                known[role], _ = await api_keys.create(
+                    conn, settings.secret_key, role, region, opd, label
+                )
+    finally:
+        await conn.close()
+    path.write_text(json.dumps(known, indent=2), encoding="utf-8")
+    path.chmod(0o600)
+    return known
+
+
+def _demo_estate(
+    settings: Settings, url: str, scale: str, seed: int, mariadb_url: str | None, prefix: str
+) -> str:
+    """Generate the estate unless the data dir has one; say what the demo serves."""
+    import json
+
+    manifest = settings.data_dir / "estate-manifest.json"
+    if manifest.exists() and settings.config_path.exists():
+        info = json.loads(manifest.read_text())
+        if (info.get("scale"), info.get("seed")) != (scale, seed):
+            typer.echo(
+                f"rantai: {settings.data_dir} already holds an estate of scale "
+                f"{info.get('scale')} seed {info.get('seed')}; serving that one",
+                err=True,
+            )
+        return f"estate of scale {info.get('scale')} ({len(info.get('sources', {}))} sources)"
+    from estate.generate import generate_estate
+
+    typer.echo(f"generating the legacy estate (scale {scale}) in {settings.data_dir} …", err=True)
+    result = asyncio.run(
+        generate_estate(
+            settings.data_dir,
+            scale=scale,
+            seed=seed,
+            pg_url=url,
+            mariadb_url=mariadb_url,
+            db_prefix=prefix,
+        )
+    )
+    made = f"generated in {result.seconds:.1f} s"
+    return f"estate of scale {scale} ({len(result.sources)} sources), {made}"
+
+
+class _DemoLog:
+    """Prints what each sync cycle brought in (the first one in full)."""
+
+    def __init__(self, sources: int) -> None:
+        self.sources = sources
+        self.cycles = 0
+
+    def __call__(self, reports: Sequence[SourceReport]) -> None:
+        self.cycles += 1
+        down = [r for r in reports if r.status == "DOWN"]
+        if self.cycles == 1:
+            rows = sum(r.rows for r in reports)
+            seconds = max((r.seconds for r in reports), default=0.0)
+            typer.echo(
+                f"sync: {rows:,} rows from {len(reports)} sources (first sync, {seconds:.1f} s)",
+                err=True,
+            )
+        else:
+            for r in reports:
+                for s in r.streams:
+                    parts = [
+                        f"{n} {what}"
+                        for n, what in (
+                            (s.created, "new"),
+                            (s.updated, "changed"),
+                            (s.deleted, "gone"),
+                        )
+                        if n
+                    ]
+                    if parts:
+                        typer.echo(f"sync: {r.source} {s.entity}: {', '.join(parts)}", err=True)
+        for r in down:
+            typer.echo(f"sync: {r.source} is DOWN: {r.error}", err=True)
+
+
+def _simulator_job(data_dir: Path, seed: int, per_minute: float) -> Background:
+    async def job(stop: asyncio.Event) -> None:
+        from estate.simulate import Simulator
+
+        simulator = Simulator(data_dir, seed=seed)
+        try:
+            await simulator.run(
+                per_minute=per_minute,
+                stop=stop,
+                on_change=lambda c: typer.echo(f"legacy: {c.source} {c.summary}", err=True),
+            )
+        finally:
+            await simulator.close()
+
+    return job
