@@ -61,7 +61,7 @@ from estate.writers import (
     pg_dsn,
     with_database,
 )
-from hub.discrepancies import DiscrepancyEngine
+from hub.discrepancies.engine import DiscrepancyEngine
 from hub.migrate import run_async
 from hub.settings import Settings
 from hub.store.models import metadata

@@ -16,8 +16,9 @@ import pytest
 from adapters.mapping import load_config
 from estate.generate import EstateResult, generate_estate
 from hub.db import asyncpg_dsn
-from hub.discrepancies import RULES, DiscrepancyEngine, ThresholdError, Thresholds
-from hub.discrepancies.thresholds import load_thresholds
+from hub.discrepancies.engine import DiscrepancyEngine
+from hub.discrepancies.rules import RULES
+from hub.discrepancies.thresholds import ThresholdError, Thresholds, load_thresholds
 from hub.jobs import SyncJob
 from hub.migrate import run_async
 from hub.serving.app import create_app

@@ -24,7 +24,7 @@ from graphql import GraphQLObjectType
 from adapters.mapping import load_config
 from estate.generate import generate_estate
 from hub.db import asyncpg_dsn
-from hub.discrepancies import DiscrepancyEngine
+from hub.discrepancies.engine import DiscrepancyEngine
 from hub.jobs import SyncJob
 from hub.migrate import run_async
 from hub.sync.bindings import BY_ENTITY

@@ -164,7 +164,8 @@ def discrepancies_command(
     """Run the ketimpangan rules (after a sync they run on what changed) and print the open
     discrepancies per rule. Thresholds: the [discrepancies] table of rantai.toml."""
     from hub.cli.console import discrepancy_table, out
-    from hub.discrepancies import DiscrepancyEngine, ThresholdError, load_thresholds
+    from hub.discrepancies.engine import DiscrepancyEngine
+    from hub.discrepancies.thresholds import ThresholdError, load_thresholds
 
     settings = load_settings(data_dir, config)
     try:
@@ -183,7 +184,7 @@ async def _discrepancies(
 ) -> tuple[RunReport, list[tuple[str, str, int, int]]]:
     import asyncpg
 
-    from hub.discrepancies import RULES
+    from hub.discrepancies.rules import RULES
 
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:

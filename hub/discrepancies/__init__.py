@@ -1,17 +1,3 @@
-"""Ketimpangan: the rules (`rules/`), their thresholds (`thresholds.py`), the engine that
-runs them in full or after each sync on what changed (`engine.py`)."""
-
-from hub.discrepancies.engine import DiscrepancyEngine, RunReport
-from hub.discrepancies.rules import BY_CODE, RULES, Rule
-from hub.discrepancies.thresholds import ThresholdError, Thresholds, load_thresholds
-
-__all__ = [
-    "BY_CODE",
-    "RULES",
-    "DiscrepancyEngine",
-    "Rule",
-    "RunReport",
-    "ThresholdError",
-    "Thresholds",
-    "load_thresholds",
-]
+"""Ketimpangan: the rules (`rules/`: the catalogue and each rule's SQL), their thresholds
+(`thresholds.py`), and the engine that runs them in full or after each sync on what changed
+(`engine.py`). The API reads the catalogue (codes, severities) and never the engine."""

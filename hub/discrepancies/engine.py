@@ -28,11 +28,6 @@ from hub.discrepancies.thresholds import Thresholds
 from hub.events.changelog import Change, LoggedEntity, Routing, record
 from hub.events.outbox import DISCREPANCY as ENTITY
 
-# Re-exported: schema.changes still imports ENTITY and `raised` from here. They belong to
-# the change log, where the API can read them without loading the rules.
-from hub.events.discrepancy_events import ENTITY as ENTITY
-from hub.events.discrepancy_events import raised as raised
-
 DISCREPANCY_LOCK = 0x52414E5441490003
 DISCREPANCY = LoggedEntity("discrepancy", ENTITY)  # routed by `_evaluate`
 
