@@ -325,13 +325,15 @@ async def test_production_hides_the_schema_and_suggestions(
 async def test_production_masks_unexpected_errors_on_both(
     production: Door, transport: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from resolvers import procurement
+    from resolvers.summaries import SummaryLoader
 
     async def broken(*_: Any) -> Any:
         raise RuntimeError("SELECT secret FROM pg_shadow at db-7")
 
-    monkeypatch.setattr(procurement, "sources", broken)
-    answer = await production.run(transport, "{ sources { id } }", key=production.keys["province"])
+    # Summaries are answered by the resolvers (the compiled path declines them).
+    monkeypatch.setattr(SummaryLoader, "_load", broken)
+    document = "{ regions { summary(fiscalYear: 2025) { paid } } }"
+    answer = await production.run(transport, document, key=production.keys["province"])
     assert answer["errors"][0]["message"] == "Internal server error."
     assert code(answer) == "INTERNAL_SERVER_ERROR"
     assert "pg_shadow" not in json.dumps(answer)
