@@ -37,35 +37,43 @@ Level = Literal["opd", "region"]
 MONEY = Numeric(20, 2)
 
 
-def summary_select(level: Level, keys: Any) -> Select[Any]:
-    """One row per row of `keys` (a FROM with columns `id` and `fy`): the summary's
-    columns, named as ChainSummary's fields are declared (schema/planning.py)."""
+def summary_joins(level: Level, key_id: Any, key_fy: Any) -> tuple[Any, list[tuple[Any, Any]]]:
+    """(the rollup alias `r`, the tables to join in order, each with its condition) for
+    the summary of `key_id` in fiscal year `key_fy`: an OPD's own rows, or a Pemda's and
+    its regencies' and cities'."""
     r = rel.ROLLUP.alias("r")
-    d, dr = T["discrepancy"], T["region"].alias("dr")
+    if level == "opd":
+        return r, [(r, and_(r.c.opd_id == key_id, r.c.fiscal_year == key_fy))]
+    rg = T["region"].alias("rg")
+    return r, [
+        (rg, or_(rg.c.id == key_id, rg.c.parent_id == key_id)),
+        (r, and_(r.c.region_id == rg.c.id, r.c.fiscal_year == key_fy)),
+    ]
+
+
+def summary_columns(level: Level, r: Any, key_id: Any, key_fy: Any) -> dict[str, Any]:
+    """The summary's columns over the rollup rows `r`, named as ChainSummary's fields are
+    declared (schema/planning.py)."""
+    d = T["discrepancy"]
     zero: Any = literal_column("0")
     if level == "opd":
-        source: Any = keys.outerjoin(r, and_(r.c.opd_id == keys.c.id, r.c.fiscal_year == keys.c.fy))
-        open_ = (
-            select(func.count())
-            .select_from(d)
-            .where(d.c.opd_id == keys.c.id, d.c.fiscal_year == keys.c.fy, d.c.resolved_at.is_(None))
-            .scalar_subquery()
-        )
+        mine = d.c.opd_id == key_id
+        open_from: Any = d
+        own: tuple[Any, ...] = (d,)
     else:
-        rg = T["region"].alias("rg")
-        source = keys.outerjoin(
-            rg, or_(rg.c.id == keys.c.id, rg.c.parent_id == keys.c.id)
-        ).outerjoin(r, and_(r.c.region_id == rg.c.id, r.c.fiscal_year == keys.c.fy))
-        open_ = (
-            select(func.count())
-            .select_from(d.join(dr, dr.c.id == d.c.region_id))
-            .where(
-                or_(dr.c.id == keys.c.id, dr.c.parent_id == keys.c.id),
-                d.c.fiscal_year == keys.c.fy,
-                d.c.resolved_at.is_(None),
-            )
-            .scalar_subquery()
-        )
+        dr = T["region"].alias("dr")
+        mine = or_(dr.c.id == key_id, dr.c.parent_id == key_id)
+        open_from = d.join(dr, dr.c.id == d.c.region_id)
+        own = (d, dr)
+    open_ = (
+        select(func.count())
+        .select_from(open_from)
+        .where(mine, d.c.fiscal_year == key_fy, d.c.resolved_at.is_(None))
+        # The key comes from outside, however deep this is nested (the compiled path
+        # puts it two levels down): only its own tables are its FROM.
+        .correlate_except(*own)
+        .scalar_subquery()
+    )
 
     def total(column: Any) -> Any:
         return cast(func.coalesce(func.sum(column), zero), MONEY)
@@ -73,18 +81,30 @@ def summary_select(level: Level, keys: Any) -> Select[Any]:
     weighted = func.sum(r.c.physical_percent * r.c.allocated) / func.nullif(
         func.sum(r.c.allocated).filter(r.c.physical_percent.is_not(None)), zero
     )
+    return {
+        "sub_activities": func.count(r.c.sub_activity_id),
+        "planned_amount": total(r.c.planned_amount),
+        "allocated": total(r.c.allocated),
+        "procurement_ceiling": total(r.c.procurement_ceiling),
+        "contracted": total(r.c.contracted),
+        "paid": total(r.c.paid),
+        "physical_percent": func.round(weighted, 2),
+        "open_discrepancies": open_,
+    }
+
+
+def summary_select(level: Level, keys: Any) -> Select[Any]:
+    """One summary row per row of `keys` (a FROM with columns `id` and `fy`)."""
+    r, joins = summary_joins(level, keys.c.id, keys.c.fy)
+    columns = summary_columns(level, r, keys.c.id, keys.c.fy)
+    source = keys
+    for table, condition in joins:
+        source = source.outerjoin(table, condition)
     return (
         select(
             keys.c.id.label("key_id"),
             keys.c.fy.label("key_fy"),
-            func.count(r.c.sub_activity_id).label("sub_activities"),
-            total(r.c.planned_amount).label("planned_amount"),
-            total(r.c.allocated).label("allocated"),
-            total(r.c.procurement_ceiling).label("procurement_ceiling"),
-            total(r.c.contracted).label("contracted"),
-            total(r.c.paid).label("paid"),
-            func.round(weighted, 2).label("physical_percent"),
-            open_.label("open_discrepancies"),
+            *(expression.label(name) for name, expression in columns.items()),
         )
         .select_from(source)
         .group_by(keys.c.id, keys.c.fy)

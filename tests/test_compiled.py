@@ -260,9 +260,11 @@ async def test_fragments_aliases_typenames_and_directives(both: Both) -> None:
          "{ procurementPackages { tenders { winner { taxId } } } } } } }", "public"),
         ("{ subActivities(filter: {fiscalYear: 2025}, first: 2) { edges { node "
          "{ budget { payments { payee { name } } } } } } }", "public"),
-        # Fields whose arguments are variables below the root.
+        # A nested page whose size is a variable (what the ordinary path refuses depends on
+        # its value, and the statement is kept for other values).
         ("query($fy: Int!) { subActivities(filter: {fiscalYear: 2025}, first: 2) { edges { node "
-         "{ opd { subActivities(fiscalYear: $fy, first: 1) { totalCount } } } } } }", "province"),
+         "{ opd { subActivities(fiscalYear: 2025, first: $fy) { totalCount } } } } } }",
+         "province"),
         # Fields that are not plain data (evidence is rendered from jsonb).
         ("{ discrepancies { edges { node { evidence { entity } } } } }", "province"),
     ],
@@ -284,6 +286,13 @@ async def test_declines_what_it_cannot_answer_alike(both: Both, document: str, r
         "{ totalCount } }",
         "{ opds(first: 7) { totalCount pageInfo { hasNextPage endCursor } "
         "edges { cursor node { id code name region { code } } } } }",
+        # Summaries and nested pages, per parent row.
+        "{ regions { code summary(fiscalYear: 2025) { subActivities plannedAmount allocated "
+        "procurementCeiling contracted paid physicalPercent openDiscrepancies } "
+        "opds(first: 3) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor "
+        "endCursor } edges { cursor node { code summary(fiscalYear: 2026) { paid } "
+        "subActivities(fiscalYear: 2025, first: 2) { totalCount edges { node { code } } } } } "
+        "} } }",
         "{ discrepancies(filter: {open: true}, first: 9) { totalCount edges { cursor node { "
         "id rule severity message fiscalYear detectedAt resolvedAt region { code } opd { code } "
         "subActivity { code } } } } }",

@@ -348,6 +348,8 @@ class Document:
                     parts.append(f"{name} {{ {self.selection(inner, 0)} }}")
             else:
                 parts.append(f"{alias}{name}{self.directive()}")
+        if kind.name in ("Region", "Opd") and depth > 0 and self.rng.random() < 0.35:
+            parts.append(self.with_arguments(kind.name, depth))
         roll = self.rng.random()
         if roll < 0.15 and parts:
             fragment = f"F{len(self.fragments)}"
@@ -358,6 +360,28 @@ class Document:
         if self.rng.random() < 0.05:
             parts.append("__typename")
         return " ".join(parts) or "__typename"
+
+    def with_arguments(self, kind: str, depth: int) -> str:
+        """Fields with arguments below the root: a summary, a nested page."""
+        if self.rng.random() < 0.5:
+            year = self.value("Int", [2025, 2026], nullable=False)
+            fields = self.rng.sample(
+                ["subActivities", "plannedAmount", "allocated", "procurementCeiling",
+                 "contracted", "paid", "physicalPercent", "openDiscrepancies"],
+                k=self.rng.randint(1, 4),
+            )  # fmt: skip
+            return f"summary(fiscalYear: {year}) {{ {' '.join(fields)} }}"
+        first = self.rng.choice(["1", "3", "0", "600", "$page"])
+        if first == "$page":  # a variable page size: declined, answered alike
+            first = self.var("Int", [2, None])
+        after = f', after: "{self.rng.choice(self.codes["opd_cursors"])}"'
+        after = after if self.rng.random() < 0.2 else ""
+        if kind == "Region":
+            inner = self.connection("Opd") if depth > 1 else "totalCount"
+            return f"opds(first: {first}{after}) {{ {inner} }}"
+        year = self.value("Int", [2025, 2026], nullable=False)
+        inner = self.connection("SubActivity") if depth > 1 else "totalCount"
+        return f"subActivities(fiscalYear: {year}, first: {first}{after}) {{ {inner} }}"
 
     def text(self, body: str, name: str = "", *, variables: bool = True) -> str:
         defs = ", ".join(f"${k}: {v}" for k, v in self.definitions.items()) if variables else ""

@@ -27,7 +27,9 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.util import ClauseAdapter
 
 from hub.serving.compiled.collect import Collected, collect
+from hub.serving.compiled.nested import SPECIAL as NESTED
 from hub.serving.compiled.sql import EMPTY_LIST, SQL, Decline, leaf, lit
+from hub.settings import Settings
 from hub.store import relations as rel
 from hub.store.codec import global_id_sql
 from hub.store.freshness import FRESHNESS
@@ -47,10 +49,14 @@ class Compiler:
         scope: Scope,
         fragments: dict[str, FragmentDefinitionNode],
         variables: dict[str, Any],
+        settings: Settings,
         prefix: str = "",
     ) -> None:
         self.schema = schema
         self.scope = scope
+        self.settings = settings
+        # Variables the statement binds from each request (arguments below the root).
+        self.variables_bound: set[str] = set()
         self.fragments = fragments
         self.variables = variables
         self._names = itertools.count()
@@ -70,6 +76,12 @@ class Compiler:
 
     def bind(self, name: str, type_: Any) -> SQL:
         return bindparam(name if name == FRESHNESS else self.prefix + name, type_=type_)
+
+    def variable(self, name: str, type_: Any) -> SQL:
+        """A variable of the request as a bind parameter of the statement: the statement is
+        kept for other values, so each request binds its own (plans.py)."""
+        self.variables_bound.add(name)
+        return bindparam(f"var_{name}", type_=type_)
 
     def restrict(self, table: Table, alias: Row) -> list[SQL]:
         predicate = self.scope.predicate(table)
@@ -94,11 +106,11 @@ class Compiler:
         definition = runtime.fields.get(name)
         if definition is None:
             raise Decline(f"{runtime.name}.{name} is unknown")
-        if any(n.arguments for n in nodes):
-            raise Decline(f"{runtime.name}.{name} has arguments")
         special = SPECIAL.get((runtime.name, name))
         if special is not None:
             return special(self, row, nodes, definition)
+        if any(n.arguments for n in nodes):
+            raise Decline(f"{runtime.name}.{name} has arguments")
         source = source_of(definition)
         if isinstance(source, Column):
             if source.masked is not None and not self.scope.sees_field(source.masked):
@@ -200,4 +212,4 @@ def _payee(c: Compiler, row: Row, nodes: list[FieldNode], definition: GraphQLFie
 
 
 Special = Callable[[Compiler, Row, list[FieldNode], GraphQLField], SQL]
-SPECIAL: dict[tuple[str, str], Special] = {("Payment", "payee"): _payee}
+SPECIAL: dict[tuple[str, str], Special] = {("Payment", "payee"): _payee, **NESTED}

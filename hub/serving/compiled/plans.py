@@ -46,6 +46,8 @@ class Plan:
     constants: dict[str, Any]
     # Root response keys in document order, each with its column (None: `__typename`).
     roots: tuple[tuple[str, int | None], ...]
+    # Variables bound from each request (arguments below the root), as `var_<name>`.
+    variables: frozenset[str] = frozenset()
 
 
 class CompiledQueries:
@@ -197,6 +199,12 @@ class CompiledQueries:
                 self.bytes -= _weight(old_key, old_plan)
         if plan is None:
             return None
+        for name in plan.variables:
+            value = variables.get(name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                # null (or absent) for a non-null argument: the ordinary path says so.
+                raise Decline("a variable below the root the ordinary path refuses")
+            values[f"var_{name}"] = value
         return plan, values
 
     def _build(
@@ -210,14 +218,18 @@ class CompiledQueries:
     ) -> Plan:
         columns: list[SQL] = []
         order: list[tuple[str, int | None]] = []
+        bound_variables: set[str] = set()
         for index, (key, (name, nodes)) in enumerate(roots.items()):
             if name == "__typename":
                 order.append((key, None))
                 continue
-            compiler = Compiler(self.schema, scope, fragments, variables, f"r{index}_")
+            compiler = Compiler(
+                self.schema, scope, fragments, variables, self.settings, f"r{index}_"
+            )
             _, build = ROOTS[name]
             root_type = get_named_type(query_type.fields[name].type)
             expression = build(compiler, bound[key], nodes, root_type)
+            bound_variables |= compiler.variables_bound
             order.append((key, len(columns)))
             text = func.coalesce(cast(expression, Text), literal_column("'null'"))  # no row
             columns.append(text.label(f"c{len(columns)}"))
@@ -227,7 +239,7 @@ class CompiledQueries:
         compiled = statement.compile(dialect=self.engine.dialect)
         names = tuple(compiled.positiontup or ())
         constants = {k: v for k, v in compiled.params.items() if v is not None}
-        return Plan(str(compiled), names, constants, tuple(order))
+        return Plan(str(compiled), names, constants, tuple(order), frozenset(bound_variables))
 
 
 def _weight(key: tuple[Any, ...], plan: Plan | None) -> int:
