@@ -20,6 +20,14 @@ class Settings(BaseSettings):
         default=None,
         description="postgresql+asyncpg://… of the store; unset means embedded PostgreSQL.",
     )
+    read_database_urls: str | None = Field(
+        default=None,
+        description="Comma-separated URLs of PostgreSQL streaming replicas of the store: "
+        "queries and subscription renderings read them; everything else uses the primary.",
+    )
+    replica_max_lag_seconds: float = Field(
+        default=5.0, gt=0, description="A replica further behind than this is skipped."
+    )
     data_dir: Path = Field(default=Path(".rantai"), description="Where the embedded store lives.")
     config: Path | None = Field(
         default=None, description="rantai.toml listing the sources; default <data dir>/rantai.toml."
@@ -134,6 +142,10 @@ class Settings(BaseSettings):
         default=None,
         description="JSON {sha256: document}: when set, only these documents are executed.",
     )
+
+    @property
+    def replica_urls(self) -> list[str]:
+        return [u.strip() for u in (self.read_database_urls or "").split(",") if u.strip()]
 
     @property
     def production(self) -> bool:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -87,17 +89,22 @@ class Server:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server() -> Iterator[str]:
     configured = os.environ.get("RANTAI_DATABASE_URL")
     if configured:
         yield normalise_database_url(configured)
         return
-    embedded = EmbeddedPostgres(Path(tmp_path_factory.mktemp("embedded")))
+    # Not under pytest's basetemp: another pytest session of the same user prunes all but
+    # its three newest basetemps at start, and a server whose data folder is removed under
+    # it shuts down in the middle of this run.
+    folder = Path(tempfile.mkdtemp(prefix="rantai-tests-"))
+    embedded = EmbeddedPostgres(folder)
     url = embedded.start()
     try:
         yield url
     finally:
         embedded.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

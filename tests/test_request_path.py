@@ -330,9 +330,11 @@ async def test_production_masks_unexpected_errors_on_both(
     async def broken(*_: Any) -> Any:
         raise RuntimeError("SELECT secret FROM pg_shadow at db-7")
 
-    # Summaries are answered by the resolvers (the compiled path declines them).
+    # A summary asked twice under one response key is answered by the resolvers (the
+    # compiled path declines it), so the failure comes from a resolver's loader.
     monkeypatch.setattr(SummaryLoader, "_load", broken)
-    document = "{ regions { summary(fiscalYear: 2025) { paid } } }"
+    twice = "summary(fiscalYear: 2025) { paid }"
+    document = f"{{ regions {{ {twice} {twice} }} }}"
     answer = await production.run(transport, document, key=production.keys["province"])
     assert answer["errors"][0]["message"] == "Internal server error."
     assert code(answer) == "INTERNAL_SERVER_ERROR"

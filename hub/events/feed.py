@@ -22,6 +22,7 @@ from hub.db import PgConnection
 from hub.errors import StoreUnavailableError, as_store_unavailable
 from hub.events.broker import KEYS, OUTBOX, Broker, PostgresBroker
 from hub.events.outbox import OutboxEvent, check_cursor, head, read_after
+from hub.store.replicas import parse_lsn
 from hub.store.scope import Scope
 
 log = logging.getLogger("rantai.events")
@@ -187,6 +188,11 @@ class ChangeFeed:
                 events = await read_after(conn, self.position, PAGE)
                 if not events:
                     return
+                # Where the primary's WAL stood once these were read: a replica that has
+                # replayed this far can render them (hub/store/replicas.py).
+                lsn = parse_lsn(await conn.fetchval("SELECT pg_current_wal_lsn()::text"))
+                for event in events:
+                    event.memo["lsn"] = lsn
                 topics = list(self._topics.items())
                 for event in events:
                     for change_filter, members in topics:

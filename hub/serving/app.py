@@ -32,6 +32,7 @@ from hub.serving.live import Subscriptions
 from hub.serving.request import Api
 from hub.serving.ws import LiveEndpoint
 from hub.settings import Settings
+from hub.store.replicas import ReadReplicas
 from hub.tuning import tune_gc
 from schema import schema as default_schema
 
@@ -168,10 +169,18 @@ def create_app(
         feed.on_revoked.append(live.revoked)
         await feed.start()
         app.state.feed = feed
-        subscriptions = Subscriptions(default_schema, app.state.engine, settings, feed)
+        replicas = None
+        if settings.replica_urls:
+            replicas = ReadReplicas(
+                app.state.engine, settings.replica_urls, settings.replica_max_lag_seconds,
+                pool_size=settings.pool_size,
+            )  # fmt: skip
+            await replicas.start()
+        app.state.replicas = replicas
+        subscriptions = Subscriptions(default_schema, app.state.engine, settings, feed, replicas)
         app.state.api = Api(
             settings, default_schema, app.state.engine, gate, documents, subscriptions,
-            compiled, trusted,
+            compiled, trusted, replicas,
         )  # fmt: skip
         stop = asyncio.Event()
         jobs = [asyncio.create_task(job(stop)) for job in background]
@@ -185,6 +194,8 @@ def create_app(
                     job.cancel()
                 await asyncio.gather(*jobs, return_exceptions=True)
             await feed.stop()
+            if replicas is not None:
+                await replicas.stop()
             await engine.dispose()
 
     app = Starlette(

@@ -30,6 +30,7 @@ from hub.events.feed import ChangeFeed
 from hub.serving.documents import Prepared
 from hub.serving.responses import format_result, formatted_errors
 from hub.settings import Settings
+from hub.store.replicas import ReadReplicas
 from resolvers.context import Context
 
 log = logging.getLogger("rantai.live")
@@ -63,9 +64,11 @@ class Subscriptions:
         engine: AsyncEngine,
         settings: Settings,
         feed: ChangeFeed | None,
+        replicas: ReadReplicas | None = None,
     ) -> None:
         self.schema = schema
         self.engine = engine
+        self.replicas = replicas
         self.settings = settings
         self.feed = feed
         self.renders = 0  # event renderings so far (bench and tests read it)
@@ -169,7 +172,11 @@ class Rendering:
     async def _execute_unsafe(self, root: Any) -> str:
         owner = self.owner
         production = owner.settings.production
-        context = Context.create(owner.engine, owner.settings, viewer=self.op.viewer)
+        engine = owner.engine
+        if owner.replicas is not None:  # a replica that has replayed this event's commit
+            event = getattr(root, "event", None)
+            engine = owner.replicas.engine(at=event.memo.get("lsn", 0) if event else 0)
+        context = Context.create(engine, owner.settings, viewer=self.op.viewer)
         built = Executor.build(
             owner.schema._schema,
             self.op.prepared.document,  # type: ignore[arg-type]

@@ -41,6 +41,7 @@ from hub.serving.documents import Documents, check_variables
 from hub.serving.live import Operation, Stream, StreamFailed, Subscriptions
 from hub.serving.responses import error_body, format_result
 from hub.settings import Settings
+from hub.store.replicas import ReadReplicas
 from resolvers.context import Context
 
 log = logging.getLogger("rantai.request")
@@ -140,6 +141,7 @@ class Api:
         subscriptions: Subscriptions,
         compiled: CompiledQueries | None = None,
         trusted: dict[str, str] | None = None,
+        replicas: ReadReplicas | None = None,
     ) -> None:
         self.settings = settings
         self.schema = schema
@@ -149,6 +151,7 @@ class Api:
         self.subscriptions = subscriptions
         self.compiled = compiled
         self.trusted = trusted
+        self.replicas = replicas
 
     async def handle(self, request: GraphQLRequest, viewer: Viewer) -> Answer:
         caller = viewer.actor if viewer.authenticated else f"ip:{request.client}"
@@ -253,13 +256,15 @@ class Api:
     ) -> Answer:
         settings = self.settings
         time_limit = settings.execution_timeout_seconds
+        engine = self._reader(operation, viewer)
         result = None
         if self.compiled is not None:
             result = await self.compiled.answer(
-                document, operation, request.variables, viewer.scope, time_limit=time_limit
-            )
+                document, operation, request.variables, viewer.scope,
+                time_limit=time_limit, engine=engine,
+            )  # fmt: skip
         if result is None:
-            context = Context.create(self.engine, settings, viewer=viewer)
+            context = Context.create(engine, settings, viewer=viewer)
             result = await run(
                 self.schema, document, context, request.variables, request.operation_name,
                 time_limit=time_limit, hide_suggestions=settings.production,
@@ -267,6 +272,18 @@ class Api:
         body, executed = format_result(result, mask=settings.production)
         timed_out = any(isinstance(e.original_error or e, TimedOut) for e in result.errors or ())
         return Answer(body, executed, 503 if timed_out else None)
+
+    def _reader(self, operation: OperationDefinitionNode, viewer: Viewer) -> AsyncEngine:
+        """Where this operation reads: a replica for queries, the primary for mutations and
+        for a viewer who just wrote (so it reads its own writes)."""
+        if self.replicas is None:
+            return self.engine
+        who = viewer.actor if viewer.authenticated else None
+        if operation.operation is OperationType.MUTATION:
+            if who is not None:
+                self.replicas.pin(who)
+            return self.engine
+        return self.replicas.engine(viewer=who)
 
     def _document(self, request: GraphQLRequest) -> str | None:
         """The document to run. With trusted documents on, only a registered one, named by

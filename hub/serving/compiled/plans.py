@@ -80,7 +80,10 @@ class CompiledQueries:
         scope: Scope,
         *,
         time_limit: float,
+        engine: AsyncEngine | None = None,
     ) -> ExecutionResult | None:
+        """The answer, or None for the ordinary path. `engine`: where to read (a replica),
+        else the hub's own."""
         if operation.operation is not OperationType.QUERY:
             return None
         try:
@@ -103,7 +106,7 @@ class CompiledQueries:
         args = [values.get(name, plan.constants.get(name)) for name in plan.names]
         try:
             async with asyncio.timeout(time_limit):
-                async with driver_connection(self.engine) as driver:
+                async with driver_connection(engine or self.engine) as driver:
                     row = await driver.fetchrow(plan.sql, *args)
         except TimeoutError:
             # Not the ordinary path: it would take as long again.
