@@ -113,12 +113,28 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = Field(
         default=20.0, gt=0, description="Time a client has to send a request's body."
     )
+    send_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Time a client that stopped reading a response has before its "
+        "connection is closed.",
+    )
+    http_max_connections_per_address: int = Field(
+        default=200, ge=1, description="Open HTTP connections from one address."
+    )
     max_batch: int = Field(
         default=1, ge=1, description="Operations per HTTP request; 1 turns batching off."
     )
     execution_timeout_seconds: float = Field(default=15.0, gt=0, description="Per request.")
     ws_max_subscriptions: int = Field(
         default=50, ge=1, description="Operations at once on one WebSocket connection."
+    )
+    max_distinct_subscriptions_per_address: int = Field(
+        default=200,
+        ge=1,
+        description="Subscriptions from one address that each need their own rendering of "
+        "an event (a different document, rendering variables or scope); identical ones "
+        "share a rendering and count once.",
     )
     ws_init_timeout_seconds: float = Field(default=10.0, gt=0, description="For connection_init.")
     ws_max_connections_per_address: int = Field(
@@ -154,14 +170,18 @@ class Settings(BaseSettings):
     def production_problems(self) -> list[str]:
         """Settings production refuses (checked by every command that serves)."""
         problems = []
-        if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+        if self.secret_key == DEV_SECRET_KEY or _weak(self.secret_key):
             problems.append(
-                "RANTAI_SECRET_KEY is the development default or shorter than 32 characters"
+                "RANTAI_SECRET_KEY is the development default, shorter than 32 characters or "
+                "made of a few characters repeated"
             )
         if self.jwt_secret is not None and (
-            len(self.jwt_secret) < 32 or self.jwt_secret.lower() in WEAK_SECRETS
+            _weak(self.jwt_secret) or self.jwt_secret.lower() in WEAK_SECRETS
         ):
-            problems.append("RANTAI_JWT_SECRET is shorter than 32 characters or a known default")
+            problems.append(
+                "RANTAI_JWT_SECRET is shorter than 32 characters, a known default or made of a "
+                "few characters repeated"
+            )
         if self.dev_anonymous_role != "public":
             problems.append("RANTAI_DEV_ANONYMOUS_ROLE must be public (or unset) in production")
         return problems
@@ -170,6 +190,11 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+
+def _weak(secret: str) -> bool:
+    """Too short, or too few distinct characters to be random ("x" * 40, "abab…")."""
+    return len(secret) < 32 or len(set(secret)) < 10
 
 
 class SettingsError(ValueError):

@@ -18,8 +18,14 @@ class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # Expected errors (bad cursor, page too large…) are answers, not incidents to log.
-        unexpected = [e for e in errors if not isinstance(e.original_error or e, ClientError)]
+        # Expected errors (bad cursor, page too large…) and GraphQL's own (a variable or
+        # argument that does not coerce: no original error) are answers, not incidents to
+        # log with a traceback.
+        unexpected = [
+            e
+            for e in errors
+            if e.original_error is not None and not isinstance(e.original_error, ClientError)
+        ]
         if unexpected:
             super().process_errors(unexpected, execution_context)
 

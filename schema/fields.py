@@ -94,8 +94,11 @@ def column(name: str, description: str, *, masked: str | None = None) -> Any:
         return strawberry.field(description=description, metadata={KEY: Column(name)})
 
     def resolve(root: Any, info: strawberry.Info) -> Any:
-        if not info.context.access.scope.sees_field(masked):
-            raise Forbidden(f"{masked} is not shown to anonymous viewers; send an API key.")
+        scope = info.context.access.scope
+        if not scope.sees_field(masked):
+            if scope.name == "public":
+                raise Forbidden(f"{masked} is not shown to anonymous viewers; send an API key.")
+            raise Forbidden(f"{masked} is not shown to this key's role.")
         return _convert(info, getattr(root.row, name))
 
     return strawberry.field(

@@ -64,7 +64,12 @@ class Query:
         if type_name == "Vendor" and pk < 0:  # a payee known only by its payment
             return await _inline_payee(info, -pk)
         kind = ROW_TYPES.get(type_name)
-        if kind is None or kind.table is None or "id" not in kind.table.c:
+        if (
+            kind is None
+            or not issubclass(kind.cls, Node)  # rows without an id of their own
+            or kind.table is None
+            or "id" not in kind.table.c
+        ):
             return None
         row = await info.context.loaders.one(rel.by_id(kind.table), pk)
         node: Node | None = kind.cls.from_row(row) if row else None

@@ -28,8 +28,8 @@ class Source(RowBacked):
     )
     last_error: str | None = column(
         "last_error",
-        "Galat terakhir, if the last sync failed; null with a FORBIDDEN error for public "
-        "viewers (it can name hosts, users, databases and files).",
+        "Galat terakhir, if the last sync failed; shown to province viewers only, null with "
+        "a FORBIDDEN error for others (it can name hosts, users, databases and files).",
         masked="Source.lastError",
     )
     rows: int = column("rows", "Jumlah baris synced from this source.")

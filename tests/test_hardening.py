@@ -6,12 +6,14 @@ one bad filter never stopping the feed, connection limits, and the smaller leaks
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import tracemalloc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -144,6 +146,26 @@ def test_the_document_cache_is_bounded_by_bytes_and_keeps_no_refusals() -> None:
         documents.get("{ __typename }\n#" + str(i) + "x" * 10_000)
     assert documents.bytes <= 200_000
     assert 0 < len(documents) <= 20
+
+
+def test_the_document_cache_counts_what_parsed_documents_weigh() -> None:
+    """Short documents of many tokens weigh far more parsed than as text: the cache's
+    bound holds for the memory it really takes."""
+    budget = 2_000_000
+    documents = Documents(schema, Limits(), max_bytes=budget)
+    documents.get("{ __typename }")  # the validator's own first-use allocations
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(400):  # 25 aliased fields: ~700 characters, ~100 tokens each
+            documents.get("{ " + " ".join(f"a{i}x{j}: __typename" for j in range(25)) + " }")
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(documents) < 400  # some were evicted
+    assert held <= 1.25 * budget
 
 
 async def test_subscribe_variables_are_audited_by_hash_and_size(hub: Served) -> None:
@@ -432,10 +454,20 @@ async def test_pages_where_keys_are_pasted_send_protective_headers(store: str) -
         async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
             page = await client.get("/dashboard")
             graphiql = await client.get("/static/graphiql/index.html")
+            variants = [
+                (await client.get(path)).status_code
+                for path in (
+                    "/static//graphiql/index.html",
+                    "/static/graphiql/./index.html",
+                    "/static/x/../graphiql/index.html",
+                    "/static/graphiql//index.html",
+                )
+            ]
             bundle = await client.get("/static/graphiql/graphiql.min.css")
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     assert page.headers["x-frame-options"] == "DENY"
     assert page.headers["referrer-policy"] == "no-referrer"
     assert graphiql.status_code == 404  # /graphql is 404 for them in production too
+    assert variants == [404] * 4  # however the path is spelled
     assert bundle.status_code == 200

@@ -314,6 +314,7 @@ async def test_jwt_hs256_gives_its_role_and_a_bad_one_is_refused(hub: Hub) -> No
     for bad in (
         _token(secret="another-secret-that-is-long-enough-000000", role="province"),
         _token(role="province", exp=int(time.time()) - 10),
+        _token(role="province", exp=1e30),  # never expires: could never be taken back
         _token(role="opd", region=REGENCY),  # an opd token needs its OPD
         _token(role="emperor"),
     ):
@@ -441,6 +442,8 @@ def test_production_refuses_development_secrets(tmp_path: Path) -> None:
             "postgresql://x@127.0.0.1/y",
             Settings(env="production", secret_key=SECRET_KEY, jwt_secret="changeme"),
         )
+    with pytest.raises(InsecureSettings, match="RANTAI_SECRET_KEY"):  # long, not random
+        create_app("postgresql://x@127.0.0.1/y", Settings(env="production", secret_key="x" * 43))
     with pytest.raises(InsecureSettings, match="ANONYMOUS_ROLE"):
         create_app(
             "postgresql://x@127.0.0.1/y",

@@ -55,6 +55,14 @@ class TokenBuckets:
             self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 120}
         return None
 
+    def charge(self, caller: str, tokens: float) -> None:
+        """Take `tokens` more from `caller` (down to one minute's worth of debt); a negative
+        number gives tokens back."""
+        now = time.monotonic()
+        have, last = self._buckets.get(caller, (self.capacity, now))
+        have = min(self.capacity, have + (now - last) * self.rate)
+        self._buckets[caller] = (min(self.capacity, max(-self.capacity, have - tokens)), now)
+
 
 class Gatekeeper:
     def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
@@ -73,17 +81,21 @@ class Gatekeeper:
         `RANTAI_AUTH_FAILURES_PER_MINUTE`, AuthThrottled, before any lookup in the store."""
         if authorization is None or not authorization.strip():
             return await self.viewer(authorization)
-        wait = self._failures.wait(client, take=False)
+        # The attempt counts as a failure while its lookup runs, and is given back when it
+        # succeeds: concurrent guesses cannot all start before the first one fails.
+        wait = self._failures.wait(client)
         if wait is not None:
             raise AuthThrottled(wait)
         try:
-            return await self.viewer(authorization)
+            viewer = await self.viewer(authorization)
         except AuthError as exc:
-            if self._failures.wait(client) is not None:
-                log.warning("failed credentials from %s: throttled", client)
-            else:
-                log.warning("failed credential from %s: %s", client, exc)
+            log.warning("failed credential from %s: %s", client, exc)
             raise
+        except BaseException:
+            self._failures.charge(client, -1)  # the store failed, not the credential
+            raise
+        self._failures.charge(client, -1)
+        return viewer
 
     async def viewer(self, authorization: str | None) -> Viewer:
         """The viewer of an `Authorization` value, unthrottled (authenticate() is the door)."""
@@ -128,6 +140,14 @@ class Gatekeeper:
     def retry_after(self, caller: str) -> float | None:
         """None if `caller` may make a request now (and counts it), else seconds to wait."""
         return self._requests.wait(caller)
+
+    def charge(self, caller: str, cpu_seconds: float) -> None:
+        """Work done for `caller` beyond an ordinary request (parsing and validating a
+        document it has not sent before) counts as one more request per 10 ms: distinct
+        heavy documents cannot buy more CPU than the rate limit allows."""
+        extra = cpu_seconds / 0.01
+        if extra >= 1:
+            self._requests.charge(caller, extra)
 
     async def audit(self, viewer: Viewer, kind: str, detail: dict[str, Any]) -> None:
         """Record what an authenticated caller did (anonymous requests are not recorded)."""

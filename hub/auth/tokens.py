@@ -8,6 +8,7 @@ configured.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ import jwt
 
 from hub.auth import AuthError, Viewer, check_role
 
+MAX_LIFETIME_SECONDS = 24 * 3600  # the furthest `exp` accepted, from now
+
 
 @dataclass
 class TokenVerifier:
@@ -23,6 +26,7 @@ class TokenVerifier:
     jwks: jwt.PyJWKSet | None = None
     issuer: str | None = None
     audience: str | None = None
+    max_lifetime: float = MAX_LIFETIME_SECONDS
 
     @classmethod
     def from_settings(
@@ -75,6 +79,10 @@ class TokenVerifier:
         expires = claims["exp"]
         if not isinstance(expires, int | float) or isinstance(expires, bool):
             raise AuthError("the token's `exp` must be a number")
+        if expires > time.time() + self.max_lifetime:
+            # A token that never expires cannot be taken back short of changing the secret.
+            hours = self.max_lifetime / 3600
+            raise AuthError(f"the token's `exp` is more than {hours:g} h ahead")
         return Viewer(role, f"jwt:{subject or '?'}", region, opd, float(expires))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import posixpath
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -95,8 +96,9 @@ class StaticFilesForViewers:
         self.settings = settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if self.settings.production and path.rstrip("/").endswith("/graphiql/index.html"):
+        # As the file server will resolve it ("//", "./", "x/../" and all).
+        path = posixpath.normpath("/" + scope.get("path", "").replace("\\", "/"))
+        if self.settings.production and path.endswith("/graphiql/index.html"):
             response = Response("Not found.", status_code=404, media_type="text/plain")
             await response(scope, receive, send)
             return

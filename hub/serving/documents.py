@@ -13,6 +13,7 @@ size, and the bomb is refused in microseconds.
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
     GraphQLInterfaceType,
     GraphQLList,
     GraphQLNamedType,
@@ -33,7 +35,6 @@ from graphql import (
     GraphQLSchema,
     GraphQLSyntaxError,
     InlineFragmentNode,
-    IntValueNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
@@ -44,10 +45,12 @@ from graphql import (
     specified_rules,
     validate,
 )
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from graphql.language import Visitor, visit
 from graphql.validation import NoSchemaIntrospectionCustomRule
 
 from hub.errors import ClientError, ErrorCode, LimitExceeded
+from hub.serving.overlap import MergeWork
 
 log = logging.getLogger("rantai.graphql")
 
@@ -58,6 +61,7 @@ class Limits:
     max_aliases: int = 30
     max_tokens: int = 5_000
     max_fields: int = 2_000  # field selections once every fragment is expanded
+    max_merge_comparisons: int = 4_000  # pairs of same-key fields validation compares
     max_cost: int = 10_000_000
     max_variable_depth: int = 16  # nesting of lists and objects in `variables`
     default_page: int = 50  # `first` when a connection field is asked without one
@@ -98,13 +102,14 @@ class Documents:
     """
 
     def __init__(
-        self, schema: strawberry.Schema, limits: Limits, max_bytes: int = 8 * 1024 * 1024
+        self, schema: strawberry.Schema, limits: Limits, max_bytes: int = 32 * 1024 * 1024
     ) -> None:
         self.schema = schema
         self.limits = limits
         self.max_bytes = max_bytes
         self.bytes = 0
         self._cache: OrderedDict[tuple[str, bool, bool], Prepared] = OrderedDict()
+        self._sizes: dict[tuple[str, bool, bool], int] = {}
 
     def __len__(self) -> int:
         return len(self._cache)
@@ -116,13 +121,14 @@ class Documents:
             self._cache.move_to_end(key)
             return prepared
         prepared = self._prepare(query, introspection, suggestions)
-        size = len(query)
+        size = footprint(query)
         if prepared.document is not None and size <= self.max_bytes // 8:
             self._cache[key] = prepared
+            self._sizes[key] = size
             self.bytes += size
             while self.bytes > self.max_bytes:
-                (old, _, _), _ = self._cache.popitem(last=False)
-                self.bytes -= len(old)
+                old, _ = self._cache.popitem(last=False)
+                self.bytes -= self._sizes.pop(old)
         return prepared
 
     def _prepare(self, query: str, introspection: bool, suggestions: bool) -> Prepared:
@@ -153,6 +159,15 @@ class Documents:
             errors = limit_errors(shape, self.limits)
         except RecursionError:  # nested past the interpreter's stack: far past the limit
             errors = [LimitExceeded(ErrorCode.DEPTH_LIMIT_EXCEEDED, "Too deep.")]
+        merging = MergeWork(document, self.limits.max_merge_comparisons)
+        if not errors and not merging.within_budget():
+            errors = [
+                LimitExceeded(
+                    ErrorCode.COST_LIMIT_EXCEEDED,
+                    "The document repeats fields under one response key too often (fragments "
+                    "included): ask for each field once.",
+                )
+            ]
         if errors:
             return Prepared(None, errors, operations=kinds)
         rules = list(specified_rules)
@@ -181,7 +196,11 @@ class Documents:
         if operation is None:
             return None
         schema = self.schema._schema
-        cost = Cost(schema, prepared.fragments(), variables, self.limits)
+        # The values execution will use: defaults applied, 10.0 taken as the Int 10.
+        coerced = get_variable_values(schema, operation.variable_definitions or (), variables)
+        if isinstance(coerced, list):
+            return None  # execution refuses the variables, naming them
+        cost = Cost(schema, prepared.fragments(), coerced, self.limits)
         total = cost.of(operation.selection_set, schema.get_root_type(operation.operation))
         if total > self.limits.max_cost:
             return LimitExceeded(
@@ -190,6 +209,17 @@ class Documents:
                 "Ask for smaller pages.",
             )
         return None
+
+
+_TOKEN = re.compile(r"[_A-Za-z0-9]+|\.\.\.|[^\s,]")
+TOKEN_BYTES = 500  # memory a parsed token costs in the cache: its node, location, token
+
+
+def footprint(query: str) -> int:
+    """The memory a cached document takes, estimated from its text: a parsed document
+    holds several hundred bytes per token (measured with tracemalloc in
+    tests/test_hardening.py), far more than its characters."""
+    return len(query) + TOKEN_BYTES * len(_TOKEN.findall(query))
 
 
 def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
@@ -381,7 +411,7 @@ class Cost:
         self,
         schema: GraphQLSchema,
         fragments: dict[str, FragmentDefinitionNode],
-        variables: dict[str, Any],
+        variables: VariableValues,
         limits: Limits,
     ) -> None:
         self.schema = schema
@@ -438,22 +468,21 @@ class Cost:
                 factor *= self.limits.list_factor
             field_type = field_type.of_type
         named = field_type if isinstance(field_type, GraphQLNamedType) else None
-        if named is not None and named.name.endswith("Connection"):
-            first = self._first(node)
+        if named is not None and named.name.endswith("Connection") and definition is not None:
+            first = self._first(node, definition)
             factor = max(first, 1) if first is not None else self.limits.default_page
         inner = self.of(node.selection_set, named)
         return min(1 + factor * inner, self.cap)
 
-    def _first(self, node: FieldNode) -> int | None:
-        for argument in node.arguments or ():
-            if argument.name.value in ("first", "last"):
-                value = argument.value
-                if isinstance(value, IntValueNode):
-                    return int(value.value)
-                if isinstance(value, VariableNode):
-                    raw = self.variables.get(value.name.value)
-                    return raw if isinstance(raw, int) and not isinstance(raw, bool) else None
-        return None
+    def _first(self, node: FieldNode, definition: GraphQLField) -> int | None:
+        """The page size the field will be executed with: its `first` (or `last`) as a
+        literal, a coerced variable or the argument's default."""
+        try:
+            arguments = get_argument_values(definition, node, self.variables)
+        except GraphQLError:
+            return None  # execution refuses the argument
+        first = arguments.get("first", arguments.get("last"))
+        return first if isinstance(first, int) and not isinstance(first, bool) else None
 
 
 def _render_variables(

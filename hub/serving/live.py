@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,7 @@ class Operation:
     operation_name: str | None
     variables: dict[str, Any]
     viewer: Viewer
+    client: str = "?"  # the subscriber's address
 
 
 class Subscriptions:
@@ -72,10 +74,44 @@ class Subscriptions:
         self.settings = settings
         self.feed = feed
         self.renders = 0  # event renderings so far (bench and tests read it)
+        # Per address, its subscriptions by rendering group: each distinct group costs a
+        # rendering of every event, so an address holds a bounded number of them.
+        self._groups: dict[str, Counter[tuple[Any, ...]]] = {}
 
     async def open(self, op: Operation) -> Stream:
         """The subscriber's stream; StreamFailed when it cannot start (variables that do
-        not fit, a cursor the API refuses)."""
+        not fit, a cursor the API refuses, too many distinct subscriptions from its
+        address)."""
+        rendering = Rendering(self, op)
+        self._hold(op.client, rendering.key)
+        try:
+            return await self._open(op, rendering)
+        except BaseException:
+            self.release(op.client, rendering.key)
+            raise
+
+    def _hold(self, client: str, key: tuple[Any, ...]) -> None:
+        groups = self._groups.setdefault(client, Counter())
+        limit = self.settings.max_distinct_subscriptions_per_address
+        if key not in groups and len(groups) >= limit:
+            message = (
+                f"At most {limit} distinct subscriptions from one address; identical "
+                "documents with the same variables share one and count once."
+            )
+            raise StreamFailed([error_entry(ErrorCode.TOO_MANY_SUBSCRIPTIONS, message)])
+        groups[key] += 1
+
+    def release(self, client: str, key: tuple[Any, ...]) -> None:
+        groups = self._groups.get(client)
+        if groups is None:
+            return
+        groups[key] -= 1
+        if groups[key] <= 0:
+            del groups[key]
+        if not groups:
+            del self._groups[client]
+
+    async def _open(self, op: Operation, rendering: Rendering) -> Stream:
         production = self.settings.production
         context = Context.create(self.engine, self.settings, feed=self.feed, viewer=op.viewer)
         built = Executor.build(
@@ -95,7 +131,7 @@ class Subscriptions:
             errors = list(source.errors or ())
             self.schema.process_errors(errors)
             raise StreamFailed(formatted_errors(errors, executed=True, mask=production))
-        return Stream(source, built.operation, Rendering(self, op), production)  # type: ignore[arg-type]
+        return Stream(source, built.operation, rendering, production)  # type: ignore[arg-type]
 
 
 class Stream:
@@ -108,6 +144,7 @@ class Stream:
         self._operation = operation
         self._rendering = rendering
         self._mask = mask
+        self._held = True  # its place among its address's subscriptions, until closed
 
     def __aiter__(self) -> Stream:
         return self
@@ -124,6 +161,10 @@ class Stream:
         return self._rendering.render(root)
 
     async def aclose(self) -> None:
+        rendering = self._rendering
+        if self._held:
+            self._held = False
+            rendering.owner.release(rendering.op.client, rendering.key)
         close = getattr(self._source, "aclose", None)
         if close is not None:
             await close()

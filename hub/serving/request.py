@@ -15,6 +15,7 @@ import asyncio
 import hashlib
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -64,6 +65,7 @@ class GraphQLRequest:
     transport: Transport = Transport.HTTP
     http_method: str | None = None  # GET or POST over HTTP
     client: str = "?"  # the caller's address
+    open_operations: int = 0  # the connection's operations already running (WebSocket)
 
     @classmethod
     def from_params(
@@ -165,7 +167,7 @@ class Api:
                 **{"Retry-After": seconds},
             )
         audit = _Audit(request, viewer)
-        answer = await self._answer(request, viewer, audit)
+        answer = await self._answer(request, viewer, audit, caller)
         if viewer.authenticated:
             try:
                 await self.gate.audit(viewer, audit.kind, audit.detail(answer))
@@ -175,8 +177,16 @@ class Api:
                 return Answer.refused(ErrorCode.STORE_UNAVAILABLE, str(exc), 503)
         return answer
 
-    async def _answer(self, request: GraphQLRequest, viewer: Viewer, audit: _Audit) -> Answer:
+    async def _answer(
+        self, request: GraphQLRequest, viewer: Viewer, audit: _Audit, caller: str
+    ) -> Answer:
         settings = self.settings
+        limit = settings.ws_max_subscriptions
+        if request.open_operations >= limit:  # before any parsing: a flood costs nothing
+            return Answer.refused(
+                ErrorCode.TOO_MANY_SUBSCRIPTIONS,
+                f"At most {limit} operations at once on one connection.",
+            )
         try:
             query = self._document(request)
         except TrustedDocumentRequired as error:
@@ -192,11 +202,13 @@ class Api:
         if problem is not None:
             return _not_executed([problem])
         production = settings.production
+        started = time.perf_counter()
         prepared = self.documents.get(
             query,
             introspection=not (production and not viewer.authenticated),
             suggestions=not production,
         )
+        self.gate.charge(caller, time.perf_counter() - started)
         kind = prepared.operation_type(request.operation_name)
         refusal = self._transport_rule(request, kind)
         if refusal is not None:
@@ -220,7 +232,7 @@ class Api:
         if too_costly is not None:
             return _not_executed([too_costly])
         if operation.operation is OperationType.SUBSCRIPTION:
-            op = Operation(prepared, request.operation_name, variables, viewer)
+            op = Operation(prepared, request.operation_name, variables, viewer, request.client)
             try:
                 stream = await self.subscriptions.open(op)
             except StreamFailed as failed:
@@ -337,7 +349,7 @@ class _Audit:
             variables = {"sha256": hashlib.sha256(raw).hexdigest(), "bytes": len(raw)}
         return {
             "transport": str(self.request.transport),
-            "operation": self.operation,
+            "operation": self.operation[:200] if self.operation else None,
             "document": self.document,
             "variables": variables,
             "outcome": answer.code,

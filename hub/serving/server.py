@@ -14,13 +14,20 @@ Headers in time: uvicorn waits for a request's headers as long as the client car
 them, so 200 connections that each trickle a byte now and then held the server's sockets
 for minutes ("slowloris"). HeaderDeadline closes a connection whose request headers are not
 complete `header_timeout_seconds` after its first byte (or after it opened).
+
+Readers in time, and a bounded number of them: a client that stops reading a response
+(its socket's window closed) pins the response in memory for as long as it keeps the
+connection; one that is stalled longer than `send_timeout_seconds` is cut. One address
+holds at most `http_max_connections_per_address` HTTP connections (WebSockets have their
+own limit, hub/serving/ws.py); past it a new one gets 503 and is closed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections import Counter
+from typing import Any, ClassVar
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -63,14 +70,62 @@ class LiveProtocol(WebSocketsSansIOProtocol):
             raise ClientDisconnected() from None
 
 
+_BUSY_TEXT = b"Too many connections from this address.\n"
+BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\nconnection: close\r\n"
+    b"retry-after: 5\r\ncontent-length: %d\r\n\r\n%s" % (len(_BUSY_TEXT), _BUSY_TEXT)
+)
+
+
 class HeaderDeadline(HttpToolsProtocol):
     header_timeout = 10.0
+    send_timeout = 30.0
+    max_per_address = 200
+    open_by_address: ClassVar[Counter[str]]  # set per server by http_protocol()
 
     _deadline: asyncio.TimerHandle | None = None
+    _stalled: asyncio.TimerHandle | None = None
+    _address: str | None = None  # counted in open_by_address while set
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        address = self.client[0] if self.client else "?"
+        if self.open_by_address[address] >= self.max_per_address:
+            log.warning("refused a connection from %s: too many open", address)
+            transport.write(BUSY)
+            transport.close()
+            return
+        self._address = address
+        self.open_by_address[address] += 1
         self._start()
+
+    def handle_websocket_upgrade(self) -> None:
+        self._forget()  # a WebSocket now: counted by the WebSocket endpoint
+        super().handle_websocket_upgrade()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._stalled is None:
+            self._stalled = self.loop.call_later(self.send_timeout, self._not_reading)
+
+    def resume_writing(self) -> None:
+        if self._stalled is not None:
+            self._stalled.cancel()
+            self._stalled = None
+        super().resume_writing()
+
+    def _not_reading(self) -> None:
+        self._stalled = None
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "?"
+        log.warning("closed a connection from %s: it stopped reading its response", client)
+        self.transport.abort()
+
+    def _forget(self) -> None:
+        if self._address is not None:
+            self.open_by_address[self._address] -= 1
+            if self.open_by_address[self._address] <= 0:
+                del self.open_by_address[self._address]
+            self._address = None
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -82,6 +137,10 @@ class HeaderDeadline(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop()
+        self._forget()
+        if self._stalled is not None:
+            self._stalled.cancel()
+            self._stalled = None
         super().connection_lost(exc)
 
     def _start(self) -> None:
@@ -103,7 +162,14 @@ class HeaderDeadline(HttpToolsProtocol):
 
 def http_protocol(settings: Settings) -> type[HeaderDeadline]:
     return type(
-        "HubHttpProtocol", (HeaderDeadline,), {"header_timeout": settings.header_timeout_seconds}
+        "HubHttpProtocol",
+        (HeaderDeadline,),
+        {
+            "header_timeout": settings.header_timeout_seconds,
+            "send_timeout": settings.send_timeout_seconds,
+            "max_per_address": settings.http_max_connections_per_address,
+            "open_by_address": Counter(),
+        },
     )
 
 

@@ -25,6 +25,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -63,6 +64,7 @@ class ProtocolViolation(Exception):
 
 
 OUTGOING_LIMIT = 1000  # frames waiting for one socket before its subscriptions wait too
+MAX_ID_LENGTH = 128  # of an operation id (graphql-ws clients send UUIDs or counters)
 
 
 class Connection:
@@ -295,31 +297,35 @@ class Connection:
             raise ProtocolViolation(CloseCode.UNAUTHORIZED, "Unauthorized")
         op_id = data.get("id")
         payload = data.get("payload")
-        if not isinstance(op_id, str) or not op_id or not isinstance(payload, dict):
-            raise ProtocolViolation(
-                CloseCode.BAD_REQUEST, "subscribe needs an `id` and a `payload` object"
-            )
-        request = GraphQLRequest.from_params(payload, Transport.WEBSOCKET, client=self.client)
-        if isinstance(request, Answer) or not isinstance(request.query, str):
+        if (
+            not isinstance(op_id, str)
+            or not 0 < len(op_id) <= MAX_ID_LENGTH
+            or not isinstance(payload, dict)
+        ):
             raise ProtocolViolation(
                 CloseCode.BAD_REQUEST,
-                "subscribe payload needs `query` (string), optional `variables` (object) "
-                "and `operationName` (string)",
+                f"subscribe needs an `id` (1 to {MAX_ID_LENGTH} characters) and a `payload` object",
             )
+        request = GraphQLRequest.from_params(payload, Transport.WEBSOCKET, client=self.client)
+        if isinstance(request, Answer):
+            problem = request.body["errors"][0]["message"]
+            raise ProtocolViolation(CloseCode.BAD_REQUEST, f"subscribe payload: {problem}"[:120])
         if op_id in self.operations:
             raise ProtocolViolation(
                 CloseCode.SUBSCRIBER_EXISTS, f"Subscriber for {op_id} already exists"
             )
         id_json = orjson.dumps(op_id).decode()
-        limit = self.endpoint.state.settings.ws_max_subscriptions
-        if len(self.operations) >= limit:
-            message = f"At most {limit} operations at once on one connection."
-            refusal = error_entry(ErrorCode.TOO_MANY_SUBSCRIPTIONS, message)
-            self._spawn(self._error(id_json, [refusal]))
-            return
         # Every operation is the credential's again: a revoked key or an expired token
         # stops here, whatever it could do at connection_init.
         self.viewer = await self._authenticate()
+        request = replace(request, open_operations=len(self.operations))
+        if request.open_operations >= self.endpoint.state.settings.ws_max_subscriptions:
+            # Refused by the request path (rate limited and audited like any other), and
+            # answered before the next message is read: a client that floods refusals
+            # and reads none waits on its own socket.
+            answer = await self.api.handle(request, self.viewer)
+            await self._error(id_json, answer.body.get("errors") or [])
+            return
         self.operations[op_id] = asyncio.create_task(
             self._operation(op_id, id_json, request, self.viewer),
             name=f"rantai-ws-operation-{op_id}",
@@ -370,15 +376,16 @@ class Connection:
         )
 
 
-def _credential(payload: dict[str, Any]) -> str | None:
-    """`Authorization: Bearer …` as graphql-ws clients send it in connection_init."""
+def _credential(payload: dict[str, Any], *, nested: bool = False) -> str | None:
+    """`Authorization: Bearer …` as graphql-ws clients send it in connection_init: at the
+    payload's top level, in its `headers` object, or as a `token`."""
     for key in ("Authorization", "authorization"):
         value = payload.get(key)
         if isinstance(value, str):
             return value
     headers = payload.get("headers")
-    if isinstance(headers, dict):
-        return _credential(headers)
+    if isinstance(headers, dict) and not nested:
+        return _credential(headers, nested=True)
     token = payload.get("token")
     return f"Bearer {token}" if isinstance(token, str) else None
 

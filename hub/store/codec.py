@@ -51,10 +51,13 @@ def encode_cursor(kind: str, values: Sequence[Any]) -> str:
 
 
 def _key_value(value: Any) -> bool:
-    """A sort-key value a cursor may carry: text, or an integer the store's bigint holds."""
+    """A sort-key value a cursor may carry: text PostgreSQL can hold (no NUL), or an
+    integer the store's bigint holds."""
     if isinstance(value, bool):
         return False
-    return isinstance(value, str) or (isinstance(value, int) and -INT64 <= value < INT64)
+    if isinstance(value, str):
+        return "\x00" not in value
+    return isinstance(value, int) and -INT64 <= value < INT64
 
 
 def decode_cursor(kind: str, cursor: str, arity: int) -> list[Any]:

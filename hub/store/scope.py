@@ -9,7 +9,8 @@ so lists, `node(id)`, nested fields and subscription events are filtered by the 
   and payments that hang from its packages and sub kegiatan.
 - `PUBLIC`: anonymous viewers: the published chain (plan, RUP, tenders, bids, contracts)
   and aggregates; no DPA lines, payments, monev reports or ketimpangan rows.
-Fields that are personal data (NPWP, payee names) are masked by the schema, not here.
+Fields that are personal data (NPWP, payee names) are masked by the schema for the scopes
+whose `sees_field` says so; a source's last error is the province's only.
 """
 
 from __future__ import annotations
@@ -87,6 +88,9 @@ _REGIONAL = {
     "discrepancy",
 }
 _UNRESTRICTED = {"vendor", "source"}
+# Seen by the province only: a source's last error can name hosts, users, databases and
+# files of any Pemda's systems, whoever owns the source.
+_PROVINCE_ONLY = frozenset({"Source.lastError"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +130,9 @@ class RegionScope(Scope):
         if code is None:
             return event.entity in ("Vendor", "Source")
         return code == self.region_code or code.startswith(self.region_code + ".")
+
+    def sees_field(self, name: str) -> bool:
+        return name not in _PROVINCE_ONLY
 
     @property
     def cache_key(self) -> str:
@@ -209,6 +216,9 @@ class OpdScope(Scope):
         if event.region_code is None:
             return event.entity in ("Vendor", "Source")
         return event.region_code == self.region_code and event.opd_code == self.opd_code
+
+    def sees_field(self, name: str) -> bool:
+        return name not in _PROVINCE_ONLY
 
     @property
     def cache_key(self) -> str:

@@ -359,6 +359,8 @@ def build_node(c: Compiler, b: Bound, nodes: list[FieldNode], t: Any) -> SQL:
     table = ROW_TYPES[type_name].table
     if not isinstance(runtime, GraphQLObjectType) or table is None:
         raise Decline("not an object type")
+    if not any(interface.name == "Node" for interface in runtime.interfaces):
+        raise Decline("not a Node")  # the ordinary path answers null
     return _one(c, table, nodes, runtime, lambda r: [r.c.id == c.bind("id", BigInteger)])
 
 
