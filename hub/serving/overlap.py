@@ -26,7 +26,6 @@ from graphql import (
     SelectionSetNode,
 )
 
-
 MAX_DEPTH = 64  # far past the depth limit, which runs first
 
 
