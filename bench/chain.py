@@ -9,8 +9,10 @@ asks it the deep chain document over HTTP. In the same run it answers the same d
 with hand-written asyncpg queries (one `= ANY($1)` statement per level) serialised by
 orjson: the floor a careful hand-written service would reach. And it serves the same
 database with PostGraphile 5 (Node, its own process, `bench/peers.py`) asked the same chain
-in its dialect over HTTP. It checks once that the answers are the same data, prints one
-line per measurement and drops the database.
+in its dialect over HTTP. A second floor is the hub's own compiled statement run by asyncpg
+in this process (bench/breakdown.py), with the request path measured in process beside it,
+to show where the hub's time goes. It checks once that the answers are the same data,
+prints one line per measurement and drops the database.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import httpx
 import orjson
 from sqlalchemy.engine import make_url
 
+from bench.breakdown import Breakdown
 from bench.jsondiff import first_difference
 from bench.peers import (
     POSTGRAPHILE_DEEP_CHAIN,
@@ -593,6 +596,38 @@ def _report(
     )
 
 
+def report_compiled(first: int, hub: Result, compiled: Result, concurrency: int) -> None:
+    """The compiled floor's lines: hub/compiled statement, latency and throughput."""
+    label = f"chain first={first}"
+    ours, theirs = hub.percentile(0.50), compiled.percentile(0.50)
+    print(
+        f"{label} latency p50: hub {ms(ours)}  compiled {ms(theirs)}  "
+        f"ratio {ours / theirs:.2f}x (hub/compiled)",
+        flush=True,
+    )
+    print(
+        f"{label} throughput c={concurrency}: hub {rate(hub.throughput)} req/s  "
+        f"compiled {rate(compiled.throughput)} req/s  "
+        f"ratio {compiled.throughput / hub.throughput:.2f}x (compiled/hub)",
+        flush=True,
+    )
+
+
+def report_breakdown(first: int, hub: Result, path: Result, compiled: Result, split: Any) -> None:
+    """Where the hub's median request goes: the statement, the request path around it,
+    encoding, and HTTP with uvicorn. Each part is a difference of medians measured apart,
+    so a small one can come out below zero: it is within the noise."""
+    statement = compiled.percentile(0.50)
+    handle, encode = split.median("handle"), split.median("encode")
+    over_http = hub.percentile(0.50)
+    print(
+        f"chain first={first} breakdown p50: over HTTP {ms(over_http)} = "
+        f"compiled statement {ms(statement)} + request path {ms(handle - statement)} "
+        f"+ encoding {ms(encode)} + HTTP and uvicorn {ms(over_http - handle - encode)}",
+        flush=True,
+    )
+
+
 def report_postgraphile_missing(first: int, reason: str) -> None:
     print(f"chain first={first} postgraphile: not measured ({reason})", flush=True)
 
@@ -646,6 +681,7 @@ async def run_benchmark(
         max_connections=plan.concurrency, max_keepalive_connections=plan.concurrency
     )
     all_equal = True
+    breakdown = await Breakdown.open(store.url, MAX_PAGE_SIZE)
     pool = await asyncpg.create_pool(
         store.dsn,
         min_size=plan.concurrency,
@@ -677,6 +713,15 @@ async def run_benchmark(
                     async with pool.acquire() as conn:
                         return await floor_chain(conn, first, freshness)
 
+                variables = {"fiscalYear": FISCAL_YEAR, "first": first}
+
+                async def compiled_call(variables: dict[str, Any] = variables) -> bytes:
+                    async with pool.acquire() as conn:
+                        return await breakdown.compiled_floor(conn, variables)
+
+                async def path_call(variables: dict[str, Any] = variables) -> bytes:
+                    return await breakdown.request_path(variables)
+
                 async def peer_call(first: int = first) -> bytes:
                     response = await peer_client.post(
                         "/graphql", content=peer_body[first], headers=headers
@@ -705,6 +750,14 @@ async def run_benchmark(
                 else:
                     all_equal = False
                     print(f"verify first={first}: MISMATCH {diff}", flush=True)
+                compiled_diff = first_difference(
+                    hub_body.get("data"), orjson.loads(await compiled_call())["data"]
+                )
+                if compiled_diff is None:
+                    print(f"verify first={first}: the compiled statement's JSON is the hub's data")
+                else:
+                    all_equal = False
+                    print(f"verify first={first}: compiled MISMATCH {compiled_diff}", flush=True)
 
                 # And once: PostGraphile's answer, in the hub's shape, is the hub's `data`.
                 peer_ok = peer is not None
@@ -742,6 +795,12 @@ async def run_benchmark(
                 hub_result = await measure(hub_call, **kwargs)
                 floor_result = await measure(floor_call, **kwargs)
                 report(first, hub_result, floor_result, plan.concurrency)
+                compiled_result = await measure(compiled_call, **kwargs)
+                report_compiled(first, hub_result, compiled_result, plan.concurrency)
+                path_result = await measure(path_call, **{**kwargs, "concurrent": 0})
+                report_breakdown(
+                    first, hub_result, path_result, compiled_result, breakdown.split[first]
+                )
                 if peer_ok:
                     try:
                         peer_result = await measure(peer_call, **kwargs)
@@ -754,6 +813,7 @@ async def run_benchmark(
                     report_postgraphile_missing(first, peer_missing)
     finally:
         await pool.close()
+        await breakdown.close()
     return all_equal
 
 

@@ -10,7 +10,9 @@ It runs `bench.chain`, `bench.sync` and `bench.subscriptions` as they are run on
 Baselines are measured in the same run: the hand-written floor (asyncpg + orjson) for the
 deep chain, asyncpg COPY for the initial sync, Strawberry's stock WebSocket handler for
 subscriptions. PostGraphile 5 is the peer of the deep chain, on the same database in the
-same run: hub/PostGraphile must be ≤ 1.0 for latency and ≥ 1.0 for throughput. `--quick`
+same run: hub/PostGraphile must be ≤ 1.0 for latency and ≥ 2.0 for throughput. The hub's
+own compiled statement, run in process, is the second floor of the deep chain: the hub's
+median latency must be within 1.15× of it. `--quick`
 uses the quick modes of the chain and subscription benches (about 4 minutes on 2 cores);
 the sync runs at province scale either way, the scale its target is set at. The targets
 are docs/performance.md's. When PostGraphile could not be measured (no Node or npm, say),
@@ -64,7 +66,27 @@ def _chain(output: str) -> list[Line]:
                 Line(f"deep chain first={first} throughput c={c}", f"{hub:.2f} req/s",
                      f"floor {floor:.2f} req/s", floor / hub, "≤ 2.0× floor", floor / hub <= 2.0)
             )  # fmt: skip
+        lines += _compiled(output, first)
         lines += _postgraphile(output, first)
+    return lines
+
+
+def _compiled(output: str, first: int) -> list[Line]:
+    """The hub against its own compiled statement run in process: the approach's limit."""
+    latency = re.search(
+        rf"chain first={first} latency p50: hub ([\d.]+) ms\s+compiled ([\d.]+) ms", output
+    )
+    breakdown = re.search(rf"chain first={first} breakdown p50: (.*)$", output, re.MULTILINE)
+    lines = []
+    if latency:
+        hub, floor = float(latency.group(1)), float(latency.group(2))
+        lines.append(
+            Line(f"deep chain first={first} latency p50 vs its statement", f"{hub:.1f} ms",
+                 f"compiled {floor:.1f} ms", hub / floor, "≤ 1.15× compiled",
+                 hub / floor <= 1.15)
+        )  # fmt: skip
+    if breakdown:
+        print(f"first={first} where the time goes: {breakdown.group(1)}")
     return lines
 
 
@@ -91,7 +113,7 @@ def _postgraphile(output: str, first: int) -> list[Line]:
         lines.append(
             Line(f"deep chain first={first} throughput c={c} vs PostGraphile 5",
                  f"{hub:.2f} req/s", f"PostGraphile {peer:.2f} req/s", hub / peer,
-                 "hub/PostGraphile ≥ 1.0", hub / peer >= 1.0)
+                 "hub/PostGraphile ≥ 2.0", hub / peer >= 2.0)
         )  # fmt: skip
     if latency and throughput:
         return lines
@@ -100,7 +122,7 @@ def _postgraphile(output: str, first: int) -> list[Line]:
                         re.MULTILINE)  # fmt: skip
     why = missing.group(1) if missing else "no PostGraphile figures in the output"
     for name, target in (("latency p50", "hub/PostGraphile ≤ 1.0"),
-                         ("throughput", "hub/PostGraphile ≥ 1.0")):  # fmt: skip
+                         ("throughput", "hub/PostGraphile ≥ 2.0")):  # fmt: skip
         if any(line.name.startswith(f"deep chain first={first} {name}") for line in lines):
             continue
         lines.append(

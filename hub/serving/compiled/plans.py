@@ -86,24 +86,10 @@ class CompiledQueries:
         else the hub's own."""
         if operation.operation is not OperationType.QUERY:
             return None
-        try:
-            prepared = self._prepare(document, operation, variables or {}, scope)
-        except Decline as why:
-            self._decline(str(why))
+        statement = self.statement(document, operation, variables, scope)
+        if statement is None:
             return None
-        except Exception:  # a compiler bug must not cost the request its answer
-            log.warning(
-                "compiling document %s failed; the resolvers answer it",
-                _document_hash(document),
-                exc_info=True,
-            )
-            self._decline("compiler error")
-            return None
-        if prepared is None:
-            self._decline("not compiled")
-            return None
-        plan, values = prepared
-        args = [values.get(name, plan.constants.get(name)) for name in plan.names]
+        plan, args = statement
         try:
             async with asyncio.timeout(time_limit):
                 async with driver_connection(engine or self.engine) as driver:
@@ -129,6 +115,33 @@ class CompiledQueries:
         }
         self.answered += 1
         return ExecutionResult(data, None)
+
+    def statement(
+        self,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        variables: dict[str, Any] | None,
+        scope: Scope,
+    ) -> tuple[Plan, list[Any]] | None:
+        """The plan and its arguments for this request, or None (counted as declined)."""
+        try:
+            prepared = self._prepare(document, operation, variables or {}, scope)
+        except Decline as why:
+            self._decline(str(why))
+            return None
+        except Exception:  # a compiler bug must not cost the request its answer
+            log.warning(
+                "compiling document %s failed; the resolvers answer it",
+                _document_hash(document),
+                exc_info=True,
+            )
+            self._decline("compiler error")
+            return None
+        if prepared is None:
+            self._decline("not compiled")
+            return None
+        plan, values = prepared
+        return plan, [values.get(name, plan.constants.get(name)) for name in plan.names]
 
     def _decline(self, why: str) -> None:
         log.debug("not compiled: %s", why)
