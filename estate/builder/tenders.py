@@ -184,8 +184,11 @@ def bids(
     # Other valid bids stay 2% to 17% above the winner's, so that neither
     # WINNER_CLOSE_TO_SECOND (≤ 1%) nor HEAVILY_DISCOUNTED_BID (≥ 25%) fires unseeded.
     above = reference * 102 // 100
-    if role == "HEAVILY_DISCOUNTED_BID":
+    if role == "HEAVILY_DISCOUNTED_BID":  # and at least one valid bid that far above
         above = reference * 130 // 100
+        far = fresh(above, above * 110 // 100)
+        bids.append(EstateBid(vendors.pop(), far, far))
+        rest -= 1
     if role == "WINNER_CLOSE_TO_SECOND":
         close = fresh(reference + 100, reference * 1005 // 1000)
         bids.append(EstateBid(vendors.pop(), close, close))
