@@ -30,6 +30,7 @@ from hub.serving.documents import Documents, Limits
 from hub.serving.http import graphql_endpoint
 from hub.serving.live import Subscriptions
 from hub.serving.request import Api
+from hub.serving.sse import StreamEndpoint
 from hub.serving.ws import LiveEndpoint
 from hub.settings import Settings
 from hub.tuning import tune_gc
@@ -150,6 +151,10 @@ def create_app(
         max_per_address=settings.ws_max_connections_per_address,
         max_connections=settings.ws_max_connections,
     )
+    streams = StreamEndpoint(
+        max_per_address=settings.ws_max_connections_per_address,
+        max_connections=settings.ws_max_connections,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -166,6 +171,7 @@ def create_app(
         dsn = asyncpg_dsn(database_url)
         feed = ChangeFeed(dsn, broker=broker_for(settings.broker_url, dsn))
         feed.on_revoked.append(live.revoked)
+        feed.on_revoked.append(streams.revoked)
         await feed.start()
         app.state.feed = feed
         subscriptions = Subscriptions(default_schema, app.state.engine, settings, feed)
@@ -191,6 +197,7 @@ def create_app(
         routes=[
             Route("/graphql", graphql_endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             WebSocketRoute("/graphql", live),
+            Route("/graphql/stream", streams),
             Route("/dashboard", dashboard),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -203,4 +210,5 @@ def create_app(
     app.state.schema = default_schema
     app.state.documents = documents
     app.state.live = live
+    app.state.streams = streams
     return app

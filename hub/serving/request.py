@@ -49,6 +49,7 @@ log = logging.getLogger("rantai.request")
 class Transport(StrEnum):
     HTTP = "http"
     WEBSOCKET = "websocket"
+    SSE = "sse"  # Server-Sent Events, /graphql/stream
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class Answer:
     status: int | None = None
     headers: dict[str, str] | None = None
     stream: Stream | None = None
+    stream_failed: bool = False  # a subscription valid as a document that could not start
 
     @classmethod
     def refused(
@@ -221,18 +223,28 @@ class Api:
             try:
                 stream = await self.subscriptions.open(op)
             except StreamFailed as failed:
-                return Answer({"errors": failed.errors}, executed=False)
+                return Answer({"errors": failed.errors}, executed=False, stream_failed=True)
             return Answer(executed=True, stream=stream)
         return await self._execute(prepared.document, operation, request, viewer)
 
     def _transport_rule(self, request: GraphQLRequest, kind: OperationType | None) -> Answer | None:
-        """Subscriptions travel over WebSocket; a GET runs queries only."""
+        """Subscriptions travel over WebSocket or Server-Sent Events; a GET runs queries
+        only."""
+        if (
+            request.transport is Transport.SSE
+            and kind is OperationType.MUTATION
+            and request.http_method == "GET"
+        ):
+            answer = Answer.refused(ErrorCode.BAD_REQUEST, "Send mutations with POST.", 405)
+            answer.headers = {"Allow": "POST"}
+            return answer
         if request.transport is Transport.HTTP:
             if kind is OperationType.SUBSCRIPTION:
                 status = 405 if request.http_method == "GET" else 400
                 answer = Answer.refused(
                     ErrorCode.BAD_REQUEST,
-                    "Subscriptions run over WebSocket (graphql-transport-ws), not HTTP.",
+                    "Subscriptions run over WebSocket (graphql-transport-ws) or Server-Sent "
+                    "Events (graphql-sse, /graphql/stream), not plain HTTP.",
                     status,
                 )
                 if status == 405:
