@@ -134,6 +134,21 @@ class Settings(BaseSettings):
         default=None,
         description="JSON {sha256: document}: when set, only these documents are executed.",
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="json: every log record as one JSON line, and one line per request "
+        "(operation, viewer role, transport, duration, outcome).",
+    )
+    metrics_addresses: str = Field(
+        default="127.0.0.1/32,::1/128",
+        description="Address ranges (CIDR, comma-separated) that may read /metrics without a "
+        "key; a key of role metrics may read it from anywhere. Empty: keys only.",
+    )
+    ocid_prefix: str = Field(
+        default="ocds-rantai",
+        min_length=1,
+        description="The registered OCDS ocid prefix; an ocid is <prefix>-<kode RUP>.",
+    )
 
     @property
     def production(self) -> bool:

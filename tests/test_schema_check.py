@@ -45,7 +45,8 @@ def test_a_field_removed_after_a_dated_deprecation_is_allowed() -> None:
     report = compare(old, schema._schema)
     assert report.breaking == []
     assert report.deprecated_removals == [
-        "FIELD_REMOVED: Field Query.legacyTotal was removed. (deprecated: Use summary; since 2026-01-15.)"
+        "FIELD_REMOVED: Field Query.legacyTotal was removed. "
+        "(deprecated: Use summary; since 2026-01-15.)"
     ]
     assert not report.failed
 

@@ -83,7 +83,8 @@ def _deprecation_in(old: GraphQLSchema, kind: BreakingChangeType, text: str) -> 
         if isinstance(
             named, GraphQLObjectType | GraphQLInterfaceType | GraphQLInputObjectType
         ) and (found := named.fields.get(m[2])):
-            return found.deprecation_reason
+            reason: str | None = found.deprecation_reason
+            return reason
     if kind is BreakingChangeType.ARG_REMOVED and (m := _ARG.match(text)):
         named = old.type_map.get(m[1])
         if isinstance(named, GraphQLObjectType | GraphQLInterfaceType) and (
@@ -94,7 +95,8 @@ def _deprecation_in(old: GraphQLSchema, kind: BreakingChangeType, text: str) -> 
     if kind is BreakingChangeType.VALUE_REMOVED_FROM_ENUM and (m := _ENUM_VALUE.match(text)):
         named = old.type_map.get(m[1])
         if isinstance(named, GraphQLEnumType) and (value := named.values.get(m[2])):
-            return value.deprecation_reason
+            enum_reason: str | None = value.deprecation_reason
+            return enum_reason
     return None
 
 

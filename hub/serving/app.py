@@ -29,10 +29,12 @@ from hub.serving.compiled import CompiledQueries
 from hub.serving.documents import Documents, Limits
 from hub.serving.http import graphql_endpoint
 from hub.serving.live import Subscriptions
+from hub.serving.metrics import allowed_networks, metrics_endpoint
 from hub.serving.request import Api
 from hub.serving.sse import StreamEndpoint
 from hub.serving.ws import LiveEndpoint
 from hub.settings import Settings
+from hub.telemetry import tracing
 from hub.tuning import tune_gc
 from schema import schema as default_schema
 
@@ -160,7 +162,9 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.gc_threshold:
             tune_gc(settings.gc_threshold)
+        tracing.setup()
         engine = create_engine(database_url, pool_size=settings.pool_size)
+        tracing.trace_statements(engine.sync_engine)
         app.state.engine = read_engine(engine)
         gate = app.state.gate = Gatekeeper(settings, app.state.engine)
         compiled = (
@@ -201,6 +205,7 @@ def create_app(
             Route("/dashboard", dashboard),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
             Mount("/static", StaticFilesForViewers(settings), name="static"),
         ],
         lifespan=lifespan,
@@ -211,4 +216,5 @@ def create_app(
     app.state.documents = documents
     app.state.live = live
     app.state.streams = streams
+    app.state.metrics_networks = allowed_networks(settings.metrics_addresses)
     return app

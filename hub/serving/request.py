@@ -15,6 +15,7 @@ import asyncio
 import hashlib
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -41,9 +42,11 @@ from hub.serving.documents import Documents, check_variables
 from hub.serving.live import Operation, Stream, StreamFailed, Subscriptions
 from hub.serving.responses import error_body, format_result
 from hub.settings import Settings
+from hub.telemetry import metrics, tracing
 from resolvers.context import Context
 
 log = logging.getLogger("rantai.request")
+requests_log = logging.getLogger("rantai.requests")  # one line per operation (JSON logs)
 
 
 class Transport(StrEnum):
@@ -151,8 +154,49 @@ class Api:
         self.subscriptions = subscriptions
         self.compiled = compiled
         self.trusted = trusted
+        self.log_requests = settings.log_format == "json"
 
     async def handle(self, request: GraphQLRequest, viewer: Viewer) -> Answer:
+        """The answer to one operation; each is counted, timed, traced and (JSON logs)
+        logged by its operation name, transport, viewer role and outcome."""
+        started = time.perf_counter()
+        audit = _Audit(request, viewer)
+        with tracing.tracer().start_as_current_span("graphql.request") as span:
+            answer = await self._handle(request, viewer, audit)
+            operation = request.operation_name or audit.operation or audit.named
+            span.set_attributes(
+                {
+                    "graphql.operation.name": operation or "",
+                    "graphql.operation.type": audit.kind,
+                    "rantai.transport": str(request.transport),
+                    "rantai.viewer.role": str(viewer.role),
+                    "rantai.outcome": answer.code,
+                }
+            )
+        seconds = time.perf_counter() - started
+        label = metrics.operation_label(operation)
+        transport = str(request.transport)
+        metrics.REQUESTS.labels(label, transport, answer.code).inc()
+        metrics.REQUEST_SECONDS.labels(label, transport).observe(seconds)
+        if self.log_requests:
+            requests_log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "operation": operation,
+                        "kind": audit.kind,
+                        "transport": transport,
+                        "role": str(viewer.role),
+                        "actor": viewer.actor.split(":", 1)[0],  # never the key itself
+                        "duration_ms": round(seconds * 1000, 3),
+                        "outcome": answer.code,
+                        "errors": len(answer.body.get("errors") or ()),
+                    }
+                },
+            )
+        return answer
+
+    async def _handle(self, request: GraphQLRequest, viewer: Viewer, audit: _Audit) -> Answer:
         caller = viewer.actor if viewer.authenticated else f"ip:{request.client}"
         wait = self.gate.retry_after(caller)
         if wait is not None:
@@ -163,7 +207,6 @@ class Api:
                 429,
                 **{"Retry-After": seconds},
             )
-        audit = _Audit(request, viewer)
         answer = await self._answer(request, viewer, audit)
         if viewer.authenticated:
             try:
@@ -197,6 +240,8 @@ class Api:
             suggestions=not production,
         )
         kind = prepared.operation_type(request.operation_name)
+        if len(prepared.operations) == 1:  # its name, for the metrics, even if it fails
+            audit.named = next(iter(prepared.operations))
         refusal = self._transport_rule(request, kind)
         if refusal is not None:
             return refusal
@@ -321,6 +366,7 @@ class _Audit:
     kind: str = "request"
     document: str | None = None
     operation: str | None = None
+    named: str | None = None  # the document's one operation's name, parsed if not valid
 
     def detail(self, answer: Answer) -> dict[str, Any]:
         variables: dict[str, Any] | None = None
