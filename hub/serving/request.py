@@ -53,6 +53,7 @@ class Transport(StrEnum):
     HTTP = "http"
     WEBSOCKET = "websocket"
     SSE = "sse"  # Server-Sent Events, /graphql/stream
+    EXPORT = "export"  # the open-data documents and downloads, page by page (opendata/)
 
 
 @dataclass(frozen=True)
