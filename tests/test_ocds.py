@@ -5,6 +5,7 @@ dated and idempotent; and OCP's red flags on the export against the hub's ketimp
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import subprocess
@@ -12,12 +13,14 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import ocdscardinal
+import openpyxl
 import pytest
 
 from adapters.mapping import load_config
@@ -326,3 +329,29 @@ async def test_every_excessive_unsuccessful_bidder_is_one_cardinal_flags(
             mine = {k for k in hub if k.startswith(f"{region}/{year}/")}
             assert mine <= cardinal, (region, year, mine - cardinal)
             print(f"R025 {region} {year}: hub {len(mine)}, cardinal {len(cardinal)}")
+
+
+# --- downloads of ketimpangan (the demo estate has them; the synthetic store has none) ----
+
+
+async def test_ketimpangan_downloads_hold_what_the_viewer_may_see_with_typed_cells(
+    opendata: OpenData,
+) -> None:
+    path = "/export/ketimpangan.xlsx?fiscalYear=2025&open=true"
+    public = openpyxl.load_workbook(io.BytesIO((await opendata.get(path)).content)).active
+    response = await opendata.get(path, "province")
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    headers, data = list(rows[6]), rows[7:]
+    assert len(list(public.iter_rows(values_only=True))) == 7  # the public sees none
+    count = await opendata.graphql(
+        "{ discrepancies(filter: {fiscalYear: 2025, open: true}) { totalCount } }", {}, "province"
+    )
+    assert len(data) == count["data"]["discrepancies"]["totalCount"] > 0
+    assert sheet["B4"].value == "province (key)"
+    detected = headers.index("Terdeteksi")
+    assert all(isinstance(r[detected], datetime) for r in data)
+    flags = {r[headers.index("Kode aturan")]: r[headers.index("Indikator red flag (OCP)")]
+             for r in data}  # fmt: skip
+    assert flags.get("SINGLE_BIDDER") == "R018"
+    assert flags.get("CONTRACT_NEAR_OWNER_ESTIMATE") is None  # no OCDS counterpart

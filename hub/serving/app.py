@@ -30,7 +30,7 @@ from hub.serving.documents import Documents, Limits
 from hub.serving.http import graphql_endpoint
 from hub.serving.live import Subscriptions
 from hub.serving.metrics import allowed_networks, metrics_endpoint
-from hub.serving.opendata.routes import ocds_endpoint
+from hub.serving.opendata.routes import export_endpoint, ocds_endpoint
 from hub.serving.request import Api
 from hub.serving.sse import StreamEndpoint
 from hub.serving.ws import LiveEndpoint
@@ -208,6 +208,7 @@ def create_app(
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
             Route("/ocds/{region}/{year}/{kind}.json", ocds_endpoint),
+            Route("/export/{view}.{fmt}", export_endpoint),
             Mount("/static", StaticFilesForViewers(settings), name="static"),
         ],
         lifespan=lifespan,

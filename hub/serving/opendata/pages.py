@@ -43,6 +43,10 @@ async def query(
     return parsed
 
 
+class NotVisible(Exception):
+    """The object a connection hangs from is null: absent, or not visible to the viewer."""
+
+
 async def pages(
     api: Api,
     viewer: Viewer,
@@ -52,15 +56,23 @@ async def pages(
     *,
     client: str,
 ) -> AsyncIterator[tuple[list[dict[str, Any]], int]]:
-    """Each page of the connection at `root` as (nodes, totalCount), following `after`.
-    The document takes `$after: String` and selects `totalCount`, `pageInfo { hasNextPage
-    endCursor }` and `edges { node { … } }` of `root`."""
+    """Each page of the connection at `root` (a dotted path: "region.opds") as (nodes,
+    totalCount), following `after`; a plain list is one page. A connection's document takes
+    `$after: String` and selects `totalCount`, `pageInfo { hasNextPage endCursor }` and
+    `edges { node { … } }`. NotVisible when an object on the path is null."""
     after: str | None = None
     while True:
         data = await query(api, viewer, document, {**variables, "after": after}, client=client)
-        connection = data[root]
-        yield [edge["node"] for edge in connection["edges"]], int(connection["totalCount"])
-        info = connection["pageInfo"]
+        found: Any = data
+        for step in root.split("."):
+            found = found.get(step) if isinstance(found, dict) else None
+            if found is None:
+                raise NotVisible(root)
+        if isinstance(found, list):
+            yield found, len(found)
+            return
+        yield [edge["node"] for edge in found["edges"]], int(found["totalCount"])
+        info = found["pageInfo"]
         if not info["hasNextPage"]:
             return
         after = info["endCursor"]

@@ -4,18 +4,20 @@ authenticated at the edge as on /graphql; everything else goes through `Api.hand
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from hub.auth import AuthError, Viewer
 from hub.auth.guard import AuthThrottled, Gatekeeper
 from hub.errors import ErrorCode
 from hub.serving.http import client_address
-from hub.serving.opendata import ocds
-from hub.serving.opendata.pages import ExportFailed
+from hub.serving.opendata import exports, ocds
+from hub.serving.opendata.pages import ExportFailed, NotVisible, pages
 from hub.serving.responses import error_body
 from hub.settings import Settings
 
@@ -89,3 +91,57 @@ async def ocds_document(
         releases_uri = uri.rsplit("/", 1)[0] + "/releases.json"
         return ocds.record_package(uri, releases_uri, region, items, empty_date=empty)
     return ocds.release_package(uri, region, items, empty_date=empty)
+
+
+CONTENT_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
+
+
+async def export_endpoint(request: Request) -> Response:
+    """`GET /export/{view}.xlsx|.csv?<the GraphQL field's filters>`: streamed."""
+    view = exports.VIEWS.get(request.path_params["view"])
+    fmt = request.path_params["fmt"]
+    if view is None or fmt not in CONTENT_TYPES:
+        names = ", ".join(f"{v}.xlsx|.csv" for v in exports.VIEWS)
+        return bad_request(f"Downloads are /export/{{{names}}}.", 404)
+    try:
+        values = exports.read_filter(view, dict(request.query_params))
+    except exports.BadFilter as exc:
+        return bad_request(str(exc))
+    viewer = await viewer_of(request)
+    if isinstance(viewer, Response):
+        return viewer
+    client = client_address(request)
+    variables = {**view.variables(values), "first": exports.PAGE}
+    read = pages(request.app.state.api, viewer, view.document, variables, view.root, client=client)
+    try:  # the first page before the first byte: a refusal still gets its status
+        first = await anext(read)
+    except StopAsyncIteration:
+        first = ([], 0)
+    except NotVisible:
+        return bad_request("Nothing this viewer may see is named by the filter.", 404)
+    except ExportFailed as failure:
+        return refused(failure)
+
+    async def nodes() -> AsyncIterator[list[dict[str, Any]]]:
+        yield first[0]
+        async for page, _ in read:
+            yield page
+
+    now = datetime.now(exports.WITA)
+    who = "publik" if not viewer.authenticated else f"{viewer.role} ({viewer.actor.split(':')[0]})"
+    body = (
+        exports.xlsx_chunks(view, values, nodes(), now, who)
+        if fmt == "xlsx"
+        else exports.csv_chunks(view, nodes())
+    )
+    suffix = "-".join(str(v) for v in values.values()).replace("/", "_")
+    name = f"rantai-{view.name}{'-' + suffix if suffix else ''}.{fmt}"
+    headers = {
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "X-Total-Count": str(first[1]),
+        "Cache-Control": "no-store",
+    }
+    return StreamingResponse(body, media_type=CONTENT_TYPES[fmt], headers=headers)
