@@ -38,10 +38,9 @@ def serve_extension_offline() -> None:
     """The bid extension's files, answered from tests/ocds_standard/bid_extension/ for its
     URLs; any other URL fails as it would without a network."""
     import requests
+    from ocdsextensionregistry import util
     from requests.adapters import HTTPAdapter
     from urllib3.response import HTTPResponse
-
-    from ocdsextensionregistry import util
 
     class Local(HTTPAdapter):
         def send(self, request, **kwargs):  # type: ignore[no-untyped-def]
@@ -116,9 +115,7 @@ def main() -> None:
     summary = {
         "validation_errors": result.get("validation_errors", []),
         "additional_fields_count": result.get("additional_fields_count"),
-        "additional_fields": sorted(
-            str(k) for k in (result.get("additional_fields") or {})
-        ),
+        "additional_fields": sorted(str(k) for k in (result.get("additional_fields") or {})),
         "invalid_extension": (result.get("extensions") or {}).get("invalid_extension", {}),
         "extensions": [
             e.get("name") if isinstance(e, dict) else str(e)
