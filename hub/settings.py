@@ -174,6 +174,19 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value or None
 
+    @field_validator("metrics_addresses")
+    @classmethod
+    def _address_ranges(cls, value: str) -> str:
+        import ipaddress
+
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"{part.strip()!r} is not an address range (CIDR)") from None
+        return value
+
 
 class SettingsError(ValueError):
     """The environment holds a setting the hub refuses; one line per problem."""

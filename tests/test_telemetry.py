@@ -81,6 +81,15 @@ async def client_of(app: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hub")
 
 
+async def feed_caught_up(app: Any) -> None:
+    """The change feed has found the outbox's head (it starts in the background)."""
+    for _ in range(600):
+        if app.state.feed.position > 0:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the change feed did not start")
+
+
 def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
     """The samples of one metric, by their sorted labels."""
     out = {}
@@ -94,6 +103,7 @@ def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
 async def test_metrics_count_requests_by_operation_transport_and_outcome(hub: Hub) -> None:
     app = create_app(hub.url, settings(hub))
     async with app.router.lifespan_context(app), await client_of(app) as client:
+        await feed_caught_up(app)
         before = (await client.get("/metrics")).text
         for _ in range(3):
             assert (await client.post("/graphql", json={"query": NAMED})).status_code == 200
