@@ -111,7 +111,13 @@ def main() -> None:
 
     config = LibCoveOCDSConfig({"standard_zip": standard_zip(), "context": "api"})
     data = json.loads(Path(package).read_text())
-    result = ocds_json_output(json_data=data, lib_cove_ocds_config=config, schema_version="1.1")
+    # libcoveocds writes the extended schema into output_dir: beside the package, not here.
+    result = ocds_json_output(
+        output_dir=str(Path(package).parent),
+        json_data=data,
+        lib_cove_ocds_config=config,
+        schema_version="1.1",
+    )
     summary = {
         "validation_errors": result.get("validation_errors", []),
         "additional_fields_count": result.get("additional_fields_count"),
