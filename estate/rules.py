@@ -24,7 +24,13 @@ FAMILIES: dict[int, tuple[str, ...]] = {
     4: ("METHOD_DEVIATION",),
     5: ("CONTRACT_ABOVE_OWNER_ESTIMATE", "CONTRACT_NEAR_OWNER_ESTIMATE"),
     6: ("SINGLE_BIDDER",),
-    7: ("IDENTICAL_BIDS", "WINNER_NOT_LOWEST"),
+    7: (
+        "IDENTICAL_BIDS",
+        "WINNER_NOT_LOWEST",
+        "WINNER_CLOSE_TO_SECOND",
+        "HEAVILY_DISCOUNTED_BID",
+        "EXCESSIVE_UNSUCCESSFUL_BIDS",
+    ),
     8: ("RETENDER", "SLOW_AWARD", "SHORT_BID_WINDOW"),
     9: ("SPLIT_PROCUREMENT",),
     10: ("AMENDMENT_ABOVE_10_PERCENT",),
@@ -59,6 +65,11 @@ SCHEDULE = {1: Decimal(10), 2: Decimal(35), 3: Decimal(65), 4: Decimal(100)}  # 
 SCHEDULE_TOLERANCE = Decimal(20)  # behind: latest physical < SCHEDULE[q] − 20
 INDICATOR_RATIO = Decimal("0.5")  # achieved < 50% of target
 PUBLISHED = "Terumumkan"
+# Bid prices against each other (price-only methods, the winner's the lowest valid bid):
+CLOSE_BID_PERCENT = 1  # WINNER_CLOSE_TO_SECOND: second-lowest valid ≤ winner + 1%
+DISCOUNTED_BID_PERCENT = 25  # HEAVILY_DISCOUNTED_BID: second-lowest valid ≥ winner + 25%
+UNSUCCESSFUL_MIN_BIDS = 10  # EXCESSIVE_UNSUCCESSFUL_BIDS: ≥ 10 valid bids in a Pemda-year …
+UNSUCCESSFUL_WIN_PERCENT = 10  # … of which ≤ 10% won
 
 
 def q3_end(fiscal_year: int) -> date:
@@ -138,6 +149,9 @@ def detect(ry: RegionYear) -> dict[str, list[str]]:
             if digits(pay.payee_npwp) != digits(winner.npwp):
                 found["PAYEE_NOT_WINNER"].add(f"{r}/{fy}/{pay.number}")
 
+    found["EXCESSIVE_UNSUCCESSFUL_BIDS"] = {
+        f"{r}/{fy}/{npwp}" for npwp in serial_losers(ry.tenders)
+    }
     found["SPLIT_PROCUREMENT"] = {f"{r}/{fy}/{g}" for g in _split_groups(ry.packages)}
 
     procured: dict[tuple[str, str], bool] = defaultdict(bool)
@@ -188,6 +202,12 @@ def _tender_rules(t: EstateTender, linked: list[EstatePackage], found: dict[str,
         valid = [b.corrected for b in t.bids if b.corrected is not None]
         if winner is not None and winner.corrected is not None and min(valid) < winner.corrected:
             found["WINNER_NOT_LOWEST"].add(code)
+    gap = bid_gap(t)
+    if gap is not None and t.method in PRICE_ONLY:
+        if gap * 100 <= CLOSE_BID_PERCENT:
+            found["WINNER_CLOSE_TO_SECOND"].add(code)
+        if gap * 100 >= DISCOUNTED_BID_PERCENT:
+            found["HEAVILY_DISCOUNTED_BID"].add(code)
     if t.version > 1:
         found["RETENDER"].add(code)
     if (
@@ -233,3 +253,33 @@ def window_fits(items: list[tuple[date, int]], day: date, pagu: int) -> bool:
         if total > DIRECT_CEILING:
             return False
     return True
+
+
+def bid_gap(t: EstateTender) -> Decimal | None:
+    """(second-lowest valid bid − winner's) / winner's, when the tender's one winner offered
+    the lowest valid price; None otherwise."""
+    winners = [b for b in t.bids if b.winner]
+    valid = sorted(b.corrected for b in t.bids if b.corrected is not None and not b.winner)
+    if len(winners) != 1 or not valid:
+        return None
+    won = winners[0].corrected
+    if won is None or won <= 0 or valid[0] < won:
+        return None
+    return Decimal(valid[0] - won) / Decimal(won)
+
+
+def serial_losers(tenders: Iterable[EstateTender]) -> set[str]:
+    """NPWP digits of the vendors with at least UNSUCCESSFUL_MIN_BIDS valid bids that won at
+    most UNSUCCESSFUL_WIN_PERCENT of them."""
+    valid: dict[str, int] = defaultdict(int)
+    won: dict[str, int] = defaultdict(int)
+    for t in tenders:
+        for b in t.bids:
+            if b.corrected is not None:
+                valid[digits(b.vendor.npwp)] += 1
+                won[digits(b.vendor.npwp)] += b.winner
+    return {
+        v
+        for v, n in valid.items()
+        if n >= UNSUCCESSFUL_MIN_BIDS and won[v] * 100 <= n * UNSUCCESSFUL_WIN_PERCENT
+    }

@@ -158,6 +158,21 @@ class Settings(BaseSettings):
         default=None,
         description="JSON {sha256: document}: when set, only these documents are executed.",
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="json: every log record as one JSON line, and one line per request "
+        "(operation, viewer role, transport, duration, outcome).",
+    )
+    metrics_addresses: str = Field(
+        default="127.0.0.1/32,::1/128",
+        description="Address ranges (CIDR, comma-separated) that may read /metrics without a "
+        "key; a key of role metrics may read it from anywhere. Empty: keys only.",
+    )
+    ocid_prefix: str = Field(
+        default="ocds-rantai",
+        min_length=1,
+        description="The registered OCDS ocid prefix; an ocid is <prefix>-<kode RUP>.",
+    )
 
     @property
     def replica_urls(self) -> list[str]:
@@ -190,6 +205,19 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("metrics_addresses")
+    @classmethod
+    def _address_ranges(cls, value: str) -> str:
+        import ipaddress
+
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"{part.strip()!r} is not an address range (CIDR)") from None
+        return value
 
 
 def _weak(secret: str) -> bool:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row
 
+from hub.settings import Settings
 from hub.store import relations as rel
 from hub.store.access import DataAccess
+from resolvers.paging import Page, paginate
+from resolvers.planning import opd_ids, region_and_children
 
 PACKAGE, TENDER = rel.T["procurement_package"], rel.T["tender"]
 
@@ -23,3 +27,32 @@ async def tender_by_code(access: DataAccess, code: str) -> Row[Any] | None:
 async def sources(access: DataAccess) -> list[Row[Any]]:
     table = rel.T["source"]
     return list(await access.all(access.select(table).order_by(table.c.id)))
+
+
+@dataclass(frozen=True)
+class PackageQuery:
+    fiscal_year: int
+    region_code: str | None = None
+    opd_code: str | None = None
+
+
+async def package_page(
+    access: DataAccess,
+    settings: Settings,
+    query: PackageQuery,
+    *,
+    first: int | None,
+    after: str | None,
+) -> Page:
+    """RUP packages of a fiscal year (a province's region code includes its regencies; with
+    an OPD code, that OPD of the Pemda named), by id."""
+    p = PACKAGE
+    conditions = [p.c.fiscal_year == query.fiscal_year]
+    if query.region_code is not None:
+        conditions.append(p.c.region_id.in_(region_and_children(query.region_code)))
+    if query.opd_code is not None:
+        conditions.append(p.c.opd_id.in_(opd_ids(query.opd_code, query.region_code)))
+    stmt = access.select(p).where(*conditions)
+    return await paginate(
+        access, settings, stmt, kind="ProcurementPackage", order=[p.c.id], first=first, after=after
+    )

@@ -61,6 +61,17 @@ class Discrepancy(Node, RowBacked):
     )
     row: strawberry.Private[Any]
 
+    @strawberry.field(
+        description=(
+            "Kode indikator red flag (OCP's red-flag guide, as cardinal codes them, e.g. "
+            '"R018") the rule computes; empty for a rule with no OCDS counterpart, such as '
+            "the Indonesian HPS rules."
+        )
+    )
+    def indicator_codes(self) -> list[str]:
+        rule = BY_CODE.get(self.row.rule)
+        return list(rule.indicators) if rule is not None else []
+
     @strawberry.field(description="Bukti.")
     def evidence(self) -> list[Evidence]:
         return [

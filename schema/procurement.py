@@ -17,7 +17,7 @@ from schema.source import Provenance
 
 if TYPE_CHECKING:
     from schema.budget import Payment
-    from schema.planning import SubActivity
+    from schema.planning import Opd, Region, SubActivity
 
 T = rel.T
 
@@ -82,6 +82,14 @@ class ProcurementPackage(Node, RowBacked):
     category: str | None = column("category", "Jenis pengadaan.")
     ceiling: Decimal = column("ceiling", "Pagu paket (Rupiah).")
     funding_source: str | None = column("funding_source", "Sumber dana (APBD, APBDP, BLUD).")
+    fiscal_year: int = column("fiscal_year", "Tahun anggaran.")
+    announced_on: date | None = column("announced_on", "Tanggal pengumuman RUP.")
+    region: Annotated[Region, strawberry.lazy("schema.planning")] = link(
+        rel.REGION_BY_ID, "region_id", "Pemda of the package."
+    )
+    opd: Annotated[Opd, strawberry.lazy("schema.planning")] | None = link(
+        rel.OPD_BY_ID, "opd_id", "OPD (satker) that owns the package; null while unresolved."
+    )
     sub_activity: Annotated[SubActivity, strawberry.lazy("schema.planning")] | None = link(
         rel.SUB_ACTIVITY_BY_ID,
         "sub_activity_id",

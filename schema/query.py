@@ -56,6 +56,18 @@ class DiscrepancyFilter:
     )
 
 
+@strawberry.input(description="Saring paket RUP.")
+class ProcurementPackageFilter:
+    fiscal_year: int = strawberry.field(description="Tahun anggaran.")
+    region_code: str | None = strawberry.field(
+        default=None, description="Kode wilayah; a province code includes its regencies."
+    )
+    opd_code: str | None = strawberry.field(
+        default=None,
+        description="Kode OPD; with regionCode, the OPD of that Pemda only (codes repeat).",
+    )
+
+
 @strawberry.type(description="Rantai: the plan → budget → procurement → monev chain.")
 class Query:
     @strawberry.field(description="Any object by its global id; null when there is none.")
@@ -141,6 +153,26 @@ class Query:
     async def procurement_package(self, info: Info, rup_code: str) -> ProcurementPackage | None:
         row = await procurement_resolve.package_by_rup_code(info.context.access, rup_code)
         return ProcurementPackage.from_row(row) if row else None
+
+    @strawberry.field(
+        description="Paket RUP of a fiscal year, by id; the OCDS export and downloads page "
+        "through it."
+    )
+    async def procurement_packages(
+        self,
+        info: Info,
+        filter: ProcurementPackageFilter,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[ProcurementPackage]:
+        ctx = info.context
+        query = procurement_resolve.PackageQuery(
+            fiscal_year=filter.fiscal_year, region_code=filter.region_code, opd_code=filter.opd_code
+        )
+        page = await procurement_resolve.package_page(
+            ctx.access, ctx.settings, query, first=first, after=after
+        )
+        return Connection.from_page(page, ProcurementPackage.from_row)
 
     @strawberry.field(description="One tender by kode tender.")
     async def tender(self, info: Info, code: str) -> Tender | None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import openpyxl
 import pytest
 
 from hub.auth import keys
@@ -223,3 +224,34 @@ async def test_an_unknown_pemda_says_so(served: Served, page: Page) -> None:
     await page.goto(f"{served.base}/dashboard?tahun={YEAR}#/r/99.99")
     await page.wait_for_selector(".error")
     assert "tidak dikenal" in await page.locator(".error").inner_text()
+
+
+async def test_every_list_offers_excel_and_csv_downloads_of_what_it_shows(
+    served: Served, page: Page, tmp_path: Path
+) -> None:
+    await page.goto(f"{served.base}/dashboard?tahun={YEAR}")
+    await page.fill("#key", served.key)
+    await page.click("#login button")
+    await page.wait_for_selector(".discrepancy")
+    # Province: the Pemda rows and the critical ketimpangan.
+    assert await page.locator("#table button[data-export^='pemda.xlsx']").count() == 1
+    assert await page.locator("#discrepancies button[data-export^='ketimpangan.csv']").count() == 1
+    await page.goto(f"{served.base}/dashboard?tahun={YEAR}#/r/53.01")
+    await page.wait_for_selector("tr[data-opd]")
+    assert await page.locator("#table button[data-export^='opd.xlsx']").count() == 1
+    opd = await page.locator("tr[data-opd]").first.get_attribute("data-opd")
+    await page.goto(f"{served.base}/dashboard?tahun={YEAR}#/r/53.01/o/{opd}")
+    await page.wait_for_selector("tr[data-sub]")
+    shown = await page.locator("tr[data-sub]").count()
+    async with page.expect_download() as info:
+        await page.click("#table button:has-text('Unduh Excel')")
+    download = await info.value
+    path = tmp_path / download.suggested_filename
+    await download.save_as(path)
+    assert download.suggested_filename == f"rantai-sub-kegiatan-{YEAR}-53.01-{opd}.xlsx"
+    rows = list(openpyxl.load_workbook(path).active.iter_rows(values_only=True))
+    assert len(rows) - 7 == shown  # the header block, then one row per sub kegiatan shown
+    async with page.expect_download() as info:
+        await page.click("#discrepancies button:has-text('Unduh CSV')")
+    csv_download = await info.value
+    assert csv_download.suggested_filename.endswith(".csv")

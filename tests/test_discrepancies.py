@@ -17,7 +17,7 @@ from adapters.mapping import load_config
 from estate.generate import EstateResult, generate_estate
 from hub.db import asyncpg_dsn
 from hub.discrepancies.engine import DiscrepancyEngine
-from hub.discrepancies.rules import RULES
+from hub.discrepancies.rules import BY_CODE, RULES
 from hub.discrepancies.thresholds import ThresholdError, Thresholds, load_thresholds
 from hub.jobs import SyncJob
 from hub.migrate import run_async
@@ -289,6 +289,18 @@ PROGRESS_OF_CONTRACT = """UPDATE progress_report SET physical_percent = {percent
         JOIN sub_activity s ON s.id = pk.sub_activity_id WHERE c.id = $1)"""
 
 
+def bid_prices(second: int) -> str:
+    """The tender's winner at Rp 1,000,000 and every other submitted bid valid at `second`
+    (SQL over tender `$1`)."""
+    bids = "FROM tender t WHERE t.id = $1 AND t.code = bid.tender_code"
+    return (
+        f"UPDATE bid SET amount = 1000000, corrected_amount = 1000000 {bids}"
+        f" AND bid.is_winner;"
+        f"UPDATE bid SET amount = {second} + bid.id, corrected_amount = {second} {bids}"
+        f" AND NOT bid.is_winner AND bid.amount IS NOT NULL"
+    )
+
+
 def paid_once(paid_on: str, amount: str) -> str:
     """PAID_ONCE with the SP2D's date and amount (SQL over contract `c`)."""
     return PAID_ONCE.format(paid_on=paid_on, amount=amount)
@@ -506,6 +518,15 @@ EDGES = [
             True,
         ),
     ),
+    *[
+        (CLEAN_TENDER, Edge(rule, bid_prices(second), fires))
+        for rule, second, fires in (
+            ("WINNER_CLOSE_TO_SECOND", 1_010_000, True),  # exactly 1% above the winner
+            ("WINNER_CLOSE_TO_SECOND", 1_010_100, False),
+            ("HEAVILY_DISCOUNTED_BID", 1_250_000, True),  # exactly 25% above
+            ("HEAVILY_DISCOUNTED_BID", 1_249_900, False),
+        )
+    ],
 ]
 
 
@@ -575,3 +596,19 @@ def test_bad_thresholds_are_refused_with_the_file_and_key(
     with pytest.raises(ThresholdError, match=problem) as info:
         load_thresholds(toml)
     assert str(toml) in str(info.value)
+
+
+def test_every_rule_names_its_red_flag_indicator_or_says_why_it_has_none() -> None:
+    for rule in RULES:
+        assert bool(rule.indicators) != bool(rule.no_indicator), rule.code
+        assert all(len(code) == 4 and code[0] == "R" for code in rule.indicators), rule.code
+    coded = {code: r.code for r in RULES for code in r.indicators}
+    assert coded == {
+        "R003": "SHORT_BID_WINDOW",
+        "R018": "SINGLE_BIDDER",
+        "R024": "WINNER_CLOSE_TO_SECOND",
+        "R025": "EXCESSIVE_UNSUCCESSFUL_BIDS",
+        "R028": "IDENTICAL_BIDS",
+        "R058": "HEAVILY_DISCOUNTED_BID",
+    }
+    assert "HPS" in BY_CODE["CONTRACT_NEAR_OWNER_ESTIMATE"].no_indicator

@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from estate import names
+from estate import names, rules
 from estate.builder.draw import day_between, money
 from estate.builder.packages import CONSOLIDATED, TENDER_ROLES
 from estate.model import (
@@ -45,6 +45,7 @@ def tenders(year: YearBuilder) -> None:
         ry.tenders.append(tender(year, group, spse))
     for _ in range(year.k["TENDER_WITHOUT_RUP"]):
         ry.tenders.append(off_plan_tender(year))
+    serial_losers(year)
 
 
 def tender(year: YearBuilder, group: list[EstatePackage], method: str) -> EstateTender:
@@ -97,6 +98,8 @@ def tender(year: YearBuilder, group: list[EstatePackage], method: str) -> Estate
         value = hps * rng.randint(1010, 1060) // 1000 // 100 * 100
     elif role == "CONTRACT_NEAR_OWNER_ESTIMATE":
         value = hps - rng.randint(0, hps // 100 // 100) * 100
+    elif role == "HEAVILY_DISCOUNTED_BID":  # far under HPS, and under every other bid
+        value = hps * rng.randint(650, 720) // 1000 // 100 * 100
     else:
         value = hps * rng.randint(880, 980) // 1000 // 100 * 100
     winner = year.rng.choice(year.r.vendors)
@@ -119,7 +122,13 @@ def tender(year: YearBuilder, group: list[EstatePackage], method: str) -> Estate
     )
     if role in ("CONTRACT_ABOVE_OWNER_ESTIMATE", "CONTRACT_NEAR_OWNER_ESTIMATE"):
         year.seed(role, f"{year.r.region}/{t.contract.number}")
-    if role in ("SINGLE_BIDDER", "IDENTICAL_BIDS", "WINNER_NOT_LOWEST"):
+    if role in (
+        "SINGLE_BIDDER",
+        "IDENTICAL_BIDS",
+        "WINNER_NOT_LOWEST",
+        "WINNER_CLOSE_TO_SECOND",
+        "HEAVILY_DISCOUNTED_BID",
+    ):
         year.seed(role, str(t.code))
     if rng.random() < 0.08:
         amend(year, t.contract, rng.randint(950, 1080))
@@ -172,8 +181,20 @@ def bids(
     else:  # no award yet: the lowest bid is there, nobody is marked the winner
         bids.append(EstateBid(vendors.pop(), reference, reference, False))
     rest = submitted - 1
+    # Other valid bids stay 2% to 17% above the winner's, so that neither
+    # WINNER_CLOSE_TO_SECOND (≤ 1%) nor HEAVILY_DISCOUNTED_BID (≥ 25%) fires unseeded.
+    above = reference * 102 // 100
+    if role == "HEAVILY_DISCOUNTED_BID":  # and at least one valid bid that far above
+        above = reference * 130 // 100
+        far = fresh(above, above * 110 // 100)
+        bids.append(EstateBid(vendors.pop(), far, far))
+        rest -= 1
+    if role == "WINNER_CLOSE_TO_SECOND":
+        close = fresh(reference + 100, reference * 1005 // 1000)
+        bids.append(EstateBid(vendors.pop(), close, close))
+        rest -= 1
     if role == "IDENTICAL_BIDS":
-        same = fresh(reference + 1000, max(reference, hps) * 103 // 100)
+        same = fresh(above, max(above, hps) * 103 // 100)
         bids += [EstateBid(vendors.pop(), same, same), EstateBid(vendors.pop(), same, same)]
         rest -= 2
     if role == "WINNER_NOT_LOWEST" or (
@@ -187,12 +208,50 @@ def bids(
             amount = fresh(reference * 85 // 100, reference * 105 // 100)
             bids.append(EstateBid(vendors.pop(), amount, None))
         else:
-            amount = fresh(reference + 1000, max(reference + 2000, hps * 103 // 100))
+            amount = fresh(above, max(above + 2000, hps * 103 // 100))
             bids.append(EstateBid(vendors.pop(), amount, amount))
     for vendor in vendors[:registered]:
         bids.append(EstateBid(vendor, None, None))
     rng.shuffle(bids)
     return bids
+
+
+def serial_losers(year: YearBuilder) -> None:
+    """EXCESSIVE_UNSUCCESSFUL_BIDS: vendors that won least this year also bid, and lose,
+    5–15% above the lowest valid bid of enough full tenders to reach ten valid bids with at
+    most one win in ten. Tenders whose seed a new bid would change are left alone."""
+    rng, ry = year.rng, year.ry
+    keep = ("SINGLE_BIDDER", "HEAVILY_DISCOUNTED_BID")
+    open_tenders = [
+        t
+        for t in ry.tenders
+        if t.method in ("Tender", "Seleksi")
+        and t.role not in keep
+        and any(b.corrected is not None for b in t.bids)
+    ]
+    wins: dict[str, int] = {v.npwp: 0 for v in year.r.vendors}
+    valid: dict[str, int] = {v.npwp: 0 for v in year.r.vendors}
+    for t in ry.tenders:
+        for b in t.bids:
+            if b.corrected is not None:
+                valid[b.vendor.npwp] += 1
+                wins[b.vendor.npwp] += b.winner
+    ranked = sorted(year.r.vendors, key=lambda v: (wins[v.npwp], v.npwp))
+    for vendor in ranked[: year.k["EXCESSIVE_UNSUCCESSFUL_BIDS"]]:
+        need = max(rules.UNSUCCESSFUL_MIN_BIDS, wins[vendor.npwp] * 10) - valid[vendor.npwp]
+        free = [t for t in open_tenders if all(b.vendor is not vendor for b in t.bids)]
+        if len(free) < need:
+            continue
+        for t in rng.sample(free, max(0, need)):
+            low = min(b.corrected for b in t.bids if b.corrected is not None)
+            used = {b.amount for b in t.bids}
+            amount = low * rng.randint(1050, 1150) // 1000 // 100 * 100
+            while amount in used:
+                amount += 100
+            t.bids.append(EstateBid(vendor, amount, amount))
+        year.seed(
+            "EXCESSIVE_UNSUCCESSFUL_BIDS", f"{year.r.region}/{year.fy}/{rules.digits(vendor.npwp)}"
+        )
 
 
 def off_plan_tender(year: YearBuilder) -> EstateTender:

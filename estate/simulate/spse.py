@@ -74,7 +74,8 @@ async def tender_announced(
             package = await publish_package(sim, conn, region, announced, moment)
         if package is None:
             return None
-        hps = package.pagu * rng.randint(900, 990) // 1000 // 1000 * 1000
+        # 90.1–99% of the pagu, so that rounding down to the thousand stays ≥ 90%.
+        hps = package.pagu * rng.randint(901, 990) // 1000 // 1000 * 1000
         code = await new_tender_code(sim, conn, region)
         vendors = await bidders(sim, conn, f, rng.randint(*BIDDERS))
         amounts = bid_amounts(sim, hps, len(vendors))
@@ -237,13 +238,16 @@ async def bidders(sim: Simulator, conn: Any, flavour: str, count: int) -> list[B
 
 def bid_amounts(sim: Simulator, hps: int, count: int) -> list[int]:
     """Distinct offers (corrected amounts the same): the lowest 2.5–11.5% under HPS, so
-    the contract lands 2–12% under it; the others above it, up to 3% over HPS."""
+    the contract lands 2–12% under it; the others 2% to 17% above it (up to 3% over HPS),
+    so that neither WINNER_CLOSE_TO_SECOND (≤ 1%) nor HEAVILY_DISCOUNTED_BID (≥ 25%)
+    fires."""
     rng = sim.rng
     lowest = hps * rng.randint(885, 975) // 1000 // 100 * 100
     amounts = [lowest]
-    high = max(lowest + 2000, hps * 103 // 100)
+    above = lowest * 102 // 100
+    high = max(above + 2000, hps * 103 // 100)
     while len(amounts) < count:
-        amount = rng.randint((lowest + 1000) // 100, high // 100) * 100
+        amount = rng.randint(above // 100 + 1, high // 100) * 100
         if amount not in amounts:
             amounts.append(amount)
     rng.shuffle(amounts)

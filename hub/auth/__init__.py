@@ -1,7 +1,8 @@
 """Who is asking: API keys and JWT bearer tokens become a `Viewer` with a role and a scope.
 
-Roles: `province` (everything), `regency` (its Pemda), `opd` (its OPD), and the anonymous
-`public` viewer (the published chain and aggregates). See docs/security.md.
+Roles: `province` (everything), `regency` (its Pemda), `opd` (its OPD), the anonymous
+`public` viewer (the published chain and aggregates), and `metrics` (a monitoring system:
+/metrics from anywhere, and the public's view of the data). See docs/security.md.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class Role(StrEnum):
     REGENCY = "regency"
     OPD = "opd"
     PUBLIC = "public"
+    METRICS = "metrics"
 
 
 class AuthError(Exception):
@@ -79,7 +81,7 @@ def check_role(role: Any, region_code: Any, opd_code: Any) -> Role:
         raise AuthError("role regency needs --region CODE (and no --opd)")
     if parsed is Role.OPD and (not region_code or not opd_code):
         raise AuthError("role opd needs --region CODE and --opd CODE")
-    if parsed in (Role.PROVINCE, Role.PUBLIC) and (region_code or opd_code):
+    if parsed in (Role.PROVINCE, Role.PUBLIC, Role.METRICS) and (region_code or opd_code):
         raise AuthError(f"role {parsed.value} takes no --region or --opd")
     return parsed
 

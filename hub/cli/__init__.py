@@ -10,6 +10,7 @@ import typer
 
 from hub.cli.demo import demo
 from hub.cli.estate import estate_app
+from hub.cli.export import export_app
 from hub.cli.keys import audit_app, keys_app
 from hub.cli.serve import schema_command, serve
 from hub.cli.store import migrate_command, seed
@@ -30,6 +31,7 @@ app.command("discrepancies")(discrepancies_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(estate_app, name="estate")
+app.add_typer(export_app, name="export")
 app.command("schema")(schema_command)
 
 __all__ = ["app"]

@@ -16,7 +16,9 @@ keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=T
 
 @keys_app.command("create")
 def keys_create(
-    role: Annotated[str, typer.Option(help="province, regency, opd or public.")],
+    role: Annotated[
+        str, typer.Option(help="province, regency, opd, public or metrics (reads /metrics).")
+    ],
     region: Annotated[str | None, typer.Option(help="Kode Pemda (regency and opd roles).")] = None,
     opd: Annotated[str | None, typer.Option(help="Kode OPD (opd role).")] = None,
     label: Annotated[str | None, typer.Option(help="Who or what the key is for.")] = None,

@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -98,8 +99,29 @@ def sync_job(
     return job
 
 
-def schema_command(data_dir: DataDir = None) -> None:
-    """Print the GraphQL schema (SDL)."""
+def schema_command(
+    data_dir: DataDir = None,
+    check: Annotated[
+        Path | None,
+        typer.Option(
+            "--check",
+            help="Compare with a previous SDL (e.g. the last release's docs/schema.graphql): "
+            "print breaking and dangerous changes, exit 1 on a breaking one or a deprecation "
+            "without a date. A removal is allowed once the previous SDL deprecated it.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """Print the GraphQL schema (SDL), or check it against a previous one (--check)."""
     from schema import schema
 
-    sys.stdout.write(schema.as_str() + "\n")
+    if check is None:
+        sys.stdout.write(schema.as_str() + "\n")
+        return
+    from hub.cli.schema_check import compare
+
+    report = compare(check.read_text(encoding="utf-8"), schema._schema)
+    sys.stdout.write("\n".join(report.lines()) + "\n")
+    if report.failed:
+        raise typer.Exit(1)

@@ -27,6 +27,7 @@ from hub.discrepancies.rules import RULES, Rule
 from hub.discrepancies.thresholds import Thresholds
 from hub.events.changelog import Change, LoggedEntity, Routing, record
 from hub.events.outbox import DISCREPANCY as ENTITY
+from hub.telemetry.metrics import RULE_SECONDS
 
 DISCREPANCY_LOCK = 0x52414E5441490003
 DISCREPANCY = LoggedEntity("discrepancy", ENTITY)  # routed by `_evaluate`
@@ -159,6 +160,18 @@ class DiscrepancyEngine:
         return plan
 
     async def _evaluate(
+        self,
+        conn: PgConnection,
+        rule: Rule,
+        parts: list[Part],
+        report: RunReport,
+        events: list[Change],
+        context: dict[int, Routing],
+    ) -> None:
+        with RULE_SECONDS.labels(rule.code).time():
+            await self._evaluate_timed(conn, rule, parts, report, events, context)
+
+    async def _evaluate_timed(
         self,
         conn: PgConnection,
         rule: Rule,

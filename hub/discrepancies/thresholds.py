@@ -40,6 +40,11 @@ class Thresholds:
     q3_end_day: int = 30
     capital_account_prefix: str = "5.2"
     min_bid_window_days: int = 15
+    # bid prices against each other (cardinal's R024, R058, R025 with a fixed threshold)
+    close_bid_percent: Decimal = Decimal(1)  # second-lowest valid bid ≤ 1% above the winner
+    discounted_bid_percent: Decimal = Decimal(25)  # … or ≥ 25% above it
+    unsuccessful_min_bids: int = 10  # a vendor with ≥ 10 valid bids in a Pemda-year …
+    unsuccessful_win_percent: Decimal = Decimal(10)  # … that won ≤ 10% of them
     bid_close_stage: str = "Upload Dokumen Penawaran"
     published_status: str = "Terumumkan"
     windowed_methods: tuple[str, ...] = ("Tender", "Seleksi")

@@ -30,10 +30,14 @@ from hub.serving.compiled import CompiledQueries
 from hub.serving.documents import Documents, Limits
 from hub.serving.http import graphql_endpoint
 from hub.serving.live import Subscriptions
+from hub.serving.metrics import allowed_networks, metrics_endpoint
+from hub.serving.opendata.routes import export_endpoint, ocds_endpoint
 from hub.serving.request import Api
+from hub.serving.sse import StreamEndpoint
 from hub.serving.ws import LiveEndpoint
 from hub.settings import Settings
 from hub.store.replicas import ReadReplicas
+from hub.telemetry import tracing
 from hub.tuning import tune_gc
 from schema import schema as default_schema
 
@@ -153,12 +157,18 @@ def create_app(
         max_per_address=settings.ws_max_connections_per_address,
         max_connections=settings.ws_max_connections,
     )
+    streams = StreamEndpoint(
+        max_per_address=settings.ws_max_connections_per_address,
+        max_connections=settings.ws_max_connections,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.gc_threshold:
             tune_gc(settings.gc_threshold)
+        tracing.setup()
         engine = create_engine(database_url, pool_size=settings.pool_size)
+        tracing.trace_statements(engine.sync_engine)
         app.state.engine = read_engine(engine)
         gate = app.state.gate = Gatekeeper(settings, app.state.engine)
         compiled = (
@@ -169,6 +179,7 @@ def create_app(
         dsn = asyncpg_dsn(database_url)
         feed = ChangeFeed(dsn, broker=broker_for(settings.broker_url, dsn))
         feed.on_revoked.append(live.revoked)
+        feed.on_revoked.append(streams.revoked)
         await feed.start()
         app.state.feed = feed
         replicas = None
@@ -204,9 +215,13 @@ def create_app(
         routes=[
             Route("/graphql", graphql_endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             WebSocketRoute("/graphql", live),
+            Route("/graphql/stream", streams),
             Route("/dashboard", dashboard),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
+            Route("/ocds/{region}/{year}/{kind}.json", ocds_endpoint),
+            Route("/export/{view}.{fmt}", export_endpoint),
             Mount("/static", StaticFilesForViewers(settings), name="static"),
         ],
         lifespan=lifespan,
@@ -216,4 +231,6 @@ def create_app(
     app.state.schema = default_schema
     app.state.documents = documents
     app.state.live = live
+    app.state.streams = streams
+    app.state.metrics_networks = allowed_networks(settings.metrics_addresses)
     return app

@@ -32,6 +32,7 @@ from hub.serving.documents import Prepared
 from hub.serving.responses import format_result, formatted_errors
 from hub.settings import Settings
 from hub.store.replicas import ReadReplicas
+from hub.telemetry import tracing
 from resolvers.context import Context
 
 log = logging.getLogger("rantai.live")
@@ -203,8 +204,11 @@ class Rendering:
         return task
 
     async def _execute(self, root: Any) -> str:
+        event = getattr(root, "event", None)
+        attributes = {"rantai.event.id": int(getattr(event, "id", 0) or 0)}
         try:
-            return await self._execute_unsafe(root)
+            with tracing.tracer().start_as_current_span("render.event", attributes=attributes):
+                return await self._execute_unsafe(root)
         except Exception:
             log.exception("rendering a change event failed")
             error = error_entry(ErrorCode.INTERNAL_SERVER_ERROR, "Internal server error.")

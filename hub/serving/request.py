@@ -43,14 +43,18 @@ from hub.serving.live import Operation, Stream, StreamFailed, Subscriptions
 from hub.serving.responses import error_body, format_result
 from hub.settings import Settings
 from hub.store.replicas import ReadReplicas
+from hub.telemetry import metrics, tracing
 from resolvers.context import Context
 
 log = logging.getLogger("rantai.request")
+requests_log = logging.getLogger("rantai.requests")  # one line per operation (JSON logs)
 
 
 class Transport(StrEnum):
     HTTP = "http"
     WEBSOCKET = "websocket"
+    SSE = "sse"  # Server-Sent Events, /graphql/stream
+    EXPORT = "export"  # the open-data documents and downloads, page by page (opendata/)
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,7 @@ class Answer:
     status: int | None = None
     headers: dict[str, str] | None = None
     stream: Stream | None = None
+    stream_failed: bool = False  # a subscription valid as a document that could not start
 
     @classmethod
     def refused(
@@ -154,8 +159,49 @@ class Api:
         self.compiled = compiled
         self.trusted = trusted
         self.replicas = replicas
+        self.log_requests = settings.log_format == "json"
 
     async def handle(self, request: GraphQLRequest, viewer: Viewer) -> Answer:
+        """The answer to one operation; each is counted, timed, traced and (JSON logs)
+        logged by its operation name, transport, viewer role and outcome."""
+        started = time.perf_counter()
+        audit = _Audit(request, viewer)
+        with tracing.tracer().start_as_current_span("graphql.request") as span:
+            answer = await self._handle(request, viewer, audit)
+            operation = request.operation_name or audit.operation or audit.named
+            span.set_attributes(
+                {
+                    "graphql.operation.name": operation or "",
+                    "graphql.operation.type": audit.kind,
+                    "rantai.transport": str(request.transport),
+                    "rantai.viewer.role": str(viewer.role),
+                    "rantai.outcome": answer.code,
+                }
+            )
+        seconds = time.perf_counter() - started
+        label = metrics.operation_label(operation)
+        transport = str(request.transport)
+        metrics.REQUESTS.labels(label, transport, answer.code).inc()
+        metrics.REQUEST_SECONDS.labels(label, transport).observe(seconds)
+        if self.log_requests:
+            requests_log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "operation": operation,
+                        "kind": audit.kind,
+                        "transport": transport,
+                        "role": str(viewer.role),
+                        "actor": viewer.actor.split(":", 1)[0],  # never the key itself
+                        "duration_ms": round(seconds * 1000, 3),
+                        "outcome": answer.code,
+                        "errors": len(answer.body.get("errors") or ()),
+                    }
+                },
+            )
+        return answer
+
+    async def _handle(self, request: GraphQLRequest, viewer: Viewer, audit: _Audit) -> Answer:
         caller = viewer.actor if viewer.authenticated else f"ip:{request.client}"
         wait = self.gate.retry_after(caller)
         if wait is not None:
@@ -166,7 +212,6 @@ class Api:
                 429,
                 **{"Retry-After": seconds},
             )
-        audit = _Audit(request, viewer)
         answer = await self._answer(request, viewer, audit, caller)
         if viewer.authenticated:
             try:
@@ -210,6 +255,8 @@ class Api:
         )
         self.gate.charge(caller, time.perf_counter() - started)
         kind = prepared.operation_type(request.operation_name)
+        if len(prepared.operations) == 1:  # its name, for the metrics, even if it fails
+            audit.named = next(iter(prepared.operations))
         refusal = self._transport_rule(request, kind)
         if refusal is not None:
             return refusal
@@ -236,18 +283,28 @@ class Api:
             try:
                 stream = await self.subscriptions.open(op)
             except StreamFailed as failed:
-                return Answer({"errors": failed.errors}, executed=False)
+                return Answer({"errors": failed.errors}, executed=False, stream_failed=True)
             return Answer(executed=True, stream=stream)
         return await self._execute(prepared.document, operation, request, viewer)
 
     def _transport_rule(self, request: GraphQLRequest, kind: OperationType | None) -> Answer | None:
-        """Subscriptions travel over WebSocket; a GET runs queries only."""
+        """Subscriptions travel over WebSocket or Server-Sent Events; a GET runs queries
+        only."""
+        if (
+            request.transport is Transport.SSE
+            and kind is OperationType.MUTATION
+            and request.http_method == "GET"
+        ):
+            answer = Answer.refused(ErrorCode.BAD_REQUEST, "Send mutations with POST.", 405)
+            answer.headers = {"Allow": "POST"}
+            return answer
         if request.transport is Transport.HTTP:
             if kind is OperationType.SUBSCRIPTION:
                 status = 405 if request.http_method == "GET" else 400
                 answer = Answer.refused(
                     ErrorCode.BAD_REQUEST,
-                    "Subscriptions run over WebSocket (graphql-transport-ws), not HTTP.",
+                    "Subscriptions run over WebSocket (graphql-transport-ws) or Server-Sent "
+                    "Events (graphql-sse, /graphql/stream), not plain HTTP.",
                     status,
                 )
                 if status == 405:
@@ -338,6 +395,7 @@ class _Audit:
     kind: str = "request"
     document: str | None = None
     operation: str | None = None
+    named: str | None = None  # the document's one operation's name, parsed if not valid
 
     def detail(self, answer: Answer) -> dict[str, Any]:
         variables: dict[str, Any] | None = None

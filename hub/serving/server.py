@@ -37,6 +37,7 @@ from websockets.exceptions import InvalidState
 
 from hub.serving.ws import SEND_MANY
 from hub.settings import Settings
+from hub.telemetry.logs import logging_config
 
 log = logging.getLogger("rantai.server")
 
@@ -175,6 +176,9 @@ def http_protocol(settings: Settings) -> type[HeaderDeadline]:
 
 def config(app: Any, settings: Settings, host: str, port: int, **options: Any) -> uvicorn.Config:
     """The uvicorn configuration `rantai serve`, the demo, the tests and the benches use."""
+    log_config = logging_config(settings.log_format)
+    if log_config is not None:
+        options.setdefault("log_config", log_config)
     return uvicorn.Config(
         app,
         host=host,

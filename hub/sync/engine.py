@@ -42,6 +42,8 @@ from hub.sync.relink import resolve_links
 from hub.sync.reports import ProgressCallback, SourceReport, StreamReport, SyncProgress
 from hub.sync.streams import fingerprint, stream_id, to_items
 from hub.sync.writer import Item, Outcome, Writer, warm_types
+from hub.telemetry.metrics import SOURCE_RUN_SECONDS
+from hub.telemetry.tracing import sync_batch
 
 log = logging.getLogger("rantai.sync")
 
@@ -205,6 +207,7 @@ class SyncEngine:
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", lock)
         report.seconds = time.monotonic() - started
+        SOURCE_RUN_SECONDS.labels(source.id).set(report.seconds)
         return report
 
     async def _run(
@@ -441,7 +444,7 @@ class SyncEngine:
             # rows can stop waiting. Only this source's writers write them while it is
             # locked; the DETACHED streams' writers too, so the retry reads them again.
             writer.waiting_entities = await state.waiting_entities(conn, source_id)
-        async with writer.transaction():
+        async with sync_batch(source_id, binding.entity, len(items)), writer.transaction():
             outcome = await writer.write(binding, good)
             outcome.waiting += bad
             changed = bool(outcome.created or outcome.updated)

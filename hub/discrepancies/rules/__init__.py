@@ -12,9 +12,11 @@ Thresholds come from `Thresholds` and are numbers or method names, written into 
 literals (they are validated when loaded, never user input at query time).
 
 The statements live in one module per group of families: `budget` (1, 2), `tenders` (3, 4,
-6, 7, 8), `contracts` (5, 10, 11), `packages` (9, 13), `execution` (12); `sql` holds the
-pieces they share. This module declares each rule once, with its code, severity and the
-changes it depends on.
+6, 7, 8), `bids` (7: bid prices against each other), `contracts` (5, 10, 11), `packages`
+(9, 13), `execution` (12); `sql` holds the pieces they share. This module declares each
+rule once, with its code, severity, the changes it depends on, and its place in the open
+vocabulary: the indicator codes of OCP's red-flag guide as cardinal numbers them
+(`indicators`), or why none matches (`no_indicator`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hub.discrepancies.rules.bids import (
+    excessive_unsuccessful_bids,
+    heavily_discounted_bid,
+    winner_close_to_second,
+)
 from hub.discrepancies.rules.budget import (
     budget_without_plan,
     plan_without_budget,
@@ -68,6 +75,10 @@ class Rule:
     # version, a tender's packages or schedule) comes as a change of its package or tender.
     depends: frozenset[str]
     sql: Callable[[Thresholds], str]
+    # Codes of OCP's red-flag indicators (as cardinal codes them, "R018") that the rule
+    # computes on the hub's data; empty with `no_indicator` saying why none matches.
+    indicators: tuple[str, ...] = ()
+    no_indicator: str = ""
 
     def statement(self, t: Thresholds) -> str:
         return f"WITH {PARTS}, found AS ({self.sql(t)}) SELECT * FROM found"
@@ -79,6 +90,14 @@ RUP = frozenset({"ProcurementPackage"})
 TENDER = frozenset({"Tender", "ProcurementPackage"})
 CONTRACT = TENDER | {"Contract", "ContractAmendment"}
 
+# Why a rule has no indicator: cardinal computes none on the same facts.
+INDONESIAN_PLAN = (
+    "Indonesian planning and budgeting (RKPD/Renja, DPA, SiRUP): no cardinal indicator"
+)
+HPS = "Indonesian owner's estimate (HPS, Perpres 16/2018): no cardinal indicator"
+NO_CARDINAL = "no cardinal indicator"
+EXECUTION = "Indonesian budget execution and e-Monev: no cardinal indicator"
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "BUDGET_WITHOUT_PLAN",
@@ -87,6 +106,7 @@ RULES: tuple[Rule, ...] = (
         "Anggaran tanpa rencana",
         PLAN | BUDGET,
         budget_without_plan,
+        no_indicator=INDONESIAN_PLAN,
     ),
     Rule(
         "PLAN_WITHOUT_BUDGET",
@@ -95,14 +115,53 @@ RULES: tuple[Rule, ...] = (
         "Rencana tanpa anggaran",
         PLAN | BUDGET,
         plan_without_budget,
+        no_indicator=INDONESIAN_PLAN,
     ),
     Rule(
-        "RUP_ABOVE_DPA", 2, "CRITICAL", "Pagu RUP melebihi DPA", RUP | BUDGET | PLAN, rup_above_dpa
+        "RUP_ABOVE_DPA",
+        2,
+        "CRITICAL",
+        "Pagu RUP melebihi DPA",
+        RUP | BUDGET | PLAN,
+        rup_above_dpa,
+        no_indicator=INDONESIAN_PLAN,
     ),
-    Rule("RUP_WITHOUT_DPA", 2, "WARNING", "RUP tanpa DPA", RUP | BUDGET | PLAN, rup_without_dpa),
-    Rule("TENDER_WITHOUT_RUP", 3, "CRITICAL", "Tender di luar RUP", TENDER, tender_without_rup),
-    Rule("TENDER_BEFORE_RUP", 3, "WARNING", "Tender sebelum RUP", TENDER, tender_before_rup),
-    Rule("METHOD_DEVIATION", 4, "WARNING", "Metode menyimpang", TENDER, method_deviation),
+    Rule(
+        "RUP_WITHOUT_DPA",
+        2,
+        "WARNING",
+        "RUP tanpa DPA",
+        RUP | BUDGET | PLAN,
+        rup_without_dpa,
+        no_indicator=INDONESIAN_PLAN,
+    ),
+    Rule(
+        "TENDER_WITHOUT_RUP",
+        3,
+        "CRITICAL",
+        "Tender di luar RUP",
+        TENDER,
+        tender_without_rup,
+        no_indicator=INDONESIAN_PLAN,
+    ),
+    Rule(
+        "TENDER_BEFORE_RUP",
+        3,
+        "WARNING",
+        "Tender sebelum RUP",
+        TENDER,
+        tender_before_rup,
+        no_indicator=INDONESIAN_PLAN,
+    ),
+    Rule(
+        "METHOD_DEVIATION",
+        4,
+        "WARNING",
+        "Metode menyimpang",
+        TENDER,
+        method_deviation,
+        no_indicator="the method used against the planned one (SiRUP): " + NO_CARDINAL,
+    ),
     Rule(
         "CONTRACT_ABOVE_OWNER_ESTIMATE",
         5,
@@ -110,6 +169,7 @@ RULES: tuple[Rule, ...] = (
         "Kontrak di atas HPS",
         CONTRACT,
         contract_above_owner_estimate,
+        no_indicator=HPS,
     ),
     Rule(
         "CONTRACT_NEAR_OWNER_ESTIMATE",
@@ -118,8 +178,17 @@ RULES: tuple[Rule, ...] = (
         "Kontrak nyaris sama dengan HPS",
         CONTRACT,
         contract_near_owner_estimate,
+        no_indicator=HPS,
     ),
-    Rule("SINGLE_BIDDER", 6, "WARNING", "Penawar tunggal", TENDER | {"Bid"}, single_bidder),
+    Rule(
+        "SINGLE_BIDDER",
+        6,
+        "WARNING",
+        "Penawar tunggal",
+        TENDER | {"Bid"},
+        single_bidder,
+        indicators=("R018",),
+    ),
     Rule(
         "IDENTICAL_BIDS",
         7,
@@ -127,6 +196,7 @@ RULES: tuple[Rule, ...] = (
         "Penawaran identik",
         TENDER | {"Bid", "Vendor"},
         identical_bids,
+        indicators=("R028",),
     ),
     Rule(
         "WINNER_NOT_LOWEST",
@@ -135,9 +205,45 @@ RULES: tuple[Rule, ...] = (
         "Pemenang bukan penawar terendah",
         TENDER | {"Bid"},
         winner_not_lowest,
+        no_indicator="a lower valid bid lost; cardinal's R036 is a lowest bid disqualified",
     ),
-    Rule("RETENDER", 8, "INFO", "Tender ulang", TENDER, retender),
-    Rule("SLOW_AWARD", 8, "WARNING", "Penetapan pemenang lambat", CONTRACT, slow_award),
+    Rule(
+        "WINNER_CLOSE_TO_SECOND",
+        7,
+        "WARNING",
+        "Penawaran kedua nyaris sama dengan pemenang",
+        TENDER | {"Bid"},
+        winner_close_to_second,
+        indicators=("R024",),
+    ),
+    Rule(
+        "HEAVILY_DISCOUNTED_BID",
+        7,
+        "WARNING",
+        "Penawaran pemenang jauh di bawah pesaing",
+        TENDER | {"Bid"},
+        heavily_discounted_bid,
+        indicators=("R058",),
+    ),
+    Rule(
+        "EXCESSIVE_UNSUCCESSFUL_BIDS",
+        7,
+        "INFO",
+        "Penyedia sering kalah",
+        TENDER | {"Bid", "Vendor"},
+        excessive_unsuccessful_bids,
+        indicators=("R025",),
+    ),
+    Rule("RETENDER", 8, "INFO", "Tender ulang", TENDER, retender, no_indicator=NO_CARDINAL),
+    Rule(
+        "SLOW_AWARD",
+        8,
+        "WARNING",
+        "Penetapan pemenang lambat",
+        CONTRACT,
+        slow_award,
+        no_indicator="time from announcement to contract: " + NO_CARDINAL,
+    ),
     Rule(
         "SHORT_BID_WINDOW",
         8,
@@ -145,8 +251,17 @@ RULES: tuple[Rule, ...] = (
         "Masa penawaran terlalu singkat",
         TENDER,
         short_bid_window,
+        indicators=("R003",),
     ),
-    Rule("SPLIT_PROCUREMENT", 9, "CRITICAL", "Pemecahan paket", RUP | PLAN, split_procurement),
+    Rule(
+        "SPLIT_PROCUREMENT",
+        9,
+        "CRITICAL",
+        "Pemecahan paket",
+        RUP | PLAN,
+        split_procurement,
+        no_indicator="the Pengadaan Langsung ceiling (Perpres 12/2021): " + NO_CARDINAL,
+    ),
     Rule(
         "AMENDMENT_ABOVE_10_PERCENT",
         10,
@@ -154,6 +269,7 @@ RULES: tuple[Rule, ...] = (
         "Addendum di atas 10%",
         CONTRACT,
         amendment_above_limit,
+        no_indicator=NO_CARDINAL,
     ),
     Rule(
         "PAID_AHEAD_OF_PROGRESS",
@@ -162,6 +278,7 @@ RULES: tuple[Rule, ...] = (
         "Bayar mendahului progres",
         CONTRACT | {"Payment", "ProgressReport"} | PLAN,
         paid_ahead_of_progress,
+        no_indicator=EXECUTION,
     ),
     Rule(
         "PAYEE_NOT_WINNER",
@@ -170,6 +287,7 @@ RULES: tuple[Rule, ...] = (
         "Penerima bukan pemenang",
         CONTRACT | {"Payment", "Vendor"},
         payee_not_winner,
+        no_indicator=EXECUTION,
     ),
     Rule(
         "PAYMENT_BEFORE_HANDOVER",
@@ -178,6 +296,7 @@ RULES: tuple[Rule, ...] = (
         "Lunas sebelum serah terima",
         CONTRACT | {"Payment"},
         payment_before_handover,
+        no_indicator=EXECUTION,
     ),
     Rule(
         "PUBLISHED_VALUE_CHANGED",
@@ -186,6 +305,7 @@ RULES: tuple[Rule, ...] = (
         "Pagu berubah setelah diumumkan",
         RUP,
         published_value_changed,
+        no_indicator="SiRUP's package versions: " + NO_CARDINAL,
     ),
     Rule(
         "NOT_PROCURED_BY_Q3",
@@ -194,6 +314,7 @@ RULES: tuple[Rule, ...] = (
         "Belum diadakan s.d. triwulan III",
         BUDGET | RUP | PLAN,
         not_procured_by_q3,
+        no_indicator=EXECUTION,
     ),
     Rule(
         "PROGRESS_BEHIND_SCHEDULE",
@@ -202,6 +323,7 @@ RULES: tuple[Rule, ...] = (
         "Progres di bawah jadwal",
         PLAN | {"ProgressReport"},
         progress_behind_schedule,
+        no_indicator=EXECUTION,
     ),
     Rule(
         "INDICATOR_BELOW_TARGET",
@@ -210,6 +332,7 @@ RULES: tuple[Rule, ...] = (
         "Indikator jauh di bawah target",
         PLAN | {"Indicator"},
         indicator_below_target,
+        no_indicator=EXECUTION,
     ),
 )
 BY_CODE = {r.code: r for r in RULES}

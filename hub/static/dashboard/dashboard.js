@@ -186,9 +186,44 @@
     return "<table><thead>" + head + "</thead><tbody>" + body.join("") + "</tbody></table>";
   }
 
-  function discrepancyList(title, connection) {
+  // "Unduh Excel" / "Unduh CSV" for a list: /export/{view}.xlsx|.csv with the filters of the
+  // GraphQL field the list shows, fetched with the viewer's key (a plain link cannot send it).
+  function downloads(view, params) {
+    var qs = Object.keys(params).filter(function (k) { return params[k] != null; }).map(function (k) {
+      return encodeURIComponent(k) + "=" + encodeURIComponent(params[k]);
+    }).join("&");
+    return ' <span class="downloads">' + [["xlsx", "Unduh Excel"], ["csv", "Unduh CSV"]].map(function (f) {
+      return '<button type="button" class="download" data-export="' + esc(view + "." + f[0] + "?" + qs) + '">' +
+        f[1] + "</button>";
+    }).join("") + "</span>";
+  }
+
+  function download(button) {
+    var headers = {};
+    if (state.key) headers.Authorization = "Bearer " + state.key;
+    button.disabled = true;
+    return fetch("/export/" + button.getAttribute("data-export"), { headers: headers }).then(function (r) {
+      if (!r.ok) return r.json().then(function (body) { throw new Error(body.errors[0].message); });
+      var name = (r.headers.get("Content-Disposition") || "").match(/filename="([^"]+)"/);
+      return r.blob().then(function (blob) {
+        var a = document.createElement("a");
+        a.href = URL.createObjectURL(blob);
+        a.download = name ? name[1] : "rantai-unduhan";
+        document.body.appendChild(a);
+        a.click();
+        setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+      });
+    }).catch(function (err) {
+      window.alert("Gagal mengunduh: " + err.message);
+    }).then(function () { button.disabled = false; });
+  }
+
+  function discrepancyList(title, connection, exportParams) {
     var edges = connection.edges;
-    if (!edges.length) return "<h2>" + esc(title) + '</h2><p class="muted">Tidak ada ketimpangan terbuka.</p>';
+    var links = exportParams ? downloads("ketimpangan", exportParams) : "";
+    if (!edges.length) {
+      return "<h2>" + esc(title) + links + '</h2><p class="muted">Tidak ada ketimpangan terbuka.</p>';
+    }
     var items = edges.map(function (e) {
       var d = e.node;
       var where = [d.opd ? d.opd.name : null, d.subActivity ? "sub kegiatan " + d.subActivity.code : null]
@@ -212,7 +247,7 @@
     });
     var more = connection.totalCount > edges.length
       ? '<p class="muted">… dan ' + (connection.totalCount - edges.length) + " lainnya.</p>" : "";
-    return "<h2>" + esc(title) + " (" + connection.totalCount + ")</h2>" + items.join("") + more;
+    return "<h2>" + esc(title) + " (" + connection.totalCount + ")" + links + "</h2>" + items.join("") + more;
   }
 
   var DISCREPANCIES = "query ($filter: DiscrepancyFilter, $first: Int) {" +
@@ -256,12 +291,14 @@
       // Pemda whose systems sent nothing for this year are named, not tabled as zeros.
       var silent = rows.filter(function (r) { return !num(r.summary.subActivities); });
       rows = rows.filter(function (r) { return num(r.summary.subActivities); });
-      document.getElementById("table").innerHTML = "<h2>Pemda</h2>" + table("region", rows, "Pemda") +
+      document.getElementById("table").innerHTML = "<h2>Pemda" + downloads("pemda", { fiscalYear: state.year }) +
+        "</h2>" + table("region", rows, "Pemda") +
         (silent.length ? '<p class="muted" data-silent="' + silent.length + '">Belum ada data tahun ' +
           state.year + " dari " + silent.length + " Pemda: " +
           esc(silent.map(function (r) { return r.name; }).join(", ")) + ".</p>" : "");
       document.getElementById("discrepancies").innerHTML =
-        discrepancyList("Ketimpangan kritis terbaru", res[1].discrepancies);
+        discrepancyList("Ketimpangan kritis terbaru", res[1].discrepancies,
+          { fiscalYear: state.year, open: "true", severity: "CRITICAL" });
     });
   }
 
@@ -284,9 +321,11 @@
       var rows = opds.map(function (o) {
         return { key: o.code, name: o.name, sub: o.code, href: "#/r/" + code + "/o/" + o.code, summary: o.summary };
       });
-      document.getElementById("table").innerHTML = "<h2>OPD</h2>" + table("opd", rows, "OPD");
+      document.getElementById("table").innerHTML = "<h2>OPD" +
+        downloads("opd", { fiscalYear: state.year, regionCode: code }) + "</h2>" + table("opd", rows, "OPD");
       document.getElementById("discrepancies").innerHTML =
-        discrepancyList("Ketimpangan terbuka" + (own ? " (termasuk kabupaten/kota)" : ""), res[1].discrepancies);
+        discrepancyList("Ketimpangan terbuka" + (own ? " (termasuk kabupaten/kota)" : ""), res[1].discrepancies,
+          { fiscalYear: state.year, open: "true", regionCode: code });
     });
   }
 
@@ -321,11 +360,13 @@
           badge(open) + "</td></tr>";
       });
       state.lastRows.sub = current;
-      document.getElementById("table").innerHTML = "<h2>Sub kegiatan (" + opd.subActivities.totalCount + ")</h2>" +
+      document.getElementById("table").innerHTML = "<h2>Sub kegiatan (" + opd.subActivities.totalCount + ")" +
+        downloads("sub-kegiatan", { fiscalYear: state.year, regionCode: code, opdCode: opdCode }) + "</h2>" +
         "<table><thead><tr><th>Sub kegiatan</th><th>Tahap</th><th>Rencana</th><th>DPA</th><th>Realisasi</th>" +
         "<th>Ketimpangan</th></tr></thead><tbody>" + body.join("") + "</tbody></table>";
       document.getElementById("discrepancies").innerHTML =
-        discrepancyList("Ketimpangan terbuka", res[1].discrepancies);
+        discrepancyList("Ketimpangan terbuka", res[1].discrepancies,
+          { fiscalYear: state.year, open: "true", regionCode: code, opdCode: opdCode });
     });
   }
 
@@ -464,6 +505,10 @@
     document.getElementById("table").addEventListener("click", function (ev) {
       var tr = ev.target.closest("tr[data-href]");
       if (tr && !ev.target.closest("a")) location.hash = tr.getAttribute("data-href");
+    });
+    document.querySelector("main").addEventListener("click", function (ev) {
+      var button = ev.target.closest("button[data-export]");
+      if (button) download(button);
     });
     window.addEventListener("hashchange", render);
     var who = document.getElementById("who");
