@@ -1,7 +1,9 @@
 """Who is asking: API keys and JWT bearer tokens become a `Viewer` with a role and a scope.
 
-Roles: `province` (everything), `regency` (its Pemda), `opd` (its OPD), and the anonymous
-`public` viewer (the published chain and aggregates). See docs/security.md.
+Roles: `province` (everything), `regency` (its Pemda), `opd` (its OPD), the anonymous
+`public` viewer (the published chain and aggregates), and `admin`, the operator: everything
+a province sees plus the operators' console (keys, audit log, sources, "sync now"). Admin
+keys are made only on the command line. See docs/security.md.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ class Role(StrEnum):
     REGENCY = "regency"
     OPD = "opd"
     PUBLIC = "public"
+    ADMIN = "admin"
 
 
 class AuthError(Exception):
@@ -39,7 +42,7 @@ class Viewer:
 
     @property
     def scope(self) -> Scope:
-        if self.role is Role.PROVINCE:
+        if self.role in (Role.PROVINCE, Role.ADMIN):
             return EVERYTHING
         if self.role is Role.REGENCY and self.region_code is not None:
             return RegionScope(f"region:{self.region_code}", region_code=self.region_code)
@@ -79,7 +82,7 @@ def check_role(role: Any, region_code: Any, opd_code: Any) -> Role:
         raise AuthError("role regency needs --region CODE (and no --opd)")
     if parsed is Role.OPD and (not region_code or not opd_code):
         raise AuthError("role opd needs --region CODE and --opd CODE")
-    if parsed in (Role.PROVINCE, Role.PUBLIC) and (region_code or opd_code):
+    if parsed in (Role.PROVINCE, Role.PUBLIC, Role.ADMIN) and (region_code or opd_code):
         raise AuthError(f"role {parsed.value} takes no --region or --opd")
     return parsed
 

@@ -39,9 +39,10 @@ from hub.errors import ErrorCode, StoreUnavailableError, TimedOut, error_entry
 from hub.serving.compiled import CompiledQueries
 from hub.serving.documents import Documents, check_variables
 from hub.serving.live import Operation, Stream, StreamFailed, Subscriptions
-from hub.serving.responses import error_body, format_result
+from hub.serving.responses import error_body, format_result, log_errors
+from hub.serving.visibility import forbidden_root, hidden_paths, viewer_extension
 from hub.settings import Settings
-from resolvers.context import Context
+from resolvers.context import Context, Process
 
 log = logging.getLogger("rantai.request")
 
@@ -140,6 +141,7 @@ class Api:
         subscriptions: Subscriptions,
         compiled: CompiledQueries | None = None,
         trusted: dict[str, str] | None = None,
+        process: Process | None = None,
     ) -> None:
         self.settings = settings
         self.schema = schema
@@ -149,6 +151,7 @@ class Api:
         self.subscriptions = subscriptions
         self.compiled = compiled
         self.trusted = trusted
+        self.process = process or Process()
 
     async def handle(self, request: GraphQLRequest, viewer: Viewer) -> Answer:
         caller = viewer.actor if viewer.authenticated else f"ip:{request.client}"
@@ -163,6 +166,9 @@ class Api:
             )
         audit = _Audit(request, viewer)
         answer = await self._answer(request, viewer, audit)
+        public = viewer_extension(viewer)
+        if public is not None and answer.stream is None:
+            answer.body.setdefault("extensions", {})["viewer"] = public
         if viewer.authenticated:
             try:
                 await self.gate.audit(viewer, audit.kind, audit.detail(answer))
@@ -212,6 +218,13 @@ class Api:
             operation.name.value if operation.name else None
         )
         audit.kind = "subscribe" if operation.operation is OperationType.SUBSCRIPTION else "request"
+        refused = forbidden_root(self.schema._schema, prepared, operation, viewer)
+        if refused is not None:
+            name, allowed = refused
+            needed = " or ".join(sorted(role.value for role in allowed))
+            return Answer.refused(
+                ErrorCode.FORBIDDEN, f"`{name}` needs an API key of role {needed}.", 403
+            )
         variables = request.variables or {}
         too_costly = self.documents.check_cost(prepared, request.operation_name, variables)
         if too_costly is not None:
@@ -223,7 +236,11 @@ class Api:
             except StreamFailed as failed:
                 return Answer({"errors": failed.errors}, executed=False)
             return Answer(executed=True, stream=stream)
-        return await self._execute(prepared.document, operation, request, viewer)
+        answer = await self._execute(prepared.document, operation, request, viewer)
+        hidden = hidden_paths(self.schema._schema, prepared, operation, viewer.scope)
+        if hidden and answer.executed:
+            answer.body.setdefault("extensions", {})["hidden"] = hidden
+        return answer
 
     def _transport_rule(self, request: GraphQLRequest, kind: OperationType | None) -> Answer | None:
         """Subscriptions travel over WebSocket; a GET runs queries only."""
@@ -259,7 +276,7 @@ class Api:
                 document, operation, request.variables, viewer.scope, time_limit=time_limit
             )
         if result is None:
-            context = Context.create(self.engine, settings, viewer=viewer)
+            context = Context.create(self.engine, settings, viewer=viewer, process=self.process)
             result = await run(
                 self.schema, document, context, request.variables, request.operation_name,
                 time_limit=time_limit, hide_suggestions=settings.production,
@@ -354,7 +371,7 @@ async def run(
         error = TimedOut(f"The request took longer than {time_limit:g} s and was stopped.")
         return ExecutionResult(None, [error])
     if result.errors:
-        schema.process_errors(list(result.errors))
+        log_errors(schema, list(result.errors), operation_name)
     return result
 
 
