@@ -43,8 +43,8 @@ async def door(server: Server) -> AsyncIterator[Door]:
         try:
             d.keys["admin"], _ = await keys.create(conn, SECRET_KEY, "admin", label="operator")
             await conn.execute(
-                "INSERT INTO source (id, name, kind, status) VALUES ('bpkad-53', 'BPKAD', 'sqlite', 'OK') "
-                "ON CONFLICT DO NOTHING"
+                "INSERT INTO source (id, name, kind, status) "
+                "VALUES ('bpkad-53', 'BPKAD', 'sqlite', 'OK') ON CONFLICT DO NOTHING"
             )
         finally:
             await conn.close()
@@ -86,12 +86,11 @@ async def test_an_admin_key_reads_the_console(door: Door) -> None:
 async def test_a_key_made_by_mutation_works_and_is_audited_in_its_transaction(
     door: Door, transport: str
 ) -> None:
-    answer = await door.run(
-        transport, CREATE, {"input": {"role": "regency", "regionCode": "53.01", "label": transport}},
-        key=door.keys["admin"],
-    )  # fmt: skip
+    made_for = {"role": "regency", "regionCode": "53.01", "label": transport}
+    answer = await door.run(transport, CREATE, {"input": made_for}, key=door.keys["admin"])
     made = answer["data"]["createApiKey"]
-    assert made["apiKey"]["role"] == "regency" and made["apiKey"]["revokedAt"] is None
+    assert made["apiKey"]["role"] == "regency"
+    assert made["apiKey"]["revokedAt"] is None
     assert made["key"].startswith(made["apiKey"]["prefix"] + "_")
     works = await door.post({"query": "{ regions { code } }"}, made["key"])
     assert works["status"] == 200
@@ -103,7 +102,8 @@ async def test_a_key_made_by_mutation_works_and_is_audited_in_its_transaction(
     admin_prefix = keys.prefix_of(door.keys["admin"])
     assert record["actor"] == f"key:{admin_prefix}"
     detail = json.loads(record["detail"])
-    assert detail["mutation"] == "createApiKey" and made["key"] not in record["detail"]
+    assert detail["mutation"] == "createApiKey"
+    assert made["key"] not in record["detail"]
 
 
 async def test_an_admin_key_cannot_be_made_through_the_api(door: Door) -> None:
@@ -177,7 +177,8 @@ async def test_sync_now_is_recorded_and_announced_once_while_it_waits(door: Door
             {"query": SYNC_NOW, "variables": {"source": "bpkad-53"}}, door.keys["admin"]
         )
         request = first["data"]["requestSync"]
-        assert request["new"] is True and request["request"]["startedAt"] is None
+        assert request["new"] is True
+        assert request["request"]["startedAt"] is None
         assert request["request"]["requestedBy"].startswith("key:")
         assert await asyncio.wait_for(heard.get(), 5) == request["request"]["id"]
         again = await door.post(

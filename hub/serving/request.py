@@ -277,8 +277,11 @@ class Api:
             )
         if result is None:
             context = Context.create(self.engine, settings, viewer=viewer, process=self.process)
+            # The operation by name (the document's own when the request gave none): the
+            # same operation for graphql-core, and a name for the log.
+            name = request.operation_name or (operation.name.value if operation.name else None)
             result = await run(
-                self.schema, document, context, request.variables, request.operation_name,
+                self.schema, document, context, request.variables, name,
                 time_limit=time_limit, hide_suggestions=settings.production,
             )  # fmt: skip
         body, executed = format_result(result, mask=settings.production)

@@ -137,6 +137,16 @@ def _hides(scope: Scope, type_name: str) -> bool:
     return hidden
 
 
+def _rows_of(named: Any) -> Any:
+    """The type of a field's rows: a connection's node type, else the type itself."""
+    edges = getattr(named, "fields", {}).get("edges")
+    if edges is not None:
+        node = getattr(get_named_type(edges.type), "fields", {}).get("node")
+        if node is not None:
+            return get_named_type(node.type)
+    return named
+
+
 class _Walk:
     def __init__(
         self, schema: GraphQLSchema, scope: Scope, fragments: dict[str, FragmentDefinitionNode]
@@ -155,7 +165,7 @@ class _Walk:
             name = field_node.alias.value if field_node.alias else field_node.name.value
             here = f"{path}.{name}" if path else name
             named = get_named_type(definition.type)
-            if _hides(self.scope, named.name):
+            if _hides(self.scope, _rows_of(named).name):
                 self._add(here)
             elif field_node.selection_set is not None and isinstance(
                 named, GraphQLObjectType | GraphQLInterfaceType
@@ -188,7 +198,5 @@ class _Walk:
             yield from self._flatten(fragment.selection_set, on, seen, path)
 
     def _add(self, path: str) -> None:
-        # A connection's rows are hidden at the connection itself, not at `edges.node`.
-        path = path.removesuffix(".edges.node").removesuffix(".nodes")
         if path not in self.found:
             self.found.append(path)
