@@ -13,6 +13,9 @@ import typer
 from hub.cli.common import (
     DataDir,
     MariaDbUrl,
+    Port,
+    check_port,
+    command,
     fail,
     load_settings,
     load_sources,
@@ -32,7 +35,7 @@ if TYPE_CHECKING:
 def demo(
     data_dir: DataDir = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Port = 8000,
     scale: Annotated[
         str, typer.Option(help="Estate size when one is generated: small, province or ntt.")
     ] = "small",
@@ -41,9 +44,11 @@ def demo(
         bool, typer.Option(help="Keep changing the legacy estate as offices would.")
     ] = True,
     changes_per_minute: Annotated[
-        float, typer.Option(help="How often the simulator writes a change.")
+        float, typer.Option(min=0.1, help="How often the simulator writes a change (0.1 or more).")
     ] = 6.0,
-    sync_every: Annotated[float, typer.Option(help="Seconds between two syncs.")] = 3.0,
+    sync_every: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between two syncs (0.1 or more).")
+    ] = 3.0,
     mariadb_url: MariaDbUrl = None,
     legacy_prefix: Annotated[
         str, typer.Option(help="Name prefix of the generated legacy databases.")
@@ -51,17 +56,18 @@ def demo(
 ) -> None:
     """The quick-start demo: a legacy NTT estate (generated into the data dir if it has
     none), synced into the hub every few seconds and served, while a simulator keeps
-    writing payments, monev updates, tender announcements and results and addenda into
-    the legacy systems."""
+    writing payments, monev updates, tender announcements and results and addenda into the
+    legacy systems. Creates the embedded store if there is none."""
+    # Every argument is checked before anything starts: a busy port must not let a second
+    # demo sync, or its simulator write into the legacy databases, before it fails.
     if scale not in ("small", "province", "ntt"):
         raise fail(f"--scale must be small, province or ntt, not {scale!r}")
-    if sync_every <= 0:
-        raise fail("--sync-every must be above 0")
+    check_port(host, port)
     settings = load_settings(data_dir).model_copy(
         update={"config": None, "sync_interval_seconds": sync_every}
     )
     refuse_insecure(settings)
-    with store(settings) as url:
+    with store(settings, create=True) as url:
         note = _demo_estate(settings, url, scale, seed, mariadb_url, legacy_prefix)
         run_migrations(url)
         keys = asyncio.run(_demo_keys(settings, url))
@@ -76,6 +82,7 @@ def demo(
             else "off"
         )
         data_dir_arg = f" --data-dir {settings.data_dir}" if data_dir else ""
+        me = command()
         labels = {role: label for role, _, _, label in DEMO_KEYS}
         key_lines = "\n".join(f"  {role:<9} {key}   ({labels[role]})" for role, key in keys.items())
         keys_first = keys["province"]
@@ -85,8 +92,9 @@ Rantai demo: {note}; synced every {sync_every:g} s.
   dashboard      {base}/dashboard (province → Pemda → OPD, ketimpangan, live)
   GraphiQL       {base}/graphql   (example tabs: the whole chain, summaries, OPD, sources)
   health         {base}/healthz   {base}/readyz
-  sources        rantai sources{data_dir_arg}
-  ketimpangan    rantai discrepancies{data_dir_arg}
+  operators      {base}/admin     (keys, sources, sync now, audit log: needs an admin key)
+  sources        {me} sources{data_dir_arg}
+  ketimpangan    {me} discrepancies{data_dir_arg}
   simulator      {simulating}
 API keys (send as Authorization: Bearer KEY; without one you are the public viewer):
 {key_lines}
@@ -104,6 +112,7 @@ DEMO_KEYS = (
     ("province", None, None, "demo: province (everything)"),
     ("regency", "53.01", None, "demo: Kabupaten Kupang"),
     ("opd", "53.01", "1.02.0.00.0.00.01.0000", "demo: Dinas Kesehatan, Kabupaten Kupang"),
+    ("admin", None, None, "demo: operator (konsol /admin)"),
 )
 
 
@@ -168,6 +177,25 @@ def _demo_estate(
     return f"estate of scale {scale} ({len(result.sources)} sources), {made}"
 
 
+def first_cycle_line(reports: Sequence[SourceReport]) -> str:
+    """What this process's first sync did, honestly: a first sync of the data dir when every
+    row it holds was just created, else a catch-up since the last run."""
+    rows = sum(r.rows for r in reports)
+    created = sum(s.created for r in reports for s in r.streams)
+    updated = sum(s.updated for r in reports for s in r.streams)
+    deleted = sum(s.deleted for r in reports for s in r.streams)
+    seconds = max((r.seconds for r in reports), default=0.0)
+    if rows and created >= rows:
+        return (
+            f"sync: first sync of this store: {rows:,} rows from {len(reports)} sources "
+            f"in {seconds:.1f} s"
+        )
+    return (
+        f"sync: caught up with {len(reports)} sources in {seconds:.1f} s: {created:,} new, "
+        f"{updated:,} changed, {deleted:,} gone since the last run; the store holds {rows:,} rows"
+    )
+
+
 class _DemoLog:
     """Prints what each sync cycle brought in (the first one in full)."""
 
@@ -179,12 +207,7 @@ class _DemoLog:
         self.cycles += 1
         down = [r for r in reports if r.status == "DOWN"]
         if self.cycles == 1:
-            rows = sum(r.rows for r in reports)
-            seconds = max((r.seconds for r in reports), default=0.0)
-            typer.echo(
-                f"sync: {rows:,} rows from {len(reports)} sources (first sync, {seconds:.1f} s)",
-                err=True,
-            )
+            typer.echo(first_cycle_line(reports), err=True)
         else:
             for r in reports:
                 for s in r.streams:
