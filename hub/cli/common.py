@@ -123,6 +123,17 @@ def command() -> str:
         return str(me)
 
 
+def need_estate(what: str) -> None:
+    """The demo's estate lives in the repository, not in the wheel: say so in one line."""
+    import importlib.util
+
+    if importlib.util.find_spec("estate") is None:
+        raise fail(
+            f"{what} needs the demo estate (estate/), which is in Rantai's repository but not "
+            "in the installed package: run it from a clone (scripts/demo)"
+        )
+
+
 def check_port(host: str, port: int) -> None:
     """Fail now, before anything is started or written, when `port` is taken."""
     try:

@@ -19,6 +19,7 @@ from hub.cli.common import (
     fail,
     load_settings,
     load_sources,
+    need_estate,
     refuse_insecure,
     run_migrations,
     store,
@@ -62,6 +63,7 @@ def demo(
     # demo sync, or its simulator write into the legacy databases, before it fails.
     if scale not in ("small", "province", "ntt"):
         raise fail(f"--scale must be small, province or ntt, not {scale!r}")
+    need_estate("rantai demo")
     check_port(host, port)
     settings = load_settings(data_dir).model_copy(
         update={"config": None, "sync_interval_seconds": sync_every}

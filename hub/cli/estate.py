@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hub.cli.common import DataDir, Init, MariaDbUrl, fail, load_settings, store
+from hub.cli.common import DataDir, Init, MariaDbUrl, fail, load_settings, need_estate, store
 
 estate_app = typer.Typer(help="The demo's legacy estate.")
 
@@ -26,6 +26,7 @@ def estate_generate(
 
     if scale not in ("small", "province", "ntt"):
         raise fail(f"--scale must be small, province or ntt, not {scale!r}")
+    need_estate("rantai estate generate")
     settings = load_settings(data_dir)
     with store(settings, create=init) as url:
         result = asyncio.run(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hub.cli.common import DataDir, Init, fail, load_settings, run_migrations, store
+from hub.cli.common import DataDir, Init, fail, load_settings, need_estate, run_migrations, store
 
 
 def migrate_command(
@@ -40,6 +40,7 @@ def seed(
     """Fill an empty store with a deterministic synthetic province, migrating it first:
     canonical rows only, no sources and no sync (estate/synthetic, which the tests and
     benchmarks use too)."""
+    need_estate("rantai seed")
     settings = load_settings(data_dir)
     with store(settings, create=init) as url:
         run_migrations(url)
