@@ -74,7 +74,9 @@ def demo(
         run_migrations(url)
         keys = asyncio.run(_demo_keys(settings, url))
         config = load_sources(settings)
-        background = [sync_job(url, settings, config, on_cycle=_DemoLog(len(config.sources)))]
+        synced_before = asyncio.run(_synced_before(url))
+        on_cycle = _DemoLog(len(config.sources), first=not synced_before)
+        background = [sync_job(url, settings, config, on_cycle=on_cycle)]
         if simulate:
             background.append(_simulator_job(settings.data_dir, seed, changes_per_minute))
         base = f"http://{host}:{port}"
@@ -179,15 +181,30 @@ def _demo_estate(
     return f"estate of scale {scale} ({len(result.sources)} sources), {made}"
 
 
-def first_cycle_line(reports: Sequence[SourceReport]) -> str:
-    """What this process's first sync did, honestly: a first sync of the data dir when every
-    row it holds was just created, else a catch-up since the last run."""
+async def _synced_before(url: str) -> bool:
+    """Whether any source of this store was ever synced (a restart, not a first run)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        return bool(
+            await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM source WHERE last_synced_at IS NOT NULL)"
+            )
+        )
+    finally:
+        await conn.close()
+
+
+def first_cycle_line(reports: Sequence[SourceReport], *, first: bool) -> str:
+    """What this process's first sync did, honestly: the store's first sync, or a catch-up
+    with what changed since the last run."""
     rows = sum(r.rows for r in reports)
     created = sum(s.created for r in reports for s in r.streams)
     updated = sum(s.updated for r in reports for s in r.streams)
     deleted = sum(s.deleted for r in reports for s in r.streams)
     seconds = max((r.seconds for r in reports), default=0.0)
-    if rows and created >= rows:
+    if first:
         return (
             f"sync: first sync of this store: {rows:,} rows from {len(reports)} sources "
             f"in {seconds:.1f} s"
@@ -201,15 +218,16 @@ def first_cycle_line(reports: Sequence[SourceReport]) -> str:
 class _DemoLog:
     """Prints what each sync cycle brought in (the first one in full)."""
 
-    def __init__(self, sources: int) -> None:
+    def __init__(self, sources: int, *, first: bool) -> None:
         self.sources = sources
+        self.first = first
         self.cycles = 0
 
     def __call__(self, reports: Sequence[SourceReport]) -> None:
         self.cycles += 1
         down = [r for r in reports if r.status == "DOWN"]
         if self.cycles == 1:
-            typer.echo(first_cycle_line(reports), err=True)
+            typer.echo(first_cycle_line(reports, first=self.first), err=True)
         else:
             for r in reports:
                 for s in r.streams:
