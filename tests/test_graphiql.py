@@ -53,7 +53,7 @@ async def run_tab(page: Page, index: int) -> dict[str, Any]:
     await page.click(".graphiql-execute-button")
     for _ in range(300):
         shown = await page.evaluate(RESPONSE)
-        if shown and shown != before and '"data"' in shown or '"errors"' in shown:
+        if shown and shown != before and ('"data"' in shown or '"errors"' in shown):
             break
         await asyncio.sleep(0.05)
     answer: dict[str, Any] = json.loads(shown)
