@@ -63,8 +63,10 @@ async def run_tab(page: Page, index: int) -> dict[str, Any]:
 async def test_every_example_tab_runs_on_its_first_click(fresh: Page) -> None:
     tabs = json.loads(default_tabs(YEAR))
     assert await fresh.locator(".graphiql-tab").count() == len(tabs)
+    answers = []
     for index, tab in enumerate(tabs):
         answer = await run_tab(fresh, index)
+        answers.append(answer)
         assert answer.get("data"), (index, answer)
         first_field = next(iter(answer["data"].values()))
         assert first_field, (index, answer)  # data came back, not an empty answer
@@ -73,7 +75,7 @@ async def test_every_example_tab_runs_on_its_first_click(fresh: Page) -> None:
         assert answer["extensions"]["viewer"]["role"] == "public"
         if '"fiscalYear"' in tab.get("variables", ""):
             assert "$fiscalYear" in tab["query"]
-    chain = await run_tab(fresh, 0)
+    chain = answers[0]
     assert "subActivities.edges.node.budget.lines" in chain["extensions"]["hidden"]
 
 
