@@ -62,7 +62,8 @@ def main() -> None:
 
         cost = per_call(checks, calls)
         print(
-            f"{name:<13} visibility checks {cost * 1e6:.2f} µs = {cost / baseline:.2f}× the baseline"
+            f"{name:<13} visibility checks {cost * 1e6:.2f} µs = "
+            f"{cost / baseline:.2f}× the baseline"
         )
 
 
