@@ -173,3 +173,15 @@ def test_a_busy_port_stops_the_demo_before_anything_starts(tmp_path: Path) -> No
         == f"rantai: port {port} on 127.0.0.1 is in use (another rantai?); stop it or give --port"
     )
     assert list(tmp_path.iterdir()) == []  # no store, no estate, no simulator
+
+
+def test_the_first_cycle_says_whether_it_was_the_first_sync_or_a_catch_up() -> None:
+    from hub.cli.demo import first_cycle_line
+    from hub.sync.reports import SourceReport, StreamReport
+
+    stream = StreamReport("sp2d", "payment", "watermark", created=3, updated=1)
+    reports = [SourceReport("bpkad-53", "OK", streams=[stream], rows=120, seconds=0.4)]
+    assert first_cycle_line(reports, first=True).startswith("sync: first sync of this store:")
+    again = first_cycle_line(reports, first=False)
+    assert again.startswith("sync: caught up with 1 sources in 0.4 s: 3 new, 1 changed, 0 gone")
+    assert "first" not in again

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from hub.serving.visibility import PUBLIC_HINT
@@ -110,3 +111,12 @@ async def test_a_wrongly_typed_variable_is_logged_as_one_line_without_traceback(
     assert len(records) == 1
     assert records[0].getMessage().startswith("client error BAD_USER_INPUT in Bad at -:")
     assert all(r.exc_info is None and r.stack_info is None for r in caplog.records)
+
+
+async def test_a_malformed_anonymous_request_names_the_viewer_too(door: Door) -> None:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{door.port}") as client:
+        response = await client.post(
+            "/graphql", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 400
+    assert response.json()["extensions"]["viewer"]["role"] == "public"

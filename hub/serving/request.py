@@ -158,17 +158,17 @@ class Api:
         wait = self.gate.retry_after(caller)
         if wait is not None:
             seconds = str(math.ceil(wait))
-            return Answer.refused(
-                ErrorCode.RATE_LIMITED,
-                f"Too many requests; try again in {seconds} s.",
-                429,
-                **{"Retry-After": seconds},
+            return told(
+                Answer.refused(
+                    ErrorCode.RATE_LIMITED,
+                    f"Too many requests; try again in {seconds} s.",
+                    429,
+                    **{"Retry-After": seconds},
+                ),
+                viewer,
             )
         audit = _Audit(request, viewer)
-        answer = await self._answer(request, viewer, audit)
-        public = viewer_extension(viewer)
-        if public is not None and answer.stream is None:
-            answer.body.setdefault("extensions", {})["viewer"] = public
+        answer = told(await self._answer(request, viewer, audit), viewer)
         if viewer.authenticated:
             try:
                 await self.gate.audit(viewer, audit.kind, audit.detail(answer))
@@ -313,6 +313,15 @@ class Api:
         )
 
 
+def told(answer: Answer, viewer: Viewer) -> Answer:
+    """The answer with `extensions.viewer` for a viewer of the public role (every answer to
+    it says what it is, refusals included; a stream's events carry it themselves)."""
+    public = viewer_extension(viewer)
+    if public is not None and answer.stream is None:
+        answer.body.setdefault("extensions", {})["viewer"] = public
+    return answer
+
+
 def _not_executed(errors: list[GraphQLError]) -> Answer:
     body, _ = format_result(ExecutionResult(None, errors), executed=False)
     return Answer(body, executed=False)
@@ -379,4 +388,4 @@ async def run(
 
 
 Handler = Callable[[GraphQLRequest, Viewer], Awaitable[Answer]]
-__all__ = ["Answer", "Api", "GraphQLRequest", "Handler", "Transport", "error_entry", "run"]
+__all__ = ["Answer", "Api", "GraphQLRequest", "Handler", "Transport", "error_entry", "run", "told"]
