@@ -204,3 +204,13 @@ async def test_every_mutation_keeps_the_audit_chain_intact(door: Door) -> None:
         await conn.close()
     assert report.intact, report.problems
     assert {"key.create", "key.revoke", "sync.request"} <= kinds
+
+
+async def test_the_console_is_forbidden_over_the_websocket_too(door: Door) -> None:
+    answer = await door.run("websocket", CONSOLE, key=door.keys["province"])
+    assert code(answer) == "FORBIDDEN"
+    assert "data" not in answer
+    made = await door.run(
+        "websocket", CREATE, {"input": {"role": "province"}}, key=door.keys["regency"]
+    )
+    assert code(made) == "FORBIDDEN"
