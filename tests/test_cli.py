@@ -73,7 +73,7 @@ def test_migrate_on_embedded_postgres_then_reuse_and_stop(tmp_path: Path) -> Non
     assert first.returncode == 0, first.stderr
     assert (data_dir / "pg" / "PG_VERSION").exists()
     # The server stopped with the last process that used it...
-    assert not (data_dir / "pg" / "postmaster.pid").exists()
+    assert not (data_dir / "pg" / "postmaster.pid").exists(), first.stderr
     # ...and the next command starts it again on the same data.
     second = run("migrate", "--data-dir", str(data_dir))
     assert second.returncode == 0, second.stderr
