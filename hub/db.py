@@ -10,6 +10,7 @@ import asyncio
 import fcntl
 import logging
 import os
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -57,6 +58,10 @@ class EmbeddedPostgres:
         return self.data_dir.resolve() / "pg"
 
     def start(self) -> str:
+        with _quiet_runtime_dir():
+            return self._start()
+
+    def _start(self) -> str:
         import pgserver  # slow import (psutil, platformdirs): only when embedded
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -73,6 +78,10 @@ class EmbeddedPostgres:
         return f"postgresql+asyncpg://postgres@/{EMBEDDED_DATABASE}?host={socket_dir}"
 
     def stop(self) -> None:
+        with _quiet_runtime_dir():
+            self._stop()
+
+    def _stop(self) -> None:
         if self._server is None:
             return
         from pgserver._commands import pg_ctl
@@ -99,6 +108,16 @@ class EmbeddedPostgres:
                 path.write_text("".join(f"{pid}\n" for pid in sorted(holders)))
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _quiet_runtime_dir() -> Iterator[None]:
+    """pgserver asks platformdirs for a runtime dir, which warns on every command when
+    XDG_RUNTIME_DIR is unset (a server, a container, a root shell) and then uses
+    /tmp/runtime-<uid>, which is what the embedded server needs: not the user's concern."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+        yield
 
 
 def _alive(pid: int) -> bool:

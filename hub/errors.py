@@ -76,7 +76,24 @@ class ErrorCode(StrEnum):
     # Access
     FORBIDDEN = (
         "FORBIDDEN",
-        "The viewer's role may not see this field (it is null), or may not do this.",
+        "The viewer's role may not see this field (it is null), may not follow these events, "
+        "or may not run this operation (HTTP 403: the `admin` field and the operators' "
+        "mutations need an `admin` key).",
+    )
+    NOT_FOUND = (
+        "NOT_FOUND",
+        "A mutation names something the hub does not have (an API key, a source); nothing "
+        "was changed.",
+    )
+    CONFLICT = (
+        "CONFLICT",
+        "A mutation asks for a change the current state refuses (a key already revoked, a "
+        "sync already waiting); nothing was changed.",
+    )
+    IDEMPOTENCY_KEY_REUSED = (
+        "IDEMPOTENCY_KEY_REUSED",
+        "The mutation's `idempotencyKey` was used before (within a day) with another input; "
+        "nothing was changed. A retry must send the same input, a new change a new key.",
     )
     TOO_MANY_SUBSCRIPTIONS = (
         "TOO_MANY_SUBSCRIPTIONS",
@@ -199,6 +216,18 @@ class Forbidden(ClientError):
     """A field the viewer's role may not see: null, with this error."""
 
     code = ErrorCode.FORBIDDEN
+
+
+class NotFound(ClientError):
+    code = ErrorCode.NOT_FOUND
+
+
+class Conflict(ClientError):
+    code = ErrorCode.CONFLICT
+
+
+class IdempotencyKeyReused(ClientError):
+    code = ErrorCode.IDEMPOTENCY_KEY_REUSED
 
 
 class BadRequest(ClientError):

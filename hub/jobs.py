@@ -3,20 +3,27 @@ the Pemda-years the sync changed.
 
 Neither side knows the other: the sync (`hub.sync`) writes the store and its change log,
 the rules (`hub.discrepancies`) read the store and follow the change log. `rantai sync`
-runs a `SyncJob` once; `rantai serve --sync-every` and `rantai demo` run `sync_forever`.
+runs a `SyncJob` once; `rantai serve --sync-every` and `rantai demo` run `sync_forever`,
+which also answers "sync now": the API records a request (`sync_request`) and wakes this
+loop through the broker's `sync` topic; the loop claims the waiting requests, syncs their
+sources at once, and writes the outcome on them. The API never imports this module: the
+store and the broker are all the two processes share.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from adapters.mapping import Config
+from hub.db import PgConnection, asyncpg_dsn
 from hub.discrepancies.engine import DiscrepancyEngine, RunReport
 from hub.discrepancies.thresholds import load_thresholds
+from hub.events.broker import SYNC, broker_for
 from hub.events.outbox import prune
 from hub.sync.engine import SyncEngine
 from hub.sync.reports import SourceReport
@@ -67,44 +74,129 @@ async def sync_forever(
     broker_url: str | None = None,
 ) -> None:
     """Sync every source and run the rules, wait `interval` seconds, repeat until `stop`
-    is set; prune the outbox every PRUNE_EVERY seconds when a retention is set.
+    is set; prune the outbox every PRUNE_EVERY seconds when a retention is set. A "sync
+    now" request wakes the wait and syncs the sources it names at once; a cycle that
+    syncs every source answers every request waiting (a lost wake-up costs at most one
+    interval).
 
     Nothing here ends the loop but `stop`: a failing source is reported in its health, a
     store that is down is retried on the next cycle.
     """
     next_prune = 0.0
-    while not stop.is_set():
-        try:
-            async with SyncJob(
-                database_url,
-                config,
-                concurrency=concurrency,
-                freshness_seconds=freshness_seconds,
-                broker_url=broker_url,
-            ) as job:
-                while not stop.is_set():
-                    reports = await job.sync()
-                    if on_cycle is not None:
-                        on_cycle(reports)
-                    if outbox_retention_seconds and time.monotonic() >= next_prune:
+    wake = asyncio.Event()
+    listening = asyncio.create_task(
+        _listen_for_requests(database_url, broker_url, wake), name="rantai-sync-requests"
+    )
+    try:
+        while not stop.is_set():
+            try:
+                async with SyncJob(
+                    database_url,
+                    config,
+                    concurrency=concurrency,
+                    freshness_seconds=freshness_seconds,
+                    broker_url=broker_url,
+                ) as job:
+                    asked = False
+                    while not stop.is_set():
+                        known = {s.id for s in config.sources}
                         async with job.pool.acquire() as conn:
-                            await prune(conn, older_than_seconds=outbox_retention_seconds)
-                        next_prune = time.monotonic() + PRUNE_EVERY
-                    if await _wait(stop, interval):
-                        return
+                            claimed = await claim_requests(conn)
+                        only = _requested_sources(claimed, known) if asked else None
+                        reports = await job.sync(only) if only != [] else []
+                        async with job.pool.acquire() as conn:
+                            await finish_requests(conn, claimed, reports, known)
+                        if on_cycle is not None:
+                            on_cycle(reports)
+                        if outbox_retention_seconds and time.monotonic() >= next_prune:
+                            async with job.pool.acquire() as conn:
+                                await prune(conn, older_than_seconds=outbox_retention_seconds)
+                            next_prune = time.monotonic() + PRUNE_EVERY
+                        woken = await _wait(stop, interval, wake)
+                        if woken is None:
+                            return
+                        asked = woken
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("sync cycle failed; retrying in %g s", interval)
+                if await _wait(stop, interval, None) is None:
+                    return
+    finally:
+        listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
+
+
+async def claim_requests(conn: PgConnection) -> list[Any]:
+    """Take every waiting "sync now" request: a cycle of every source answers them all, a
+    woken cycle syncs the sources they name."""
+    return list(
+        await conn.fetch(
+            "UPDATE sync_request SET started_at = now() WHERE started_at IS NULL "
+            "RETURNING id, source_id"
+        )
+    )
+
+
+def _requested_sources(claimed: Sequence[Any], known: set[str]) -> list[str] | None:
+    """The sources a woken cycle syncs: None (all) when a request names none."""
+    if not claimed or any(r["source_id"] is None for r in claimed):
+        return None
+    return sorted({r["source_id"] for r in claimed} & known)
+
+
+async def finish_requests(
+    conn: PgConnection, claimed: Sequence[Any], reports: Sequence[SourceReport], known: set[str]
+) -> None:
+    """Write each claimed request's outcome: the status of each source it asked for."""
+    by_source = {r.source: r.status for r in reports}
+    for request in claimed:
+        wanted = [request["source_id"]] if request["source_id"] else sorted(by_source)
+        outcome = "; ".join(
+            f"{s}: {by_source.get(s, 'not configured here' if s not in known else 'not run')}"
+            for s in wanted
+        )
+        await conn.execute(
+            "UPDATE sync_request SET finished_at = now(), outcome = $2 WHERE id = $1",
+            request["id"],
+            outcome or "no sources configured",
+        )
+
+
+async def _listen_for_requests(
+    database_url: str, broker_url: str | None, wake: asyncio.Event
+) -> None:
+    """Set `wake` on every "sync now" the broker carries; a lost broker is listened to
+    again a moment later (meanwhile each full cycle still takes the waiting requests)."""
+    dsn = asyncpg_dsn(database_url)
+    while True:
+        broker = broker_for(broker_url, dsn)
+        try:
+            await broker.listen({SYNC: lambda _payload: wake.set()})
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("sync cycle failed; retrying in %g s", interval)
-            if await _wait(stop, interval):
-                return
+        except Exception as exc:
+            log.warning("sync requests: lost the %s broker (%s); listening again", broker.kind, exc)
+        finally:
+            await broker.close()
+        await asyncio.sleep(2.0)
 
 
-async def _wait(stop: asyncio.Event, seconds: float) -> bool:
-    """True when `stop` was set within `seconds`."""
+async def _wait(stop: asyncio.Event, seconds: float, wake: asyncio.Event | None) -> bool | None:
+    """None when `stop` was set within `seconds`; True when `wake` was (and clears it);
+    False when the time ran out."""
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if wake is not None:
+        waiters.append(asyncio.ensure_future(wake.wait()))
     try:
-        async with asyncio.timeout(seconds):  # no new task per cycle, unlike wait_for
-            await stop.wait()
-    except TimeoutError:
-        return False
-    return True
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    if stop.is_set():
+        return None
+    if wake is not None and wake.is_set():
+        wake.clear()
+        return True
+    return False

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from strawberry.types.base import StrawberryList, StrawberryOptional
 from strawberry.types.lazy_type import LazyType
 
-from hub.errors import BadUserInput, ClientError, ErrorCode
+from hub.errors import BadUserInput, ClientError, ErrorCode, Forbidden
 from hub.events.feed import ChangeFilter
 from hub.events.outbox import DISCREPANCY, OutboxEvent, parse_cursor, raised
 from hub.store.codec import global_id
@@ -70,6 +70,15 @@ class ChangeFilterInput:
                 raise BadUserInput(
                     f"Unknown entities {', '.join(map(repr, unknown))}; changes name "
                     f"these types: {', '.join(sorted(entity_types()))}.",
+                    argument="filter.entities",
+                )
+            unseen = sorted(e for e in self.entities if scope and not scope.sees_entity(e))
+            if scope is not None and unseen:
+                # Silence would look like "nothing changed": say why nothing will come.
+                seen = sorted(e for e in entity_types() if scope.sees_entity(e))
+                raise Forbidden(
+                    f"Changes of {', '.join(unseen)} are not shown to the public viewer; "
+                    f"send an API key in connection_init (it may follow {', '.join(seen)}).",
                     argument="filter.entities",
                 )
         return ChangeFilter(
@@ -242,6 +251,11 @@ class Subscription:
             raise StoreUnavailable("Live updates are not available on this endpoint.")
         f = filter or DiscrepancyFilter()
         check_rule(f.rule)
+        if not info.context.access.scope.sees_entity(DISCREPANCY):
+            raise Forbidden(
+                "Ketimpangan are not shown to the public viewer; send an API key in "
+                "connection_init. Their counts are public: summary.openDiscrepancies."
+            )
         position = parse_cursor(after) if after is not None else None
         change_filter = ChangeFilter(
             region_code=f.region_code,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import strawberry
 
+from hub.auth import Role
+from hub.errors import Forbidden
 from hub.store import relations as rel
 from hub.store.codec import parse_global_id
 from resolvers import discrepancy as discrepancies_resolve
 from resolvers import planning as planning_resolve
 from resolvers import procurement as procurement_resolve
 from resolvers.context import Context
+from schema.admin import Admin, roles
 from schema.common import ChainStage, Connection, Node, RegionLevel, Severity
 from schema.discrepancy import Discrepancy, check_rule
 from schema.fields import ROW_TYPES
@@ -207,6 +210,16 @@ class Query:
     async def sources(self, info: Info) -> list[Source]:
         rows = await procurement_resolve.sources(info.context.access)
         return [Source.from_row(row) for row in rows]
+
+    @strawberry.field(
+        description="Konsol operator: keys, audit log, sources in full, the compiled path "
+        "(an `admin` key only; anyone else gets FORBIDDEN, HTTP 403, and no data).",
+        metadata=roles(Role.ADMIN),
+    )
+    def admin(self, info: Info) -> Admin:
+        if info.context.viewer.role is not Role.ADMIN or not info.context.viewer.authenticated:
+            raise Forbidden("`admin` needs an API key of role admin.")
+        return Admin()
 
 
 async def _inline_payee(info: Info, payment_id: int) -> Vendor | None:

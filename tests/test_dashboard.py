@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -140,7 +141,7 @@ async def test_drill_down_with_api_data_and_a_live_update(served: Served, page: 
 
     # Province: one row per Pemda with data; figures as the API gives them.
     await page.wait_for_selector("body[data-live='on']")
-    rows = await page.locator("tr[data-region]").evaluate_all(
+    rows = await page.locator("tr[data-region]:not([data-region='tanpa-opd'])").evaluate_all(
         "rows => rows.map(r => r.getAttribute('data-region'))"
     )
     assert sorted(rows) == ["53", "53.01", "53.71"]
@@ -167,7 +168,7 @@ async def test_drill_down_with_api_data_and_a_live_update(served: Served, page: 
     assert opds  # the province has OPD
     await page.goto(f"{served.base}/dashboard?tahun={YEAR}#/r/53")
     await page.wait_for_selector("h1:has-text('Pemerintah Provinsi')")
-    shown = await page.locator("tr[data-opd]").count()
+    shown = await page.locator("tr[data-opd]:not([data-opd='tanpa-opd'])").count()
     assert shown == len(opds)
 
     # OPD: its chain, sub kegiatan and ketimpangan with evidence.
@@ -255,3 +256,79 @@ async def test_every_list_offers_excel_and_csv_downloads_of_what_it_shows(
         await page.click("#discrepancies button:has-text('Unduh CSV')")
     csv_download = await info.value
     assert csv_download.suggested_filename.endswith(".csv")
+
+
+TOTALS = """() => {
+  const total = {};
+  document.querySelectorAll('#total [data-figure]').forEach(f => {
+    if (f.dataset.value !== undefined) total[f.dataset.figure] = f.dataset.value;
+  });
+  const rows = [...document.querySelectorAll('#table tbody tr')].map(tr => {
+    const row = {key: tr.dataset.region || tr.dataset.opd};
+    tr.querySelectorAll('[data-col][data-value]')
+      .forEach(td => row[td.dataset.col] = td.dataset.value);
+    row.open = tr.querySelector('[data-open]').dataset.open;
+    return row;
+  });
+  return {total, rows};
+}"""
+COLUMNS = ("subActivities", "planned", "allocated", "ceiling", "contracted", "paid", "open")
+
+
+@pytest.mark.parametrize("with_key", [False, True], ids=["public", "key"])
+async def test_every_total_is_the_sum_of_its_rows(
+    served: Served, page: Page, with_key: bool
+) -> None:
+    if with_key:
+        await page.goto(f"{served.base}/dashboard?tahun={YEAR}")
+        await page.evaluate(f"window.localStorage.setItem('rantai-key', {served.key!r})")
+        await page.reload()
+    [no_opd] = await served.estate.fetch(
+        """SELECT count(*) AS n FROM discrepancy d JOIN region r ON r.id = d.region_id
+           WHERE d.opd_id IS NULL AND d.resolved_at IS NULL AND d.fiscal_year = $1
+           AND r.code = '53'""",
+        YEAR,
+    )
+    for view in ("", "r/53", "r/53.01", "r/53.71"):
+        await page.goto(f"{served.base}/dashboard?tahun={YEAR}#/{view}")
+        await page.wait_for_selector("#table tbody tr")
+        await page.wait_for_selector("body[data-ready]")
+        shown = await page.evaluate(TOTALS)
+        for column in COLUMNS:
+            rows = sum(Decimal(row[column]) for row in shown["rows"])
+            assert rows == Decimal(shown["total"][column]), (view, column, shown)
+        if view in ("", "r/53") and no_opd["n"]:
+            [row] = [r for r in shown["rows"] if r["key"] == "tanpa-opd"]
+            assert Decimal(row["open"]) >= no_opd["n"]  # the province's, and its regencies'
+        await page.evaluate("document.body.removeAttribute('data-ready')")
+
+
+CAMEL = re.compile(r"\b[a-z]+[A-Z][A-Za-z]*\b")
+
+
+async def test_the_public_view_says_what_a_key_would_show(served: Served, page: Page) -> None:
+    await page.goto(f"{served.base}/dashboard?tahun={YEAR}#/r/53.01")
+    await page.wait_for_selector("[data-hidden='discrepancies']")
+    notice = await page.locator("[data-hidden='discrepancies']").inner_text()
+    assert "kunci API" in notice
+    assert "Tidak ada ketimpangan terbuka" not in await page.locator("main").inner_text()
+
+
+async def test_no_api_names_in_the_indonesian_text(served: Served, page: Page) -> None:
+    await page.goto(f"{served.base}/dashboard?tahun={YEAR}")
+    await page.evaluate(f"window.localStorage.setItem('rantai-key', {served.key!r})")
+    await page.reload()
+    for view in ("", "r/53.71"):
+        await page.goto(f"{served.base}/dashboard?tahun={YEAR}#/{view}")
+        await page.wait_for_selector(".discrepancy")
+        text = await page.locator("body").inner_text()
+        assert CAMEL.findall(text) == [], view
+        for message in await page.locator(".discrepancy header b").all_inner_texts():
+            assert not re.search(r"\d\. [a-z]", message), message  # no stray full stop
+
+
+async def test_the_favicon_is_served(served: Served) -> None:
+    async with httpx.AsyncClient(base_url=served.base) as client:
+        response = await client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/svg+xml"

@@ -1,8 +1,10 @@
 """Who is asking: API keys and JWT bearer tokens become a `Viewer` with a role and a scope.
 
 Roles: `province` (everything), `regency` (its Pemda), `opd` (its OPD), the anonymous
-`public` viewer (the published chain and aggregates), and `metrics` (a monitoring system:
-/metrics from anywhere, and the public's view of the data). See docs/security.md.
+`public` viewer (the published chain and aggregates), `metrics` (a monitoring system:
+/metrics from anywhere, and the public's view of the data), and `admin`, the operator:
+everything a province sees plus the operators' console (keys, audit log, sources, "sync
+now"). Admin keys are made only on the command line. See docs/security.md.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class Role(StrEnum):
     OPD = "opd"
     PUBLIC = "public"
     METRICS = "metrics"
+    ADMIN = "admin"
 
 
 class AuthError(Exception):
@@ -41,7 +44,7 @@ class Viewer:
 
     @property
     def scope(self) -> Scope:
-        if self.role is Role.PROVINCE:
+        if self.role in (Role.PROVINCE, Role.ADMIN):
             return EVERYTHING
         if self.role is Role.REGENCY and self.region_code is not None:
             return RegionScope(f"region:{self.region_code}", region_code=self.region_code)
@@ -81,7 +84,9 @@ def check_role(role: Any, region_code: Any, opd_code: Any) -> Role:
         raise AuthError("role regency needs --region CODE (and no --opd)")
     if parsed is Role.OPD and (not region_code or not opd_code):
         raise AuthError("role opd needs --region CODE and --opd CODE")
-    if parsed in (Role.PROVINCE, Role.PUBLIC, Role.METRICS) and (region_code or opd_code):
+    if parsed in (Role.PROVINCE, Role.PUBLIC, Role.METRICS, Role.ADMIN) and (
+        region_code or opd_code
+    ):
         raise AuthError(f"role {parsed.value} takes no --region or --opd")
     return parsed
 

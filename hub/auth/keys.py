@@ -28,8 +28,11 @@ async def create(
     region_code: str | None = None,
     opd_code: str | None = None,
     label: str | None = None,
+    *,
+    actor: str | None = "cli",
 ) -> tuple[str, str]:
-    """A new key: (the key, shown once; its prefix)."""
+    """A new key: (the key, shown once; its prefix). Audited as `actor`'s `key.create`;
+    `actor=None` leaves the audit record to the caller (a mutation writes its own)."""
     checked = check_role(role, region_code, opd_code)
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
@@ -44,19 +47,27 @@ async def create(
             opd_code,
             label,
         )
-        await append(
-            conn,
-            secret_key,
-            "key.create",
-            "cli",
-            {"prefix": prefix, "role": checked.value, "region": region_code, "opd": opd_code,
-             "label": label},
-        )  # fmt: skip
+        if actor is not None:
+            await append(
+                conn, secret_key, "key.create", actor,
+                creation_detail(prefix, checked.value, region_code, opd_code, label),
+            )  # fmt: skip
     return f"rk_{prefix}_{secret}", prefix
 
 
-async def revoke(conn: PgConnection, secret_key: str, prefix: str) -> bool:
-    prefix = prefix.removeprefix("rk_").split("_")[0]
+def creation_detail(
+    prefix: str, role: str, region: str | None, opd: str | None, label: str | None
+) -> dict[str, Any]:
+    """What the audit log says of a new key (never its secret)."""
+    return {"prefix": prefix, "role": role, "region": region, "opd": opd, "label": label}
+
+
+async def revoke(
+    conn: PgConnection, secret_key: str, prefix: str, *, actor: str | None = "cli"
+) -> bool:
+    """Revoke the active key `prefix`; False when there is none. Audited as `actor`'s
+    `key.revoke` (`actor=None`: by the caller)."""
+    prefix = prefix_of(prefix)
     async with conn.transaction():
         done = await conn.fetchval(
             "UPDATE api_key SET revoked_at = now() WHERE prefix = $1 AND revoked_at IS NULL "
@@ -64,7 +75,8 @@ async def revoke(conn: PgConnection, secret_key: str, prefix: str) -> bool:
             prefix,
         )
         if done is not None:
-            await append(conn, secret_key, "key.revoke", "cli", {"prefix": prefix})
+            if actor is not None:
+                await append(conn, secret_key, "key.revoke", actor, {"prefix": prefix})
             # Every serving process closes the sockets opened with this key at commit (the
             # PostgreSQL broker; revoke_everywhere() also tells a Redis or NATS broker).
             await conn.execute("SELECT pg_notify($1, $2)", KEYS_CHANNEL, prefix)
@@ -77,6 +89,11 @@ async def listing(conn: PgConnection) -> list[dict[str, Any]]:
         "FROM api_key ORDER BY id"
     )
     return [dict(r) for r in rows]
+
+
+def prefix_of(presented: str) -> str:
+    """The prefix of a key, or of its prefix as shown (`rk_1a2b3c4d`)."""
+    return presented.removeprefix("rk_").split("_")[0]
 
 
 def parse(presented: str) -> tuple[str, str] | None:

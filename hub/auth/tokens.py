@@ -15,7 +15,7 @@ from typing import Any
 
 import jwt
 
-from hub.auth import AuthError, Viewer, check_role
+from hub.auth import AuthError, Role, Viewer, check_role
 
 MAX_LIFETIME_SECONDS = 24 * 3600  # the furthest `exp` accepted, from now
 
@@ -73,6 +73,8 @@ class TokenVerifier:
             raise AuthError(f"invalid bearer token: {exc}") from None
         region, opd = claims.get("region"), claims.get("opd")
         role = check_role(claims["role"], region, opd)
+        if role is Role.ADMIN:  # the operator's power comes only from a key made on the CLI
+            raise AuthError("bearer tokens cannot carry the admin role; use an admin API key")
         subject = claims.get("sub")
         if subject is not None and not isinstance(subject, str):
             raise AuthError("the token's `sub` must be a string")

@@ -20,18 +20,27 @@ app = typer.Typer(
     help="Rantai: one GraphQL API over the plan → budget → procurement → monev chain.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain help: rich markup ate "[discrepancies]" from help texts and printed a <bool>
+    # placeholder beside every flag.
+    rich_markup_mode=None,
 )
-app.command()(serve)
-app.command()(demo)
-app.command("migrate")(migrate_command)
-app.command()(seed)
+app.command(short_help="Serve the API, GraphiQL, the dashboard and the console.")(serve)
+app.command(short_help="The quick start: a live legacy estate, synced and served.")(demo)
+app.command("migrate", short_help="Bring the store's tables to the latest revision.")(
+    migrate_command
+)
+app.command(short_help="Fill an empty store with a synthetic province.")(seed)
 app.add_typer(sources_app, name="sources")
-app.command("sync")(sync_command)
-app.command("discrepancies")(discrepancies_command)
+app.command("sync", short_help="Sync the store from the sources; exit 1 if one is DOWN.")(
+    sync_command
+)
+app.command("discrepancies", short_help="Run the ketimpangan rules; print them per rule.")(
+    discrepancies_command
+)
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(estate_app, name="estate")
 app.add_typer(export_app, name="export")
-app.command("schema")(schema_command)
+app.command("schema", short_help="Print the GraphQL schema (SDL).")(schema_command)
 
 __all__ = ["app"]

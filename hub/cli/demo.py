@@ -13,9 +13,13 @@ import typer
 from hub.cli.common import (
     DataDir,
     MariaDbUrl,
+    Port,
+    check_port,
+    command,
     fail,
     load_settings,
     load_sources,
+    need_estate,
     refuse_insecure,
     run_migrations,
     store,
@@ -32,7 +36,7 @@ if TYPE_CHECKING:
 def demo(
     data_dir: DataDir = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Port = 8000,
     scale: Annotated[
         str, typer.Option(help="Estate size when one is generated: small, province or ntt.")
     ] = "small",
@@ -41,9 +45,11 @@ def demo(
         bool, typer.Option(help="Keep changing the legacy estate as offices would.")
     ] = True,
     changes_per_minute: Annotated[
-        float, typer.Option(help="How often the simulator writes a change.")
+        float, typer.Option(min=0.1, help="How often the simulator writes a change (0.1 or more).")
     ] = 6.0,
-    sync_every: Annotated[float, typer.Option(help="Seconds between two syncs.")] = 3.0,
+    sync_every: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between two syncs (0.1 or more).")
+    ] = 3.0,
     mariadb_url: MariaDbUrl = None,
     legacy_prefix: Annotated[
         str, typer.Option(help="Name prefix of the generated legacy databases.")
@@ -51,22 +57,26 @@ def demo(
 ) -> None:
     """The quick-start demo: a legacy NTT estate (generated into the data dir if it has
     none), synced into the hub every few seconds and served, while a simulator keeps
-    writing payments, monev updates, tender announcements and results and addenda into
-    the legacy systems."""
+    writing payments, monev updates, tender announcements and results and addenda into the
+    legacy systems. Creates the embedded store if there is none."""
+    # Every argument is checked before anything starts: a busy port must not let a second
+    # demo sync, or its simulator write into the legacy databases, before it fails.
     if scale not in ("small", "province", "ntt"):
         raise fail(f"--scale must be small, province or ntt, not {scale!r}")
-    if sync_every <= 0:
-        raise fail("--sync-every must be above 0")
+    need_estate("rantai demo")
+    check_port(host, port)
     settings = load_settings(data_dir).model_copy(
         update={"config": None, "sync_interval_seconds": sync_every}
     )
     refuse_insecure(settings)
-    with store(settings) as url:
+    with store(settings, create=True) as url:
         note = _demo_estate(settings, url, scale, seed, mariadb_url, legacy_prefix)
         run_migrations(url)
         keys = asyncio.run(_demo_keys(settings, url))
         config = load_sources(settings)
-        background = [sync_job(url, settings, config, on_cycle=_DemoLog(len(config.sources)))]
+        synced_before = asyncio.run(_synced_before(url))
+        on_cycle = _DemoLog(len(config.sources), first=not synced_before)
+        background = [sync_job(url, settings, config, on_cycle=on_cycle)]
         if simulate:
             background.append(_simulator_job(settings.data_dir, seed, changes_per_minute))
         base = f"http://{host}:{port}"
@@ -76,6 +86,7 @@ def demo(
             else "off"
         )
         data_dir_arg = f" --data-dir {settings.data_dir}" if data_dir else ""
+        me = command()
         labels = {role: label for role, _, _, label in DEMO_KEYS}
         key_lines = "\n".join(f"  {role:<9} {key}   ({labels[role]})" for role, key in keys.items())
         keys_first = keys["province"]
@@ -85,8 +96,9 @@ Rantai demo: {note}; synced every {sync_every:g} s.
   dashboard      {base}/dashboard (province → Pemda → OPD, ketimpangan, live)
   GraphiQL       {base}/graphql   (example tabs: the whole chain, summaries, OPD, sources)
   health         {base}/healthz   {base}/readyz
-  sources        rantai sources{data_dir_arg}
-  ketimpangan    rantai discrepancies{data_dir_arg}
+  operators      {base}/admin     (keys, sources, sync now, audit log: needs an admin key)
+  sources        {me} sources{data_dir_arg}
+  ketimpangan    {me} discrepancies{data_dir_arg}
   simulator      {simulating}
 API keys (send as Authorization: Bearer KEY; without one you are the public viewer):
 {key_lines}
@@ -104,6 +116,7 @@ DEMO_KEYS = (
     ("province", None, None, "demo: province (everything)"),
     ("regency", "53.01", None, "demo: Kabupaten Kupang"),
     ("opd", "53.01", "1.02.0.00.0.00.01.0000", "demo: Dinas Kesehatan, Kabupaten Kupang"),
+    ("admin", None, None, "demo: operator (konsol /admin)"),
 )
 
 
@@ -168,23 +181,53 @@ def _demo_estate(
     return f"estate of scale {scale} ({len(result.sources)} sources), {made}"
 
 
+async def _synced_before(url: str) -> bool:
+    """Whether any source of this store was ever synced (a restart, not a first run)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        return bool(
+            await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM source WHERE last_synced_at IS NOT NULL)"
+            )
+        )
+    finally:
+        await conn.close()
+
+
+def first_cycle_line(reports: Sequence[SourceReport], *, first: bool) -> str:
+    """What this process's first sync did, honestly: the store's first sync, or a catch-up
+    with what changed since the last run."""
+    rows = sum(r.rows for r in reports)
+    created = sum(s.created for r in reports for s in r.streams)
+    updated = sum(s.updated for r in reports for s in r.streams)
+    deleted = sum(s.deleted for r in reports for s in r.streams)
+    seconds = max((r.seconds for r in reports), default=0.0)
+    if first:
+        return (
+            f"sync: first sync of this store: {rows:,} rows from {len(reports)} sources "
+            f"in {seconds:.1f} s"
+        )
+    return (
+        f"sync: caught up with {len(reports)} sources in {seconds:.1f} s: {created:,} new, "
+        f"{updated:,} changed, {deleted:,} gone since the last run; the store holds {rows:,} rows"
+    )
+
+
 class _DemoLog:
     """Prints what each sync cycle brought in (the first one in full)."""
 
-    def __init__(self, sources: int) -> None:
+    def __init__(self, sources: int, *, first: bool) -> None:
         self.sources = sources
+        self.first = first
         self.cycles = 0
 
     def __call__(self, reports: Sequence[SourceReport]) -> None:
         self.cycles += 1
         down = [r for r in reports if r.status == "DOWN"]
         if self.cycles == 1:
-            rows = sum(r.rows for r in reports)
-            seconds = max((r.seconds for r in reports), default=0.0)
-            typer.echo(
-                f"sync: {rows:,} rows from {len(reports)} sources (first sync, {seconds:.1f} s)",
-                err=True,
-            )
+            typer.echo(first_cycle_line(reports, first=self.first), err=True)
         else:
             for r in reports:
                 for s in r.streams:

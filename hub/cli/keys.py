@@ -7,22 +7,27 @@ from typing import Annotated
 
 import typer
 
-from hub.cli.common import DataDir, fail, load_settings, run_migrations, store, with_conn
+from hub.cli.common import DataDir, Init, fail, load_settings, run_migrations, store, with_conn
 from hub.db import asyncpg_dsn
 from hub.settings import Settings
 
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 
 
-@keys_app.command("create")
+@keys_app.command("create", short_help="Create an API key; it is printed once, on the last line.")
 def keys_create(
     role: Annotated[
-        str, typer.Option(help="province, regency, opd, public or metrics (reads /metrics).")
+        str,
+        typer.Option(
+            help="province, regency, opd, public, metrics (reads /metrics) or admin (the "
+            "operators' console)."
+        ),
     ],
     region: Annotated[str | None, typer.Option(help="Kode Pemda (regency and opd roles).")] = None,
     opd: Annotated[str | None, typer.Option(help="Kode OPD (opd role).")] = None,
     label: Annotated[str | None, typer.Option(help="Who or what the key is for.")] = None,
     data_dir: DataDir = None,
+    init: Init = False,
 ) -> None:
     """Create an API key; the key itself is printed once, on the last line."""
     from hub.auth import AuthError, check_role
@@ -33,7 +38,7 @@ def keys_create(
         check_role(role, region, opd)
     except AuthError as exc:
         raise fail(str(exc)) from None
-    with store(settings) as url:
+    with store(settings, create=init) as url:
         run_migrations(url)
         key, prefix = asyncio.run(
             with_conn(
@@ -46,12 +51,12 @@ def keys_create(
 
 
 @keys_app.command("list")
-def keys_list(data_dir: DataDir = None) -> None:
+def keys_list(data_dir: DataDir = None, init: Init = False) -> None:
     """Every key: prefix, role, scope, label, created, revoked."""
     from hub.auth import keys as api_keys
 
     settings = load_settings(data_dir)
-    with store(settings) as url:
+    with store(settings, create=init) as url:
         run_migrations(url)
         rows = asyncio.run(with_conn(url, api_keys.listing))
     for r in rows:
@@ -67,12 +72,13 @@ def keys_list(data_dir: DataDir = None) -> None:
 def keys_revoke(
     prefix: Annotated[str, typer.Argument(help="The key's prefix (rk_xxxxxxxx) or the key.")],
     data_dir: DataDir = None,
+    init: Init = False,
 ) -> None:
     """Revoke a key: it stops working at once, in every process."""
     from hub.auth import keys as api_keys
 
     settings = load_settings(data_dir)
-    with store(settings) as url:
+    with store(settings, create=init) as url:
         run_migrations(url)
         done = asyncio.run(
             with_conn(url, lambda c: api_keys.revoke(c, settings.secret_key, prefix))
@@ -104,14 +110,14 @@ async def _announce_revocation(settings: Settings, url: str, prefix: str) -> Non
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
 
-@audit_app.command("verify")
-def audit_verify(data_dir: DataDir = None) -> None:
+@audit_app.command("verify", short_help="Check every record of the audit chain; exit 1 if broken.")
+def audit_verify(data_dir: DataDir = None, init: Init = False) -> None:
     """Walk the audit chain; print every record that was edited and every break where one
     was removed or reordered, and exit 1 if there is any."""
     from hub.auth.audit import verify
 
     settings = load_settings(data_dir)
-    with store(settings) as url:
+    with store(settings, create=init) as url:
         run_migrations(url)
         report = asyncio.run(with_conn(url, lambda c: verify(c, settings.secret_key)))
     for record, why in report.problems:

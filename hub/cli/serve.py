@@ -14,6 +14,8 @@ import typer
 from hub.cli.common import (
     ConfigFile,
     DataDir,
+    Port,
+    check_port,
     load_settings,
     load_sources,
     refuse_insecure,
@@ -31,24 +33,27 @@ if TYPE_CHECKING:
 def serve(
     data_dir: DataDir = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Port = 8000,
     migrate: Annotated[bool, typer.Option(help="Apply pending migrations first.")] = True,
     config: ConfigFile = None,
     sync_every: Annotated[
         float | None,
         typer.Option(
+            min=0,
             help="Sync every source this often (seconds) while serving; 0: never. "
             "Default: RANTAI_SYNC_INTERVAL_SECONDS or 0.",
             show_default=False,
         ),
     ] = None,
 ) -> None:
-    """Serve the GraphQL API, GraphiQL, /healthz and /readyz (and sync, with --sync-every)."""
+    """Serve the GraphQL API, GraphiQL, the dashboard, the operators' console, /healthz and
+    /readyz (and sync, with --sync-every). Creates the embedded store if there is none."""
+    check_port(host, port)
     settings = load_settings(data_dir, config)
     if sync_every is not None:
         settings = settings.model_copy(update={"sync_interval_seconds": sync_every})
     refuse_insecure(settings)
-    with store(settings) as url:
+    with store(settings, create=True) as url:
         if migrate:
             run_migrations(url)
         background = []

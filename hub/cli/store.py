@@ -7,18 +7,19 @@ from typing import Annotated
 
 import typer
 
-from hub.cli.common import DataDir, fail, load_settings, run_migrations, store
+from hub.cli.common import DataDir, Init, fail, load_settings, need_estate, run_migrations, store
 
 
 def migrate_command(
     data_dir: DataDir = None,
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+    init: Init = False,
 ) -> None:
     """Bring the store's tables to the latest (or the given) revision."""
     from hub import migrate
 
     settings = load_settings(data_dir)
-    with store(settings) as url:
+    with store(settings, create=init) as url:
         try:
             migrate.upgrade(url, revision)
         except Exception as exc:
@@ -31,14 +32,17 @@ def seed(
     sub_activities: Annotated[int, typer.Option(help="How many sub kegiatan.")] = 3500,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same rows.")] = 1,
     fiscal_year: Annotated[int, typer.Option(help="Tahun anggaran.")] = 2025,
-    if_empty: Annotated[bool, typer.Option(help="Do nothing when the store has data.")] = False,
+    if_empty: Annotated[
+        bool, typer.Option(help="Do nothing when the store has data (else exit 2).")
+    ] = False,
+    init: Init = False,
 ) -> None:
-    """Migrate, then fill an empty store with a synthetic province (canonical rows only).
-
-    No sources and no sync: the synthetic store the tests and benchmarks also use.
-    """
+    """Fill an empty store with a deterministic synthetic province, migrating it first:
+    canonical rows only, no sources and no sync (estate/synthetic, which the tests and
+    benchmarks use too)."""
+    need_estate("rantai seed")
     settings = load_settings(data_dir)
-    with store(settings) as url:
+    with store(settings, create=init) as url:
         run_migrations(url)
         counts = asyncio.run(_seed(url, sub_activities, seed, fiscal_year, if_empty))
         if counts is None:

@@ -12,7 +12,9 @@ import typer
 from hub.cli.common import (
     ConfigFile,
     DataDir,
+    Init,
     fail,
+    has_store,
     load_settings,
     load_sources,
     run_migrations,
@@ -32,7 +34,9 @@ sources_app = typer.Typer(
 
 
 @sources_app.callback()
-def sources_list(ctx: typer.Context, data_dir: DataDir = None, config: ConfigFile = None) -> None:
+def sources_list(
+    ctx: typer.Context, data_dir: DataDir = None, config: ConfigFile = None, init: Init = False
+) -> None:
     """The configured sources and their health: status, stale, last success, rows, error."""
     if ctx.invoked_subcommand is not None:
         return
@@ -40,7 +44,7 @@ def sources_list(ctx: typer.Context, data_dir: DataDir = None, config: ConfigFil
 
     settings = load_settings(data_dir, config)
     loaded = load_sources(settings)
-    with store(settings) as url:
+    with store(settings, create=init) as url:
         run_migrations(url)
         rows = asyncio.run(_source_health(url, loaded, settings))
     out.print(sources_table(rows))
@@ -95,6 +99,7 @@ def sync_command(
         ),
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    init: Init = False,
 ) -> None:
     """Sync the canonical store from the sources (incrementally); exit 1 if one is DOWN."""
     from hub.cli.console import out, report_table
@@ -107,7 +112,7 @@ def sync_command(
         raise fail(
             f"no source {', '.join(unknown)} in {loaded.file} (known: {', '.join(sorted(known))})"
         )
-    with store(settings) as url:
+    with store(settings, create=init) as url:
         run_migrations(url)
         reports, checked = asyncio.run(_sync(url, settings, loaded, source or None, full, progress))
     out.print(report_table(reports))
@@ -160,6 +165,7 @@ def discrepancies_command(
         bool,
         typer.Option(help="Every rule on every Pemda and year, not only what changed."),
     ] = False,
+    init: Init = False,
 ) -> None:
     """Run the ketimpangan rules (after a sync they run on what changed) and print the open
     discrepancies per rule. Thresholds: the [discrepancies] table of rantai.toml."""
@@ -172,7 +178,7 @@ def discrepancies_command(
         thresholds = load_thresholds(settings.config_path)
     except (ThresholdError, OSError, ValueError) as exc:
         raise fail(str(exc)) from None
-    with store(settings) as url:
+    with store(settings, create=init) as url:
         run_migrations(url)
         report, counts = asyncio.run(_discrepancies(url, DiscrepancyEngine(thresholds), full))
     out.print(discrepancy_table(counts))
@@ -208,7 +214,7 @@ async def _discrepancies(
     return report, counts
 
 
-@sources_app.command("check")
+@sources_app.command("check", short_help="Connect to every source and check its mapping.")
 def sources_check(data_dir: DataDir = None, config: ConfigFile = None) -> None:
     """Connect to every source and check its mapping; print file:line: reason for each
     problem and exit 1 if there is any."""
@@ -217,7 +223,8 @@ def sources_check(data_dir: DataDir = None, config: ConfigFile = None) -> None:
     settings = load_settings(data_dir, config)
     loaded = load_sources(settings)
     # Legacy databases of the demo estate may live in the embedded server: keep it up.
-    with store(settings) if settings.database_url is None else nullcontext():
+    embedded = settings.database_url is None and has_store(settings.data_dir)
+    with store(settings) if embedded else nullcontext():
         results = asyncio.run(check_all(list(loaded.sources)))
     failed = 0
     for source_id, problems in results.items():

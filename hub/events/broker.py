@@ -1,11 +1,13 @@
 """Wake-up brokers: how one process tells the others that something changed.
 
-Two topics: `outbox` (the outbox has grown) and `keys` (an API key was revoked; the payload
-is its prefix). The store is the only truth; a broker only shortens the wait. PostgreSQL
-(the default) needs nothing else: the writer's `pg_notify` is delivered at commit. Redis
-and NATS are for sites that already run one; the sync publishes after each commit. A lost
-wake-up costs at most the feed's poll interval, never an event; a lost revocation at most
-the interval at which open sockets check their credential again.
+Three topics: `outbox` (the outbox has grown), `keys` (an API key was revoked; the payload
+is its prefix) and `sync` (an operator asked for a sync now; the payload is the request's
+id, and the sync loop of `rantai serve --sync-every` or `rantai demo` answers it). The
+store is the only truth; a broker only shortens the wait. PostgreSQL (the default) needs
+nothing else: the writer's `pg_notify` is delivered at commit. Redis and NATS are for sites
+that already run one; the writer publishes after each commit. A lost wake-up costs at most
+the feed's poll interval (the sync loop's interval), never an event; a lost revocation at
+most the interval at which open sockets check their credential again.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ import asyncpg
 
 OUTBOX = "outbox"
 KEYS = "keys"
-TOPICS = (OUTBOX, KEYS)
+SYNC = "sync"
+TOPICS = (OUTBOX, KEYS, SYNC)
 CHANNEL = "rantai_outbox"  # the outbox's PostgreSQL and Redis channel
 KEYS_CHANNEL = "rantai_keys"
-_CHANNELS = {OUTBOX: CHANNEL, KEYS: KEYS_CHANNEL}
+SYNC_CHANNEL = "rantai_sync"
+_CHANNELS = {OUTBOX: CHANNEL, KEYS: KEYS_CHANNEL, SYNC: SYNC_CHANNEL}
 
 Handlers = Mapping[str, Callable[[str], None]]  # topic -> called with the payload
 
@@ -102,7 +106,11 @@ class RedisBroker(Broker):
 
 class NatsBroker(Broker):
     kind = "nats"
-    subjects: ClassVar[dict[str, str]] = {OUTBOX: "rantai.outbox", KEYS: "rantai.keys"}
+    subjects: ClassVar[dict[str, str]] = {
+        OUTBOX: "rantai.outbox",
+        KEYS: "rantai.keys",
+        SYNC: "rantai.sync",
+    }
 
     def __init__(self, url: str) -> None:
         self.url = url

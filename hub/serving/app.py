@@ -1,5 +1,5 @@
-"""The Starlette application: /graphql (HTTP and WebSocket), GraphiQL and the dashboard with
-their static files, /healthz and /readyz."""
+"""The Starlette application: /graphql (HTTP and WebSocket), GraphiQL, the dashboard and the
+operators' console with their static files, the favicon, /healthz and /readyz."""
 
 from __future__ import annotations
 
@@ -39,12 +39,15 @@ from hub.settings import Settings
 from hub.store.replicas import ReadReplicas
 from hub.telemetry import tracing
 from hub.tuning import tune_gc
+from resolvers.context import Process
 from schema import schema as default_schema
 
 log = logging.getLogger("rantai.app")
 
 STATIC_DIR = Path(__file__).parent.parent / "static"
 DASHBOARD_PAGE = STATIC_DIR / "dashboard" / "index.html"
+ADMIN_PAGE = STATIC_DIR / "admin" / "index.html"
+FAVICON = STATIC_DIR / "favicon.svg"
 
 # The dashboard is where people paste API keys: nothing but the hub's own files may run or
 # be loaded there, no other site may frame it, and no URL of it leaves as a referrer.
@@ -63,6 +66,17 @@ PAGE_HEADERS = {
 async def dashboard(request: Request) -> FileResponse:
     """The governor's page: static files that use only the public GraphQL API."""
     return FileResponse(DASHBOARD_PAGE, media_type="text/html", headers=PAGE_HEADERS)
+
+
+async def admin_console(request: Request) -> FileResponse:
+    """The operators' console: static files over GraphQL; its data needs an admin key."""
+    return FileResponse(ADMIN_PAGE, media_type="text/html", headers=PAGE_HEADERS)
+
+
+async def favicon(request: Request) -> FileResponse:
+    return FileResponse(
+        FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"}
+    )
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -191,9 +205,12 @@ def create_app(
             await replicas.start()
         app.state.replicas = replicas
         subscriptions = Subscriptions(default_schema, app.state.engine, settings, feed, replicas)
+        process = Process(
+            broker=feed.broker, declines=(lambda: compiled.declined) if compiled else dict
+        )
         app.state.api = Api(
             settings, default_schema, app.state.engine, gate, documents, subscriptions,
-            compiled, trusted, replicas,
+            compiled, trusted, replicas, process,
         )  # fmt: skip
         stop = asyncio.Event()
         jobs = [asyncio.create_task(job(stop)) for job in background]
@@ -217,6 +234,8 @@ def create_app(
             WebSocketRoute("/graphql", live),
             Route("/graphql/stream", streams),
             Route("/dashboard", dashboard),
+            Route("/admin", admin_console),
+            Route("/favicon.ico", favicon),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),

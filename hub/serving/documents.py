@@ -81,6 +81,9 @@ class Prepared:
     fields: int = 0
     # Operation types by name, known once parsed (even when validation fails).
     operations: dict[str | None, OperationType] = field(default_factory=dict)
+    # What the request path works out once per document (roles its root fields need, what
+    # a scope cannot see of it): hub/serving/visibility.py.
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def operation_type(self, name: str | None) -> OperationType | None:
         if name is None and len(self.operations) == 1:

@@ -18,7 +18,7 @@ from hub.auth import AuthError
 from hub.auth.guard import AuthThrottled, Gatekeeper
 from hub.errors import ErrorCode
 from hub.serving.graphiql import graphiql_page
-from hub.serving.request import Answer, Api, GraphQLRequest, Transport
+from hub.serving.request import Answer, Api, GraphQLRequest, Transport, told
 from hub.serving.responses import error_body
 from hub.settings import Settings
 
@@ -153,10 +153,14 @@ async def graphql_endpoint(request: Request) -> Response:
             return HTMLResponse("GraphiQL is off in production.", status_code=404)
         return graphiql_page(state)
     if media_type is None:
-        answer = Answer.refused(ErrorCode.BAD_REQUEST, f"Accept {GRAPHQL_RESPONSE} or {JSON}.", 406)
+        answer = told(
+            Answer.refused(ErrorCode.BAD_REQUEST, f"Accept {GRAPHQL_RESPONSE} or {JSON}.", 406),
+            viewer,
+        )
         return json_response(answer.body, 406, JSON)
     params = await read_params(request, settings)
     if isinstance(params, Answer):
+        told(params, viewer)
         return json_response(params.body, status_of(params, media_type), media_type, params.headers)
 
     async def one(item: dict[str, Any]) -> Answer:
@@ -164,7 +168,7 @@ async def graphql_endpoint(request: Request) -> Response:
             item, Transport.HTTP, http_method=request.method, client=client
         )
         if isinstance(parsed, Answer):
-            return parsed
+            return told(parsed, viewer)
         return await api.handle(parsed, viewer)
 
     if isinstance(params, dict):

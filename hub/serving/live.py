@@ -29,7 +29,8 @@ from hub.auth import Viewer
 from hub.errors import ErrorCode, error_entry
 from hub.events.feed import ChangeFeed
 from hub.serving.documents import Prepared
-from hub.serving.responses import format_result, formatted_errors
+from hub.serving.responses import format_result, formatted_errors, log_errors
+from hub.serving.visibility import viewer_extension
 from hub.settings import Settings
 from hub.store.replicas import ReadReplicas
 from hub.telemetry import tracing
@@ -130,7 +131,7 @@ class Subscriptions:
             source = await source
         if isinstance(source, ExecutionResult):
             errors = list(source.errors or ())
-            self.schema.process_errors(errors)
+            log_errors(self.schema, errors, op.operation_name)
             raise StreamFailed(formatted_errors(errors, executed=True, mask=production))
         return Stream(source, built.operation, rendering, production)  # type: ignore[arg-type]
 
@@ -157,7 +158,7 @@ class Stream:
             raise
         except Exception as exc:
             error = located_error(exc, [self._operation])
-            self._rendering.owner.schema.process_errors([error])
+            log_errors(self._rendering.owner.schema, [error], self._rendering.op.operation_name)
             raise StreamFailed(formatted_errors([error], executed=True, mask=self._mask)) from exc
         return self._rendering.render(root)
 
@@ -237,6 +238,9 @@ class Rendering:
             result = await outcome if asyncio.iscoroutine(outcome) else outcome  # type: ignore[assignment]
         errors: list[GraphQLError] = list(result.errors or ())
         if errors:
-            owner.schema.process_errors(errors)
+            log_errors(owner.schema, errors, self.op.operation_name)
         body, _ = format_result(result, mask=production, executed=result.data is not None)
+        public = viewer_extension(self.op.viewer)
+        if public is not None:
+            body["extensions"] = {"viewer": public}
         return orjson.dumps(body).decode()

@@ -40,11 +40,12 @@ from hub.errors import ErrorCode, StoreUnavailableError, TimedOut, error_entry
 from hub.serving.compiled import CompiledQueries
 from hub.serving.documents import Documents, check_variables
 from hub.serving.live import Operation, Stream, StreamFailed, Subscriptions
-from hub.serving.responses import error_body, format_result
+from hub.serving.responses import error_body, format_result, log_errors
+from hub.serving.visibility import forbidden_root, hidden_paths, viewer_extension
 from hub.settings import Settings
 from hub.store.replicas import ReadReplicas
 from hub.telemetry import metrics, tracing
-from resolvers.context import Context
+from resolvers.context import Context, Process
 
 log = logging.getLogger("rantai.request")
 requests_log = logging.getLogger("rantai.requests")  # one line per operation (JSON logs)
@@ -149,6 +150,7 @@ class Api:
         compiled: CompiledQueries | None = None,
         trusted: dict[str, str] | None = None,
         replicas: ReadReplicas | None = None,
+        process: Process | None = None,
     ) -> None:
         self.settings = settings
         self.schema = schema
@@ -160,6 +162,7 @@ class Api:
         self.trusted = trusted
         self.replicas = replicas
         self.log_requests = settings.log_format == "json"
+        self.process = process or Process()
 
     async def handle(self, request: GraphQLRequest, viewer: Viewer) -> Answer:
         """The answer to one operation; each is counted, timed, traced and (JSON logs)
@@ -206,13 +209,16 @@ class Api:
         wait = self.gate.retry_after(caller)
         if wait is not None:
             seconds = str(math.ceil(wait))
-            return Answer.refused(
-                ErrorCode.RATE_LIMITED,
-                f"Too many requests; try again in {seconds} s.",
-                429,
-                **{"Retry-After": seconds},
+            return told(
+                Answer.refused(
+                    ErrorCode.RATE_LIMITED,
+                    f"Too many requests; try again in {seconds} s.",
+                    429,
+                    **{"Retry-After": seconds},
+                ),
+                viewer,
             )
-        answer = await self._answer(request, viewer, audit, caller)
+        answer = told(await self._answer(request, viewer, audit, caller), viewer)
         if viewer.authenticated:
             try:
                 await self.gate.audit(viewer, audit.kind, audit.detail(answer))
@@ -274,6 +280,13 @@ class Api:
             operation.name.value if operation.name else None
         )
         audit.kind = "subscribe" if operation.operation is OperationType.SUBSCRIPTION else "request"
+        refused = forbidden_root(self.schema._schema, prepared, operation, viewer)
+        if refused is not None:
+            name, allowed = refused
+            needed = " or ".join(sorted(role.value for role in allowed))
+            return Answer.refused(
+                ErrorCode.FORBIDDEN, f"`{name}` needs an API key of role {needed}.", 403
+            )
         variables = request.variables or {}
         too_costly = self.documents.check_cost(prepared, request.operation_name, variables)
         if too_costly is not None:
@@ -285,7 +298,11 @@ class Api:
             except StreamFailed as failed:
                 return Answer({"errors": failed.errors}, executed=False, stream_failed=True)
             return Answer(executed=True, stream=stream)
-        return await self._execute(prepared.document, operation, request, viewer)
+        answer = await self._execute(prepared.document, operation, request, viewer)
+        hidden = hidden_paths(self.schema._schema, prepared, operation, viewer.scope)
+        if hidden and answer.executed:
+            answer.body.setdefault("extensions", {})["hidden"] = hidden
+        return answer
 
     def _transport_rule(self, request: GraphQLRequest, kind: OperationType | None) -> Answer | None:
         """Subscriptions travel over WebSocket or Server-Sent Events; a GET runs queries
@@ -333,9 +350,12 @@ class Api:
                 time_limit=time_limit, engine=engine,
             )  # fmt: skip
         if result is None:
-            context = Context.create(engine, settings, viewer=viewer)
+            context = Context.create(engine, settings, viewer=viewer, process=self.process)
+            # The operation by name (the document's own when the request gave none): the
+            # same operation for graphql-core, and a name for the log.
+            name = request.operation_name or (operation.name.value if operation.name else None)
             result = await run(
-                self.schema, document, context, request.variables, request.operation_name,
+                self.schema, document, context, request.variables, name,
                 time_limit=time_limit, hide_suggestions=settings.production,
             )  # fmt: skip
         body, executed = format_result(result, mask=settings.production)
@@ -377,6 +397,15 @@ class Api:
             "This hub runs only trusted documents: send `documentId` (their sha256) or a "
             "registered document."
         )
+
+
+def told(answer: Answer, viewer: Viewer) -> Answer:
+    """The answer with `extensions.viewer` for a viewer of the public role (every answer to
+    it says what it is, refusals included; a stream's events carry it themselves)."""
+    public = viewer_extension(viewer)
+    if public is not None and answer.stream is None:
+        answer.body.setdefault("extensions", {})["viewer"] = public
+    return answer
 
 
 def _not_executed(errors: list[GraphQLError]) -> Answer:
@@ -441,9 +470,9 @@ async def run(
         error = TimedOut(f"The request took longer than {time_limit:g} s and was stopped.")
         return ExecutionResult(None, [error])
     if result.errors:
-        schema.process_errors(list(result.errors))
+        log_errors(schema, list(result.errors), operation_name)
     return result
 
 
 Handler = Callable[[GraphQLRequest, Viewer], Awaitable[Answer]]
-__all__ = ["Answer", "Api", "GraphQLRequest", "Handler", "Transport", "error_entry", "run"]
+__all__ = ["Answer", "Api", "GraphQLRequest", "Handler", "Transport", "error_entry", "run", "told"]

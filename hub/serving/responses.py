@@ -3,11 +3,30 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import strawberry
 from graphql import ExecutionResult, GraphQLError, GraphQLSyntaxError
 
 from hub.errors import STORE_UNREACHABLE, ErrorCode, error_entry, store_unreachable
+from schema import client_error
+
+log = logging.getLogger("rantai.request")
+
+
+def log_errors(
+    schema: strawberry.Schema, errors: list[GraphQLError], operation: str | None
+) -> None:
+    """What the log says of a result's errors: one line per error the client caused (its
+    code, the operation, the path), never a traceback; the hub's own failures with theirs
+    (the schema's `process_errors`)."""
+    for error in errors:
+        if client_error(error):
+            code = (error.extensions or {}).get("code") or _code(error, bool(error.path))
+            path = ".".join(str(p) for p in error.path) if error.path else "-"
+            log.info("client error %s in %s at %s: %s", code, operation or "-", path, error.message)
+    schema.process_errors(errors)
 
 
 def store_unavailable(error: GraphQLError) -> bool:

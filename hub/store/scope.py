@@ -51,6 +51,11 @@ class Scope:
         """Whether a masked field ("Vendor.taxId", "Payment.payee") is shown."""
         return True
 
+    def sees_entity(self, entity: str) -> bool:
+        """Whether change events of GraphQL type `entity` can reach this viewer at all (a
+        subscription to none of them is refused rather than left silent)."""
+        return True
+
     @property
     def cache_key(self) -> str:
         """Equal for viewers that see the same rows (used to share rendered events)."""
@@ -271,6 +276,9 @@ class PublicScope(Scope):
 
     def sees_event(self, event: RoutedEvent) -> bool:
         return event.entity in _PUBLIC_EVENTS
+
+    def sees_entity(self, entity: str) -> bool:
+        return entity in _PUBLIC_EVENTS
 
     def sees_field(self, name: str) -> bool:
         return name not in self.masked

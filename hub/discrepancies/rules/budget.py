@@ -65,7 +65,7 @@ def rup_above_dpa(t: Thresholds) -> str:
                AS subject_key,
            rup.region_id, rup.fiscal_year, rup.opd_id, dpa.sub_activity_id,
            rup.evidence || dpa.evidence AS evidence,
-           format('Pagu RUP pada mak %s.%s. berjumlah %s, melebihi anggaran DPA %s.',
+           format('Pagu RUP pada mak %s.%s berjumlah %s, melebihi anggaran DPA %s.',
                   rup.sa, rup.acct, rantai_rp(rup.total), rantai_rp(dpa.amount)) AS message
     FROM rup JOIN dpa ON {key("rup")} = {key("dpa")}
     JOIN region r ON r.id = rup.region_id

@@ -28,16 +28,27 @@
     Discrepancy: "Ketimpangan",
   };
   var OPS = { CREATED: "baru", UPDATED: "berubah", DELETED: "dihapus" };
+  // The API's field names as the page says them; a field without a name here is left out of
+  // the Indonesian text rather than shown as an API name.
   var FIELD_NAMES = {
     amount: "nilai", ceiling: "pagu", value: "nilai", originalValue: "nilai kontrak awal",
     ownerEstimate: "HPS", plannedAmount: "pagu indikatif", correctedAmount: "nilai terkoreksi",
     announcedOn: "tanggal umumkan", signedOn: "tanggal kontrak", endsOn: "tanggal selesai",
-    paidOn: "tanggal bayar", method: "metode", version: "versi", code: "kode", mak: "mak",
-    payeeTaxId: "NPWP penerima", taxId: "NPWP", achieved: "capaian",
-    physicalPercent: "progres fisik (%)",
+    startsOn: "tanggal mulai", paidOn: "tanggal bayar", method: "metode", version: "versi",
+    code: "kode", mak: "mak", payeeTaxId: "NPWP penerima", taxId: "NPWP", achieved: "capaian",
+    physicalPercent: "progres fisik (%)", financialPercent: "realisasi keuangan (%)",
     // A package's versions and a tender's schedule, named through their parent's field.
-    versions: "pagu versi RUP", schedule: "jadwal tender",
+    versions: "pagu versi RUP", schedule: "jadwal tender", budgetRows: "mak paket",
+    packages: "paket RUP", fiscalYear: "tahun", sp2dNumber: "nomor SP2D", number: "nomor",
+    name: "nama", status: "status", stage: "tahap", accountCode: "kode rekening",
+    kind: "jenis", payee: "penerima", contract: "kontrak", tender: "tender", bids: "penawaran",
+    isWinner: "pemenang", vendor: "penyedia", winner: "pemenang", period: "periode",
+    problems: "permasalahan", target: "target", description: "uraian", opd: "OPD",
+    activity: "kegiatan", subActivity: "sub kegiatan", provenance: "asal data",
+    procurementMethod: "metode", reason: "alasan", handoverOn: "tanggal BAST",
+    severity: "tingkat", message: "pesan", resolvedAt: "selesai", evidence: "bukti",
   };
+  function fieldName(field) { return FIELD_NAMES[field] || null; }
   // Evidence under "versions" gives the pagu of the version it means.
   var MONEY_FIELDS = ["amount", "ceiling", "value", "originalValue", "ownerEstimate",
     "plannedAmount", "correctedAmount", "versions"];
@@ -95,6 +106,10 @@
           var e = body.errors[0];
           throw new Error(e.message + (e.extensions && e.extensions.code ? " (" + e.extensions.code + ")" : ""));
         }
+        // What the API hid from this viewer (the public: ketimpangan rows, DPA lines…).
+        Object.defineProperty(body.data, "hidden", {
+          value: (body.extensions && body.extensions.hidden) || [],
+        });
         return body.data;
       });
   }
@@ -115,6 +130,34 @@
     });
     if (weight > 0) out.physicalPercent = weighted / weight;
     return out;
+  }
+
+  // Figures that add up: a total is the sum of its rows (physical progress is a weighted
+  // average, not a sum). What a total holds beyond its rows (ketimpangan with no OPD) gets a
+  // row of its own, so every column adds up on the page.
+  var ADDITIVE = ["subActivities", "plannedAmount", "allocated", "procurementCeiling", "contracted",
+    "paid", "openDiscrepancies"];
+
+  function beyond(total, parts) {
+    var out = { physicalPercent: null };
+    ADDITIVE.forEach(function (k) {
+      var v = num(total[k]);
+      parts.forEach(function (p) { v -= num(p[k]); });
+      v = Math.round(v * 100) / 100;
+      out[k] = Math.abs(v) < 0.005 ? 0 : v;
+    });
+    return out;
+  }
+
+  function withoutOpdRow(total, rows) {
+    var rest = beyond(total, rows.map(function (r) { return r.summary; }));
+    var any = ADDITIVE.some(function (k) { return rest[k] !== 0; });
+    return any ? [{ key: "tanpa-opd", name: "Tanpa OPD", sub: "ketimpangan tanpa OPD",
+      href: null, summary: rest }] : [];
+  }
+
+  function allZero(s) {
+    return ADDITIVE.every(function (k) { return !num(s[k]); });
   }
 
   // ------------------------------------------------------------------ the chain picture
@@ -146,13 +189,16 @@
 
   function figures(s) {
     var items = STAGES.map(function (st) {
-      return '<div class="figure ' + st[0] + '" data-figure="' + st[0] + '"><small>' + st[1] +
+      return '<div class="figure ' + st[0] + '" data-figure="' + st[0] + '" data-value="' +
+        esc(String(s[st[2]])) + '"><small>' + st[1] +
         '</small><b title="' + esc(rupiahFull(s[st[2]])) + '">' + rupiah(s[st[2]]) + "</b></div>";
     });
     items.push('<div class="figure physical" data-figure="physical"><small>Progres fisik</small><b>' +
       percent(s.physicalPercent) + "</b></div>");
-    items.push('<div class="figure open" data-figure="open"><small>Ketimpangan terbuka</small><b>' +
-      num(s.openDiscrepancies) + "</b></div>");
+    items.push('<div class="figure open" data-figure="open" data-value="' + num(s.openDiscrepancies) +
+      '"><small>Ketimpangan terbuka</small><b>' + num(s.openDiscrepancies) + "</b></div>");
+    items.push('<div class="figure subs" data-figure="subActivities" data-value="' +
+      num(s.subActivities) + '"><small>Sub kegiatan</small><b>' + num(s.subActivities) + "</b></div>");
     return '<div class="figures">' + items.join("") + "</div>";
   }
 
@@ -173,11 +219,16 @@
       var signature = JSON.stringify(s);
       current[r.key] = signature;
       var changed = previous[r.key] !== undefined && previous[r.key] !== signature;
-      return "<tr data-" + kind + '="' + esc(r.key) + '" data-href="' + esc(r.href) + '"' +
-        (changed ? ' class="flash"' : "") + "><td><a href=\"" + esc(r.href) + '">' + esc(r.name) +
-        "</a><span class=\"sub\">" + esc(r.sub || "") + "</span></td><td>" + num(s.subActivities) + "</td>" +
+      var first = r.href
+        ? "<a href=\"" + esc(r.href) + '">' + esc(r.name) + "</a>"
+        : "<span>" + esc(r.name) + "</span>";
+      return "<tr data-" + kind + '="' + esc(r.key) + '"' + (r.href ? ' data-href="' + esc(r.href) + '"' : "") +
+        (changed ? ' class="flash"' : "") + "><td>" + first +
+        "<span class=\"sub\">" + esc(r.sub || "") + '</span></td><td data-col="subActivities" data-value="' +
+        num(s.subActivities) + '">' + num(s.subActivities) + "</td>" +
         STAGES.map(function (st) {
-          return '<td data-col="' + st[0] + '" title="' + esc(rupiahFull(s[st[2]])) + '">' + rupiah(s[st[2]]) + "</td>";
+          return '<td data-col="' + st[0] + '" data-value="' + esc(String(s[st[2]])) + '" title="' +
+            esc(rupiahFull(s[st[2]])) + '">' + rupiah(s[st[2]]) + "</td>";
         }).join("") +
         '<td data-col="physical">' + percent(s.physicalPercent) + '</td><td class="chain">' + chainSvg(s, false) +
         "</td><td>" + badge(s.openDiscrepancies) + "</td></tr>";
@@ -218,8 +269,15 @@
     }).then(function () { button.disabled = false; });
   }
 
-  function discrepancyList(title, connection, exportParams) {
+  function discrepancyList(title, connection, hidden, open, exportParams) {
     var edges = connection.edges;
+    if (hidden) {
+      return "<h2>" + esc(title) + '</h2><p class="public-notice" data-hidden="discrepancies">' +
+        (num(open) ? num(open) + " ketimpangan terbuka (lihat angka di atas)." : "") +
+        " Rinciannya (aturan, OPD, sub kegiatan, bukti) hanya tampil dengan kunci API: " +
+        "masukkan kunci di kanan atas. Tanpa kunci Anda melihat tampilan publik: rantai " +
+        "yang dipublikasikan dan semua ringkasan, tanpa baris DPA, SP2D, e-Monev dan NPWP.</p>";
+    }
     var links = exportParams ? downloads("ketimpangan", exportParams) : "";
     if (!edges.length) {
       return "<h2>" + esc(title) + links + '</h2><p class="muted">Tidak ada ketimpangan terbuka.</p>';
@@ -233,8 +291,8 @@
         if (shown != null && MONEY_FIELDS.indexOf(v.field) >= 0 && /^-?\d+(\.\d+)?$/.test(shown)) {
           shown = rupiahFull(shown);
         }
-        return "<li>" + esc(ENTITY_NAMES[v.entity] || v.entity) +
-          (v.field ? " · " + esc(FIELD_NAMES[v.field] || v.field) : "") +
+        return "<li>" + esc(ENTITY_NAMES[v.entity] || "Data") +
+          (fieldName(v.field) ? " · " + esc(fieldName(v.field)) : "") +
           (shown != null ? ": <b>" + esc(shown) + "</b>" : "") + "</li>";
       });
       return '<div class="discrepancy ' + esc(d.severity) + '" data-rule="' + esc(d.rule) + '"><header>' +
@@ -289,23 +347,28 @@
             (regions.length - 1) + " kabupaten/kota", province.summary)
         : "";
       // Pemda whose systems sent nothing for this year are named, not tabled as zeros.
-      var silent = rows.filter(function (r) { return !num(r.summary.subActivities); });
-      rows = rows.filter(function (r) { return num(r.summary.subActivities); });
+      var silent = rows.filter(function (r) { return allZero(r.summary); });
+      rows = rows.filter(function (r) { return !allZero(r.summary); });
+      if (province) rows = rows.concat(withoutOpdRow(province.summary, rows));
       document.getElementById("table").innerHTML = "<h2>Pemda" + downloads("pemda", { fiscalYear: state.year }) +
         "</h2>" + table("region", rows, "Pemda") +
         (silent.length ? '<p class="muted" data-silent="' + silent.length + '">Belum ada data tahun ' +
           state.year + " dari " + silent.length + " Pemda: " +
           esc(silent.map(function (r) { return r.name; }).join(", ")) + ".</p>" : "");
-      document.getElementById("discrepancies").innerHTML =
-        discrepancyList("Ketimpangan kritis terbaru", res[1].discrepancies,
-          { fiscalYear: state.year, open: "true", severity: "CRITICAL" });
+      document.getElementById("discrepancies").innerHTML = discrepancyList("Ketimpangan kritis terbaru",
+        res[1].discrepancies, isHidden(res[1]), province && province.summary.openDiscrepancies,
+        { fiscalYear: state.year, open: "true", severity: "CRITICAL" });
     });
   }
+
+  function isHidden(data) { return (data.hidden || []).indexOf("discrepancies") >= 0; }
 
   function showRegion(code) {
     var q = "query ($code: String!, $fy: Int!) { region(code: $code) { code name level" +
       " parent { code name } summary(fiscalYear: $fy) { " + SUMMARY + " }" +
-      " opds(first: 500) { edges { node { code name summary(fiscalYear: $fy) { " + SUMMARY + " } } } } } }";
+      " opds(first: 500) { edges { node { code name summary(fiscalYear: $fy) { " + SUMMARY + " } } } } }" +
+      // A province's summary includes its regencies: theirs, to leave the province's own.
+      " regions(level: REGENCY) { parent { code } summary(fiscalYear: $fy) { " + SUMMARY + " } } }";
     return Promise.all([
       graphql(q, { code: code, fy: state.year }),
       graphql(DISCREPANCIES, { filter: { fiscalYear: state.year, open: true, regionCode: code }, first: 20 }),
@@ -314,18 +377,25 @@
       if (!region) throw new Error("Pemda " + code + " tidak dikenal.");
       var own = region.level === "PROVINCE";
       var opds = region.opds.edges.map(function (e) { return e.node; });
-      var summary = own ? combine(opds.map(function (o) { return o.summary; })) : region.summary;
+      var summary = region.summary;
+      if (own) {
+        var children = res[0].regions.filter(function (r) { return r.parent && r.parent.code === code; });
+        summary = beyond(region.summary, children.map(function (r) { return r.summary; }));
+        summary.physicalPercent = combine(opds.map(function (o) { return o.summary; })).physicalPercent;
+      }
       crumbs([["Provinsi", "#/"], [region.name, "#/r/" + code]]);
       document.getElementById("total").innerHTML =
         card((own ? "Pemerintah " : "") + region.name + " — tahun " + state.year, opds.length + " OPD", summary);
       var rows = opds.map(function (o) {
         return { key: o.code, name: o.name, sub: o.code, href: "#/r/" + code + "/o/" + o.code, summary: o.summary };
       });
+      rows = rows.concat(withoutOpdRow(summary, rows));
       document.getElementById("table").innerHTML = "<h2>OPD" +
         downloads("opd", { fiscalYear: state.year, regionCode: code }) + "</h2>" + table("opd", rows, "OPD");
-      document.getElementById("discrepancies").innerHTML =
-        discrepancyList("Ketimpangan terbuka" + (own ? " (termasuk kabupaten/kota)" : ""), res[1].discrepancies,
-          { fiscalYear: state.year, open: "true", regionCode: code });
+      document.getElementById("discrepancies").innerHTML = discrepancyList(
+        "Ketimpangan terbuka" + (own ? " (termasuk kabupaten/kota)" : ""), res[1].discrepancies,
+        isHidden(res[1]), region.summary.openDiscrepancies,
+        { fiscalYear: state.year, open: "true", regionCode: code });
     });
   }
 
@@ -364,9 +434,9 @@
         downloads("sub-kegiatan", { fiscalYear: state.year, regionCode: code, opdCode: opdCode }) + "</h2>" +
         "<table><thead><tr><th>Sub kegiatan</th><th>Tahap</th><th>Rencana</th><th>DPA</th><th>Realisasi</th>" +
         "<th>Ketimpangan</th></tr></thead><tbody>" + body.join("") + "</tbody></table>";
-      document.getElementById("discrepancies").innerHTML =
-        discrepancyList("Ketimpangan terbuka", res[1].discrepancies,
-          { fiscalYear: state.year, open: "true", regionCode: code, opdCode: opdCode });
+      document.getElementById("discrepancies").innerHTML = discrepancyList("Ketimpangan terbuka",
+        res[1].discrepancies, isHidden(res[1]), opd.summary.openDiscrepancies,
+        { fiscalYear: state.year, open: "true", regionCode: code, opdCode: opdCode });
     });
   }
 
@@ -442,8 +512,11 @@
           status(true);
           socket.send(JSON.stringify({ id: "changes", type: "subscribe", payload: {
             query: CHANGES, variables: { filter: { fiscalYear: state.year }, after: cursor } } }));
-          socket.send(JSON.stringify({ id: "discrepancies", type: "subscribe", payload: {
-            query: EVENTS, variables: { filter: { fiscalYear: state.year } } } }));
+          // Ketimpangan events need a key: the public viewer would be refused (FORBIDDEN).
+          if (state.key) {
+            socket.send(JSON.stringify({ id: "discrepancies", type: "subscribe", payload: {
+              query: EVENTS, variables: { filter: { fiscalYear: state.year } } } }));
+          }
           if (cursor) refresh();  // reconnected: catch up on what the page shows
         } else if (msg.type === "ping") {
           socket.send(JSON.stringify({ type: "pong" }));
@@ -451,9 +524,10 @@
           if (msg.id === "changes") {
             var c = msg.payload.data.changes;
             cursor = c.cursor;
-            note((ENTITY_NAMES[c.entity] || c.entity) + " " + (OPS[c.op] || c.op) +
+            var named = c.changedFields.map(fieldName).filter(Boolean);
+            note((ENTITY_NAMES[c.entity] || "Data") + " " + (OPS[c.op] || "berubah") +
               (c.regionCode ? " · " + c.regionCode : "") +
-              (c.changedFields.length ? " (" + c.changedFields.slice(0, 3).join(", ") + ")" : ""));
+              (c.op === "UPDATED" && named.length ? " (" + named.slice(0, 3).join(", ") + ")" : ""));
           } else {
             var d = msg.payload.data.discrepancyEvents;
             note((d.raised ? "Ketimpangan baru: " : "Ketimpangan selesai: ") + d.discrepancy.message,

@@ -1,0 +1,46 @@
+"""What operators ask of the hub through the API's mutations: the receipts that make a
+mutation idempotent, and the sync requests ("sync now") the sync loop answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from hub.store.models.columns import pk, timestamp
+
+
+class MutationReceipt(SQLModel, table=True):
+    """The first answer of a mutation sent with an idempotency key, kept for a day: a retry
+    with the same key and input gets it again, a different input under that key is refused.
+    The answer is encrypted under the hub's secret key (it can hold a new API key)."""
+
+    __tablename__ = "mutation_receipt"
+    __table_args__ = (UniqueConstraint("actor", "idempotency_key"),)
+
+    id: int | None = pk()
+    actor: str = Field(sa_column=Column(Text, nullable=False))
+    idempotency_key: str = Field(sa_column=Column(String(200), nullable=False))
+    mutation: str = Field(sa_column=Column(String(64), nullable=False))
+    input_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    result: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime | None = timestamp(nullable=False, default_now=True)
+
+
+class SyncRequest(SQLModel, table=True):
+    """ "Sync now": asked through the API, answered by the process running the sync loop,
+    which the request wakes through the broker's `sync` topic (or finds on its next cycle)."""
+
+    __tablename__ = "sync_request"
+    __table_args__ = (
+        Index("ix_sync_request_pending", "id", postgresql_where="started_at IS NULL"),
+    )
+
+    id: int | None = pk()
+    source_id: str | None = Field(default=None, sa_column=Column(String(64)))  # null: all
+    requested_by: str = Field(sa_column=Column(Text, nullable=False))
+    requested_at: datetime | None = timestamp(nullable=False, default_now=True)
+    started_at: datetime | None = timestamp()
+    finished_at: datetime | None = timestamp()
+    outcome: str | None = Field(default=None, sa_column=Column(Text))
