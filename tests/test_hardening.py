@@ -432,6 +432,20 @@ async def test_sockets_per_address_are_capped(store: str) -> None:
 # --- smaller leaks --------------------------------------------------------------------------
 
 
+async def test_graphiql_where_keys_are_typed_sends_protective_headers(store: str) -> None:
+    app = create_app(store, secure_settings(store))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+            page = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert "GraphiQL" in page.text or "graphiql" in page.text
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self';" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert page.headers["x-frame-options"] == "DENY"
+
+
 async def test_readyz_names_no_database_error(server: Server) -> None:
     port = socket.socket()
     port.bind(("127.0.0.1", 0))

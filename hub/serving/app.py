@@ -28,6 +28,7 @@ from hub.events.broker import broker_for
 from hub.events.feed import ChangeFeed
 from hub.serving.compiled import CompiledQueries
 from hub.serving.documents import Documents, Limits
+from hub.serving.headers import page_headers
 from hub.serving.http import graphql_endpoint
 from hub.serving.live import Subscriptions
 from hub.serving.metrics import allowed_networks, metrics_endpoint
@@ -49,18 +50,7 @@ DASHBOARD_PAGE = STATIC_DIR / "dashboard" / "index.html"
 ADMIN_PAGE = STATIC_DIR / "admin" / "index.html"
 FAVICON = STATIC_DIR / "favicon.svg"
 
-# The dashboard is where people paste API keys: nothing but the hub's own files may run or
-# be loaded there, no other site may frame it, and no URL of it leaves as a referrer.
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; "
-        "form-action 'self'; object-src 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-}
+PAGE_HEADERS = page_headers()
 
 
 async def dashboard(request: Request) -> FileResponse:

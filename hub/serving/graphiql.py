@@ -9,8 +9,11 @@ from typing import Any
 from starlette.responses import HTMLResponse
 
 from hub.serving.examples import default_tabs
+from hub.serving.headers import page_headers
 
 GRAPHIQL_PAGE = Path(__file__).parent.parent / "static" / "graphiql" / "index.html"
+# A Kunci API field lives on the page: the same protection as the dashboard's.
+GRAPHIQL_HEADERS = page_headers(inline_styles=True)
 
 
 def graphiql_page(state: Any) -> HTMLResponse:
@@ -19,4 +22,4 @@ def graphiql_page(state: Any) -> HTMLResponse:
         template = GRAPHIQL_PAGE.read_text(encoding="utf-8")
         tabs = default_tabs(date.today().year).decode()
         page = state.graphiql_page = template.replace("__RANTAI_TABS__", tabs)
-    return HTMLResponse(page)
+    return HTMLResponse(page, headers=GRAPHIQL_HEADERS)
