@@ -16,7 +16,7 @@ from hub.settings import Settings
 export_app = typer.Typer(help="Open data: OCDS.", no_args_is_help=True)
 
 
-@export_app.command("ocds")
+@export_app.command("ocds", short_help="A Pemda-year as an OCDS 1.1 release or record package.")
 def export_ocds(
     region: Annotated[
         str, typer.Option(help="Kode Pemda, e.g. 53.71 (a province: and its regencies).")
