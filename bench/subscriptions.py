@@ -619,13 +619,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"store: {stats.counts.get('sub_activity', 0)} sub kegiatan",
             flush=True,
         )
-        # Thousands of subscribers come from one address: the per-caller rate limit would
-        # refuse most of them (that is its job); the bench measures the fan-out.
+        # Thousands of subscribers come from one address: the per-caller rate limit and the
+        # per-address connection caps would refuse most of them (that is their job); the
+        # bench measures the fan-out.
+        unlimited = "100000000"
         hub = HubProcess.start(
             store.url,
             Path(logs),
             launcher=LAUNCHER,
-            extra_env={"RANTAI_RATE_LIMIT_PER_MINUTE": "100000000"},
+            extra_env={
+                "RANTAI_RATE_LIMIT_PER_MINUTE": unlimited,
+                "RANTAI_WS_MAX_CONNECTIONS_PER_ADDRESS": unlimited,
+                "RANTAI_WS_MAX_CONNECTIONS": unlimited,
+                "RANTAI_HTTP_MAX_CONNECTIONS_PER_ADDRESS": unlimited,
+                "RANTAI_MAX_DISTINCT_SUBSCRIPTIONS_PER_ADDRESS": unlimited,
+            },
         )
         results = asyncio.run(run_all(hub, store, plan, args.burst))
     finally:
