@@ -5,6 +5,10 @@
 compiled path one key taken from the row it is building (hub/serving/compiled/). A
 province's summary includes its regencies and cities; open ketimpangan are counted for
 every viewer (summaries are aggregates, published to all).
+
+DPA lines, SP2D and RUP packages linked to no sub kegiatan are not in the rollup; their
+amounts are summed on their own (`unlinked_*`): per Pemda by their region, per OPD by the
+OPD code the source gave (a DPA line or SP2D without one counts only in its Pemda's).
 """
 
 from __future__ import annotations
@@ -70,6 +74,26 @@ def summary_select(level: Level, keys: Any) -> Select[Any]:
     def total(column: Any) -> Any:
         return cast(func.coalesce(func.sum(column), zero), MONEY)
 
+    def unlinked(table: str, amount: str) -> Any:
+        x = T[table].alias(f"u_{table}")
+        if level == "opd" and table == "procurement_package":
+            rows: Any = x
+            owner: Any = x.c.opd_id == keys.c.id
+        elif level == "opd":
+            o = T["opd"].alias(f"uo_{table}")
+            rows = x.join(o, and_(o.c.code == x.c.opd_code, o.c.region_id == x.c.region_id))
+            owner = o.c.id == keys.c.id
+        else:
+            ur = T["region"].alias(f"ur_{table}")
+            rows = x.join(ur, ur.c.id == x.c.region_id)
+            owner = or_(ur.c.id == keys.c.id, ur.c.parent_id == keys.c.id)
+        return (
+            select(total(x.c[amount]))
+            .select_from(rows)
+            .where(owner, x.c.fiscal_year == keys.c.fy, x.c.sub_activity_id.is_(None))
+            .scalar_subquery()
+        )
+
     weighted = func.sum(r.c.physical_percent * r.c.allocated) / func.nullif(
         func.sum(r.c.allocated).filter(r.c.physical_percent.is_not(None)), zero
     )
@@ -85,6 +109,9 @@ def summary_select(level: Level, keys: Any) -> Select[Any]:
             total(r.c.paid).label("paid"),
             func.round(weighted, 2).label("physical_percent"),
             open_.label("open_discrepancies"),
+            unlinked("budget_line", "amount").label("unlinked_allocated"),
+            unlinked("payment", "amount").label("unlinked_paid"),
+            unlinked("procurement_package", "ceiling").label("unlinked_procurement_ceiling"),
         )
         .select_from(source)
         .group_by(keys.c.id, keys.c.fy)

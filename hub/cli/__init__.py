@@ -11,6 +11,7 @@ import typer
 from hub.cli.demo import demo
 from hub.cli.estate import estate_app
 from hub.cli.keys import audit_app, keys_app
+from hub.cli.reference import reference_app
 from hub.cli.serve import schema_command, serve
 from hub.cli.store import migrate_command, seed
 from hub.cli.sync import discrepancies_command, sources_app, sync_command
@@ -25,6 +26,7 @@ app.command()(demo)
 app.command("migrate")(migrate_command)
 app.command()(seed)
 app.add_typer(sources_app, name="sources")
+app.add_typer(reference_app, name="reference")
 app.command("sync")(sync_command)
 app.command("discrepancies")(discrepancies_command)
 app.add_typer(keys_app, name="keys")

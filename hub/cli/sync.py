@@ -73,11 +73,35 @@ async def _source_health(url: str, config: Config, settings: Settings) -> list[d
                 "last_success_at": r["last_success_at"] if r else None,
                 "rows": r["rows"] if r else 0,
                 "waiting": r["waiting"] if r else 0,
+                "waiting_reasons": _json(r["waiting_reasons"]) if r else [],
+                "last_run_read": r["last_run_read"] if r else None,
+                "last_run_stored": r["last_run_stored"] if r else None,
                 "last_error": r["last_error"] if r else None,
                 "entities": ", ".join(sorted({e.spec.name for e in source.entities})),
             }
         )
     return rows
+
+
+def _json(value: object) -> list[dict[str, object]]:
+    import json
+
+    loaded = json.loads(value) if isinstance(value, str) else value
+    return list(loaded) if isinstance(loaded, list) else []
+
+
+# `rantai sync` exits with the worst status of the sources it synced.
+EXIT_OK, EXIT_DOWN, EXIT_DEGRADED = 0, 1, 3
+
+
+def exit_code(statuses: list[str]) -> int:
+    """0 when every source is OK (or busy in another process), 1 when one is DOWN, else 3
+    when one is DEGRADED (rows waiting: some of what it read is not in the store)."""
+    if "DOWN" in statuses:
+        return EXIT_DOWN
+    if "DEGRADED" in statuses:
+        return EXIT_DEGRADED
+    return EXIT_OK
 
 
 def sync_command(
@@ -96,7 +120,8 @@ def sync_command(
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
-    """Sync the canonical store from the sources (incrementally); exit 1 if one is DOWN."""
+    """Sync the canonical store from the sources (incrementally). Exit 0 when every source is
+    OK, 1 when one is DOWN, 3 when one is DEGRADED (rows waiting for a parent or refused)."""
     from hub.cli.console import out, report_table
 
     settings = load_settings(data_dir, config)
@@ -113,8 +138,9 @@ def sync_command(
     out.print(report_table(reports))
     if checked is not None:
         typer.echo(discrepancy_line(checked))
-    if any(r.status == "DOWN" for r in reports):
-        raise typer.Exit(code=1)
+    code = exit_code([r.status for r in reports])
+    if code:
+        raise typer.Exit(code=code)
 
 
 def discrepancy_line(report: RunReport) -> str:

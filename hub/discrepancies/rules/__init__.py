@@ -12,9 +12,9 @@ Thresholds come from `Thresholds` and are numbers or method names, written into 
 literals (they are validated when loaded, never user input at query time).
 
 The statements live in one module per group of families: `budget` (1, 2), `tenders` (3, 4,
-6, 7, 8), `contracts` (5, 10, 11), `packages` (9, 13), `execution` (12); `sql` holds the
-pieces they share. This module declares each rule once, with its code, severity and the
-changes it depends on.
+6, 7, 8), `contracts` (5, 10, 11), `packages` (9, 13), `execution` (12), `nomenclature`
+(14: codes against the reference data); `sql` holds the pieces they share. This module
+declares each rule once, with its code, severity and the changes it depends on.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from hub.discrepancies.rules.execution import (
     not_procured_by_q3,
     progress_behind_schedule,
 )
+from hub.discrepancies.rules.nomenclature import code_not_in_nomenclature
 from hub.discrepancies.rules.packages import published_value_changed, split_procurement
 from hub.discrepancies.rules.sql import PARTS
 from hub.discrepancies.rules.tenders import (
@@ -210,6 +211,14 @@ RULES: tuple[Rule, ...] = (
         "Indikator jauh di bawah target",
         PLAN | {"Indicator"},
         indicator_below_target,
+    ),
+    Rule(
+        "CODE_NOT_IN_NOMENCLATURE",
+        14,
+        "WARNING",
+        "Kode di luar nomenklatur",
+        PLAN | {"Program", "Activity"},
+        code_not_in_nomenclature,
     ),
 )
 BY_CODE = {r.code: r for r in RULES}

@@ -1,10 +1,11 @@
 """The canonical store's tables (SQLModel), one module per part: the chain (`chain.py`), the
 sync and its change log (`sync.py`), the ketimpangan (`discrepancies.py`), access control
-(`auth.py`), and the columns they share (`columns.py`). Importing this package declares
-every table in `metadata`, which migrations, the sync's column types and the estate read.
+(`auth.py`), the reference data (`reference.py`), and the columns they share
+(`columns.py`). Importing this package declares every table in `metadata`, which
+migrations, the sync's column types and the estate read.
 """
 
-from hub.store.models import auth, chain, discrepancies, sync
+from hub.store.models import auth, chain, discrepancies, reference, sync
 from hub.store.models.columns import MONEY, PERCENT, metadata
 
-__all__ = ["MONEY", "PERCENT", "auth", "chain", "discrepancies", "metadata", "sync"]
+__all__ = ["MONEY", "PERCENT", "auth", "chain", "discrepancies", "metadata", "reference", "sync"]
