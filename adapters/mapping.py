@@ -55,14 +55,17 @@ ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a mapping, where it is and why."""
+    """One thing wrong with a mapping, where it is and why. A warning does not stop the
+    mapping from being used (`rantai sources check` still exits 0 for it)."""
 
     file: Path
     line: int | None
     reason: str
+    warning: bool = False
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line or 1}: {self.reason}"
+        prefix = "warning: " if self.warning else ""
+        return f"{self.file}:{self.line or 1}: {prefix}{self.reason}"
 
 
 class MappingError(Exception):

@@ -469,3 +469,55 @@ async def test_sync_exits_0_when_ok_3_when_degraded_and_1_when_down(legacy: Lega
     down = rantai("sync", "--config", config, "--no-progress", url=legacy.store)
     assert down.returncode == 1, down.stdout + down.stderr
     assert "DOWN" in down.stdout
+
+
+def line_of(path: Path, fragment: str, after: str = "") -> int:
+    lines = path.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if after in line) if after else 0
+    return next(i for i, line in enumerate(lines, 1) if i > start and fragment in line)
+
+
+async def test_check_reports_the_rows_that_would_wait_with_the_line_to_change(
+    legacy: Legacy,
+) -> None:
+    mapping = legacy.folder / "mappings" / "keuangan.toml"
+    # The OPD's name is not mapped: every Renja row would wait for its OPD.
+    mapping.write_text(mapping.read_text().replace('opd_name = "nm_skpd"\n', ""))
+    checked = rantai("sources", "check", "--config", str(legacy.config), url=legacy.store)
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    line = line_of(mapping, 'opd_code = "kd_skpd"')
+    assert (
+        f"{mapping}:{line}: sub_activity: 2 of 2 sampled rows would wait: unknown opd "
+        f"(e.g. {DINKES}): give opd_name (the OPD's name) so the sync creates it, or map the "
+        "source's OPD rows"
+    ) in checked.stderr
+    # A DPA line whose sub kegiatan no source plans is kept: a warning, not a problem.
+    line = line_of(mapping, 'sub_activity_code = "kd_sub"', after='name = "budget_line"')
+    assert (
+        f"{mapping}:{line}: warning: budget_line: 1 of 2 sampled rows would stay unlinked: "
+        f"unknown sub kegiatan (e.g. {OTHER})"
+    ) in checked.stderr
+    assert "1 of 1 sources have problems" in checked.stderr
+
+
+async def test_check_warns_of_a_watermark_with_empty_or_future_values(legacy: Legacy) -> None:
+    mapping = legacy.folder / "mappings" / "keuangan.toml"
+    mapping.write_text(
+        mapping.read_text().replace(
+            'table = "renja"\n', 'table = "renja"\nwatermark = "tgl_update"\n'
+        )
+    )
+    checked = rantai("sources", "check", "--config", str(legacy.config), url=legacy.store)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    line = line_of(mapping, 'watermark = "tgl_update"')
+    assert (
+        f"{mapping}:{line}: warning: sub_activity: watermark column 'tgl_update' is empty in 1 "
+        "of 2 rows: a sync reads such rows only once and never sees them change; leave "
+        "watermark out (keyed diff) unless the application always sets it"
+    ) in checked.stderr
+    # … and the DPA line and SP2D of a sub kegiatan no source plans.
+    assert "ok  keuangan-5318 (3 warnings)" in checked.stdout
+    legacy.execute("UPDATE renja SET tgl_update = '2031-01-06 09:30:00'")
+    future = rantai("sources", "check", "--config", str(legacy.config), url=legacy.store)
+    assert "holds values in the future (up to 2031-01-06 09:30:00)" in future.stderr
+    assert future.returncode == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import nullcontext
+from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -17,12 +18,15 @@ from hub.cli.common import (
     load_sources,
     run_migrations,
     store,
+    with_conn,
 )
 from hub.db import asyncpg_dsn
 from hub.settings import Settings
 
 if TYPE_CHECKING:
-    from adapters.mapping import Config
+    import asyncpg
+
+    from adapters.mapping import Config, Problem, SourceMapping
     from hub.discrepancies.engine import DiscrepancyEngine, RunReport
     from hub.sync.reports import SourceReport
 
@@ -236,23 +240,41 @@ async def _discrepancies(
 
 @sources_app.command("check")
 def sources_check(data_dir: DataDir = None, config: ConfigFile = None) -> None:
-    """Connect to every source and check its mapping; print file:line: reason for each
-    problem and exit 1 if there is any."""
+    """Connect to every source and check its mapping, then a sample of its rows against the
+    store and the reference data: the rows that would wait, per reason, with the mapping line
+    to change. Prints file:line: reason for each problem (and file:line: warning: … for what
+    would not stop a sync) and exits 1 if there is any problem."""
     from adapters.check import check_all
 
     settings = load_settings(data_dir, config)
     loaded = load_sources(settings)
-    # Legacy databases of the demo estate may live in the embedded server: keep it up.
-    with store(settings) if settings.database_url is None else nullcontext():
+    with store(settings) as url:
+        run_migrations(url)
         results = asyncio.run(check_all(list(loaded.sources)))
+        clean = [s for s in loaded.sources if not [p for p in results[s.id] if not p.warning]]
+        if clean:
+            found = asyncio.run(with_conn(url, partial(_preflight, clean)))
+            for source_id, problems in found.items():
+                results[source_id] += problems
     failed = 0
     for source_id, problems in results.items():
-        if problems:
+        for problem in problems:
+            typer.echo(str(problem), err=True)
+        errors = [p for p in problems if not p.warning]
+        if errors:
             failed += 1
-            for problem in problems:
-                typer.echo(str(problem), err=True)
         else:
-            typer.echo(f"ok  {source_id}")
+            warned = len(problems)
+            plural = "" if warned == 1 else "s"
+            typer.echo(f"ok  {source_id}" + (f" ({warned} warning{plural})" if warned else ""))
     if failed:
         typer.echo(f"{failed} of {len(results)} sources have problems", err=True)
         raise typer.Exit(code=1)
+
+
+async def _preflight(
+    sources: list[SourceMapping], conn: asyncpg.Connection
+) -> dict[str, list[Problem]]:
+    from hub.sync.preflight import preflight
+
+    return await preflight(conn, sources)
