@@ -12,6 +12,7 @@ from hub.cli.demo import demo
 from hub.cli.estate import estate_app
 from hub.cli.keys import audit_app, keys_app
 from hub.cli.reference import reference_app
+from hub.cli.scaffold import sources_scaffold
 from hub.cli.serve import schema_command, serve
 from hub.cli.store import migrate_command, seed
 from hub.cli.sync import discrepancies_command, sources_app, sync_command
@@ -34,4 +35,4 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(estate_app, name="estate")
 app.command("schema")(schema_command)
 
-__all__ = ["app"]
+__all__ = ["app", "sources_scaffold"]
