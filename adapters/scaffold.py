@@ -47,6 +47,7 @@ class Scaffold:
     todos: int
     entities: list[tuple[str, str]]  # (entity, table or sheet)
     unrecognised: list[str] = field(default_factory=list)
+    tables: list[TableProfile] = field(default_factory=list)  # what the source holds
 
 
 @dataclass
@@ -73,7 +74,8 @@ async def scaffold(config: SourceConfig, draft: SourceDraft, now: datetime) -> S
     for guess in guesses:
         complete(guess, cells.get(guess.table.name, {}), now, config.kind)
     text, todos = render(draft, guesses, unrecognised)
-    return Scaffold(text, todos, [(g.entity, g.table.name) for g in guesses], unrecognised)
+    chosen = [(g.entity, g.table.name) for g in guesses]
+    return Scaffold(text, todos, chosen, unrecognised, profiles)
 
 
 # ------------------------------------------------------------------------------ reading

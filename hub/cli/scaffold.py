@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hub.cli.common import fail
 from hub.cli.sync import sources_app
+
+if TYPE_CHECKING:
+    from adapters.scaffold import Scaffold
 
 SQL_SCHEMES = {
     "postgresql": "postgresql",
@@ -21,6 +24,26 @@ SQL_SCHEMES = {
     "mariadb": "mariadb",
     "sqlite": "sqlite",
 }
+
+
+def describe(result: Scaffold) -> str:
+    """What the source holds, table by table: columns, types, empty values, distinct
+    values and samples, and the entity each table was read as."""
+    read: dict[str, list[str]] = {}
+    for entity, name in result.entities:
+        read.setdefault(name, []).append(entity)
+    lines: list[str] = []
+    for table in result.tables:
+        entities = ", ".join(read.get(table.name, [])) or "not recognised"
+        lines.append(f"{table.name} ({table.rows:,} rows) → {entities}")
+        width = max([len(c.name) for c in table.columns] + [6])
+        for column in table.columns:
+            samples = ", ".join(str(v) for v in column.samples[:3])
+            lines.append(
+                f"  {column.name:<{width}}  {column.type or '-':<12} "
+                f"empty {column.nulls:>6,}  distinct {column.distinct:>6,}  {samples[:60]}"
+            )
+    return "\n".join(lines)
 
 
 @sources_app.command("scaffold")
@@ -97,9 +120,12 @@ def sources_scaffold(
         result = asyncio.run(scaffold(config, draft, datetime.now()))
     except AdapterError as exc:
         raise fail(str(exc)) from None
+    listing = describe(result)
     if out is None:
+        typer.echo(listing, err=True)
         typer.echo(result.text, nl=False)
     else:
+        typer.echo(listing)
         out.write_text(result.text, encoding="utf-8")
     read = ", ".join(f"{table} → {entity}" for entity, table in result.entities)
     typer.echo(f"scaffold: {read or 'no entity recognised'}", err=True)
