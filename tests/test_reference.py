@@ -189,6 +189,18 @@ async def test_reference_load_adds_a_newer_edition_that_names_and_checks_codes(
             "source_key) SELECT r.id, p.id, 2026, '1.02.02.1.01', '1.02.02.1.01', 'reference', "
             "'a' FROM region r JOIN program p ON p.region_id = r.id WHERE r.code = '53'"
         )
+        # … and two of its sub kegiatan, one the newer edition has, one it has not.
+        await conn.execute(
+            "INSERT INTO opd (region_id, code, name, source_id, source_key) "
+            "SELECT id, '1.02.0.00.0.00.01.0000', 'Dinas Kesehatan', 'reference', 'o' "
+            "FROM region WHERE code = '53'"
+        )
+        await conn.execute(
+            "INSERT INTO sub_activity (region_id, opd_id, activity_id, fiscal_year, code, name, "
+            "source_id, source_key) SELECT a.region_id, o.id, a.id, 2026, c, c, 'reference', c "
+            "FROM activity a JOIN opd o ON o.region_id = a.region_id, "
+            "unnest(ARRAY['1.02.02.1.01.9001', '1.02.02.1.01.9002']) AS c"
+        )
     finally:
         await conn.close()
     newer = tmp_path / "nomenklatur-2026.csv"
@@ -199,7 +211,7 @@ async def test_reference_load_adds_a_newer_edition_that_names_and_checks_codes(
     )  # fmt: skip
     assert loaded.returncode == 0, loaded.stderr
     assert "in force from fiscal year 2026 for the provinsi annex" in loaded.stdout
-    assert "2 rows named by their code got their official name" in loaded.stdout
+    assert "3 rows named by their code got their official name" in loaded.stdout
     assert "ketimpangan:" in loaded.stdout
     conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
@@ -208,7 +220,11 @@ async def test_reference_load_adds_a_newer_edition_that_names_and_checks_codes(
         )
         history = await conn.fetchval(
             "SELECT count(*) FROM change_history WHERE op = 'UPDATED' "
-            "AND entity IN ('program', 'activity')"
+            "AND entity IN ('program', 'activity', 'sub_activity')"
+        )
+        raised = await conn.fetch(
+            "SELECT subject_key FROM discrepancy WHERE rule = 'CODE_NOT_IN_NOMENCLATURE' "
+            "AND resolved_at IS NULL"
         )
     finally:
         await conn.close()
@@ -219,7 +235,8 @@ async def test_reference_load_adds_a_newer_edition_that_names_and_checks_codes(
             "Penyediaan Fasilitas Pelayanan Kesehatan untuk UKM dan UKP Kewenangan Daerah Provinsi",
         ),
     ]
-    assert history == 2
+    assert history == 3  # the program, the kegiatan, the sub kegiatan the edition names
+    assert [r["subject_key"] for r in raised] == ["53/2026/1.02.02.1.01.9002"]
     listed = rantai("reference", url=url)
     assert listed.returncode == 0, listed.stderr
     assert "Kepmendagri 900.1-861/2026" in listed.stdout
