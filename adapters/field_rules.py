@@ -1,9 +1,11 @@
 """Field rules: how one canonical field is read from a source row (a column, a cell, a
-constant or a concatenation), then defaulted, mapped and converted to the field's kind
-(docs/mappings.md)."""
+constant or a concatenation), cut (a regular expression's group, some segments of a code),
+then defaulted, mapped and converted to the field's kind, and checked against the field's
+closed vocabulary (docs/mappings.md)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -28,6 +30,54 @@ class RecordError(ValueError):
     """A source row could not be turned into a canonical record."""
 
 
+# What separates the segments of a code as legacy systems write it (adapters/codes.py).
+_SEGMENT_SEPARATOR = re.compile(r"\s*[.\-/]\s*|\s+")
+
+
+@dataclass(frozen=True)
+class Cut:
+    """What is kept of a raw text value: a regular expression's group (or match), then some
+    of its segments. Nothing matched: no value (the field's `default` then applies)."""
+
+    pattern: re.Pattern[str] | None = None
+    segments: tuple[int, int | None] | None = None  # a slice of the code's segments
+
+    def __call__(self, raw: Any) -> Any:
+        if raw is None:
+            return None
+        text = str(raw)
+        if self.pattern is not None:
+            match = self.pattern.search(text)
+            if match is None:
+                return None
+            text = match.group(1) if self.pattern.groups else match.group(0)
+            if text is None:
+                return None
+        if self.segments is not None:
+            parts = [p for p in _SEGMENT_SEPARATOR.split(text.strip()) if p]
+            start, stop = self.segments
+            kept = parts[start:stop]
+            if not kept or (stop is not None and len(parts) < stop):
+                return None
+            text = ".".join(kept)
+        return text
+
+    def __bool__(self) -> bool:
+        return self.pattern is not None or self.segments is not None
+
+
+NO_CUT = Cut()
+
+
+@dataclass(frozen=True)
+class ConcatPart:
+    """A part of a `concat`: a constant kept verbatim, or a column (stripped, cut)."""
+
+    column: str | None = None
+    literal: str | None = None
+    cut: Cut = NO_CUT
+
+
 @dataclass(frozen=True)
 class FieldRule:
     """How one canonical field is read from a source row."""
@@ -38,19 +88,21 @@ class FieldRule:
     cell: str | None = None
     const: Any = None
     has_const: bool = False
-    concat: tuple[str | tuple[str], ...] = ()  # a column name, or (literal,)
+    concat: tuple[ConcatPart, ...] = ()
     sep: str = ""
     number: str = "id"
     date: str | None = None
     widths: tuple[int, ...] | None = None
     default: Any = None
     mapping: Mapping[str, Any] | None = None
+    strict: bool = False  # `map` refuses a value it does not list
     strip: bool = True
+    cut: Cut = NO_CUT
 
     def source_columns(self) -> list[str]:
         if self.column:
             return [self.column]
-        return [p for p in self.concat if isinstance(p, str)]
+        return [p.column for p in self.concat if p.column is not None]
 
     def raw(self, row: Mapping[str, Any]) -> Any:
         if self.has_const:
@@ -60,8 +112,14 @@ class FieldRule:
         if self.concat:
             parts = []
             for part in self.concat:
-                value = part[0] if isinstance(part, tuple) else row.get(part)
-                parts.append("" if value is None else str(value).strip())
+                if part.column is None:
+                    parts.append(part.literal or "")  # constants verbatim, spaces and all
+                    continue
+                value = row.get(part.column)
+                if isinstance(value, str) and self.strip:
+                    value = value.strip()
+                value = part.cut(value) if part.cut else value
+                parts.append("" if value is None else str(value))
             return self.sep.join(parts)
         if self.column is None:  # load_mapping refuses such a rule: never from a file
             raise RecordError(f"{self.spec.name}: no column, cell, const or concat to read")
@@ -74,12 +132,19 @@ class FieldRule:
     def read(self) -> Callable[[Mapping[str, Any]], Any]:
         """`value` made for this rule once: it runs for every field of every source row.
 
-        Raw value (a column, a cell, a constant or a concatenation), stripped, `default`
-        for nothing, then `map`, then `convert` for the field's kind. Codes repeat on
-        every row of a sync, so a text code's normalised form is remembered per rule.
+        Raw value (a column, a cell, a constant or a concatenation); a column or cell
+        stripped (a constant and a concatenation's constants are kept verbatim), cut
+        (`pattern`, `segments`), `default` for nothing, then `map` (`strict`: only the
+        values it lists), then `convert` for the field's kind, then the field's closed
+        vocabulary. Codes repeat on every row of a sync, so a text code's normalised form
+        is remembered per rule.
         """
-        column, strip, default, mapping = self.column, self.strip, self.default, self.mapping
+        column, default, mapping = self.column, self.default, self.mapping
+        strip = self.strip and not (self.has_const or self.concat)
         kind, name = self.spec.kind, self.spec.name
+        cut = self.cut if self.cut else None
+        strict = self.strict and mapping is not None
+        vocabulary = {" ".join(v.split()).lower(): v for v in self.spec.vocabulary} or None
         raw_of: Callable[[Mapping[str, Any]], Any]
         if self.has_const or self.cell or self.concat or column is None:
             raw_of = self.raw
@@ -91,6 +156,8 @@ class FieldRule:
 
         def read(row: Mapping[str, Any]) -> Any:
             raw = raw_of(row)
+            if cut is not None and raw is not None:
+                raw = cut(raw.strip() if strip and isinstance(raw, str) else raw)
             if isinstance(raw, str):
                 if strip:
                     raw = raw.strip()
@@ -101,9 +168,24 @@ class FieldRule:
             if raw is None:
                 return None
             if mapping is not None:
-                raw = mapping.get(str(raw), raw)
+                found = mapping.get(str(raw), _MISS)
+                if found is _MISS:
+                    if strict:
+                        raise RecordError(
+                            f"{name}: {raw!r} is not one of the values `map` lists "
+                            f"({', '.join(repr(k) for k in mapping)})"
+                        )
+                else:
+                    raw = found
                 if raw is None:
                     return None
+            if vocabulary is not None:
+                word = vocabulary.get(" ".join(str(raw).split()).lower())
+                if word is None:
+                    raise RecordError(
+                        f"{name}: {raw!r} is not one of {', '.join(self.spec.vocabulary)}"
+                    )
+                return word
             if type(raw) is str:
                 if text:
                     return raw

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import EntityQuery, SourceConfig
-from adapters.field_rules import CODE_NORMALISERS, FieldRule, RecordError
+from adapters.field_rules import CODE_NORMALISERS, ConcatPart, Cut, FieldRule, RecordError
 from adapters.records import ENTITIES, EntitySpec
 
 SOURCE_KINDS = ("postgresql", "mariadb", "mysql", "sqlite", "xlsx", "csv")
@@ -43,22 +43,29 @@ FIELD_OPTIONS = {
     "widths",
     "default",
     "map",
+    "strict",
     "strip",
+    "segments",
+    "pattern",
 }
+CONCAT_PART_OPTIONS = {"column", "segments", "pattern"}
 SOURCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a mapping, where it is and why."""
+    """One thing wrong with a mapping, where it is and why. A warning does not stop the
+    mapping from being used (`rantai sources check` still exits 0 for it)."""
 
     file: Path
     line: int | None
     reason: str
+    warning: bool = False
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line or 1}: {self.reason}"
+        prefix = "warning: " if self.warning else ""
+        return f"{self.file}:{self.line or 1}: {prefix}{self.reason}"
 
 
 class MappingError(Exception):
@@ -302,8 +309,15 @@ class _Builder:
             rule = self.field_rule(spec, field_name, value, (*where, "fields", field_name))
             if rule is not None:
                 rules[field_name] = rule
+        region = self.data["source"].get("region")
+        region_field = spec.field("region_code")
+        if region_field is not None and "region_code" not in rules and isinstance(region, str):
+            # A source's rows belong to its Pemda unless the mapping says otherwise.
+            rules["region_code"] = FieldRule(
+                region_field, self.at.line("source", "region"), const=region, has_const=True
+            )
         for required in spec.required:
-            if required not in fields_data:
+            if required not in rules:
                 self.problem(
                     self.at.line(*where, "fields") or line,
                     f"{spec.name}: field {required!r} is required (a key or required field)",
@@ -382,22 +396,39 @@ class _Builder:
         if mapping is not None and not isinstance(mapping, dict):
             self.problem(line, f"{name}: map must be a table of source value = canonical value")
             mapping = None
-        concat: list[str | tuple[str]] = []
+        vocabulary = field_spec.vocabulary
+        if mapping is not None and vocabulary:
+            allowed = {v.lower() for v in vocabulary}
+            for source_value, target in mapping.items():
+                if target is not None and str(target).lower() not in allowed:
+                    self.problem(
+                        line,
+                        f"{name}: map sends {source_value!r} to {target!r}, which is not one "
+                        f"of {', '.join(vocabulary)}",
+                    )
+        strict = value.get("strict", False)
+        if not isinstance(strict, bool):
+            self.problem(line, f"{name}: strict must be true or false")
+            strict = False
+        elif strict and mapping is None:
+            self.problem(line, f"{name}: strict applies to map: give map = {{ … }}")
+        strip = value.get("strip", True)
+        if not isinstance(strip, bool):
+            self.problem(line, f"{name}: strip must be true or false")
+            strip = True
+        if ("const" in value) and ("segments" in value or "pattern" in value):
+            self.problem(line, f"{name}: segments and pattern cut a column, cell or concat")
+        cut = self.cut(name, value, line)
+        concat: list[ConcatPart] = []
         if "concat" in value:
             parts = value["concat"]
             if not isinstance(parts, list) or not parts:
                 self.problem(line, f"{name}: concat must be a list of columns and {{ const = … }}")
             else:
                 for part in parts:
-                    if isinstance(part, str):
-                        concat.append(part)
-                    elif isinstance(part, dict) and set(part) == {"const"}:
-                        concat.append((str(part["const"]),))
-                    else:
-                        self.problem(
-                            line,
-                            f"{name}: concat part {part!r} is neither a column nor {{ const = … }}",
-                        )
+                    made = self.concat_part(name, part, line)
+                    if made is not None:
+                        concat.append(made)
         cell = value.get("cell")
         if cell is not None and (
             not isinstance(cell, str) or not re.match(r"^[A-Z]{1,3}[0-9]{1,6}$", cell)
@@ -422,8 +453,72 @@ class _Builder:
             widths=tuple(widths) if isinstance(widths, list) else None,
             default=value.get("default"),
             mapping=mapping,
-            strip=bool(value.get("strip", True)),
+            strict=strict,
+            strip=strip,
+            cut=cut,
         )
+
+    def concat_part(self, name: str, part: Any, line: int | None) -> ConcatPart | None:
+        if isinstance(part, str):
+            return ConcatPart(column=part)
+        if isinstance(part, dict) and set(part) == {"const"}:
+            return ConcatPart(literal=str(part["const"]))
+        if isinstance(part, dict) and isinstance(part.get("column"), str):
+            unknown = set(part) - CONCAT_PART_OPTIONS
+            if unknown:
+                self.problem(
+                    line,
+                    f"{name}: concat part {part!r}: unknown option(s) "
+                    f"{', '.join(sorted(unknown))} (a part takes column, segments, pattern)",
+                )
+                return None
+            return ConcatPart(column=part["column"], cut=self.cut(name, part, line))
+        self.problem(
+            line,
+            f"{name}: concat part {part!r} is neither a column, {{ column = … }} "
+            "nor {{ const = … }}",
+        )
+        return None
+
+    def cut(self, name: str, value: dict[str, Any], line: int | None) -> Cut:
+        """`pattern` and `segments` of a field or a concat part."""
+        pattern = None
+        if "pattern" in value:
+            text = value["pattern"]
+            try:
+                pattern = re.compile(text) if isinstance(text, str) and text else None
+            except re.error as exc:
+                self.problem(line, f"{name}: pattern {text!r} is not a regular expression: {exc}")
+            else:
+                if pattern is None:
+                    self.problem(line, f"{name}: pattern must be a regular expression (text)")
+                elif pattern.groups > 1:
+                    self.problem(
+                        line,
+                        f"{name}: pattern {text!r} has {pattern.groups} groups; give one "
+                        "group around the part to keep (or none for the whole match), and "
+                        "(?:…) for the others",
+                    )
+                    pattern = None
+        segments: tuple[int, int | None] | None = None
+        if "segments" in value:
+            raw = value["segments"]
+            if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 1:
+                segments = (0, raw)
+            elif (
+                isinstance(raw, list)
+                and len(raw) == 2
+                and all(isinstance(n, int) and not isinstance(n, bool) for n in raw)
+                and 1 <= raw[0] <= raw[1]
+            ):
+                segments = (raw[0] - 1, raw[1])
+            else:
+                self.problem(
+                    line,
+                    f"{name}: segments must be a count (segments = 5: the first five) or a "
+                    f"range [first, last] counted from 1 (segments = [2, 3]), not {raw!r}",
+                )
+        return Cut(pattern, segments)
 
 
 def _opt_str(value: Any) -> str | None:

@@ -34,6 +34,9 @@ class FieldSpec:
     kind: FieldKind
     required: bool = False
     description: str = ""
+    # A closed vocabulary: the only values the field may hold (matched ignoring case and
+    # spaces around them, stored as written here); anything else refuses the row.
+    vocabulary: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,33 @@ class EntitySpec:
         return tuple(f.name for f in self.fields if f.required or f.name in self.key)
 
 
-def _f(name: str, kind: FieldKind, required: bool = False, description: str = "") -> FieldSpec:
-    return FieldSpec(name, kind, required, description)
+def _f(
+    name: str,
+    kind: FieldKind,
+    required: bool = False,
+    description: str = "",
+    vocabulary: tuple[str, ...] = (),
+) -> FieldSpec:
+    return FieldSpec(name, kind, required, description, vocabulary)
+
+
+REGION_LEVELS = ("PROVINCE", "REGENCY", "CITY")
+# Metode pemilihan penyedia (Perpres 16/2018 jo. 12/2021), as SiRUP and SPSE name them,
+# and SiRUP's "Dikecualikan" for packages outside those rules.
+PROCUREMENT_METHODS = (
+    "Tender",
+    "Tender Cepat",
+    "Seleksi",
+    "Pengadaan Langsung",
+    "Penunjukan Langsung",
+    "E-Purchasing",
+    "Sayembara",
+    "Kontes",
+    "Dikecualikan",
+)
+PROCUREMENT_CATEGORIES = ("Barang", "Pekerjaan Konstruksi", "Jasa Konsultansi", "Jasa Lainnya")
+PAYMENT_KINDS = ("LS", "UP", "GU", "TU")  # jenis SP2D
+OPD_NAME = "the OPD's name: creates the OPD of opd_code in the Pemda when it does not exist"
 
 
 ENTITIES: dict[str, EntitySpec] = {
@@ -65,7 +93,7 @@ ENTITIES: dict[str, EntitySpec] = {
             (
                 _f("code", "region_code"),
                 _f("name", "text", True),
-                _f("level", "text", True, "PROVINCE, REGENCY or CITY"),
+                _f("level", "text", True, "PROVINCE, REGENCY or CITY", REGION_LEVELS),
                 _f("parent_code", "region_code"),
             ),
             "Pemda (provinsi, kabupaten, kota)",
@@ -83,9 +111,9 @@ ENTITIES: dict[str, EntitySpec] = {
                 _f("region_code", "region_code"),
                 _f("fiscal_year", "int"),
                 _f("code", "program_code"),
-                _f("name", "text", True),
+                _f("name", "text", False, "default: the nomenclature's name of the code"),
             ),
-            "Program",
+            "Program; derived from its kegiatan's code when the source has no program rows",
         ),
         EntitySpec(
             "activity",
@@ -94,9 +122,10 @@ ENTITIES: dict[str, EntitySpec] = {
                 _f("region_code", "region_code"),
                 _f("fiscal_year", "int"),
                 _f("code", "activity_code"),
-                _f("name", "text", True),
+                _f("name", "text", False, "default: the nomenclature's name of the code"),
             ),
-            "Kegiatan; its program is the code's first three segments",
+            "Kegiatan; its program is the code's first three segments (derived from it when "
+            "the source has no program rows)",
         ),
         EntitySpec(
             "sub_activity",
@@ -105,11 +134,13 @@ ENTITIES: dict[str, EntitySpec] = {
                 _f("region_code", "region_code"),
                 _f("fiscal_year", "int"),
                 _f("code", "sub_activity_code"),
-                _f("name", "text", True),
+                _f("name", "text", False, "default: the nomenclature's name of the code"),
                 _f("opd_code", "opd_code", True),
+                _f("opd_name", "text", False, OPD_NAME),
                 _f("planned_amount", "money", False, "pagu indikatif"),
             ),
-            "Sub kegiatan; its kegiatan is the code's first five segments",
+            "Sub kegiatan; its kegiatan is the code's first five segments (derived from it "
+            "when the source has no kegiatan rows)",
         ),
         EntitySpec(
             "indicator",
@@ -137,6 +168,8 @@ ENTITIES: dict[str, EntitySpec] = {
                 _f("account_name", "text"),
                 _f("amount", "money", True),
                 _f("dpa_number", "text"),
+                _f("opd_code", "opd_code", False, "kd_skpd of the line"),
+                _f("opd_name", "text", False, OPD_NAME),
             ),
             "Rincian DPA",
         ),
@@ -149,12 +182,14 @@ ENTITIES: dict[str, EntitySpec] = {
                 _f("sp2d_number", "text"),
                 _f("paid_on", "date", True),
                 _f("amount", "money", True),
-                _f("kind", "text", False, "LS, UP, GU, TU"),
+                _f("kind", "text", False, "jenis: LS, UP, GU or TU", PAYMENT_KINDS),
                 _f("account_code", "account_code"),
                 _f("sub_activity_code", "sub_activity_code"),
                 _f("contract_number", "text"),
                 _f("payee_name", "text"),
                 _f("payee_tax_id", "text", False, "NPWP"),
+                _f("opd_code", "opd_code", False, "kd_skpd of the SP2D"),
+                _f("opd_name", "text", False, OPD_NAME),
             ),
             "SP2D",
         ),
@@ -165,10 +200,11 @@ ENTITIES: dict[str, EntitySpec] = {
                 _f("rup_code", "text"),
                 _f("region_code", "region_code", True),
                 _f("opd_code", "opd_code"),
+                _f("opd_name", "text", False, OPD_NAME),
                 _f("fiscal_year", "int", True),
                 _f("name", "text", True),
-                _f("method", "text", True, "metode_pengadaan"),
-                _f("category", "text", False, "jenis_pengadaan"),
+                _f("method", "text", True, "metode_pengadaan", PROCUREMENT_METHODS),
+                _f("category", "text", False, "jenis_pengadaan", PROCUREMENT_CATEGORIES),
                 _f("ceiling", "money", True, "pagu"),
                 _f("funding_source", "text", False, "sumber_dana"),
                 _f("announced_on", "date"),
@@ -192,7 +228,7 @@ ENTITIES: dict[str, EntitySpec] = {
                 _f("code", "text", False, "kd_tender"),
                 _f("region_code", "region_code", True),
                 _f("name", "text", True),
-                _f("method", "text", True, "mtd_pemilihan"),
+                _f("method", "text", True, "mtd_pemilihan", PROCUREMENT_METHODS),
                 _f("owner_estimate", "money", False, "HPS"),
                 _f("ceiling", "money"),
                 _f("status", "text", True),

@@ -422,6 +422,14 @@ def _sniff(lines: list[str]) -> str:
         return candidates[0]
 
 
+def _sheet_names(path: Path) -> list[str]:
+    workbook = load_workbook(path, read_only=True)
+    try:
+        return list(workbook.sheetnames)
+    finally:
+        workbook.close()
+
+
 def _until_empty(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
     for values in rows:
         if all(_blank(v) for v in values):
@@ -503,6 +511,21 @@ class SpreadsheetAdapter(Adapter):
                 f"header row {query.header_row} is empty"
             )
         return headers
+
+    async def top_rows(self, sheet: str | None, count: int) -> tuple[list[str], list[Any]]:
+        """The first file's sheets (one, its name, for a CSV) and the first `count` rows of
+        `sheet` (the first sheet), as written: what a scaffold reads the layout from."""
+        path = self._require()[0]
+        if self.config.kind == "csv":
+            sheets = [path.stem]
+        else:
+            sheets = await self._run(path, lambda: _sheet_names(path))
+        table = await self._run(path, partial(self._table, path, EntityQuery(sheet=sheet)))
+        try:
+            rows = [await self._run(path, partial(table.row, n)) for n in range(1, count + 1)]
+        finally:
+            await asyncio.to_thread(table.close)
+        return sheets, rows
 
     async def columns(self, query: EntityQuery) -> list[str]:
         """The header cells of the first file; MissingTable if it has no such sheet."""

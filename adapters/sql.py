@@ -62,6 +62,8 @@ class _Session(ABC):
 
     errors: ClassVar[tuple[type[BaseException], ...]]
     quote_char: ClassVar[str]
+    tables_sql: ClassVar[str]  # the tables and views a scaffold offers (`name`)
+    types_sql: ClassVar[str]  # a table's columns and their declared types (`name`, `type`)
 
     def __init__(self, config: SourceConfig) -> None:
         self.config = config
@@ -105,6 +107,15 @@ class _Session(ABC):
 class _Postgres(_Session):
     errors = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
     quote_char = '"'
+    tables_sql = (
+        "SELECT table_name AS name FROM information_schema.tables "
+        "WHERE table_schema = current_schema() ORDER BY 1"
+    )
+    types_sql = (
+        "SELECT column_name AS name, data_type AS type FROM information_schema.columns "
+        f"WHERE table_schema = current_schema() AND table_name = {_PARAM} "
+        "ORDER BY ordinal_position"
+    )
 
     def __init__(self, config: SourceConfig, url: str) -> None:
         super().__init__(config)
@@ -161,6 +172,14 @@ class _Postgres(_Session):
 class _MariaDb(_Session):
     errors = (aiomysql.Error, OSError)
     quote_char = "`"
+    tables_sql = (
+        "SELECT table_name AS name FROM information_schema.tables "
+        "WHERE table_schema = DATABASE() ORDER BY 1"
+    )
+    types_sql = (
+        "SELECT column_name AS name, column_type AS type FROM information_schema.columns "
+        f"WHERE table_schema = DATABASE() AND table_name = {_PARAM} ORDER BY ordinal_position"
+    )
 
     def __init__(self, config: SourceConfig, url: str) -> None:
         super().__init__(config)
@@ -250,6 +269,11 @@ class _MariaDb(_Session):
 class _Sqlite(_Session):
     errors = (sqlite3.Error, OSError)
     quote_char = '"'
+    tables_sql = (
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+        "AND name NOT LIKE 'sqlite_%' ORDER BY 1"
+    )
+    types_sql = f"SELECT name, type FROM pragma_table_info({_PARAM})"
 
     def __init__(self, config: SourceConfig, url: str) -> None:
         super().__init__(config)
@@ -453,3 +477,43 @@ class SqlAdapter(Adapter):
                 yield Batch(rows=chunk)
         finally:
             await rows.aclose()
+
+    # -- what the source holds (rantai sources scaffold, rantai sources check) ----------------
+
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        session = self._require()
+        rows: list[Row] = []
+        chunks = session.iterate(session.bind(sql, bool(params)), params, 1000)
+        try:
+            async for chunk in chunks:
+                rows += chunk
+        except session.errors as exc:
+            raise AdapterError(f"source {self.config.id}: {_describe(exc)}") from exc
+        finally:
+            await chunks.aclose()
+        return rows
+
+    async def tables(self) -> list[str]:
+        """The tables and views of the database (its current schema)."""
+        return [str(r["name"]) for r in await self._all(self._require().tables_sql)]
+
+    async def column_types(self, query: EntityQuery) -> dict[str, str]:
+        """Declared types of a table's columns (none for a query)."""
+        if not query.table:
+            return {}
+        rows = await self._all(self._require().types_sql, [query.table])
+        return {str(r["name"]): str(r["type"] or "") for r in rows}
+
+    async def aggregate(self, query: EntityQuery, expressions: Sequence[str]) -> Row:
+        """One row of aggregate `expressions` (SQL over the columns of `query`, quoted by
+        `quote`) computed on every row of the table or query."""
+        session = self._require()
+        sql = (
+            f"SELECT {', '.join(expressions)} FROM "
+            f"(SELECT * FROM {self._from(session, query)}) AS rantai_p"
+        )
+        rows = await self._all(sql)
+        return rows[0] if rows else {}
+
+    def quote(self, name: str) -> str:
+        return self._require().quote(name)

@@ -15,16 +15,16 @@ from typing import Any
 
 from estate import names, rules
 from estate.builder.region import RegionBuilder, RegionPlan
+from estate.finance_mappings import finance_map
 from estate.legacy.eplanning import eplanning_tables
 from estate.legacy.finance import finance_tables
-from estate.legacy.formats import flavour_of
+from estate.legacy.formats import FLAVOUR_D_REGION, flavour_of, procurement_flavour
 from estate.legacy.monev import MONEV_LAYOUT, monev_workbooks
 from estate.legacy.procurement import procurement_tables
 from estate.legacy.tables import Table
 from estate.mappings import (
     SourceMap,
     eplanning_map,
-    finance_map,
     monev_map,
     procurement_map,
     to_toml,
@@ -46,7 +46,10 @@ CONFIG = "rantai.toml"
 def region_plans(scale: str) -> list[RegionPlan]:
     """Per fiscal year: sub-activities, OPDs, RUP packages per sub-activity, seeds per rule."""
     small_province = RegionPlan("53", 60, 10, 3.0, (1, 2), 6)
-    small_regencies = [RegionPlan(code, 40, 8, 3.0, (1, 2), 5) for code in ("53.01", "53.71")]
+    small_regencies = [
+        RegionPlan(code, 40, 8, 3.0, (1, 2), 5, indicators=_indicators(code))
+        for code in ("53.01", "53.71", FLAVOUR_D_REGION)
+    ]
     province = RegionPlan("53", 3500, 33, 5.1, (3, 6), 20)  # ≈16k RUP packages a year
     if scale == "small":
         return [small_province, *small_regencies]
@@ -54,9 +57,15 @@ def region_plans(scale: str) -> list[RegionPlan]:
         return [province, *small_regencies]
     if scale == "ntt":
         return [province] + [
-            RegionPlan(code, 3500, 30, 3.5, (2, 4), 20) for code, _, _ in names.REGIONS[1:]
+            RegionPlan(code, 3500, 30, 3.5, (2, 4), 20, indicators=_indicators(code))
+            for code, _, _ in names.REGIONS[1:]
         ]
     raise ValueError(f"unknown scale {scale!r}; one of {', '.join(SCALES)}")
+
+
+def _indicators(region: str) -> tuple[int, int]:
+    """Indicators per sub kegiatan: flavour D's Renja holds one, on the sub kegiatan's row."""
+    return (1, 1) if flavour_of(region) == "D" else (1, 2)
 
 
 @dataclass(frozen=True)
@@ -178,17 +187,25 @@ async def _generate(
         bpbj_db = f"{db_prefix}_bpbj_{rc}"
         bpkad_db = f"{db_prefix}_bpkad_{rc}"
         with_regions = region == "53"
-        eplanning = eplanning_tables(region, region_years, seed, with_regions=with_regions)
+        # Flavour D has no e-planning database: its Renja is in the finance database.
+        has_eplanning = flavour_of(region) != "D"
+        eplanning = (
+            eplanning_tables(region, region_years, seed, with_regions=with_regions)
+            if has_eplanning
+            else []
+        )
         finance = finance_tables(region, region_years, seed)
         procurement = procurement_tables(region, region_years, seed)
         workbooks = monev_workbooks(region, region_years)
         monev_dir = legacy / "monev" / region
+        monev_ext = "csv" if flavour_of(region) == "D" else "xlsx"
 
         writes = [
-            write_postgres(pg_url, bappeda_db, eplanning),
             write_postgres(pg_url, bpbj_db, procurement),
             asyncio.to_thread(write_workbooks, monev_dir, workbooks),
         ]
+        if has_eplanning:
+            writes.append(write_postgres(pg_url, bappeda_db, eplanning))
         if mariadb_url is not None:
             writes.append(write_mariadb(mariadb_url, bpkad_db, finance))
             finance_kind, finance_url = "mariadb", with_database(mariadb_url, bpkad_db, "mysql")
@@ -199,13 +216,16 @@ async def _generate(
             finance_kind, finance_url = "sqlite", f"sqlite:///../legacy/{sqlite_path.name}"
             sqlite_files.append(sqlite_path)
         await asyncio.gather(*writes)
-        pg_dbs += [bappeda_db, bpbj_db]
+        pg_dbs += [bappeda_db, bpbj_db] if has_eplanning else [bpbj_db]
 
         bappeda_url = with_database(pg_url, bappeda_db, "postgresql")
         bpbj_url = with_database(pg_url, bpbj_db, "postgresql")
-        monev_path = f"../legacy/monev/{region}/*.xlsx"
-        sources: list[tuple[SourceMap, Sequence[Table] | None, str | None]] = [
-            (eplanning_map(region, bappeda_url, with_regions=with_regions), eplanning, bappeda_db),
+        monev_path = f"../legacy/monev/{region}/*.{monev_ext}"
+        sources: list[tuple[SourceMap, Sequence[Table] | None, str | None]] = []
+        if has_eplanning:
+            eplanning_source = eplanning_map(region, bappeda_url, with_regions=with_regions)
+            sources.append((eplanning_source, eplanning, bappeda_db))
+        sources += [
             (finance_map(region, finance_kind, finance_url), finance, None),
             (procurement_map(region, bpbj_url), procurement, bpbj_db),
             (monev_map(region, monev_path), None, None),
@@ -216,7 +236,10 @@ async def _generate(
             entry: dict[str, Any] = {
                 "kind": source.kind,
                 "region": region,
-                "flavour": flavour_of(region),
+                # Each source's own shape: a Pemda's SPSE may differ from its finance system.
+                "flavour": procurement_flavour(region)
+                if source.id.startswith("bpbj-")
+                else flavour_of(region),
                 "mapping": f"mappings/{source.id}.toml",
                 "watermark": any(e.watermark for e in source.entities),
             }
@@ -227,7 +250,7 @@ async def _generate(
             elif database is not None:
                 entry["database"] = database
             if source.path is not None:
-                entry["path"] = f"legacy/monev/{region}/*.xlsx"
+                entry["path"] = f"legacy/monev/{region}/*.{monev_ext}"
                 entry["files"] = len(workbooks)
                 entry["rows"] = sum(len(w.rows) - int(_header_row(region)) for w in workbooks)
             if tables is not None:

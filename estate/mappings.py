@@ -1,4 +1,5 @@
-"""Mapping files (docs/mappings.md) for each legacy source of the demo estate, per flavour."""
+"""Mapping files (docs/mappings.md) for each legacy source of the demo estate, per flavour:
+their TOML, e-planning, procurement and monev (BPKAD's finance sources: finance_mappings.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from estate import names
-from estate.legacy.formats import flavour_of
+from estate.legacy.formats import flavour_of, procurement_flavour
 from estate.legacy.monev import MONEV_LAYOUT
 
 Fields = dict[str, Any]
 ACCOUNT_WIDTHS = [1, 1, 2, 2, 2, 4]
 DMY = "%d-%m-%Y"
+SP2D_KIND = r"^\d+/SP2D/(LS|GU|UP|TU)/"  # the jenis inside an SP2D number
 
 
 @dataclass
@@ -252,137 +254,8 @@ def eplanning_map(region: str, url: str, *, with_regions: bool) -> SourceMap:
     return src
 
 
-def finance_map(region: str, kind: str, url: str) -> SourceMap:
-    f = flavour_of(region)
-    rname = names.REGION_NAMES[region]
-    const = {"const": region}
-    src = SourceMap(
-        f"bpkad-{region.replace('.', '')}",
-        f"BPKAD {rname} — DPA dan SP2D",
-        kind,
-        region,
-        names.BPKAD_OPD,
-        url=url,
-        comment=f"Flavour {f}: "
-        + {
-            "A": "SIPD-like names, numeric amounts, DATE columns, updated_at watermark.",
-            "B": "SIMDA-like: account code split over kd_rek_1..6, amounts as '1.250.000,00'"
-            " text, dates as dd-mm-yyyy text, formatted NPWP, tgl_update watermark.",
-            "C": "No updated-at column anywhere: synced by keyed diff. Account codes without"
-            " separators (520401010003), sub-activity codes with spaces.",
-        }[f],
-    )
-    if f == "A":
-        src.entities += [
-            EntityMap(
-                "budget_line",
-                {
-                    "region_code": const,
-                    "fiscal_year": "tahun",
-                    "sub_activity_code": "kd_sub_keg",
-                    "account_code": "kode_akun",
-                    "account_name": "nama_akun",
-                    "amount": "nilai",
-                    "dpa_number": "no_dpa",
-                },
-                table="dpa_rinci",
-                watermark="updated_at",
-            ),
-            EntityMap(
-                "payment",
-                {
-                    "region_code": const,
-                    "fiscal_year": "tahun",
-                    "sp2d_number": "nomor_sp2d",
-                    "paid_on": "tanggal_sp2d",
-                    "amount": "nilai_sp2d",
-                    "kind": "jenis",
-                    "account_code": "kode_akun",
-                    "sub_activity_code": "kd_sub_keg",
-                    "contract_number": "no_kontrak",
-                    "payee_name": "nama_penerima",
-                    "payee_tax_id": "npwp_penerima",
-                },
-                table="sp2d",
-                watermark="updated_at",
-            ),
-        ]
-    elif f == "B":
-        src.entities += [
-            EntityMap(
-                "budget_line",
-                {
-                    "region_code": const,
-                    "fiscal_year": "tahun",
-                    "sub_activity_code": "kd_sub_keg",
-                    "account_code": {
-                        "concat": [f"kd_rek_{n}" for n in range(1, 7)],
-                        "sep": ".",
-                    },
-                    "account_name": "nm_rek",
-                    "amount": {"column": "nilai", "number": "id"},
-                    "dpa_number": "no_dpa",
-                },
-                table="dpa_rinci",
-                watermark="tgl_update",
-            ),
-            EntityMap(
-                "payment",
-                {
-                    "region_code": const,
-                    "fiscal_year": "tahun",
-                    "sp2d_number": "no_sp2d",
-                    "paid_on": {"column": "tgl_sp2d", "date": DMY},
-                    "amount": {"column": "nilai", "number": "id"},
-                    "kind": "jns_sp2d",
-                    "account_code": "kd_rek",
-                    "sub_activity_code": "kd_sub_keg",
-                    "contract_number": "no_kontrak",
-                    "payee_name": "nm_penerima",
-                    "payee_tax_id": "npwp",
-                },
-                table="sp2d",
-                watermark="tgl_update",
-            ),
-        ]
-    else:
-        src.entities += [
-            EntityMap(
-                "budget_line",
-                {
-                    "region_code": const,
-                    "fiscal_year": "tahun",
-                    "sub_activity_code": "kd_sub_keg",
-                    "account_code": {"column": "kode_rekening", "widths": ACCOUNT_WIDTHS},
-                    "account_name": "uraian_rekening",
-                    "amount": "pagu",
-                    "dpa_number": "no_dpa",
-                },
-                table="dpa_rinci",
-            ),
-            EntityMap(
-                "payment",
-                {
-                    "region_code": const,
-                    "fiscal_year": "tahun",
-                    "sp2d_number": "nomor_sp2d",
-                    "paid_on": "tanggal_sp2d",
-                    "amount": "nilai_sp2d",
-                    "kind": "jenis",
-                    "account_code": {"column": "kode_rekening", "widths": ACCOUNT_WIDTHS},
-                    "sub_activity_code": "kd_sub_keg",
-                    "contract_number": "no_kontrak",
-                    "payee_name": "nama_penerima",
-                    "payee_tax_id": "npwp_penerima",
-                },
-                table="sp2d",
-            ),
-        ]
-    return src
-
-
 def procurement_map(region: str, url: str) -> SourceMap:
-    f = flavour_of(region)
+    f = procurement_flavour(region)
     rname = names.REGION_NAMES[region]
     const = {"const": region}
 
@@ -523,6 +396,34 @@ def monev_map(region: str, path: str) -> SourceMap:
     layout = MONEV_LAYOUT[f]
     cols = layout["columns"]
     rname = names.REGION_NAMES[region]
+    if f == "D":
+        year, code, quarter, physical, financial, problems = (
+            cols[0], cols[3], cols[5], cols[6], cols[7], cols[8],
+        )  # fmt: skip
+        src = SourceMap(
+            f"monev-{region.replace('.', '')}",
+            f"e-Monev {rname} — ekspor CSV per OPD",
+            "csv",
+            region,
+            names.BAPPEDA_OPD,
+            path=path,
+            comment="Flavour D: one CSV export (;) per OPD and year; the year on every line,"
+            " the quarter as 1-4, percentages written as text ('45,5').",
+        )
+        src.entities.append(
+            EntityMap(
+                "progress_report",
+                {
+                    "fiscal_year": year,
+                    "sub_activity_code": code,
+                    "period": {"concat": [year, {"const": "-Q"}, quarter]},
+                    "physical_percent": physical,
+                    "financial_percent": financial,
+                    "problems": problems,
+                },
+            )
+        )
+        return src
     if f == "C":
         code, period, physical, financial, problems = cols[0], cols[2], cols[3], cols[4], cols[5]
     else:

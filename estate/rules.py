@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
+from estate import names, nomenclature
 from estate.model import EstateContract, EstatePackage, EstatePayment, EstateTender, RegionYear
 
 # DOMAIN.md family → rule codes
@@ -37,7 +38,11 @@ FAMILIES: dict[int, tuple[str, ...]] = {
     11: ("PAID_AHEAD_OF_PROGRESS", "PAYEE_NOT_WINNER", "PAYMENT_BEFORE_HANDOVER"),
     12: ("NOT_PROCURED_BY_Q3", "PROGRESS_BEHIND_SCHEDULE", "INDICATOR_BELOW_TARGET"),
     13: ("PUBLISHED_VALUE_CHANGED",),
+    14: ("CODE_NOT_IN_NOMENCLATURE",),  # not in DOMAIN.md: codes against the reference data
 }
+# Seeded with PLAN_WITHOUT_BUDGET's plan-only sub kegiatan of a regency or city, whose codes
+# the nomenclature does not have (builder/plan.py); not drawn on its own.
+DERIVED_SEEDS = frozenset({"CODE_NOT_IN_NOMENCLATURE"})
 RULES: tuple[str, ...] = tuple(code for codes in FAMILIES.values() for code in codes)
 
 # Competitiveness of a selection method (METHOD_DEVIATION: SPSE rank < RUP rank).
@@ -89,6 +94,11 @@ def detect(ry: RegionYear) -> dict[str, list[str]]:
     budget = {line.sa_code for line in ry.budget_lines}
     found["BUDGET_WITHOUT_PLAN"] = {f"{r}/{fy}/{c}" for c in budget - plan}
     found["PLAN_WITHOUT_BUDGET"] = {f"{r}/{fy}/{c}" for c in plan - budget}
+    if names.REGION_LEVELS[r] != "PROVINCE" and fy >= nomenclature.FIRST_YEAR:
+        # The hub checks a regency's plan codes against the shipped regency/city annex.
+        codes = plan | {p.code for p in ry.programs} | {a.code for a in ry.activities}
+        known = nomenclature.regency_codes()
+        found["CODE_NOT_IN_NOMENCLATURE"] = {f"{r}/{fy}/{c}" for c in codes - known}
 
     lines = {(line.sa_code, line.account): line for line in ry.budget_lines}
     by_mak: dict[tuple[str, str], int] = defaultdict(int)

@@ -1,10 +1,12 @@
-"""Write legacy tables into PostgreSQL, MariaDB or SQLite, and Form A workbooks into XLSX.
+"""Write legacy tables into PostgreSQL, MariaDB or SQLite, and Form A workbooks into XLSX
+(or CSV exports).
 
 Every database is dropped and created again, so regenerating an estate is idempotent.
 """
 
 from __future__ import annotations
 
+import csv
 import sqlite3
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -214,12 +216,24 @@ def write_sqlite(path: Path, tables: Sequence[Table]) -> None:
 
 
 def write_workbooks(folder: Path, workbooks: Sequence[Workbook]) -> None:
+    """Form A workbooks as XLSX, or as `;`-separated CSV where their path says `.csv`."""
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.xlsx"):
+    for old in [*folder.glob("*.xlsx"), *folder.glob("*.csv")]:
         old.unlink()
     for book in workbooks:
+        if book.path.endswith(".csv"):
+            write_csv(folder / book.path, book.rows)
+            continue
         wb = XlsxWorkbook(write_only=True)
         sheet = wb.create_sheet(book.sheet)
         for row in book.rows:
             sheet.append(row)
         wb.save(folder / book.path)
+
+
+def write_csv(path: Path, rows: Sequence[Sequence[Any]]) -> None:
+    """Rows as an Indonesian spreadsheet exports CSV: `;` between values (the decimal comma
+    is taken), UTF-8 with a byte order mark, CRLF line ends."""
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
+        writer.writerows(["" if v is None else v for v in row] for row in rows)

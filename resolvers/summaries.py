@@ -5,6 +5,10 @@
 compiled path one key taken from the row it is building (hub/serving/compiled/). A
 province's summary includes its regencies and cities; open ketimpangan are counted for
 every viewer (summaries are aggregates, published to all).
+
+DPA lines, SP2D and RUP packages linked to no sub kegiatan are not in the rollup; their
+amounts are summed on their own (`unlinked_*`): per Pemda by their region, per OPD by the
+OPD code the source gave (a DPA line or SP2D without one counts only in its Pemda's).
 """
 
 from __future__ import annotations
@@ -78,6 +82,30 @@ def summary_columns(level: Level, r: Any, key_id: Any, key_fy: Any) -> dict[str,
     def total(column: Any) -> Any:
         return cast(func.coalesce(func.sum(column), zero), MONEY)
 
+    def unlinked(table: str, amount: str) -> Any:
+        x = T[table].alias(f"u_{table}")
+        if level == "opd" and table == "procurement_package":
+            rows: Any = x
+            owner: Any = x.c.opd_id == key_id
+            tables: tuple[Any, ...] = (x,)
+        elif level == "opd":
+            o = T["opd"].alias(f"uo_{table}")
+            rows = x.join(o, and_(o.c.code == x.c.opd_code, o.c.region_id == x.c.region_id))
+            owner = o.c.id == key_id
+            tables = (x, o)
+        else:
+            ur = T["region"].alias(f"ur_{table}")
+            rows = x.join(ur, ur.c.id == x.c.region_id)
+            owner = or_(ur.c.id == key_id, ur.c.parent_id == key_id)
+            tables = (x, ur)
+        return (
+            select(total(x.c[amount]))
+            .select_from(rows)
+            .where(owner, x.c.fiscal_year == key_fy, x.c.sub_activity_id.is_(None))
+            .correlate_except(*tables)  # the key comes from outside, as for `open_`
+            .scalar_subquery()
+        )
+
     weighted = func.sum(r.c.physical_percent * r.c.allocated) / func.nullif(
         func.sum(r.c.allocated).filter(r.c.physical_percent.is_not(None)), zero
     )
@@ -90,6 +118,9 @@ def summary_columns(level: Level, r: Any, key_id: Any, key_fy: Any) -> dict[str,
         "paid": total(r.c.paid),
         "physical_percent": func.round(weighted, 2),
         "open_discrepancies": open_,
+        "unlinked_allocated": unlinked("budget_line", "amount"),
+        "unlinked_paid": unlinked("payment", "amount"),
+        "unlinked_procurement_ceiling": unlinked("procurement_package", "ceiling"),
     }
 
 

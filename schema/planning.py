@@ -40,6 +40,21 @@ class ChainSummary(RowBacked):
         "Realisasi fisik (%), weighted by DPA allocation; null without reports.",
     )
     open_discrepancies: int = column("open_discrepancies", "Ketimpangan yang masih terbuka.")
+    unlinked_allocated: Decimal = column(
+        "unlinked_allocated",
+        "Anggaran DPA of lines whose sub kegiatan is not in the plan (not in `allocated`); "
+        "for an OPD, the lines whose source names the OPD.",
+    )
+    unlinked_paid: Decimal = column(
+        "unlinked_paid",
+        "Realisasi SP2D of payments linked to no sub kegiatan (not in `paid`); for an OPD, "
+        "the payments whose source names the OPD.",
+    )
+    unlinked_procurement_ceiling: Decimal = column(
+        "unlinked_procurement_ceiling",
+        "Pagu RUP of packages whose mak names no sub kegiatan of the plan (not in "
+        "`procurementCeiling`).",
+    )
     row: strawberry.Private[Any]
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from hub.errors import Forbidden
 from hub.store import relations as rel
 from schema.common import SourceStatus
 from schema.fields import RowBacked, column, link, lookup, row_type
@@ -15,12 +17,36 @@ if TYPE_CHECKING:
     from schema.planning import Opd
 
 
+@strawberry.type(description="Why rows of a source wait (alasan baris menunggu), and how many.")
+class WaitingReason:
+    reason: str = strawberry.field(
+        description='What the rows wait for, without their values: "unknown activity" (a '
+        'parent the store does not have), "bad row: kind" (a value the mapping refuses).'
+    )
+    count: int = strawberry.field(description="Jumlah baris menunggu for this reason.")
+    example_text: strawberry.Private[str]
+
+    @strawberry.field(
+        description="One full reason, with the row's values; shown, as `lastError` is, to "
+        "province viewers only: null with a FORBIDDEN error for others (values of the "
+        "source's rows)."
+    )
+    def example(self, info: strawberry.Info) -> str | None:
+        if not info.context.access.scope.sees_field("Source.lastError"):
+            raise Forbidden("Source.waitingReasons.example is shown to province viewers only.")
+        return self.example_text
+
+
 @row_type(rel.T["source"])
 @strawberry.type(description="A legacy database or export the hub reads (sumber data).")
 class Source(RowBacked):
     id: strawberry.ID = column("id", "Source id as configured (id sumber).")
     name: str = column("name", "Nama sumber.")
-    kind: str = column("kind", "Jenis sumber: postgresql, mariadb, sqlite, spreadsheet, http.")
+    kind: str = column(
+        "kind",
+        "Jenis sumber: postgresql, mariadb, sqlite, xlsx, csv; reference for the hub's own "
+        "reference data (Pemda created from the Kemendagri code list).",
+    )
     status: SourceStatus = column("status", "Status sinkronisasi.")
     last_synced_at: datetime | None = column("last_synced_at", "Waktu sinkron terakhir.")
     last_success_at: datetime | None = column(
@@ -33,10 +59,35 @@ class Source(RowBacked):
         masked="Source.lastError",
     )
     rows: int = column("rows", "Jumlah baris synced from this source.")
+    waiting: int = column(
+        "waiting",
+        "Baris menunggu: rows read but not stored, waiting for a parent or refused by the "
+        "mapping; tried again on every sync.",
+    )
+    last_run_read: int | None = column(
+        "last_run_read", "Rows the last sync read from the source; null before the first."
+    )
+    last_run_stored: int | None = column(
+        "last_run_stored",
+        "Rows the last sync stored (written or confirmed unchanged, from the source or from "
+        "the waiting queue). 0 while lastRunRead > 0: everything it read waits, and the "
+        "source is stale.",
+    )
     owner: Annotated[Opd, strawberry.lazy("schema.planning")] | None = link(
         rel.OPD_BY_ID, "owner_opd_id", "OPD that owns the source (OPD pemilik).", site="owner"
     )
     row: strawberry.Private[Any]
+
+    @strawberry.field(description="The three commonest reasons rows of the source wait.")
+    def waiting_reasons(self) -> list[WaitingReason]:
+        stored = self.row.waiting_reasons
+        reasons = json.loads(stored) if isinstance(stored, str) else (stored or [])
+        return [
+            WaitingReason(
+                reason=str(r["reason"]), count=int(r["count"]), example_text=str(r["example"])
+            )
+            for r in reasons
+        ]
 
 
 @row_type()

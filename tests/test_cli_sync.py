@@ -104,7 +104,8 @@ async def test_demo_generates_syncs_serves_and_keeps_changing(
             async def all_synced() -> bool:
                 body = (await client.post("/graphql", json=query)).json()
                 sources = body["data"]["sources"]
-                return len(sources) == 12 and all(s["status"] == "OK" for s in sources)
+                # The estate's 15 sources and the reference data the Pemda came from.
+                return len(sources) == 16 and all(s["status"] == "OK" for s in sources)
 
             await _until(all_synced, "every source of the estate to be synced")
             conn = await asyncpg.connect(asyncpg_dsn(url))
@@ -133,8 +134,9 @@ async def test_demo_generates_syncs_serves_and_keeps_changing(
     manifest = json.loads((tmp_path / "demo" / "estate-manifest.json").read_text())
     assert manifest["scale"] == "small"
     # The legacy databases are named by --legacy-prefix: e-planning and procurement of
-    # the province and two regencies (finance is on SQLite files here).
-    assert len(dropped) == 6, dropped
+    # the province and two regencies, procurement of Sumba Barat Daya (flavour D keeps its
+    # plan in its finance database; finance is on SQLite files here).
+    assert len(dropped) == 7, dropped
 
 
 async def _ok(client: httpx.AsyncClient, path: str) -> bool:

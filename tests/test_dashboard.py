@@ -123,7 +123,7 @@ async def test_drill_down_with_api_data_and_a_live_update(served: Served, page: 
         )
     )["regions"]
     with_data = {r["code"]: r for r in regions if r["summary"]["subActivities"]}
-    assert set(with_data) == {"53", "53.01", "53.71"}
+    assert set(with_data) == {"53", "53.01", "53.71", "53.18"}
 
     # Anonymous, the page shows the public view: aggregates, but no ketimpangan rows.
     await page.goto(f"{served.base}/dashboard?tahun={YEAR}")
@@ -144,7 +144,7 @@ async def test_drill_down_with_api_data_and_a_live_update(served: Served, page: 
     rows = await page.locator("tr[data-region]:not([data-region='tanpa-opd'])").evaluate_all(
         "rows => rows.map(r => r.getAttribute('data-region'))"
     )
-    assert sorted(rows) == ["53", "53.01", "53.71"]
+    assert sorted(rows) == ["53", "53.01", "53.18", "53.71"]
     kupang = with_data["53.01"]["summary"]
     row = page.locator("tr[data-region='53.01']")
     assert await row.locator("td[data-col='planned']").inner_text() == rupiah_short(

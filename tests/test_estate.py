@@ -42,7 +42,9 @@ from tests.conftest import MARIADB_URL, Server, mariadb_reachable
 
 SEED = 7
 YEARS = (2025, 2026)
-REGIONS = ("53", "53.01", "53.71")
+REGIONS = ("53", "53.01", "53.71", "53.18")
+PLANNED = ("53", "53.01", "53.71")  # with an e-planning database (flavour D has none)
+D = "53.18"  # flavour D: Renja, DPA and SP2D in one finance database
 
 
 @dataclass
@@ -123,12 +125,15 @@ async def finance_rows(estate: Estate, region: str, sql: str) -> list[tuple[Any,
         conn2.close()
 
 
-# Per finance flavour: (DPA amount column, SP2D table amount column, SP2D year column)
+# Per finance flavour: (DPA amount column, SP2D table amount column)
 FINANCE_AMOUNTS = {
     "A": ("nilai", "nilai_sp2d"),
     "B": ("nilai", "nilai"),
     "C": ("pagu", "nilai_sp2d"),
+    "D": ("nilai", "nilai"),
 }
+# Per finance flavour: the DPA table and its sub kegiatan column
+FINANCE_DPA = {"D": ("dpa", "kd_sub_kegiatan")}
 
 
 def money(value: Any) -> Decimal:
@@ -142,13 +147,17 @@ def money(value: Any) -> Decimal:
 
 async def test_small_estate_is_complete(estate: Estate) -> None:
     result = estate.result
-    assert len(result.sources) == 12
+    assert len(result.sources) == 15
     for region in REGIONS:
         rc = region.replace(".", "")
         for kind in ("bappeda", "bpkad", "bpbj", "monev"):
+            if kind == "bappeda" and region == D:
+                assert f"{kind}-{rc}" not in result.sources  # its Renja is in BPKAD's database
+                continue
             assert f"{kind}-{rc}" in result.sources
             assert (result.data_dir / "mappings" / f"{kind}-{rc}.toml").is_file()
-        assert list((result.data_dir / "legacy" / "monev" / region).glob("*.xlsx"))
+        exports = "*.csv" if region == D else "*.xlsx"
+        assert list((result.data_dir / "legacy" / "monev" / region).glob(exports))
     manifest = estate.manifest
     assert manifest["scale"] == "small"
     assert manifest["seed"] == SEED
@@ -158,10 +167,11 @@ async def test_small_estate_is_complete(estate: Estate) -> None:
         manifest["totals"][r][str(y)]["counts"]["sub_activity"] for r in REGIONS for y in YEARS
     )
     assert 200 <= total <= 500  # "a few hundred"
-    # Every one of the 24 rules (13 families) is seeded at least once.
+    # Every rule (the 13 families of DOMAIN.md, the bid-price red flags and the codes
+    # against the nomenclature) is seeded at least once.
     assert len(manifest["discrepancies"]) == len(RULES)
     families = {d["family"] for d in manifest["discrepancies"].values()}
-    assert families == set(range(1, 14))
+    assert families == set(range(1, 15))
     assert all(d["count"] >= 1 for d in manifest["discrepancies"].values())
     assert all(d["count"] == len(d["examples"]) for d in manifest["discrepancies"].values())
 
@@ -198,7 +208,7 @@ async def test_regenerating_replaces_the_databases(server: Server, tmp_path: Pat
 
 
 async def test_codes_are_valid_after_normalising(estate: Estate) -> None:
-    for region in REGIONS:
+    for region in PLANNED:
         flavour = source(estate, "bappeda", region)["flavour"]
         column = "kd_subkeg" if flavour == "B" else "kode_sub_giat"
         skpd = "kd_skpd" if flavour == "B" else "kode_skpd"
@@ -238,12 +248,48 @@ async def test_codes_are_valid_after_normalising(estate: Estate) -> None:
         assert all(is_canonical_account_code(a) for a in accounts)
 
 
+async def test_flavour_d_keeps_renja_dpa_and_sp2d_in_one_database_shaped_as_an_older_system(
+    estate: Estate,
+) -> None:
+    renja = await finance_rows(
+        estate, D, "SELECT kd_skpd, nm_skpd, kd_sub_kegiatan, pagu_indikatif FROM renja"
+    )
+    assert renja
+    for opd, name, code, planned in renja:
+        assert re.fullmatch(r"\d+( \d+){7}", opd)  # "1 3 0 0 0 0 1 0"
+        assert name
+        assert re.fullmatch(r"\d+( \d+){5}", code)  # "1 3 10 2 1 31": spaces, no padding
+        assert is_canonical_sub_activity_code(normalise_sub_activity_code(code))
+        assert re.fullmatch(r"\d{1,3}(\.\d{3})*,\d\d", planned)
+    dpa = await finance_rows(estate, D, "SELECT kd_rekening, nilai FROM dpa")
+    assert all(re.fullmatch(r"\d( \d+){5}", account) for account, _ in dpa)
+    sp2d = await finance_rows(estate, D, "SELECT no_sp2d, tgl_sp2d, tgl_update FROM sp2d")
+    assert all(re.fullmatch(r"\d{5}/SP2D/(LS|GU|UP|TU)/\d{4}", n) for n, _, _ in sp2d)
+    assert all(re.fullmatch(r"\d\d-\d\d-\d{4}", day) for _, day, _ in sp2d)
+    # The application leaves its updated-at empty on some rows: no watermark for them.
+    assert 0 < sum(1 for _, _, stamp in sp2d if stamp is None) < len(sp2d) / 5
+    tables = (
+        "SELECT name FROM sqlite_master WHERE type = 'table'"
+        if estate.finance == "sqlite"
+        else "SHOW TABLES"
+    )
+    assert sorted(r[0] for r in await finance_rows(estate, D, tables)) == ["dpa", "renja", "sp2d"]
+    exports = sorted((estate.result.data_dir / "legacy" / "monev" / D).glob("*.csv"))
+    assert exports
+    header = exports[0].read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header.startswith("Tahun;Kode SKPD;")
+
+
 async def test_flavours(estate: Estate) -> None:
     sql_sources = {
-        sid: entry for sid, entry in estate.manifest["sources"].items() if entry["kind"] != "xlsx"
+        sid: entry
+        for sid, entry in estate.manifest["sources"].items()
+        if entry["kind"] not in ("xlsx", "csv")
     }
     without = [sid for sid, entry in sql_sources.items() if not entry["watermark"]]
-    assert without == ["bpkad-5371"]  # exactly one source, synced by keyed diff
+    # Synced by keyed diff: C's finance database has no updated-at column, D's is not
+    # always set.
+    assert sorted(without) == ["bpkad-5318", "bpkad-5371"]
     # … and its tables really have no update column.
     for table in ("dpa_rinci", "sp2d"):
         if estate.finance == "sqlite":
@@ -262,7 +308,7 @@ async def test_flavours(estate: Estate) -> None:
     assert all(re.fullmatch(r"\d\d-\d\d-\d{4}", r[1]) for r in rows)
     # The province and the regencies differ in their procurement databases too.
     kinds: dict[str, str] = {}
-    for region in REGIONS:
+    for region in PLANNED:
         columns = await pg_rows(
             source(estate, "bpbj", region),
             "SELECT data_type FROM information_schema.columns "
@@ -293,22 +339,23 @@ async def test_mapping_files_name_canonical_entities_and_fields(estate: Estate) 
     data_dir = estate.result.data_dir
     config = tomllib.loads((data_dir / "rantai.toml").read_text())
     listed = [entry["mapping"] for entry in config["source"]]
-    assert len(listed) == 12
+    assert len(listed) == 15
     seen_entities: set[str] = set()
     for relative in listed:
         mapping = tomllib.loads((data_dir / relative).read_text())
         assert set(mapping) == {"source", "entity"}
-        assert mapping["source"]["kind"] in ("postgresql", "mariadb", "sqlite", "xlsx")
+        assert mapping["source"]["kind"] in ("postgresql", "mariadb", "sqlite", "xlsx", "csv")
         for entity in mapping["entity"]:
             spec = ENTITIES[entity["name"]]
             seen_entities.add(spec.name)
             fields = set(entity["fields"])
             assert fields <= {f.name for f in spec.fields}, (relative, spec.name)
-            assert set(spec.required) <= fields, (relative, spec.name)
+            # region_code may be left out: it is the source's own Pemda then.
+            assert set(spec.required) - {"region_code"} <= fields, (relative, spec.name)
     assert seen_entities == set(ENTITIES)  # every canonical entity has a source
     # The project's own loader accepts them all.
     loaded = load_config(data_dir / "rantai.toml")
-    assert len(loaded.sources) == 12
+    assert len(loaded.sources) == 15
 
 
 async def test_sources_check_clean(estate: Estate) -> None:
@@ -364,9 +411,10 @@ async def test_manifest_totals_equal_sql_sums(estate: Estate) -> None:
     for region in REGIONS:
         flavour = source(estate, "bpkad", region)["flavour"]
         dpa_col, sp2d_col = FINANCE_AMOUNTS[flavour]
+        dpa_table = FINANCE_DPA.get(flavour, ("dpa_rinci",))[0]
         dpa: dict[str, Decimal] = defaultdict(Decimal)
         for year, amount in await finance_rows(
-            estate, region, f"SELECT tahun, {dpa_col} FROM dpa_rinci"
+            estate, region, f"SELECT tahun, {dpa_col} FROM {dpa_table}"
         ):
             dpa[str(year)] += money(amount)
         sp2d: dict[str, Decimal] = defaultdict(Decimal)
@@ -463,19 +511,31 @@ async def test_budget_without_plan_across_sources(estate: Estate) -> None:
     """Family 1 needs two sources and normalised codes: DPA codes missing from the plan."""
     found: set[str] = set()
     for region in REGIONS:
-        flavour = source(estate, "bappeda", region)["flavour"]
-        year_col, code_col = ("thn", "kd_subkeg") if flavour == "B" else ("tahun", "kode_sub_giat")
-        plan = {
-            (str(r["y"]), normalise_sub_activity_code(r["c"]))
-            for r in await pg_rows(
-                source(estate, "bappeda", region),
-                f"SELECT {year_col} AS y, {code_col} AS c FROM data_sub_keg",
+        if region == D:  # the plan is the Renja, in the finance database
+            plan = {
+                (str(y), normalise_sub_activity_code(c))
+                for y, c in await finance_rows(
+                    estate, region, "SELECT tahun, kd_sub_kegiatan FROM renja"
+                )
+            }
+            dpa_table, dpa_code = FINANCE_DPA["D"]
+        else:
+            flavour = source(estate, "bappeda", region)["flavour"]
+            year_col, code_col = (
+                ("thn", "kd_subkeg") if flavour == "B" else ("tahun", "kode_sub_giat")
             )
-        }
+            plan = {
+                (str(r["y"]), normalise_sub_activity_code(r["c"]))
+                for r in await pg_rows(
+                    source(estate, "bappeda", region),
+                    f"SELECT {year_col} AS y, {code_col} AS c FROM data_sub_keg",
+                )
+            }
+            dpa_table, dpa_code = "dpa_rinci", "kd_sub_keg"
         budget = {
             (str(y), normalise_sub_activity_code(c))
             for y, c in await finance_rows(
-                estate, region, "SELECT tahun, kd_sub_keg FROM dpa_rinci"
+                estate, region, f"SELECT tahun, {dpa_code} FROM {dpa_table}"
             )
         }
         found |= {f"{region}/{y}/{c}" for y, c in budget - plan}

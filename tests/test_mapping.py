@@ -312,7 +312,9 @@ async def test_sources_check_command_exit_codes_and_lines(tmp_path: Path, server
     write(tmp_path, '[[source]]\nmapping = "mappings/*.toml"\n', "rantai.toml")
     ok = run_cli("sources", "check", data_dir=tmp_path)
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.strip() == "ok  bpkad-5301"
+    # Its DPA line's sub kegiatan is planned nowhere: kept unlinked, a warning.
+    assert ok.stdout.strip() == "ok  bpkad-5301 (1 warning)"
+    assert "warning: budget_line: 1 of 1 sampled rows would stay unlinked" in ok.stderr
     listed = await asyncio.to_thread(run_cli, "sources", data_dir=tmp_path, store=store)
     assert listed.returncode == 0
     assert "bpkad-5301" in listed.stdout

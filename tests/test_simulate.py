@@ -55,7 +55,7 @@ STEPS = 60
 LONG_STEPS = 300  # ≈ 4 simulated office days: the seeded running tenders are long gone
 YEARS = (2025, 2026)
 LATEST = 2026
-REGIONS = ("53", "53.01", "53.71")
+REGIONS = ("53", "53.01", "53.71", "53.18")
 KINDS = {"payment", "monev", "tender_announced", "tender_result", "amendment"}
 # Rules the reconstruction below can evaluate: it rebuilds neither bid schedules (spse_jadwal,
 # for SHORT_BID_WINDOW) nor package versions (rup_paket_histori, PUBLISHED_VALUE_CHANGED).
@@ -85,7 +85,12 @@ class Estate:
         return entry
 
     def flavour(self, region: str) -> str:
+        """The shape of the Pemda's SiRUP/SPSE database."""
         return str(self.source("bpbj", region)["flavour"])
+
+    def finance_flavour(self, region: str) -> str:
+        """The shape of its finance (and e-Monev) sources: D differs from its SPSE's."""
+        return str(self.source("bpkad", region)["flavour"])
 
 
 @dataclass
@@ -227,8 +232,11 @@ def monev_values(
 def workbook_headers(estate: Estate) -> dict[Path, list[tuple[Any, ...]]]:
     out: dict[Path, list[tuple[Any, ...]]] = {}
     for region in REGIONS:
-        header_row = int(MONEV_LAYOUT[estate.flavour(region)]["header_row"])
-        for path in sorted((estate.data_dir / "legacy" / "monev" / region).glob("*.xlsx")):
+        header_row = int(MONEV_LAYOUT[estate.finance_flavour(region)]["header_row"])
+        folder = estate.data_dir / "legacy" / "monev" / region
+        for path in sorted(folder.glob("*.csv")):  # flavour D: the header is the first line
+            out[path] = [tuple(path.read_text(encoding="utf-8-sig").splitlines()[0].split(";"))]
+        for path in sorted(folder.glob("*.xlsx")):
             wb = load_workbook(path, read_only=True)
             try:
                 out[path] = [
@@ -367,21 +375,25 @@ async def test_every_kind_of_change_lands_in_the_legacy_rows(run: Run) -> None:
         assert change.source.endswith("-" + region.replace(".", ""))
         flavour = estate.flavour(region)
         if change.kind == "payment":
+            flavour = estate.finance_flavour(region)
             _, year, number = change.key.split("/", 2)
             raw, pay = payments[(region, int(year), number)]
             assert year == str(LATEST)
             assert pay["amount"] > 0
             assert change.key not in seen_keys  # a new SP2D number every time
-            if flavour == "B":  # in the flavour's own formats
+            if flavour in ("B", "D"):  # in the flavour's own formats
                 assert re.fullmatch(r"\d{1,3}(\.\d{3})*,00", raw["nilai"])
                 assert re.fullmatch(r"\d\d-\d\d-\d{4}", raw["tgl_sp2d"])
+            if flavour == "D":  # the kind only inside the number
+                assert "jenis" not in raw
+                assert re.fullmatch(rf"\d{{5}}/SP2D/{pay['kind']}/{LATEST}", number)
             if pay["contract_number"]:
                 _, contract = contracts[(region, pay["contract_number"])]
                 assert digits(pay["payee_tax_id"]) == digits(contract["vendor_tax_id"])
                 assert pay["payee_name"] == contract["vendor_name"]
                 mak = packages[sorted(links[contract["tender_code"]])[0]]["mak"]
                 assert (pay["sub_activity_code"], pay["account_code"]) == split_mak(mak)
-                if flavour == "B":
+                if flavour in ("B", "D"):
                     assert re.fullmatch(r"\d\d\.\d{3}\.\d{3}\.\d-\d{3}\.\d{3}", raw["npwp"])
                 else:
                     assert re.fullmatch(r"\d{15}", raw[next(k for k in raw if "npwp" in k)])
@@ -538,10 +550,11 @@ async def written_stamps(estate: Estate, change: SimChange) -> dict[str, list[da
     if change.kind == "payment":
         column = watermark_of(estate, change.source, "sp2d")
         if column is None:
-            assert estate.flavour(region) == "C"  # bpkad-5371: no watermark, keyed diff
+            # bpkad-5371 (no update column) and bpkad-5318 (one not always set): keyed diff
+            assert estate.finance_flavour(region) in ("C", "D")
             return {}
         number = change.key.split("/", 2)[2]
-        number_column = "no_sp2d" if estate.flavour(region) == "B" else "nomor_sp2d"
+        number_column = "no_sp2d" if estate.finance_flavour(region) == "B" else "nomor_sp2d"
         rows = await finance_rows(
             estate,
             region,
@@ -748,8 +761,9 @@ async def test_monev_progress_only_rises_and_the_workbooks_keep_their_layout(run
             assert numbers == (expected if flavour == "A" else [str(n) for n in expected])
     for region in REGIONS:
         folder = run.estate.data_dir / "legacy" / "monev" / region
+        exports = "*.csv" if run.estate.finance_flavour(region) == "D" else "*.xlsx"
         assert sorted(p.name for p in folder.iterdir()) == sorted(
-            p.name for p in folder.glob("*.xlsx")
+            p.name for p in folder.glob(exports)
         )
 
 

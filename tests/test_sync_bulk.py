@@ -35,6 +35,7 @@ from tests.conftest import Server, asyncpg_dsn
 # Set by the database or the clock, not by the sync's logic.
 TIMES = {"synced_at", "occurred_at", "updated_at", "last_synced_at", "last_success_at"}
 TIMES |= {"last_tried_at", "first_seen_at", "last_seen_at", "created_at", "last_run"}
+TIMES |= {"loaded_at"}  # when the reference data was loaded (migration 0010)
 
 
 async def dump(url: str) -> dict[str, list[tuple[Any, ...]]]:

@@ -53,8 +53,9 @@ from tests.conftest import MARIADB_URL, Server, mariadb_reachable
 
 SEED = 11
 YEARS = (2025, 2026)
-REGIONS = ("53", "53.01", "53.71")
+REGIONS = ("53", "53.01", "53.71", "53.18")
 PAGE = 500
+D = "53.18"  # flavour D: the plan is the Renja, in the finance database
 
 SaKey = tuple[str, int, str]  # (region, fiscal year, sub kegiatan code)
 
@@ -70,7 +71,10 @@ FINANCE_COLUMNS = {
     "A": ("nilai", "nilai_sp2d"),
     "B": ("nilai", "nilai"),
     "C": ("pagu", "nilai_sp2d"),
+    "D": ("nilai", "nilai"),
 }
+# finance: the DPA table and the sub kegiatan column of it and of sp2d, where not the above
+FINANCE_TABLES = {"D": ("dpa", "kd_sub_kegiatan")}
 
 
 # --- figures ------------------------------------------------------------------------------
@@ -207,18 +211,27 @@ async def read_legacy(result: EstateResult, manifest: dict[str, Any]) -> Legacy:
     legacy = Legacy()
     plan: dict[SaKey, tuple[str, Decimal]] = {}
     for region in REGIONS:
-        entry = _source(manifest, "bappeda", region)
-        year_col, code_col, opd_col, pagu_col = PLAN_COLUMNS[entry["flavour"]]
-        skpd_col = "kd_skpd" if entry["flavour"] == "B" else "kode_skpd"
-        legacy.opds[region] = {
-            normalise_opd_code(r["c"])
-            for r in await _pg(entry, f"SELECT {skpd_col} AS c FROM data_skpd")
-        }
-        rows = await _pg(
-            entry,
-            f"SELECT {year_col} AS y, {code_col} AS c, {opd_col} AS o, {pagu_col} AS p "
-            "FROM data_sub_keg",
-        )
+        if region == D:  # no e-planning: the Renja names each OPD, which the hub creates
+            renja = await _finance(
+                result,
+                _source(manifest, "bpkad", region),
+                "SELECT tahun, kd_sub_kegiatan, kd_skpd, pagu_indikatif FROM renja",
+            )
+            rows = [{"y": y, "c": c, "o": o, "p": p} for y, c, o, p in renja]
+            legacy.opds[region] = {normalise_opd_code(r["o"]) for r in rows}
+        else:
+            entry = _source(manifest, "bappeda", region)
+            year_col, code_col, opd_col, pagu_col = PLAN_COLUMNS[entry["flavour"]]
+            skpd_col = "kd_skpd" if entry["flavour"] == "B" else "kode_skpd"
+            legacy.opds[region] = {
+                normalise_opd_code(r["c"])
+                for r in await _pg(entry, f"SELECT {skpd_col} AS c FROM data_skpd")
+            }
+            rows = await _pg(
+                entry,
+                f"SELECT {year_col} AS y, {code_col} AS c, {opd_col} AS o, {pagu_col} AS p "
+                "FROM data_sub_keg",
+            )
         for r in rows:
             key = (region, int(r["y"]), normalise_sub_activity_code(r["c"]))
             assert key not in plan, f"two e-planning rows for {key}"
@@ -232,8 +245,9 @@ async def read_legacy(result: EstateResult, manifest: dict[str, Any]) -> Legacy:
     for region in REGIONS:
         entry = _source(manifest, "bpkad", region)
         dpa_col, sp2d_col = FINANCE_COLUMNS[entry["flavour"]]
+        dpa_table, code_col = FINANCE_TABLES.get(entry["flavour"], ("dpa_rinci", "kd_sub_keg"))
         for year, code, amount in await _finance(
-            result, entry, f"SELECT tahun, kd_sub_keg, {dpa_col} FROM dpa_rinci"
+            result, entry, f"SELECT tahun, {code_col}, {dpa_col} FROM {dpa_table}"
         ):
             key = (region, int(year), normalise_sub_activity_code(code))
             legacy.raw[(region, int(year))]["dpa"] += money(amount)
@@ -242,7 +256,7 @@ async def read_legacy(result: EstateResult, manifest: dict[str, Any]) -> Legacy:
             else:
                 legacy.unplanned_dpa_lines += 1
         for year, code, amount in await _finance(
-            result, entry, f"SELECT tahun, kd_sub_keg, {sp2d_col} FROM sp2d"
+            result, entry, f"SELECT tahun, {code_col}, {sp2d_col} FROM sp2d"
         ):
             legacy.raw[(region, int(year))]["sp2d"] += money(amount)
             paid_for = (region, int(year), normalise_sub_activity_code(code)) if code else None

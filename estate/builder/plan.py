@@ -7,7 +7,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from estate import names
+from estate import names, nomenclature
 from estate.builder.budget import dpa_number
 from estate.builder.draw import money
 from estate.model import (
@@ -65,6 +65,10 @@ def special_sub_activities(year: YearBuilder) -> None:
             sa.has_budget = False
             sa.planned = money(rng, 50_000_000, 1_000_000_000)
             year.seed("PLAN_WITHOUT_BUDGET", year.sa_key(code))
+            if year.r.level_digit == 2 and year.fy >= nomenclature.FIRST_YEAR:
+                # A code from 9001 up is in no nomenclature: a regency's plan row with one
+                # is CODE_NOT_IN_NOMENCLATURE too (a province's codes are not checked).
+                year.seed("CODE_NOT_IN_NOMENCLATURE", year.sa_key(code))
         else:
             sa.in_plan = False
             for account in rng.sample(names.NON_PROCURABLE, rng.randint(1, 2)):
@@ -92,7 +96,7 @@ def indicators(year: YearBuilder) -> None:
     for sa in ry.sub_activities:
         if not sa.in_plan:
             continue
-        for seq in range(1, rng.randint(1, 2) + 1):
+        for seq in range(1, rng.randint(*year.r.plan.indicators) + 1):
             description, unit = rng.choice(names.INDICATORS)
             target = Decimal(100 if unit == "Persen" else rng.randint(1, 60))
             achieved = None

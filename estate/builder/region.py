@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from estate import names, rules
+from estate import names, nomenclature, rules
 from estate.builder.year import YearBuilder
 from estate.model import EstateOpd, EstateVendor, RegionYear
 
@@ -23,6 +23,7 @@ class RegionPlan:
     rup_per_sa: float
     seeds: tuple[int, int]  # rows per rule per fiscal year: randint(lo, hi)
     clean_tenders: int  # at least this many clean full tenders per fiscal year
+    indicators: tuple[int, int] = (1, 2)  # per sub kegiatan: randint(lo, hi)
 
 
 class CatalogueEntry:
@@ -82,53 +83,49 @@ class RegionBuilder:
         return vendors
 
     def _catalogue(self, rng: random.Random, kinds: list[names.OpdKind]) -> list[CatalogueEntry]:
+        """Sub kegiatan of the real nomenclature (estate/nomenclature.py), per OPD from its
+        bidang urusan: a fifth from its Program Penunjang, runs of one to eight sub kegiatan
+        of one kegiatan at a time. OPD of one bidang share its codes (a code belongs to one
+        OPD); an OPD whose bidang runs out passes the rest of its share on to the next."""
         total = round(self.plan.sub_activities * 1.06)
         weight = sum(k.weight for k in kinds)
-        next_program: dict[str, int] = defaultdict(lambda: 2)
-        next_activity: dict[str, int] = defaultdict(lambda: 1)
+        pools: dict[str, dict[str, list[nomenclature.Entry]]] = {}
+        for bidang, found in nomenclature.entries_by_bidang().items():
+            by_activity: dict[str, list[nomenclature.Entry]] = defaultdict(list)
+            for entry in found:
+                by_activity[entry.activity].append(entry)
+            pools[bidang] = by_activity
         entries: list[CatalogueEntry] = []
+        carried = 0
         for index, kind in enumerate(kinds):
-            share = max(3, round(total * kind.weight / weight))
-            programs = [(f"{kind.bidang}.01", names.PROGRAM_SUPPORT)]
-            for program_name in names.PROGRAMS.get(kind.bidang, ["Program Urusan Daerah"]):
-                number = next_program[kind.bidang]
-                next_program[kind.bidang] += 1
-                programs.append((f"{kind.bidang}.{number:02d}", program_name))
+            share = max(3, round(total * kind.weight / weight)) + carried
+            pool = pools.get(kind.bidang, {})
             made = 0
-            while made < share:
-                support = rng.random() < 0.2
-                program, program_name = programs[0] if support else rng.choice(programs[1:])
-                kk = next_activity[program]
-                if kk > 99:
-                    program, program_name = programs[0]
-                    kk = next_activity[program]
-                    if kk > 99:
-                        break
-                next_activity[program] += 1
-                activity = f"{program}.{self.level_digit}.{kk:02d}"
-                if program.endswith(".01"):
-                    activity_name = names.SUPPORT_ACTIVITIES[(kk - 1) % 6]
-                else:
-                    activity_name = (
-                        f"{rng.choice(names.ACTIVITY_WORDS)} {rng.choice(names.OBJECTS)}"
-                    )
-                start = rng.randint(1, 30)
-                for seq in range(start, start + rng.randint(1, 8)):
-                    if made >= share:
-                        break
-                    name = f"{rng.choice(names.WORKS)} {rng.choice(names.OBJECTS)}"
+            while made < share and pool:
+                support = [a for a in pool if a.split(".")[2] == "01"]
+                others = [a for a in pool if a.split(".")[2] != "01"]
+                group = support if (rng.random() < 0.2 and support) or not others else others
+                activity = group[rng.randrange(len(group))]
+                run = pool[activity][: rng.randint(1, 8)]
+                del pool[activity][: len(run)]
+                if not pool[activity]:
+                    del pool[activity]
+                for entry in run[: share - made]:
+                    if self.level_digit == 1:
+                        entry = entry.provincial()
                     entries.append(
                         CatalogueEntry(
                             index,
-                            program,
-                            program_name,
-                            activity,
-                            activity_name,
-                            f"{activity}.{seq:04d}",
-                            name,
+                            entry.program,
+                            entry.program_name,
+                            entry.activity,
+                            entry.activity_name,
+                            entry.code,
+                            entry.name,
                         )
                     )
                     made += 1
+            carried = share - made
         return entries
 
     def build(self) -> list[RegionYear]:

@@ -33,7 +33,11 @@ class YearBuilder:
         self.rng = random.Random(f"{region.seed}/{region.region}/{fy}")
         self.ry = RegionYear(region.region, fy, cutoff)
         lo, hi = region.plan.seeds
-        self.k = {code: self.rng.randint(lo, hi) for code in rules.RULES}
+        self.k = {
+            code: self.rng.randint(lo, hi)
+            for code in rules.RULES
+            if code not in rules.DERIVED_SEEDS
+        }
         if not closed:
             self.k["INDICATOR_BELOW_TARGET"] = 0  # no realisation before year end
         year_index = sorted(region.fiscal_years).index(fy)

@@ -8,6 +8,10 @@ from decimal import Decimal
 
 from estate import names
 
+# The Pemda of flavour D: a regency whose finance database the other flavours do not
+# share (Renja, DPA and SP2D in one database, no hierarchy tables).
+FLAVOUR_D_REGION = "53.18"  # Kabupaten Sumba Barat Daya
+
 
 def flavour_of(region: str) -> str:
     if region == "53":
@@ -16,7 +20,15 @@ def flavour_of(region: str) -> str:
         return "B"
     if region == "53.71":
         return "C"
+    if region == FLAVOUR_D_REGION:
+        return "D"
     return "ABC"[names.REGION_INDEX[region] % 3]
+
+
+def procurement_flavour(region: str) -> str:
+    """The shape of the Pemda's SiRUP/SPSE database: D's LPSE runs the national SPSE (A)."""
+    flavour = flavour_of(region)
+    return "A" if flavour == "D" else flavour
 
 
 def segments(code: str) -> list[str]:
@@ -29,6 +41,8 @@ def code_as(code: str, flavour: str) -> str:
         return ".".join(str(int(s)) for s in segments(code))
     if flavour == "C":
         return ". ".join(segments(code))
+    if flavour == "D":
+        return " ".join(str(int(s)) for s in segments(code))
     return code
 
 

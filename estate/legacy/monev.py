@@ -43,6 +43,23 @@ MONEV_LAYOUT: dict[str, dict[str, Any]] = {
         "year_cell": "B4",
         "columns": ["Kode", "Sub Kegiatan", "Periode", "Fisik", "Keuangan", "Kendala"],
     },
+    # A CSV export (`;`, as an Indonesian spreadsheet saves it): one line per sub kegiatan
+    # and quarter, the year and OPD on every line, the quarter as 1–4.
+    "D": {
+        "header_row": 1,
+        "year_cell": None,
+        "columns": [
+            "Tahun",
+            "Kode SKPD",
+            "Nama SKPD",
+            "Kode Sub Kegiatan",
+            "Nama Sub Kegiatan",
+            "Triwulan",
+            "Realisasi Fisik (%)",
+            "Realisasi Keuangan (%)",
+            "Permasalahan",
+        ],
+    },
 }
 
 
@@ -62,6 +79,9 @@ def monev_workbooks(region: str, years: Sequence[RegionYear]) -> list[Workbook]:
             if not reports:
                 continue
             region_name = names.REGION_NAMES[region]
+            if f == "D":
+                out.append(_csv_export(ry, opd, reports, names_by_code))
+                continue
             if f == "A":
                 rows: list[list[Any]] = [
                     ["FORM A - LAPORAN REALISASI FISIK DAN KEUANGAN SUB KEGIATAN"],
@@ -133,3 +153,25 @@ def monev_workbooks(region: str, years: Sequence[RegionYear]) -> list[Workbook]:
                     )
             out.append(Workbook(f"{ry.fiscal_year}_{opd.short.lower()}.xlsx", rows))
     return out
+
+
+def _csv_export(
+    ry: RegionYear, opd: Any, reports: Sequence[Any], sa_names: dict[str, str]
+) -> Workbook:
+    """Flavour D: the OPD's e-Monev export of the year as CSV (percentages as `45,5`)."""
+    rows: list[list[Any]] = [list(MONEV_LAYOUT["D"]["columns"])]
+    for rep in reports:
+        rows.append(
+            [
+                str(ry.fiscal_year),
+                code_as(opd.code, "D"),
+                opd.name,
+                code_as(rep.sa_code, "D"),
+                sa_names.get(rep.sa_code, ""),
+                str(rep.quarter),
+                percent_text(rep.physical),
+                percent_text(rep.financial),
+                rep.problems or "",
+            ]
+        )
+    return Workbook(f"{ry.fiscal_year}_{opd.short.lower()}.csv", rows)

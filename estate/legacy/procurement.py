@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 
 from estate import names
-from estate.legacy.formats import dmy, flavour_of, money, npwp_text
+from estate.legacy.formats import dmy, money, npwp_text, procurement_flavour
 from estate.legacy.tables import Clock, Table
 from estate.model import RegionYear
 
@@ -16,7 +16,7 @@ from estate.model import RegionYear
 def procurement_tables(region: str, years: Sequence[RegionYear], seed: int) -> list[Table]:
     """The same SiRUP/SPSE schema everywhere (a national system); regencies export dates as
     dd-mm-yyyy text (B) or flag winners with Ya/Tidak and format NPWPs (C)."""
-    f = flavour_of(region)
+    f = procurement_flavour(region)
     clock = Clock(random.Random(f"{seed}/{region}/procurement"))
     day_kind = "text" if f == "B" else "date"
     win_kind = {"A": "bool", "B": "smallint", "C": "text"}[f]

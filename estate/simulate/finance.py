@@ -13,6 +13,8 @@ from estate import names
 from estate.legacy.formats import code_as
 from estate.simulate.change import SimChange
 from estate.simulate.formats import (
+    D_UNSTAMPED,
+    D_UPDATED,
     HUNDRED,
     OPD_BY_CODE,
     SP2D,
@@ -202,16 +204,28 @@ async def insert_sp2d(
         shape.number: number,
         shape.day: finance_day(f, today),
         shape.amount: finance_amount(f, amount),
-        shape.kind: kind,
         shape.account: finance_account(f, account),
         shape.sa: code_as(sa, f),
         shape.payee: payee,
         shape.npwp: finance_npwp(f, npwp),
         shape.contract: contract,
     }
+    if shape.kind is not None:
+        values[shape.kind] = kind
+    if shape.opd is not None:
+        renja = await finance.fetch(
+            "SELECT kd_skpd FROM renja WHERE tahun = ? AND kd_sub_kegiatan = ?",
+            sim.fiscal_year,
+            code_as(sa, f),
+        )
+        values[shape.opd] = renja[0][0] if renja else None
     watermark = finance.source.watermark("sp2d")
     if watermark is not None:
         values[watermark] = sim.next_stamp(moment, await finance.max_watermark("sp2d"))
+    elif f == "D":
+        # The application stamps most SP2D it writes, not all: a watermark on the column
+        # would miss these (the mapping reads the table by keyed diff).
+        values[D_UPDATED] = None if sim.rng.random() < D_UNSTAMPED else moment
     columns = ", ".join(values)
     marks = ", ".join("?" for _ in values)
     await finance.execute(f"INSERT INTO sp2d ({columns}) VALUES ({marks})", *values.values())

@@ -24,16 +24,17 @@ LEADING_NUMBER = re.compile(r"\s*(\d+)")
 
 @dataclass(frozen=True)
 class Sp2dShape:
-    id: str | None  # integer id column (A, B); C has none
+    id: str | None  # integer id column (A, B, D); C has none
     number: str
     day: str
     amount: str
-    kind: str
+    kind: str | None  # D has none: the kind is inside the number
     account: str
     sa: str
     payee: str
     npwp: str
     contract: str
+    opd: str | None = None  # D names the OPD on each SP2D
 
 
 SP2D = {
@@ -73,13 +74,30 @@ SP2D = {
         "npwp_penerima",
         "no_kontrak",
     ),
+    "D": Sp2dShape(
+        "id",
+        "no_sp2d",
+        "tgl_sp2d",
+        "nilai",
+        None,
+        "kd_rekening",
+        "kd_sub_kegiatan",
+        "nm_penerima",
+        "npwp",
+        "no_kontrak",
+        "kd_skpd",
+    ),
 }
 B_ACCOUNT_PARTS = ", ".join(f"kd_rek_{n}" for n in range(1, 7))
 DPA_SQL = {
     "A": "SELECT kd_sub_keg, kode_akun, nilai, no_dpa FROM dpa_rinci WHERE tahun = ?",
     "B": f"SELECT kd_sub_keg, {B_ACCOUNT_PARTS}, nilai, no_dpa FROM dpa_rinci WHERE tahun = ?",
     "C": "SELECT kd_sub_keg, kode_rekening, pagu, no_dpa FROM dpa_rinci WHERE tahun = ?",
+    "D": "SELECT kd_sub_kegiatan, kd_rekening, nilai, no_dpa FROM dpa WHERE tahun = ?",
 }
+# Flavour D's application writes `tgl_update` on most rows, not all (estate/legacy/finance.py).
+D_UPDATED = "tgl_update"
+D_UNSTAMPED = 0.3  # of the SP2D the simulator writes: left without an update time
 
 
 def known_flavour(flavour: str) -> str:
@@ -88,18 +106,23 @@ def known_flavour(flavour: str) -> str:
     return flavour
 
 
+def procurement_shape(flavour: str) -> str:
+    """The flavour a Pemda's SiRUP/SPSE database is written in: D's is the national A."""
+    return "A" if flavour == "D" else flavour
+
+
 def finance_amount(flavour: str, amount: int) -> Any:
-    return rupiah_text(amount) if flavour == "B" else Decimal(amount)
+    return rupiah_text(amount) if flavour in ("B", "D") else Decimal(amount)
 
 
 def finance_day(flavour: str, day: date) -> Any:
-    return dmy(day) if flavour == "B" else day
+    return dmy(day) if flavour in ("B", "D") else day
 
 
 def finance_account(flavour: str, account: str) -> str:
     """A canonical account code as the finance database writes it in `sp2d`."""
-    if flavour == "B":
-        return code_as(account, "B")
+    if flavour in ("B", "D"):
+        return code_as(account, flavour)
     if flavour == "C":
         return account.replace(".", "")
     return account
@@ -114,7 +137,7 @@ def canonical_account(flavour: str, raw: str) -> str:
 def finance_npwp(flavour: str, digits: str | None) -> str | None:
     if digits is None:
         return None
-    return npwp_text(digits) if flavour == "B" else digits
+    return npwp_text(digits) if flavour in ("B", "D") else digits
 
 
 def procurement_day(flavour: str, day: date) -> Any:

@@ -4,6 +4,7 @@ report per sub kegiatan, and the monev change (progress raised, or the next quar
 from __future__ import annotations
 
 import asyncio
+import csv
 import os
 import re
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from estate.legacy.monev import MONEV_LAYOUT
 from estate.simulate.change import SimChange
 from estate.simulate.formats import HUNDRED, percent
 from estate.simulate.sources import ManifestRegion
+from estate.writers import write_csv
 
 if TYPE_CHECKING:
     from estate.simulate.simulator import Simulator
@@ -51,6 +53,10 @@ class Sheet:
 
 
 def _read_sheet(path: Path) -> Sheet:
+    if path.suffix == ".csv":  # flavour D's export: `;`-separated, every value text
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            lines = [list(row) for row in csv.reader(handle, delimiter=";")]
+        return Sheet(path, path.stem, lines)
     wb = load_workbook(path, read_only=True, data_only=True)
     try:
         ws = wb["Form A"] if "Form A" in wb.sheetnames else wb.worksheets[0]
@@ -72,15 +78,19 @@ def _signature(path: Path) -> tuple[int, int]:
 
 
 def _write_sheet(sheet: Sheet) -> tuple[int, int]:
-    """Write the workbook as the generator does, to a temporary file in the same folder (not
-    matching `*.xlsx`, so no reader picks it up), then put it in place with os.replace."""
-    wb = XlsxWorkbook(write_only=True)
-    ws = wb.create_sheet(sheet.name)
-    for row in sheet.rows:
-        ws.append(row)
+    """Write the workbook (or CSV export) as the generator does, to a temporary file in the
+    same folder (not matching `*.xlsx` or `*.csv`, so no reader picks it up), then put it in
+    place with os.replace."""
     temporary = sheet.path.with_name(f".{sheet.path.name}.{os.getpid()}.tmp")
     try:
-        wb.save(temporary)
+        if sheet.path.suffix == ".csv":
+            write_csv(temporary, sheet.rows)
+        else:
+            wb = XlsxWorkbook(write_only=True)
+            ws = wb.create_sheet(sheet.name)
+            for row in sheet.rows:
+                ws.append(row)
+            wb.save(temporary)
         with open(temporary, "rb") as file:
             os.fsync(file.fileno())
         os.replace(temporary, sheet.path)
@@ -92,7 +102,7 @@ def _write_sheet(sheet: Sheet) -> tuple[int, int]:
 @dataclass(frozen=True)
 class Layout:
     header_row: int  # 1-based
-    year_cell: tuple[int, int]  # 0-based (row, column)
+    year_cell: tuple[int, int] | None  # 0-based (row, column); None: a year column (D)
     numbered: bool  # a "No" column first
     code: int
     name: int
@@ -100,10 +110,14 @@ class Layout:
     physical: int
     financial: int
     problems: int
+    year_column: int | None = None  # D: the year on every line
+    quarter_only: bool = False  # D: the period written as the quarter, 1–4
 
     @classmethod
     def of(cls, flavour: str) -> Layout:
         layout = MONEV_LAYOUT[flavour]
+        if flavour == "D":
+            return cls(1, None, False, 3, 4, 5, 6, 7, 8, year_column=0, quarter_only=True)
         cell = str(layout["year_cell"])
         column = ord(cell[0].upper()) - ord("A")
         year_cell = (int(cell[1:]) - 1, column)
@@ -142,18 +156,23 @@ class Workbooks:
     def paths(self, region: ManifestRegion) -> list[Path]:
         if region.monev is None or region.monev.path is None:
             return []
-        return sorted(region.monev.path.glob(f"{self.fiscal_year}_*.xlsx"))
+        extension = "csv" if region.monev.kind == "csv" else "xlsx"
+        return sorted(region.monev.path.glob(f"{self.fiscal_year}_*.{extension}"))
 
     def reports(self, sheet: Sheet, layout: Layout) -> dict[str, tuple[int, Report]]:
         """Canonical sa code → (row index, its latest report) of a workbook of the year."""
-        year_row, year_column = layout.year_cell
-        year = _cell(sheet.rows[year_row], year_column) if year_row < len(sheet.rows) else None
-        if year is None or str(year).strip() != str(self.fiscal_year):
-            return {}
+        if layout.year_cell is not None:
+            year_row, year_column = layout.year_cell
+            year = _cell(sheet.rows[year_row], year_column) if year_row < len(sheet.rows) else None
+            if year is None or str(year).strip() != str(self.fiscal_year):
+                return {}
         latest: dict[str, tuple[int, Report]] = {}
         for index in layout.data_rows(sheet):
             row = sheet.rows[index]
-            period = PERIOD.fullmatch(str(_cell(row, layout.period) or "").strip())
+            written = str(_cell(row, layout.period) or "").strip()
+            if layout.year_column is not None:
+                written = f"{str(_cell(row, layout.year_column) or '').strip()}-Q{written}"
+            period = PERIOD.fullmatch(written)
             code = _cell(row, layout.code)
             if period is None or code is None or int(period.group(1)) != self.fiscal_year:
                 continue
@@ -272,8 +291,8 @@ def monev_row(
 ) -> list[Any]:
     width = layout.problems + 1
     row = (list(template) + [None] * width)[:width]
-    row[layout.period] = period
-    if flavour == "B":
+    row[layout.period] = period.rsplit("Q", 1)[-1] if layout.quarter_only else period
+    if flavour in ("B", "D"):
         row[layout.physical] = percent_text(physical)
         row[layout.financial] = percent_text(financial)
     else:

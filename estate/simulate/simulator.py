@@ -198,6 +198,9 @@ class Simulator:
                     async with finance.transaction():
                         if source.watermark("sp2d"):
                             self._observe(await finance.max_watermark("sp2d"))
+                        elif finance.flavour == "D":  # its update column, where it is set
+                            rows = await finance.fetch("SELECT max(tgl_update) FROM sp2d")
+                            self._observe(as_datetime(rows[0][0]) if rows else None)
                         elif finance.flavour != "B":  # no watermark (C): the latest SP2D date
                             day = SP2D[finance.flavour].day
                             rows = await finance.fetch(f"SELECT max({day}) FROM sp2d")

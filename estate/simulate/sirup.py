@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.codes import normalise_sub_activity_code, split_mak
 from estate import names
-from estate.simulate.formats import legacy_date, procurement_day, rupiah
+from estate.simulate.formats import legacy_date, procurement_day, procurement_shape, rupiah
 from estate.simulate.reads import has_table, read_dpa_lines
 from estate.simulate.sources import ManifestRegion
 
@@ -77,7 +77,7 @@ async def publish_package(
     DPA (finance database): None without one."""
     if region.finance is None:
         return None
-    rng, f, fy = sim.rng, region.flavour, sim.fiscal_year
+    rng, f, fy = sim.rng, procurement_shape(region.flavour), sim.fiscal_year
     finance = sim.finance_db(region.finance)
     async with finance.transaction():
         dpa_rows = await read_dpa_lines(finance, sim.fiscal_year)

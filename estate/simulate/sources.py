@@ -92,7 +92,7 @@ def read_estate(data_dir: Path) -> tuple[int, date, list[ManifestRegion]]:
                 relative = str(entry["url"]).removeprefix("sqlite:///").split("?", 1)[0]
                 file = Path(relative)
                 path = (file if file.is_absolute() else mapping.parent / file).resolve()
-            elif kind == "xlsx":
+            elif kind in ("xlsx", "csv"):
                 path = (data_dir / entry["path"]).parent
             flavour = known_flavour(str(entry["flavour"]))
         except (KeyError, TypeError) as exc:
@@ -105,7 +105,7 @@ def read_estate(data_dir: Path) -> tuple[int, date, list[ManifestRegion]]:
             url=entry.get("url"),
             database=entry.get("database"),
             path=path,
-            watermarks=_mapping_watermarks(mapping) if kind != "xlsx" else {},
+            watermarks=_mapping_watermarks(mapping) if kind not in ("xlsx", "csv") else {},
         )
         flavours[region] = flavour
     order = [str(r) for r in manifest.get("regions", [])]

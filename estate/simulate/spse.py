@@ -18,6 +18,7 @@ from estate.simulate.formats import (
     number_seq,
     procurement_day,
     procurement_npwp,
+    procurement_shape,
     rupiah,
     winner_flag,
 )
@@ -60,7 +61,7 @@ async def tender_announced(
     further package on a mak that already has one, within 97% of its DPA line."""
     if region.procurement is None:
         return None
-    rng, f, fy = sim.rng, region.flavour, sim.fiscal_year
+    rng, f, fy = sim.rng, procurement_shape(region.flavour), sim.fiscal_year
     window = rng.randint(*BID_WINDOW)
     announced = today - timedelta(days=window + rng.randint(*EVALUATED_AFTER))
     closes = announced + timedelta(days=window)
@@ -290,7 +291,7 @@ async def award(
     sim: Simulator, conn: Any, region: ManifestRegion, tender: Any, today: date, moment: datetime
 ) -> tuple[str, str] | None:
     """Award one running tender, if it can be done cleanly today: (key, summary)."""
-    rng, f = sim.rng, region.flavour
+    rng, f = sim.rng, procurement_shape(region.flavour)
     code = int(tender["kd_tender"])
     hps = rupiah(tender["hps"])
     announced = legacy_date(tender["tgl_pengumuman_tender"])
@@ -403,7 +404,7 @@ async def amendment(
     paid stays under 85% of both the old and the new effective value."""
     if region.procurement is None:
         return None
-    rng, f = sim.rng, region.flavour
+    rng, f = sim.rng, procurement_shape(region.flavour)
     paid: dict[str, int] = {}
     if region.finance is not None:
         finance = sim.finance_db(region.finance)

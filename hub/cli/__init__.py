@@ -12,6 +12,8 @@ from hub.cli.demo import demo
 from hub.cli.estate import estate_app
 from hub.cli.export import export_app
 from hub.cli.keys import audit_app, keys_app
+from hub.cli.reference import reference_app
+from hub.cli.scaffold import sources_scaffold
 from hub.cli.serve import schema_command, serve
 from hub.cli.store import migrate_command, seed
 from hub.cli.sync import discrepancies_command, sources_app, sync_command
@@ -31,6 +33,7 @@ app.command("migrate", short_help="Bring the store's tables to the latest revisi
 )
 app.command(short_help="Fill an empty store with a synthetic province.")(seed)
 app.add_typer(sources_app, name="sources")
+app.add_typer(reference_app, name="reference")
 app.command("sync", short_help="Sync the store from the sources; exit 1 if one is DOWN.")(
     sync_command
 )
@@ -43,4 +46,4 @@ app.add_typer(estate_app, name="estate")
 app.add_typer(export_app, name="export")
 app.command("schema", short_help="Print the GraphQL schema (SDL).")(schema_command)
 
-__all__ = ["app"]
+__all__ = ["app", "sources_scaffold"]

@@ -55,23 +55,35 @@ def sync_progress(source_ids: Sequence[str]) -> Iterator[ProgressCallback]:
             progress.update(task, total=max(base[source], 1), completed=max(base[source], 1))
 
 
+REPORT_COLUMNS = ("read", "created", "updated", "deleted", "from queue", "waiting", "s")
+
+
 def report_table(reports: Sequence[SourceReport]) -> Table:
+    """Per source: rows read from it; created, updated and deleted (those stored from the
+    waiting queue included, and counted again in "from queue"); rows still waiting."""
     table = Table(title="sync", title_justify="left")
-    for name in ("source", "status", "read", "created", "updated", "deleted", "waiting", "s"):
+    for name in ("source", "status", *REPORT_COLUMNS):
         table.add_column(name, justify="left" if name in ("source", "status") else "right")
-    table.add_column("error", overflow="fold")
+    table.add_column("error / made for the rows", overflow="fold")
     for r in reports:
         style = STATUS_STYLE.get(r.status, "")
+        queue = [s for s in r.streams if s.mode == "waiting"]
+        derived: dict[str, int] = {}
+        for stream in r.streams:
+            for entity, n in stream.derived.items():
+                derived[entity] = derived.get(entity, 0) + n
+        made = ", ".join(f"{n:,} {entity}" for entity, n in sorted(derived.items()))
         table.add_row(
             r.source,
             f"[{style}]{r.status}[/]" if style else r.status,
-            f"{sum(s.read for s in r.streams):,}",
+            f"{r.read:,}",
             f"{sum(s.created for s in r.streams):,}",
             f"{sum(s.updated for s in r.streams):,}",
             f"{sum(s.deleted for s in r.streams):,}",
+            f"{sum(s.created + s.updated for s in queue):,}",
             f"{r.waiting:,}",
             f"{r.seconds:.1f}",
-            r.error or "",
+            r.error or (f"made: {made}" if made else ""),
         )
     return table
 
@@ -103,23 +115,39 @@ def _ago(when: datetime | None) -> str:
     return f"{seconds // 86400} d ago"
 
 
+def last_run(read: int | None, stored: int | None) -> str:
+    """Whether the last run stored anything: "stored 5 of 12 read", "stored nothing"."""
+    if read is None or stored is None:
+        return "never ran"
+    if read and not stored:
+        return f"[yellow]stored nothing of {read:,} read[/]"
+    return f"stored {stored:,} of {read:,} read"
+
+
 def sources_table(rows: Sequence[Mapping[str, Any]]) -> Table:
-    """Configured sources and their health as the store records it."""
+    """Configured sources and their health as the store records it: rows waiting and the
+    commonest reasons, and whether the last run stored anything."""
     table = Table(title="sources", title_justify="left")
-    for name in ("source", "kind", "status", "stale", "last success", "rows", "waiting"):
+    names = ("source", "kind", "status", "stale", "last success", "last run", "rows", "waiting")
+    for name in names:
         table.add_column(name, justify="right" if name in ("rows", "waiting") else "left")
-    table.add_column("entities / last error", overflow="fold")
+    table.add_column("entities / last error / why rows wait", overflow="fold")
     for r in rows:
         status = r["status"]
         style = STATUS_STYLE.get(status, "")
+        reasons = r.get("waiting_reasons") or []
+        why = "; ".join(f"{x['count']:,} × {x['reason']} (e.g. {x['example']})" for x in reasons)
         table.add_row(
             r["id"],
             r["kind"],
             f"[{style}]{status}[/]" if style else status,
             "[yellow]yes[/]" if r["stale"] else "no",
             _ago(r["last_success_at"]),
+            last_run(r.get("last_run_read"), r.get("last_run_stored")),
             f"{r['rows']:,}",
             f"{r['waiting']:,}",
-            f"[red]{r['last_error']}[/]" if r["last_error"] else r["entities"],
+            f"[red]{r['last_error']}[/]"
+            if r["last_error"] and status == "DOWN"
+            else (why or r["entities"]),
         )
     return table

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import nullcontext
+from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -14,17 +15,19 @@ from hub.cli.common import (
     DataDir,
     Init,
     fail,
-    has_store,
     load_settings,
     load_sources,
     run_migrations,
     store,
+    with_conn,
 )
 from hub.db import asyncpg_dsn
 from hub.settings import Settings
 
 if TYPE_CHECKING:
-    from adapters.mapping import Config
+    import asyncpg
+
+    from adapters.mapping import Config, Problem, SourceMapping
     from hub.discrepancies.engine import DiscrepancyEngine, RunReport
     from hub.sync.reports import SourceReport
 
@@ -77,11 +80,35 @@ async def _source_health(url: str, config: Config, settings: Settings) -> list[d
                 "last_success_at": r["last_success_at"] if r else None,
                 "rows": r["rows"] if r else 0,
                 "waiting": r["waiting"] if r else 0,
+                "waiting_reasons": _json(r["waiting_reasons"]) if r else [],
+                "last_run_read": r["last_run_read"] if r else None,
+                "last_run_stored": r["last_run_stored"] if r else None,
                 "last_error": r["last_error"] if r else None,
                 "entities": ", ".join(sorted({e.spec.name for e in source.entities})),
             }
         )
     return rows
+
+
+def _json(value: object) -> list[dict[str, object]]:
+    import json
+
+    loaded = json.loads(value) if isinstance(value, str) else value
+    return list(loaded) if isinstance(loaded, list) else []
+
+
+# `rantai sync` exits with the worst status of the sources it synced.
+EXIT_OK, EXIT_DOWN, EXIT_DEGRADED = 0, 1, 3
+
+
+def exit_code(statuses: list[str]) -> int:
+    """0 when every source is OK (or busy in another process), 1 when one is DOWN, else 3
+    when one is DEGRADED (rows waiting: some of what it read is not in the store)."""
+    if "DOWN" in statuses:
+        return EXIT_DOWN
+    if "DEGRADED" in statuses:
+        return EXIT_DEGRADED
+    return EXIT_OK
 
 
 def sync_command(
@@ -101,7 +128,8 @@ def sync_command(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     init: Init = False,
 ) -> None:
-    """Sync the canonical store from the sources (incrementally); exit 1 if one is DOWN."""
+    """Sync the canonical store from the sources (incrementally). Exit 0 when every source is
+    OK, 1 when one is DOWN, 3 when one is DEGRADED (rows waiting for a parent or refused)."""
     from hub.cli.console import out, report_table
 
     settings = load_settings(data_dir, config)
@@ -118,8 +146,9 @@ def sync_command(
     out.print(report_table(reports))
     if checked is not None:
         typer.echo(discrepancy_line(checked))
-    if any(r.status == "DOWN" for r in reports):
-        raise typer.Exit(code=1)
+    code = exit_code([r.status for r in reports])
+    if code:
+        raise typer.Exit(code=code)
 
 
 def discrepancy_line(report: RunReport) -> str:
@@ -215,25 +244,42 @@ async def _discrepancies(
 
 
 @sources_app.command("check", short_help="Connect to every source and check its mapping.")
-def sources_check(data_dir: DataDir = None, config: ConfigFile = None) -> None:
-    """Connect to every source and check its mapping; print file:line: reason for each
-    problem and exit 1 if there is any."""
+def sources_check(data_dir: DataDir = None, config: ConfigFile = None, init: Init = False) -> None:
+    """Connect to every source and check its mapping, then a sample of its rows against the
+    store and the reference data: the rows that would wait, per reason, with the mapping line
+    to change. Prints file:line: reason for each problem (and file:line: warning: … for what
+    would not stop a sync) and exits 1 if there is any problem."""
     from adapters.check import check_all
 
     settings = load_settings(data_dir, config)
     loaded = load_sources(settings)
-    # Legacy databases of the demo estate may live in the embedded server: keep it up.
-    embedded = settings.database_url is None and has_store(settings.data_dir)
-    with store(settings) if embedded else nullcontext():
+    with store(settings, create=init) as url:
+        run_migrations(url)
         results = asyncio.run(check_all(list(loaded.sources)))
+        clean = [s for s in loaded.sources if not [p for p in results[s.id] if not p.warning]]
+        if clean:
+            found = asyncio.run(with_conn(url, partial(_preflight, clean)))
+            for source_id, problems in found.items():
+                results[source_id] += problems
     failed = 0
     for source_id, problems in results.items():
-        if problems:
+        for problem in problems:
+            typer.echo(str(problem), err=True)
+        errors = [p for p in problems if not p.warning]
+        if errors:
             failed += 1
-            for problem in problems:
-                typer.echo(str(problem), err=True)
         else:
-            typer.echo(f"ok  {source_id}")
+            warned = len(problems)
+            plural = "" if warned == 1 else "s"
+            typer.echo(f"ok  {source_id}" + (f" ({warned} warning{plural})" if warned else ""))
     if failed:
         typer.echo(f"{failed} of {len(results)} sources have problems", err=True)
         raise typer.Exit(code=1)
+
+
+async def _preflight(
+    sources: list[SourceMapping], conn: asyncpg.Connection
+) -> dict[str, list[Problem]]:
+    from hub.sync.preflight import preflight
+
+    return await preflight(conn, sources)

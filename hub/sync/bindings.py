@@ -300,7 +300,7 @@ BINDINGS: tuple[Binding, ...] = (
         "BudgetLine",
         ("region_id", "fiscal_year", "sub_activity_code", "account_code"),
         _same("fiscal_year", "sub_activity_code", "account_code", "account_name", "amount")
-        | _same("dpa_number"),
+        | _same("dpa_number", "opd_code"),
         (REGION_REF,),
         context=_BY_SUB_ACTIVITY.format(table="budget_line"),
     ),
@@ -409,7 +409,8 @@ BINDINGS: tuple[Binding, ...] = (
         "Payment",
         ("region_id", "fiscal_year", "sp2d_number"),
         _same("fiscal_year", "sp2d_number", "paid_on", "amount", "kind", "account_code")
-        | _same("sub_activity_code", "contract_number", "payee_name", "payee_tax_id"),
+        | _same("sub_activity_code", "contract_number", "payee_name", "payee_tax_id")
+        | _same("opd_code"),
         (REGION_REF,),
         context=_BY_SUB_ACTIVITY.format(table="payment"),
     ),

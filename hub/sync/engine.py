@@ -38,6 +38,7 @@ from hub.db import PgConnection, asyncpg_dsn
 from hub.events.broker import Broker, PostgresBroker, broker_for
 from hub.sync import health, state
 from hub.sync.bindings import BY_ENTITY, DETACHED, ORDER, WAVE_OF_ENTITY, Binding
+from hub.sync.reference import derived_entities
 from hub.sync.relink import resolve_links
 from hub.sync.reports import ProgressCallback, SourceReport, StreamReport, SyncProgress
 from hub.sync.streams import fingerprint, stream_id, to_items
@@ -219,7 +220,9 @@ class SyncEngine:
             async with asyncio.timeout(source.config.timeout_seconds):
                 await adapter.open()
             writer = Writer(conn, source.id)
+            writer.enrich.derive = derived_entities(e.spec.name for e in source.entities)
             run = SourceRun(source, report, full, fingerprint(source), conn, writer, adapter)
+            await self._own_region(run)
             await self._streams(run)
             # Read again which entities have waiting rows: the DETACHED streams' writers
             # may have added some.
@@ -237,6 +240,24 @@ class SyncEngine:
                 except Exception:
                     log.debug("closing %s failed", source.id, exc_info=True)
         await health.record_health(conn, source.id, report)
+
+    async def _own_region(self, run: SourceRun) -> None:
+        """The source's Pemda exists before its rows: from the reference data if need be.
+        A `region` that is no Pemda of the reference data (or of the store) is the
+        source's error: nothing of it could be stored."""
+        code = run.source.region
+        if code is None:
+            return
+        enrich = run.writer.enrich
+        if not await enrich.region_exists(code):
+            raise AdapterError(
+                f"source {run.source.id}: region {code!r} is not a Pemda of the reference "
+                "data (Kemendagri codes: rantai reference)"
+            )
+        async with run.writer.transaction():
+            created = await enrich.ensure_regions(run.writer, [code])
+        if created:
+            await self._wake()
 
     async def _streams(self, run: SourceRun) -> None:
         source = run.source
@@ -509,7 +530,11 @@ class SyncEngine:
             return
         run.writer.resolver.forget()
         for entity in sorted(waiting, key=lambda e: ORDER.get(e, 99)):
-            await self._apply(run, BY_ENTITY[entity], waiting[entity], None, None)
+            # Counted in the report as a stream of its own: rows stored from the queue.
+            stream = StreamReport(f"{entity}:(waiting)", entity, "waiting")
+            outcome = await self._apply(run, BY_ENTITY[entity], waiting[entity], None, None)
+            stream.count(outcome, len(waiting[entity]))
+            run.report.streams.append(stream)
 
     def _progress(self, event: SyncProgress) -> None:
         if self.on_progress is not None:

@@ -2,12 +2,19 @@
 
 OK: read in full, nothing waiting. DEGRADED: read, but some rows wait in sync_pending (for
 a parent, or with a value the store refuses). DOWN: unreachable, a missing table, or no
-answer within `timeout_seconds`; its rows keep being served, marked stale.
+answer within `timeout_seconds`; its rows keep being served, marked stale. A run that read
+rows and stored none of them (everything waits) is DEGRADED and no success: the source's
+last success stays where it was, and its rows are stale (hub/store/freshness.py).
+
+The rows waiting are counted by the kind of their reason ("unknown activity", "bad row:
+kind"), with one full reason as an example: `rantai sources`, `Source.waitingReasons`.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from collections.abc import Sequence
 
 from adapters.mapping import SourceMapping
@@ -64,6 +71,7 @@ async def record_health(conn: PgConnection, source_id: str, report: SourceReport
         "GROUP BY reason ORDER BY n DESC, reason",
         source_id,
     )
+    reasons = commonest_reasons([(r["reason"], r["n"]) for r in waiting])
     report.waiting = sum(r["n"] for r in waiting)
     failed = [f"{s.stream}: {s.error}" for s in report.streams if s.error]
     if report.error or failed:
@@ -71,15 +79,18 @@ async def record_health(conn: PgConnection, source_id: str, report: SourceReport
         report.error = "; ".join(([report.error] if report.error else []) + failed)
     elif report.waiting:
         report.status = "DEGRADED"
-        shown = "; ".join(f"{r['n']} × {r['reason']}" for r in waiting[:3])
-        report.error = f"{report.waiting} rows waiting: {shown}"
+        shown = "; ".join(f"{r['count']} × {r['reason']} (e.g. {r['example']})" for r in reasons)
+        stored = "nothing stored: " if report.stored_nothing else ""
+        report.error = f"{stored}{report.waiting} rows waiting: {shown}"
     else:
         report.status = "OK"
+    success = report.status != "DOWN" and not report.stored_nothing
     await conn.execute(
         """
         UPDATE source SET status = $2::text, last_synced_at = now(),
-            last_success_at = CASE WHEN $2::text = 'DOWN' THEN last_success_at ELSE now() END,
-            last_error = $3, rows = $4, waiting = $5, last_run = $6::jsonb
+            last_success_at = CASE WHEN $7::bool THEN now() ELSE last_success_at END,
+            last_error = $3, rows = $4, waiting = $5, last_run = $6::jsonb,
+            waiting_reasons = $8::jsonb, last_run_read = $9, last_run_stored = $10
         WHERE id = $1
         """,
         source_id,
@@ -88,4 +99,31 @@ async def record_health(conn: PgConnection, source_id: str, report: SourceReport
         report.rows,
         report.waiting,
         json.dumps({s.stream: s.as_dict() for s in report.streams}),
+        success,
+        json.dumps(reasons),
+        report.read,
+        report.stored,
     )
+
+
+# "unknown activity 2025/1.03.10.2.01" → "unknown activity"; "bad row: kind: 'X' is not
+# one of …" → "bad row: kind"; "bad value: name: …" → "bad value: name".
+_KIND = re.compile(r"^(unknown \w+|bad (?:row|value): (?:no value for [\w, ]+|\w+))")
+
+
+def reason_kind(reason: str) -> str:
+    """What a waiting row's reason says, without the row's own values."""
+    match = _KIND.match(reason)
+    return match.group(1) if match else reason
+
+
+def commonest_reasons(counts: Sequence[tuple[str, int]], limit: int = 3) -> list[dict[str, object]]:
+    """The `limit` commonest kinds of reasons, each with its count and an example."""
+    by_kind: Counter[str] = Counter()
+    example: dict[str, str] = {}
+    for reason, n in counts:
+        kind = reason_kind(reason)
+        by_kind[kind] += n
+        example.setdefault(kind, reason)
+    ranked = sorted(by_kind.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    return [{"reason": k, "count": n, "example": example[k]} for k, n in ranked]

@@ -35,6 +35,7 @@ from hub.sync.bindings import (
 from hub.sync.coercion import Invalid, preparer
 from hub.sync.inserts import InsertPlan, insert_plan, stage_sql
 from hub.sync.links import DEPENDENTS, apply_link, resolve_rows
+from hub.sync.reference import Enrichment
 from hub.sync.types import TYPES
 
 log = logging.getLogger("rantai.sync")
@@ -72,6 +73,9 @@ class Outcome:
     stored_ids: list[int] = field(default_factory=list)  # rows this batch wrote or confirmed
     stored_keys: list[str] = field(default_factory=list)  # their source keys
     waiting: list[tuple[Item, str]] = field(default_factory=list)  # (item, reason)
+    # Rows made for this batch's rows, per entity: Pemda from the reference data, the OPD a
+    # row names, program and kegiatan from codes (hub/sync/reference.py).
+    derived: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: Outcome) -> None:
         self.created += other.created
@@ -81,6 +85,8 @@ class Outcome:
         self.stored_ids += other.stored_ids
         self.stored_keys += other.stored_keys
         self.waiting += other.waiting
+        for entity, n in other.derived.items():
+            self.derived[entity] = self.derived.get(entity, 0) + n
 
 
 def natural_key(binding: Binding, values: Mapping[str, Any], record: Record) -> str:
@@ -153,6 +159,8 @@ class Writer:
         self.dependent_moves: dict[tuple[str, str], int] = {}
         # Entities of this writer's source with rows in sync_pending (the engine's cache).
         self.waiting_entities: set[str] | None = None
+        # Pemda, names, OPD and parents the batches' rows need (hub/sync/reference.py).
+        self.enrich = Enrichment(conn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
@@ -202,6 +210,7 @@ class Writer:
 
     async def write(self, binding: Binding, items: Sequence[Item]) -> Outcome:
         outcome = Outcome()
+        items = await self.enrich.prepare(self, binding, items, outcome)
         rows: dict[tuple[Any, ...], tuple[Item, dict[str, Any]]] = {}
         prepared: list[tuple[Item, dict[str, Any], dict[str, Any]]] = []
         fields = preparer(binding)
@@ -245,6 +254,12 @@ class Writer:
             if ref.lookup == "vendor":
                 await self._ensure_vendors(binding, [(k, s) for k, _, _, s in keyed if k])
             found = await self.resolver.ids(ref.lookup, [k for k, *_ in keyed if k is not None])
+            missing = [(k, s) for k, _, _, s in keyed if k is not None and k not in found]
+            if missing and ref.lookup in self.enrich.derive:
+                derived = await self.enrich.derive_parents(self, ref.lookup, missing)
+                for entity, n in derived.items():
+                    outcome.derived[entity] = outcome.derived.get(entity, 0) + n
+                found = await self.resolver.ids(ref.lookup, [k for k, _ in missing])
             kept = []
             for key, item, values, scratch in keyed:
                 parent = found.get(key) if key is not None else None

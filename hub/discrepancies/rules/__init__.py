@@ -13,10 +13,11 @@ literals (they are validated when loaded, never user input at query time).
 
 The statements live in one module per group of families: `budget` (1, 2), `tenders` (3, 4,
 6, 7, 8), `bids` (7: bid prices against each other), `contracts` (5, 10, 11), `packages`
-(9, 13), `execution` (12); `sql` holds the pieces they share. This module declares each
-rule once, with its code, severity, the changes it depends on, and its place in the open
-vocabulary: the indicator codes of OCP's red-flag guide as cardinal numbers them
-(`indicators`), or why none matches (`no_indicator`).
+(9, 13), `execution` (12), `nomenclature` (14: codes against the reference data); `sql`
+holds the pieces they share. This module declares each rule once, with its code, severity,
+the changes it depends on, and its place in the open vocabulary: the indicator codes of
+OCP's red-flag guide as cardinal numbers them (`indicators`), or why none matches
+(`no_indicator`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from hub.discrepancies.rules.execution import (
     not_procured_by_q3,
     progress_behind_schedule,
 )
+from hub.discrepancies.rules.nomenclature import code_not_in_nomenclature
 from hub.discrepancies.rules.packages import published_value_changed, split_procurement
 from hub.discrepancies.rules.sql import PARTS
 from hub.discrepancies.rules.tenders import (
@@ -333,6 +335,15 @@ RULES: tuple[Rule, ...] = (
         PLAN | {"Indicator"},
         indicator_below_target,
         no_indicator=EXECUTION,
+    ),
+    Rule(
+        "CODE_NOT_IN_NOMENCLATURE",
+        14,
+        "WARNING",
+        "Kode di luar nomenklatur",
+        PLAN | {"Program", "Activity"},
+        code_not_in_nomenclature,
+        no_indicator=INDONESIAN_PLAN,
     ),
 )
 BY_CODE = {r.code: r for r in RULES}

@@ -125,6 +125,9 @@ class BudgetLineRow(Synced, table=True):
     account_name: str | None = None
     amount: Decimal = money()
     dpa_number: str | None = None
+    # The OPD (kd_skpd) when the source gives it: a line without its sub kegiatan still
+    # counts in that OPD's summary (ChainSummary.unlinkedAllocated).
+    opd_code: str | None = Field(default=None, sa_column=Column(String(40)))
 
 
 class VendorRow(Synced, table=True):
@@ -309,6 +312,7 @@ class PaymentRow(Synced, table=True):
     payee_vendor_id: int | None = fk("vendor.id", nullable=True, ondelete="SET NULL")
     payee_name: str | None = None
     payee_tax_id: str | None = None
+    opd_code: str | None = Field(default=None, sa_column=Column(String(40)))  # as budget_line
 
 
 class ProgressReportRow(Synced, table=True):

@@ -42,6 +42,15 @@ class SourceRow(SQLModel, table=True):
     freshness_seconds: int | None = Field(default=None, sa_column=Column(Integer))
     # Rows read but not stored: unconvertible, or waiting for a parent (sync_pending).
     waiting: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    # The commonest reasons rows wait, [{"reason": …, "count": n}], three at most.
+    waiting_reasons: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSONB, nullable=False, server_default="[]")
+    )
+    # Rows the last run read from the source, and those it stored (written or confirmed
+    # unchanged, from the source or from the waiting queue): a run that read rows and
+    # stored none left everything waiting, and its source is not fresh.
+    last_run_read: int | None = Field(default=None, sa_column=Column(BigInteger))
+    last_run_stored: int | None = Field(default=None, sa_column=Column(BigInteger))
     # Per entity counts of the last run: {"payment": {"read": 10, "created": 2, ...}}.
     last_run: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}")
