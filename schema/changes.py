@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -14,7 +14,7 @@ from strawberry.types.base import StrawberryList, StrawberryOptional
 from strawberry.types.lazy_type import LazyType
 
 from hub.errors import BadUserInput, ClientError, ErrorCode, Forbidden
-from hub.events.feed import ChangeFilter
+from hub.events.feed import ChangeFeed, ChangeFilter
 from hub.events.outbox import DISCREPANCY, OutboxEvent, parse_cursor, raised
 from hub.store.codec import global_id
 from hub.store.relations import T
@@ -223,18 +223,16 @@ class Subscription:
         filter: ChangeFilterInput | None = None,
         after: str | None = None,
     ) -> AsyncGenerator[ChangeEvent, None]:
+        # Checked before the stream is handed out (a plain coroutine returning it): a bad
+        # cursor or filter refuses the subscription itself, so its audit record says so.
         feed = info.context.feed
         if feed is None:
             raise StoreUnavailable("Live updates are not available on this endpoint.")
         position = parse_cursor(after) if after is not None else None
         scope = info.context.access.scope
         change_filter = (filter or ChangeFilterInput()).to_filter(scope)
-        async for event in feed.subscribe(change_filter, position):
-            # One object per event for all subscribers (it only carries the event's data).
-            root = event.memo.get("root")
-            if root is None:
-                root = event.memo["root"] = ChangeEvent.from_event(event)
-            yield root
+        await feed.check(position)
+        return _change_events(feed.subscribe(change_filter, position))
 
     @strawberry.subscription(
         description="Ketimpangan as the rules raise and resolve them, after each sync. "
@@ -257,31 +255,50 @@ class Subscription:
                 "connection_init. Their counts are public: summary.openDiscrepancies."
             )
         position = parse_cursor(after) if after is not None else None
-        change_filter = ChangeFilter(
-            region_code=f.region_code,
-            opd_code=f.opd_code,
-            entities=frozenset({DISCREPANCY}),
-            fiscal_year=f.fiscal_year,
-            scope=info.context.access.scope,
-        )
-        async for event in feed.subscribe(change_filter, position):
-            is_raised = raised(event.op, event.changed_fields)
-            if f.open is not None and f.open != is_raised:
-                continue
-            row = await _shared_row(info, event, "discrepancy", event.entity_id)
-            if row is None:  # deleted since, or outside the viewer's scope
-                continue
-            if f.rule is not None and row.rule != f.rule:
-                continue
-            if f.severity is not None and row.severity != f.severity.value:
-                continue
-            key = ("discrepancy-event", info.context.access.scope.cache_key)
-            root = event.memo.get(key)
-            if root is None:
-                root = event.memo[key] = DiscrepancyEvent(
-                    cursor=event.cursor,
-                    raised=is_raised,
-                    discrepancy=Discrepancy.from_row(row),
-                    event=event,
-                )
-            yield root
+        await feed.check(position)
+        return _discrepancy_events(info, feed, f, position)
+
+
+async def _change_events(events: AsyncIterator[OutboxEvent]) -> AsyncGenerator[ChangeEvent, None]:
+    async for event in events:
+        # One object per event for all subscribers (it only carries the event's data).
+        root = event.memo.get("root")
+        if root is None:
+            root = event.memo["root"] = ChangeEvent.from_event(event)
+        yield root
+
+
+async def _discrepancy_events(
+    info: strawberry.Info[Context, None],
+    feed: ChangeFeed,
+    f: DiscrepancyFilter,
+    position: int | None,
+) -> AsyncGenerator[DiscrepancyEvent, None]:
+    change_filter = ChangeFilter(
+        region_code=f.region_code,
+        opd_code=f.opd_code,
+        entities=frozenset({DISCREPANCY}),
+        fiscal_year=f.fiscal_year,
+        scope=info.context.access.scope,
+    )
+    async for event in feed.subscribe(change_filter, position):
+        is_raised = raised(event.op, event.changed_fields)
+        if f.open is not None and f.open != is_raised:
+            continue
+        row = await _shared_row(info, event, "discrepancy", event.entity_id)
+        if row is None:  # deleted since, or outside the viewer's scope
+            continue
+        if f.rule is not None and row.rule != f.rule:
+            continue
+        if f.severity is not None and row.severity != f.severity.value:
+            continue
+        key = ("discrepancy-event", info.context.access.scope.cache_key)
+        root = event.memo.get(key)
+        if root is None:
+            root = event.memo[key] = DiscrepancyEvent(
+                cursor=event.cursor,
+                raised=is_raised,
+                discrepancy=Discrepancy.from_row(row),
+                event=event,
+            )
+        yield root

@@ -169,7 +169,8 @@ async def test_a_fix_resolves_it_and_a_relapse_raises_it_again_live(estate: Esta
     key, number = await _contract_above(estate)
     [(hps, signed)] = await estate.fetch(
         """SELECT t.owner_estimate, c.original_value FROM contract c
-           JOIN tender t ON t.code = c.tender_code WHERE c.number = $1""",
+           JOIN tender t ON t.code = c.tender_code
+           WHERE c.number = $1 AND c.region_id = (SELECT id FROM region WHERE code = '53')""",
         number,
     )
     app = create_app(estate.store, Settings(database_url=estate.store))

@@ -189,6 +189,28 @@ async def test_subscribe_variables_are_audited_by_hash_and_size(hub: Served) -> 
     assert "yyyy" not in json.dumps(detail)
 
 
+async def test_a_subscription_refused_at_once_is_audited_with_its_code(hub: Served) -> None:
+    """A bad resume cursor refuses the subscription itself: the client gets the error as
+    the operation's answer, and the audit record says BAD_CURSOR, not a stream opened."""
+    ws = await hub.socket(hub.keys["province"])
+    payload = {"query": 'subscription { changes(after: "not-a-cursor") { entity } }'}
+    await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+    message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert message["type"] == "error"
+    assert message["payload"][0]["extensions"]["code"] == "BAD_CURSOR"
+    await ws.close()
+    conn = await asyncpg.connect(hub.dsn)
+    try:
+        detail = json.loads(
+            await conn.fetchval(
+                "SELECT detail FROM audit_log WHERE kind = 'subscribe' ORDER BY id DESC LIMIT 1"
+            )
+        )
+    finally:
+        await conn.close()
+    assert (detail["outcome"], detail["errors"]) == ("BAD_CURSOR", 1)
+
+
 # --- credentials on open sockets ------------------------------------------------------------
 
 

@@ -288,12 +288,9 @@ def test_config_lists_mappings_and_refuses_duplicates(tmp_path: Path) -> None:
     assert ("b.toml", 2, "source id 'bpkad-5301'") in reasons
 
 
-def run_cli(
-    *args: str, data_dir: Path, store: str | None = None
-) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, data_dir: Path, store: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "RANTAI_CONFIG"}
-    if store is not None:  # a database of the test's own, never the server's default one
-        env["RANTAI_DATABASE_URL"] = store
+    env["RANTAI_DATABASE_URL"] = store  # a database of the test's own, never the server's
     return subprocess.run(
         [sys.executable, "-m", "hub.cli", *args, "--data-dir", str(data_dir)],
         capture_output=True,
@@ -310,7 +307,7 @@ async def test_sources_check_command_exit_codes_and_lines(tmp_path: Path, server
     legacy_sqlite(tmp_path / "mappings")
     write(tmp_path / "mappings", VALID, "bpkad.toml")
     write(tmp_path, '[[source]]\nmapping = "mappings/*.toml"\n', "rantai.toml")
-    ok = run_cli("sources", "check", data_dir=tmp_path)
+    ok = run_cli("sources", "check", data_dir=tmp_path, store=store)
     assert ok.returncode == 0, ok.stderr
     # Its DPA line's sub kegiatan is planned nowhere: kept unlinked, a warning.
     assert ok.stdout.strip() == "ok  bpkad-5301 (1 warning)"
@@ -321,14 +318,14 @@ async def test_sources_check_command_exit_codes_and_lines(tmp_path: Path, server
     assert "NEVER_SYNCED" in listed.stdout  # configured, not synced yet
     bad = VALID.replace('account_name = "nm_rek"', 'account_name = "nama_rekening"')
     mapping = write(tmp_path / "mappings", bad, "bpkad.toml")
-    failed = run_cli("sources", "check", data_dir=tmp_path)
+    failed = run_cli("sources", "check", data_dir=tmp_path, store=store)
     assert failed.returncode == 1
     line = line_of(bad, "account_name")
     assert f"{mapping}:{line}: budget_line.account_name: dpa_rinci has no column" in failed.stderr
     invalid = write(
         tmp_path / "mappings", bad.replace('kind = "sqlite"', 'kind = "oracle"'), "bpkad.toml"
     )
-    refused = run_cli("sources", "check", data_dir=tmp_path)
+    refused = run_cli("sources", "check", data_dir=tmp_path, store=store)
     assert refused.returncode == 1
     assert f"{invalid}:4: kind must be one of" in refused.stderr
 

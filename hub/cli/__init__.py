@@ -34,7 +34,7 @@ app.command("migrate", short_help="Bring the store's tables to the latest revisi
 app.command(short_help="Fill an empty store with a synthetic province.")(seed)
 app.add_typer(sources_app, name="sources")
 app.add_typer(reference_app, name="reference")
-app.command("sync", short_help="Sync the store from the sources; exit 1 if one is DOWN.")(
+app.command("sync", short_help="Sync the store; exit 1 if a source is DOWN, 3 if DEGRADED.")(
     sync_command
 )
 app.command("discrepancies", short_help="Run the ketimpangan rules; print them per rule.")(

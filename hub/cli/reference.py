@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 reference_app = typer.Typer(
     help="Reference data: Kemendagri region codes and the nomenclature of urusan, bidang "
     "urusan, program, kegiatan and sub kegiatan.",
+    short_help="Reference data: Pemda codes and the planning nomenclature.",
     invoke_without_command=True,
 )
 
@@ -61,7 +62,9 @@ def reference_list(ctx: typer.Context, data_dir: DataDir = None) -> None:
     out.print(table)
 
 
-@reference_app.command("load")
+@reference_app.command(
+    "load", short_help="Load a newer edition of the region codes or nomenclature."
+)
 def reference_load(
     file: Annotated[
         Path,

@@ -46,7 +46,7 @@ def describe(result: Scaffold) -> str:
     return "\n".join(lines)
 
 
-@sources_app.command("scaffold")
+@sources_app.command("scaffold", short_help="Draft a mapping file from what a legacy source holds.")
 def sources_scaffold(
     url: Annotated[
         str | None,

@@ -220,14 +220,20 @@ class ChangeFeed:
                 if len(events) < PAGE:
                     return
 
-    async def subscribe(
-        self, change_filter: ChangeFilter, after: int | None
-    ) -> AsyncIterator[OutboxEvent]:
-        """Events after `after` (or from now), replayed then live, each exactly once."""
+    async def check(self, after: int | None) -> None:
+        """Refuse a resume position the outbox can no longer replay from (BAD_CURSOR), before
+        a subscription is accepted, so the refusal is the subscription's own answer."""
         await self._ready.wait()
         if after is not None:
             async with self._reading() as conn:
                 await check_cursor(conn, after)
+
+    async def subscribe(
+        self, change_filter: ChangeFilter, after: int | None
+    ) -> AsyncIterator[OutboxEvent]:
+        """Events after `after` (or from now), replayed then live, each exactly once. The
+        position is checked first (see `check`)."""
+        await self.check(after)
         subscriber = _Subscriber(change_filter)
         live_from = self.position  # registered in the same step: nothing falls between
         self._add(subscriber)
