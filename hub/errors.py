@@ -58,7 +58,7 @@ class ErrorCode(StrEnum):
     COST_LIMIT_EXCEEDED = (
         "COST_LIMIT_EXCEEDED",
         "The document expands to too many fields, or could return too many values for its "
-        "page sizes.",
+        "page sizes (fewer through the resolvers, when the compiled path does not answer it).",
     )
     # Arguments and variables
     BAD_USER_INPUT = (
@@ -97,7 +97,8 @@ class ErrorCode(StrEnum):
     )
     TOO_MANY_SUBSCRIPTIONS = (
         "TOO_MANY_SUBSCRIPTIONS",
-        "Too many operations at once on one WebSocket connection.",
+        "Too many operations at once on one WebSocket connection, or too many distinct "
+        "subscriptions from one address (over WebSocket and Server-Sent Events together).",
     )
     # The hub
     TIMEOUT = ("TIMEOUT", "The request ran longer than the execution limit and was stopped.")

@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     max_cost: int = Field(
         default=10_000_000, ge=1, description="Estimated values per request (list sizes × depth)."
     )
+    max_resolver_cost: int = Field(
+        default=500_000,
+        ge=1,
+        description="Estimated values per request answered by the resolvers, when the "
+        "compiled path does not answer it (their values are built one by one in Python).",
+    )
     max_variable_depth: int = Field(
         default=16, ge=2, description="Nesting of lists and objects in `variables`."
     )

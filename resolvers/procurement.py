@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,21 @@ class PackageQuery:
     opd_code: str | None = None
 
 
+def package_conditions(
+    p: Any, query: PackageQuery, value: Callable[[str, Any], Any] = lambda _, v: v
+) -> list[Any]:
+    """The WHERE conditions of a RUP package list (a province's region code includes its
+    regencies; with an OPD code, that OPD of the Pemda named). `value` makes each value
+    the statement's: itself here, a bound parameter on the compiled path."""
+    conditions = [p.c.fiscal_year == value("fiscal_year", query.fiscal_year)]
+    region = None if query.region_code is None else value("region_code", query.region_code)
+    if region is not None:
+        conditions.append(p.c.region_id.in_(region_and_children(region)))
+    if query.opd_code is not None:
+        conditions.append(p.c.opd_id.in_(opd_ids(value("opd_code", query.opd_code), region)))
+    return conditions
+
+
 async def package_page(
     access: DataAccess,
     settings: Settings,
@@ -44,15 +60,9 @@ async def package_page(
     first: int | None,
     after: str | None,
 ) -> Page:
-    """RUP packages of a fiscal year (a province's region code includes its regencies; with
-    an OPD code, that OPD of the Pemda named), by id."""
-    p = PACKAGE
-    conditions = [p.c.fiscal_year == query.fiscal_year]
-    if query.region_code is not None:
-        conditions.append(p.c.region_id.in_(region_and_children(query.region_code)))
-    if query.opd_code is not None:
-        conditions.append(p.c.opd_id.in_(opd_ids(query.opd_code, query.region_code)))
-    stmt = access.select(p).where(*conditions)
+    """RUP packages of a fiscal year (see `package_conditions`), by id."""
+    stmt = access.select(PACKAGE).where(*package_conditions(PACKAGE, query))
     return await paginate(
-        access, settings, stmt, kind="ProcurementPackage", order=[p.c.id], first=first, after=after
-    )
+        access, settings, stmt, kind="ProcurementPackage", order=[PACKAGE.c.id], first=first,
+        after=after,
+    )  # fmt: skip

@@ -19,8 +19,9 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from hub.auth.guard import document_hash
+from hub.auth.guard import Gatekeeper, document_hash
 from hub.serving.documents import Documents, Limits
+from hub.settings import Settings
 from hub.store.codec import encode_cursor, global_id
 from schema import schema
 from tests.conftest import Server
@@ -139,7 +140,31 @@ async def test_connection_init_with_deeply_nested_headers_is_anonymous(door: Doo
         await ws.close()
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [{"Authorization": 123}, {"headers": {"authorization": ["Bearer x"]}}, {"token": {"k": 1}}],
+)
+async def test_a_credential_that_is_not_text_is_refused_not_anonymous(
+    door: Door, payload: dict[str, Any]
+) -> None:
+    ws = await websockets.connect(f"ws://127.0.0.1:{door.port}/graphql", subprotocols=PROTOCOLS)
+    await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+    with pytest.raises(ConnectionClosed):
+        await asyncio.wait_for(ws.recv(), 10)
+    assert ws.close_code == 4400
+
+
 # --- what documents cost ----------------------------------------------------------------------
+
+
+def test_cpu_spent_on_a_callers_new_documents_is_charged_to_it() -> None:
+    gate = Gatekeeper(Settings(rate_limit_per_minute=10), None)  # type: ignore[arg-type]
+    assert gate.retry_after("ip:a") is None
+    gate.charge("ip:a", 0.015)  # an ordinary document: within the allowance
+    assert gate.retry_after("ip:a") is None
+    gate.charge("ip:a", 0.2)  # 18 requests' worth of parsing and validating
+    assert gate.retry_after("ip:a") is not None
+    assert gate.retry_after("ip:b") is None  # another caller pays nothing
 
 
 def test_page_sizes_are_costed_as_they_will_run() -> None:
@@ -157,6 +182,28 @@ def test_page_sizes_are_costed_as_they_will_run() -> None:
     assert floating is not None
     assert default.extensions["code"] == floating.extensions["code"] == "COST_LIMIT_EXCEEDED"
     assert small is None
+
+
+NESTED = """query%s { opds(first: 100) { edges { node { code
+  subActivities(fiscalYear: %s, first: %s) { edges { node { code name } } } } } } }"""
+
+
+async def test_a_large_request_the_compiled_path_declines_is_refused(door: Door) -> None:
+    """A nested page size given by a variable is answered by the resolvers, which build
+    each value in Python on the event loop: past `max_resolver_cost` the request is
+    refused with its code before anything runs. The same request with a literal page size
+    is the compiled path's, which answers it; a small one is answered by the resolvers."""
+    key = door.keys["province"]
+    variable = NESTED % ("($n: Int)", FY, "$n")
+    refused = await door.post({"query": variable, "variables": {"n": 500}}, key)
+    assert code(refused) == "COST_LIMIT_EXCEEDED"
+    assert "through the resolvers" in refused["errors"][0]["message"]
+    compiled = await door.post({"query": NESTED % ("", FY, 500)}, key)
+    assert compiled.get("errors") is None, compiled
+    assert compiled["data"]["opds"]["edges"]
+    small = await door.post({"query": variable, "variables": {"n": 2}}, key)
+    assert small.get("errors") is None, small
+    assert small["data"]["opds"]["edges"]
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

@@ -112,6 +112,7 @@ async def pair(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Asyn
             if pk is not None:
                 ids.append(global_id(name, pk))
         rups = [r[0] for r in await conn.fetch("SELECT rup_code FROM procurement_package LIMIT 3")]
+        package = await conn.fetchval("SELECT id FROM procurement_package ORDER BY id OFFSET 7")
         tenders = [r[0] for r in await conn.fetch("SELECT code FROM tender LIMIT 3")]
         planned = await conn.fetchrow(
             "SELECT r.code AS region, s.fiscal_year, s.code FROM sub_activity s "
@@ -134,6 +135,10 @@ async def pair(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Asyn
             encode_cursor("SubActivity", ["a", 1]),
         ],
         "discrepancy_cursors": [encode_cursor("Discrepancy", [5]), "bm90"],
+        "package_cursors": [
+            encode_cursor("ProcurementPackage", [package]),
+            encode_cursor("Discrepancy", [5]),
+        ],
     }
     base = {"rate_limit_per_minute": 10_000_000, "max_page_size": 500}
     fast_app = create_app(store, secure_settings(store, **base))
@@ -216,7 +221,7 @@ class Document:
             return self.sub_activities(alias)
         kind = self.rng.choice(
             ["opds", "discrepancies", "regions", "region", "opd", "subActivity",
-             "procurementPackage", "tender", "node", "sources"]
+             "procurementPackage", "procurementPackages", "tender", "node", "sources"]
         )  # fmt: skip
         return self.other_root(kind, alias)
 
@@ -267,6 +272,15 @@ class Document:
             if parts:
                 args.append("filter: {" + ", ".join(parts) + "}")
             body, head = self.connection("Discrepancy"), "discrepancies"
+        elif kind == "procurementPackages":
+            args = self.paging(codes["package_cursors"])
+            parts = [f"fiscalYear: {self.value('Int', [2025, 2026, 2024], nullable=False)}"]
+            if self.rng.random() < 0.5:
+                parts.append(f"regionCode: {self.value('String', codes['regions'])}")
+            if self.rng.random() < 0.3:
+                parts.append(f"opdCode: {self.value('String', codes['opds'])}")
+            args.append("filter: {" + ", ".join(parts) + "}")
+            body, head = self.connection("ProcurementPackage"), "procurementPackages"
         elif kind == "regions":
             args = [f"level: {self.rng.choice(['PROVINCE', 'REGENCY', 'CITY'])}"]
             args = args if self.rng.random() < 0.4 else []

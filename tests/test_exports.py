@@ -51,6 +51,22 @@ SUBS = """query ($filter: SubActivityFilter!, $after: String) {
 }"""
 
 
+async def test_the_file_name_is_an_ascii_slug_of_the_filter(api: Api) -> None:
+    """A filter value with a quote, a line break or non-ASCII letters never reaches the
+    Content-Disposition header as it is."""
+    response = await api.client.get(
+        "/export/sub-kegiatan.csv",
+        params={"fiscalYear": "2025", "search": 'Jalan "Kupang"\r\nX-Evil: 1 — Ende'},
+    )
+    assert response.status_code == 200
+    disposition = response.headers["content-disposition"]
+    assert (
+        disposition
+        == 'attachment; filename="rantai-sub-kegiatan-2025-Jalan_Kupang_X-Evil_1_Ende.csv"'
+    )
+    assert "x-evil" not in response.headers
+
+
 async def test_the_sub_kegiatan_workbook_has_graphqls_rows_and_totals(api: Api) -> None:
     response = await api.client.get(
         "/export/sub-kegiatan.xlsx", params={"fiscalYear": "2025", "regionCode": "53.01"}

@@ -94,7 +94,7 @@ async def test_a_key_in_the_field_shows_what_the_public_does_not_see(
     nodes = [e["node"] for e in chain["data"]["subActivities"]["edges"]]
     assert any(n["budget"]["lines"] for n in nodes)  # DPA lines, hidden from the public
     sources = await run_tab(fresh, 3)
-    assert "errors" not in sources  # Source.lastError is shown with a key
+    assert "errors" not in sources
     stored = await fresh.evaluate("window.localStorage.getItem('rantai-key')")
     assert stored == served.key
 
@@ -103,3 +103,43 @@ async def test_the_explorer_plugin_is_built_in(fresh: Page) -> None:
     await fresh.click("button[aria-label='Show GraphiQL Explorer']")
     await fresh.wait_for_selector(".graphiql-explorer-root")
     assert "subActivities" in await fresh.locator(".graphiql-explorer-root").inner_text()
+
+
+SET_QUERY = """(text) => document.querySelector('.graphiql-query-editor .CodeMirror')
+  .CodeMirror.setValue(text)"""
+
+
+async def test_a_subscription_runs_over_the_websocket_with_the_key(
+    served: Served, fresh: Page
+) -> None:
+    """A subscription typed into GraphiQL streams its events into the result pane, sent
+    over the page's own WebSocket with the key of the "Kunci API" field."""
+    await fresh.fill("#rantai-key-input", served.key)
+    await fresh.click("#rantai-key button[type=submit]")
+    await fresh.evaluate(
+        SET_QUERY,
+        'subscription { changes(filter: {entities: ["SubActivity"]}) { entity op changedFields } }',
+    )
+    await asyncio.sleep(1.0)  # GraphiQL parses what was typed (debounced) before it runs
+    await fresh.click(".graphiql-execute-button")
+    await asyncio.sleep(1.0)  # subscribed before the change
+    await served.estate.legacy(
+        "bappeda-53",
+        """UPDATE data_sub_keg SET pagu_indikatif = pagu_indikatif + 1000,
+           updated_at = (SELECT max(updated_at) FROM data_sub_keg) + interval '1 second'
+           WHERE tahun = $1 AND kode_sub_giat = (SELECT min(kode_sub_giat) FROM data_sub_keg
+           WHERE tahun = $1)""",
+        YEAR,
+    )
+    await served.estate.engine.sync()
+    shown = ""
+    for _ in range(300):
+        shown = await fresh.evaluate(RESPONSE)
+        if '"SubActivity"' in shown:
+            break
+        await asyncio.sleep(0.05)
+    answer = json.loads(shown)
+    assert "data" in answer, answer
+    assert answer["data"]["changes"] == {
+        "entity": "SubActivity", "op": "UPDATED", "changedFields": ["plannedAmount"]
+    }  # fmt: skip

@@ -205,6 +205,10 @@ async def test_a_pemda_the_viewer_cannot_see_is_404(opendata: OpenData) -> None:
     assert response.status_code == 404
     assert (await opendata.get("/ocds/53.71/2025/tenders.json")).status_code == 404
     assert (await opendata.get("/ocds/53.71/tahun/releases.json")).status_code == 400
+    for year in ("\uff12\uff10\uff12\uff15", "+2025", "2_025", "0002025", "1999", "2101"):
+        response = await opendata.get(f"/ocds/53.71/{year}/releases.json")
+        assert response.status_code == 400, year  # ASCII digits of a plausible fiscal year
+        assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
 async def test_releases_are_dated_and_idempotent(opendata: OpenData) -> None:

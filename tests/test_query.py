@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from decimal import Decimal
 
 import asyncpg
@@ -211,6 +212,15 @@ async def test_node_with_malformed_id_is_bad_id(api: Api) -> None:
     body = await api.query('{ node(id: "%%%not-an-id") { id } }')
     assert body["data"] == {"node": None}
     assert body["errors"][0]["extensions"]["code"] == "BAD_ID"
+
+
+async def test_an_id_this_api_never_writes_is_bad_id(api: Api) -> None:
+    """int() takes "+5", " 5", "0005", "5_0" and other scripts' digits; ids are written
+    one way only, so only that way is read."""
+    for pk in ("+5", " 5", "05", "5_0", "\u0665", "5 "):
+        value = base64.urlsafe_b64encode(f"Region:{pk}".encode()).decode().rstrip("=")
+        body = await api.query("query($id: ID!) { node(id: $id) { id } }", {"id": value})
+        assert body["errors"][0]["extensions"]["code"] == "BAD_ID", pk
 
 
 async def test_sources_lists_each_source_with_health(api: Api) -> None:

@@ -181,7 +181,12 @@ LIMITS = [
      {"v": "x", "deep": json.loads("[" * 400 + "]" * 400)}, "BAD_USER_INPUT"),
     ("NUL", "query($v: String!) { region(code: $v) { code } }", {"v": "5\u00003"},
      "BAD_USER_INPUT"),
-    ("variable type", "query($v: Int!) { regions { code } }", {"v": "x"}, "BAD_USER_INPUT"),
+    ("variable type", "query($v: Int!) { subActivities(filter: {fiscalYear: $v}) { totalCount } }",
+     {"v": "x"}, "BAD_USER_INPUT"),
+    ("unused variable", "query($v: Int) { regions { code } }", {"v": 1},
+     "GRAPHQL_VALIDATION_FAILED"),
+    ("undefined variable", "{ region(code: $v) { code } }", {"v": "53"},
+     "GRAPHQL_VALIDATION_FAILED"),
     ("overflowing id", '{ node(id: "U3ViQWN0aXZpdHk6OTIyMzM3MjAzNjg1NDc3NTgwOQ") { id } }', None,
      "BAD_ID"),
     ("overflowing cursor", '{ opds(after: "WyJPcGQiLCIxIiw5MjIzMzcyMDM2ODU0Nzc1ODA5XQ") '

@@ -499,6 +499,12 @@ async def test_trusted_documents_only(hub: Hub, tmp_path: Path) -> None:
             by_text = await client.post("/graphql", json={"query": known})
             other = await client.post("/graphql", json={"query": "{ sources { id } }"})
             unknown = await client.post("/graphql", json={"documentId": "sha256:" + "0" * 64})
+            # The open-data routes run the hub's own documents: they stay open.
+            releases = await client.get(f"/ocds/53/{FY}/releases.json")
+            download = await client.get("/export/sub-kegiatan.csv", params={"fiscalYear": FY})
+    assert releases.status_code == 200, releases.text
+    assert releases.json()["releases"] is not None
+    assert download.status_code == 200, download.text
     assert len(by_id.json()["data"]["regions"]) == 3
     assert by_text.status_code == 200
     for refused in (other, unknown):

@@ -10,13 +10,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import httpx
 import pytest
 import websockets
 
+from hub.db import asyncpg_dsn
+from hub.events.changelog import Change
+from hub.events.outbox import CURSOR_KIND
 from hub.migrate import run_async
 from hub.serving.app import create_app
 from hub.serving.server import LiveProtocol
 from hub.settings import Settings
+from hub.store.codec import encode_cursor
+from hub.sync.bindings import BY_ENTITY
+from hub.sync.writer import Writer
 from tests.conftest import Server, running
 from tests.test_sync import SA, Estate, build_estate
 
@@ -220,3 +228,43 @@ async def test_a_subscriber_that_disconnects_leaves_nothing_behind(hub: Hub) -> 
         await asyncio.sleep(0.05)
     assert feed.subscribers == 0
     assert left() == []  # no task of a connection, operation, flush or rendering survives
+
+
+async def test_a_long_replay_leaves_the_store_to_everyone_else(hub: Hub) -> None:
+    """A subscriber resuming from far back replays every event it missed, in order, none
+    of them an error; meanwhile queries are answered, and its renderings never hold more
+    than half the pool (here: pool 2, so one at a time)."""
+    store = hub.estate.store_url
+    conn = await asyncpg.connect(asyncpg_dsn(store))
+    try:
+        start = await conn.fetchval("SELECT coalesce(max(id), 0) FROM outbox")
+        payments = [r["id"] for r in await conn.fetch("SELECT id FROM payment ORDER BY id")]
+        async with conn.transaction():
+            changes = [
+                Change(payment, f"k{n}", "UPDATED", {"amount": str(n)}, {"amount": str(n + 1)})
+                for n, payment in enumerate(payments * (300 // len(payments) + 1))
+                if n < 300
+            ]
+            await Writer(conn, "finance").record(BY_ENTITY["payment"], changes)
+    finally:
+        await conn.close()
+    app = create_app(store, Settings(database_url=store, pool_size=2))
+    async with running(app) as port:
+        after = encode_cursor(CURSOR_KIND, [start])
+        async with (
+            subscribe(f"ws://127.0.0.1:{port}/graphql", {"after": after}) as ws,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client,
+        ):
+            queries = []
+            replayed: list[dict[str, Any]] = []
+            while len(replayed) < 300:
+                replayed += await events(ws, 50)
+                answer = await client.post("/graphql", json={"query": "{ regions { code } }"})
+                queries.append(answer.json())
+        live = app.state.api.subscriptions
+    assert [e["entity"] for e in replayed] == ["Payment"] * 300
+    assert [e["source"] for e in replayed] == [{"id": "finance", "status": "OK"}] * 300
+    cursors = [e["cursor"] for e in replayed]
+    assert len(set(cursors)) == 300
+    assert all("errors" not in q and q["data"]["regions"] for q in queries)
+    assert live.rendering_peak == 1

@@ -143,9 +143,10 @@ class Gatekeeper:
 
     def charge(self, caller: str, cpu_seconds: float) -> None:
         """Work done for `caller` beyond an ordinary request (parsing and validating a
-        document it has not sent before) counts as one more request per 10 ms: distinct
-        heavy documents cannot buy more CPU than the rate limit allows."""
-        extra = cpu_seconds / 0.01
+        document it has not sent before, past the first 20 ms of CPU, which any real
+        document stays under) counts as one more request per 10 ms: distinct heavy
+        documents cannot buy more CPU than the rate limit allows."""
+        extra = (cpu_seconds - 0.02) / 0.01
         if extra >= 1:
             self._requests.charge(caller, extra)
 

@@ -178,6 +178,9 @@ class Documents:
             rules.append(NoSchemaIntrospectionCustomRule)
         errors = validate(self.schema._schema, document, rules, hide_suggestions=not suggestions)
         if errors:
+            for error in errors:  # "Variable '$x' is never used." included: not an input error
+                code = ErrorCode.GRAPHQL_VALIDATION_FAILED.value
+                error.extensions = {"code": code, **(error.extensions or {})}
             return Prepared(None, list(errors), operations=kinds)
         fragments = _fragments(document)
         render_variables = {
@@ -189,29 +192,38 @@ class Documents:
             document, [], render_variables, shape.depth(), shape.aliases, shape.fields(), kinds
         )
 
-    def check_cost(
+    def cost(
         self, prepared: Prepared, operation_name: str | None, variables: dict[str, Any]
-    ) -> GraphQLError | None:
-        """COST_LIMIT_EXCEEDED when the request could return more values than allowed."""
+    ) -> int:
+        """The values the request could return at most (see `Cost`; saturates just above
+        `max_cost`); 0 when execution will refuse the operation or its variables anyway."""
         if prepared.document is None:
-            return None
+            return 0
         operation = get_operation_ast(prepared.document, operation_name)
         if operation is None:
-            return None
+            return 0
         schema = self.schema._schema
         # The values execution will use: defaults applied, 10.0 taken as the Int 10.
         coerced = get_variable_values(schema, operation.variable_definitions or (), variables)
         if isinstance(coerced, list):
-            return None  # execution refuses the variables, naming them
+            return 0  # execution refuses the variables, naming them
         cost = Cost(schema, prepared.fragments(), coerced, self.limits)
-        total = cost.of(operation.selection_set, schema.get_root_type(operation.operation))
-        if total > self.limits.max_cost:
-            return LimitExceeded(
-                ErrorCode.COST_LIMIT_EXCEEDED,
-                f"The request could return more than {self.limits.max_cost:,} values. "
-                "Ask for smaller pages.",
-            )
+        return cost.of(operation.selection_set, schema.get_root_type(operation.operation))
+
+    def check_cost(
+        self, prepared: Prepared, operation_name: str | None, variables: dict[str, Any]
+    ) -> GraphQLError | None:
+        """COST_LIMIT_EXCEEDED when the request could return more values than allowed."""
+        if self.cost(prepared, operation_name, variables) > self.limits.max_cost:
+            return cost_exceeded(self.limits.max_cost)
         return None
+
+
+def cost_exceeded(limit: int, why: str = "") -> GraphQLError:
+    return LimitExceeded(
+        ErrorCode.COST_LIMIT_EXCEEDED,
+        f"The request could return more than {limit:,} values{why}. Ask for smaller pages.",
+    )
 
 
 _TOKEN = re.compile(r"[_A-Za-z0-9]+|\.\.\.|[^\s,]")

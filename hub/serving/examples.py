@@ -73,7 +73,7 @@ query Opds($regionCode: String, $after: String) {
 
 SOURCES = """# Legacy sources and how fresh their data is.
 query Sources {
-  sources { id name kind status lastSyncedAt lastSuccessAt lastError rows }
+  sources { id name kind status lastSyncedAt lastSuccessAt rows }
 }
 """
 

@@ -8,13 +8,20 @@ like, so they are left out of the key, and 5,000 regency apps with one document 
 rendering per event. Each rendering gets its own context (loaders per event, never per
 connection) and is memoised on the event. Errors are formatted as every other answer is:
 with codes, masked in production, no field suggestions.
+
+Renderings share the store with every other request, so they are bounded twice: a stream
+has at most STREAM_AHEAD of its events rendering at once (a replay of 100,000 events does
+not start 100,000 renderings), and the process runs at most half its pool's connections
+of renderings at once, leaving the rest to queries. A rendering that found the store
+unable to serve (its pool exhausted, a restart) is tried again before it is sent: the
+event keeps its place and its cursor, and the client gets it whole, not an error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,10 +30,11 @@ import orjson
 import strawberry
 from graphql import ExecutionResult, GraphQLError, Node, located_error
 from graphql.execution import Executor, create_source_event_stream, execute_subscription_event
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hub.auth import Viewer
-from hub.errors import ErrorCode, error_entry
+from hub.errors import ErrorCode, error_entry, store_unreachable
 from hub.events.feed import ChangeFeed
 from hub.serving.documents import Prepared
 from hub.serving.responses import format_result, formatted_errors, log_errors
@@ -37,6 +45,9 @@ from hub.telemetry import tracing
 from resolvers.context import Context
 
 log = logging.getLogger("rantai.live")
+
+STREAM_AHEAD = 4  # events of one stream rendering at once
+RENDER_ATTEMPTS = 4  # a rendering the store could not serve, tried again after 0.2, 0.4, 0.8 s
 
 
 class StreamFailed(Exception):
@@ -76,6 +87,9 @@ class Subscriptions:
         self.settings = settings
         self.feed = feed
         self.renders = 0  # event renderings so far (bench and tests read it)
+        self.rendering = 0  # renderings executing now, and the most at once (tests read it)
+        self.rendering_peak = 0
+        self.slots = asyncio.Semaphore(max(1, settings.pool_size // 2))
         # Per address, its subscriptions by rendering group: each distinct group costs a
         # rendering of every event, so an address holds a bounded number of them.
         self._groups: dict[str, Counter[tuple[Any, ...]]] = {}
@@ -147,11 +161,17 @@ class Stream:
         self._rendering = rendering
         self._mask = mask
         self._held = True  # its place among its address's subscriptions, until closed
+        self._ahead: deque[asyncio.Future[str]] = deque()  # its renderings not yet done
 
     def __aiter__(self) -> Stream:
         return self
 
     async def __anext__(self) -> asyncio.Future[str]:
+        ahead = self._ahead
+        while ahead and ahead[0].done():
+            ahead.popleft()
+        if len(ahead) >= STREAM_AHEAD:  # its oldest first: never cancels a shared rendering
+            await asyncio.wait([ahead.popleft()])
         try:
             root = await anext(self._source)
         except (StopAsyncIteration, asyncio.CancelledError):
@@ -160,7 +180,9 @@ class Stream:
             error = located_error(exc, [self._operation])
             log_errors(self._rendering.owner.schema, [error], self._rendering.op.operation_name)
             raise StreamFailed(formatted_errors([error], executed=True, mask=self._mask)) from exc
-        return self._rendering.render(root)
+        rendered = self._rendering.render(root)
+        ahead.append(rendered)
+        return rendered
 
     async def aclose(self) -> None:
         rendering = self._rendering
@@ -209,13 +231,28 @@ class Rendering:
         attributes = {"rantai.event.id": int(getattr(event, "id", 0) or 0)}
         try:
             with tracing.tracer().start_as_current_span("render.event", attributes=attributes):
-                return await self._execute_unsafe(root)
+                for attempt in range(RENDER_ATTEMPTS):
+                    result = await self._slotted(root)
+                    if attempt + 1 == RENDER_ATTEMPTS or not _store_could_not_serve(result):
+                        break
+                    await asyncio.sleep(0.2 * 2**attempt)
+                return self._text(result)
         except Exception:
             log.exception("rendering a change event failed")
             error = error_entry(ErrorCode.INTERNAL_SERVER_ERROR, "Internal server error.")
             return orjson.dumps({"errors": [error]}).decode()
 
-    async def _execute_unsafe(self, root: Any) -> str:
+    async def _slotted(self, root: Any) -> ExecutionResult:
+        owner = self.owner
+        async with owner.slots:
+            owner.rendering += 1
+            owner.rendering_peak = max(owner.rendering_peak, owner.rendering)
+            try:
+                return await self._result(root)
+            finally:
+                owner.rendering -= 1
+
+    async def _result(self, root: Any) -> ExecutionResult:
         owner = self.owner
         production = owner.settings.production
         engine = owner.engine
@@ -236,6 +273,11 @@ class Rendering:
         else:
             outcome = execute_subscription_event(built.build_per_event_executor(root))
             result = await outcome if asyncio.iscoroutine(outcome) else outcome  # type: ignore[assignment]
+        return result
+
+    def _text(self, result: ExecutionResult) -> str:
+        owner = self.owner
+        production = owner.settings.production
         errors: list[GraphQLError] = list(result.errors or ())
         if errors:
             log_errors(owner.schema, errors, self.op.operation_name)
@@ -244,3 +286,13 @@ class Rendering:
         if public is not None:
             body["extensions"] = {"viewer": public}
         return orjson.dumps(body).decode()
+
+
+def _store_could_not_serve(result: ExecutionResult) -> bool:
+    """True when a rendering failed only because the store could not serve it now: no
+    connection free in time (SQLAlchemy's pool timeout), or a store going away."""
+    causes = [error.original_error for error in result.errors or ()]
+    return bool(causes) and all(
+        cause is not None and (isinstance(cause, SQLAlchemyTimeout) or store_unreachable(cause))
+        for cause in causes
+    )

@@ -38,7 +38,7 @@ from hub.auth import Viewer
 from hub.auth.guard import Gatekeeper, document_hash
 from hub.errors import ErrorCode, StoreUnavailableError, TimedOut, error_entry
 from hub.serving.compiled import CompiledQueries
-from hub.serving.documents import Documents, check_variables
+from hub.serving.documents import Documents, check_variables, cost_exceeded
 from hub.serving.live import Operation, Stream, StreamFailed, Subscriptions
 from hub.serving.responses import error_body, format_result, log_errors
 from hub.serving.visibility import forbidden_root, hidden_paths, viewer_extension
@@ -253,13 +253,13 @@ class Api:
         if problem is not None:
             return _not_executed([problem])
         production = settings.production
-        started = time.perf_counter()
+        started = time.thread_time()  # CPU time: a busy machine does not charge the caller
         prepared = self.documents.get(
             query,
             introspection=not (production and not viewer.authenticated),
             suggestions=not production,
         )
-        self.gate.charge(caller, time.perf_counter() - started)
+        self.gate.charge(caller, time.thread_time() - started)
         kind = prepared.operation_type(request.operation_name)
         if len(prepared.operations) == 1:  # its name, for the metrics, even if it fails
             audit.named = next(iter(prepared.operations))
@@ -288,9 +288,9 @@ class Api:
                 ErrorCode.FORBIDDEN, f"`{name}` needs an API key of role {needed}.", 403
             )
         variables = request.variables or {}
-        too_costly = self.documents.check_cost(prepared, request.operation_name, variables)
-        if too_costly is not None:
-            return _not_executed([too_costly])
+        cost = self.documents.cost(prepared, request.operation_name, variables)
+        if cost > self.settings.max_cost:
+            return _not_executed([cost_exceeded(self.settings.max_cost)])
         if operation.operation is OperationType.SUBSCRIPTION:
             op = Operation(prepared, request.operation_name, variables, viewer, request.client)
             try:
@@ -298,7 +298,7 @@ class Api:
             except StreamFailed as failed:
                 return Answer({"errors": failed.errors}, executed=False, stream_failed=True)
             return Answer(executed=True, stream=stream)
-        answer = await self._execute(prepared.document, operation, request, viewer)
+        answer = await self._execute(prepared.document, operation, request, viewer, cost)
         hidden = hidden_paths(self.schema._schema, prepared, operation, viewer.scope)
         if hidden and answer.executed:
             answer.body.setdefault("extensions", {})["hidden"] = hidden
@@ -339,6 +339,7 @@ class Api:
         operation: OperationDefinitionNode,
         request: GraphQLRequest,
         viewer: Viewer,
+        cost: int,
     ) -> Answer:
         settings = self.settings
         time_limit = settings.execution_timeout_seconds
@@ -349,6 +350,16 @@ class Api:
                 document, operation, request.variables, viewer.scope,
                 time_limit=time_limit, engine=engine,
             )  # fmt: skip
+        if (
+            result is None
+            and cost > settings.max_resolver_cost
+            and request.transport is not Transport.EXPORT  # the hub's own, paged documents
+        ):
+            # The resolvers build every value as a Python object on the event loop: a
+            # request this large would hold the whole process (decision 41).
+            limit = settings.max_resolver_cost
+            why = " through the resolvers (the compiled path does not answer this request)"
+            return _not_executed([cost_exceeded(limit, why)])
         if result is None:
             context = Context.create(engine, settings, viewer=viewer, process=self.process)
             # The operation by name (the document's own when the request gave none): the
@@ -379,7 +390,8 @@ class Api:
         its sha256 (`documentId` or `extensions.persistedQuery.sha256Hash`, optionally
         "sha256:…") or sent as text whose hash is registered."""
         trusted = self.trusted
-        if trusted is None:
+        if trusted is None or request.transport is Transport.EXPORT:
+            # The open-data routes run the hub's own documents, never a client's text.
             return request.query
         extensions = request.extensions or {}
         persisted = extensions.get("persistedQuery")

@@ -378,16 +378,26 @@ class Connection:
 
 def _credential(payload: dict[str, Any], *, nested: bool = False) -> str | None:
     """`Authorization: Bearer …` as graphql-ws clients send it in connection_init: at the
-    payload's top level, in its `headers` object, or as a `token`."""
+    payload's top level, in its `headers` object, or as a `token`. A credential that is not
+    text is refused (4400), never taken as no credential: its sender meant to be someone."""
     for key in ("Authorization", "authorization"):
-        value = payload.get(key)
-        if isinstance(value, str):
+        value = _text(payload, key)
+        if value is not None:
             return value
     headers = payload.get("headers")
     if isinstance(headers, dict) and not nested:
-        return _credential(headers, nested=True)
-    token = payload.get("token")
-    return f"Bearer {token}" if isinstance(token, str) else None
+        found = _credential(headers, nested=True)
+        if found is not None:
+            return found
+    token = _text(payload, "token")
+    return f"Bearer {token}" if token is not None else None
+
+
+def _text(payload: dict[str, Any], key: str) -> str | None:
+    value = payload.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ProtocolViolation(CloseCode.BAD_REQUEST, f"connection_init `{key}` is not text")
+    return value
 
 
 class LiveEndpoint:

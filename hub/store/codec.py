@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,13 +34,19 @@ def global_id(type_name: str, pk: int) -> str:
     return _b64(f"{type_name}:{pk}".encode())
 
 
+_ROW_ID = re.compile(r"-?[1-9][0-9]{0,18}")
+
+
 def parse_global_id(value: str) -> tuple[str, int]:
     """(GraphQL type, row id); BAD_ID unless this API could have issued `value`."""
     try:
         type_name, _, pk = _unb64(value).decode().partition(":")
-        number = int(pk)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadId(f"{value!r} is not an id issued by this API.") from None
+    # As `global_id` writes it: no "+5", " 5", "0005", "5_0" or other digits than ASCII.
+    if not _ROW_ID.fullmatch(pk):
+        raise BadId(f"{value!r} is not an id issued by this API.")
+    number = int(pk)
     # Row ids are positive bigints; a payee known only by its payment is its id negated.
     if number == 0 or not -INT64 < number < INT64:
         raise BadId(f"{value!r} is not an id issued by this API.")

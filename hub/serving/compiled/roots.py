@@ -27,6 +27,7 @@ from hub.store.codec import parse_global_id
 from hub.store.scope import EVERYTHING
 from resolvers.discrepancy import DiscrepancyQuery, discrepancy_conditions
 from resolvers.planning import SubActivityQuery, opd_conditions, sub_activity_conditions
+from resolvers.procurement import PackageQuery, package_conditions
 from schema.fields import ROW_TYPES
 
 T = rel.T
@@ -34,6 +35,7 @@ Row = Any
 SUB_ACTIVITIES = Order("SubActivity", ("code", "id"))
 OPDS = Order("Opd", ("code", "id"))
 DISCREPANCIES = Order("Discrepancy", ("id",))
+PACKAGES = Order("ProcurementPackage", ("id",))
 TYPES: dict[str, Any] = {
     "fiscal_year": Integer, "region_code": String, "opd_code": String, "stage": String,
     "search": String, "rule": String, "severity": String, "code": String, "level": String,
@@ -245,6 +247,26 @@ def build_discrepancies(
     return _connection(c, bound, page, count, DISCREPANCIES, nodes, connection_type)
 
 
+# --------------------------------------------------------------------------- procurementPackages
+
+
+def bind_packages(args: dict[str, Any], settings: Settings) -> Bound:
+    flt = args["filter"]
+    query = PackageQuery(flt["fiscalYear"], flt.get("regionCode"), flt.get("opdCode"))
+    values: dict[str, Any] = {}
+    _paging(args, settings, PACKAGES, values)
+    package_conditions(T["procurement_package"], query, lambda name, v: values.setdefault(name, v))
+    return Bound(_shape(values), values, query)
+
+
+def build_packages(
+    c: Compiler, bound: Bound, nodes: list[FieldNode], connection_type: GraphQLObjectType
+) -> SQL:
+    p = T["procurement_package"]
+    page, count = _page(c, bound, p, package_conditions(p, bound.query, _value(c)), PACKAGES)
+    return _connection(c, bound, page, count, PACKAGES, nodes, connection_type)
+
+
 # --------------------------------------------------------------------------- lists and lookups
 
 
@@ -370,6 +392,7 @@ ROOTS: dict[str, tuple[Binder, Builder]] = {
     "subActivities": (bind_sub_activities, build_sub_activities),
     "opds": (bind_opds, build_opds),
     "discrepancies": (bind_discrepancies, build_discrepancies),
+    "procurementPackages": (bind_packages, build_packages),
     "regions": (bind_regions, build_regions),
     "sources": (bind_sources, build_sources),
     "region": (_lookup({"code": "code"}), build_region),

@@ -4,6 +4,7 @@ authenticated at the edge as on /graphql; everything else goes through `Api.hand
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,8 @@ from hub.serving.opendata.pages import ExportFailed, NotVisible, pages
 from hub.serving.responses import error_body
 from hub.settings import Settings
 
+YEAR = re.compile(r"[0-9]{4}")  # ASCII digits only: int() also takes "２０２５" and "+2025"
+UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 STATUS = {"RATE_LIMITED": 429, "STORE_UNAVAILABLE": 503, "TIMEOUT": 503}
 
 
@@ -58,10 +61,10 @@ async def ocds_endpoint(request: Request) -> Response:
     kind = request.path_params["kind"]
     if kind not in ("releases", "records"):
         return bad_request("Ask for releases.json or records.json.", 404)
-    try:
-        year = int(request.path_params["year"])
-    except ValueError:
-        return bad_request("The year is a number, e.g. /ocds/53/2025/releases.json.")
+    text = request.path_params["year"]
+    year = int(text) if YEAR.fullmatch(text) else 0
+    if not 2000 <= year <= 2100:
+        return bad_request("The year is a fiscal year, 2000–2100: /ocds/53/2025/releases.json.")
     viewer = await viewer_of(request)
     if isinstance(viewer, Response):
         return viewer
@@ -137,7 +140,9 @@ async def export_endpoint(request: Request) -> Response:
         if fmt == "xlsx"
         else exports.csv_chunks(view, nodes())
     )
-    suffix = "-".join(str(v) for v in values.values()).replace("/", "_")
+    # The filter's values named in the file name, as an ASCII slug: a quote, a line break
+    # or a non-ASCII letter in a value never reaches the header.
+    suffix = UNSAFE.sub("_", "-".join(str(v) for v in values.values())).strip("_")[:80]
     name = f"rantai-{view.name}{'-' + suffix if suffix else ''}.{fmt}"
     headers = {
         "Content-Disposition": f'attachment; filename="{name}"',

@@ -74,8 +74,22 @@
     return window.fetch(url, options);
   }
 
+  // Subscriptions run over this page's own WebSocket endpoint (graphql-transport-ws), with
+  // the key as it is when the subscription starts, sent in connection_init.
+  var wsUrl = (window.location.protocol === "https:" ? "wss://" : "ws://") +
+    window.location.host + window.location.pathname;
+  function fetcher(params, options) {
+    var key = currentKey();
+    return GraphiQL.createFetcher({
+      url: window.location.pathname,
+      fetch: keyedFetch,
+      subscriptionUrl: wsUrl,
+      wsConnectionParams: key ? { Authorization: "Bearer " + key } : {},
+    })(params, options);
+  }
+
   var props = {
-    fetcher: GraphiQL.createFetcher({ url: window.location.pathname, fetch: keyedFetch }),
+    fetcher: fetcher,
     plugins: [GraphiQLPluginExplorer.explorerPlugin()],
   };
   if (tabs.length > 0) {
