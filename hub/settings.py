@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
+import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, FilePath, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+log = logging.getLogger("rantai.settings")
 DEV_SECRET_KEY = "rantai-development-secret-key-not-for-production"
 WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "rantai", "jwt-secret"}
 
@@ -79,7 +84,7 @@ class Settings(BaseSettings):
         description="Keys API-key hashes and the audit chain; production refuses the default.",
     )
     jwt_secret: str | None = Field(default=None, description="HS256 secret of bearer tokens.")
-    jwt_jwks_file: Path | None = Field(default=None, description="JWKS file of RS256 keys.")
+    jwt_jwks_file: FilePath | None = Field(default=None, description="JWKS file of RS256 keys.")
     jwt_issuer: str | None = Field(default=None, description="Required `iss` of tokens.")
     jwt_audience: str | None = Field(default=None, description="Required `aud` of tokens.")
     rate_limit_per_minute: int = Field(
@@ -160,7 +165,7 @@ class Settings(BaseSettings):
         description="Development only: what a request without credentials sees (the test "
         "suite's data tests use province); production refuses anything but public.",
     )
-    trusted_documents: Path | None = Field(
+    trusted_documents: FilePath | None = Field(
         default=None,
         description="JSON {sha256: document}: when set, only these documents are executed.",
     )
@@ -235,8 +240,33 @@ class SettingsError(ValueError):
     """The environment holds a setting the hub refuses; one line per problem."""
 
 
+# RANTAI_* variables read elsewhere: the demo's MariaDB, the Compose file's password, tests.
+OTHER_VARIABLES = {
+    "RANTAI_DEMO_MARIADB_URL",
+    "RANTAI_MARIADB_URL",
+    "RANTAI_DB_PASSWORD",
+    "RANTAI_CHROMIUM",
+}
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """RANTAI_* variables that set nothing (a typo: RANTAI_MAX_COSTS), each with the
+    setting it may have meant."""
+    known = {"RANTAI_" + name.upper() for name in Settings.model_fields} | OTHER_VARIABLES
+    lines = []
+    for name in sorted(environ):
+        if not name.startswith("RANTAI_") or name in known or name.startswith("RANTAI_TEST_"):
+            continue
+        close = difflib.get_close_matches(name, known, n=1)
+        lines.append(f"{name} sets nothing" + (f" (did you mean {close[0]}?)" if close else ""))
+    return lines
+
+
 def load() -> Settings:
-    """Settings from the environment; SettingsError naming each bad RANTAI_* variable."""
+    """Settings from the environment; SettingsError naming each bad RANTAI_* variable. A
+    RANTAI_* variable that sets nothing is logged as a warning."""
+    for line in unknown_variables(os.environ):
+        log.warning("%s", line)
     try:
         return Settings()
     except ValidationError as exc:

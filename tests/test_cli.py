@@ -53,6 +53,22 @@ def test_bad_database_url_is_one_line_and_exit_2(url: str, message: str) -> None
     assert "Traceback" not in result.stderr
 
 
+def test_a_missing_trusted_documents_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    missing = tmp_path / "trusted.json"
+    result = run("migrate", env={"RANTAI_TRUSTED_DOCUMENTS": str(missing)})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("rantai: refusing to start: RANTAI_TRUSTED_DOCUMENTS=")
+    assert "Traceback" not in result.stderr
+
+
+def test_a_variable_that_sets_nothing_is_named_with_its_likely_meaning(tmp_path: Path) -> None:
+    unreachable = "postgresql://postgres@127.0.0.1:1/rantai"
+    result = run("migrate", env={"RANTAI_MAX_COSTS": "5", "RANTAI_DATABASE_URL": unreachable})
+    assert "RANTAI_MAX_COSTS sets nothing (did you mean RANTAI_MAX_COST?)" in result.stderr
+
+
 def test_normalise_accepts_plain_postgresql_urls() -> None:
     assert normalise_database_url("postgresql://u@h/db") == "postgresql+asyncpg://u@h/db"
     assert normalise_database_url("postgres://u@h/db") == "postgresql+asyncpg://u@h/db"

@@ -317,6 +317,9 @@ async def test_jwt_hs256_gives_its_role_and_a_bad_one_is_refused(hub: Hub) -> No
         _token(role="province", exp=1e30),  # never expires: could never be taken back
         _token(role="opd", region=REGENCY),  # an opd token needs its OPD
         _token(role="emperor"),
+        _token(role="province", sub=None),  # who? the audit log and rate limit need one
+        _token(role="province", sub=" "),
+        _token(role="province", sub=7),
     ):
         response = await hub.post({"query": "{ regions { code } }"}, bad)
         assert response.status_code == 401, bad

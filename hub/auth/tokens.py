@@ -1,7 +1,7 @@
 """JWT bearer tokens: HS256 with a shared secret, or RS256 with keys from a JWKS file.
 
 Claims: `role` (province, regency, opd, public), `region` and `opd` as the role needs,
-`sub` (who; written to the audit log), `exp` (required). `iss`/`aud` are checked when
+`sub` (required: who, written to the audit log), `exp` (required). `iss`/`aud` are checked when
 configured.
 """
 
@@ -76,8 +76,9 @@ class TokenVerifier:
         if role is Role.ADMIN:  # the operator's power comes only from a key made on the CLI
             raise AuthError("bearer tokens cannot carry the admin role; use an admin API key")
         subject = claims.get("sub")
-        if subject is not None and not isinstance(subject, str):
-            raise AuthError("the token's `sub` must be a string")
+        if not isinstance(subject, str) or not subject.strip():
+            # Who: the audit log's actor and the rate limit's bucket, never one shared "?".
+            raise AuthError("the token needs a `sub`, a non-empty string")
         expires = claims["exp"]
         if not isinstance(expires, int | float) or isinstance(expires, bool):
             raise AuthError("the token's `exp` must be a number")
@@ -85,7 +86,7 @@ class TokenVerifier:
             # A token that never expires cannot be taken back short of changing the secret.
             hours = self.max_lifetime / 3600
             raise AuthError(f"the token's `exp` is more than {hours:g} h ahead")
-        return Viewer(role, f"jwt:{subject or '?'}", region, opd, float(expires))
+        return Viewer(role, f"jwt:{subject}", region, opd, float(expires))
 
 
 def jwks_of_public_key(pem: bytes, kid: str) -> str:
