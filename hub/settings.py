@@ -105,7 +105,7 @@ class Settings(BaseSettings):
         default=10_000_000, ge=1, description="Estimated values per request (list sizes × depth)."
     )
     max_resolver_cost: int = Field(
-        default=500_000,
+        default=5_000_000,
         ge=1,
         description="Estimated values per request answered by the resolvers, when the "
         "compiled path does not answer it (their values are built one by one in Python).",

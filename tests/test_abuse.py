@@ -184,7 +184,7 @@ def test_page_sizes_are_costed_as_they_will_run() -> None:
     assert small is None
 
 
-NESTED = """query%s { opds(first: 100) { edges { node { code
+NESTED = """query%s { opds(first: 200) { edges { node { code
   subActivities(fiscalYear: %s, first: %s) { edges { node { code name } } } } } } }"""
 
 
