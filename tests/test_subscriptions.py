@@ -20,6 +20,7 @@ from hub.events.changelog import Change
 from hub.events.outbox import CURSOR_KIND
 from hub.migrate import run_async
 from hub.serving.app import create_app
+from hub.serving.live import STREAM_AHEAD
 from hub.serving.server import LiveProtocol
 from hub.settings import Settings
 from hub.store.codec import encode_cursor
@@ -232,8 +233,8 @@ async def test_a_subscriber_that_disconnects_leaves_nothing_behind(hub: Hub) -> 
 
 async def test_a_long_replay_leaves_the_store_to_everyone_else(hub: Hub) -> None:
     """A subscriber resuming from far back replays every event it missed, in order, none
-    of them an error; meanwhile queries are answered, and its renderings never hold more
-    than half the pool (here: pool 2, so one at a time)."""
+    of them an error; meanwhile queries are answered on a pool of 2 (and as many again in
+    overflow), and it never has more than STREAM_AHEAD renderings running at once."""
     store = hub.estate.store_url
     conn = await asyncpg.connect(asyncpg_dsn(store))
     try:
@@ -267,4 +268,4 @@ async def test_a_long_replay_leaves_the_store_to_everyone_else(hub: Hub) -> None
     cursors = [e["cursor"] for e in replayed]
     assert len(set(cursors)) == 300
     assert all("errors" not in q and q["data"]["regions"] for q in queries)
-    assert live.rendering_peak == 1
+    assert 1 <= live.rendering_peak <= STREAM_AHEAD

@@ -9,10 +9,13 @@ rendering per event. Each rendering gets its own context (loaders per event, nev
 connection) and is memoised on the event. Errors are formatted as every other answer is:
 with codes, masked in production, no field suggestions.
 
-Renderings share the store with every other request, so they are bounded twice: a stream
-has at most STREAM_AHEAD of its events rendering at once (a replay of 100,000 events does
-not start 100,000 renderings), and the process runs at most half its pool's connections
-of renderings at once, leaving the rest to queries. A rendering that found the store
+Renderings share the store with every other request, so a stream has at most
+STREAM_AHEAD renderings it started itself running at once: a replay of 100,000 events does
+not start 100,000 renderings that would hold every pooled connection, and a rendering
+another subscriber started costs it nothing to wait for. (A process-wide bound as well was
+measured and left out: renderings finishing a few at a time woke every socket's writer once
+per event instead of once per burst, 2.5 times the CPU per frame for 1,000 subscribers to
+every change.) A rendering that found the store
 unable to serve (its pool exhausted, a restart) is tried again before it is sent: the
 event keeps its place and its cursor, and the client gets it whole, not an error.
 """
@@ -89,7 +92,6 @@ class Subscriptions:
         self.renders = 0  # event renderings so far (bench and tests read it)
         self.rendering = 0  # renderings executing now, and the most at once (tests read it)
         self.rendering_peak = 0
-        self.slots = asyncio.Semaphore(max(1, settings.pool_size // 2))
         # Per address, its subscriptions by rendering group: each distinct group costs a
         # rendering of every event, so an address holds a bounded number of them.
         self._groups: dict[str, Counter[tuple[Any, ...]]] = {}
@@ -161,7 +163,7 @@ class Stream:
         self._rendering = rendering
         self._mask = mask
         self._held = True  # its place among its address's subscriptions, until closed
-        self._ahead: deque[asyncio.Future[str]] = deque()  # its renderings not yet done
+        self._ahead: deque[asyncio.Future[str]] = deque()  # renderings it started, not done
 
     def __aiter__(self) -> Stream:
         return self
@@ -180,8 +182,9 @@ class Stream:
             error = located_error(exc, [self._operation])
             log_errors(self._rendering.owner.schema, [error], self._rendering.op.operation_name)
             raise StreamFailed(formatted_errors([error], executed=True, mask=self._mask)) from exc
-        rendered = self._rendering.render(root)
-        ahead.append(rendered)
+        rendered, started = self._rendering.render(root)
+        if started:
+            ahead.append(rendered)
         return rendered
 
     async def aclose(self) -> None:
@@ -212,19 +215,21 @@ class Rendering:
             op.viewer.scope.cache_key,
         )
 
-    def render(self, root: Any) -> asyncio.Future[str]:
+    def render(self, root: Any) -> tuple[asyncio.Future[str], bool]:
         """The `payload` JSON of the `next` message for this event, rendered once for every
-        subscriber of this group (memoised on the event)."""
+        subscriber of this group (memoised on the event), and whether this call started
+        the rendering."""
         event = getattr(root, "event", None)
         if event is None:  # a root without an outbox event: rendered for this one only
             self.owner.renders += 1
-            return asyncio.ensure_future(self._execute(root))
+            return asyncio.ensure_future(self._execute(root)), True
         memo: dict[Any, Any] = event.memo
         task: asyncio.Future[str] | None = memo.get(self.key)
-        if task is None:
-            task = memo[self.key] = asyncio.ensure_future(self._execute(root))
-            self.owner.renders += 1
-        return task
+        if task is not None:
+            return task, False
+        task = memo[self.key] = asyncio.ensure_future(self._execute(root))
+        self.owner.renders += 1
+        return task, True
 
     async def _execute(self, root: Any) -> str:
         event = getattr(root, "event", None)
@@ -232,7 +237,7 @@ class Rendering:
         try:
             with tracing.tracer().start_as_current_span("render.event", attributes=attributes):
                 for attempt in range(RENDER_ATTEMPTS):
-                    result = await self._slotted(root)
+                    result = await self._counted(root)
                     if attempt + 1 == RENDER_ATTEMPTS or not _store_could_not_serve(result):
                         break
                     await asyncio.sleep(0.2 * 2**attempt)
@@ -242,15 +247,14 @@ class Rendering:
             error = error_entry(ErrorCode.INTERNAL_SERVER_ERROR, "Internal server error.")
             return orjson.dumps({"errors": [error]}).decode()
 
-    async def _slotted(self, root: Any) -> ExecutionResult:
+    async def _counted(self, root: Any) -> ExecutionResult:
         owner = self.owner
-        async with owner.slots:
-            owner.rendering += 1
-            owner.rendering_peak = max(owner.rendering_peak, owner.rendering)
-            try:
-                return await self._result(root)
-            finally:
-                owner.rendering -= 1
+        owner.rendering += 1
+        owner.rendering_peak = max(owner.rendering_peak, owner.rendering)
+        try:
+            return await self._result(root)
+        finally:
+            owner.rendering -= 1
 
     async def _result(self, root: Any) -> ExecutionResult:
         owner = self.owner
