@@ -41,7 +41,7 @@ from hub.sync.bindings import BY_ENTITY, DETACHED, ORDER, WAVE_OF_ENTITY, Bindin
 from hub.sync.reference import derived_entities
 from hub.sync.relink import resolve_links
 from hub.sync.reports import ProgressCallback, SourceReport, StreamReport, SyncProgress
-from hub.sync.streams import fingerprint, stream_id, to_items
+from hub.sync.streams import fingerprint, later, overlapped, stream_id, to_items
 from hub.sync.writer import Item, Outcome, Writer, warm_types
 from hub.telemetry.metrics import SOURCE_RUN_SECONDS
 from hub.telemetry.tracing import sync_batch
@@ -366,9 +366,12 @@ class SyncEngine:
         source = run.source
         saved = await state.stream_state(run.conn, source.id, stream.stream)
         watermark_column = mapping.query.watermark
-        since = None
+        since = stored = None
         if saved is not None and not run.full and watermark_column:
-            since = saved.watermark
+            # Re-read a window before the watermark: stragglers (rows committed after the
+            # last read with an older value) are in it; rows that did not change are no-ops.
+            stored = saved.watermark
+            since = overlapped(stored, source.config.overlap_seconds)
         if (
             stream.mode == "diff"
             and not run.full
@@ -430,6 +433,8 @@ class SyncEngine:
                 if ordered and marks:
                     below = [m for m in marks if m < marks[-1]]
                     safe = max(below) if below else None
+                    # The overlap's rows are below the stored watermark: never move it back.
+                    safe = safe if later(safe, stored) else None
                 outcome = await self._apply(run, seen.binding, items, stream, safe)
                 seen.ids.update(outcome.stored_ids)
                 seen.keys.update(
@@ -442,7 +447,7 @@ class SyncEngine:
                 ahead.cancel()
             await asyncio.gather(ahead, return_exceptions=True)
             await batches.aclose()  # type: ignore[attr-defined]
-        if highest is not None:
+        if highest is not None and later(highest, stored):
             await state.save_watermark(run.conn, source.id, stream.stream, highest)
         elif saved is None:
             await state.save_watermark(run.conn, source.id, stream.stream, None)
