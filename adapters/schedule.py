@@ -13,7 +13,7 @@ DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)\s*$")
 UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def parse_interval(value: Any) -> float | None | bool:
+def parse_interval(value: Any) -> float | bool | None:
     """Seconds (≥ 60), "90m", "6h", "1d", or "never" (None); False when it is none of these."""
     if value == "never":
         return None
@@ -64,8 +64,9 @@ def next_run(
         match = CLOCK.match(at)
         assert match is not None
         since = last or now
-        due = since.replace(hour=int(match.group(1)), minute=int(match.group(2)), second=0,
-                            microsecond=0)
+        due = since.replace(
+            hour=int(match.group(1)), minute=int(match.group(2)), second=0, microsecond=0
+        )
         if due <= since:
             due += timedelta(days=1)
         return due

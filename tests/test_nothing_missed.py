@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,9 @@ import pytest
 from adapters.mapping import Config, load_config
 from estate.writers import drop_mariadb_database, mysql_kwargs
 from hub.jobs import SyncJob
+from hub.jobs.reconcile import due, reconcile, reconciling
 from hub.migrate import run_async
+from hub.sync import SyncProgress
 from hub.sync.reports import SourceReport, StreamReport
 from tests.conftest import MARIADB_URL, Server, asyncpg_dsn, mariadb_reachable
 
@@ -135,9 +137,7 @@ async def legacy(server: Server, tmp_path: Path) -> AsyncIterator[Legacy]:
                     pagu decimal(18, 2), updated_at datetime NOT NULL,
                     PRIMARY KEY (tahun, kode)) ENGINE=InnoDB"""
             )
-            await cur.execute(
-                f"INSERT INTO `{name}`.skpd VALUES (%s, 'Dinas Kesehatan')", (OPD,)
-            )
+            await cur.execute(f"INSERT INTO `{name}`.skpd VALUES (%s, 'Dinas Kesehatan')", (OPD,))
         await admin.commit()
     finally:
         admin.close()
@@ -147,7 +147,7 @@ async def legacy(server: Server, tmp_path: Path) -> AsyncIterator[Legacy]:
     conn = await legacy.connect()
     try:
         for n in range(1, 6):
-            await legacy.add(conn, n, 1_000_000 * n, NOW + timedelta(minutes=n))
+            await legacy.add(conn, n, 1_000_000 * n, NOW - timedelta(days=6 - n))
         await conn.commit()
     finally:
         conn.close()
@@ -189,14 +189,18 @@ async def test_a_straggler_arrives_on_the_next_cycle_once(legacy: Legacy) -> Non
 
     read_past = await _straggle(legacy, config)
     codes = [r[0] for r in await legacy.fetch("SELECT code FROM sub_activity ORDER BY 1")]
-    assert "1.02.02.1.01.0091" in codes and "1.02.02.1.01.0090" not in codes
+    assert "1.02.02.1.01.0091" in codes
+    assert "1.02.02.1.01.0090" not in codes
     assert subs(read_past).created == 1
 
     report = await legacy.sync(config)
     assert subs(report).created == 1
-    assert await legacy.value(
-        "SELECT planned_amount FROM sub_activity WHERE code = '1.02.02.1.01.0090'"
-    ) == 90_000_000
+    assert (
+        await legacy.value(
+            "SELECT planned_amount FROM sub_activity WHERE code = '1.02.02.1.01.0090'"
+        )
+        == 90_000_000
+    )
     # Re-read rows that did not change are no-ops: no update, no history.
     assert subs(report).updated == 0
     again = await legacy.sync(config)
@@ -214,6 +218,171 @@ async def test_without_the_overlap_the_straggler_is_missed(legacy: Legacy) -> No
     await _straggle(legacy, config)
     report = await legacy.sync(config)
     assert subs(report).created == 0
+    assert (
+        await legacy.value("SELECT count(*) FROM sub_activity WHERE code = '1.02.02.1.01.0090'")
+        == 0
+    )
+
+
+# -- scheduled reconciliation ---------------------------------------------------------------
+
+
+class Crash(Exception):
+    pass
+
+
+async def _miss(legacy: Legacy, config: Config) -> None:
+    """The legacy application edits two rows without setting updated_at and deletes one:
+    the regular (watermarked) sync sees none of it."""
+    await legacy.write("UPDATE subkeg SET pagu = 2500000 WHERE kode = '1.02.02.1.01.0002'")
+    await legacy.write("UPDATE subkeg SET nama = 'Diubah diam-diam' WHERE kode LIKE '%0004'")
+    await legacy.write("DELETE FROM subkeg WHERE kode = '1.02.02.1.01.0003'")
+    report = await legacy.sync(config)
+    assert report.changes == 0  # the watermark missed them
+    assert await legacy.value("SELECT count(*) FROM sub_activity") == 5
+
+
+async def _history(legacy: Legacy) -> list[tuple[str, str, str | None, str | None]]:
+    rows = await legacy.fetch(
+        """SELECT h.op, h.natural_key, h.found_by, o.found_by AS outbox
+        FROM change_history h LEFT JOIN outbox o ON o.history_id = h.id
+        WHERE h.entity = 'sub_activity' AND h.op <> 'CREATED' ORDER BY h.id"""
+    )
+    return [(r["op"], r["natural_key"][-4:], r["found_by"], r["outbox"]) for r in rows]
+
+
+async def _backdate(legacy: Legacy, hours: float) -> None:
+    await legacy.fetch(
+        "UPDATE source SET reconciled_at = now() - make_interval(secs => $1) WHERE id = 'legacy'",
+        hours * 3600,
+    )
+
+
+async def test_the_scheduled_reconciliation_finds_what_the_watermark_missed(
+    legacy: Legacy,
+) -> None:
+    config = legacy.configure()
+    await legacy.sync(config)
+    await _miss(legacy, config)
+    async with SyncJob(legacy.store_url, reconciling(config)) as job:
+        async with job.pool.acquire() as conn:
+            # Never reconciled: the schedule starts counting now (the first sync read all).
+            assert await due(conn, config.sources) == []
+            assert (
+                await legacy.value(
+                    "SELECT reconciled_at IS NOT NULL FROM source WHERE id = 'legacy'"
+                )
+                is True
+            )
+            await _backdate(legacy, 5.9)
+            assert await due(conn, config.sources) == []
+            await _backdate(legacy, 6.1)
+            chosen = await due(conn, config.sources)
+        assert [s.id for s in chosen] == ["legacy"]
+        [report] = await reconcile(job, chosen)
+        assert report.changes == 3
+        async with job.pool.acquire() as conn:
+            assert await due(conn, config.sources) == []  # done: due again in 6 hours
+    assert await _history(legacy) == [
+        ("UPDATED", "0002", "reconciliation", "reconciliation"),
+        ("UPDATED", "0004", "reconciliation", "reconciliation"),
+        ("DELETED", "0003", "reconciliation", "reconciliation"),
+    ]
+    assert (
+        await legacy.value(
+            "SELECT planned_amount FROM sub_activity WHERE code = '1.02.02.1.01.0002'"
+        )
+        == 2_500_000
+    )
+    # The rows the regular sync wrote say so.
     assert await legacy.value(
-        "SELECT count(*) FROM sub_activity WHERE code = '1.02.02.1.01.0090'"
-    ) == 0
+        "SELECT array_agg(DISTINCT found_by) FROM change_history WHERE op = 'CREATED' "
+        "AND entity = 'sub_activity'"
+    ) == ["sync"]
+    # A manual full sync is told apart from the schedule.
+    await legacy.write("UPDATE subkeg SET pagu = 1 WHERE kode LIKE '%0001'")
+    await legacy.sync(config, full=True)
+    assert (await _history(legacy))[-1] == ("UPDATED", "0001", "full", "full")
+
+
+async def test_never_and_a_time_of_day(legacy: Legacy) -> None:
+    config = legacy.configure('reconcile_every = "never"')
+    assert config.sources[0].config.reconcile_every is None
+    await legacy.sync(config)
+    await _backdate(legacy, 1000)
+    async with SyncJob(legacy.store_url, config) as job, job.pool.acquire() as conn:
+        assert await due(conn, config.sources) == []
+    config = legacy.configure('reconcile_at = "02:00"')
+    async with SyncJob(legacy.store_url, config) as job, job.pool.acquire() as conn:
+        zone = timezone(timedelta(hours=8))  # the hub's local time (WITA)
+        await conn.execute(
+            "UPDATE source SET reconciled_at = $1", datetime(2026, 3, 1, 2, 5, tzinfo=zone)
+        )
+        assert await due(conn, config.sources, datetime(2026, 3, 2, 1, 59, tzinfo=zone)) == []
+        chosen = await due(conn, config.sources, datetime(2026, 3, 2, 2, 0, tzinfo=zone))
+        assert [s.id for s in chosen] == ["legacy"]
+
+
+async def test_a_reconciliation_killed_half_way_resumes_and_doubles_nothing(
+    legacy: Legacy,
+) -> None:
+    config = legacy.configure()
+    await legacy.sync(config)
+    await _miss(legacy, config)
+    await _backdate(legacy, 7)
+
+    def crash(event: SyncProgress) -> None:
+        if event.stream.startswith("sub_activity") and not event.done and event.read >= 2:
+            raise Crash
+
+    async with SyncJob(legacy.store_url, reconciling(config), on_progress=crash) as job:
+        async with job.pool.acquire() as conn:
+            chosen = await due(conn, config.sources)
+        with pytest.raises(Crash):
+            await reconcile(job, chosen)
+    # It really stopped part-way: the first batch (rows 1 and 2) is in, the rest is not.
+    assert await _history(legacy) == [("UPDATED", "0002", "reconciliation", "reconciliation")]
+    async with SyncJob(legacy.store_url, reconciling(config)) as job:
+        async with job.pool.acquire() as conn:
+            chosen = await due(conn, config.sources)
+        assert [s.id for s in chosen] == ["legacy"]  # not marked done: it runs again
+        await reconcile(job, chosen)
+    assert await _history(legacy) == [
+        ("UPDATED", "0002", "reconciliation", "reconciliation"),
+        ("UPDATED", "0004", "reconciliation", "reconciliation"),
+        ("DELETED", "0003", "reconciliation", "reconciliation"),
+    ]
+
+
+@pytest.mark.parametrize("skew", [-600, 600])
+async def test_a_legacy_clock_ten_minutes_off_loses_nothing(legacy: Legacy, skew: int) -> None:
+    """The legacy server stamps rows with its own clock, `skew` seconds off the hub's: the
+    sync compares the source's values with the source's values only, never with the hub's
+    clock, so nothing is read too early or skipped as "in the future"."""
+    config = legacy.configure()
+    await legacy.sync(config)
+
+    async def stamp(code: int, offset: int) -> None:
+        conn = await legacy.connect()
+        try:
+            async with conn.cursor() as cur:
+                await cur.execute("SET timestamp = UNIX_TIMESTAMP() + %s", (offset,))
+                await cur.execute(
+                    "INSERT INTO subkeg VALUES (%s, %s, 'Baru', %s, 1000, NOW())",
+                    (YEAR, f"1.02.02.1.01.{code:04d}", OPD),
+                )
+            await conn.commit()
+        finally:
+            conn.close()
+
+    await stamp(50, skew)
+    await legacy.sync(config)
+    await stamp(51, skew)
+    await stamp(52, skew)
+    await legacy.sync(config)
+    await legacy.sync(config)
+    rows = await legacy.fetch(
+        "SELECT natural_key, count(*) FROM change_history WHERE entity = 'sub_activity' "
+        "AND op = 'CREATED' AND natural_key ~ '005[012]$' GROUP BY 1 ORDER BY 1"
+    )
+    assert [r[1] for r in rows] == [1, 1, 1]

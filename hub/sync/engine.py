@@ -68,6 +68,7 @@ class SourceRun:
     source: SourceMapping
     report: SourceReport
     full: bool  # read every row of every stream, watermark or not
+    found_by: str  # sync, full or reconciliation (hub.sync.writer.FOUND_BY)
     prints: str | None  # the fingerprint of a spreadsheet source's files
     conn: PgConnection
     writer: Writer
@@ -152,9 +153,11 @@ class SyncEngine:
         return list(self.config.sources)
 
     async def sync(
-        self, only: Sequence[str] | None = None, *, full: bool = False
+        self, only: Sequence[str] | None = None, *, full: bool = False, reconcile: bool = False
     ) -> list[SourceReport]:
-        """Sync the sources (all, or `only`), parents' sources first; then resolve links."""
+        """Sync the sources (all, or `only`), parents' sources first; then resolve links.
+        `full`: every row of every stream is read and compared (deletes too); `reconcile`:
+        the same, and its changes say they were found by the scheduled reconciliation."""
         chosen = self.sources(only)
         await self.register(chosen)
         waves: dict[int, list[SourceMapping]] = defaultdict(list)
@@ -166,7 +169,7 @@ class SyncEngine:
 
         async def one(source: SourceMapping) -> SourceReport:
             async with gate:
-                return await self.sync_source(source, full=full)
+                return await self.sync_source(source, full=full, reconcile=reconcile)
 
         for wave in sorted(waves):
             # A task group: if one source's sync dies unexpectedly, the others are cancelled
@@ -194,7 +197,9 @@ class SyncEngine:
 
     # -- one source ----------------------------------------------------------------------
 
-    async def sync_source(self, source: SourceMapping, *, full: bool = False) -> SourceReport:
+    async def sync_source(
+        self, source: SourceMapping, *, full: bool = False, reconcile: bool = False
+    ) -> SourceReport:
         report = SourceReport(source.id)
         started = time.monotonic()
         async with self.pool.acquire() as conn:
@@ -204,7 +209,8 @@ class SyncEngine:
                 report.error = "another process is syncing this source"
                 return report
             try:
-                await self._run(conn, source, report, full)
+                found_by = "reconciliation" if reconcile else "full" if full else "sync"
+                await self._run(conn, source, report, found_by)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", lock)
         report.seconds = time.monotonic() - started
@@ -212,16 +218,18 @@ class SyncEngine:
         return report
 
     async def _run(
-        self, conn: PgConnection, source: SourceMapping, report: SourceReport, full: bool
+        self, conn: PgConnection, source: SourceMapping, report: SourceReport, found_by: str
     ) -> None:
         adapter: Adapter | None = None
         try:
             adapter = open_adapter(source.config)
             async with asyncio.timeout(source.config.timeout_seconds):
                 await adapter.open()
-            writer = Writer(conn, source.id)
+            writer = Writer(conn, source.id, found_by=found_by)
             writer.enrich.derive = derived_entities(e.spec.name for e in source.entities)
-            run = SourceRun(source, report, full, fingerprint(source), conn, writer, adapter)
+            full = found_by != "sync"
+            prints = fingerprint(source)
+            run = SourceRun(source, report, full, found_by, prints, conn, writer, adapter)
             await self._own_region(run)
             await self._streams(run)
             # Read again which entities have waiting rows: the DETACHED streams' writers
@@ -308,7 +316,12 @@ class SyncEngine:
             async with asyncio.timeout(source.config.timeout_seconds):
                 await adapter.open()
             async with self.pool.acquire() as conn:
-                lane = replace(run, conn=conn, writer=Writer(conn, source.id), adapter=adapter)
+                lane = replace(
+                    run,
+                    conn=conn,
+                    writer=Writer(conn, source.id, found_by=run.found_by),
+                    adapter=adapter,
+                )
                 return await self._entity(lane, entity, mappings)
         except (AdapterError, TimeoutError, OSError) as exc:
             error = health.failure(exc, source)

@@ -43,6 +43,9 @@ log = logging.getLogger("rantai.sync")
 # Taken shared by every batch and exclusively by link resolution, which updates rows of
 # every table: the two never interleave, so they cannot deadlock on row locks.
 WRITE_LOCK = 0x52414E5441490002
+# How a sync found its changes: a regular cycle, `rantai sync --full`, the scheduled
+# reconciliation (change_history.found_by, outbox.found_by).
+FOUND_BY = ("sync", "full", "reconciliation")
 
 
 async def warm_types(conn: PgConnection) -> None:
@@ -141,9 +144,21 @@ class Resolver:
 class Writer:
     """Applies batches of one source to the store on `conn` (inside its transaction)."""
 
-    def __init__(self, conn: PgConnection, source_id: str | None, *, bulk: bool = True) -> None:
+    def __init__(
+        self,
+        conn: PgConnection,
+        source_id: str | None,
+        *,
+        bulk: bool = True,
+        found_by: str | None = None,
+    ) -> None:
         self.conn = conn
         self.source_id = source_id
+        if found_by is not None and found_by not in FOUND_BY:
+            raise ValueError(f"found_by must be one of {', '.join(FOUND_BY)}")
+        # How this writer's changes were found, for their history and outbox rows (the
+        # columns' default reads the transaction's setting).
+        self.found_by = found_by
         self.resolver = Resolver(conn)
         # New rows in one statement with their links, history and outbox (InsertPlan);
         # False: insert, then resolve links and record, as separate statements (the
@@ -172,6 +187,8 @@ class Writer:
         savepoints inside it are SQL (see `_savepoint`).
         """
         begin = f"BEGIN; SELECT pg_advisory_xact_lock_shared({WRITE_LOCK});"
+        if self.found_by is not None:
+            begin += f" SET LOCAL rantai.found_by = '{self.found_by}';"
         await self.conn.execute(begin if self._stage_ready else f"{begin} {STAGE_DDL};")
         self.staging, self.staged = True, False
         try:
