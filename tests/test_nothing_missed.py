@@ -8,6 +8,10 @@ real transactions on the server, as the application would.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -386,3 +390,63 @@ async def test_a_legacy_clock_ten_minutes_off_loses_nothing(legacy: Legacy, skew
         "AND op = 'CREATED' AND natural_key ~ '005[012]$' GROUP BY 1 ORDER BY 1"
     )
     assert [r[1] for r in rows] == [1, 1, 1]
+
+
+# -- verification against the source --------------------------------------------------------
+
+
+def rantai(*args: str, url: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RANTAI_")}
+    env["RANTAI_DATABASE_URL"] = url
+    return subprocess.run(
+        [sys.executable, "-m", "hub.cli", *args],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+
+
+async def test_verify_finds_what_the_watermark_missed_and_writes_nothing(legacy: Legacy) -> None:
+    config = legacy.configure()
+    toml = str(legacy.folder / "rantai.toml")
+    await legacy.sync(config)
+    clean = rantai("verify", "--config", toml, url=legacy.store_url)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert clean.stdout.startswith("legacy: ok:")
+
+    await _miss(legacy, config)
+    history = await legacy.value("SELECT count(*) FROM change_history")
+    found = rantai("verify", "--config", toml, "--json", url=legacy.store_url)
+    assert found.returncode == 1, found.stderr
+    [result] = json.loads(found.stdout)
+    assert (result["missing"], result["extra"], result["different"]) == (0, 1, 2)
+    [group] = [g for g in result["groups"] if not g["ok"]]
+    assert (group["entity"], group["region_code"], group["fiscal_year"]) == (
+        "sub_activity", "53", YEAR,
+    )  # fmt: skip
+    assert group["extra_keys"] == [f"{YEAR}/1.02.02.1.01.0003"]  # deleted in the source
+    assert group["different_keys"] == [f"{YEAR}/1.02.02.1.01.0002", f"{YEAR}/1.02.02.1.01.0004"]
+    assert (group["source"]["count"], group["store"]["count"]) == (4, 5)
+    assert group["source"]["sums"]["planned_amount"] == "12500000.00"  # 1+2.5+4+5 million
+    assert group["store"]["sums"]["planned_amount"] == "15000000.00"
+    text = rantai("verify", "--config", toml, url=legacy.store_url)
+    assert "extra: 2025/1.02.02.1.01.0003" in text.stdout
+    # Nothing written but the outcome on the source.
+    assert await legacy.value("SELECT count(*) FROM change_history") == history
+    kept = await legacy.value("SELECT verification FROM source WHERE id = 'legacy'")
+    kept = json.loads(kept) if isinstance(kept, str) else kept
+    assert (kept["ok"], kept["extra"], kept["different"]) == (False, 1, 2)
+
+    await legacy.sync(config, full=True)
+    again = rantai("verify", "--config", toml, "--source", "legacy", url=legacy.store_url)
+    assert again.returncode == 0, again.stdout
+
+
+async def test_verify_on_an_unreachable_source_says_so_in_one_line(legacy: Legacy) -> None:
+    config = legacy.configure()
+    await legacy.sync(config)
+    mapping = legacy.folder / "legacy.toml"
+    mapping.write_text(mapping.read_text().replace("127.0.0.1:3306", "127.0.0.1:1"))
+    down = rantai("verify", "--config", str(legacy.folder / "rantai.toml"), url=legacy.store_url)
+    assert down.returncode == 2
+    lines = down.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("legacy: cannot verify: ")
