@@ -21,6 +21,7 @@ from typing import Any
 
 import aiomysql
 import asyncpg
+import httpx
 import pytest
 
 from adapters.mapping import Config, load_config
@@ -28,6 +29,8 @@ from estate.writers import drop_mariadb_database, mysql_kwargs
 from hub.jobs import SyncJob
 from hub.jobs.reconcile import due, reconcile, reconciling
 from hub.migrate import run_async
+from hub.serving.app import create_app
+from hub.settings import Settings
 from hub.sync import SyncProgress
 from hub.sync.reports import SourceReport, StreamReport
 from tests.conftest import MARIADB_URL, Server, asyncpg_dsn, mariadb_reachable
@@ -434,6 +437,23 @@ async def test_verify_finds_what_the_watermark_missed_and_writes_nothing(legacy:
     kept = await legacy.value("SELECT verification FROM source WHERE id = 'legacy'")
     kept = json.loads(kept) if isinstance(kept, str) else kept
     assert (kept["ok"], kept["extra"], kept["different"]) == (False, 1, 2)
+
+    # In the API, as Source.verification (the operators' console lists it).
+    app = create_app(legacy.store_url, Settings(database_url=None))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+            response = await client.post(
+                "/graphql",
+                json={"query": "{ sources { id verification { ok unreachable missing extra "
+                      "different seconds } } }"},
+            )  # fmt: skip
+    [shown] = [s for s in response.json()["data"]["sources"] if s["id"] == "legacy"]
+    verification = shown["verification"]
+    assert verification.pop("seconds") >= 0
+    assert verification == {
+        "ok": False, "unreachable": False, "missing": 0, "extra": 1, "different": 2
+    }  # fmt: skip
 
     await legacy.sync(config, full=True)
     again = rantai("verify", "--config", toml, "--source", "legacy", url=legacy.store_url)
