@@ -8,6 +8,7 @@ real transactions on the server, as the application would.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -24,10 +25,10 @@ import asyncpg
 import httpx
 import pytest
 
-from adapters.mapping import Config, load_config
+from adapters.mapping import Config, MappingError, load_config
 from estate.writers import drop_mariadb_database, mysql_kwargs
 from hub.jobs import SyncJob
-from hub.jobs.reconcile import due, reconcile, reconciling
+from hub.jobs.reconcile import due, reconcile, reconcile_forever, reconciling
 from hub.migrate import run_async
 from hub.serving.app import create_app
 from hub.settings import Settings
@@ -470,3 +471,81 @@ async def test_verify_on_an_unreachable_source_says_so_in_one_line(legacy: Legac
     lines = down.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("legacy: cannot verify: ")
+
+
+async def test_serve_reconciles_in_the_background_on_its_schedule(legacy: Legacy) -> None:
+    config = legacy.configure('reconcile_every = "1h"')
+    await legacy.sync(config)
+    await _miss(legacy, config)
+    stop = asyncio.Event()
+
+    def engine(c: Config) -> SyncJob:
+        assert c.sources[0].config.batch_size <= 1000  # small batches beside the cycle
+        return SyncJob(legacy.store_url, c, concurrency=1)
+
+    loop = asyncio.create_task(reconcile_forever(engine, config, stop, check_every=0.1))
+    try:
+        # The first look starts the schedule; nothing is due for an hour.
+        await _until(legacy, "SELECT reconciled_at IS NOT NULL FROM source WHERE id = 'legacy'")
+        assert await legacy.value("SELECT count(*) FROM sub_activity") == 5
+        await _backdate(legacy, 1.5)
+        await _until(legacy, "SELECT count(*) = 4 FROM sub_activity")
+        await _until(legacy, "SELECT reconciled_at > now() - interval '1 hour' FROM source "
+                             "WHERE id = 'legacy'")  # fmt: skip
+    finally:
+        stop.set()
+        await loop
+    assert await _history(legacy) == [
+        ("UPDATED", "0002", "reconciliation", "reconciliation"),
+        ("UPDATED", "0004", "reconciliation", "reconciliation"),
+        ("DELETED", "0003", "reconciliation", "reconciliation"),
+    ]
+
+
+async def _until(legacy: Legacy, sql: str) -> None:
+    """Wait for `sql` to be true (60 s at most: only a broken loop takes that long)."""
+    async with asyncio.timeout(60):
+        while not await legacy.value(sql):  # noqa: ASYNC110 - a store, not an event, says
+            await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("overlap_seconds = -1", "overlap_seconds must be a whole number ≥ 0"),
+        ('reconcile_every = "5s"', "reconcile_every must be seconds ≥ 60"),
+        ('reconcile_every = "often"', "reconcile_every must be seconds ≥ 60"),
+        ('reconcile_at = "25:00"', 'reconcile_at must be a local time "HH:MM"'),
+        ('reconcile_every = "6h"\nreconcile_at = "02:00"', "not both"),
+    ],
+)
+def test_a_wrong_schedule_or_overlap_is_a_mapping_problem(
+    tmp_path: Path, line: str, reason: str
+) -> None:
+    (tmp_path / "m.toml").write_text(
+        MAPPING.format(url="mysql://root@127.0.0.1:3306/x", extra=line)
+    )
+    (tmp_path / "rantai.toml").write_text('[[source]]\nmapping = "m.toml"\n')
+    with pytest.raises(MappingError) as info:
+        load_config(tmp_path / "rantai.toml")
+    assert any(reason in p.reason for p in info.value.problems), info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("line", "every", "at"),
+    [
+        ("", 6 * 3600.0, None),
+        ('reconcile_every = "30m"', 1800.0, None),
+        ("reconcile_every = 7200", 7200.0, None),
+        ('reconcile_every = "1d"', 86400.0, None),
+        ('reconcile_at = "02:00"', None, "02:00"),
+        ('reconcile_at = "never"', None, None),
+    ],
+)
+def test_schedules(tmp_path: Path, line: str, every: float | None, at: str | None) -> None:
+    (tmp_path / "m.toml").write_text(
+        MAPPING.format(url="mysql://root@127.0.0.1:3306/x", extra=line)
+    )
+    (tmp_path / "rantai.toml").write_text('[[source]]\nmapping = "m.toml"\n')
+    source = load_config(tmp_path / "rantai.toml").sources[0].config
+    assert (source.reconcile_every, source.reconcile_at) == (every, at)
