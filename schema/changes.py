@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from functools import cache
@@ -145,10 +146,26 @@ class ChangeEvent:
     )
     async def changes(self, info: strawberry.Info[Context, None]) -> list[FieldChange]:
         event = self.event
+        if event.op == "LOADED":
+            return []
         row = await _shared_row(info, event, "change_history", event.history_id)
         if row is None:  # pruned with its history
             return []
         return field_changes(event.entity, row.entity, row.op, row.before, row.after)
+
+    @strawberry.field(
+        description="LOADED: how many rows the first load brought for this Pemda and fiscal "
+        "year (re-query them); null for the other operations."
+    )
+    async def count(self, info: strawberry.Info[Context, None]) -> int | None:
+        event = self.event
+        if event.op != "LOADED":
+            return None
+        row = await _shared_row(info, event, "change_history", event.history_id)
+        if row is None:
+            return None
+        after = row.after if isinstance(row.after, dict) else json.loads(row.after or "{}")
+        return int(after.get("count", 0))
 
 
 def graphql_fields(type_name: str, columns: tuple[str, ...]) -> list[str]:

@@ -36,7 +36,7 @@ from adapters.base import Adapter, AdapterError, Batch, open_adapter
 from adapters.mapping import SQL_KINDS, Config, EntityMapping, SourceMapping
 from hub.db import PgConnection, asyncpg_dsn
 from hub.events.broker import Broker, PostgresBroker, broker_for
-from hub.sync import health, state
+from hub.sync import baseline, health, state
 from hub.sync.bindings import BY_ENTITY, DETACHED, ORDER, WAVE_OF_ENTITY, Binding
 from hub.sync.reference import derived_entities
 from hub.sync.relink import resolve_links
@@ -104,8 +104,12 @@ class SyncEngine:
         on_progress: ProgressCallback | None = None,
         freshness_seconds: int | None = None,
         broker_url: str | None = None,
+        history_on_load: bool = False,
     ) -> None:
         self.dsn = asyncpg_dsn(database_url)
+        # False: a stream's first load into a store without its rows is a baseline (no
+        # per-row CREATED history; one LOADED event per Pemda and fiscal year).
+        self.history_on_load = history_on_load
         # PostgreSQL wakes the feeds from inside the batch's transaction
         # (hub/events/changelog.py); another broker is told after each commit.
         broker = broker_for(broker_url, self.dsn)
@@ -378,13 +382,6 @@ class SyncEngine:
     ) -> None:
         source = run.source
         saved = await state.stream_state(run.conn, source.id, stream.stream)
-        watermark_column = mapping.query.watermark
-        since = stored = None
-        if saved is not None and not run.full and watermark_column:
-            # Re-read a window before the watermark: stragglers (rows committed after the
-            # last read with an older value) are in it; rows that did not change are no-ops.
-            stored = saved.watermark
-            since = overlapped(stored, source.config.overlap_seconds)
         if (
             stream.mode == "diff"
             and not run.full
@@ -395,6 +392,33 @@ class SyncEngine:
             stream.mode = "unchanged"
             self._progress(SyncProgress(source.id, stream.stream, 0, True))
             return
+        loading = not self.history_on_load and await baseline.loading(
+            run.conn, seen.binding, source.id, stream.stream, saved
+        )
+        run.writer.quiet = loading
+        try:
+            await self._read(run, seen, mapping, stream, saved)
+        finally:
+            run.writer.quiet = False
+        if loading and await baseline.loaded(run.writer, seen.binding, stream.stream):
+            await self._wake()
+
+    async def _read(
+        self,
+        run: SourceRun,
+        seen: Seen,
+        mapping: EntityMapping,
+        stream: StreamReport,
+        saved: state.StreamState | None,
+    ) -> None:
+        source = run.source
+        watermark_column = mapping.query.watermark
+        since = stored = None
+        if saved is not None and not run.full and watermark_column:
+            # Re-read a window before the watermark: stragglers (rows committed after the
+            # last read with an older value) are in it; rows that did not change are no-ops.
+            stored = saved.watermark
+            since = overlapped(stored, source.config.overlap_seconds)
         ordered = watermark_column is not None and source.kind not in ("xlsx", "csv")
         highest: Any = None
         batches = run.adapter.stream(mapping.query, since=since)

@@ -159,6 +159,9 @@ class Writer:
         # How this writer's changes were found, for their history and outbox rows (the
         # columns' default reads the transaction's setting).
         self.found_by = found_by
+        # A baseline load (hub.sync.engine): rows created without per-row CREATED history
+        # and outbox rows; a LOADED event per Pemda and fiscal year stands for them.
+        self.quiet = False
         self.resolver = Resolver(conn)
         # New rows in one statement with their links, history and outbox (InsertPlan);
         # False: insert, then resolve links and record, as separate statements (the
@@ -493,19 +496,23 @@ class Writer:
                 await self.conn.copy_records_to_table(
                     plan.inbox, records=zip(*arrays, strict=True), columns=plan.inbox_columns
                 )
-                created = await self.conn.fetch(plan.copied, self.source_id)
+                statement = plan.quiet if self.quiet else plan.copied
+                created = await self.conn.fetch(statement, self.source_id)
+            elif self.quiet:
+                created = await self.conn.fetch(plan.sql, self.source_id, *arrays)
             else:
                 created = await self.conn.fetch(plan.history, self.source_id, *arrays)
             if len(created) != len(inserts):  # pragma: no cover - joined back on the key
                 raise RuntimeError(f"{binding.table}: inserted {len(created)} of {len(inserts)}")
-            await self.conn.execute(
-                stage_sql(binding),
-                [r["id"] for r in created],
-                [r["h"] for r in created],
-                [r["f"] for r in created],
-                self.source_id,
-            )
-            self.staged = True
+            if not self.quiet:
+                await self.conn.execute(
+                    stage_sql(binding),
+                    [r["id"] for r in created],
+                    [r["h"] for r in created],
+                    [r["f"] for r in created],
+                    self.source_id,
+                )
+                self.staged = True
             ids = [0] * len(inserts)
             for row in created:
                 ids[row["n"] - 1] = row["id"]
@@ -584,7 +591,10 @@ class Writer:
         source_id: str | None = None,
     ) -> None:
         """Write the changes to change_history and the outbox (`hub.events.changelog`),
-        their outbox rows to the stage inside `transaction`."""
+        their outbox rows to the stage inside `transaction`. A baseline load (`quiet`)
+        records no CREATED change."""
+        if self.quiet:
+            changes = [c for c in changes if c.op != "CREATED"]
         if not changes:
             return
         await changelog.record(

@@ -12,6 +12,9 @@ Create Date: 2026-12-06 08:00:00
   never reconciled, when the schedule started counting).
 - `source.verification`: the last `rantai verify` of the source (when, how long, the
   differences).
+- `sync_state.loading`: the stream is being loaded as a baseline (its first load into a
+  store without its rows): its new rows get no per-row CREATED history; a LOADED event per
+  Pemda and fiscal year closes it.
 """
 
 from __future__ import annotations
@@ -38,9 +41,14 @@ def upgrade() -> None:
         )
     op.add_column("source", sa.Column("reconciled_at", sa.DateTime(timezone=True)))
     op.add_column("source", sa.Column("verification", postgresql.JSONB(astext_type=sa.Text())))
+    op.add_column(
+        "sync_state",
+        sa.Column("loading", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_column("sync_state", "loading")
     op.drop_column("source", "verification")
     op.drop_column("source", "reconciled_at")
     op.drop_column("outbox", "found_by")

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -89,6 +90,11 @@ class SyncState(SQLModel, table=True):
     watermark: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
     # Keyed-diff streams: a fingerprint of the files read, to skip unchanged workbooks.
     fingerprint: str | None = Field(default=None, sa_column=Column(Text))
+    # Loaded as a baseline (its first load): new rows without per-row CREATED history, a
+    # LOADED event per Pemda and fiscal year when the stream is done.
+    loading: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false"))
+    )
     updated_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
     )
