@@ -395,11 +395,11 @@ class SyncEngine:
         loading = not self.history_on_load and await baseline.loading(
             run.conn, seen.binding, source.id, stream.stream, saved
         )
-        run.writer.quiet = loading
+        run.writer.quiet = seen.binding.entity if loading else None
         try:
             await self._read(run, seen, mapping, stream, saved)
         finally:
-            run.writer.quiet = False
+            run.writer.quiet = None
         if loading and await baseline.loaded(run.writer, seen.binding, stream.stream):
             await self._wake()
 

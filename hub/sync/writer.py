@@ -159,9 +159,10 @@ class Writer:
         # How this writer's changes were found, for their history and outbox rows (the
         # columns' default reads the transaction's setting).
         self.found_by = found_by
-        # A baseline load (hub.sync.engine): rows created without per-row CREATED history
-        # and outbox rows; a LOADED event per Pemda and fiscal year stands for them.
-        self.quiet = False
+        # The entity of a baseline load under way (hub/sync/baseline.py): its rows are
+        # created without per-row CREATED history and outbox rows (a LOADED event per Pemda
+        # and fiscal year stands for them); rows derived for them keep theirs.
+        self.quiet: str | None = None
         self.resolver = Resolver(conn)
         # New rows in one statement with their links, history and outbox (InsertPlan);
         # False: insert, then resolve links and record, as separate statements (the
@@ -485,6 +486,7 @@ class Writer:
         arrays.append([i.source_updated_at for i, _ in inserts])
         keys = [natural_key(binding, v, i.record) for i, v in inserts]
         arrays.append(keys)
+        quiet = self.quiet == binding.entity
         if self.staging:
             if plan.inbox not in self._inbox_used:
                 # The inbox is emptied by the commit (ON COMMIT DELETE ROWS): once per batch.
@@ -496,15 +498,15 @@ class Writer:
                 await self.conn.copy_records_to_table(
                     plan.inbox, records=zip(*arrays, strict=True), columns=plan.inbox_columns
                 )
-                statement = plan.quiet if self.quiet else plan.copied
+                statement = plan.quiet if quiet else plan.copied
                 created = await self.conn.fetch(statement, self.source_id)
-            elif self.quiet:
+            elif quiet:
                 created = await self.conn.fetch(plan.sql, self.source_id, *arrays)
             else:
                 created = await self.conn.fetch(plan.history, self.source_id, *arrays)
             if len(created) != len(inserts):  # pragma: no cover - joined back on the key
                 raise RuntimeError(f"{binding.table}: inserted {len(created)} of {len(inserts)}")
-            if not self.quiet:
+            if not quiet:
                 await self.conn.execute(
                     stage_sql(binding),
                     [r["id"] for r in created],
@@ -593,7 +595,7 @@ class Writer:
         """Write the changes to change_history and the outbox (`hub.events.changelog`),
         their outbox rows to the stage inside `transaction`. A baseline load (`quiet`)
         records no CREATED change."""
-        if self.quiet:
+        if self.quiet == binding.entity:
             changes = [c for c in changes if c.op != "CREATED"]
         if not changes:
             return
