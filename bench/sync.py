@@ -238,9 +238,11 @@ class TimedEngine(SyncEngine):
             self.streams[(event.source, event.stream)] = now - self.last[event.source]
             self.last[event.source] = now
 
-    async def sync_source(self, source: SourceMapping, *, full: bool = False) -> SourceReport:
+    async def sync_source(
+        self, source: SourceMapping, *, full: bool = False, reconcile: bool = False
+    ) -> SourceReport:
         self.last[source.id] = time.perf_counter()
-        report = await super().sync_source(source, full=full)
+        report = await super().sync_source(source, full=full, reconcile=reconcile)
         self.tails[source.id] = time.perf_counter() - self.last[source.id]
         return report
 
