@@ -4,7 +4,8 @@ Per source (one at a time across every hub process: a PostgreSQL advisory lock),
 stream (one mapped table or sheet), in batches:
 
 * **incremental** where the mapping names a watermark column: rows after the stored
-  watermark, in watermark order; each batch commits with the watermark it reached;
+  watermark less the source's `overlap_seconds` (stragglers), in watermark order; each
+  batch commits with the watermark it reached;
 * **keyed diff** where it does not (or with `full=True`): every row is read and compared,
   unchanged rows cost nothing, and rows of the source that were not seen are deleted at
   the end. Workbooks whose files did not change since the last run are skipped.
@@ -15,7 +16,8 @@ batch committed: nothing lost, nothing written twice. Links between rows are the
 set-based (`hub.sync.links`). A source that fails (unreachable, a missing table, no answer
 within its timeout) is marked DOWN with the error and never stops the others.
 
-A source's run is one `SourceRun` that its steps share. What the sync keeps between runs is
+A stream's first load is a baseline (`hub.sync.baseline`): one LOADED event, not a CREATED
+change per row. A source's run is one `SourceRun` that its steps share. What the sync keeps between runs is
 written by `hub.sync.state`, a source's health by `hub.sync.health`.
 """
 
