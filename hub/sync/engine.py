@@ -17,8 +17,8 @@ set-based (`hub.sync.links`). A source that fails (unreachable, a missing table,
 within its timeout) is marked DOWN with the error and never stops the others.
 
 A stream's first load is a baseline (`hub.sync.baseline`): one LOADED event, not a CREATED
-change per row. A source's run is one `SourceRun` that its steps share. What the sync keeps between runs is
-written by `hub.sync.state`, a source's health by `hub.sync.health`.
+change per row. A source's run is one `SourceRun` that its steps share. What the sync keeps
+between runs is written by `hub.sync.state`, a source's health by `hub.sync.health`.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ number of round trips per batch does not depend on its size. Values are coerced 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,10 +24,8 @@ from hub.events import changelog
 from hub.events.changelog import FLUSH, STAGE_DDL, Change, Routing
 from hub.sync.bindings import (
     BY_ENTITY,
-    LOOKUPS,
     VENDOR,
     Binding,
-    ParentLookup,
     Record,
     tax_digits,
     vendor_key,
@@ -36,6 +34,7 @@ from hub.sync.coercion import Invalid, preparer
 from hub.sync.inserts import InsertPlan, insert_plan, stage_sql
 from hub.sync.links import DEPENDENTS, apply_link, resolve_rows
 from hub.sync.reference import Enrichment
+from hub.sync.resolver import Resolver
 from hub.sync.types import TYPES
 
 log = logging.getLogger("rantai.sync")
@@ -104,41 +103,6 @@ def natural_key(binding: Binding, values: Mapping[str, Any], record: Record) -> 
             value = values.get(column)
         parts.append("" if value is None else str(value))
     return "/".join(parts)
-
-
-class Resolver:
-    """Ids of parents by natural key, fetched in one statement per lookup and batch."""
-
-    def __init__(self, conn: PgConnection) -> None:
-        self.conn = conn
-        self.cache: dict[str, dict[tuple[Any, ...], int]] = {name: {} for name in LOOKUPS}
-
-    async def ids(self, name: str, keys: Iterable[tuple[Any, ...]]) -> dict[tuple[Any, ...], int]:
-        lookup = LOOKUPS[name]
-        cache = self.cache[name]
-        missing = {k for k in keys if k not in cache and None not in k}
-        if missing:
-            await self._fetch(lookup, cache, list(missing))
-        return cache
-
-    async def _fetch(
-        self, lookup: ParentLookup, cache: dict[tuple[Any, ...], int], keys: list[tuple[Any, ...]]
-    ) -> None:
-        cols = lookup.columns
-        arrays = [[k[i] for k in keys] for i in range(len(cols))]
-        params = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(lookup.types))
-        match = " AND ".join(f"t.{c} = k.{c}" for c in cols)
-        rows = await self.conn.fetch(
-            f"SELECT t.id, {', '.join('t.' + c for c in cols)} FROM {lookup.table} t "
-            f"JOIN unnest({params}) AS k({', '.join(cols)}) ON {match}",
-            *arrays,
-        )
-        for row in rows:
-            cache[tuple(row[c] for c in cols)] = row["id"]
-
-    def forget(self) -> None:
-        for cache in self.cache.values():
-            cache.clear()
 
 
 class Writer:
