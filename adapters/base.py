@@ -29,6 +29,13 @@ class SourceConfig:
     base_dir: Path = Path(".")  # relative paths and sqlite files resolve against it
     batch_size: int = 5000
     timeout_seconds: float = 60.0
+    # A watermarked read starts this far before the stored watermark (time watermarks):
+    # rows committed late with an older updated-at are read on the next run.
+    overlap_seconds: int = 600
+    # Seconds between two scheduled full comparisons in `serve` (None: never), or the
+    # local time of day ("02:00") they run at.
+    reconcile_every: float | None = 6 * 3600.0
+    reconcile_at: str | None = None
 
 
 @dataclass(frozen=True)

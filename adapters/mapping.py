@@ -17,6 +17,7 @@ from typing import Any
 from adapters.base import EntityQuery, SourceConfig
 from adapters.field_rules import CODE_NORMALISERS, ConcatPart, Cut, FieldRule, RecordError
 from adapters.records import ENTITIES, EntitySpec
+from adapters.schedule import reconcile_schedule
 
 SOURCE_KINDS = ("postgresql", "mariadb", "mysql", "sqlite", "xlsx", "csv")
 SQL_KINDS = ("postgresql", "mariadb", "mysql", "sqlite")
@@ -30,6 +31,9 @@ SOURCE_KEYS = {
     "owner_opd",
     "batch_size",
     "timeout_seconds",
+    "overlap_seconds",
+    "reconcile_every",
+    "reconcile_at",
 }
 ENTITY_KEYS = {"name", "table", "query", "sheet", "header_row", "watermark", "key", "fields"}
 FIELD_OPTIONS = {
@@ -245,6 +249,14 @@ class _Builder:
             value = source.get(key)
             if value is not None and (not isinstance(value, int | float) or value < low):
                 self.problem(self.at.line("source", key), f"{key} must be a number ≥ {low}")
+        overlap = source.get("overlap_seconds", 600)
+        if not isinstance(overlap, int) or isinstance(overlap, bool) or overlap < 0:
+            reason = "overlap_seconds must be a whole number ≥ 0"
+            self.problem(self.at.line("source", "overlap_seconds"), reason)
+            overlap = 600
+        every, at, wrong = reconcile_schedule(source)
+        for key, reason in wrong:
+            self.problem(self.at.line("source", key), reason)
         return SourceConfig(
             id=str(source_id),
             kind=str(kind),
@@ -253,6 +265,9 @@ class _Builder:
             base_dir=self.path.parent,
             batch_size=int(source.get("batch_size") or 5000),
             timeout_seconds=float(source.get("timeout_seconds") or 60),
+            overlap_seconds=overlap,
+            reconcile_every=every,
+            reconcile_at=at,
         )
 
     def expand(self, text: str, line: int | None) -> str:

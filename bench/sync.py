@@ -89,6 +89,10 @@ BOOKKEEPING = (
     "discrepancy_state",
     "api_key",
     "audit_log",
+    # The reference data, loaded by the migrations into both stores (migration 0010).
+    "reference_edition",
+    "reference_region",
+    "nomenclature",
 )
 
 
@@ -238,9 +242,11 @@ class TimedEngine(SyncEngine):
             self.streams[(event.source, event.stream)] = now - self.last[event.source]
             self.last[event.source] = now
 
-    async def sync_source(self, source: SourceMapping, *, full: bool = False) -> SourceReport:
+    async def sync_source(
+        self, source: SourceMapping, *, full: bool = False, reconcile: bool = False
+    ) -> SourceReport:
         self.last[source.id] = time.perf_counter()
-        report = await super().sync_source(source, full=full)
+        report = await super().sync_source(source, full=full, reconcile=reconcile)
         self.tails[source.id] = time.perf_counter() - self.last[source.id]
         return report
 
@@ -420,6 +426,12 @@ async def copy_floor(store_dsn: str, floor_dsn: str, *, analyze: bool) -> CopyFl
             table.records = [(*r[:o], None, *r[o + 1 :]) for r in table.records]
     floor = await asyncpg.connect(floor_dsn)
     try:
+        # The migrations made the `reference` source in both stores: the floor has it.
+        present = {r[0] for r in await floor.fetch("SELECT id FROM source")}
+        for table in tables:
+            if table.name == "source":
+                i = table.columns.index("id")
+                table.records = [r for r in table.records if r[i] not in present]
         started = time.perf_counter()
         async with floor.transaction():
             for table in tables:

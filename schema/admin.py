@@ -16,6 +16,7 @@ from hub.auth import Role
 from resolvers import admin as admin_resolve
 from resolvers.context import Context
 from schema.common import SourceStatus
+from schema.source import SourceVerification
 
 Info = strawberry.Info[Context, None]
 
@@ -131,6 +132,9 @@ class SourceHealth:
     waiting: list[WaitingGroup] = strawberry.field(
         description="Rows waiting for a parent or unreadable, grouped by entity and reason."
     )
+    verification: SourceVerification | None = strawberry.field(
+        description="The last verification against the source (rantai verify)."
+    )
 
 
 @strawberry.type(description="Why the compiled path left requests to the resolvers.")
@@ -188,6 +192,7 @@ class Admin:
                 last_success_at=r["last_success_at"],
                 last_error=r["last_error"],
                 rows=r["rows"],
+                verification=SourceVerification.from_stored(r["verification"]),
                 waiting=[
                     WaitingGroup(
                         entity=w["entity"], reason=w["reason"], rows=w["rows"], since=w["since"]

@@ -11,8 +11,9 @@ import strawberry
 from hub.errors import Forbidden
 from hub.store import relations as rel
 from resolvers.context import Context
-from schema.common import Node
+from schema.common import Connection, Node
 from schema.fields import RowBacked, column, derived, link, lookup, node_id, row_type, same_row
+from schema.history import EntityChange, history_field
 from schema.source import Provenance
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class Budget(RowBacked):
 @strawberry.type(description="Baris DPA: an allocation to one kode rekening.")
 class BudgetLine(Node, RowBacked):
     id: strawberry.ID = node_id()
+    history: Connection[EntityChange] = history_field()
     account_code: str = column("account_code", 'Kode rekening, e.g. "5.2.04.01.01.0003".')
     account_name: str | None = column("account_name", "Nama rekening.")
     amount: Decimal = column("amount", "Nilai anggaran (Rupiah).")
@@ -56,6 +58,7 @@ class BudgetLine(Node, RowBacked):
 @strawberry.type(description="SP2D: Surat Perintah Pencairan Dana, a payment.")
 class Payment(Node, RowBacked):
     id: strawberry.ID = node_id()
+    history: Connection[EntityChange] = history_field()
     sp2d_number: str = column("sp2d_number", "Nomor SP2D.")
     paid_on: date = column("paid_on", "Tanggal SP2D.")
     amount: Decimal = column("amount", "Nilai SP2D (Rupiah).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from functools import cache
@@ -23,6 +24,7 @@ from resolvers.context import Context
 from schema.common import ChangeOp
 from schema.discrepancy import Discrepancy, check_rule
 from schema.fields import ROW_TYPES, Column, Derived, Link, SameRow, source_of
+from schema.history import FieldChange, FoundBy, field_changes, found_by
 from schema.query import DiscrepancyFilter
 from schema.source import Source
 
@@ -107,6 +109,9 @@ class ChangeEvent:
         description="Fields of the type that changed (GraphQL names)."
     )
     occurred_at: datetime = strawberry.field(description="Waktu perubahan (commit).")
+    found_by: FoundBy | None = strawberry.field(
+        description="How the change was found; null: not by a sync (a link the hub resolved)."
+    )
     source_id: strawberry.Private[str | None]
     event: strawberry.Private[OutboxEvent]
 
@@ -122,6 +127,7 @@ class ChangeEvent:
             fiscal_year=event.fiscal_year,
             changed_fields=graphql_fields(event.entity, event.changed_fields),
             occurred_at=event.occurred_at,
+            found_by=found_by(event.found_by),
             source_id=event.source_id,
             event=event,
         )
@@ -133,6 +139,33 @@ class ChangeEvent:
         # Never cached per connection: a source's health changes over time.
         row = await _shared_row(info, self.event, "source", self.source_id)
         return Source.from_row(row) if row else None
+
+    @strawberry.field(
+        description="The fields that changed, with their values before and after, as in "
+        "`history` (masked fields stay masked: null with a FORBIDDEN error)."
+    )
+    async def changes(self, info: strawberry.Info[Context, None]) -> list[FieldChange]:
+        event = self.event
+        if event.op == "LOADED":
+            return []
+        row = await _shared_row(info, event, "change_history", event.history_id)
+        if row is None:  # pruned with its history
+            return []
+        return field_changes(event.entity, row.entity, row.op, row.before, row.after)
+
+    @strawberry.field(
+        description="LOADED: how many rows the first load brought for this Pemda and fiscal "
+        "year (re-query them); null for the other operations."
+    )
+    async def count(self, info: strawberry.Info[Context, None]) -> int | None:
+        event = self.event
+        if event.op != "LOADED":
+            return None
+        row = await _shared_row(info, event, "change_history", event.history_id)
+        if row is None:
+            return None
+        after = row.after if isinstance(row.after, dict) else json.loads(row.after or "{}")
+        return int(after.get("count", 0))
 
 
 def graphql_fields(type_name: str, columns: tuple[str, ...]) -> list[str]:

@@ -58,6 +58,11 @@ class ChangeOp(Enum):
     CREATED = strawberry.enum_value("CREATED", description="Dibuat.")
     UPDATED = strawberry.enum_value("UPDATED", description="Diubah.")
     DELETED = strawberry.enum_value("DELETED", description="Dihapus.")
+    LOADED = strawberry.enum_value(
+        "LOADED",
+        description="Dimuat: a first load (baseline) of an entity for a Pemda and fiscal year, "
+        "one event for all its rows (`count`); re-query them. Per-row changes follow it.",
+    )
 
 
 @strawberry.type(description="Paging state of a connection (info halaman).")

@@ -14,6 +14,7 @@ from resolvers.context import Context
 from resolvers.loaders import shared
 from schema.common import ChainStage, Connection, Node, RegionLevel
 from schema.fields import RowBacked, column, link, lookup, node_id, row_type, same_row
+from schema.history import EntityChange, history_field
 from schema.source import Provenance
 
 if TYPE_CHECKING:
@@ -145,6 +146,7 @@ class Activity(Node, RowBacked):
 @strawberry.type(description="Indikator kinerja with target and capaian (achievement).")
 class Indicator(Node, RowBacked):
     id: strawberry.ID = node_id()
+    history: Connection[EntityChange] = history_field()
     description: str = column("description", "Uraian indikator.")
     unit: str | None = column("unit", "Satuan.")
     target: Decimal | None = column("target", "Target.")
@@ -156,6 +158,7 @@ class Indicator(Node, RowBacked):
 @strawberry.type(description="Sub kegiatan: every chain hangs from one.")
 class SubActivity(Node, RowBacked):
     id: strawberry.ID = node_id()
+    history: Connection[EntityChange] = history_field()
     code: str = column("code", 'Kode sub kegiatan, e.g. "1.03.10.1.01.0031".')
     name: str = column("name", "Nama sub kegiatan.")
     fiscal_year: int = column("fiscal_year", "Tahun anggaran.")

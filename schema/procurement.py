@@ -11,8 +11,9 @@ import strawberry
 
 from hub.store import relations as rel
 from hub.store.codec import global_id
-from schema.common import Node
+from schema.common import Connection, Node
 from schema.fields import RowBacked, column, link, node_id, row_type, same_row
+from schema.history import EntityChange, history_field
 from schema.source import Provenance
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ T = rel.T
 @strawberry.type(description="Penyedia: a vendor.")
 class Vendor(Node, RowBacked):
     id: strawberry.ID = node_id()
+    history: Connection[EntityChange] = history_field()
     name: str = column("name", "Nama penyedia.")
     tax_id: str | None = column(
         "tax_id", "NPWP; null with a FORBIDDEN error for public viewers.", masked="Vendor.taxId"
@@ -76,6 +78,7 @@ class TenderStage(RowBacked):
 @strawberry.type(description="Paket RUP (Rencana Umum Pengadaan, SiRUP).")
 class ProcurementPackage(Node, RowBacked):
     id: strawberry.ID = node_id()
+    history: Connection[EntityChange] = history_field()
     rup_code: str = column("rup_code", "Kode RUP (kd_rup).")
     name: str = column("name", "Nama paket.")
     method: str = column("method", "Metode pengadaan.")
@@ -113,6 +116,7 @@ class ProcurementPackage(Node, RowBacked):
 @strawberry.type(description="Penawaran: one bidder's offer.")
 class Bid(Node, RowBacked):
     id: strawberry.ID = node_id()
+    history: Connection[EntityChange] = history_field()
     amount: Decimal | None = column("amount", "Nilai penawaran.")
     corrected_amount: Decimal | None = column("corrected_amount", "Nilai terkoreksi.")
     is_winner: bool = column("is_winner", "Pemenang.")
@@ -124,6 +128,7 @@ class Bid(Node, RowBacked):
 @strawberry.type(description="Tender or non-tender in SPSE (LPSE).")
 class Tender(Node, RowBacked):
     id: strawberry.ID = node_id()
+    history: Connection[EntityChange] = history_field()
     code: str = column("code", "Kode tender (kd_tender).")
     name: str = column("name", "Nama paket tender.")
     method: str = column("method", "Metode pemilihan (mtd_pemilihan).")
@@ -150,6 +155,7 @@ class Tender(Node, RowBacked):
 @strawberry.type(description="Addendum kontrak.")
 class ContractAmendment(Node, RowBacked):
     id: strawberry.ID = node_id()
+    history: Connection[EntityChange] = history_field()
     version: int = column("version", "Versi addendum.")
     value: Decimal = column("value", "Nilai kontrak after the addendum.")
     reason: str | None = column("reason", "Alasan addendum.")
@@ -161,6 +167,7 @@ class ContractAmendment(Node, RowBacked):
 @strawberry.type(description="Kontrak (eKontrak).")
 class Contract(Node, RowBacked):
     id: strawberry.ID = node_id()
+    history: Connection[EntityChange] = history_field()
     number: str = column("number", "Nomor kontrak.")
     signed_on: date | None = column("signed_on", "Tanggal kontrak.")
     value: Decimal = column("value", "Nilai kontrak, after addenda.")

@@ -37,6 +37,38 @@ class WaitingReason:
         return self.example_text
 
 
+@strawberry.type(
+    description="The last `rantai verify` of a source (verifikasi): the source compared with "
+    "the store per entity, Pemda and fiscal year, by count, money sums and a hash of each "
+    "row's key and values."
+)
+class SourceVerification:
+    at: datetime = strawberry.field(description="When it ran.")
+    seconds: float = strawberry.field(description="How long it took.")
+    ok: bool = strawberry.field(description="True: the store holds exactly what the source has.")
+    unreachable: bool = strawberry.field(description="True: the source could not be read.")
+    missing: int = strawberry.field(description="Rows of the source missing from the store.")
+    extra: int = strawberry.field(
+        description="Rows in the store the source no longer has (deleted there)."
+    )
+    different: int = strawberry.field(description="Rows whose values differ.")
+
+    @classmethod
+    def from_stored(cls, stored: Any) -> SourceVerification | None:
+        if stored is None:
+            return None
+        data = json.loads(stored) if isinstance(stored, str) else dict(stored)
+        return cls(
+            at=datetime.fromisoformat(data["at"]),
+            seconds=float(data["seconds"]),
+            ok=bool(data["ok"]),
+            unreachable=data.get("error") is not None,
+            missing=int(data.get("missing", 0)),
+            extra=int(data.get("extra", 0)),
+            different=int(data.get("different", 0)),
+        )
+
+
 @row_type(rel.T["source"])
 @strawberry.type(description="A legacy database or export the hub reads (sumber data).")
 class Source(RowBacked):
@@ -77,6 +109,10 @@ class Source(RowBacked):
         rel.OPD_BY_ID, "owner_opd_id", "OPD that owns the source (OPD pemilik).", site="owner"
     )
     row: strawberry.Private[Any]
+
+    @strawberry.field(description="The last verification against the source (rantai verify).")
+    def verification(self) -> SourceVerification | None:
+        return SourceVerification.from_stored(self.row.verification)
 
     @strawberry.field(description="The three commonest reasons rows of the source wait.")
     def waiting_reasons(self) -> list[WaitingReason]:

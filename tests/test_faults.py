@@ -331,7 +331,7 @@ async def synced_store(server: Server, estate: FaultEstate, prefix: str) -> str:
     """A new store with the whole estate synced into it, every source OK."""
     store = await server.create_database(prefix)
     await run_async(store, "upgrade", "head")
-    async with SyncJob(store, estate.config()) as engine:
+    async with SyncJob(store, estate.config(), history_on_load=True) as engine:
         reports = await engine.sync()
     assert not [(r.source, r.status, r.error) for r in reports if r.status != "OK"]
     return store
@@ -380,7 +380,9 @@ SELECT (SELECT count(*) FROM change_history
 
 async def created(store: str, source: str, entity: str) -> tuple[int, int, int, int]:
     """CREATED history rows of `entity` from `source`, their distinct natural keys, their
-    outbox events and the distinct rows those name: all equal when nothing was doubled."""
+    outbox events and the distinct rows those name: all equal when nothing was doubled.
+    (The syncs here keep one CREATED change per row, `history_on_load`: the baseline load's
+    own kill and resume are tests/test_baseline.py's.)"""
     row = (await store_fetch(store, CREATED_ONCE, source, entity))[0]
     return (row["history"], row["keys"], row["events"], row["rows"])
 
@@ -408,7 +410,7 @@ async def test_a_legacy_server_dropping_the_sync_mid_read(
                    updated_at + make_interval(days => 1, secs => n)
             FROM rup_paket, generate_series(1, 6) AS n"""
         )
-        async with SyncJob(store, estate.config()) as engine:
+        async with SyncJob(store, estate.config(), history_on_load=True) as engine:
             blocker = await asyncpg.connect(legacy_url)
             lock = blocker.transaction()
             await lock.start()
@@ -511,7 +513,7 @@ async def test_a_legacy_mariadb_killed_mid_sync(server: Server, estate: FaultEst
         assert added > 0
         # Another session holds sp2d: the sync's read of it waits, on its own connection.
         await m_exec(blocker, "LOCK TABLES sp2d WRITE")
-        async with SyncJob(store, estate.config()) as engine:
+        async with SyncJob(store, estate.config(), history_on_load=True) as engine:
             syncing = asyncio.create_task(engine.sync())
             victim = await until(
                 lambda: maria_waiting(conn, database, "sp2d"),
@@ -715,7 +717,7 @@ async def test_a_hung_source_times_out_while_the_rest_syncs_and_serves(
         before = await answer(client, SERVED)
         async with (
             hanging(kind, estate, source, silent) as stuck,
-            SyncJob(store, estate.config({source: changes})) as engine,
+            SyncJob(store, estate.config({source: changes}), history_on_load=True) as engine,
         ):
             syncing = asyncio.create_task(engine.sync())
             await until(stuck, f"the sync never reached the hung {source}")
@@ -750,7 +752,7 @@ async def test_a_hung_source_times_out_while_the_rest_syncs_and_serves(
         assert any(s == source for s, _ in stale)
         assert all(flag == (s == source) for s, flag in stale)  # its rows, and only its
 
-    async with SyncJob(store, estate.config()) as engine:  # the hang is over
+    async with SyncJob(store, estate.config(), history_on_load=True) as engine:  # the hang is over
         after = by_source(await engine.sync([source]))
     assert after[source].status == "OK", after[source].error
 
@@ -802,8 +804,9 @@ async def test_a_hub_process_killed_holding_a_source_lock(
                 p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p
             ),
         }
-        command = [sys.executable, "-m", "hub.cli", "sync", "--config", str(estate.result.config),
-                   "--source", source, "--no-progress"]  # fmt: skip
+        command = [sys.executable, "-m", "hub.cli", "sync", "--history-on-load",
+                   "--config", str(estate.result.config), "--source", source,
+                   "--no-progress"]  # fmt: skip
         with log.open("wb") as out:
             process = await asyncio.create_subprocess_exec(
                 *command, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT
@@ -828,7 +831,7 @@ async def test_a_hub_process_killed_holding_a_source_lock(
             assert (await created(store, source, "procurement_package"))[0] == (
                 packages_before + added
             )
-            async with SyncJob(store, estate.config()) as other:
+            async with SyncJob(store, estate.config(), history_on_load=True) as other:
                 busy = by_source(await other.sync([source]))
             assert busy[source].status == "BUSY"
             process.send_signal(signal.SIGKILL)
@@ -852,7 +855,7 @@ async def test_a_hub_process_killed_holding_a_source_lock(
         await until(released, f"the killed process's session (pid {holder}) kept the lock")
         await lock.rollback()  # SPSE answers again
 
-        async with SyncJob(store, estate.config()) as successor:
+        async with SyncJob(store, estate.config(), history_on_load=True) as successor:
             reports = by_source(await successor.sync([source]))
         assert reports[source].status == "OK", reports[source].error
         source_totals = await legacy.fetchrow(

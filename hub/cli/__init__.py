@@ -17,6 +17,7 @@ from hub.cli.scaffold import sources_scaffold
 from hub.cli.serve import schema_command, serve
 from hub.cli.store import migrate_command, seed
 from hub.cli.sync import discrepancies_command, sources_app, sync_command
+from hub.cli.verify import verify_command
 
 app = typer.Typer(
     help="Rantai: one GraphQL API over the plan → budget → procurement → monev chain.",
@@ -36,6 +37,9 @@ app.add_typer(sources_app, name="sources")
 app.add_typer(reference_app, name="reference")
 app.command("sync", short_help="Sync the store; exit 1 if a source is DOWN, 3 if DEGRADED.")(
     sync_command
+)
+app.command("verify", short_help="Compare each source with the store; exit 1 if one differs.")(
+    verify_command
 )
 app.command("discrepancies", short_help="Run the ketimpangan rules; print them per rule.")(
     discrepancies_command

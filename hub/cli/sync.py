@@ -126,6 +126,13 @@ def sync_command(
         ),
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    history_on_load: Annotated[
+        bool,
+        typer.Option(
+            help="A stream's first load records one CREATED change per row, as before, "
+            "instead of one LOADED event per Pemda and fiscal year."
+        ),
+    ] = False,
     init: Init = False,
 ) -> None:
     """Sync the canonical store from the sources (incrementally). Exit 0 when every source is
@@ -142,7 +149,9 @@ def sync_command(
         )
     with store(settings, create=init) as url:
         run_migrations(url)
-        reports, checked = asyncio.run(_sync(url, settings, loaded, source or None, full, progress))
+        reports, checked = asyncio.run(
+            _sync(url, settings, loaded, source or None, full, progress, history_on_load)
+        )
     out.print(report_table(reports))
     if checked is not None:
         typer.echo(discrepancy_line(checked))
@@ -166,6 +175,7 @@ async def _sync(
     only: list[str] | None,
     full: bool,
     progress: bool,
+    history_on_load: bool = False,
 ) -> tuple[list[SourceReport], RunReport | None]:
     from hub.cli.console import sync_progress
     from hub.jobs import SyncJob
@@ -182,6 +192,7 @@ async def _sync(
             on_progress=on_progress,
             freshness_seconds=settings.source_freshness_seconds,
             broker_url=settings.broker_url,
+            history_on_load=history_on_load,
         ) as job:
             reports = await job.sync(only, full=full)
             return reports, job.discrepancy_report

@@ -97,7 +97,7 @@ class LoggedEntity:
 class Change:
     entity_id: int
     natural_key: str
-    op: str  # CREATED UPDATED DELETED
+    op: str  # CREATED UPDATED DELETED (LOADED: `record_loaded`)
     before: dict[str, Any] | None
     after: dict[str, Any] | None
 
@@ -246,5 +246,47 @@ async def record(
         [x[0] for x in ctx],
         [x[1] for x in ctx],
         [x[2] for x in ctx],
+        logged.type_name,
+    )
+
+
+_LOADED_HISTORY = history_insert(
+    "SELECT h, $1, $2, 0, concat_ws('/', r, y), 'LOADED', NULL, "
+    "jsonb_build_object('count', c, 'region_code', r, 'fiscal_year', y) FROM v ORDER BY h"
+)
+
+
+def loaded_sql(staged: bool) -> str:
+    """LOADED history and outbox rows, one per Pemda and fiscal year of a baseline load:
+    $1 source, $2 entity, $3 Pemda codes, $4 fiscal years, $5 counts, $6 GraphQL type."""
+    ctes = f"""v AS MATERIALIZED (
+            SELECT v.*, {NEXT_HISTORY_ID} AS h
+            FROM unnest($3::text[], $4::int4[], $5::int8[]) WITH ORDINALITY AS v(r, y, c, n)
+            ORDER BY v.n
+        ),
+        history AS ({_LOADED_HISTORY})"""
+    values = "v.h, $6, 0, 'LOADED', v.r, NULL, v.y, '{}'::text[], $1"
+    return outbox_statement("v", values, order="v.h", staged=staged, ctes=ctes)
+
+
+async def record_loaded(
+    conn: PgConnection,
+    logged: Logged,
+    groups: Sequence[tuple[str | None, int | None, int]],
+    *,
+    source_id: str | None,
+    staged: bool = False,
+) -> None:
+    """A baseline load's LOADED events: (Pemda code, fiscal year, rows) per group. Entity
+    id 0: no one row; subscribers re-query the entity (the count says how many rows)."""
+    if not groups:
+        return
+    await conn.execute(
+        loaded_sql(staged),
+        source_id,
+        logged.entity,
+        [g[0] for g in groups],
+        [g[1] for g in groups],
+        [g[2] for g in groups],
         logged.type_name,
     )

@@ -42,8 +42,10 @@ class ChangeFilter:
         if self.scope is not None and not self.scope.sees_event(event):
             return False
         if self.opd_code is not None:
-            # OPD codes repeat across Pemda: with a region, the pair names one OPD.
-            if event.opd_code != self.opd_code:
+            # OPD codes repeat across Pemda: with a region, the pair names one OPD. A LOADED
+            # event (a baseline load, hub/sync/baseline.py) is its Pemda's, every OPD's.
+            loaded = event.op == "LOADED" and event.opd_code is None
+            if event.opd_code != self.opd_code and not loaded:
                 return False
             if self.region_code is not None and event.region_code != self.region_code:
                 return False

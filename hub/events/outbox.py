@@ -33,6 +33,7 @@ class OutboxEvent:
     fiscal_year: int | None
     changed_fields: tuple[str, ...]
     source_id: str | None
+    found_by: str | None = None  # sync, full, reconciliation (null: not by a sync)
     # What subscribers resolved for this event, shared by all of them (per event, never
     # per connection): e.g. its source row, fetched once however many subscribers ask.
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -55,6 +56,7 @@ class OutboxEvent:
             fiscal_year=row["fiscal_year"],
             changed_fields=tuple(row["changed_fields"]),
             source_id=row["source_id"],
+            found_by=row.get("found_by"),
         )
 
 

@@ -220,6 +220,8 @@ class OpdScope(Scope):
     def sees_event(self, event: RoutedEvent) -> bool:
         if event.region_code is None:
             return event.entity in ("Vendor", "Source")
+        if event.opd_code is None and getattr(event, "op", None) == "LOADED":
+            return event.region_code == self.region_code  # a baseline of its Pemda: re-query
         return event.region_code == self.region_code and event.opd_code == self.opd_code
 
     def sees_field(self, name: str) -> bool:

@@ -4,7 +4,8 @@ Per source (one at a time across every hub process: a PostgreSQL advisory lock),
 stream (one mapped table or sheet), in batches:
 
 * **incremental** where the mapping names a watermark column: rows after the stored
-  watermark, in watermark order; each batch commits with the watermark it reached;
+  watermark less the source's `overlap_seconds` (stragglers), in watermark order; each
+  batch commits with the watermark it reached;
 * **keyed diff** where it does not (or with `full=True`): every row is read and compared,
   unchanged rows cost nothing, and rows of the source that were not seen are deleted at
   the end. Workbooks whose files did not change since the last run are skipped.
@@ -15,8 +16,9 @@ batch committed: nothing lost, nothing written twice. Links between rows are the
 set-based (`hub.sync.links`). A source that fails (unreachable, a missing table, no answer
 within its timeout) is marked DOWN with the error and never stops the others.
 
-A source's run is one `SourceRun` that its steps share. What the sync keeps between runs is
-written by `hub.sync.state`, a source's health by `hub.sync.health`.
+A stream's first load is a baseline (`hub.sync.baseline`): one LOADED event, not a CREATED
+change per row. A source's run is one `SourceRun` that its steps share. What the sync keeps
+between runs is written by `hub.sync.state`, a source's health by `hub.sync.health`.
 """
 
 from __future__ import annotations
@@ -36,12 +38,12 @@ from adapters.base import Adapter, AdapterError, Batch, open_adapter
 from adapters.mapping import SQL_KINDS, Config, EntityMapping, SourceMapping
 from hub.db import PgConnection, asyncpg_dsn
 from hub.events.broker import Broker, PostgresBroker, broker_for
-from hub.sync import health, state
+from hub.sync import baseline, health, state
 from hub.sync.bindings import BY_ENTITY, DETACHED, ORDER, WAVE_OF_ENTITY, Binding
 from hub.sync.reference import derived_entities
 from hub.sync.relink import resolve_links
 from hub.sync.reports import ProgressCallback, SourceReport, StreamReport, SyncProgress
-from hub.sync.streams import fingerprint, stream_id, to_items
+from hub.sync.streams import fingerprint, later, overlapped, stream_id, to_items
 from hub.sync.writer import Item, Outcome, Writer, warm_types
 from hub.telemetry.metrics import SOURCE_RUN_SECONDS
 from hub.telemetry.tracing import sync_batch
@@ -68,6 +70,7 @@ class SourceRun:
     source: SourceMapping
     report: SourceReport
     full: bool  # read every row of every stream, watermark or not
+    found_by: str  # sync, full or reconciliation (hub.sync.writer.FOUND_BY)
     prints: str | None  # the fingerprint of a spreadsheet source's files
     conn: PgConnection
     writer: Writer
@@ -103,8 +106,12 @@ class SyncEngine:
         on_progress: ProgressCallback | None = None,
         freshness_seconds: int | None = None,
         broker_url: str | None = None,
+        history_on_load: bool = False,
     ) -> None:
         self.dsn = asyncpg_dsn(database_url)
+        # False: a stream's first load into a store without its rows is a baseline (no
+        # per-row CREATED history; one LOADED event per Pemda and fiscal year).
+        self.history_on_load = history_on_load
         # PostgreSQL wakes the feeds from inside the batch's transaction
         # (hub/events/changelog.py); another broker is told after each commit.
         broker = broker_for(broker_url, self.dsn)
@@ -152,9 +159,11 @@ class SyncEngine:
         return list(self.config.sources)
 
     async def sync(
-        self, only: Sequence[str] | None = None, *, full: bool = False
+        self, only: Sequence[str] | None = None, *, full: bool = False, reconcile: bool = False
     ) -> list[SourceReport]:
-        """Sync the sources (all, or `only`), parents' sources first; then resolve links."""
+        """Sync the sources (all, or `only`), parents' sources first; then resolve links.
+        `full`: every row of every stream is read and compared (deletes too); `reconcile`:
+        the same, and its changes say they were found by the scheduled reconciliation."""
         chosen = self.sources(only)
         await self.register(chosen)
         waves: dict[int, list[SourceMapping]] = defaultdict(list)
@@ -166,7 +175,7 @@ class SyncEngine:
 
         async def one(source: SourceMapping) -> SourceReport:
             async with gate:
-                return await self.sync_source(source, full=full)
+                return await self.sync_source(source, full=full, reconcile=reconcile)
 
         for wave in sorted(waves):
             # A task group: if one source's sync dies unexpectedly, the others are cancelled
@@ -194,7 +203,9 @@ class SyncEngine:
 
     # -- one source ----------------------------------------------------------------------
 
-    async def sync_source(self, source: SourceMapping, *, full: bool = False) -> SourceReport:
+    async def sync_source(
+        self, source: SourceMapping, *, full: bool = False, reconcile: bool = False
+    ) -> SourceReport:
         report = SourceReport(source.id)
         started = time.monotonic()
         async with self.pool.acquire() as conn:
@@ -204,7 +215,8 @@ class SyncEngine:
                 report.error = "another process is syncing this source"
                 return report
             try:
-                await self._run(conn, source, report, full)
+                found_by = "reconciliation" if reconcile else "full" if full else "sync"
+                await self._run(conn, source, report, found_by)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", lock)
         report.seconds = time.monotonic() - started
@@ -212,16 +224,18 @@ class SyncEngine:
         return report
 
     async def _run(
-        self, conn: PgConnection, source: SourceMapping, report: SourceReport, full: bool
+        self, conn: PgConnection, source: SourceMapping, report: SourceReport, found_by: str
     ) -> None:
         adapter: Adapter | None = None
         try:
             adapter = open_adapter(source.config)
             async with asyncio.timeout(source.config.timeout_seconds):
                 await adapter.open()
-            writer = Writer(conn, source.id)
+            writer = Writer(conn, source.id, found_by=found_by)
             writer.enrich.derive = derived_entities(e.spec.name for e in source.entities)
-            run = SourceRun(source, report, full, fingerprint(source), conn, writer, adapter)
+            full = found_by != "sync"
+            prints = fingerprint(source)
+            run = SourceRun(source, report, full, found_by, prints, conn, writer, adapter)
             await self._own_region(run)
             await self._streams(run)
             # Read again which entities have waiting rows: the DETACHED streams' writers
@@ -308,7 +322,12 @@ class SyncEngine:
             async with asyncio.timeout(source.config.timeout_seconds):
                 await adapter.open()
             async with self.pool.acquire() as conn:
-                lane = replace(run, conn=conn, writer=Writer(conn, source.id), adapter=adapter)
+                lane = replace(
+                    run,
+                    conn=conn,
+                    writer=Writer(conn, source.id, found_by=run.found_by),
+                    adapter=adapter,
+                )
                 return await self._entity(lane, entity, mappings)
         except (AdapterError, TimeoutError, OSError) as exc:
             error = health.failure(exc, source)
@@ -365,10 +384,6 @@ class SyncEngine:
     ) -> None:
         source = run.source
         saved = await state.stream_state(run.conn, source.id, stream.stream)
-        watermark_column = mapping.query.watermark
-        since = None
-        if saved is not None and not run.full and watermark_column:
-            since = saved.watermark
         if (
             stream.mode == "diff"
             and not run.full
@@ -379,6 +394,33 @@ class SyncEngine:
             stream.mode = "unchanged"
             self._progress(SyncProgress(source.id, stream.stream, 0, True))
             return
+        loading = not self.history_on_load and await baseline.loading(
+            run.conn, seen.binding, source.id, stream.stream, saved
+        )
+        run.writer.quiet = seen.binding.entity if loading else None
+        try:
+            await self._read(run, seen, mapping, stream, saved)
+        finally:
+            run.writer.quiet = None
+        if loading and await baseline.loaded(run.writer, seen.binding, stream.stream):
+            await self._wake()
+
+    async def _read(
+        self,
+        run: SourceRun,
+        seen: Seen,
+        mapping: EntityMapping,
+        stream: StreamReport,
+        saved: state.StreamState | None,
+    ) -> None:
+        source = run.source
+        watermark_column = mapping.query.watermark
+        since = stored = None
+        if saved is not None and not run.full and watermark_column:
+            # Re-read a window before the watermark: stragglers (rows committed after the
+            # last read with an older value) are in it; rows that did not change are no-ops.
+            stored = saved.watermark
+            since = overlapped(stored, source.config.overlap_seconds)
         ordered = watermark_column is not None and source.kind not in ("xlsx", "csv")
         highest: Any = None
         batches = run.adapter.stream(mapping.query, since=since)
@@ -430,6 +472,8 @@ class SyncEngine:
                 if ordered and marks:
                     below = [m for m in marks if m < marks[-1]]
                     safe = max(below) if below else None
+                    # The overlap's rows are below the stored watermark: never move it back.
+                    safe = safe if later(safe, stored) else None
                 outcome = await self._apply(run, seen.binding, items, stream, safe)
                 seen.ids.update(outcome.stored_ids)
                 seen.keys.update(
@@ -442,7 +486,7 @@ class SyncEngine:
                 ahead.cancel()
             await asyncio.gather(ahead, return_exceptions=True)
             await batches.aclose()  # type: ignore[attr-defined]
-        if highest is not None:
+        if highest is not None and later(highest, stored):
             await state.save_watermark(run.conn, source.id, stream.stream, highest)
         elif saved is None:
             await state.save_watermark(run.conn, source.id, stream.stream, None)

@@ -49,6 +49,8 @@ class InsertPlan:
     inbox: str
     inbox_ddl: str
     inbox_columns: tuple[str, ...]
+    # `sql` reading its rows from `inbox`: a baseline load's new rows, without history.
+    quiet: str
 
     @staticmethod
     def build(binding: Binding) -> InsertPlan | None:
@@ -128,8 +130,9 @@ class InsertPlan:
         if arrays not in history:
             raise RuntimeError(f"{table}: the insert plan does not read its rows from arrays")
         copied = history.replace(arrays, f"SELECT * FROM {inbox}", 1)
+        quiet = sql.replace(arrays, f"SELECT * FROM {inbox}", 1)
         return InsertPlan(
-            sql, tuple(linked), defaults, history, copied, inbox, inbox_ddl, (*names, "n")
+            sql, tuple(linked), defaults, history, copied, inbox, inbox_ddl, (*names, "n"), quiet
         )
 
 

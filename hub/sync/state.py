@@ -29,6 +29,7 @@ class StreamState:
 
     stored_watermark: Any  # jsonb as the driver returns it
     fingerprint: str | None
+    loading: bool = False  # a baseline load under way (`start_loading`)
 
     @property
     def watermark(self) -> Any:
@@ -41,11 +42,34 @@ class StreamState:
 
 async def stream_state(conn: PgConnection, source_id: str, stream: str) -> StreamState | None:
     row = await conn.fetchrow(
-        "SELECT watermark, fingerprint FROM sync_state WHERE source_id = $1 AND stream = $2",
+        "SELECT watermark, fingerprint, loading FROM sync_state "
+        "WHERE source_id = $1 AND stream = $2",
         source_id,
         stream,
     )
-    return None if row is None else StreamState(row["watermark"], row["fingerprint"])
+    if row is None:
+        return None
+    return StreamState(row["watermark"], row["fingerprint"], row["loading"])
+
+
+async def start_loading(conn: PgConnection, source_id: str, stream: str) -> None:
+    """The stream's first load is a baseline: until `loaded`, its new rows get no per-row
+    CREATED history (a sync killed meanwhile resumes the same way)."""
+    await conn.execute(
+        """INSERT INTO sync_state (source_id, stream, loading) VALUES ($1, $2, true)
+        ON CONFLICT (source_id, stream) DO UPDATE SET loading = true, updated_at = now()""",
+        source_id,
+        stream,
+    )
+
+
+async def loaded(conn: PgConnection, source_id: str, stream: str) -> None:
+    await conn.execute(
+        "UPDATE sync_state SET loading = false, updated_at = now() "
+        "WHERE source_id = $1 AND stream = $2",
+        source_id,
+        stream,
+    )
 
 
 async def save_watermark(conn: PgConnection, source_id: str, stream: str, watermark: Any) -> None:

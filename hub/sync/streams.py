@@ -6,7 +6,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -64,3 +64,39 @@ def _aware(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=SOURCE_TIMEZONE)
     return None
+
+
+def overlapped(watermark: Any, seconds: int) -> Any:
+    """Where a watermarked read starts: `seconds` before a time watermark (a date one: the
+    days that cover them; an ISO text one, as text in the same form). Rows committed late
+    with a value below the stored watermark (stragglers) are in that window; other kinds of
+    watermark (version numbers) are returned as they are."""
+    if seconds <= 0 or watermark is None:
+        return watermark
+    if isinstance(watermark, datetime):
+        return watermark - timedelta(seconds=seconds)
+    if isinstance(watermark, date):
+        return watermark - timedelta(days=-(-seconds // 86400))
+    if isinstance(watermark, str):
+        try:
+            parsed = datetime.fromisoformat(watermark)
+        except ValueError:
+            return watermark
+        earlier = parsed - timedelta(seconds=seconds)
+        if len(watermark) == 10:  # a date as text
+            return (parsed.date() - timedelta(days=-(-seconds // 86400))).isoformat()
+        return earlier.isoformat(sep="T" if "T" in watermark else " ")
+    return watermark
+
+
+def later(value: Any, than: Any) -> bool:
+    """Whether watermark `value` is past `than` (None is before everything; values that do
+    not compare are taken as past, as before the overlap)."""
+    if value is None:
+        return False
+    if than is None:
+        return True
+    try:
+        return bool(value > than)
+    except TypeError:
+        return True

@@ -10,7 +10,7 @@ number of round trips per batch does not depend on its size. Values are coerced 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,10 +24,8 @@ from hub.events import changelog
 from hub.events.changelog import FLUSH, STAGE_DDL, Change, Routing
 from hub.sync.bindings import (
     BY_ENTITY,
-    LOOKUPS,
     VENDOR,
     Binding,
-    ParentLookup,
     Record,
     tax_digits,
     vendor_key,
@@ -36,6 +34,7 @@ from hub.sync.coercion import Invalid, preparer
 from hub.sync.inserts import InsertPlan, insert_plan, stage_sql
 from hub.sync.links import DEPENDENTS, apply_link, resolve_rows
 from hub.sync.reference import Enrichment
+from hub.sync.resolver import Resolver
 from hub.sync.types import TYPES
 
 log = logging.getLogger("rantai.sync")
@@ -43,6 +42,9 @@ log = logging.getLogger("rantai.sync")
 # Taken shared by every batch and exclusively by link resolution, which updates rows of
 # every table: the two never interleave, so they cannot deadlock on row locks.
 WRITE_LOCK = 0x52414E5441490002
+# How a sync found its changes: a regular cycle, `rantai sync --full`, the scheduled
+# reconciliation (change_history.found_by, outbox.found_by).
+FOUND_BY = ("sync", "full", "reconciliation")
 
 
 async def warm_types(conn: PgConnection) -> None:
@@ -103,47 +105,28 @@ def natural_key(binding: Binding, values: Mapping[str, Any], record: Record) -> 
     return "/".join(parts)
 
 
-class Resolver:
-    """Ids of parents by natural key, fetched in one statement per lookup and batch."""
-
-    def __init__(self, conn: PgConnection) -> None:
-        self.conn = conn
-        self.cache: dict[str, dict[tuple[Any, ...], int]] = {name: {} for name in LOOKUPS}
-
-    async def ids(self, name: str, keys: Iterable[tuple[Any, ...]]) -> dict[tuple[Any, ...], int]:
-        lookup = LOOKUPS[name]
-        cache = self.cache[name]
-        missing = {k for k in keys if k not in cache and None not in k}
-        if missing:
-            await self._fetch(lookup, cache, list(missing))
-        return cache
-
-    async def _fetch(
-        self, lookup: ParentLookup, cache: dict[tuple[Any, ...], int], keys: list[tuple[Any, ...]]
-    ) -> None:
-        cols = lookup.columns
-        arrays = [[k[i] for k in keys] for i in range(len(cols))]
-        params = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(lookup.types))
-        match = " AND ".join(f"t.{c} = k.{c}" for c in cols)
-        rows = await self.conn.fetch(
-            f"SELECT t.id, {', '.join('t.' + c for c in cols)} FROM {lookup.table} t "
-            f"JOIN unnest({params}) AS k({', '.join(cols)}) ON {match}",
-            *arrays,
-        )
-        for row in rows:
-            cache[tuple(row[c] for c in cols)] = row["id"]
-
-    def forget(self) -> None:
-        for cache in self.cache.values():
-            cache.clear()
-
-
 class Writer:
     """Applies batches of one source to the store on `conn` (inside its transaction)."""
 
-    def __init__(self, conn: PgConnection, source_id: str | None, *, bulk: bool = True) -> None:
+    def __init__(
+        self,
+        conn: PgConnection,
+        source_id: str | None,
+        *,
+        bulk: bool = True,
+        found_by: str | None = None,
+    ) -> None:
         self.conn = conn
         self.source_id = source_id
+        if found_by is not None and found_by not in FOUND_BY:
+            raise ValueError(f"found_by must be one of {', '.join(FOUND_BY)}")
+        # How this writer's changes were found, for their history and outbox rows (the
+        # columns' default reads the transaction's setting).
+        self.found_by = found_by
+        # The entity of a baseline load under way (hub/sync/baseline.py): its rows are
+        # created without per-row CREATED history and outbox rows (a LOADED event per Pemda
+        # and fiscal year stands for them); rows derived for them keep theirs.
+        self.quiet: str | None = None
         self.resolver = Resolver(conn)
         # New rows in one statement with their links, history and outbox (InsertPlan);
         # False: insert, then resolve links and record, as separate statements (the
@@ -172,6 +155,8 @@ class Writer:
         savepoints inside it are SQL (see `_savepoint`).
         """
         begin = f"BEGIN; SELECT pg_advisory_xact_lock_shared({WRITE_LOCK});"
+        if self.found_by is not None:
+            begin += f" SET LOCAL rantai.found_by = '{self.found_by}';"
         await self.conn.execute(begin if self._stage_ready else f"{begin} {STAGE_DDL};")
         self.staging, self.staged = True, False
         try:
@@ -465,6 +450,7 @@ class Writer:
         arrays.append([i.source_updated_at for i, _ in inserts])
         keys = [natural_key(binding, v, i.record) for i, v in inserts]
         arrays.append(keys)
+        quiet = self.quiet == binding.entity
         if self.staging:
             if plan.inbox not in self._inbox_used:
                 # The inbox is emptied by the commit (ON COMMIT DELETE ROWS): once per batch.
@@ -476,19 +462,23 @@ class Writer:
                 await self.conn.copy_records_to_table(
                     plan.inbox, records=zip(*arrays, strict=True), columns=plan.inbox_columns
                 )
-                created = await self.conn.fetch(plan.copied, self.source_id)
+                statement = plan.quiet if quiet else plan.copied
+                created = await self.conn.fetch(statement, self.source_id)
+            elif quiet:
+                created = await self.conn.fetch(plan.sql, self.source_id, *arrays)
             else:
                 created = await self.conn.fetch(plan.history, self.source_id, *arrays)
             if len(created) != len(inserts):  # pragma: no cover - joined back on the key
                 raise RuntimeError(f"{binding.table}: inserted {len(created)} of {len(inserts)}")
-            await self.conn.execute(
-                stage_sql(binding),
-                [r["id"] for r in created],
-                [r["h"] for r in created],
-                [r["f"] for r in created],
-                self.source_id,
-            )
-            self.staged = True
+            if not quiet:
+                await self.conn.execute(
+                    stage_sql(binding),
+                    [r["id"] for r in created],
+                    [r["h"] for r in created],
+                    [r["f"] for r in created],
+                    self.source_id,
+                )
+                self.staged = True
             ids = [0] * len(inserts)
             for row in created:
                 ids[row["n"] - 1] = row["id"]
@@ -567,7 +557,10 @@ class Writer:
         source_id: str | None = None,
     ) -> None:
         """Write the changes to change_history and the outbox (`hub.events.changelog`),
-        their outbox rows to the stage inside `transaction`."""
+        their outbox rows to the stage inside `transaction`. A baseline load (`quiet`)
+        records no CREATED change."""
+        if self.quiet == binding.entity:
+            changes = [c for c in changes if c.op != "CREATED"]
         if not changes:
             return
         await changelog.record(

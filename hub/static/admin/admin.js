@@ -70,7 +70,8 @@
   // ------------------------------------------------------------------ sources
 
   var SOURCES = "{ admin { sources { id name kind status stale lastSyncedAt lastSuccessAt lastError rows" +
-    " waiting { entity reason rows since } }" +
+    " waiting { entity reason rows since }" +
+    " verification { at seconds ok unreachable missing extra different } }" +
     " syncRequests(first: 10) { id sourceId requestedBy requestedAt startedAt finishedAt outcome } } }";
   var SYNC = "mutation ($source: String, $idem: String) { requestSync(sourceId: $source, idempotencyKey: $idem)" +
     " { new request { id sourceId } } }";
@@ -84,11 +85,17 @@
                 ' <span class="muted">(sejak ' + when(w.since) + ")</span></li>";
             }).join("") + "</ul>"
           : '<span class="muted">tidak ada</span>';
+        var v = s.verification;
+        var verified = !v ? '<span class="muted">belum pernah</span>' :
+          '<span class="' + (v.ok ? "ok" : "error") + '">' + (v.ok ? "cocok" : v.unreachable ?
+            "sumber tak terjangkau" : number(v.missing) + " hilang, " + number(v.extra) + " lebih, " +
+            number(v.different) + " berbeda") + '</span><br><span class="muted">' + when(v.at) + " · " +
+          v.seconds.toFixed(1) + " dtk</span>";
         return '<tr data-source="' + esc(s.id) + '"><td><b>' + esc(s.id) + "</b><br><span class=\"muted\">" +
           esc(s.name) + " · " + esc(s.kind) + '</span></td><td class="status ' + esc(s.status) + '">' +
           esc(s.status) + (s.stale ? '<br><span class="muted">basi</span>' : "") + "</td><td>" +
           when(s.lastSuccessAt) + '<br><span class="muted">terakhir dicoba ' + when(s.lastSyncedAt) +
-          '</span></td><td class="num">' + number(s.rows) + "</td><td>" + waiting + '</td><td class="error">' +
+          '</span></td><td class="num">' + number(s.rows) + "</td><td>" + waiting + '</td><td data-verification>' + verified + '</td><td class="error">' +
           esc(s.lastError || "") + '</td><td><button type="button" data-sync="' + esc(s.id) +
           '">Sinkron sekarang</button></td></tr>';
       });
@@ -105,7 +112,7 @@
         '<span class="muted">Dijalankan oleh proses yang menyinkronkan (rantai serve --sync-every, ' +
         "rantai demo).</span></p>" +
         "<table><thead><tr><th>Sumber</th><th>Status</th><th>Terakhir berhasil</th>" +
-        '<th class="num">Baris</th><th>Baris tertunda</th><th>Galat terakhir</th><th></th></tr></thead><tbody>' +
+        '<th class="num">Baris</th><th>Baris tertunda</th><th>Verifikasi (rantai verify)</th><th>Galat terakhir</th><th></th></tr></thead><tbody>' +
         rows.join("") + "</tbody></table><h2>Permintaan sinkron</h2>" +
         (requests.length ? "<table><thead><tr><th>No.</th><th>Sumber</th><th>Diminta</th><th>Keadaan</th>" +
           "<th>Hasil</th></tr></thead><tbody>" + requests.join("") + "</tbody></table>"

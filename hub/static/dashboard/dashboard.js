@@ -27,7 +27,7 @@
     Region: "Pemda", Opd: "OPD", Program: "Program", Activity: "Kegiatan",
     Discrepancy: "Ketimpangan",
   };
-  var OPS = { CREATED: "baru", UPDATED: "berubah", DELETED: "dihapus" };
+  var OPS = { CREATED: "baru", UPDATED: "berubah", DELETED: "dihapus", LOADED: "dimuat" };
   // The API's field names as the page says them; a field without a name here is left out of
   // the Indonesian text rather than shown as an API name.
   var FIELD_NAMES = {
@@ -489,7 +489,7 @@
     var cursor = null, retry = 0, socket = null;
     var badgeEl = document.getElementById("live");
     var CHANGES = "subscription ($filter: ChangeFilter, $after: String) { changes(filter: $filter, after: $after)" +
-      " { cursor entity op regionCode opdCode changedFields } }";
+      " { cursor entity op regionCode opdCode changedFields count fiscalYear } }";
     var EVENTS = "subscription ($filter: DiscrepancyFilter) { discrepancyEvents(filter: $filter)" +
       " { raised discrepancy { rule severity message region { name } } } }";
     function status(on) {
@@ -525,7 +525,11 @@
             var c = msg.payload.data.changes;
             cursor = c.cursor;
             var named = c.changedFields.map(fieldName).filter(Boolean);
-            note((ENTITY_NAMES[c.entity] || "Data") + " " + (OPS[c.op] || "berubah") +
+            // A first load is one line for all its rows (a baseline, not one change each).
+            if (c.op === "LOADED") note((ENTITY_NAMES[c.entity] || "Data") + " dimuat: " +
+              (c.count || 0).toLocaleString("id-ID") + " baris" + (c.regionCode ? " · " + c.regionCode : "") +
+              (c.fiscalYear ? " · " + c.fiscalYear : ""));
+            else note((ENTITY_NAMES[c.entity] || "Data") + " " + (OPS[c.op] || "berubah") +
               (c.regionCode ? " · " + c.regionCode : "") +
               (c.op === "UPDATED" && named.length ? " (" + named.slice(0, 3).join(", ") + ")" : ""));
           } else {

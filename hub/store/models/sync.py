@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -18,11 +19,19 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 from hub.store.models.columns import fk, pk, timestamp
+
+
+def found_by() -> Any:
+    """How a change was found: `sync`, `full` or `reconciliation` (null: not by a sync).
+    The sync sets `rantai.found_by` for its transaction; the column's default reads it."""
+    default = text("nullif(current_setting('rantai.found_by', true), '')")
+    return Field(default=None, sa_column=Column(String(16), server_default=default))
 
 
 class SourceRow(SQLModel, table=True):
@@ -62,6 +71,10 @@ class SourceRow(SQLModel, table=True):
     linked_seq: int = Field(
         default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
     )
+    # When the last scheduled reconciliation finished (hub/reconcile.py).
+    reconciled_at: datetime | None = timestamp()
+    # The last `rantai verify`: {"at", "seconds", "ok", "missing", "extra", "different"}.
+    verification: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
 
 
 class SyncState(SQLModel, table=True):
@@ -77,6 +90,11 @@ class SyncState(SQLModel, table=True):
     watermark: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
     # Keyed-diff streams: a fingerprint of the files read, to skip unchanged workbooks.
     fingerprint: str | None = Field(default=None, sa_column=Column(Text))
+    # Loaded as a baseline (its first load): new rows without per-row CREATED history, a
+    # LOADED event per Pemda and fiscal year when the stream is done.
+    loading: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false"))
+    )
     updated_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
     )
@@ -126,6 +144,7 @@ class ChangeHistory(SQLModel, table=True):
     op: str = Field(sa_column=Column(String(8), nullable=False))  # CREATED UPDATED DELETED
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    found_by: str | None = found_by()
 
 
 class Outbox(SQLModel, table=True):
@@ -152,6 +171,7 @@ class Outbox(SQLModel, table=True):
         sa_column=Column(ARRAY(Text), nullable=False, server_default="{}"),
     )
     source_id: str | None = Field(default=None, sa_column=Column(String(64)))
+    found_by: str | None = found_by()
 
 
 class OutboxHorizon(SQLModel, table=True):

@@ -7,7 +7,8 @@ runs a `SyncJob` once; `rantai serve --sync-every` and `rantai demo` run `sync_f
 which also answers "sync now": the API records a request (`sync_request`) and wakes this
 loop through the broker's `sync` topic; the loop claims the waiting requests, syncs their
 sources at once, and writes the outcome on them. The API never imports this module: the
-store and the broker are all the two processes share.
+store and the broker are all the two processes share. Beside the loop, each source's
+scheduled reconciliation runs in the background (`hub.jobs.reconcile`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from hub.discrepancies.engine import DiscrepancyEngine, RunReport
 from hub.discrepancies.thresholds import load_thresholds
 from hub.events.broker import SYNC, broker_for
 from hub.events.outbox import prune
+from hub.jobs.reconcile import reconcile_forever
 from hub.sync.engine import SyncEngine
 from hub.sync.reports import SourceReport
 
@@ -45,9 +47,9 @@ class SyncJob(SyncEngine):
         self.discrepancy_report: RunReport | None = None
 
     async def sync(
-        self, only: Sequence[str] | None = None, *, full: bool = False
+        self, only: Sequence[str] | None = None, *, full: bool = False, reconcile: bool = False
     ) -> list[SourceReport]:
-        reports = await super().sync(only, full=full)
+        reports = await super().sync(only, full=full, reconcile=reconcile)
         await self.check_discrepancies()
         return reports
 
@@ -87,6 +89,16 @@ async def sync_forever(
     listening = asyncio.create_task(
         _listen_for_requests(database_url, broker_url, wake), name="rantai-sync-requests"
     )
+
+    def reconciler(config: Config) -> SyncJob:
+        return SyncJob(
+            database_url, config, concurrency=1, freshness_seconds=freshness_seconds,
+            broker_url=broker_url,
+        )  # fmt: skip
+
+    reconciling = asyncio.create_task(
+        reconcile_forever(reconciler, config, stop), name="rantai-reconciliation"
+    )
     try:
         while not stop.is_set():
             try:
@@ -123,9 +135,10 @@ async def sync_forever(
                 if await _wait(stop, interval, None) is None:
                     return
     finally:
-        listening.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await listening
+        for task in (listening, reconciling):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def claim_requests(conn: PgConnection) -> list[Any]:
