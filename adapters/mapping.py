@@ -16,9 +16,10 @@ from typing import Any
 
 from adapters.base import EntityQuery, SourceConfig
 from adapters.field_rules import CODE_NORMALISERS, ConcatPart, Cut, FieldRule, RecordError
+from adapters.http_mapping import HTTP_ENTITY_KEYS, HTTP_SOURCE_KEYS, http_options, http_query
 from adapters.records import ENTITIES, EntitySpec
 
-SOURCE_KINDS = ("postgresql", "mariadb", "mysql", "sqlite", "xlsx", "csv")
+SOURCE_KINDS = ("postgresql", "mariadb", "mysql", "sqlite", "xlsx", "csv", "http-json")
 SQL_KINDS = ("postgresql", "mariadb", "mysql", "sqlite")
 SOURCE_KEYS = {
     "id",
@@ -30,8 +31,10 @@ SOURCE_KEYS = {
     "owner_opd",
     "batch_size",
     "timeout_seconds",
+    *HTTP_SOURCE_KEYS,
 }
-ENTITY_KEYS = {"name", "table", "query", "sheet", "header_row", "watermark", "key", "fields"}
+_ENTITY_KEYS = {"name", "table", "query", "sheet", "header_row", "watermark", "key", "fields"}
+ENTITY_KEYS = _ENTITY_KEYS | HTTP_ENTITY_KEYS
 FIELD_OPTIONS = {
     "column",
     "cell",
@@ -235,7 +238,7 @@ class _Builder:
             kind = "?"
         url = source.get("url")
         path = source.get("path")
-        if kind in SQL_KINDS and not isinstance(url, str):
+        if kind in (*SQL_KINDS, "http-json") and not isinstance(url, str):
             self.problem(self.at.line("source"), f"a {kind} source needs a url")
         if kind in ("xlsx", "csv") and not isinstance(path, str):
             self.problem(self.at.line("source"), f"a {kind} source needs a path (file or glob)")
@@ -245,6 +248,7 @@ class _Builder:
             value = source.get(key)
             if value is not None and (not isinstance(value, int | float) or value < low):
                 self.problem(self.at.line("source", key), f"{key} must be a number ≥ {low}")
+        http = http_options(str(kind), source, self.problem, self.at.line, self.expand)
         return SourceConfig(
             id=str(source_id),
             kind=str(kind),
@@ -253,6 +257,7 @@ class _Builder:
             base_dir=self.path.parent,
             batch_size=int(source.get("batch_size") or 5000),
             timeout_seconds=float(source.get("timeout_seconds") or 60),
+            http=http,
         )
 
     def expand(self, text: str, line: int | None) -> str:
@@ -284,11 +289,14 @@ class _Builder:
             return None
         sources = [k for k in ("table", "query", "sheet") if k in data]
         spreadsheet = config.kind in ("xlsx", "csv")
+        http = http_query(
+            config.kind, data, where, spec.name, self.problem, self.at.line, self.expand
+        )
         if spreadsheet and ("table" in data or "query" in data):
             self.problem(line, f"{spec.name}: a spreadsheet entity reads a sheet, not a table")
         if (
             not spreadsheet
-            and config.kind != "?"
+            and config.kind not in ("?", "http-json")
             and len([s for s in sources if s != "sheet"]) != 1
         ):
             self.problem(line, f"{spec.name}: give exactly one of table or query")
@@ -347,9 +355,11 @@ class _Builder:
             columns=tuple(columns),
             watermark=watermark,
             cells=cells,
+            http=http,
         )
         lines = {
-            k: self.at.line(*where, k) for k in ("table", "query", "sheet", "watermark", "key")
+            k: self.at.line(*where, k)
+            for k in ("table", "query", "sheet", "path", "watermark", "key")
         }
         lines.update({f"fields.{k}": self.at.line(*where, "fields", k) for k in fields_data})
         return EntityMapping(spec, query, rules, key_columns, line, lines)

@@ -342,7 +342,7 @@ class SyncEngine:
                 self._progress(SyncProgress(run.source.id, sid, stream.read, True, stream.error))
                 seen.complete = False
                 continue
-            if stream.mode != "diff":
+            if stream.mode != "diff":  # watermark, resumed: not every row was read
                 seen.complete = False
             written = stream.created + stream.deleted
             if written and await _stale_statistics(conn, table, written):
@@ -379,9 +379,19 @@ class SyncEngine:
             stream.mode = "unchanged"
             self._progress(SyncProgress(source.id, stream.stream, 0, True))
             return
-        ordered = watermark_column is not None and source.kind not in ("xlsx", "csv")
+        # A paged source (http-json) commits where its read is with each batch; a run
+        # after a failed one resumes there, reading after the same watermark.
+        paged = source.kind == "http-json"
+        resume = saved.resume if paged and saved is not None and not run.full else None
         highest: Any = None
-        batches = run.adapter.stream(mapping.query, since=since)
+        if resume is not None:
+            since, highest = resume.since, resume.highest
+            if stream.mode == "diff":
+                stream.mode = "resumed"  # the pages before it were not read: no deletions
+        ordered = watermark_column is not None and source.kind in SQL_KINDS
+        batches = run.adapter.stream(
+            mapping.query, since=since, resume=None if resume is None else resume.position
+        )
         timeout = source.config.timeout_seconds
 
         size = max(1, source.config.batch_size)
@@ -395,6 +405,8 @@ class SyncEngine:
             if failed:
                 raise failed.pop()
             rows: list[dict[str, Any]] = []
+            last: Batch | None = None
+            restarted = False
             while len(rows) < size:
                 try:
                     async with asyncio.timeout(timeout):
@@ -402,14 +414,17 @@ class SyncEngine:
                 except StopAsyncIteration:
                     break
                 except (AdapterError, TimeoutError, OSError) as exc:
-                    if not rows:
+                    if last is None:
                         raise
                     failed.append(exc)
                     break
                 rows += batch.rows
-            if not rows:
+                last, restarted = batch, restarted or batch.restarted
+                if paged and batch.position is None:
+                    break
+            if last is None:
                 return None
-            joined = Batch(rows=rows)
+            joined = Batch(rows=rows, position=last.position, restarted=restarted)
             return (joined, *to_items(mapping, joined, watermark_column))
 
         # The next batch is read from the source while this one is written to the store.
@@ -419,8 +434,11 @@ class SyncEngine:
                 fetched = await ahead
                 if fetched is None:
                     break
-                ahead = asyncio.create_task(fetch())
                 batch, items, marks = fetched
+                if batch.restarted and stream.mode == "resumed":
+                    stream.mode = "diff"  # the saved place had expired: read from the start
+                if not paged or batch.position is not None:
+                    ahead = asyncio.create_task(fetch())
                 if marks:
                     top = max(marks)
                     highest = top if highest is None else max(highest, top)
@@ -430,13 +448,24 @@ class SyncEngine:
                 if ordered and marks:
                     below = [m for m in marks if m < marks[-1]]
                     safe = max(below) if below else None
-                outcome = await self._apply(run, seen.binding, items, stream, safe)
+                place = None
+                if paged:
+                    place = (
+                        None
+                        if batch.position is None
+                        else state.Resume(batch.position, since, highest)
+                    )
+                outcome = await self._apply(
+                    run, seen.binding, items, stream, safe, resume=(paged, place)
+                )
                 seen.ids.update(outcome.stored_ids)
                 seen.keys.update(
                     i.source_key if isinstance(i, Item) else i[0].source_key for i in items
                 )
                 stream.count(outcome, len(batch.rows))
                 self._progress(SyncProgress(source.id, stream.stream, stream.read))
+                if paged and batch.position is None:
+                    break
         finally:
             if not ahead.done():
                 ahead.cancel()
@@ -455,8 +484,11 @@ class SyncEngine:
         items: Sequence[Item | tuple[Item, str]],
         stream: StreamReport | None,
         watermark: Any,
+        *,
+        resume: tuple[bool, state.Resume | None] = (False, None),
     ) -> Outcome:
-        """One batch, one transaction: rows, history, outbox, waiting rows, watermark."""
+        """One batch, one transaction: rows, history, outbox, waiting rows, watermark, and
+        for a paged source (`resume[0]`) the place its read resumes from."""
         conn, writer, source_id = run.conn, run.writer, run.source.id
         good = [i for i in items if isinstance(i, Item)]
         bad = [i for i in items if not isinstance(i, Item)]
@@ -480,6 +512,8 @@ class SyncEngine:
                 changed,
             )
             await state.save_waiting(conn, source_id, binding.entity, outcome.waiting)
+            if resume[0] and stream is not None:
+                await state.save_resume(conn, source_id, stream.stream, resume[1])
             if outcome.waiting:
                 writer.waiting_entities.add(binding.entity)
         if changed:

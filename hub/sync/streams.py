@@ -22,7 +22,8 @@ SOURCE_TIMEZONE = ZoneInfo("Asia/Makassar")
 
 def stream_id(mapping: EntityMapping, index: int) -> str:
     q = mapping.query
-    where = q.table or q.sheet or (f"query{index}" if q.query else f"#{index}")
+    path = q.http.path if q.http is not None else None
+    where = q.table or q.sheet or path or (f"query{index}" if q.query else f"#{index}")
     return f"{mapping.spec.name}:{where}"
 
 

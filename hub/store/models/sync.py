@@ -77,6 +77,8 @@ class SyncState(SQLModel, table=True):
     watermark: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
     # Keyed-diff streams: a fingerprint of the files read, to skip unchanged workbooks.
     fingerprint: str | None = Field(default=None, sa_column=Column(Text))
+    # Paged sources (http-json): where a failed run's read resumes (hub/sync/state.py).
+    resume: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
     updated_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
     )
