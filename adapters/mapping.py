@@ -17,6 +17,7 @@ from typing import Any
 from adapters.base import EntityQuery, SourceConfig
 from adapters.field_rules import CODE_NORMALISERS, ConcatPart, Cut, FieldRule, RecordError
 from adapters.http_mapping import HTTP_ENTITY_KEYS, HTTP_SOURCE_KEYS, http_options, http_query
+from adapters.locator import Locator
 from adapters.records import ENTITIES, EntitySpec
 
 SOURCE_KINDS = ("postgresql", "mariadb", "mysql", "sqlite", "xlsx", "csv", "http-json")
@@ -31,6 +32,7 @@ SOURCE_KEYS = {
     "owner_opd",
     "batch_size",
     "timeout_seconds",
+    "uploads",
     *HTTP_SOURCE_KEYS,
 }
 _ENTITY_KEYS = {"name", "table", "query", "sheet", "header_row", "watermark", "key", "fields"}
@@ -77,43 +79,6 @@ class MappingError(Exception):
         self.problems = list(problems)
 
 
-# --- where things are in the file ----------------------------------------------------------
-
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\" -]+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_-]+|\"[^\"]+\")\s*=")
-
-
-class Locator:
-    """Line numbers of tables and keys, for messages (tomllib keeps no positions)."""
-
-    def __init__(self, text: str) -> None:
-        self.tables: dict[tuple[Any, ...], int] = {}
-        self.keys: dict[tuple[Any, ...], int] = {}
-        current: tuple[Any, ...] = ()
-        counts: dict[str, int] = {}
-        for number, line in enumerate(text.splitlines(), start=1):
-            header = _HEADER.match(line)
-            if header:
-                name = header.group(2).replace('"', "").strip()
-                if header.group(1) == "[[":
-                    counts[name] = counts.get(name, -1) + 1
-                    current = (name, counts[name])
-                else:
-                    parts = name.split(".")
-                    if parts[0] in counts:  # [entity.fields] belongs to the last [[entity]]
-                        current = (parts[0], counts[parts[0]], *parts[1:])
-                    else:
-                        current = tuple(parts)
-                self.tables[current] = number
-                continue
-            key = _KEY.match(line)
-            if key:
-                self.keys[(*current, key.group(1).strip('"'))] = number
-
-    def line(self, *path: Any) -> int | None:
-        return self.keys.get(tuple(path)) or self.tables.get(tuple(path))
-
-
 # --- entities and sources -------------------------------------------------------------------
 
 
@@ -154,6 +119,7 @@ class SourceMapping:
     owner_opd: str | None
     entities: tuple[EntityMapping, ...]
     locator: Locator
+    uploads: bool = False  # an xlsx source fed by its OPD's uploads (POST /upload/monev)
 
     @property
     def id(self) -> str:
@@ -216,7 +182,20 @@ class _Builder:
             owner_opd=_opt_str(source.get("owner_opd")),
             entities=tuple(e for e in built if e is not None),
             locator=self.at,
+            uploads=self.uploads(source, config),
         )
+
+    def uploads(self, source: dict[str, Any], config: SourceConfig) -> bool:
+        """`uploads = true`: an xlsx source of one OPD, read from what its operators send."""
+        value = source.get("uploads", False)
+        line = self.at.line("source", "uploads")
+        if not isinstance(value, bool):
+            self.problem(line, "uploads must be true or false")
+        elif value and (config.kind != "xlsx" or not source.get("owner_opd")):
+            self.problem(line, 'uploads = true needs kind = "xlsx" and the owner_opd sending')
+        elif value and config.path:
+            self.problem(line, "an uploads source reads what is sent: give no path")
+        return value is True
 
     def source_config(self, source: dict[str, Any]) -> SourceConfig:
         for key in source:
@@ -240,7 +219,7 @@ class _Builder:
         path = source.get("path")
         if kind in (*SQL_KINDS, "http-json") and not isinstance(url, str):
             self.problem(self.at.line("source"), f"a {kind} source needs a url")
-        if kind in ("xlsx", "csv") and not isinstance(path, str):
+        if kind in ("xlsx", "csv") and not isinstance(path, str) and not source.get("uploads"):
             self.problem(self.at.line("source"), f"a {kind} source needs a path (file or glob)")
         if isinstance(url, str):
             url = self.expand(url, self.at.line("source", "url"))

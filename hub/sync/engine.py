@@ -42,6 +42,7 @@ from hub.sync.reference import derived_entities
 from hub.sync.relink import resolve_links
 from hub.sync.reports import ProgressCallback, SourceReport, StreamReport, SyncProgress
 from hub.sync.streams import fingerprint, stream_id, to_items
+from hub.sync.uploads import uploaded
 from hub.sync.writer import Item, Outcome, Writer, warm_types
 from hub.telemetry.metrics import SOURCE_RUN_SECONDS
 from hub.telemetry.tracing import sync_batch
@@ -204,7 +205,11 @@ class SyncEngine:
                 report.error = "another process is syncing this source"
                 return report
             try:
-                await self._run(conn, source, report, full)
+                async with uploaded(conn, source) as read:
+                    if read is None:  # an uploads source that has none yet
+                        await health.record_health(conn, source.id, report)
+                    else:
+                        await self._run(conn, read, report, full)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", lock)
         report.seconds = time.monotonic() - started
