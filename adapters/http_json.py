@@ -32,7 +32,7 @@ import random
 import re
 import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -158,6 +158,8 @@ class HttpJsonAdapter(Adapter):
         self._client: httpx.AsyncClient | None = None
         self.retries_left = self.options.retry_budget
         self.requests = 0  # pages asked for, retries included
+        # Answers by URL, when set: a draft (scaffold) reads one page several ways.
+        self.memo: dict[str, Any] | None = None
 
     # -- connection ----------------------------------------------------------------------
 
@@ -207,6 +209,8 @@ class HttpJsonAdapter(Adapter):
         if self.options.api_key is not None and self.options.api_key_param:
             sent[self.options.api_key_param] = self.options.api_key
         url = self.url(query, sent)
+        if self.memo is not None and url in self.memo:
+            return self.memo[url]
         attempt = 0
         while True:
             self.requests += 1
@@ -222,13 +226,16 @@ class HttpJsonAdapter(Adapter):
                 status = response.status_code
                 if 200 <= status < 300:
                     try:
-                        return response.json()
+                        document = response.json()
                     except ValueError:
                         raise PageFailed(
                             f"source {self.config.id}: GET {self.shown(query, params)} "
                             f"answered {status} with no JSON",
                             status,
                         ) from None
+                    if self.memo is not None:
+                        self.memo[url] = document
+                    return document
                 problem = f"answered {status} {response.reason_phrase}".rstrip()
                 detail = _detail(response)
                 if detail:
@@ -351,6 +358,46 @@ class HttpJsonAdapter(Adapter):
             if position is None:
                 return
 
+    async def discover(self, endpoint: HttpQuery) -> tuple[HttpQuery, list[str]]:
+        """One page of `endpoint`, read for a draft mapping: where its records are, how it
+        pages, and the arrays of objects in a record (candidates for `each`)."""
+        params = self._params(replace(endpoint, paging="none"), None, None)
+        document = await self.fetch(endpoint, params)
+        records = endpoint.records
+        if records is None and isinstance(document, dict):
+            lists = [k for k, v in document.items() if isinstance(v, list)]
+            records = "data" if "data" in lists else (lists[0] if lists else None)
+        found = resolve(document, records)
+        first = found[0] if isinstance(found, list) and found else {}
+        arrays = [
+            k
+            for k, v in (first.items() if isinstance(first, dict) else ())
+            if isinstance(v, list) and any(isinstance(i, dict) for i in v)
+        ]
+        meta = (
+            {k: v for k, v in document.items() if k != records}
+            if isinstance(document, dict)
+            else {}
+        )
+        cursor = _find(meta, ("cursor", "next_cursor", "nextCursor", "next"))
+        more = _find(meta, ("has_more", "hasMore", "has_next"))
+        paging, changes = "none", {}
+        if cursor is not None:
+            paging, changes = "cursor", {"cursor_path": cursor, "has_more_path": more}
+        elif _find(meta, ("page", "current_page", "currentPage")) is not None:
+            paging, changes = "page", {"has_more_path": more}
+        elif _find(meta, ("offset",)) is not None:
+            paging, changes = "offset", {"has_more_path": more}
+        guessed = HttpQuery(
+            path=endpoint.path,
+            params=endpoint.params,
+            records=records,
+            paging=paging,
+            limit=endpoint.limit,
+            **changes,  # type: ignore[arg-type]
+        )
+        return guessed, arrays
+
     async def columns(self, query: EntityQuery) -> list[str]:
         """The columns of the first page's rows (the JSON paths of its records)."""
         batches = self.pages(query)
@@ -371,6 +418,20 @@ class HttpJsonAdapter(Adapter):
         async for batch in self.pages(query, since, resume):
             yield batch
         log.debug("source %s: read in %.1f s", self.config.id, time.monotonic() - started)
+
+
+def _find(document: Any, names: tuple[str, ...], prefix: str = "") -> str | None:
+    """The JSON path of the first key of `names` in nested objects (not in lists)."""
+    if not isinstance(document, dict):
+        return None
+    for key in document:
+        if key in names:
+            return f"{prefix}{key}"
+    for key, value in document.items():
+        found = _find(value, names, f"{prefix}{key}.")
+        if found is not None:
+            return found
+    return None
 
 
 def _detail(response: httpx.Response) -> str:

@@ -43,6 +43,7 @@ class TableProfile:
     columns: list[ColumnProfile]
     rows: int
     sample: list[dict[str, Any]]  # the first rows
+    notes: list[str] = field(default_factory=list)  # comments for the draft
 
     def column(self, name: str) -> ColumnProfile | None:
         return next((c for c in self.columns if c.name == name), None)

@@ -6,6 +6,7 @@ expired cursor, incremental reads by `updated_since`, and the mapping's own chec
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,10 +15,12 @@ from typing import Any
 
 import asyncpg
 import pytest
+from typer.testing import CliRunner
 
 from adapters.check import check_source
 from adapters.mapping import MappingError, load_config, load_mapping
 from estate.inaproc import Faults, InaprocData, inaproc_app, serving
+from hub.cli import app
 from hub.db import asyncpg_dsn
 from hub.migrate import run_async
 from hub.sync.engine import SyncEngine
@@ -409,3 +412,31 @@ vendor_name = "nama"
     assert "bad.toml:12: tender: an http-json watermark needs since_param" in reasons
     assert "bid: an http-json entity reads a path, not a table or sheet" in reasons
     assert KEY not in reasons
+
+
+async def test_scaffold_reads_one_page_and_drafts_the_entity_and_its_paging(api: Api) -> None:
+    out = api.folder / "draft.toml"
+    url = f"http://127.0.0.1:{api.port}/api/v1/rup/paket-penyedia?kode_klpd={KLPD}&tahun={YEAR}"
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["sources", "scaffold", "--url", url, "--region", "53.71", "--out", str(out),
+         "--api-key-env", "RANTAI_TEST_INAPROC_KEY", "--id", "inaproc-draft"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert KEY not in text
+    assert 'api_key = "${RANTAI_TEST_INAPROC_KEY}"' in text
+    assert 'url = "http://127.0.0.1:' in text
+    assert 'path = "/api/v1/rup/paket-penyedia"' in text
+    assert f'params = {{ kode_klpd = "{KLPD}", tahun = "{YEAR}" }}' in text
+    assert 'records = "data"' in text
+    assert 'paging = "cursor"' in text
+    assert 'name = "procurement_package"' in text
+    assert 'rup_code = "kd_rup"' in text
+    assert "satker.kd_satker_str" in text  # a nested field, by its path
+    assert api.faults.page_requests == 1  # one page
+    # The draft is a mapping: it loads, and its entity reads the API.
+    draft = load_mapping(out)
+    assert draft.kind == "http-json"
+    assert draft.entities[0].query.http is not None
