@@ -72,6 +72,12 @@ async def keep(
         if row is None:
             same = await earlier(conn, upload["region"], upload["opd"], upload["sha256"])
             return same, None
+        await conn.execute(
+            "UPDATE source SET last_upload_file = $2, last_upload_at = $3 WHERE id = $1",
+            upload["source"],
+            row["file_name"],
+            row["uploaded_at"],
+        )
         request = await conn.fetchval(
             "INSERT INTO sync_request (source_id, requested_by) VALUES ($1, $2) RETURNING id",
             upload["source"],

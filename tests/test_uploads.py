@@ -200,6 +200,17 @@ async def test_an_accepted_upload_is_kept_audited_and_synced(hub: Hub) -> None:
         == 1
     )
     assert await hub.value("SELECT count(*) FROM audit_log WHERE kind = 'upload.accepted'") == 1
+    # The source says what its OPD sent last, in GraphQL and on the command line.
+    async with httpx.AsyncClient(base_url=hub.base) as client:
+        answer = await client.post(
+            "/graphql",
+            json={"query": "{ sources { id lastUploadFile lastUploadAt } }"},
+            headers={"Authorization": f"Bearer {hub.keys['province']}"},
+        )
+    shown = {s["id"]: s for s in answer.json()["data"]["sources"]}
+    assert shown["forma-5371-dinkes"]["lastUploadFile"] == "Form A Juni 2025.xlsx"
+    assert shown["forma-5371-dinkes"]["lastUploadAt"] is not None
+    assert shown["plan-5371"]["lastUploadFile"] is None
     # The sync loop answers the request: the rows come in with the upload as their file.
     reports = await hub.sync()
     assert reports["forma-5371-dinkes"].status == "OK", reports["forma-5371-dinkes"].error
@@ -294,3 +305,32 @@ async def test_only_the_opds_own_key_may_upload_for_it(hub: Hub) -> None:
     )
     assert await hub.value("SELECT count(*) FROM upload") == 0
     assert (await hub.upload("dinkes", data, opd=DINKES)).status_code == 201
+
+
+def test_rantai_sources_shows_an_uploads_sources_last_upload() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from rich.console import Console
+
+    from hub.cli.console import sources_table
+
+    row = {
+        "id": "forma-5371-dinkes",
+        "kind": "xlsx",
+        "status": "OK",
+        "stale": False,
+        "last_success_at": datetime.now(UTC),
+        "rows": 3,
+        "waiting": 0,
+        "waiting_reasons": [],
+        "last_run_read": 3,
+        "last_run_stored": 3,
+        "last_error": None,
+        "entities": "progress_report",
+        "last_upload_file": "Form A Juni 2025.xlsx",
+        "last_upload_at": datetime.now(UTC) - timedelta(hours=3),
+    }
+    console = Console(width=250, record=True)
+    console.print(sources_table([row]))
+    text = console.export_text()
+    assert "last upload: Form A Juni 2025.xlsx, 3 h ago" in text

@@ -9,7 +9,8 @@ Create Date: 2026-12-06 08:00:00
   the watermark it read after, the highest watermark value it had read). The next run
   resumes there; a read that finishes clears it.
 - `upload`: a workbook an OPD operator sent (POST /upload/monev), accepted after its
-  check, kept whole with who sent it, when and its SHA-256 (unique per source).
+  check, kept whole with who sent it, when and its SHA-256 (unique per source);
+  `source.last_upload_file`, `last_upload_at`: an uploads source's last accepted upload.
 """
 
 from __future__ import annotations
@@ -59,9 +60,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("source_id", "sha256", name=op.f("uq_upload_source_id_sha256")),
     )
     op.create_index("ix_upload_source_id_file_name", "upload", ["source_id", "file_name"])
+    op.add_column("source", sa.Column("last_upload_file", sa.Text(), nullable=True))
+    op.add_column("source", sa.Column("last_upload_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("source", "last_upload_at")
+    op.drop_column("source", "last_upload_file")
     op.drop_index("ix_upload_source_id_file_name", table_name="upload")
     op.drop_table("upload")
     op.drop_column("sync_state", "resume")
