@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 from starlette.applications import Starlette
@@ -52,13 +52,28 @@ class Faults:
 @dataclass
 class InaprocData:
     """One Pemda's records as the national API serves them (lists of v1 JSON objects,
-    each with `updated_at`; a test or the simulator changes them in place)."""
+    each with `updated_at`; a test changes them in place). `LegacyProcurement`
+    (estate/national_api.py) serves them from a legacy SiRUP/SPSE database instead."""
 
     kode_klpd: str
     tahun: int
     rup: list[dict[str, Any]] = field(default_factory=list)
     tenders: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def accepts(self, kode_klpd: str | None, tahun: str | None) -> bool:
+        return kode_klpd == self.kode_klpd and tahun == str(self.tahun)
+
+    async def records(self, kind: str, tahun: int) -> list[dict[str, Any]]:
+        """The records of `kind` ("rup" or "tender"), copied."""
+        with self.lock:
+            return [dict(r) for r in (self.rup if kind == "rup" else self.tenders)]
+
+
+class Records(Protocol):
+    def accepts(self, kode_klpd: str | None, tahun: str | None) -> bool: ...
+
+    async def records(self, kind: str, tahun: int) -> list[dict[str, Any]]: ...
 
 
 class _Bucket:
@@ -98,13 +113,13 @@ def _error(status: int, message: str, **headers: str) -> JSONResponse:
 
 
 def inaproc_app(
-    data: InaprocData, *, api_key: str, rate: float = 20.0, faults: Faults | None = None
+    data: Records, *, api_key: str, rate: float = 20.0, faults: Faults | None = None
 ) -> Starlette:
     """The stand-in as an ASGI app; `app.state.faults` is its `Faults`."""
     faults = faults or Faults()
     bucket = _Bucket(rate)
 
-    async def page(request: Request, records: list[dict[str, Any]]) -> JSONResponse:
+    async def page(request: Request, kind: str) -> JSONResponse:
         given = request.headers.get("x-api-key") or request.query_params.get("api_key")
         if given != api_key:
             return _error(401, "API key tidak valid atau tidak ada")
@@ -119,7 +134,7 @@ def inaproc_app(
         if not bucket.take():
             return _error(429, "Terlalu banyak permintaan", **{"Retry-After": "1"})
         params = request.query_params
-        if params.get("kode_klpd") != data.kode_klpd or params.get("tahun") != str(data.tahun):
+        if not data.accepts(params.get("kode_klpd"), params.get("tahun")):
             return JSONResponse({"success": True, "data": [], "meta": {"has_more": False}})
         try:
             limit = int(params.get("limit", "100"))
@@ -142,20 +157,20 @@ def inaproc_app(
             hang, faults.hang_seconds = faults.hang_seconds, 0.0
             await asyncio.sleep(hang)
         since = params.get("updated_since")
-        with data.lock:
-            chosen = [r for r in records if since is None or r["updated_at"] > since]
-            chosen.sort(key=lambda r: (r["updated_at"], str(r.get("kd_rup", r.get("kd_tender")))))
-            rows = [dict(r) for r in chosen[offset : offset + limit]]
-            more = offset + limit < len(chosen)
+        records = await data.records(kind, int(params["tahun"]))
+        chosen = [r for r in records if since is None or (r["updated_at"] or "") > since]
+        chosen.sort(key=lambda r: (r["updated_at"] or "", str(r.get("kd_rup", r.get("kd_tender")))))
+        rows = chosen[offset : offset + limit]
+        more = offset + limit < len(chosen)
         meta: dict[str, Any] = {"limit": limit, "total": len(chosen), "has_more": more}
         meta["cursor"] = _cursor(faults.generation, offset + limit) if more else None
         return JSONResponse({"success": True, "data": rows, "meta": meta})
 
     async def rup(request: Request) -> JSONResponse:
-        return await page(request, data.rup)
+        return await page(request, "rup")
 
     async def tenders(request: Request) -> JSONResponse:
-        return await page(request, data.tenders)
+        return await page(request, "tender")
 
     app = Starlette(
         routes=[

@@ -312,7 +312,7 @@ async def test_a_500_mid_pagination_keeps_what_was_written_and_resumes(api: Api)
     assert await api.value("SELECT count(*) FROM procurement_package") == LIMIT
     assert await api.value(
         "SELECT resume IS NOT NULL FROM sync_state WHERE stream = "
-        "'procurement_package:/rup/paket-penyedia'"
+        f"'procurement_package:/rup/paket-penyedia?kode_klpd={KLPD}&tahun={YEAR}'"
     )
     before = api.faults.page_requests
     again = await api.sync()
