@@ -9,7 +9,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -172,6 +172,7 @@ class _Builder:
             self.problem(self.at.line("source"), "no [[entity]] tables: nothing to read")
             entities = []
         built = [self.entity(i, e, config) for i, e in enumerate(entities)]
+        uploads = self.uploads(source, config)
         if self.problems:
             raise MappingError(self.problems)
         return SourceMapping(
@@ -180,9 +181,9 @@ class _Builder:
             name=str(source.get("name") or config.id),
             region=_opt_str(source.get("region")),
             owner_opd=_opt_str(source.get("owner_opd")),
-            entities=tuple(e for e in built if e is not None),
+            entities=tuple(_by_file(e) if uploads else e for e in built if e is not None),
             locator=self.at,
-            uploads=self.uploads(source, config),
+            uploads=uploads,
         )
 
     def uploads(self, source: dict[str, Any], config: SourceConfig) -> bool:
@@ -508,6 +509,11 @@ class _Builder:
                     f"range [first, last] counted from 1 (segments = [2, 3]), not {raw!r}",
                 )
         return Cut(pattern, segments)
+
+
+def _by_file(entity: EntityMapping) -> EntityMapping:
+    """An uploads source's rows keep the upload they came from in their source key."""
+    return replace(entity, key_columns=("@file", *entity.key_columns))
 
 
 def _opt_str(value: Any) -> str | None:

@@ -217,6 +217,10 @@ async def test_an_accepted_upload_is_kept_audited_and_synced(hub: Hub) -> None:
     assert await hub.value(
         "SELECT count(*) FROM progress_report WHERE source_id = 'forma-5371-dinkes'"
     ) == len(CODES)
+    # Each row's provenance names the upload it came from (its file, its upload id).
+    upload_id = body["upload"]["id"]
+    keys = await hub.value("SELECT array_agg(source_key) FROM progress_report")
+    assert all(k.startswith(f"Form A Juni 2025.{upload_id}.xlsx/") for k in keys), keys
     # The same content again is acknowledged, not kept twice.
     again = await hub.upload("dinkes", data, name="salinan.xlsx")
     assert again.status_code == 200
