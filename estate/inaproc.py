@@ -172,10 +172,29 @@ def inaproc_app(
     async def tenders(request: Request) -> JSONResponse:
         return await page(request, "tender")
 
+    async def set_faults(request: Request) -> JSONResponse:
+        """Make it misbehave from outside (a demo): {"storm": 20, "hang_seconds": 30,
+        "fail_page": 2, "expire_cursors": true}, with the API key."""
+        if request.headers.get("x-api-key") != api_key:
+            return _error(401, "API key tidak valid atau tidak ada")
+        try:
+            asked = await request.json()
+            if asked.get("expire_cursors"):
+                faults.expire_cursors()
+            faults.storm = int(asked.get("storm", faults.storm))
+            faults.hang_seconds = float(asked.get("hang_seconds", faults.hang_seconds))
+            if "fail_page" in asked:
+                faults.fail_page = faults.page_requests + int(asked["fail_page"])
+                faults.fail_times = int(asked.get("fail_times", 1))
+        except (ValueError, TypeError, AttributeError) as exc:
+            return _error(400, f"permintaan tidak dikenali: {exc}")
+        return JSONResponse({"success": True, "faults": faults.__dict__})
+
     app = Starlette(
         routes=[
             Route("/api/v1/rup/paket-penyedia", rup),
             Route("/api/v1/tender/pengumuman", tenders),
+            Route("/_faults", set_faults, methods=["POST"]),
         ]
     )
     app.state.faults = faults

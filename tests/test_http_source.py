@@ -440,3 +440,18 @@ async def test_scaffold_reads_one_page_and_drafts_the_entity_and_its_paging(api:
     draft = load_mapping(out)
     assert draft.kind == "http-json"
     assert draft.entities[0].query.http is not None
+
+
+async def test_the_stand_in_can_be_told_to_fail_over_http(api: Api) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api.port}") as client:
+        refused = await client.post("/_faults", json={"fail_page": 1})
+        assert refused.status_code == 401
+        told = await client.post(
+            "/_faults", json={"fail_page": 1, "fail_times": 50}, headers={"X-API-Key": KEY}
+        )
+        assert told.status_code == 200
+    report = await api.sync()
+    assert report.status == "DOWN"
+    assert "answered 500" in (report.error or "")
