@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import sys
+import time
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -27,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from hub.auth import Role, Viewer
+from hub.auth.guard import Gatekeeper
 from hub.db import driver_connection
 from hub.errors import ErrorCode, as_store_unavailable, error_entry
 from hub.events.broker import SYNC
@@ -39,6 +41,9 @@ log = logging.getLogger("rantai.upload")
 MAX_BYTES = 10 * 1024 * 1024
 _FORM_SLACK = 64 * 1024  # the multipart envelope around the file
 CHECK_SECONDS = 120
+CHECK_COST_SECONDS = 0.5  # what a check's own process costs, counted as the caller's CPU
+CHECKS_AT_ONCE = 2  # check processes per hub process; more uploads wait their turn
+_checks: asyncio.Semaphore | None = None
 
 
 def _refusal(status: int, code: ErrorCode, message: str, **extensions: Any) -> Response:
@@ -48,7 +53,15 @@ def _refusal(status: int, code: ErrorCode, message: str, **extensions: Any) -> R
 
 
 async def run_check(config: str, viewer: Viewer, name: str, data: bytes) -> dict[str, Any]:
-    """`hub.uploads.check` on the file, in a process of its own."""
+    """`hub.uploads.check` on the file, in a process of its own (CHECKS_AT_ONCE at most)."""
+    global _checks
+    if _checks is None:
+        _checks = asyncio.Semaphore(CHECKS_AT_ONCE)
+    async with _checks:
+        return await _check_process(config, viewer, name, data)
+
+
+async def _check_process(config: str, viewer: Viewer, name: str, data: bytes) -> dict[str, Any]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -94,6 +107,14 @@ async def upload_monev(request: Request) -> Response:
             403,
             ErrorCode.FORBIDDEN,
             "Hanya operator OPD dengan kunci API `opd` yang dapat mengunggah Form A.",
+        )
+    gate: Gatekeeper = request.app.state.gate
+    wait = gate.retry_after(viewer.actor)
+    if wait is not None:
+        return JSONResponse(
+            error_body(ErrorCode.RATE_LIMITED, "Terlalu banyak permintaan; coba lagi nanti."),
+            status_code=429,
+            headers={"Retry-After": str(max(1, round(wait)))},
         )
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > MAX_BYTES + _FORM_SLACK:
@@ -145,7 +166,10 @@ async def upload_monev(request: Request) -> Response:
             }
         )
     settings = request.app.state.settings
+    started = time.process_time()
     checked = await run_check(str(settings.config_path), viewer, name, data)
+    # A check is work done for the caller beyond a request: it counts against its rate.
+    gate.charge(viewer.actor, time.process_time() - started + CHECK_COST_SECONDS)
     if "error" in checked:
         log.error("upload check for %s failed: %s", viewer.actor, checked["error"])
         return JSONResponse(
