@@ -7,6 +7,7 @@ expired cursor, incremental reads by `updated_since`, and the mapping's own chec
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -263,8 +264,9 @@ async def test_a_429_storm_is_waited_out_within_the_budget(api: Api) -> None:
 
 
 async def test_a_storm_beyond_the_budget_makes_the_source_down_without_its_key(
-    api: Api,
+    api: Api, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     api.write(budget=2, key_option='api_key_param = "api_key"')
     api.faults.storm, api.faults.storm_retry_after = 50, None  # backoff with jitter
     report = await api.sync()
@@ -275,6 +277,11 @@ async def test_a_storm_beyond_the_budget_makes_the_source_down_without_its_key(
     assert "/api/v1/rup/paket-penyedia?" in error
     assert "api_key=***" in error
     assert KEY not in error
+    # The retries are logged, with the URL as messages show it; httpx's own request
+    # lines (which would carry the key in the URL) are not.
+    assert "retrying in" in caplog.text
+    assert "api_key=***" in caplog.text
+    assert KEY not in caplog.text
 
 
 async def test_a_bad_key_is_a_clear_last_error(api: Api) -> None:
