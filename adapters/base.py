@@ -13,7 +13,10 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from adapters.http_json import HttpOptions, HttpQuery
 
 Row = dict[str, Any]
 
@@ -23,8 +26,8 @@ class SourceConfig:
     """How to reach one source (the `[source]` table of a mapping file)."""
 
     id: str
-    kind: str  # postgresql | mariadb | sqlite | xlsx | csv
-    url: str | None = None  # SQL kinds
+    kind: str  # postgresql | mariadb | sqlite | xlsx | csv | http-json
+    url: str | None = None  # SQL kinds; http-json: the base URL
     path: str | None = None  # spreadsheet kinds: file or glob
     base_dir: Path = Path(".")  # relative paths and sqlite files resolve against it
     batch_size: int = 5000
@@ -36,6 +39,7 @@ class SourceConfig:
     # local time of day ("02:00") they run at.
     reconcile_every: float | None = 6 * 3600.0
     reconcile_at: str | None = None
+    http: HttpOptions | None = field(default=None, repr=False)  # http-json
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class EntityQuery:
     columns: tuple[str, ...] = ()  # columns to read; empty: all
     watermark: str | None = None  # order by it and resume after `since`
     cells: tuple[str, ...] = ()  # spreadsheet cells (e.g. "B3") added to every row as "@B3"
+    http: HttpQuery | None = None  # http-json: path, parameters, records, paging
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,10 @@ class Batch:
     rows: list[Row]
     origin: str = ""  # e.g. the workbook a spreadsheet batch came from
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Sources read in pages (http-json): what asks for the page after this batch (None:
+    # this was the last), and whether a resumed read had to start again from the first.
+    position: Any = None
+    restarted: bool = False
 
 
 class AdapterError(Exception):
@@ -104,10 +113,14 @@ class Adapter(ABC):
         """The columns the table/query/sheet offers; MissingTable if it does not exist."""
 
     @abstractmethod
-    def stream(self, query: EntityQuery, *, since: Any = None) -> AsyncIterator[Batch]:
+    def stream(
+        self, query: EntityQuery, *, since: Any = None, resume: Any = None
+    ) -> AsyncIterator[Batch]:
         """Rows in batches of `config.batch_size`, never the whole table in memory.
 
         With a watermark: rows in watermark order, only those with watermark > `since`.
+        `resume`: a `Batch.position` of an earlier read, for sources read in pages (the
+        others read from the start).
         """
 
 
@@ -121,4 +134,8 @@ def open_adapter(config: SourceConfig) -> Adapter:
         from adapters.spreadsheet import SpreadsheetAdapter
 
         return SpreadsheetAdapter(config)
+    if config.kind == "http-json":
+        from adapters.http_json import HttpJsonAdapter
+
+        return HttpJsonAdapter(config)
     raise AdapterError(f"source {config.id}: no adapter for kind {config.kind!r}")

@@ -24,6 +24,8 @@ FUTURE_SLACK = timedelta(hours=1)  # clocks drift: a watermark this far ahead is
 
 async def check_source(source: SourceMapping) -> list[Problem]:
     """Connect, then check tables/sheets, columns, the watermark and a sample of rows."""
+    if source.uploads:  # its files come with each upload, checked as they come
+        return []
     problems: list[Problem] = []
     url_line = source.locator.line("source", "url") or source.locator.line("source", "path")
     adapter = open_adapter(source.config)

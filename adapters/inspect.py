@@ -43,6 +43,7 @@ class TableProfile:
     columns: list[ColumnProfile]
     rows: int
     sample: list[dict[str, Any]]  # the first rows
+    notes: list[str] = field(default_factory=list)  # comments for the draft
 
     def column(self, name: str) -> ColumnProfile | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -159,5 +160,7 @@ async def watermark_stats(adapter: Adapter, query: EntityQuery) -> tuple[int, in
         rows = int(found.get("n") or 0)
         return rows, rows - int(found.get("c") or 0), found.get("m")
     profiled = [ColumnProfile(column)]
+    if query.http is not None:  # an API: its first page, not every page of it
+        query = replace(query, http=replace(query.http, paging="none"))
     rows = await _streamed_counts(adapter, replace(query, watermark=None), profiled)
     return rows, profiled[0].nulls, profiled[0].maximum

@@ -9,17 +9,19 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from adapters.base import EntityQuery, SourceConfig
 from adapters.field_rules import CODE_NORMALISERS, ConcatPart, Cut, FieldRule, RecordError
+from adapters.http_mapping import HTTP_ENTITY_KEYS, HTTP_SOURCE_KEYS, http_options, http_query
+from adapters.locator import Locator
 from adapters.records import ENTITIES, EntitySpec
 from adapters.schedule import reconcile_schedule
 
-SOURCE_KINDS = ("postgresql", "mariadb", "mysql", "sqlite", "xlsx", "csv")
+SOURCE_KINDS = ("postgresql", "mariadb", "mysql", "sqlite", "xlsx", "csv", "http-json")
 SQL_KINDS = ("postgresql", "mariadb", "mysql", "sqlite")
 SOURCE_KEYS = {
     "id",
@@ -34,8 +36,11 @@ SOURCE_KEYS = {
     "overlap_seconds",
     "reconcile_every",
     "reconcile_at",
+    "uploads",
+    *HTTP_SOURCE_KEYS,
 }
-ENTITY_KEYS = {"name", "table", "query", "sheet", "header_row", "watermark", "key", "fields"}
+_ENTITY_KEYS = {"name", "table", "query", "sheet", "header_row", "watermark", "key", "fields"}
+ENTITY_KEYS = _ENTITY_KEYS | HTTP_ENTITY_KEYS
 FIELD_OPTIONS = {
     "column",
     "cell",
@@ -78,43 +83,6 @@ class MappingError(Exception):
         self.problems = list(problems)
 
 
-# --- where things are in the file ----------------------------------------------------------
-
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\" -]+?)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_-]+|\"[^\"]+\")\s*=")
-
-
-class Locator:
-    """Line numbers of tables and keys, for messages (tomllib keeps no positions)."""
-
-    def __init__(self, text: str) -> None:
-        self.tables: dict[tuple[Any, ...], int] = {}
-        self.keys: dict[tuple[Any, ...], int] = {}
-        current: tuple[Any, ...] = ()
-        counts: dict[str, int] = {}
-        for number, line in enumerate(text.splitlines(), start=1):
-            header = _HEADER.match(line)
-            if header:
-                name = header.group(2).replace('"', "").strip()
-                if header.group(1) == "[[":
-                    counts[name] = counts.get(name, -1) + 1
-                    current = (name, counts[name])
-                else:
-                    parts = name.split(".")
-                    if parts[0] in counts:  # [entity.fields] belongs to the last [[entity]]
-                        current = (parts[0], counts[parts[0]], *parts[1:])
-                    else:
-                        current = tuple(parts)
-                self.tables[current] = number
-                continue
-            key = _KEY.match(line)
-            if key:
-                self.keys[(*current, key.group(1).strip('"'))] = number
-
-    def line(self, *path: Any) -> int | None:
-        return self.keys.get(tuple(path)) or self.tables.get(tuple(path))
-
-
 # --- entities and sources -------------------------------------------------------------------
 
 
@@ -155,6 +123,7 @@ class SourceMapping:
     owner_opd: str | None
     entities: tuple[EntityMapping, ...]
     locator: Locator
+    uploads: bool = False  # an xlsx source fed by its OPD's uploads (POST /upload/monev)
 
     @property
     def id(self) -> str:
@@ -207,6 +176,7 @@ class _Builder:
             self.problem(self.at.line("source"), "no [[entity]] tables: nothing to read")
             entities = []
         built = [self.entity(i, e, config) for i, e in enumerate(entities)]
+        uploads = self.uploads(source, config)
         if self.problems:
             raise MappingError(self.problems)
         return SourceMapping(
@@ -215,9 +185,22 @@ class _Builder:
             name=str(source.get("name") or config.id),
             region=_opt_str(source.get("region")),
             owner_opd=_opt_str(source.get("owner_opd")),
-            entities=tuple(e for e in built if e is not None),
+            entities=tuple(_by_file(e) if uploads else e for e in built if e is not None),
             locator=self.at,
+            uploads=uploads,
         )
+
+    def uploads(self, source: dict[str, Any], config: SourceConfig) -> bool:
+        """`uploads = true`: an xlsx source of one OPD, read from what its operators send."""
+        value = source.get("uploads", False)
+        line = self.at.line("source", "uploads")
+        if not isinstance(value, bool):
+            self.problem(line, "uploads must be true or false")
+        elif value and (config.kind != "xlsx" or not source.get("owner_opd")):
+            self.problem(line, 'uploads = true needs kind = "xlsx" and the owner_opd sending')
+        elif value and config.path:
+            self.problem(line, "an uploads source reads what is sent: give no path")
+        return value is True
 
     def source_config(self, source: dict[str, Any]) -> SourceConfig:
         for key in source:
@@ -239,9 +222,9 @@ class _Builder:
             kind = "?"
         url = source.get("url")
         path = source.get("path")
-        if kind in SQL_KINDS and not isinstance(url, str):
+        if kind in (*SQL_KINDS, "http-json") and not isinstance(url, str):
             self.problem(self.at.line("source"), f"a {kind} source needs a url")
-        if kind in ("xlsx", "csv") and not isinstance(path, str):
+        if kind in ("xlsx", "csv") and not isinstance(path, str) and not source.get("uploads"):
             self.problem(self.at.line("source"), f"a {kind} source needs a path (file or glob)")
         if isinstance(url, str):
             url = self.expand(url, self.at.line("source", "url"))
@@ -257,6 +240,7 @@ class _Builder:
         every, at, wrong = reconcile_schedule(source)
         for key, reason in wrong:
             self.problem(self.at.line("source", key), reason)
+        http = http_options(str(kind), source, self.problem, self.at.line, self.expand)
         return SourceConfig(
             id=str(source_id),
             kind=str(kind),
@@ -268,6 +252,7 @@ class _Builder:
             overlap_seconds=overlap,
             reconcile_every=every,
             reconcile_at=at,
+            http=http,
         )
 
     def expand(self, text: str, line: int | None) -> str:
@@ -299,11 +284,14 @@ class _Builder:
             return None
         sources = [k for k in ("table", "query", "sheet") if k in data]
         spreadsheet = config.kind in ("xlsx", "csv")
+        http = http_query(
+            config.kind, data, where, spec.name, self.problem, self.at.line, self.expand
+        )
         if spreadsheet and ("table" in data or "query" in data):
             self.problem(line, f"{spec.name}: a spreadsheet entity reads a sheet, not a table")
         if (
             not spreadsheet
-            and config.kind != "?"
+            and config.kind not in ("?", "http-json")
             and len([s for s in sources if s != "sheet"]) != 1
         ):
             self.problem(line, f"{spec.name}: give exactly one of table or query")
@@ -362,9 +350,11 @@ class _Builder:
             columns=tuple(columns),
             watermark=watermark,
             cells=cells,
+            http=http,
         )
         lines = {
-            k: self.at.line(*where, k) for k in ("table", "query", "sheet", "watermark", "key")
+            k: self.at.line(*where, k)
+            for k in ("table", "query", "sheet", "path", "watermark", "key")
         }
         lines.update({f"fields.{k}": self.at.line(*where, "fields", k) for k in fields_data})
         return EntityMapping(spec, query, rules, key_columns, line, lines)
@@ -534,6 +524,11 @@ class _Builder:
                     f"range [first, last] counted from 1 (segments = [2, 3]), not {raw!r}",
                 )
         return Cut(pattern, segments)
+
+
+def _by_file(entity: EntityMapping) -> EntityMapping:
+    """An uploads source's rows keep the upload they came from in their source key."""
+    return replace(entity, key_columns=("@file", *entity.key_columns))
 
 
 def _opt_str(value: Any) -> str | None:

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.base import Adapter, SourceConfig, open_adapter
+from adapters.base import Adapter, EntityQuery, SourceConfig, open_adapter
 from adapters.guess import (
     EntityGuess,
     Guess,
@@ -32,6 +32,7 @@ from adapters.guess import (
     watermark,
     year_column,
 )
+from adapters.http_json import HttpJsonAdapter, HttpQuery
 from adapters.inspect import ColumnProfile, TableProfile, profile, tables
 from adapters.records import ENTITIES as SPECS
 from adapters.spreadsheet import SpreadsheetAdapter
@@ -60,6 +61,8 @@ class SourceDraft:
     location: str  # url, or path as written in the file
     region: str | None
     region_todo: str | None = None
+    extra: tuple[str, ...] = ()  # more [source] lines (an API key's header)
+    endpoints: tuple[HttpQuery, ...] = ()  # http-json: the paths to read a page of
 
 
 async def scaffold(config: SourceConfig, draft: SourceDraft, now: datetime) -> Scaffold:
@@ -67,7 +70,11 @@ async def scaffold(config: SourceConfig, draft: SourceDraft, now: datetime) -> S
     adapter = open_adapter(config)
     await adapter.open()
     try:
-        profiles, cells = await _profiles(adapter)
+        cells: dict[str, dict[str, str]] = {}
+        if isinstance(adapter, HttpJsonAdapter):
+            profiles = await _endpoints(adapter, draft.endpoints)
+        else:
+            profiles, cells = await _profiles(adapter)
     finally:
         await adapter.close()
     guesses, unrecognised = choose(profiles, cells)
@@ -92,6 +99,45 @@ async def _profiles(adapter: Adapter) -> tuple[list[TableProfile], dict[str, dic
             cells[name] = found
         profiles.append(await profile(adapter, name, query))
     return profiles, cells
+
+
+async def _endpoints(
+    adapter: HttpJsonAdapter, endpoints: tuple[HttpQuery, ...]
+) -> list[TableProfile]:
+    """One page of each endpoint: where its records are, how it pages, its fields."""
+    profiles: list[TableProfile] = []
+    adapter.memo = {}  # one page, read once
+    for endpoint in endpoints:
+        found, arrays = await adapter.discover(endpoint)
+        one_page = EntityQuery(http=replace(found, paging="none"))
+        table = await profile(adapter, endpoint.path, one_page)
+        table.query = EntityQuery(http=found)
+        table.notes.append("read from one page; the API pages by " + found.paging)
+        table.notes += [
+            f"{name}: an array of objects in each record; map its elements as rows of an "
+            f'entity of their own with each = "{name}"'
+            for name in arrays
+        ]
+        profiles.append(table)
+    return profiles
+
+
+def _http_lines(http: HttpQuery) -> list[str]:
+    lines = [f"path = {_value(http.path)}"]
+    if http.params:
+        inline = ", ".join(f"{_key(k)} = {_value(v)}" for k, v in http.params)
+        lines.append(f"params = {{ {inline} }}")
+    if http.records:
+        lines.append(f"records = {_value(http.records)}")
+    lines.append(f"paging = {_value(http.paging)}")
+    defaults = HttpQuery(path="/")
+    for name in ("cursor_path", "has_more_path"):
+        value = getattr(http, name)
+        if http.paging != "none" and value and value != getattr(defaults, name):
+            lines.append(f"{name} = {_value(value)}")
+    if http.paging != "none":
+        lines.append(f"limit = {http.limit}")
+    return lines
 
 
 def _layout(rows: list[Any]) -> tuple[int, dict[str, str]]:
@@ -303,6 +349,7 @@ def render(
         f"name = {_value(source.name)}",
         f"kind = {_value(source.kind)}",
         f"{'path' if source.kind in ('xlsx', 'csv') else 'url'} = {_value(source.location)}",
+        *source.extra,
     ]
     if source.region is None:
         lines.append('region = ""  # TODO: the Pemda code (53.18) of this source')
@@ -322,10 +369,13 @@ def render(
             lines.append(f"# not mapped: {', '.join(unused)}")
         if guess.watermark_note:
             lines.append(f"# {guess.watermark_note}")
+        lines += [f"# {note}" for note in table.notes]
         lines += ["[[entity]]", f"name = {_value(guess.entity)}" + _todo(guess.todo)]
         todos += guess.todo is not None
         if guess.query is not None:
             lines.append(f"query = {_value(guess.query)}")
+        elif table.query.http is not None:
+            lines += _http_lines(table.query.http)
         elif table.query.table:
             lines.append(f"table = {_value(table.query.table)}")
         elif table.query.sheet:

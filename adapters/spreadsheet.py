@@ -31,10 +31,7 @@ from xml.etree.ElementTree import fromstring
 
 from openpyxl import load_workbook
 from openpyxl.packaging.manifest import Manifest
-from openpyxl.packaging.relationship import (
-    get_dependents,
-    get_rels_path,
-)
+from openpyxl.packaging.relationship import get_dependents, get_rels_path
 from openpyxl.packaging.workbook import WorkbookPackage
 from openpyxl.reader.excel import _find_workbook_part
 from openpyxl.reader.strings import read_string_table
@@ -536,7 +533,9 @@ class SpreadsheetAdapter(Adapter):
         finally:
             await asyncio.to_thread(table.close)
 
-    async def stream(self, query: EntityQuery, *, since: Any = None) -> AsyncIterator[Batch]:
+    async def stream(
+        self, query: EntityQuery, *, since: Any = None, resume: Any = None
+    ) -> AsyncIterator[Batch]:
         """Each file's rows in batches of at most `batch_size` (origin: the file name).
 
         With a watermark, a file's rows with a value > `since` are sorted by it in memory.

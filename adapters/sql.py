@@ -433,7 +433,9 @@ class SqlAdapter(Adapter):
         except session.errors as exc:
             raise self._failure(session, query, exc) from exc
 
-    async def stream(self, query: EntityQuery, *, since: Any = None) -> AsyncIterator[Batch]:
+    async def stream(
+        self, query: EntityQuery, *, since: Any = None, resume: Any = None
+    ) -> AsyncIterator[Batch]:
         """`query.columns` (or all) in batches; with a watermark, ordered by it and after `since`.
 
         Rows whose watermark is NULL only come with `since=None` (NULL > x is never true).

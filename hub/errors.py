@@ -80,6 +80,12 @@ class ErrorCode(StrEnum):
         "or may not run this operation (HTTP 403: the `admin` field and the operators' "
         "mutations need an `admin` key).",
     )
+    UPLOAD_REFUSED = (
+        "UPLOAD_REFUSED",
+        "An uploaded workbook was not accepted (HTTP 415 for a file that is not a plain .xlsx, "
+        "422 for rows its OPD's mapping cannot read, each listed in `extensions.problems` with "
+        "sheet, row, column and reason); nothing of it was kept.",
+    )
     NOT_FOUND = (
         "NOT_FOUND",
         "A mutation names something the hub does not have (an API key, a source); nothing "

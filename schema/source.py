@@ -76,8 +76,8 @@ class Source(RowBacked):
     name: str = column("name", "Nama sumber.")
     kind: str = column(
         "kind",
-        "Jenis sumber: postgresql, mariadb, sqlite, xlsx, csv; reference for the hub's own "
-        "reference data (Pemda created from the Kemendagri code list).",
+        "Jenis sumber: postgresql, mariadb, sqlite, xlsx, csv, http-json; reference for the "
+        "hub's own reference data (Pemda created from the Kemendagri code list).",
     )
     status: SourceStatus = column("status", "Status sinkronisasi.")
     last_synced_at: datetime | None = column("last_synced_at", "Waktu sinkron terakhir.")
@@ -104,6 +104,14 @@ class Source(RowBacked):
         "Rows the last sync stored (written or confirmed unchanged, from the source or from "
         "the waiting queue). 0 while lastRunRead > 0: everything it read waits, and the "
         "source is stale.",
+    )
+    last_upload_file: str | None = column(
+        "last_upload_file",
+        "Berkas unggahan terakhir: the name of the last workbook its OPD uploaded (a source "
+        "fed by uploads, POST /upload/monev); null for other sources.",
+    )
+    last_upload_at: datetime | None = column(
+        "last_upload_at", "Waktu unggahan terakhir: when that workbook was accepted."
     )
     owner: Annotated[Opd, strawberry.lazy("schema.planning")] | None = link(
         rel.OPD_BY_ID, "owner_opd_id", "OPD that owns the source (OPD pemilik).", site="owner"

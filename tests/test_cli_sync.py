@@ -90,6 +90,7 @@ async def test_demo_generates_syncs_serves_and_keeps_changing(
     args = [
         *RANTAI, "demo", "--data-dir", str(tmp_path / "demo"), "--port", str(port),
         "--legacy-prefix", prefix, "--changes-per-minute", "60", "--sync-every", "1",
+        "--national-api-port", str(free_port()),
     ]  # fmt: skip
     log = tmp_path / "demo.log"
     with log.open("w") as sink:
@@ -104,8 +105,9 @@ async def test_demo_generates_syncs_serves_and_keeps_changing(
             async def all_synced() -> bool:
                 body = (await client.post("/graphql", json=query)).json()
                 sources = body["data"]["sources"]
-                # The estate's 15 sources and the reference data the Pemda came from.
-                return len(sources) == 16 and all(s["status"] == "OK" for s in sources)
+                # The estate's 15 sources, Sumba Barat Daya's procurement through the
+                # national API's stand-in, and the reference data the Pemda came from.
+                return len(sources) == 17 and all(s["status"] == "OK" for s in sources)
 
             await _until(all_synced, "every source of the estate to be synced")
             conn = await asyncpg.connect(asyncpg_dsn(url))
@@ -129,6 +131,7 @@ async def test_demo_generates_syncs_serves_and_keeps_changing(
     output = log.read_text()
     assert process.returncode == 0, output
     assert "GraphiQL" in output
+    assert "national API   http://127.0.0.1:" in output
     assert "legacy: " in output  # the simulator's log
     assert "sync: " in output
     manifest = json.loads((tmp_path / "demo" / "estate-manifest.json").read_text())

@@ -105,7 +105,11 @@ def read_estate(data_dir: Path) -> tuple[int, date, list[ManifestRegion]]:
             url=entry.get("url"),
             database=entry.get("database"),
             path=path,
-            watermarks=_mapping_watermarks(mapping) if kind not in ("xlsx", "csv") else {},
+            watermarks={
+                # Tables whose rows a national API serves now (estate/national_api.py).
+                **entry.get("national_api", {}).get("watermarks", {}),
+                **(_mapping_watermarks(mapping) if kind not in ("xlsx", "csv") else {}),
+            },
         )
         flavours[region] = flavour
     order = [str(r) for r in manifest.get("regions", [])]

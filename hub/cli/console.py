@@ -137,6 +137,9 @@ def sources_table(rows: Sequence[Mapping[str, Any]]) -> Table:
         style = STATUS_STYLE.get(status, "")
         reasons = r.get("waiting_reasons") or []
         why = "; ".join(f"{x['count']:,} × {x['reason']} (e.g. {x['example']})" for x in reasons)
+        if r.get("last_upload_file"):
+            uploaded = f"last upload: {r['last_upload_file']}, {_ago(r['last_upload_at'])}"
+            why = f"{why}; {uploaded}" if why else f"{r['entities']}; {uploaded}"
         table.add_row(
             r["id"],
             r["kind"],

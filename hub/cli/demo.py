@@ -54,6 +54,20 @@ def demo(
     legacy_prefix: Annotated[
         str, typer.Option(help="Name prefix of the generated legacy databases.")
     ] = "legacy",
+    national_api: Annotated[
+        bool,
+        typer.Option(
+            help="Serve Sumba Barat Daya's procurement through a stand-in for the national "
+            "API (INAPROC v1) and sync it from there."
+        ),
+    ] = True,
+    national_api_port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port of the national API's stand-in.")
+    ] = 8765,
+    national_api_rate: Annotated[
+        float,
+        typer.Option(min=0.1, help="Requests a second the stand-in answers before its 429s."),
+    ] = 20.0,
 ) -> None:
     """The quick-start demo: a legacy NTT estate (generated into the data dir if it has
     none), synced into the hub every few seconds and served, while a simulator keeps
@@ -65,18 +79,27 @@ def demo(
         raise fail(f"--scale must be small, province or ntt, not {scale!r}")
     need_estate("rantai demo")
     check_port(host, port)
+    if national_api:
+        check_port("127.0.0.1", national_api_port)
     settings = load_settings(data_dir).model_copy(
         update={"config": None, "sync_interval_seconds": sync_every}
     )
     refuse_insecure(settings)
     with store(settings, create=True) as url:
         note = _demo_estate(settings, url, scale, seed, mariadb_url, legacy_prefix)
+        api_line = "off"
+        if national_api:
+            api_line = _route_national_api(settings.data_dir, national_api_port)
         run_migrations(url)
         keys = asyncio.run(_demo_keys(settings, url))
         config = load_sources(settings)
         synced_before = asyncio.run(_synced_before(url))
         on_cycle = _DemoLog(len(config.sources), first=not synced_before)
         background = [sync_job(url, settings, config, on_cycle=on_cycle)]
+        if national_api:
+            background.append(
+                _national_api_job(settings.data_dir, national_api_port, national_api_rate)
+            )
         if simulate:
             background.append(_simulator_job(settings.data_dir, seed, changes_per_minute))
         base = f"http://{host}:{port}"
@@ -100,6 +123,7 @@ Rantai demo: {note}; synced every {sync_every:g} s.
   sources        {me} sources{data_dir_arg}
   ketimpangan    {me} discrepancies{data_dir_arg}
   simulator      {simulating}
+  national API   {api_line}
 API keys (send as Authorization: Bearer KEY; without one you are the public viewer):
 {key_lines}
   e.g. curl -H 'Authorization: Bearer {keys_first}' -H 'Content-Type: application/json' \\
@@ -244,6 +268,42 @@ class _DemoLog:
                         typer.echo(f"sync: {r.source} {s.entity}: {', '.join(parts)}", err=True)
         for r in down:
             typer.echo(f"sync: {r.source} is DOWN: {r.error}", err=True)
+
+
+def _route_national_api(data_dir: Path, port: int) -> str:
+    """Route the API Pemda's procurement through the stand-in; what the banner says."""
+    import os
+
+    from estate.national_api import API_REGION, DEMO_KEY, KEY_ENV, route_through_api
+
+    os.environ.setdefault(KEY_ENV, DEMO_KEY)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    source_id = route_through_api(data_dir, base)
+    return (
+        f"{base}/rup/paket-penyedia, /tender/pengumuman (INAPROC v1 stand-in for "
+        f"{API_REGION}: source {source_id}; key: ${KEY_ENV})"
+    )
+
+
+def _national_api_job(data_dir: Path, port: int, rate: float) -> Background:
+    async def job(stop: asyncio.Event) -> None:
+        import json
+        import os
+
+        from estate.inaproc import inaproc_app, serving
+        from estate.national_api import API_REGION, DEMO_KEY, KEY_ENV, LegacyProcurement
+
+        manifest = json.loads((data_dir / "estate-manifest.json").read_text(encoding="utf-8"))
+        legacy = manifest["sources"][f"bpbj-{API_REGION.replace('.', '')}"]["url"]
+        provider = LegacyProcurement(legacy, API_REGION)
+        app = inaproc_app(provider, api_key=os.environ.get(KEY_ENV, DEMO_KEY), rate=rate)
+        try:
+            async with serving(app, "127.0.0.1", port):
+                await stop.wait()
+        finally:
+            await provider.close()
+
+    return job
 
 
 def _simulator_job(data_dir: Path, seed: int, per_minute: float) -> Background:

@@ -4,9 +4,11 @@ never seen (adapters/scaffold.py), written for a person to review and then check
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
+from urllib.parse import parse_qsl, urlsplit
 
 import typer
 
@@ -14,6 +16,7 @@ from hub.cli.common import fail
 from hub.cli.sync import sources_app
 
 if TYPE_CHECKING:
+    from adapters.http_json import HttpQuery
     from adapters.scaffold import Scaffold
 
 SQL_SCHEMES = {
@@ -24,6 +27,16 @@ SQL_SCHEMES = {
     "mariadb": "mariadb",
     "sqlite": "sqlite",
 }
+
+
+def _endpoint(url: str) -> tuple[str, HttpQuery]:
+    """A JSON API's endpoint URL as the base URL and the entity's path and parameters."""
+    from adapters.http_json import HttpQuery
+
+    parts = urlsplit(url)
+    base = f"{parts.scheme}://{parts.netloc}"
+    params = tuple((k, v) for k, v in parse_qsl(parts.query) if k not in ("limit", "cursor"))
+    return base, HttpQuery(path=parts.path or "/", params=params, limit=100)
 
 
 def describe(result: Scaffold) -> str:
@@ -50,7 +63,10 @@ def describe(result: Scaffold) -> str:
 def sources_scaffold(
     url: Annotated[
         str | None,
-        typer.Option(help="A legacy database: postgresql://…, mysql://… or sqlite:///file."),
+        typer.Option(
+            help="A legacy database: postgresql://…, mysql://… or sqlite:///file; or a JSON "
+            "API's endpoint, https://…/api/v1/rup/paket?kode_klpd=…&tahun=2025."
+        ),
     ] = None,
     path: Annotated[
         str | None,
@@ -68,23 +84,51 @@ def sources_scaffold(
         str | None,
         typer.Option(help="The Pemda code of the source (53.18); default: from the name."),
     ] = None,
+    api_key_env: Annotated[
+        str | None,
+        typer.Option(help="A JSON API: the environment variable holding its key."),
+    ] = None,
+    api_key_header: Annotated[
+        str, typer.Option(help="A JSON API: the header its key goes in.")
+    ] = "X-API-Key",
 ) -> None:
     """List the tables (or sheets) of a legacy source with their columns, types and sample
     values, and write a draft mapping: entities and fields guessed from the names SIPD,
     SiRUP, SPSE, BPKAD and e-Monev use, formats from the values, a watermark only where an
     updated-at column looks maintained. Every unsure guess is marked `# TODO:`."""
     from adapters.base import AdapterError, SourceConfig
+    from adapters.http_json import HttpOptions
     from adapters.scaffold import SourceDraft, guess_region, mapping_location, scaffold
     from adapters.vocabulary import normal
     from hub.reference import read_regions
 
     if (url is None) == (path is None):
         raise fail("give exactly one of --url (a database) or --path (a workbook or CSV)")
-    if url is not None:
+    draft_extra: tuple[str, ...] = ()
+    endpoints: tuple[HttpQuery, ...] = ()
+    http: HttpOptions | None = None
+    if url is not None and url.partition("://")[0] in ("http", "https"):
+        kind, location, endpoint = "http-json", *_endpoint(url)
+        endpoints = (endpoint,)
+        label = Path(endpoint.path.rstrip("/")).name
+        if api_key_env is not None:
+            key = os.environ.get(api_key_env)
+            if key is None:
+                raise fail(f"--api-key-env: the environment has no {api_key_env}")
+            http = HttpOptions(api_key=key, api_key_header=api_key_header)
+            draft_extra = (
+                f'api_key = "${{{api_key_env}}}"',
+                f'api_key_header = "{api_key_header}"',
+            )
+    elif url is not None:
         scheme = url.partition("://")[0]
-        kind = SQL_SCHEMES.get(scheme)
-        if kind is None:
-            raise fail(f"--url must start with postgresql://, mysql:// or sqlite:///, not {scheme}")
+        sql_kind = SQL_SCHEMES.get(scheme)
+        if sql_kind is None:
+            raise fail(
+                "--url must start with postgresql://, mysql://, sqlite:/// or http(s)://, "
+                f"not {scheme}"
+            )
+        kind = sql_kind
         location = url
         label = Path(url.rsplit("/", 1)[-1].split("?", 1)[0]).stem
     elif path is not None:
@@ -111,11 +155,21 @@ def sources_scaffold(
     config = SourceConfig(
         id=identifier,
         kind=kind,
-        url=url,
+        url=location if kind == "http-json" else url,
         path=path if url is None else None,
         base_dir=Path.cwd(),
+        http=http,
     )
-    draft = SourceDraft(identifier, name or identifier, kind, location, region, region_todo)
+    draft = SourceDraft(
+        identifier,
+        name or identifier,
+        kind,
+        location,
+        region,
+        region_todo,
+        extra=draft_extra,
+        endpoints=endpoints,
+    )
     try:
         result = asyncio.run(scaffold(config, draft, datetime.now()))
     except AdapterError as exc:

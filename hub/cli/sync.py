@@ -85,6 +85,8 @@ async def _source_health(url: str, config: Config, settings: Settings) -> list[d
                 "last_run_stored": r["last_run_stored"] if r else None,
                 "last_error": r["last_error"] if r else None,
                 "entities": ", ".join(sorted({e.spec.name for e in source.entities})),
+                "last_upload_file": r["last_upload_file"] if r else None,
+                "last_upload_at": r["last_upload_at"] if r else None,
             }
         )
     return rows

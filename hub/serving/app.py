@@ -35,6 +35,7 @@ from hub.serving.metrics import allowed_networks, metrics_endpoint
 from hub.serving.opendata.routes import export_endpoint, ocds_endpoint
 from hub.serving.request import Api
 from hub.serving.sse import StreamEndpoint
+from hub.serving.upload import upload_monev
 from hub.serving.ws import LiveEndpoint
 from hub.settings import Settings
 from hub.store.replicas import ReadReplicas
@@ -231,6 +232,7 @@ def create_app(
             Route("/metrics", metrics_endpoint),
             Route("/ocds/{region}/{year}/{kind}.json", ocds_endpoint),
             Route("/export/{view}.{fmt}", export_endpoint),
+            Route("/upload/monev", upload_monev, methods=["POST"]),
             Mount("/static", StaticFilesForViewers(settings), name="static"),
         ],
         lifespan=lifespan,

@@ -24,12 +24,11 @@ between runs is written by `hub.sync.state`, a source's health by `hub.sync.heal
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Self
 
 import asyncpg
@@ -43,50 +42,14 @@ from hub.sync.bindings import BY_ENTITY, DETACHED, ORDER, WAVE_OF_ENTITY, Bindin
 from hub.sync.reference import derived_entities
 from hub.sync.relink import resolve_links
 from hub.sync.reports import ProgressCallback, SourceReport, StreamReport, SyncProgress
+from hub.sync.run import ANALYZE_AFTER, Seen, SourceRun, source_lock_key, stale_statistics
 from hub.sync.streams import fingerprint, later, overlapped, stream_id, to_items
+from hub.sync.uploads import uploaded
 from hub.sync.writer import Item, Outcome, Writer, warm_types
 from hub.telemetry.metrics import SOURCE_RUN_SECONDS
 from hub.telemetry.tracing import sync_batch
 
 log = logging.getLogger("rantai.sync")
-
-ANALYZE_AFTER = 1000  # rows created or deleted by one stream
-_LOCK_BASE = 0x52414E54  # "RANT": advisory lock keys of sources are this + hash(id)
-
-
-def source_lock_key(source_id: str) -> int:
-    """The advisory lock held while a source is synced (one process at a time)."""
-    return _LOCK_BASE * 2**32 + int(hashlib.sha1(source_id.encode()).hexdigest()[:7], 16)
-
-
-@dataclass
-class SourceRun:
-    """One source's sync, as each of its steps needs it.
-
-    `conn`, `writer` and `adapter` are the lane a step works on: the source's own
-    connection, which holds its lock, or a detached stream's (`SyncEngine._detached`).
-    """
-
-    source: SourceMapping
-    report: SourceReport
-    full: bool  # read every row of every stream, watermark or not
-    found_by: str  # sync, full or reconciliation (hub.sync.writer.FOUND_BY)
-    prints: str | None  # the fingerprint of a spreadsheet source's files
-    conn: PgConnection
-    writer: Writer
-    adapter: Adapter
-
-
-@dataclass
-class Seen:
-    """What the streams of one entity read in a run. When every one of them read the
-    source in full (`complete`), its rows not seen have left the source."""
-
-    binding: Binding
-    ids: set[int] = field(default_factory=set)
-    keys: set[str] = field(default_factory=set)
-    complete: bool = True
-
 
 # -- the engine ----------------------------------------------------------------------------
 
@@ -216,7 +179,11 @@ class SyncEngine:
                 return report
             try:
                 found_by = "reconciliation" if reconcile else "full" if full else "sync"
-                await self._run(conn, source, report, found_by)
+                async with uploaded(conn, source) as read:
+                    if read is None:  # an uploads source that has none yet
+                        await health.record_health(conn, source.id, report)
+                    else:
+                        await self._run(conn, read, report, found_by)
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", lock)
         report.seconds = time.monotonic() - started
@@ -361,10 +328,10 @@ class SyncEngine:
                 self._progress(SyncProgress(run.source.id, sid, stream.read, True, stream.error))
                 seen.complete = False
                 continue
-            if stream.mode != "diff":
+            if stream.mode != "diff":  # watermark, resumed: not every row was read
                 seen.complete = False
             written = stream.created + stream.deleted
-            if written and await _stale_statistics(conn, table, written):
+            if written and await stale_statistics(conn, table, written):
                 # Fresh statistics for the planner: autovacuum may be minutes away, and
                 # plans made for an empty table are slow for a full one (a table without
                 # any, however small, gets them once it has rows: links and the next
@@ -421,9 +388,19 @@ class SyncEngine:
             # last read with an older value) are in it; rows that did not change are no-ops.
             stored = saved.watermark
             since = overlapped(stored, source.config.overlap_seconds)
-        ordered = watermark_column is not None and source.kind not in ("xlsx", "csv")
+        # A paged source (http-json) commits where its read is with each batch; a run
+        # after a failed one resumes there, reading after the same watermark.
+        paged = source.kind == "http-json"
+        resume = saved.resume if paged and saved is not None and not run.full else None
         highest: Any = None
-        batches = run.adapter.stream(mapping.query, since=since)
+        if resume is not None:
+            since, highest = resume.since, resume.highest
+            if stream.mode == "diff":
+                stream.mode = "resumed"  # the pages before it were not read: no deletions
+        ordered = watermark_column is not None and source.kind in SQL_KINDS
+        batches = run.adapter.stream(
+            mapping.query, since=since, resume=None if resume is None else resume.position
+        )
         timeout = source.config.timeout_seconds
 
         size = max(1, source.config.batch_size)
@@ -437,6 +414,8 @@ class SyncEngine:
             if failed:
                 raise failed.pop()
             rows: list[dict[str, Any]] = []
+            last: Batch | None = None
+            restarted = False
             while len(rows) < size:
                 try:
                     async with asyncio.timeout(timeout):
@@ -444,14 +423,17 @@ class SyncEngine:
                 except StopAsyncIteration:
                     break
                 except (AdapterError, TimeoutError, OSError) as exc:
-                    if not rows:
+                    if last is None:
                         raise
                     failed.append(exc)
                     break
                 rows += batch.rows
-            if not rows:
+                last, restarted = batch, restarted or batch.restarted
+                if paged and batch.position is None:
+                    break
+            if last is None:
                 return None
-            joined = Batch(rows=rows)
+            joined = Batch(rows=rows, position=last.position, restarted=restarted)
             return (joined, *to_items(mapping, joined, watermark_column))
 
         # The next batch is read from the source while this one is written to the store.
@@ -461,8 +443,11 @@ class SyncEngine:
                 fetched = await ahead
                 if fetched is None:
                     break
-                ahead = asyncio.create_task(fetch())
                 batch, items, marks = fetched
+                if batch.restarted and stream.mode == "resumed":
+                    stream.mode = "diff"  # the saved place had expired: read from the start
+                if not paged or batch.position is not None:
+                    ahead = asyncio.create_task(fetch())
                 if marks:
                     top = max(marks)
                     highest = top if highest is None else max(highest, top)
@@ -474,13 +459,24 @@ class SyncEngine:
                     safe = max(below) if below else None
                     # The overlap's rows are below the stored watermark: never move it back.
                     safe = safe if later(safe, stored) else None
-                outcome = await self._apply(run, seen.binding, items, stream, safe)
+                place = None
+                if paged:
+                    place = (
+                        None
+                        if batch.position is None
+                        else state.Resume(batch.position, since, highest)
+                    )
+                outcome = await self._apply(
+                    run, seen.binding, items, stream, safe, resume=(paged, place)
+                )
                 seen.ids.update(outcome.stored_ids)
                 seen.keys.update(
                     i.source_key if isinstance(i, Item) else i[0].source_key for i in items
                 )
                 stream.count(outcome, len(batch.rows))
                 self._progress(SyncProgress(source.id, stream.stream, stream.read))
+                if paged and batch.position is None:
+                    break
         finally:
             if not ahead.done():
                 ahead.cancel()
@@ -499,8 +495,11 @@ class SyncEngine:
         items: Sequence[Item | tuple[Item, str]],
         stream: StreamReport | None,
         watermark: Any,
+        *,
+        resume: tuple[bool, state.Resume | None] = (False, None),
     ) -> Outcome:
-        """One batch, one transaction: rows, history, outbox, waiting rows, watermark."""
+        """One batch, one transaction: rows, history, outbox, waiting rows, watermark, and
+        for a paged source (`resume[0]`) the place its read resumes from."""
         conn, writer, source_id = run.conn, run.writer, run.source.id
         good = [i for i in items if isinstance(i, Item)]
         bad = [i for i in items if not isinstance(i, Item)]
@@ -524,6 +523,8 @@ class SyncEngine:
                 changed,
             )
             await state.save_waiting(conn, source_id, binding.entity, outcome.waiting)
+            if resume[0] and stream is not None:
+                await state.save_resume(conn, source_id, stream.stream, resume[1])
             if outcome.waiting:
                 writer.waiting_entities.add(binding.entity)
         if changed:
@@ -583,14 +584,3 @@ class SyncEngine:
     def _progress(self, event: SyncProgress) -> None:
         if self.on_progress is not None:
             self.on_progress(event)
-
-
-# -- helpers -------------------------------------------------------------------------------
-
-
-async def _stale_statistics(conn: PgConnection, table: str, written: int) -> bool:
-    """Whether the table's statistics are missing, or older than `written` rows that are at
-    least ANALYZE_AFTER and half the rows it had when they were taken (a table several
-    sources write to is analysed again when it has grown by half, not after each of them)."""
-    rows = await conn.fetchval("SELECT reltuples FROM pg_class WHERE oid = $1::regclass", table)
-    return rows is None or rows < 0 or written >= max(ANALYZE_AFTER, rows / 2)

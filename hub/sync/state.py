@@ -1,7 +1,7 @@
 """What the sync keeps in the store between batches and runs, per source.
 
-* `sync_state`, per stream: the watermark reached and the fingerprint of the files a
-  workbook stream read;
+* `sync_state`, per stream: the watermark reached, the fingerprint of the files a
+  workbook stream read, and where a paged read (http-json) resumes after a failed run;
 * `sync_pending`: rows waiting for a parent, or holding a value the store refuses, with
   the record to try again and the reason;
 * `source.change_seq`: counts the batches that changed rows (link resolution runs for the
@@ -30,6 +30,7 @@ class StreamState:
     stored_watermark: Any  # jsonb as the driver returns it
     fingerprint: str | None
     loading: bool = False  # a baseline load under way (`start_loading`)
+    stored_resume: Any = None  # jsonb: {"position", "since", "highest"} of a paged read
 
     @property
     def watermark(self) -> Any:
@@ -39,17 +40,62 @@ class StreamState:
             return None
         return decode_value(json.loads(value) if isinstance(value, str) else dict(value))
 
+    @property
+    def resume(self) -> Resume | None:
+        """Where a paged read that failed resumes (None: from its first page)."""
+        value = self.stored_resume
+        if value is None:
+            return None
+        data = json.loads(value) if isinstance(value, str) else dict(value)
+        return Resume(*(None if data.get(k) is None else decode_value(data[k]) for k in _RESUME))
+
+
+_RESUME = ("position", "since", "highest")
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A paged read's committed place: the position asking for its next page, the
+    watermark it was reading after and the highest watermark value it had read."""
+
+    position: Any
+    since: Any = None
+    highest: Any = None
+
+    def encoded(self) -> str:
+        values = (self.position, self.since, self.highest)
+        return json.dumps(
+            {
+                k: None if v is None else encode_value(v)
+                for k, v in zip(_RESUME, values, strict=True)
+            }
+        )
+
+
+async def save_resume(
+    conn: PgConnection, source_id: str, stream: str, resume: Resume | None
+) -> None:
+    """Where the stream's paged read resumes (None: it finished; the next starts afresh)."""
+    await conn.execute(
+        """INSERT INTO sync_state (source_id, stream, resume) VALUES ($1, $2, $3::jsonb)
+        ON CONFLICT (source_id, stream) DO UPDATE
+        SET resume = excluded.resume, updated_at = now()""",
+        source_id,
+        stream,
+        None if resume is None else resume.encoded(),
+    )
+
 
 async def stream_state(conn: PgConnection, source_id: str, stream: str) -> StreamState | None:
     row = await conn.fetchrow(
-        "SELECT watermark, fingerprint, loading FROM sync_state "
+        "SELECT watermark, fingerprint, loading, resume FROM sync_state "
         "WHERE source_id = $1 AND stream = $2",
         source_id,
         stream,
     )
     if row is None:
         return None
-    return StreamState(row["watermark"], row["fingerprint"], row["loading"])
+    return StreamState(row["watermark"], row["fingerprint"], row["loading"], row["resume"])
 
 
 async def start_loading(conn: PgConnection, source_id: str, stream: str) -> None:

@@ -9,6 +9,7 @@ import os
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from adapters.base import Batch
@@ -22,7 +23,10 @@ SOURCE_TIMEZONE = ZoneInfo("Asia/Makassar")
 
 def stream_id(mapping: EntityMapping, index: int) -> str:
     q = mapping.query
-    where = q.table or q.sheet or (f"query{index}" if q.query else f"#{index}")
+    path = None
+    if q.http is not None:  # the same path may be read for several years, or Pemda
+        path = q.http.path + (f"?{urlencode(q.http.params)}" if q.http.params else "")
+    where = q.table or q.sheet or path or (f"query{index}" if q.query else f"#{index}")
     return f"{mapping.spec.name}:{where}"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from hub.store.models.columns import pk, timestamp
@@ -44,3 +44,29 @@ class SyncRequest(SQLModel, table=True):
     started_at: datetime | None = timestamp()
     finished_at: datetime | None = timestamp()
     outcome: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Upload(SQLModel, table=True):
+    """A workbook an OPD operator sent (`POST /upload/monev`), accepted after its check:
+    kept whole, with who sent it, when and its SHA-256 (the same content twice is one
+    upload). The sync reads a source's uploads as its files, the latest of each name."""
+
+    __tablename__ = "upload"
+    __table_args__ = (
+        UniqueConstraint("source_id", "sha256"),
+        Index("ix_upload_source_id_file_name", "source_id", "file_name"),
+    )
+
+    id: int | None = pk()
+    source_id: str = Field(
+        sa_column=Column(String(64), ForeignKey("source.id", ondelete="CASCADE"), nullable=False)
+    )
+    region_code: str = Field(sa_column=Column(String(16), nullable=False))
+    opd_code: str = Field(sa_column=Column(String(32), nullable=False))
+    file_name: str = Field(sa_column=Column(Text, nullable=False))
+    size: int
+    sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    rows: int
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    uploaded_by: str = Field(sa_column=Column(Text, nullable=False))
+    uploaded_at: datetime | None = timestamp(nullable=False, default_now=True)

@@ -60,6 +60,9 @@ class SourceRow(SQLModel, table=True):
     # stored none left everything waiting, and its source is not fresh.
     last_run_read: int | None = Field(default=None, sa_column=Column(BigInteger))
     last_run_stored: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # An uploads source: its OPD's last accepted upload (the file's name, when).
+    last_upload_file: str | None = Field(default=None, sa_column=Column(Text))
+    last_upload_at: datetime | None = timestamp()
     # Per entity counts of the last run: {"payment": {"read": 10, "created": 2, ...}}.
     last_run: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}")
@@ -95,6 +98,8 @@ class SyncState(SQLModel, table=True):
     loading: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false"))
     )
+    # Paged sources (http-json): where a failed run's read resumes (hub/sync/state.py).
+    resume: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
     updated_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
     )

@@ -1,0 +1,60 @@
+"""One source's sync run as its steps share it (`SourceRun`), what the streams of one entity
+saw (`Seen`), the advisory lock that keeps one process at a time on a source, and when a
+table's planner statistics are taken again."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from adapters.base import Adapter
+from adapters.mapping import SourceMapping
+from hub.db import PgConnection
+from hub.sync.bindings import Binding
+from hub.sync.reports import SourceReport
+from hub.sync.writer import Writer
+
+ANALYZE_AFTER = 1000  # rows created or deleted by one stream
+_LOCK_BASE = 0x52414E54  # "RANT": advisory lock keys of sources are this + hash(id)
+
+
+def source_lock_key(source_id: str) -> int:
+    """The advisory lock held while a source is synced (one process at a time)."""
+    return _LOCK_BASE * 2**32 + int(hashlib.sha1(source_id.encode()).hexdigest()[:7], 16)
+
+
+@dataclass
+class SourceRun:
+    """One source's sync, as each of its steps needs it.
+
+    `conn`, `writer` and `adapter` are the lane a step works on: the source's own
+    connection, which holds its lock, or a detached stream's (`SyncEngine._detached`).
+    """
+
+    source: SourceMapping
+    report: SourceReport
+    full: bool  # read every row of every stream, watermark or not
+    found_by: str  # sync, full or reconciliation (hub.sync.writer.FOUND_BY)
+    prints: str | None  # the fingerprint of a spreadsheet source's files
+    conn: PgConnection
+    writer: Writer
+    adapter: Adapter
+
+
+@dataclass
+class Seen:
+    """What the streams of one entity read in a run. When every one of them read the
+    source in full (`complete`), its rows not seen have left the source."""
+
+    binding: Binding
+    ids: set[int] = field(default_factory=set)
+    keys: set[str] = field(default_factory=set)
+    complete: bool = True
+
+
+async def stale_statistics(conn: PgConnection, table: str, written: int) -> bool:
+    """Whether the table's statistics are missing, or older than `written` rows that are at
+    least ANALYZE_AFTER and half the rows it had when they were taken (a table several
+    sources write to is analysed again when it has grown by half, not after each of them)."""
+    rows = await conn.fetchval("SELECT reltuples FROM pg_class WHERE oid = $1::regclass", table)
+    return rows is None or rows < 0 or written >= max(ANALYZE_AFTER, rows / 2)
