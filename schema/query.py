@@ -16,6 +16,7 @@ from schema.admin import Admin, roles
 from schema.common import ChainStage, Connection, Node, RegionLevel, Severity
 from schema.discrepancy import Discrepancy, check_rule
 from schema.fields import ROW_TYPES
+from schema.followup import FollowUpState
 from schema.planning import Opd, Region, SubActivity
 from schema.procurement import ProcurementPackage, Tender, Vendor
 from schema.source import Source
@@ -56,6 +57,13 @@ class DiscrepancyFilter:
     severity: Severity | None = strawberry.field(default=None, description="Tingkat keparahan.")
     open: bool | None = strawberry.field(
         default=None, description="Only open (true) or only resolved (false)."
+    )
+    follow_up_state: FollowUpState | None = strawberry.field(
+        default=None, description="Only those whose tindak lanjut is in this state."
+    )
+    overdue: bool | None = strawberry.field(
+        default=None,
+        description="Only those whose OPD's answer is past its due date (true), or not (false).",
     )
 
 
@@ -200,6 +208,8 @@ class Query:
             rule=f.rule,
             severity=f.severity.name if f.severity else None,
             open=f.open,
+            follow_up_state=f.follow_up_state.value if f.follow_up_state else None,
+            overdue=f.overdue,
         )
         page = await discrepancies_resolve.discrepancy_page(
             ctx.access, ctx.settings, query, first=first, after=after

@@ -1,6 +1,6 @@
 """JWT bearer tokens: HS256 with a shared secret, or RS256 with keys from a JWKS file.
 
-Claims: `role` (province, regency, opd, public), `region` and `opd` as the role needs,
+Claims: `role` (province, inspector, regency, opd, public), `region` and `opd` as the role needs,
 `sub` (who; written to the audit log), `exp` (required). `iss`/`aud` are checked when
 configured.
 """

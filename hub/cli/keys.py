@@ -19,11 +19,13 @@ def keys_create(
     role: Annotated[
         str,
         typer.Option(
-            help="province, regency, opd, public, metrics (reads /metrics) or admin (the "
-            "operators' console)."
+            help="province, inspector (the Inspektorat; --region for one Pemda), regency, opd, "
+            "public, metrics (reads /metrics) or admin (the operators' console)."
         ),
     ],
-    region: Annotated[str | None, typer.Option(help="Kode Pemda (regency and opd roles).")] = None,
+    region: Annotated[
+        str | None, typer.Option(help="Kode Pemda (regency, opd; inspector of one Pemda).")
+    ] = None,
     opd: Annotated[str | None, typer.Option(help="Kode OPD (opd role).")] = None,
     label: Annotated[str | None, typer.Option(help="Who or what the key is for.")] = None,
     data_dir: DataDir = None,

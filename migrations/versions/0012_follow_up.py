@@ -1,0 +1,86 @@
+"""follow-up of ketimpangan: the follow-up of a finding and its thread
+
+Revision ID: 0012
+Revises: 0010
+Create Date: 2026-12-06 08:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0012"
+down_revision: str | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def _now() -> sa.TextClause:
+    return sa.text("now()")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "follow_up",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("discrepancy_id", sa.BigInteger(), nullable=False),
+        sa.Column("region_id", sa.BigInteger(), nullable=False),
+        sa.Column("opd_id", sa.BigInteger(), nullable=False),
+        sa.Column("fiscal_year", sa.Integer(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("due_on", sa.Date(), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("assigned_by", sa.Text(), nullable=False),
+        sa.Column("assigner_role", sa.String(length=16), nullable=False),
+        sa.Column("assigner_region", sa.String(length=16), nullable=True),
+        sa.Column("assigned_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["discrepancy_id"], ["discrepancy.id"],
+            name=op.f("fk_follow_up_discrepancy_id_discrepancy"), ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["opd_id"], ["opd.id"], name=op.f("fk_follow_up_opd_id_opd"), ondelete="RESTRICT"
+        ),
+        sa.ForeignKeyConstraint(
+            ["region_id"], ["region.id"],
+            name=op.f("fk_follow_up_region_id_region"), ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_follow_up")),
+        sa.UniqueConstraint("discrepancy_id", name=op.f("uq_follow_up_discrepancy_id")),
+    )  # fmt: skip
+    for column in ("discrepancy_id", "opd_id", "region_id"):
+        op.create_index(op.f(f"ix_follow_up_{column}"), "follow_up", [column], unique=False)
+    op.create_table(
+        "follow_up_action",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("follow_up_id", sa.BigInteger(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("actor", sa.Text(), nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=True),
+        sa.Column("at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("due_on", sa.Date(), nullable=True),
+        sa.Column(
+            "refs", postgresql.JSONB(astext_type=sa.Text()), server_default="[]", nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["follow_up_id"], ["follow_up.id"],
+            name=op.f("fk_follow_up_action_follow_up_id_follow_up"), ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_follow_up_action")),
+    )  # fmt: skip
+    op.create_index(op.f("ix_follow_up_action_follow_up_id"), "follow_up_action", ["follow_up_id"])
+
+
+def downgrade() -> None:
+    op.drop_table("follow_up_action")
+    op.drop_table("follow_up")
