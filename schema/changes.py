@@ -26,7 +26,6 @@ from schema.fields import ROW_TYPES, Column, Derived, Link, SameRow, source_of
 from schema.query import DiscrepancyFilter
 from schema.source import Source
 
-
 FOLLOW_UP_FIELD = "follow_up"  # a finding's change that is its follow-up's (hub/discrepancies)
 
 

@@ -15,8 +15,8 @@ from hub.store.relations import T
 from resolvers import followup as resolve
 from resolvers.context import Context
 from resolvers.loaders import shared
-from schema.fields import RowBacked, column, derived, link, node_id, row_type
 from schema.common import Node
+from schema.fields import RowBacked, column, derived, link, node_id, row_type
 
 if TYPE_CHECKING:
     from schema.discrepancy import Discrepancy

@@ -208,7 +208,7 @@ class Query:
             rule=f.rule,
             severity=f.severity.name if f.severity else None,
             open=f.open,
-            follow_up_state=f.follow_up_state.value if f.follow_up_state else None,
+            follow_up_state=f.follow_up_state.name if f.follow_up_state else None,
             overdue=f.overdue,
         )
         page = await discrepancies_resolve.discrepancy_page(

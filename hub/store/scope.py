@@ -5,7 +5,8 @@ so lists, `node(id)`, nested fields and subscription events are filtered by the 
 
 - `EVERYTHING`: the hub itself (sync, rules), the `province` role and the province's
   `inspector`.
-- `RegionScope`: the `regency` role, and an `inspector` of one Pemda: rows of one Pemda (a province code: and its regencies).
+- `RegionScope`: the `regency` role, and an `inspector` of one Pemda: rows of one Pemda (a
+  province code: and its regencies).
 - `OpdScope`: the `opd` role: rows of one OPD of one Pemda, and the procurement, contracts
   and payments that hang from its packages and sub kegiatan; the ketimpangan it was asked
   to explain, with their follow-up.

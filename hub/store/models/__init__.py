@@ -1,9 +1,9 @@
 """The canonical store's tables (SQLModel), one module per part: the chain (`chain.py`), the
 sync and its change log (`sync.py`), the ketimpangan (`discrepancies.py`), access control
-(`auth.py`), the follow-up of ketimpangan (`followup.py`), what operators ask through the API (`operations.py`), the reference data
-(`reference.py`), and the columns they share (`columns.py`). Importing this package
-declares every table in `metadata`, which migrations, the sync's column types and the
-estate read.
+(`auth.py`), the follow-up of ketimpangan (`followup.py`), what operators ask through the
+API (`operations.py`), the reference data (`reference.py`), and the columns they share
+(`columns.py`). Importing this package declares every table in `metadata`, which
+migrations, the sync's column types and the estate read.
 """
 
 from hub.store.models import (
