@@ -137,6 +137,24 @@ async def _lock(conn: PgConnection, pk: int, version: int) -> Locked:
     return Locked(finding, follow_up)
 
 
+async def _letters(conn: PgConnection, finding: Any, numbers: list[str]) -> list[dict[str, Any]]:
+    """The letters an answer cites, by number, among the finding's Pemda's letters."""
+    refs = []
+    for i, number in enumerate(numbers):
+        letter_id = await conn.fetchval(
+            "SELECT id FROM letter WHERE region_id = $1 AND number = $2",
+            finding["region_id"],
+            number.strip(),
+        )
+        if letter_id is None:
+            raise NotFound(
+                f"No letter {number!r} in the e-office of {finding['region_code']}.",
+                argument=f"input.letters[{i}]",
+            )
+        refs.append({"kind": "letter", "value": number.strip(), "id": letter_id})
+    return refs
+
+
 def _result(follow_up_id: int, discrepancy_id: int) -> dict[str, Any]:
     return {"followUp": follow_up_id, "discrepancy": discrepancy_id}
 
@@ -202,11 +220,18 @@ def assign(
 
 
 def respond(
-    viewer: Viewer, discrepancy_id: str, explanation: str, links: list[str], version: int
+    viewer: Viewer,
+    discrepancy_id: str,
+    explanation: str,
+    links: list[str],
+    letters: list[str],
+    version: int,
 ) -> Work:
     pk = discrepancy_pk(discrepancy_id)
     text = _text(explanation, "input.explanation", required=True)
-    refs = _links(links)
+    link_refs = _links(links)
+    if len(letters) > MAX_LINKS:
+        raise BadUserInput(f"At most {MAX_LINKS} letters.", argument="input.letters")
 
     async def work(conn: PgConnection) -> Change:
         locked = await _lock(conn, pk, version)
@@ -227,6 +252,7 @@ def respond(
                 f"This follow-up is {follow_up['state']}: it waits for no answer.",
                 argument="input.discrepancyId",
             )
+        refs = [*await _letters(conn, locked.finding, letters), *link_refs]
         await conn.execute(
             """UPDATE follow_up SET state = $2, answered_at = COALESCE(answered_at, now()),
                    updated_at = now(), version = version + 1 WHERE id = $1""",
@@ -238,7 +264,7 @@ def respond(
         )
         after = {"state": ANSWERED, "version": version + 1}
         await log(conn, [(follow_up["id"], pk, "UPDATED", {"state": follow_up["state"]}, after)])
-        detail = {"discrepancy": pk, "links": len(refs)}
+        detail = {"discrepancy": pk, "references": [r["value"] for r in refs]}
         return Change(_result(follow_up["id"], pk), "followup.respond", detail, [(OUTBOX, "")])
 
     return work

@@ -20,6 +20,7 @@ from schema.fields import RowBacked, column, derived, link, node_id, row_type
 
 if TYPE_CHECKING:
     from schema.discrepancy import Discrepancy
+    from schema.letters import Letter
     from schema.planning import Opd
 
 Info = strawberry.Info[Context, None]
@@ -49,10 +50,20 @@ class FollowUpActionKind(Enum):
     CLOSED = strawberry.enum_value("CLOSED", description="Ditutup otomatis oleh data.")
 
 
-@strawberry.type(description="Rujukan: what an answer cites (a link).")
+@strawberry.type(description="Rujukan: what an answer cites (a letter or a link).")
 class FollowUpReference:
-    kind: str = strawberry.field(description='"link".')
-    value: str = strawberry.field(description="The address.")
+    kind: str = strawberry.field(description='"letter" or "link".')
+    value: str = strawberry.field(description="Nomor surat, or the address.")
+    letter_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The letter (E-Surat) cited; null for a link.")
+    async def letter(
+        self, info: Info
+    ) -> Annotated[Letter, strawberry.lazy("schema.letters")] | None:
+        from schema.letters import Letter
+
+        row = await info.context.loaders.one(rel.LETTER_BY_ID, self.letter_id)
+        return None if row is None else Letter.from_row(row)
 
 
 @row_type(T["follow_up_action"])
@@ -69,7 +80,8 @@ class FollowUpAction(RowBacked):
     @strawberry.field(description="Rujukan the answer cites.", metadata=derived("refs"))
     def references(self) -> list[FollowUpReference]:
         return [
-            FollowUpReference(kind=str(r["kind"]), value=str(r["value"])) for r in self.row.refs
+            FollowUpReference(kind=str(r["kind"]), value=str(r["value"]), letter_id=r.get("id"))
+            for r in self.row.refs
         ]
 
 

@@ -46,6 +46,11 @@ class RespondToDiscrepancyInput:
     links: list[str] = strawberry.field(
         default_factory=list, description="Rujukan: http(s) addresses (at most 10)."
     )
+    letters: list[str] = strawberry.field(
+        default_factory=list,
+        description="Nomor surat (E-Surat) of the finding's Pemda the answer cites (at most "
+        "10); one the hub does not have is NOT_FOUND.",
+    )
     version: int = strawberry.field(description=VERSION)
 
 
@@ -128,11 +133,12 @@ class FollowUpMutations:
         ctx = info.context
         arguments = {
             "discrepancyId": input.discrepancy_id, "explanation": input.explanation,
-            "links": list(input.links), "version": input.version,
+            "links": list(input.links), "letters": list(input.letters),
+            "version": input.version,
         }  # fmt: skip
         work = resolve.respond(
             ctx.viewer, _id(input.discrepancy_id), input.explanation, list(input.links),
-            input.version,
+            list(input.letters), input.version,
         )  # fmt: skip
         result = await mutate(
             ctx, "respondToDiscrepancy", arguments, work, roles=OPD_ONLY["rantai_roles"],

@@ -17,6 +17,7 @@ from schema.common import ChainStage, Connection, Node, RegionLevel, Severity
 from schema.discrepancy import Discrepancy, check_rule
 from schema.fields import ROW_TYPES
 from schema.followup import FollowUpState
+from schema.letters import Letter, LetterKind
 from schema.planning import Opd, Region, SubActivity
 from schema.procurement import ProcurementPackage, Tender, Vendor
 from schema.source import Source
@@ -76,6 +77,22 @@ class ProcurementPackageFilter:
     opd_code: str | None = strawberry.field(
         default=None,
         description="Kode OPD; with regionCode, the OPD of that Pemda only (codes repeat).",
+    )
+
+
+@strawberry.input(description="Saring surat (E-Surat).")
+class LetterFilter:
+    region_code: str | None = strawberry.field(
+        default=None, description="Kode wilayah; a province code includes its regencies."
+    )
+    kind: LetterKind | None = strawberry.field(default=None, description="Jenis surat.")
+    linked: bool | None = strawberry.field(
+        default=None,
+        description="Only letters whose contract or tender is known (true), or those kept "
+        "unlinked (false): their count is `totalCount`.",
+    )
+    contract_number: str | None = strawberry.field(
+        default=None, description="Nomor kontrak the letters name."
     )
 
 
@@ -215,6 +232,27 @@ class Query:
             ctx.access, ctx.settings, query, first=first, after=after
         )
         return Connection.from_page(page, Discrepancy.from_row)
+
+    @strawberry.field(description="Surat (E-Surat) matching the filter, by id.")
+    async def letters(
+        self,
+        info: Info,
+        filter: LetterFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Letter]:
+        ctx = info.context
+        f = filter or LetterFilter()
+        query = procurement_resolve.LetterQuery(
+            region_code=f.region_code,
+            kind=f.kind.name if f.kind else None,
+            linked=f.linked,
+            contract_number=f.contract_number,
+        )
+        page = await procurement_resolve.letter_page(
+            ctx.access, ctx.settings, query, first=first, after=after
+        )
+        return Connection.from_page(page, Letter.from_row)
 
     @strawberry.field(description="Sumber data and their health.")
     async def sources(self, info: Info) -> list[Source]:

@@ -10,8 +10,9 @@ so lists, `node(id)`, nested fields and subscription events are filtered by the 
 - `OpdScope`: the `opd` role: rows of one OPD of one Pemda, and the procurement, contracts
   and payments that hang from its packages and sub kegiatan; the ketimpangan it was asked
   to explain, with their follow-up.
-- `PUBLIC`: anonymous viewers: the published chain (plan, RUP, tenders, bids, contracts)
-  and aggregates; no DPA lines, payments, monev reports, ketimpangan rows or follow-up.
+- `PUBLIC`: anonymous viewers: the published chain (plan, RUP, tenders, bids, contracts and
+  their letters) and aggregates; no DPA lines, payments, monev reports, ketimpangan rows
+  or follow-up.
 Fields that are personal data (NPWP, payee names) are masked by the schema for the scopes
 whose `sees_field` says so; a source's last error is the province's only.
 """
@@ -95,6 +96,7 @@ _REGIONAL = {
     "progress_report",
     "discrepancy",
     "follow_up",
+    "letter",
 }
 _UNRESTRICTED = {"vendor", "source"}
 # Seen by the province only: a source's last error can name hosts, users, databases and
@@ -239,6 +241,11 @@ class OpdScope(Scope):
             return table.c.id.in_(self._contracts())
         if name == "contract_amendment":
             return table.c.contract_id.in_(self._contracts())
+        if name == "letter":  # the letters of its contracts and tenders
+            return or_(
+                table.c.contract_id.in_(self._contracts()),
+                table.c.tender_code.in_(self._tender_codes()),
+            )
         return false()
 
     def sees_event(self, event: RoutedEvent) -> bool:
@@ -271,6 +278,7 @@ _PUBLIC_TABLES = {
     "bid",
     "contract",
     "contract_amendment",
+    "letter",
     "vendor",
     "source",
 }
@@ -286,6 +294,7 @@ _PUBLIC_EVENTS = {
     "Bid",
     "Contract",
     "ContractAmendment",
+    "Letter",
     "Vendor",
 }
 _MASKED = frozenset({"Vendor.taxId", "Payment.payee", "Source.lastError"})

@@ -1,4 +1,4 @@
-"""follow-up of ketimpangan: the follow-up of a finding and its thread
+"""follow-up of ketimpangan and E-Surat: the follow-up of a finding and its thread; letters
 
 Revision ID: 0012
 Revises: 0010
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+import sqlmodel
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
@@ -23,7 +24,52 @@ def _now() -> sa.TextClause:
     return sa.text("now()")
 
 
+def _letters() -> None:
+    text = sqlmodel.sql.sqltypes.AutoString
+    op.create_table(
+        "letter",
+        sa.Column("source_id", text(length=64), nullable=False),
+        sa.Column("source_key", text(), nullable=False),
+        sa.Column("source_updated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("synced_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("region_id", sa.BigInteger(), nullable=False),
+        sa.Column("number", text(), nullable=False),
+        sa.Column("dated_on", sa.Date(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("subject", text(), nullable=True),
+        sa.Column("direction", sa.String(length=8), nullable=True),
+        sa.Column("sender", text(), nullable=True),
+        sa.Column("recipient", text(), nullable=True),
+        sa.Column("contract_number", text(), nullable=True),
+        sa.Column("tender_code", text(), nullable=True),
+        sa.Column("contract_id", sa.BigInteger(), nullable=True),
+        sa.Column("tender_id", sa.BigInteger(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["contract_id"], ["contract.id"],
+            name=op.f("fk_letter_contract_id_contract"), ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["region_id"], ["region.id"], name=op.f("fk_letter_region_id_region"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["source_id"], ["source.id"], name=op.f("fk_letter_source_id_source"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tender_id"], ["tender.id"], name=op.f("fk_letter_tender_id_tender"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_letter")),
+        sa.UniqueConstraint("region_id", "number", name=op.f("uq_letter_region_id_number")),
+    )  # fmt: skip
+    for column in ("contract_id", "region_id", "source_id", "tender_id"):
+        op.create_index(op.f(f"ix_letter_{column}"), "letter", [column], unique=False)
+
+
 def upgrade() -> None:
+    _letters()
     op.create_table(
         "follow_up",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
@@ -84,3 +130,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("follow_up_action")
     op.drop_table("follow_up")
+    op.drop_table("letter")
