@@ -206,7 +206,7 @@ async def api(office: Office) -> AsyncIterator[tuple[str, dict[str, str]]]:
 
 async def post(api: tuple[str, dict[str, str]], query: str, variables: Any = None,
                role: str | None = "province") -> dict[str, Any]:  # fmt: skip
-    _, made = api
+    base, made = api
     headers = {"Authorization": f"Bearer {made[role]}"} if role else {}
     async with httpx.AsyncClient(base_url=base) as client:
         response = await client.post(
