@@ -56,6 +56,13 @@ class Settings(BaseSettings):
         default=24 * 3600,
         description="A source whose last success is older than this serves its rows as stale.",
     )
+    monev_deadline_day: int = Field(
+        default=10,
+        ge=1,
+        le=28,
+        description="Day of the following month by which an OPD's e-Monev Form A for a "
+        "month is due (the agenda).",
+    )
 
     sync_interval_seconds: float = Field(
         default=0,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Annotated
+
 import strawberry
 
 from hub.auth import Role
@@ -13,6 +16,7 @@ from resolvers import planning as planning_resolve
 from resolvers import procurement as procurement_resolve
 from resolvers.context import Context
 from schema.admin import Admin, roles
+from schema.agenda import AgendaItem, agenda_items
 from schema.common import ChainStage, Connection, Node, RegionLevel, Severity
 from schema.discrepancy import Discrepancy, check_rule
 from schema.fields import ROW_TYPES
@@ -253,6 +257,21 @@ class Query:
             ctx.access, ctx.settings, query, first=first, after=after
         )
         return Connection.from_page(page, Letter.from_row)
+
+    @strawberry.field(
+        description="Agenda (E-Jadwal) of a Pemda (a province: and its regencies), or of one "
+        "of its OPD, between two days (at most 400: a fiscal year and its last Form A): tender stages, contract ends, e-Monev "
+        "Form A deadlines, follow-up due dates and DPA realisation milestones, by date."
+    )
+    async def agenda(
+        self,
+        info: Info,
+        region_code: str,
+        from_: Annotated[date, strawberry.argument(name="from", description="Dari tanggal.")],
+        to: Annotated[date, strawberry.argument(description="Sampai tanggal (inclusive).")],
+        opd_code: str | None = None,
+    ) -> list[AgendaItem]:
+        return await agenda_items(info, region_code, opd_code, from_, to)
 
     @strawberry.field(description="Sumber data and their health.")
     async def sources(self, info: Info) -> list[Source]:
