@@ -260,8 +260,9 @@ class Query:
 
     @strawberry.field(
         description="Agenda (E-Jadwal) of a Pemda (a province: and its regencies), or of one "
-        "of its OPD, between two days (at most 400: a fiscal year and its last Form A): tender stages, contract ends, e-Monev "
-        "Form A deadlines, follow-up due dates and DPA realisation milestones, by date."
+        "of its OPD, between two days (at most 400: a fiscal year and its last Form A): "
+        "tender stages, contract ends, e-Monev Form A deadlines, follow-up due dates and DPA "
+        "realisation milestones, by date."
     )
     async def agenda(
         self,

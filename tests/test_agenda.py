@@ -9,12 +9,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import httpx
+import icalendar
 import pytest
 
+from hub.auth import keys
 from hub.store.codec import global_id
 from tests.conftest import Server
 from tests.test_request_path import Door, _door, code
-from tests.test_security import FY, REGENCY
+from tests.test_security import FY, REGENCY, SECRET_KEY
 
 OPD = "1.02.0.00.0.00.01.0000"
 AGENDA = """query A($region: String!, $opd: String, $from: Date!, $to: Date!) {
@@ -113,7 +116,7 @@ async def test_an_opd_sees_its_follow_up_due_dates_and_the_public_none(door: Doo
                     "note": "Jelaskan.",
                     "version": 0,
                 }
-            },  # fmt: skip
+            },
         },
         door.keys["province"],
     )
@@ -149,3 +152,77 @@ async def test_a_span_backwards_or_over_a_year_is_refused(door: Door, span: dict
     )
     assert code(answer) == "BAD_USER_INPUT"
     assert answer["errors"][0]["extensions"]["argument"] == "to"
+
+
+# --------------------------------------------------------------------------- the iCalendar feed
+
+
+async def feed(door: Door, path: str, token: str | None = None) -> httpx.Response:
+    params = {"token": token} if token else {}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{door.port}") as client:
+        return await client.get(path, params=params)
+
+
+async def feed_token(door: Door, role: str, region: str | None, opd: str | None) -> str:
+    conn = await asyncpg.connect(door.dsn)
+    try:
+        key, _ = await keys.create(conn, SECRET_KEY, role, region, opd, "kalender", feed=True)
+    finally:
+        await conn.close()
+    return key
+
+
+async def test_an_opds_feed_parses_and_holds_its_agenda_only(door: Door) -> None:
+    token = await feed_token(door, "opd", REGENCY, OPD)
+    response = await feed(door, f"/agenda/{REGENCY}/{OPD}.ics", token)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/calendar")
+    parsed = icalendar.Calendar.from_ical(response.content)
+    events = [c for c in parsed.walk("VEVENT")]
+    assert events
+    today = datetime.now(UTC).date()
+    days = [e.decoded("DTSTART") for e in events]
+    assert all(today - timedelta(days=60) <= d <= today + timedelta(days=300) for d in days)
+    assert len({str(e["UID"]) for e in events}) == len(events)
+    graphql = await door.post(
+        {"query": AGENDA, "variables": {"region": REGENCY, "opd": OPD,
+                                        "from": (today - timedelta(days=60)).isoformat(),
+                                        "to": (today + timedelta(days=300)).isoformat()}},
+        door.keys["opd"],
+    )  # fmt: skip
+    assert len(events) == len(graphql["data"]["agenda"])
+    assert {str(e["SUMMARY"]).removesuffix(" (terlambat)") for e in events} == {
+        i["title"] for i in graphql["data"]["agenda"]
+    }
+
+
+async def test_a_feed_token_reads_the_feed_and_nothing_else_until_revoked(door: Door) -> None:
+    token = await feed_token(door, "regency", REGENCY, None)
+    assert (await feed(door, f"/agenda/{REGENCY}.ics", token)).status_code == 200
+    api = await door.post({"query": "{ regions { code } }"}, token)
+    assert (api["status"], code(api)) == (401, "UNAUTHENTICATED")
+    conn = await asyncpg.connect(door.dsn)
+    try:
+        await keys.revoke(conn, SECRET_KEY, keys.prefix_of(token))
+    finally:
+        await conn.close()
+    assert (await feed(door, f"/agenda/{REGENCY}.ics", token)).status_code == 401
+
+
+async def test_a_feed_is_scoped_and_refuses_what_it_may_not_show(door: Door) -> None:
+    token = await feed_token(door, "opd", REGENCY, OPD)
+    other = await feed(door, f"/agenda/{REGENCY}/9.99.0.00.0.00.01.0000.ics", token)
+    assert other.status_code == 404
+    assert "No OPD" in other.json()["errors"][0]["message"]
+    [neighbour] = await sql(
+        door, "SELECT o.code FROM opd o JOIN region r ON r.id = o.region_id WHERE r.code = $1 "
+        "AND o.code <> $2 ORDER BY o.code LIMIT 1", REGENCY, OPD,
+    )  # fmt: skip
+    assert (
+        await feed(door, f"/agenda/{REGENCY}/{neighbour['code']}.ics", token)
+    ).status_code == 404
+    # An ordinary key never goes into a URL; the public feed has no follow-up due dates.
+    assert (await feed(door, f"/agenda/{REGENCY}.ics", door.keys["province"])).status_code == 401
+    public = icalendar.Calendar.from_ical((await feed(door, f"/agenda/{REGENCY}.ics")).content)
+    assert not [e for e in public.walk("VEVENT") if str(e["CATEGORIES"].cats[0]) == "Tindak lanjut"]
+    assert (await feed(door, "/agenda/99.99.ics")).status_code == 404

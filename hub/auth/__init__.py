@@ -40,6 +40,7 @@ class Viewer:
     region_code: str | None = None
     opd_code: str | None = None
     expires_at: float | None = None  # a token's `exp` (epoch seconds); keys do not expire
+    feed_only: bool = False  # a feed token: the agenda's iCalendar feed, nothing else
 
     @property
     def authenticated(self) -> bool:

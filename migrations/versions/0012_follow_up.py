@@ -1,4 +1,5 @@
-"""follow-up of ketimpangan and E-Surat: the follow-up of a finding and its thread; letters
+"""follow-up, E-Surat, feed tokens: the follow-up of a finding and its thread; letters; keys
+that read the agenda feed only
 
 Revision ID: 0012
 Revises: 0010
@@ -70,6 +71,10 @@ def _letters() -> None:
 
 def upgrade() -> None:
     _letters()
+    op.add_column(
+        "api_key",
+        sa.Column("feed_only", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+    )
     op.create_table(
         "follow_up",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
@@ -131,3 +136,4 @@ def downgrade() -> None:
     op.drop_table("follow_up_action")
     op.drop_table("follow_up")
     op.drop_table("letter")
+    op.drop_column("api_key", "feed_only")
