@@ -4,8 +4,13 @@ by what has arrived; scoped like the rows it comes from; bad spans refused."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -226,3 +231,21 @@ async def test_a_feed_is_scoped_and_refuses_what_it_may_not_show(door: Door) -> 
     public = icalendar.Calendar.from_ical((await feed(door, f"/agenda/{REGENCY}.ics")).content)
     assert not [e for e in public.walk("VEVENT") if str(e["CATEGORIES"].cats[0]) == "Tindak lanjut"]
     assert (await feed(door, "/agenda/99.99.ics")).status_code == 404
+
+
+async def test_rantai_keys_create_feed_makes_a_token_for_the_feed_only(
+    door: Door, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RANTAI_")}
+    env |= {"RANTAI_DATABASE_URL": door.dsn, "RANTAI_SECRET_KEY": SECRET_KEY}
+    made = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "hub.cli", "keys", "create", "--role", "opd", "--region",
+         REGENCY, "--opd", OPD, "--feed", "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith("created feed token")
+    token = made.stdout.strip().splitlines()[-1]
+    assert (await feed(door, f"/agenda/{REGENCY}/{OPD}.ics", token)).status_code == 200
+    assert (await door.post({"query": "{ regions { code } }"}, token))["status"] == 401
