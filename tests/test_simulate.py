@@ -1023,3 +1023,29 @@ async def test_a_source_down_does_not_stop_the_others(
     assert len(changes) == 20
     assert not {c.source for c in changes} & {"bpbj-5301", "bpkad-53"}
     assert any("failed" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_e_office_writes_the_letters_of_awards_and_addenda(run: Run) -> None:
+    """E-Surat as work proceeds: a surat perjanjian on the signing day and an SPMK on the
+    day work starts for every award, an addendum letter for every addendum, each naming
+    its contract only in the perihal, which the mapping reads out."""
+    letters = await read_records(run.estate, ("esurat",))
+    by_contract: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for _, rec in letters["letter"]:
+        by_contract[(rec["region_code"], rec.get("contract_number") or "")].append(rec)
+    contracts = by_key(run.records_after["contract"], "region_code", "number")
+    awards = [c for c in run.changes if c.kind == "tender_result"]
+    assert awards
+    for change in awards:
+        region, number = change.key.split("/", 1)
+        kinds = {r["kind"]: r for r in by_contract[(region, number)]}
+        _, contract = contracts[(region, number)]
+        assert kinds["KONTRAK"]["dated_on"] == contract["signed_on"]
+        assert kinds["SPMK"]["dated_on"] == contract["starts_on"]
+    for change in (c for c in run.changes if c.kind == "amendment"):
+        region, rest = change.key.split("/", 1)
+        number, version = rest.rsplit("/", 1)
+        assert [
+            r for r in by_contract[(region, number)]
+            if r["kind"] == "ADENDUM" and r["subject"].startswith(f"Addendum {version} ")
+        ]  # fmt: skip
