@@ -104,8 +104,8 @@ async def test_demo_generates_syncs_serves_and_keeps_changing(
             async def all_synced() -> bool:
                 body = (await client.post("/graphql", json=query)).json()
                 sources = body["data"]["sources"]
-                # The estate's 15 sources and the reference data the Pemda came from.
-                return len(sources) == 16 and all(s["status"] == "OK" for s in sources)
+                # The estate's 19 sources and the reference data the Pemda came from.
+                return len(sources) == 20 and all(s["status"] == "OK" for s in sources)
 
             await _until(all_synced, "every source of the estate to be synced")
             conn = await asyncpg.connect(asyncpg_dsn(url))
