@@ -1049,3 +1049,20 @@ async def test_the_e_office_writes_the_letters_of_awards_and_addenda(run: Run) -
             r for r in by_contract[(region, number)]
             if r["kind"] == "ADENDUM" and r["subject"].startswith(f"Addendum {version} ")
         ]  # fmt: skip
+
+
+async def test_every_contract_past_its_end_has_its_bast_dated_that_day(run: Run) -> None:
+    letters = await read_records(run.estate, ("esurat",))
+    bast = {
+        (rec["region_code"], rec["contract_number"]): rec["dated_on"]
+        for _, rec in letters["letter"]
+        if rec["kind"] == "BAST"
+    }
+    latest = max(c.written_at for c in run.changes).date()
+    contracts = [rec for _, rec in (await read_records(run.estate, ("bpbj",)))["contract"]]
+    ended = [c for c in contracts if c["ends_on"] <= min(latest, date(LATEST, 11, 28))]
+    assert ended
+    for c in ended:
+        assert bast[(c["region_code"], c["number"])] == c["ends_on"], c["number"]
+    numbers = {(c["region_code"], c["number"]) for c in contracts}
+    assert set(bast) <= numbers  # a BAST always names a contract the hub will link it to
