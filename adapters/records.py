@@ -81,6 +81,9 @@ PROCUREMENT_METHODS = (
 )
 PROCUREMENT_CATEGORIES = ("Barang", "Pekerjaan Konstruksi", "Jasa Konsultansi", "Jasa Lainnya")
 PAYMENT_KINDS = ("LS", "UP", "GU", "TU")  # jenis SP2D
+# Jenis surat (E-Surat): order to start work, handover, the contract, an addendum, other.
+LETTER_KINDS = ("SPMK", "BAST", "KONTRAK", "ADENDUM", "LAINNYA")
+LETTER_DIRECTIONS = ("KELUAR", "MASUK")
 OPD_NAME = "the OPD's name: creates the OPD of opd_code in the Pemda when it does not exist"
 
 
@@ -308,6 +311,23 @@ ENTITIES: dict[str, EntitySpec] = {
                 _f("signed_on", "date"),
             ),
             "Addendum kontrak",
+        ),
+        EntitySpec(
+            "letter",
+            ("region_code", "number"),
+            (
+                _f("region_code", "region_code"),
+                _f("number", "text", False, "nomor surat"),
+                _f("dated_on", "date", True, "tanggal surat"),
+                _f("kind", "text", True, "SPMK, BAST, KONTRAK, ADENDUM or LAINNYA", LETTER_KINDS),
+                _f("subject", "text", False, "perihal"),
+                _f("direction", "text", False, "KELUAR or MASUK", LETTER_DIRECTIONS),
+                _f("sender", "text", False, "unit pengirim"),
+                _f("recipient", "text", False, "unit penerima"),
+                _f("contract_number", "text", False, "often only in the perihal: a `pattern`"),
+                _f("tender_code", "text", False, "kd_tender, often only in the perihal"),
+            ),
+            "Surat (E-Surat): SPMK, BAST, kontrak, addendum",
         ),
         EntitySpec(
             "progress_report",

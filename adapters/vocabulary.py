@@ -232,6 +232,20 @@ ENTITIES: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, ...]]]] = {
             "signed_on": ("tgl_addendum", "tanggal_addendum"),
         },
     ),
+    "letter": (
+        ("surat_keluar", "surat_masuk", "surat", "esurat", "naskah_dinas", "persuratan"),
+        {
+            "number": ("no_surat", "nomor_surat", "no_naskah", "nomor_naskah"),
+            "dated_on": ("tgl_surat", "tanggal_surat", "tgl_naskah", "tanggal_naskah"),
+            "kind": ("jenis_surat", "jenis_naskah", "kategori_surat", "jenis"),
+            "subject": ("perihal", "hal", "ringkasan"),
+            "direction": ("arah_surat", "arah"),
+            "sender": ("unit_pengirim", "pengirim", "asal_surat", "dari"),
+            "recipient": ("unit_tujuan", "tujuan", "penerima", "kepada"),
+            "contract_number": CONTRACT_NUMBER,
+            "tender_code": TENDER_CODE,
+        },
+    ),
     "progress_report": (
         ("form_a", "monev", "realisasi", "evaluasi"),
         {

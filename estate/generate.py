@@ -17,6 +17,7 @@ from estate import names, rules
 from estate.builder.region import RegionBuilder, RegionPlan
 from estate.finance_mappings import finance_map
 from estate.legacy.eplanning import eplanning_tables
+from estate.legacy.esurat import esurat_tables
 from estate.legacy.finance import finance_tables
 from estate.legacy.formats import FLAVOUR_D_REGION, flavour_of, procurement_flavour
 from estate.legacy.monev import MONEV_LAYOUT, monev_workbooks
@@ -25,6 +26,7 @@ from estate.legacy.tables import Table
 from estate.mappings import (
     SourceMap,
     eplanning_map,
+    esurat_map,
     monev_map,
     procurement_map,
     to_toml,
@@ -152,11 +154,12 @@ async def _generate(
     for folder in (legacy, mappings):
         folder.mkdir(parents=True, exist_ok=True)
     for old in mappings.glob("*.toml"):
-        if old.name.split("-")[0] in ("bappeda", "bpkad", "bpbj", "monev"):
+        if old.name.split("-")[0] in ("bappeda", "bpkad", "bpbj", "monev", "esurat"):
             old.unlink()
     shutil.rmtree(legacy / "monev", ignore_errors=True)
-    for old in legacy.glob("bpkad_*.sqlite"):
-        old.unlink()
+    for pattern in ("bpkad_*.sqlite", "esurat_*.sqlite"):
+        for old in legacy.glob(pattern):
+            old.unlink()
 
     manifest: dict[str, Any] = {
         "generator": "estate",
@@ -197,12 +200,17 @@ async def _generate(
         finance = finance_tables(region, region_years, seed)
         procurement = procurement_tables(region, region_years, seed)
         workbooks = monev_workbooks(region, region_years)
+        letters = esurat_tables(region, region_years)
+        counts["letter"] = counts.get("letter", 0) + sum(len(t.rows) for t in letters)
+        esurat_path = legacy / f"esurat_{rc}.sqlite"
+        sqlite_files.append(esurat_path)
         monev_dir = legacy / "monev" / region
         monev_ext = "csv" if flavour_of(region) == "D" else "xlsx"
 
         writes = [
             write_postgres(pg_url, bpbj_db, procurement),
             asyncio.to_thread(write_workbooks, monev_dir, workbooks),
+            asyncio.to_thread(write_sqlite, esurat_path, letters),
         ]
         if has_eplanning:
             writes.append(write_postgres(pg_url, bappeda_db, eplanning))
@@ -229,6 +237,11 @@ async def _generate(
             (finance_map(region, finance_kind, finance_url), finance, None),
             (procurement_map(region, bpbj_url), procurement, bpbj_db),
             (monev_map(region, monev_path), None, None),
+            (
+                esurat_map(region, "sqlite", f"sqlite:///../legacy/{esurat_path.name}"),
+                letters,
+                None,
+            ),
         ]
         for source, tables, database in sources:
             (mappings / f"{source.id}.toml").write_text(to_toml(source), encoding="utf-8")
@@ -256,7 +269,7 @@ async def _generate(
             if tables is not None:
                 entry["tables"] = {t.name: len(t.rows) for t in tables}
             manifest["sources"][source.id] = entry
-        del region_years, eplanning, finance, procurement, workbooks
+        del region_years, eplanning, finance, procurement, workbooks, letters
 
     for code in rules.RULES:
         family = next(n for n, codes in rules.FAMILIES.items() if code in codes)

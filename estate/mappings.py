@@ -455,3 +455,39 @@ def monev_map(region: str, path: str) -> SourceMap:
         )
     )
     return src
+
+
+CONTRACT_IN_PERIHAL = r"Nomor Kontrak: *([^ ]+)"  # the contract number inside a perihal
+TENDER_IN_PERIHAL = r"kd_tender ([0-9]+)"
+
+
+def esurat_map(region: str, kind: str, url: str) -> SourceMap:
+    rname = names.REGION_NAMES[region]
+    return SourceMap(
+        f"esurat-{region.replace('.', '')}",
+        f"E-Surat {rname} — surat keluar",
+        kind,
+        region,
+        names.SETDA_OPD,
+        url=url,
+        comment="The e-office's outgoing letters: dates as dd-mm-yyyy text, the contract's "
+        "number and kd_tender only inside the perihal, read out by patterns. No updated-at "
+        "column: keyed diff.",
+        entities=[
+            EntityMap(
+                "letter",
+                {
+                    "number": "no_surat",
+                    "dated_on": {"column": "tgl_surat", "date": DMY},
+                    "kind": "jenis_surat",
+                    "subject": "perihal",
+                    "direction": {"const": "KELUAR"},
+                    "sender": "unit_pengirim",
+                    "recipient": "unit_tujuan",
+                    "contract_number": {"column": "perihal", "pattern": CONTRACT_IN_PERIHAL},
+                    "tender_code": {"column": "perihal", "pattern": TENDER_IN_PERIHAL},
+                },
+                table="surat_keluar",
+            )
+        ],
+    )

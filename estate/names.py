@@ -93,6 +93,7 @@ OPDS: list[OpdKind] = [
 # The offices that run the legacy systems (owner_opd of each source).
 BAPPEDA_OPD = "5.01.0.00.0.00.01.0000"
 BPKAD_OPD = "5.02.0.00.0.00.01.0000"
+SETDA_OPD = "4.01.0.00.0.00.01.0000"  # Sekretariat Daerah: the e-office
 BPBJ_OPD = "4.01.0.00.0.00.01.0003"  # Biro / Bagian Pengadaan Barang dan Jasa under Setda
 
 WORKS = [

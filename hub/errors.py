@@ -78,7 +78,9 @@ class ErrorCode(StrEnum):
         "FORBIDDEN",
         "The viewer's role may not see this field (it is null), may not follow these events, "
         "or may not run this operation (HTTP 403: the `admin` field and the operators' "
-        "mutations need an `admin` key).",
+        "mutations need an `admin` key; a mutation names the roles it needs), or the "
+        "viewer's remit does not reach what it names (a finding of another Pemda, a "
+        "follow-up of another OPD); nothing was changed.",
     )
     UPLOAD_REFUSED = (
         "UPLOAD_REFUSED",
@@ -88,13 +90,16 @@ class ErrorCode(StrEnum):
     )
     NOT_FOUND = (
         "NOT_FOUND",
-        "A mutation names something the hub does not have (an API key, a source); nothing "
-        "was changed.",
+        "A mutation names something the hub does not have (an API key, a source, a "
+        "ketimpangan, an OPD of the finding's Pemda); nothing was changed. `argument` names "
+        "the input field.",
     )
     CONFLICT = (
         "CONFLICT",
         "A mutation asks for a change the current state refuses (a key already revoked, a "
-        "sync already waiting); nothing was changed.",
+        "sync already waiting, a resolved ketimpangan to assign, a follow-up in another "
+        "state), or the `version` it sent is stale (`currentVersion` says the current one); "
+        "nothing was changed.",
     )
     IDEMPOTENCY_KEY_REUSED = (
         "IDEMPOTENCY_KEY_REUSED",

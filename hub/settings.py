@@ -61,6 +61,13 @@ class Settings(BaseSettings):
         default=24 * 3600,
         description="A source whose last success is older than this serves its rows as stale.",
     )
+    monev_deadline_day: int = Field(
+        default=10,
+        ge=1,
+        le=28,
+        description="Day of the following month by which an OPD's e-Monev Form A for a "
+        "month is due (the agenda).",
+    )
 
     sync_interval_seconds: float = Field(
         default=0,
@@ -240,12 +247,14 @@ class SettingsError(ValueError):
     """The environment holds a setting the hub refuses; one line per problem."""
 
 
-# RANTAI_* variables read elsewhere: the demo's MariaDB, the Compose file's password, tests.
+# RANTAI_* variables read elsewhere: the demo's MariaDB and national API key, the Compose
+# file's password, the browser tests' Chromium.
 OTHER_VARIABLES = {
     "RANTAI_DEMO_MARIADB_URL",
     "RANTAI_MARIADB_URL",
     "RANTAI_DB_PASSWORD",
     "RANTAI_CHROMIUM",
+    "RANTAI_INAPROC_API_KEY",
 }
 
 

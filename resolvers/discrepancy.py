@@ -8,6 +8,7 @@ from typing import Any
 from hub.settings import Settings
 from hub.store import relations as rel
 from hub.store.access import DataAccess
+from resolvers.followup import follow_up_conditions
 from resolvers.paging import Page, paginate
 from resolvers.planning import opd_ids, region_and_children
 
@@ -22,6 +23,8 @@ class DiscrepancyQuery:
     rule: str | None = None
     severity: str | None = None
     open: bool | None = None
+    follow_up_state: str | None = None
+    overdue: bool | None = None
 
 
 def discrepancy_conditions(
@@ -56,7 +59,9 @@ async def discrepancy_page(
     after: str | None,
 ) -> Page:
     d = DISCREPANCY
-    stmt = access.select(d).where(*discrepancy_conditions(d, query))
+    conditions = discrepancy_conditions(d, query)
+    conditions += follow_up_conditions(d, query.follow_up_state, query.overdue)
+    stmt = access.select(d).where(*conditions)
     return await paginate(
         access, settings, stmt, kind="Discrepancy", order=[d.c.id], first=first, after=after
     )

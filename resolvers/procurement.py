@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Row, or_
 
 from hub.settings import Settings
 from hub.store import relations as rel
@@ -66,3 +66,41 @@ async def package_page(
         access, settings, stmt, kind="ProcurementPackage", order=[PACKAGE.c.id], first=first,
         after=after,
     )  # fmt: skip
+
+
+LETTER = rel.T["letter"]
+
+
+@dataclass(frozen=True)
+class LetterQuery:
+    region_code: str | None = None
+    kind: str | None = None
+    linked: bool | None = None
+    contract_number: str | None = None
+
+
+async def letter_page(
+    access: DataAccess,
+    settings: Settings,
+    query: LetterQuery,
+    *,
+    first: int | None,
+    after: str | None,
+) -> Page:
+    """Letters by id; `linked`: only those whose contract or tender is known (true), or
+    those kept unlinked (false)."""
+    x = LETTER
+    conditions: list[Any] = []
+    if query.region_code is not None:
+        conditions.append(x.c.region_id.in_(region_and_children(query.region_code)))
+    if query.kind is not None:
+        conditions.append(x.c.kind == query.kind)
+    if query.contract_number is not None:
+        conditions.append(x.c.contract_number == query.contract_number)
+    if query.linked is not None:
+        known = or_(x.c.contract_id.is_not(None), x.c.tender_id.is_not(None))
+        conditions.append(known if query.linked else ~known)
+    stmt = access.select(x).where(*conditions)
+    return await paginate(
+        access, settings, stmt, kind="Letter", order=[x.c.id], first=first, after=after
+    )

@@ -9,6 +9,7 @@ from strawberry.types import ExecutionContext
 from hub.errors import ClientError
 from schema.changes import Subscription
 from schema.discrepancy import Discrepancy
+from schema.letters import Letter
 from schema.mutation import Mutation
 from schema.planning import Opd, Region, SubActivity
 from schema.procurement import Contract, ProcurementPackage, Tender
@@ -39,7 +40,16 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[Region, Opd, SubActivity, ProcurementPackage, Tender, Contract, Discrepancy],
+        types=[
+            Region,
+            Opd,
+            SubActivity,
+            ProcurementPackage,
+            Tender,
+            Contract,
+            Discrepancy,
+            Letter,
+        ],
     )
 
 

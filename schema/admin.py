@@ -31,7 +31,9 @@ def roles(*allowed: Role) -> dict[str, frozenset[Role]]:
 @strawberry.type(description="Kunci API: its prefix, role and scope; never its secret.")
 class ApiKey:
     prefix: str = strawberry.field(description="Awalan kunci (rk_xxxxxxxx): names the key.")
-    role: str = strawberry.field(description="Peran: province, regency, opd, public or admin.")
+    role: str = strawberry.field(
+        description="Peran: province, inspector, regency, opd, public or admin."
+    )
     region_code: str | None = strawberry.field(description="Kode Pemda of its scope.")
     opd_code: str | None = strawberry.field(description="Kode OPD of its scope.")
     label: str | None = strawberry.field(description="Who or what the key is for (label).")

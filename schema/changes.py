@@ -28,6 +28,8 @@ from schema.history import FieldChange, FoundBy, field_changes, found_by
 from schema.query import DiscrepancyFilter
 from schema.source import Source
 
+FOLLOW_UP_FIELD = "follow_up"  # a finding's change that is its follow-up's (hub/discrepancies)
+
 
 class StoreUnavailable(ClientError):
     code = ErrorCode.STORE_UNAVAILABLE
@@ -223,7 +225,11 @@ class DiscrepancyEvent:
         description="Position in the change feed; give it as `after` to resume right after."
     )
     raised: bool = strawberry.field(
-        description="True: the rule found it (again); false: the data no longer shows it."
+        description="True: the rule found it (again); false: the data no longer shows it, "
+        "or its tindak lanjut changed (`followUpChanged`)."
+    )
+    follow_up_changed: bool = strawberry.field(
+        description="True: its tindak lanjut changed (assigned, answered, reviewed, closed)."
     )
     discrepancy: Discrepancy = strawberry.field(description="The ketimpangan, as it is now.")
     event: strawberry.Private[OutboxEvent]
@@ -315,11 +321,14 @@ async def _discrepancy_events(
         scope=info.context.access.scope,
     )
     async for event in feed.subscribe(change_filter, position):
-        is_raised = raised(event.op, event.changed_fields)
-        if f.open is not None and f.open != is_raised:
+        follow_up = event.changed_fields == (FOLLOW_UP_FIELD,)
+        is_raised = not follow_up and raised(event.op, event.changed_fields)
+        if f.open is not None and not follow_up and f.open != is_raised:
             continue
         row = await _shared_row(info, event, "discrepancy", event.entity_id)
         if row is None:  # deleted since, or outside the viewer's scope
+            continue
+        if f.open is not None and follow_up and f.open != (row.resolved_at is None):
             continue
         if f.rule is not None and row.rule != f.rule:
             continue
@@ -331,6 +340,7 @@ async def _discrepancy_events(
             root = event.memo[key] = DiscrepancyEvent(
                 cursor=event.cursor,
                 raised=is_raised,
+                follow_up_changed=follow_up,
                 discrepancy=Discrepancy.from_row(row),
                 event=event,
             )

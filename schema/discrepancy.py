@@ -16,6 +16,7 @@ from schema.common import Node, Severity
 from schema.fields import RowBacked, column, link, node_id, row_type
 
 if TYPE_CHECKING:
+    from schema.followup import DiscrepancyFollowUp
     from schema.planning import Opd, Region, SubActivity
 
 Info = strawberry.Info[Context, None]
@@ -58,6 +59,12 @@ class Discrepancy(Node, RowBacked):
     )
     sub_activity: Annotated[SubActivity, strawberry.lazy("schema.planning")] | None = link(
         rel.SUB_ACTIVITY_BY_ID, "sub_activity_id", "Sub kegiatan concerned, if any."
+    )
+    follow_up: Annotated[DiscrepancyFollowUp, strawberry.lazy("schema.followup")] | None = link(
+        rel.FOLLOW_UP_BY_DISCREPANCY,
+        "id",
+        "Tindak lanjut: the OPD asked to explain it, the due date, the thread; null when "
+        "it was never assigned (and for viewers who may not see it).",
     )
     row: strawberry.Private[Any]
 

@@ -17,6 +17,7 @@ from hub.auth import Role
 from resolvers import admin as admin_resolve
 from resolvers.mutations import mutate
 from schema.admin import ApiKey, Info, SyncRequest, roles
+from schema.mutation_followup import FollowUpMutations
 
 IDEMPOTENCY = (
     "Kunci idempotensi: a retry with the same key and input (within a day) returns the "
@@ -27,7 +28,7 @@ IDEMPOTENCY = (
 
 @strawberry.input(description="Kunci API baru (never admin: those are made on the CLI).")
 class CreateApiKeyInput:
-    role: str = strawberry.field(description="province, regency, opd or public.")
+    role: str = strawberry.field(description="province, inspector, regency, opd or public.")
     region_code: str | None = strawberry.field(
         default=None, description="Kode Pemda (regency and opd roles)."
     )
@@ -59,7 +60,7 @@ ADMIN = roles(Role.ADMIN)
 
 
 @strawberry.type(description="Perubahan: what operators and clients may change.")
-class Mutation:
+class Mutation(FollowUpMutations):
     @strawberry.mutation(description="Make an API key (admin).", metadata=ADMIN)
     async def create_api_key(
         self,

@@ -14,6 +14,7 @@ from resolvers.context import Context
 from resolvers.loaders import shared
 from schema.common import ChainStage, Connection, Node, RegionLevel
 from schema.fields import RowBacked, column, link, lookup, node_id, row_type, same_row
+from schema.followup import FollowUpSummary, follow_up_summary
 from schema.history import EntityChange, history_field
 from schema.source import Provenance
 
@@ -94,6 +95,13 @@ class Region(Node, RowBacked):
         summary: ChainSummary = ChainSummary.from_row(row)
         return summary
 
+    @strawberry.field(
+        description="Tindak lanjut of its ketimpangan in a fiscal year (a province's include "
+        "its regencies'); null with FORBIDDEN for anonymous viewers."
+    )
+    async def follow_ups(self, info: Info, fiscal_year: int) -> FollowUpSummary | None:
+        return await follow_up_summary(info, "region", self.row.id, fiscal_year)
+
 
 @row_type(T["opd"])
 @strawberry.type(description="Organisasi Perangkat Daerah (OPD / SKPD / satker).")
@@ -121,6 +129,13 @@ class Opd(Node, RowBacked):
         row = await shared(loader.load((self.row.id, fiscal_year)))
         summary: ChainSummary = ChainSummary.from_row(row)
         return summary
+
+    @strawberry.field(
+        description="Tindak lanjut the OPD was asked for in a fiscal year: assigned, "
+        "answered, overdue, median days to answer; null with FORBIDDEN for anonymous viewers."
+    )
+    async def follow_ups(self, info: Info, fiscal_year: int) -> FollowUpSummary | None:
+        return await follow_up_summary(info, "opd", self.row.id, fiscal_year)
 
 
 @row_type(T["program"])

@@ -18,6 +18,7 @@ from schema.source import Provenance
 
 if TYPE_CHECKING:
     from schema.budget import Payment
+    from schema.letters import Letter
     from schema.planning import Opd, Region, SubActivity
 
 T = rel.T
@@ -147,6 +148,9 @@ class Tender(Node, RowBacked):
     schedule: list[TenderStage] = link(
         rel.SCHEDULE_BY_TENDER_CODE, "code", "Jadwal tender: its stages, in order."
     )
+    letters: list[Annotated[Letter, strawberry.lazy("schema.letters")]] = link(
+        rel.LETTERS_BY_TENDER, "id", "Surat (E-Surat) naming the tender, by date."
+    )
     provenance: Provenance = same_row("Asal data (SPSE).")
     row: strawberry.Private[Any]
 
@@ -181,6 +185,11 @@ class Contract(Node, RowBacked):
     )
     payments: list[Annotated[Payment, strawberry.lazy("schema.budget")]] = link(
         rel.PAYMENTS_BY_CONTRACT, "id", "SP2D payments against the contract."
+    )
+    letters: list[Annotated[Letter, strawberry.lazy("schema.letters")]] = link(
+        rel.LETTERS_BY_CONTRACT,
+        "id",
+        "Surat (E-Surat) naming the contract: SPMK, BAST, addenda, by date.",
     )
     provenance: Provenance = same_row("Asal data (eKontrak).")
     row: strawberry.Private[Any]

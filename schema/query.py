@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Annotated
+
 import strawberry
 
 from hub.auth import Role
@@ -13,9 +16,12 @@ from resolvers import planning as planning_resolve
 from resolvers import procurement as procurement_resolve
 from resolvers.context import Context
 from schema.admin import Admin, roles
+from schema.agenda import AgendaItem, agenda_items
 from schema.common import ChainStage, Connection, Node, RegionLevel, Severity
 from schema.discrepancy import Discrepancy, check_rule
 from schema.fields import ROW_TYPES
+from schema.followup import FollowUpState
+from schema.letters import Letter, LetterKind
 from schema.planning import Opd, Region, SubActivity
 from schema.procurement import ProcurementPackage, Tender, Vendor
 from schema.source import Source
@@ -57,6 +63,13 @@ class DiscrepancyFilter:
     open: bool | None = strawberry.field(
         default=None, description="Only open (true) or only resolved (false)."
     )
+    follow_up_state: FollowUpState | None = strawberry.field(
+        default=None, description="Only those whose tindak lanjut is in this state."
+    )
+    overdue: bool | None = strawberry.field(
+        default=None,
+        description="Only those whose OPD's answer is past its due date (true), or not (false).",
+    )
 
 
 @strawberry.input(description="Saring paket RUP.")
@@ -68,6 +81,22 @@ class ProcurementPackageFilter:
     opd_code: str | None = strawberry.field(
         default=None,
         description="Kode OPD; with regionCode, the OPD of that Pemda only (codes repeat).",
+    )
+
+
+@strawberry.input(description="Saring surat (E-Surat).")
+class LetterFilter:
+    region_code: str | None = strawberry.field(
+        default=None, description="Kode wilayah; a province code includes its regencies."
+    )
+    kind: LetterKind | None = strawberry.field(default=None, description="Jenis surat.")
+    linked: bool | None = strawberry.field(
+        default=None,
+        description="Only letters whose contract or tender is known (true), or those kept "
+        "unlinked (false): their count is `totalCount`.",
+    )
+    contract_number: str | None = strawberry.field(
+        default=None, description="Nomor kontrak the letters name."
     )
 
 
@@ -200,11 +229,50 @@ class Query:
             rule=f.rule,
             severity=f.severity.name if f.severity else None,
             open=f.open,
+            follow_up_state=f.follow_up_state.name if f.follow_up_state else None,
+            overdue=f.overdue,
         )
         page = await discrepancies_resolve.discrepancy_page(
             ctx.access, ctx.settings, query, first=first, after=after
         )
         return Connection.from_page(page, Discrepancy.from_row)
+
+    @strawberry.field(description="Surat (E-Surat) matching the filter, by id.")
+    async def letters(
+        self,
+        info: Info,
+        filter: LetterFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Letter]:
+        ctx = info.context
+        f = filter or LetterFilter()
+        query = procurement_resolve.LetterQuery(
+            region_code=f.region_code,
+            kind=f.kind.name if f.kind else None,
+            linked=f.linked,
+            contract_number=f.contract_number,
+        )
+        page = await procurement_resolve.letter_page(
+            ctx.access, ctx.settings, query, first=first, after=after
+        )
+        return Connection.from_page(page, Letter.from_row)
+
+    @strawberry.field(
+        description="Agenda (E-Jadwal) of a Pemda (a province: and its regencies), or of one "
+        "of its OPD, between two days (at most 400: a fiscal year and its last Form A): "
+        "tender stages, contract ends, e-Monev Form A deadlines, follow-up due dates and DPA "
+        "realisation milestones, by date."
+    )
+    async def agenda(
+        self,
+        info: Info,
+        region_code: str,
+        from_: Annotated[date, strawberry.argument(name="from", description="Dari tanggal.")],
+        to: Annotated[date, strawberry.argument(description="Sampai tanggal (inclusive).")],
+        opd_code: str | None = None,
+    ) -> list[AgendaItem]:
+        return await agenda_items(info, region_code, opd_code, from_, to)
 
     @strawberry.field(description="Sumber data and their health.")
     async def sources(self, info: Info) -> list[Source]:

@@ -105,9 +105,9 @@ async def test_demo_generates_syncs_serves_and_keeps_changing(
             async def all_synced() -> bool:
                 body = (await client.post("/graphql", json=query)).json()
                 sources = body["data"]["sources"]
-                # The estate's 15 sources, Sumba Barat Daya's procurement through the
+                # The estate's 19 sources, Sumba Barat Daya's procurement through the
                 # national API's stand-in, and the reference data the Pemda came from.
-                return len(sources) == 17 and all(s["status"] == "OK" for s in sources)
+                return len(sources) == 21 and all(s["status"] == "OK" for s in sources)
 
             await _until(all_synced, "every source of the estate to be synced")
             conn = await asyncpg.connect(asyncpg_dsn(url))

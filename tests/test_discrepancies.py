@@ -430,8 +430,12 @@ EDGES = [
         CLEAN_TENDER,
         Edge(
             "SLOW_AWARD",
-            "UPDATE contract SET signed_on = (SELECT announced_on FROM tender WHERE id = $1) + 70 "
-            "WHERE tender_code = (SELECT code FROM tender WHERE id = $1)",
+            # The contract signed, and its surat perjanjian (E-Surat) dated, that day: the
+            # letter's date is the one the rule reads where there is a letter.
+            "WITH c AS (UPDATE contract SET signed_on = (SELECT announced_on FROM tender "
+            "WHERE id = $1) + 70 WHERE tender_code = (SELECT code FROM tender WHERE id = $1) "
+            "RETURNING id, signed_on) UPDATE letter l SET dated_on = c.signed_on FROM c "
+            "WHERE l.contract_id = c.id AND l.kind = 'KONTRAK'",
             False,
         ),
     ),
@@ -439,8 +443,12 @@ EDGES = [
         CLEAN_TENDER,
         Edge(
             "SLOW_AWARD",
-            "UPDATE contract SET signed_on = (SELECT announced_on FROM tender WHERE id = $1) + 71 "
-            "WHERE tender_code = (SELECT code FROM tender WHERE id = $1)",
+            # The contract signed, and its surat perjanjian (E-Surat) dated, that day: the
+            # letter's date is the one the rule reads where there is a letter.
+            "WITH c AS (UPDATE contract SET signed_on = (SELECT announced_on FROM tender "
+            "WHERE id = $1) + 71 WHERE tender_code = (SELECT code FROM tender WHERE id = $1) "
+            "RETURNING id, signed_on) UPDATE letter l SET dated_on = c.signed_on FROM c "
+            "WHERE l.contract_id = c.id AND l.kind = 'KONTRAK'",
             True,
         ),
     ),

@@ -147,10 +147,10 @@ def money(value: Any) -> Decimal:
 
 async def test_small_estate_is_complete(estate: Estate) -> None:
     result = estate.result
-    assert len(result.sources) == 15
+    assert len(result.sources) == 19
     for region in REGIONS:
         rc = region.replace(".", "")
-        for kind in ("bappeda", "bpkad", "bpbj", "monev"):
+        for kind in ("bappeda", "bpkad", "bpbj", "monev", "esurat"):
             if kind == "bappeda" and region == D:
                 assert f"{kind}-{rc}" not in result.sources  # its Renja is in BPKAD's database
                 continue
@@ -288,8 +288,9 @@ async def test_flavours(estate: Estate) -> None:
     }
     without = [sid for sid, entry in sql_sources.items() if not entry["watermark"]]
     # Synced by keyed diff: C's finance database has no updated-at column, D's is not
-    # always set.
-    assert sorted(without) == ["bpkad-5318", "bpkad-5371"]
+    # always set, and no e-office keeps one.
+    esurat = [f"esurat-{rc}" for rc in ("53", "5301", "5318", "5371")]
+    assert sorted(without) == sorted(["bpkad-5318", "bpkad-5371", *esurat])
     # … and its tables really have no update column.
     for table in ("dpa_rinci", "sp2d"):
         if estate.finance == "sqlite":
@@ -339,7 +340,7 @@ async def test_mapping_files_name_canonical_entities_and_fields(estate: Estate) 
     data_dir = estate.result.data_dir
     config = tomllib.loads((data_dir / "rantai.toml").read_text())
     listed = [entry["mapping"] for entry in config["source"]]
-    assert len(listed) == 15
+    assert len(listed) == 19
     seen_entities: set[str] = set()
     for relative in listed:
         mapping = tomllib.loads((data_dir / relative).read_text())
@@ -355,7 +356,7 @@ async def test_mapping_files_name_canonical_entities_and_fields(estate: Estate) 
     assert seen_entities == set(ENTITIES)  # every canonical entity has a source
     # The project's own loader accepts them all.
     loaded = load_config(data_dir / "rantai.toml")
-    assert len(loaded.sources) == 15
+    assert len(loaded.sources) == 19
 
 
 async def test_sources_check_clean(estate: Estate) -> None:

@@ -29,7 +29,19 @@ SEED = 5
 TODO = re.compile(r"\s*# TODO: .*$")
 # Lines of a draft a person changes while resolving its TODOs: source id → (line as
 # drafted, line as changed). Every other TODO is resolved by accepting the guess.
-EDITS: dict[str, list[tuple[str, str]]] = {}
+EDITS: dict[str, list[tuple[str, str]]] = {
+    # An e-office names its letters' contract only inside the perihal: a person adds the
+    # patterns that read it out (and says the letters go out), as in docs/mappings.md.
+    f"esurat-{rc}": [
+        (
+            'subject = "perihal"',
+            'subject = "perihal"\ndirection = { const = "KELUAR" }\n'
+            "contract_number = { column = \"perihal\", pattern = 'Nomor Kontrak: *([^ ]+)' }\n"
+            "tender_code = { column = \"perihal\", pattern = 'kd_tender ([0-9]+)' }",
+        )
+    ]
+    for rc in ("53", "5301", "5371", "5318")
+}
 # Set by the database or the clock.
 SKIPPED = {"id", "synced_at"}
 CHAIN = [t.name for t in metadata.sorted_tables if "synced_at" in t.c]  # every synced table

@@ -1023,3 +1023,46 @@ async def test_a_source_down_does_not_stop_the_others(
     assert len(changes) == 20
     assert not {c.source for c in changes} & {"bpbj-5301", "bpkad-53"}
     assert any("failed" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_e_office_writes_the_letters_of_awards_and_addenda(run: Run) -> None:
+    """E-Surat as work proceeds: a surat perjanjian on the signing day and an SPMK on the
+    day work starts for every award, an addendum letter for every addendum, each naming
+    its contract only in the perihal, which the mapping reads out."""
+    letters = await read_records(run.estate, ("esurat",))
+    by_contract: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for _, rec in letters["letter"]:
+        by_contract[(rec["region_code"], rec.get("contract_number") or "")].append(rec)
+    contracts = by_key(run.records_after["contract"], "region_code", "number")
+    awards = [c for c in run.changes if c.kind == "tender_result"]
+    assert awards
+    for change in awards:
+        region, number = change.key.split("/", 1)
+        kinds = {r["kind"]: r for r in by_contract[(region, number)]}
+        _, contract = contracts[(region, number)]
+        assert kinds["KONTRAK"]["dated_on"] == contract["signed_on"]
+        assert kinds["SPMK"]["dated_on"] == contract["starts_on"]
+    for change in (c for c in run.changes if c.kind == "amendment"):
+        region, rest = change.key.split("/", 1)
+        number, version = rest.rsplit("/", 1)
+        assert [
+            r for r in by_contract[(region, number)]
+            if r["kind"] == "ADENDUM" and r["subject"].startswith(f"Addendum {version} ")
+        ]  # fmt: skip
+
+
+async def test_every_contract_past_its_end_has_its_bast_dated_that_day(run: Run) -> None:
+    letters = await read_records(run.estate, ("esurat",))
+    bast = {
+        (rec["region_code"], rec["contract_number"]): rec["dated_on"]
+        for _, rec in letters["letter"]
+        if rec["kind"] == "BAST"
+    }
+    latest = max(c.written_at for c in run.changes).date()
+    contracts = [rec for _, rec in (await read_records(run.estate, ("bpbj",)))["contract"]]
+    ended = [c for c in contracts if c["ends_on"] <= min(latest, date(LATEST, 11, 28))]
+    assert ended
+    for c in ended:
+        assert bast[(c["region_code"], c["number"])] == c["ends_on"], c["number"]
+    numbers = {(c["region_code"], c["number"]) for c in contracts}
+    assert set(bast) <= numbers  # a BAST always names a contract the hub will link it to

@@ -22,6 +22,7 @@ import asyncpg
 from adapters.codes import CodeError
 from adapters.parsing import ParseError
 from estate.simulate.change import SimChange, SimulatorError, SourceUnavailable
+from estate.simulate.esurat import handovers
 from estate.simulate.finance import contract_payment, gu_payment
 from estate.simulate.formats import OFFICE_CLOSES, OFFICE_OPENS, SP2D, as_datetime
 from estate.simulate.monev import Workbooks, monev
@@ -112,6 +113,7 @@ class Simulator:
                         first_error = first_error or exc
                         continue
                     if change is not None:
+                        await self._handovers(region, today)
                         return change
                 tried.append(kind)
             because = f"; failed: {'; '.join(failed)}" if failed else ""
@@ -221,6 +223,14 @@ class Simulator:
                     del pool[i]
                     break
         return order
+
+    async def _handovers(self, region: ManifestRegion, today: date) -> None:
+        """The BAST letters of contracts whose end day has come (the change is committed: a
+        source down only delays them to a later step)."""
+        try:
+            await handovers(self, region, today)
+        except SOURCE_ERRORS as exc:
+            log.warning("simulator: BAST letters in %s failed: %s", region.code, exc)
 
     async def _attempt(
         self, kind: str, region: ManifestRegion, today: date, moment: datetime

@@ -47,6 +47,7 @@ class ManifestRegion:
     finance: ManifestSource | None
     procurement: ManifestSource | None
     monev: ManifestSource | None
+    esurat: ManifestSource | None = None  # the e-office (SQLite), where the Pemda has one
 
 
 def _mapping_watermarks(path: Path) -> dict[str, str | None]:
@@ -82,7 +83,7 @@ def read_estate(data_dir: Path) -> tuple[int, date, list[ManifestRegion]]:
     flavours: dict[str, str] = {}
     for source_id, entry in sorted(entries.items()):
         family = source_id.split("-", 1)[0]
-        if family not in ("bpkad", "bpbj", "monev"):
+        if family not in ("bpkad", "bpbj", "monev", "esurat"):
             continue  # e-planning: nothing in it changes during the year
         try:
             kind, region = str(entry["kind"]), str(entry["region"])
@@ -121,6 +122,7 @@ def read_estate(data_dir: Path) -> tuple[int, date, list[ManifestRegion]]:
             by_region[code].get("bpkad"),
             by_region[code].get("bpbj"),
             by_region[code].get("monev"),
+            by_region[code].get("esurat"),
         )
         for code in order
         if code in by_region

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from estate import names
 from estate.simulate.change import SimChange
+from estate.simulate.esurat import amendment_letter, award_letters, write_letters
 from estate.simulate.formats import (
     OPD_BY_CODE,
     digits_of,
@@ -388,6 +389,9 @@ async def award(
         winner["npwp"],
         await stamp("spse_kontrak"),
     )
+    letters = award_letters(number, code, str(tender["nama_paket"]), winner["nama_penyedia"],
+                            signed, starts)  # fmt: skip
+    await write_letters(region.esurat.path if region.esurat else None, letters)
     under = (hps - value) * 1000 // hps
     summary = (
         f"Tender {code} selesai: pemenang {winner['nama_penyedia']}, kontrak {number} "
@@ -443,6 +447,8 @@ async def amendment(
             procurement_day(f, today),
             stamp,
         )
+        letter = amendment_letter(c.number, version, today, c.vendor_name)
+        await write_letters(region.esurat.path if region.esurat else None, [letter])
     change = (value - c.value) * 1000 // c.value
     sign = "+" if change >= 0 else "−"
     return SimChange(

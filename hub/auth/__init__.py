@@ -1,6 +1,8 @@
 """Who is asking: API keys and JWT bearer tokens become a `Viewer` with a role and a scope.
 
-Roles: `province` (everything), `regency` (its Pemda), `opd` (its OPD), the anonymous
+Roles: `province` (everything), `inspector` (the Inspektorat: the province, or one Pemda
+with a region; it assigns and reviews the follow-up of ketimpangan), `regency` (its Pemda),
+`opd` (its OPD), the anonymous
 `public` viewer (the published chain and aggregates), `metrics` (a monitoring system:
 /metrics from anywhere, and the public's view of the data), and `admin`, the operator:
 everything a province sees plus the operators' console (keys, audit log, sources, "sync
@@ -19,6 +21,7 @@ from hub.store.scope import EVERYTHING, PUBLIC, OpdScope, RegionScope, Scope
 
 class Role(StrEnum):
     PROVINCE = "province"
+    INSPECTOR = "inspector"
     REGENCY = "regency"
     OPD = "opd"
     PUBLIC = "public"
@@ -37,6 +40,7 @@ class Viewer:
     region_code: str | None = None
     opd_code: str | None = None
     expires_at: float | None = None  # a token's `exp` (epoch seconds); keys do not expire
+    feed_only: bool = False  # a feed token: the agenda's iCalendar feed, nothing else
 
     @property
     def authenticated(self) -> bool:
@@ -46,6 +50,10 @@ class Viewer:
     def scope(self) -> Scope:
         if self.role in (Role.PROVINCE, Role.ADMIN):
             return EVERYTHING
+        if self.role is Role.INSPECTOR:
+            if self.region_code is None:
+                return EVERYTHING
+            return RegionScope(f"region:{self.region_code}", region_code=self.region_code)
         if self.role is Role.REGENCY and self.region_code is not None:
             return RegionScope(f"region:{self.region_code}", region_code=self.region_code)
         if self.role is Role.OPD and self.region_code is not None and self.opd_code is not None:
@@ -82,6 +90,8 @@ def check_role(role: Any, region_code: Any, opd_code: Any) -> Role:
         ) from None
     if parsed is Role.REGENCY and (not region_code or opd_code):
         raise AuthError("role regency needs --region CODE (and no --opd)")
+    if parsed is Role.INSPECTOR and opd_code:
+        raise AuthError("role inspector takes --region CODE or nothing (the province), no --opd")
     if parsed is Role.OPD and (not region_code or not opd_code):
         raise AuthError("role opd needs --region CODE and --opd CODE")
     if parsed in (Role.PROVINCE, Role.PUBLIC, Role.METRICS, Role.ADMIN) and (

@@ -74,20 +74,22 @@ class Gatekeeper:
         self._requests = TokenBuckets(settings.rate_limit_per_minute)
         self._failures = TokenBuckets(settings.auth_failures_per_minute)
 
-    async def authenticate(self, authorization: str | None, client: str) -> Viewer:
+    async def authenticate(
+        self, authorization: str | None, client: str, *, feed: bool = False
+    ) -> Viewer:
         """The viewer of an `Authorization` value sent from address `client`; ANONYMOUS
         without one. AuthError when a credential is sent but is not valid: it is never
         silently treated as anonymous. Failures count per address: past
         `RANTAI_AUTH_FAILURES_PER_MINUTE`, AuthThrottled, before any lookup in the store."""
         if authorization is None or not authorization.strip():
-            return await self.viewer(authorization)
+            return await self.viewer(authorization, feed=feed)
         # The attempt counts as a failure while its lookup runs, and is given back when it
         # succeeds: concurrent guesses cannot all start before the first one fails.
         wait = self._failures.wait(client)
         if wait is not None:
             raise AuthThrottled(wait)
         try:
-            viewer = await self.viewer(authorization)
+            viewer = await self.viewer(authorization, feed=feed)
         except AuthError as exc:
             log.warning("failed credential from %s: %s", client, exc)
             raise
@@ -97,8 +99,10 @@ class Gatekeeper:
         self._failures.charge(client, -1)
         return viewer
 
-    async def viewer(self, authorization: str | None) -> Viewer:
-        """The viewer of an `Authorization` value, unthrottled (authenticate() is the door)."""
+    async def viewer(self, authorization: str | None, *, feed: bool = False) -> Viewer:
+        """The viewer of an `Authorization` value, unthrottled (authenticate() is the door).
+        A feed token (`feed_only`) is refused everywhere but the agenda feed (`feed`), which
+        takes nothing else."""
         if authorization is None or not authorization.strip():
             if self.settings.dev_anonymous_role == "province" and not self.settings.production:
                 return Viewer(Role.PROVINCE, "anonymous")
@@ -119,7 +123,7 @@ class Gatekeeper:
                             await conn.execute(
                                 text(
                                     "SELECT prefix, secret_hash, role, region_code, opd_code, "
-                                    "revoked_at FROM api_key WHERE prefix = :prefix"
+                                    "revoked_at, feed_only FROM api_key WHERE prefix = :prefix"
                                 ),
                                 {"prefix": prefix},
                             )
@@ -127,7 +131,15 @@ class Gatekeeper:
                         .mappings()
                         .first()
                     )
-            return keys.viewer_of(row, self.settings.secret_key, secret)
+            viewer = keys.viewer_of(row, self.settings.secret_key, secret)
+            if viewer.feed_only and not feed:
+                raise AuthError("this key is a feed token: it reads /agenda/….ics only")
+            if feed and not viewer.feed_only:
+                # An ordinary key in a URL would be kept in logs and calendars; never here.
+                raise AuthError("an agenda feed takes a feed token (rantai keys create --feed)")
+            return viewer
+        if feed:
+            raise AuthError("an agenda feed takes a feed token (rantai keys create --feed)")
         if credential.startswith("rk_"):
             raise AuthError("malformed API key")
         if self.verifier is None:

@@ -30,6 +30,7 @@ async def create(
     label: str | None = None,
     *,
     actor: str | None = "cli",
+    feed: bool = False,
 ) -> tuple[str, str]:
     """A new key: (the key, shown once; its prefix). Audited as `actor`'s `key.create`;
     `actor=None` leaves the audit record to the caller (a mutation writes its own)."""
@@ -38,20 +39,22 @@ async def create(
     secret = secrets.token_urlsafe(32)
     async with conn.transaction():
         await conn.execute(
-            """INSERT INTO api_key (prefix, secret_hash, role, region_code, opd_code, label)
-            VALUES ($1, $2, $3, $4, $5, $6)""",
+            """INSERT INTO api_key (prefix, secret_hash, role, region_code, opd_code, label,
+                                    feed_only)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)""",
             prefix,
             hash_secret(secret_key, secret),
             checked.value,
             region_code,
             opd_code,
             label,
+            feed,
         )
         if actor is not None:
+            detail = creation_detail(prefix, checked.value, region_code, opd_code, label)
             await append(
-                conn, secret_key, "key.create", actor,
-                creation_detail(prefix, checked.value, region_code, opd_code, label),
-            )  # fmt: skip
+                conn, secret_key, "key.create", actor, {**detail, "feed": True} if feed else detail
+            )
     return f"rk_{prefix}_{secret}", prefix
 
 
@@ -109,4 +112,7 @@ def viewer_of(row: Any, secret_key: str, secret: str) -> Viewer:
     if row["revoked_at"] is not None:
         raise AuthError("this API key was revoked")
     role = check_role(row["role"], row["region_code"], row["opd_code"])
-    return Viewer(role, f"key:{row['prefix']}", row["region_code"], row["opd_code"])
+    feed_only = bool(row.get("feed_only", False))
+    return Viewer(
+        role, f"key:{row['prefix']}", row["region_code"], row["opd_code"], feed_only=feed_only
+    )

@@ -1,8 +1,8 @@
 """JWT bearer tokens: HS256 with a shared secret, or RS256 with keys from a JWKS file.
 
-Claims: `role` (province, regency, opd, public), `region` and `opd` as the role needs,
-`sub` (required: who, written to the audit log), `exp` (required). `iss`/`aud` are checked when
-configured.
+Claims: `role` (province, inspector, regency, opd, public), `region` and `opd` as the role
+needs, `sub` (required: who, written to the audit log), `exp` (required). `iss`/`aud` are
+checked when configured.
 """
 
 from __future__ import annotations

@@ -19,13 +19,23 @@ def keys_create(
     role: Annotated[
         str,
         typer.Option(
-            help="province, regency, opd, public, metrics (reads /metrics) or admin (the "
-            "operators' console)."
+            help="province, inspector (the Inspektorat; --region for one Pemda), regency, opd, "
+            "public, metrics (reads /metrics) or admin (the operators' console)."
         ),
     ],
-    region: Annotated[str | None, typer.Option(help="Kode Pemda (regency and opd roles).")] = None,
+    region: Annotated[
+        str | None, typer.Option(help="Kode Pemda (regency, opd; inspector of one Pemda).")
+    ] = None,
     opd: Annotated[str | None, typer.Option(help="Kode OPD (opd role).")] = None,
     label: Annotated[str | None, typer.Option(help="Who or what the key is for.")] = None,
+    feed: Annotated[
+        bool,
+        typer.Option(
+            "--feed",
+            help="A feed token: reads the agenda's iCalendar feed (/agenda/CODE.ics?token=…) "
+            "and nothing else; revocable like any key.",
+        ),
+    ] = False,
     data_dir: DataDir = None,
     init: Init = False,
 ) -> None:
@@ -35,18 +45,24 @@ def keys_create(
 
     settings = load_settings(data_dir)
     try:
-        check_role(role, region, opd)
+        checked = check_role(role, region, opd)
     except AuthError as exc:
         raise fail(str(exc)) from None
+    if feed and checked.value in ("admin", "metrics"):
+        raise fail(f"a feed token reads the agenda; role {checked.value} has none")
     with store(settings, create=init) as url:
         run_migrations(url)
         key, prefix = asyncio.run(
             with_conn(
-                url, lambda c: api_keys.create(c, settings.secret_key, role, region, opd, label)
+                url,
+                lambda c: api_keys.create(
+                    c, settings.secret_key, role, region, opd, label, feed=feed
+                ),
             )
         )
     scope = " ".join(x for x in (role, region, opd) if x)
-    typer.echo(f"created API key {prefix} ({scope}); store it now, it is not shown again:")
+    what = "feed token" if feed else "API key"
+    typer.echo(f"created {what} {prefix} ({scope}); store it now, it is not shown again:")
     typer.echo(key)
 
 

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 import orjson
 
 from hub.db import PgConnection
+from hub.discrepancies.followup import close_by_data
 from hub.discrepancies.rules import RULES, Rule
 from hub.discrepancies.thresholds import Thresholds
 from hub.events.changelog import Change, LoggedEntity, Routing, record
@@ -45,6 +46,7 @@ class RunReport:
     resolved: int = 0
     updated: int = 0
     open: int = 0  # open discrepancies in the store after the run
+    follow_ups_closed: int = 0  # follow-ups closed because their finding was resolved
     seconds: float = 0.0
     by_rule: dict[str, int] = field(default_factory=dict)  # open findings per rule evaluated
 
@@ -91,6 +93,9 @@ class DiscrepancyEngine:
             report.partitions = len(evaluated)
             if raised:
                 await record(conn, DISCREPANCY, raised, context=context)
+                # A follow-up ends with its finding: its thread says the data closed it.
+                resolved = [c.entity_id for c in raised if c.before == {"resolved_at": None}]
+                report.follow_ups_closed = await close_by_data(conn, resolved)
             await conn.execute(
                 "UPDATE discrepancy_state SET position = GREATEST(position, $1), ran_at = now()"
                 + (", full_at = now()" if report.full else "")

@@ -32,6 +32,7 @@ from hub.serving.headers import page_headers
 from hub.serving.http import graphql_endpoint
 from hub.serving.live import Subscriptions
 from hub.serving.metrics import allowed_networks, metrics_endpoint
+from hub.serving.opendata.ical import agenda_feed
 from hub.serving.opendata.routes import export_endpoint, ocds_endpoint
 from hub.serving.request import Api
 from hub.serving.sse import StreamEndpoint
@@ -233,6 +234,8 @@ def create_app(
             Route("/ocds/{region}/{year}/{kind}.json", ocds_endpoint),
             Route("/export/{view}.{fmt}", export_endpoint),
             Route("/upload/monev", upload_monev, methods=["POST"]),
+            Route("/agenda/{region}.ics", agenda_feed),
+            Route("/agenda/{region}/{opd}.ics", agenda_feed),
             Mount("/static", StaticFilesForViewers(settings), name="static"),
         ],
         lifespan=lifespan,

@@ -150,6 +150,20 @@ DISCREPANCIES_BY_SUB_ACTIVITY = Relation(
     "discrepancies_by_sub_activity", T["discrepancy"], "sub_activity_id", True, ("id",)
 )
 DISCREPANCY_BY_ID = by_id(T["discrepancy"])
+LETTER_BY_ID = by_id(T["letter"])
+LETTERS_BY_CONTRACT = Relation(
+    "letters_by_contract", T["letter"], "contract_id", True, ("dated_on", "number")
+)
+LETTERS_BY_TENDER = Relation(
+    "letters_by_tender", T["letter"], "tender_id", True, ("dated_on", "number")
+)
+FOLLOW_UP_BY_ID = by_id(T["follow_up"])
+FOLLOW_UP_BY_DISCREPANCY = Relation(
+    "follow_up_by_discrepancy", T["follow_up"], "discrepancy_id", False, ("id",)
+)
+ACTIONS_BY_FOLLOW_UP = Relation(
+    "actions_by_follow_up", T["follow_up_action"], "follow_up_id", True, ("at",)
+)
 SOURCE_BY_ID = by_id(T["source"])
 # A source with its staleness (hub/store/freshness.py): provenance reads it.
 SOURCE_HEALTH_BY_ID = Relation(

@@ -3,12 +3,16 @@
 Every read goes through `DataAccess`, which asks the scope for a SQL predicate per table,
 so lists, `node(id)`, nested fields and subscription events are filtered by the same rule.
 
-- `EVERYTHING`: the hub itself (sync, rules) and the `province` role.
-- `RegionScope`: the `regency` role: rows of one Pemda (a province code: and its regencies).
+- `EVERYTHING`: the hub itself (sync, rules), the `province` role and the province's
+  `inspector`.
+- `RegionScope`: the `regency` role, and an `inspector` of one Pemda: rows of one Pemda (a
+  province code: and its regencies).
 - `OpdScope`: the `opd` role: rows of one OPD of one Pemda, and the procurement, contracts
-  and payments that hang from its packages and sub kegiatan.
-- `PUBLIC`: anonymous viewers: the published chain (plan, RUP, tenders, bids, contracts)
-  and aggregates; no DPA lines, payments, monev reports or ketimpangan rows.
+  and payments that hang from its packages and sub kegiatan; the ketimpangan it was asked
+  to explain, with their follow-up.
+- `PUBLIC`: anonymous viewers: the published chain (plan, RUP, tenders, bids, contracts and
+  their letters) and aggregates; no DPA lines, payments, monev reports, ketimpangan rows
+  or follow-up.
 Fields that are personal data (NPWP, payee names) are masked by the schema for the scopes
 whose `sees_field` says so; a source's last error is the province's only.
 """
@@ -91,6 +95,8 @@ _REGIONAL = {
     "contract_amendment",
     "progress_report",
     "discrepancy",
+    "follow_up",
+    "letter",
 }
 _UNRESTRICTED = {"vendor", "source"}
 # Seen by the province only: a source's last error can name hosts, users, databases and
@@ -128,6 +134,11 @@ class RegionScope(Scope):
         if name == "sub_activity_rollup":
             sa = _t("sub_activity")
             return table.c.sub_activity_id.in_(select(sa.c.id).where(sa.c.region_id.in_(ids)))
+        if name == "follow_up_action":
+            follow_up = _t("follow_up")
+            return table.c.follow_up_id.in_(
+                select(follow_up.c.id).where(follow_up.c.region_id.in_(ids))
+            )
         return false()  # anything not listed is not for this viewer
 
     def sees_event(self, event: RoutedEvent) -> bool:
@@ -195,8 +206,23 @@ class OpdScope(Scope):
             return table.c.region_id.in_(
                 select(region.c.id).where(region.c.code == self.region_code)
             )
-        if name in ("sub_activity", "procurement_package", "discrepancy"):
+        if name in ("sub_activity", "procurement_package", "follow_up"):
             return table.c.opd_id.in_(self._opd_ids())
+        if name == "discrepancy":  # its own, and those it was asked to explain
+            follow_up = _t("follow_up")
+            return or_(
+                table.c.opd_id.in_(self._opd_ids()),
+                table.c.id.in_(
+                    select(follow_up.c.discrepancy_id).where(
+                        follow_up.c.opd_id.in_(self._opd_ids())
+                    )
+                ),
+            )
+        if name == "follow_up_action":
+            follow_up = _t("follow_up")
+            return table.c.follow_up_id.in_(
+                select(follow_up.c.id).where(follow_up.c.opd_id.in_(self._opd_ids()))
+            )
         if name in ("indicator", "budget_line", "payment", "progress_report"):
             return table.c.sub_activity_id.in_(self._sub_activities())
         if name == "sub_activity_rollup":
@@ -215,6 +241,11 @@ class OpdScope(Scope):
             return table.c.id.in_(self._contracts())
         if name == "contract_amendment":
             return table.c.contract_id.in_(self._contracts())
+        if name == "letter":  # the letters of its contracts and tenders
+            return or_(
+                table.c.contract_id.in_(self._contracts()),
+                table.c.tender_code.in_(self._tender_codes()),
+            )
         return false()
 
     def sees_event(self, event: RoutedEvent) -> bool:
@@ -249,6 +280,7 @@ _PUBLIC_TABLES = {
     "bid",
     "contract",
     "contract_amendment",
+    "letter",
     "vendor",
     "source",
 }
@@ -264,6 +296,7 @@ _PUBLIC_EVENTS = {
     "Bid",
     "Contract",
     "ContractAmendment",
+    "Letter",
     "Vendor",
 }
 _MASKED = frozenset({"Vendor.taxId", "Payment.payee", "Source.lastError"})

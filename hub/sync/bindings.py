@@ -404,6 +404,20 @@ BINDINGS: tuple[Binding, ...] = (
             LEFT JOIN opd o ON o.id = s.opd_id WHERE x.id = ANY($1)""",
     ),
     Binding(
+        "letter",
+        "letter",
+        "Letter",
+        ("region_id", "number"),
+        _same("number", "dated_on", "kind", "subject", "direction", "sender", "recipient")
+        | _same("contract_number", "tender_code"),
+        (REGION_REF,),
+        context="""SELECT x.id, r.code, o.code, s.fiscal_year FROM letter x
+            JOIN region r ON r.id = x.region_id
+            LEFT JOIN contract c ON c.id = x.contract_id
+            LEFT JOIN sub_activity s ON s.id = c.sub_activity_id
+            LEFT JOIN opd o ON o.id = s.opd_id WHERE x.id = ANY($1)""",
+    ),
+    Binding(
         "payment",
         "payment",
         "Payment",
@@ -454,6 +468,7 @@ SYNC_ORDER: tuple[str, ...] = (
     "bid",
     "contract",
     "contract_amendment",
+    "letter",
     "tender_schedule",
     "package_budget_row",
     "payment",

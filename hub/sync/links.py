@@ -114,6 +114,8 @@ LINKS: tuple[LinkColumn, ...] = (
             ORDER BY a.version DESC LIMIT 1), x.original_value, x.value)""",
         derived=True,
     ),
+    LinkColumn("letter", "contract_id", _CONTRACT),
+    LinkColumn("letter", "tender_id", _TENDER),
     LinkColumn("payment", "contract_id", _CONTRACT),
     LinkColumn(
         "payment",

@@ -171,6 +171,26 @@ NEEDS: dict[str, tuple[Need, ...]] = {
             "kept unlinked",
         ),
     ),
+    "letter": (
+        Need(
+            "contract",
+            lambda r: (
+                (r.get("region_code"), r.get("contract_number"))
+                if r.get("contract_number")
+                else None
+            ),
+            "contract_number",
+            False,
+            "kept unlinked",
+        ),
+        Need(
+            "tender",
+            lambda r: (r.get("tender_code"),) if r.get("tender_code") else None,
+            "tender_code",
+            False,
+            "kept unlinked",
+        ),
+    ),
 }
 
 

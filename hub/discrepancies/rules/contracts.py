@@ -3,7 +3,7 @@ their payments."""
 
 from __future__ import annotations
 
-from hub.discrepancies.rules.sql import ev, in_parts
+from hub.discrepancies.rules.sql import ev, first_letter, in_parts
 from hub.discrepancies.thresholds import Thresholds
 
 
@@ -120,6 +120,8 @@ def payment_before_handover(t: Thresholds) -> str:
     # it scanned the Pemda's payments for each (no index has contract_number), quadratic
     # in a Pemda's size (50–114 s at province scale). The evidence lists the payments in the
     # order they are summed (SP2D number within a day; ties were in no defined order).
+    # Handover is the first BAST letter (E-Surat) of the contract where there is one, else
+    # the contract's end date; the evidence names which.
     return f"""
     WITH {CONTRACTS}, pay AS MATERIALIZED (
         SELECT p.id, p.region_id, p.fiscal_year, p.contract_number, p.paid_on, p.sp2d_number,
@@ -128,23 +130,32 @@ def payment_before_handover(t: Thresholds) -> str:
         FROM payment p
         WHERE (p.region_id, p.fiscal_year, p.contract_number)
               IN (SELECT k.region_id, k.fiscal_year, k.number FROM contracts k)
+    ), bast AS MATERIALIZED (
+        {first_letter("BAST")}
     )
     SELECT k.region_code || '/' || k.number AS subject_key, k.scope_region_id AS region_id,
            k.fiscal_year, k.opd_id, k.sub_activity_id,
-           jsonb_build_array({ev("Contract", "k", "endsOn", "k.ends_on")})
+           jsonb_build_array(CASE WHEN b.id IS NULL
+                   THEN {ev("Contract", "k", "endsOn", "k.ends_on")}
+                   ELSE {ev("Letter", "b", "datedOn", "b.dated_on")} END)
                || jsonb_agg({ev("Payment", "p", "paidOn", "p.paid_on")}
                             ORDER BY p.paid_on, p.sp2d_number)
                AS evidence,
-           format('Kontrak %s sudah dibayar lunas pada %s, sebelum serah terima (akhir kontrak '
-                  '%s).', k.number,
+           format('Kontrak %s sudah dibayar lunas pada %s, sebelum serah terima (%s).',
+                  k.number,
                   to_char(min(p.paid_on) FILTER (WHERE p.running >= k.value), 'DD-MM-YYYY'),
-                  to_char(k.ends_on, 'DD-MM-YYYY')) AS message
+                  CASE WHEN b.id IS NULL
+                       THEN 'akhir kontrak ' || to_char(k.ends_on, 'DD-MM-YYYY')
+                       ELSE 'BAST ' || b.number || ' tanggal ' || to_char(b.dated_on, 'DD-MM-YYYY')
+                  END) AS message
     FROM contracts k
     JOIN pay p ON p.region_id = k.region_id AND p.fiscal_year = k.fiscal_year
          AND p.contract_number = k.number
+    LEFT JOIN bast b ON b.contract_id = k.id
     GROUP BY k.id, k.region_code, k.number, k.scope_region_id, k.fiscal_year, k.opd_id,
-             k.sub_activity_id, k.ends_on, k.value
-    HAVING min(p.paid_on) FILTER (WHERE p.running >= k.value) < k.ends_on"""
+             k.sub_activity_id, k.ends_on, k.value, b.id, b.number, b.dated_on
+    HAVING min(p.paid_on) FILTER (WHERE p.running >= k.value)
+           < COALESCE(b.dated_on, k.ends_on)"""
 
 
 def payee_not_winner(t: Thresholds) -> str:

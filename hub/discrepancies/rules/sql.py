@@ -29,3 +29,11 @@ def sql_list(values: tuple[str, ...]) -> str:
 def rank(expr: str, t: Thresholds) -> str:
     cases = " ".join(f"WHEN {quote(m)} THEN {r}" for m, r in t.method_rank.items())
     return f"(CASE {expr} {cases} END)"
+
+
+def first_letter(kind: str, contracts: str = "SELECT id FROM contracts") -> str:
+    """The first letter (E-Surat) of `kind` of each contract among `contracts` (SQL giving
+    their ids): contract_id, id, number, dated_on."""
+    return f"""SELECT DISTINCT ON (l.contract_id) l.contract_id, l.id, l.number, l.dated_on
+        FROM letter l WHERE l.kind = {quote(kind)} AND l.contract_id IN ({contracts})
+        ORDER BY l.contract_id, l.dated_on, l.id"""

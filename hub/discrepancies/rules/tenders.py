@@ -100,14 +100,24 @@ def retender(t: Thresholds) -> str:
 
 
 def slow_award(t: Thresholds) -> str:
+    # The contract's date is its KONTRAK letter's (E-Surat) where there is one, else the
+    # signing date eKontrak gives; the evidence names which.
+    signed = """COALESCE((SELECT min(l.dated_on) FROM letter l
+                          WHERE l.contract_id = c.id AND l.kind = 'KONTRAK'), c.signed_on)"""
+    letter = """(SELECT l.id FROM letter l WHERE l.contract_id = c.id AND l.kind = 'KONTRAK'
+                 ORDER BY l.dated_on, l.id LIMIT 1)"""
     late = f"""FROM contract c WHERE c.tender_code = t.code
-               AND c.signed_on - t.announced_on > {t.slow_award_days}"""
+               AND {signed} - t.announced_on > {t.slow_award_days}"""
+    contract_ev = ev("Contract", "c", "signedOn", "c.signed_on")
+    letter_ev = f"""jsonb_build_object('entity', 'Letter', 'id', {letter}, 'field', 'datedOn',
+                        'value', ({signed})::text)"""
     return _tender(
         f"EXISTS (SELECT 1 {late})",
         f"""jsonb_build_array({ev("Tender", "t", "announcedOn", "t.announced_on")})
-            || (SELECT jsonb_agg({ev("Contract", "c", "signedOn", "c.signed_on")}) {late})""",
+            || (SELECT jsonb_agg(CASE WHEN {letter} IS NULL THEN {contract_ev}
+                                      ELSE {letter_ev} END) {late})""",
         f"format('Tender %s: kontrak ditandatangani %s hari setelah pengumuman (batas "
-        f"{t.slow_award_days} hari).', t.code, (SELECT max(c.signed_on - t.announced_on) {late}))",
+        f"{t.slow_award_days} hari).', t.code, (SELECT max({signed} - t.announced_on) {late}))",
     )
 
 

@@ -232,6 +232,8 @@ def bind_discrepancies(args: dict[str, Any], settings: Settings) -> Bound:
     )
     if query.rule is not None and query.rule not in BY_CODE:
         raise Decline("a rule code the ordinary path refuses")
+    if flt.get("followUpState") is not None or flt.get("overdue") is not None:
+        raise Decline("the follow-up filters")
     values: dict[str, Any] = {}
     _paging(args, settings, DISCREPANCIES, values)
     discrepancy_conditions(T["discrepancy"], query, lambda name, v: values.setdefault(name, v))

@@ -29,11 +29,16 @@ STATUS = {"RATE_LIMITED": 429, "STORE_UNAVAILABLE": 503, "TIMEOUT": 503}
 
 async def viewer_of(request: Request) -> Viewer | Response:
     """The request's viewer, or the refusal of its credential (as /graphql refuses it)."""
+    return await viewer_from(request, request.headers.get("authorization"))
+
+
+async def viewer_from(
+    request: Request, authorization: str | None, *, feed: bool = False
+) -> Viewer | Response:
+    """The viewer of `authorization` (`feed`: a feed token, or none), or its refusal."""
     gate: Gatekeeper = request.app.state.gate
     try:
-        return await gate.authenticate(
-            request.headers.get("authorization"), client_address(request)
-        )
+        return await gate.authenticate(authorization, client_address(request), feed=feed)
     except AuthThrottled as exc:
         headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
         return JSONResponse(

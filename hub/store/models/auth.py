@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, String, Text
+from sqlalchemy import Boolean, Column, String, Text, false
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -26,6 +26,10 @@ class ApiKey(SQLModel, table=True):
     label: str | None = Field(default=None, sa_column=Column(Text))
     created_at: datetime | None = timestamp(nullable=False, default_now=True)
     revoked_at: datetime | None = timestamp()
+    # A feed token: reads the agenda's iCalendar feed (given in its URL) and nothing else.
+    feed_only: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
 
 
 class AuditLog(SQLModel, table=True):
