@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -469,8 +469,14 @@ def canonical(body: bytes) -> bytes:
 def same_outcome(a: bytes, b: bytes) -> bool:
     one, other = orjson.loads(a), orjson.loads(b)
 
-    def codes(body: dict[str, Any]) -> set[str]:
-        return {e.get("extensions", {}).get("code") for e in body.get("errors") or ()}
+    def codes(body: dict[str, Any], *, kept: bool = False) -> set[str]:
+        """The error codes; `kept`: of the errors on fields that still hold a value."""
+        data = body.get("data")
+        return {
+            e.get("extensions", {}).get("code")
+            for e in body.get("errors") or ()
+            if not kept or not _nulled(data, e.get("path") or ())
+        }
 
     same_data = orjson.dumps(one.get("data")) == orjson.dumps(other.get("data"))
     if not same_data or ("data" in one) != ("data" in other):
@@ -479,7 +485,26 @@ def same_outcome(a: bytes, b: bytes) -> bool:
         # A null that reached `data` stops execution: which other field errors were
         # collected by then depends on timing. At least one each, then.
         return bool(one.get("errors")) and bool(other.get("errors"))
-    return codes(one) == codes(other)
+    if codes(one) == codes(other):
+        return True
+    # Errors under a field that came back null: the first to fail nulled it, and which
+    # one that is depends on timing too. The others must agree.
+    return codes(one, kept=True) == codes(other, kept=True) and all(
+        any(_nulled(body["data"], e.get("path") or ()) for e in body.get("errors") or ())
+        for body in (one, other)
+    )
+
+
+def _nulled(data: Any, path: Sequence[str | int]) -> bool:
+    """Whether `path` runs into a null in `data` (the error nulled a field on its way)."""
+    for step in path:
+        if data is None:
+            return True
+        try:
+            data = data[step]
+        except (KeyError, IndexError, TypeError):
+            return True
+    return data is None
 
 
 async def ask(

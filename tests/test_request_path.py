@@ -183,6 +183,8 @@ LIMITS = [
      "BAD_USER_INPUT"),
     ("variable type", "query($v: Int!) { subActivities(filter: {fiscalYear: $v}) { totalCount } }",
      {"v": "x"}, "BAD_USER_INPUT"),
+    ("null in a directive", "query($v: Boolean = true) { sources { id @skip(if: $v) name } }",
+     {"v": None}, "BAD_USER_INPUT"),
     ("unused variable", "query($v: Int) { regions { code } }", {"v": 1},
      "GRAPHQL_VALIDATION_FAILED"),
     ("undefined variable", "{ region(code: $v) { code } }", {"v": "53"},

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import strawberry
@@ -35,6 +36,9 @@ def store_unavailable(error: GraphQLError) -> bool:
     return original is not None and store_unreachable(original)
 
 
+_BAD_ARGUMENT = re.compile(r"Argument '[_A-Za-z][_0-9A-Za-z]*' has invalid value")
+
+
 def _code(error: GraphQLError, executed: bool) -> ErrorCode:
     if isinstance(error, GraphQLSyntaxError):
         return ErrorCode.GRAPHQL_PARSE_FAILED
@@ -42,6 +46,11 @@ def _code(error: GraphQLError, executed: bool) -> ErrorCode:
         if error.message.startswith("Variable '$"):
             return ErrorCode.BAD_USER_INPUT
         return ErrorCode.GRAPHQL_VALIDATION_FAILED
+    raised = error.original_error
+    if (raised is None or isinstance(raised, GraphQLError)) and _BAD_ARGUMENT.match(error.message):
+        # graphql-core's own coercion while executing: `@skip(if: $v)` with $v sent as
+        # null, an argument's variable that does not fit. The client's input, not a fault.
+        return ErrorCode.BAD_USER_INPUT
     return ErrorCode.INTERNAL_SERVER_ERROR
 
 
