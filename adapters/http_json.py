@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import hashlib
+import json
 import logging
 import random
 import re
@@ -34,7 +36,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, quote_plus, urlencode
 
 import httpx
 
@@ -184,8 +186,14 @@ class HttpJsonAdapter(Adapter):
             self._client = None
 
     def redact(self, text: str) -> str:
+        """`text` without the key, as sent or as a URL writes it (`a b/+` is `a+b%2F%2B` in a
+        query string, `a%20b%2F%2B` in a path): an API may echo either back."""
         key = self.options.api_key
-        return text.replace(key, REDACTED) if key else text
+        if not key:
+            return text
+        for form in {key, quote_plus(key), quote(key, safe=""), quote(key)}:
+            text = text.replace(form, REDACTED)
+        return text
 
     def url(self, query: HttpQuery, params: Mapping[str, Any]) -> str:
         base = (self.config.url or "").rstrip("/")
@@ -331,6 +339,8 @@ class HttpJsonAdapter(Adapter):
         http = self._http(query)
         position = resume
         restarted = False
+        asked: set[str] = set()  # the positions asked for: an API that repeats one loops
+        last_page: bytes | None = None
         while True:
             params = self._params(http, since, position)
             try:
@@ -352,7 +362,25 @@ class HttpJsonAdapter(Adapter):
                     continue
                 raise
             records = self._records(http, params, document)
+            # An API that ignores its paging (the same page again) or hands back a cursor
+            # it gave before would be read forever: the read stops with the source's error.
+            page = hashlib.sha256(
+                json.dumps(records, sort_keys=True, default=str).encode()
+            ).digest()
+            if records and page == last_page:
+                raise AdapterError(
+                    f"source {self.config.id}: GET {self.shown(http, params)}: the same page "
+                    f"came twice (its {http.paging} paging is not followed); the read stops"
+                )
+            last_page = page
+            asked.add(json.dumps(position, default=str))
             position = self._next(http, document, records, position)
+            if position is not None and json.dumps(position, default=str) in asked:
+                raise AdapterError(
+                    f"source {self.config.id}: GET {self.shown(http, params)}: the API "
+                    f"pointed back to a page already read ({http.paging} {position!r}); "
+                    "the read stops"
+                )
             rows = [row for record in records for row in record_rows(record, http.each)]
             yield Batch(rows=rows, origin=http.path, position=position, restarted=restarted)
             if position is None:

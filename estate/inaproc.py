@@ -44,6 +44,7 @@ class Faults:
     fail_times: int = 1  # … this many times
     page_requests: int = 0  # page requests answered so far (a test reads it)
     generation: int = 0  # cursors of an older generation have expired
+    stuck: bool = False  # every page says there is more, after the same cursor (a broken API)
 
     def expire_cursors(self) -> None:
         self.generation += 1
@@ -164,6 +165,8 @@ def inaproc_app(
         more = offset + limit < len(chosen)
         meta: dict[str, Any] = {"limit": limit, "total": len(chosen), "has_more": more}
         meta["cursor"] = _cursor(faults.generation, offset + limit) if more else None
+        if faults.stuck:
+            meta.update(has_more=True, cursor=_cursor(faults.generation, offset))
         return JSONResponse({"success": True, "data": rows, "meta": meta})
 
     async def rup(request: Request) -> JSONResponse:

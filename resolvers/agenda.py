@@ -33,6 +33,7 @@ from resolvers.planning import opd_ids, region_and_children
 
 T = rel.T
 MAX_DAYS = 400  # a fiscal year and the Form A deadline of its last month
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # fiscal years the chain can hold
 # Share of an OPD's DPA paid by the end of each quarter (an S-curve, as the physical
 # progress rules expect).
 MILESTONES = {3: Decimal(10), 6: Decimal(35), 9: Decimal(65), 12: Decimal(100)}
@@ -69,6 +70,12 @@ async def agenda(
 ) -> list[Item]:
     if end < start:
         raise BadUserInput("`to` is before `from`.", argument="to")
+    for name, value in (("from", start), ("to", end)):
+        if not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise BadUserInput(
+                f"`{name}` {value.isoformat()} is outside {FIRST_YEAR}–{LAST_YEAR}.",
+                argument=name,
+            )
     if (end - start).days > MAX_DAYS:
         raise BadUserInput(f"At most {MAX_DAYS} days at once.", argument="to")
     region, opd = T["region"], T["opd"]

@@ -15,6 +15,7 @@ CONFLICT, so two reviewers never overwrite each other unseen.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -86,10 +87,18 @@ def _text(value: str | None, argument: str, *, required: bool) -> str | None:
     return text or None
 
 
+MAX_DUE_DAYS = 366  # a due date within a year: past it, a typo (9999-12-31)
+
+
 def _due(value: date, argument: str) -> date:
     if value < today():
         raise BadUserInput(
             f"`{argument}` {value.isoformat()} is in the past; a due date is today or later.",
+            argument=argument,
+        )
+    if (value - today()).days > MAX_DUE_DAYS:
+        raise BadUserInput(
+            f"`{argument}` {value.isoformat()} is more than {MAX_DUE_DAYS} days ahead.",
             argument=argument,
         )
     return value
@@ -112,20 +121,29 @@ class Locked:
     follow_up: Any | None  # its follow-up, with opd_code, or None
 
 
-async def _lock(conn: PgConnection, pk: int, version: int) -> Locked:
+Sees = Callable[[Any, Any], bool]  # (finding, its follow-up or None) → within reach
+
+
+async def _lock(conn: PgConnection, pk: int, version: int, sees: Sees) -> Locked:
+    """The finding and its follow-up, locked. One out of the caller's reach is NOT_FOUND as
+    an absent one is, before its version is compared: neither its existence nor its
+    follow-up's progress shows through a refusal."""
     finding = await conn.fetchrow(
-        """SELECT d.*, rg.code AS region_code FROM discrepancy d
-           JOIN region rg ON rg.id = d.region_id WHERE d.id = $1 FOR UPDATE OF d""",
+        """SELECT d.*, rg.code AS region_code, o.code AS finding_opd_code FROM discrepancy d
+           JOIN region rg ON rg.id = d.region_id LEFT JOIN opd o ON o.id = d.opd_id
+           WHERE d.id = $1 FOR UPDATE OF d""",
         pk,
     )
-    if finding is None:
+    follow_up = None
+    if finding is not None:
+        follow_up = await conn.fetchrow(
+            """SELECT f.*, o.code AS opd_code, rg.code AS opd_region_code FROM follow_up f
+               JOIN opd o ON o.id = f.opd_id JOIN region rg ON rg.id = o.region_id
+               WHERE f.discrepancy_id = $1 FOR UPDATE OF f""",
+            pk,
+        )
+    if finding is None or not sees(finding, follow_up):
         raise NotFound("No such ketimpangan.", argument="input.discrepancyId")
-    follow_up = await conn.fetchrow(
-        """SELECT f.*, o.code AS opd_code, rg.code AS opd_region_code FROM follow_up f
-           JOIN opd o ON o.id = f.opd_id JOIN region rg ON rg.id = o.region_id
-           WHERE f.discrepancy_id = $1 FOR UPDATE OF f""",
-        pk,
-    )
     current = follow_up["version"] if follow_up is not None else 0
     if version != current:
         raise Conflict(
@@ -167,13 +185,8 @@ def assign(
     text = _text(note, "input.note", required=True)
 
     async def work(conn: PgConnection) -> Change:
-        locked = await _lock(conn, pk, version)
+        locked = await _lock(conn, pk, version, lambda d, _: covers(viewer, d["region_code"]))
         finding, previous = locked.finding, locked.follow_up
-        if not covers(viewer, finding["region_code"]):
-            raise Forbidden(
-                f"This key may assign ketimpangan of {viewer.region_code} only; this one is "
-                f"of {finding['region_code']}."
-            )
         if finding["resolved_at"] is not None:
             raise Conflict(
                 "This ketimpangan is resolved: the data no longer shows it; nothing to assign.",
@@ -233,19 +246,21 @@ def respond(
     if len(letters) > MAX_LINKS:
         raise BadUserInput(f"At most {MAX_LINKS} letters.", argument="input.letters")
 
+    mine = (viewer.region_code, viewer.opd_code)
+
+    def sees(finding: Any, follow_up: Any) -> bool:
+        """Its own OPD's finding, or one its OPD was asked to explain."""
+        if follow_up is not None:
+            return (follow_up["opd_region_code"], follow_up["opd_code"]) == mine
+        return (finding["region_code"], finding["finding_opd_code"]) == mine
+
     async def work(conn: PgConnection) -> Change:
-        locked = await _lock(conn, pk, version)
+        locked = await _lock(conn, pk, version, sees)
         follow_up = locked.follow_up
         if follow_up is None:
             raise Conflict(
                 "This ketimpangan was not assigned to an OPD; there is nothing to answer.",
                 argument="input.discrepancyId",
-            )
-        mine = (viewer.region_code, viewer.opd_code)
-        if (follow_up["opd_region_code"], follow_up["opd_code"]) != mine:
-            raise Forbidden(
-                f"This follow-up is for OPD {follow_up['opd_code']} of "
-                f"{follow_up['opd_region_code']}; this key answers for {mine[1]} of {mine[0]} only."
             )
         if follow_up["state"] not in AWAITING_ANSWER:
             raise Conflict(
@@ -285,7 +300,7 @@ def review(
         raise BadUserInput("`dueOn` is for a returned answer only.", argument="input.dueOn")
 
     async def work(conn: PgConnection) -> Change:
-        locked = await _lock(conn, pk, version)
+        locked = await _lock(conn, pk, version, lambda d, _: covers(viewer, d["region_code"]))
         follow_up = locked.follow_up
         if follow_up is None:
             raise Conflict(

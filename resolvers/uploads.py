@@ -38,6 +38,18 @@ async def earlier(conn: PgConnection, region: str, opd: str, sha256: str) -> Any
     )
 
 
+async def own_sub_activities(conn: PgConnection, region: str, opd: str) -> list[str]:
+    """The codes of the OPD's sub kegiatan, any fiscal year: what its Form A may report on."""
+    rows = await conn.fetch(
+        """SELECT DISTINCT s.code FROM sub_activity s
+           JOIN opd o ON o.id = s.opd_id JOIN region r ON r.id = s.region_id
+           WHERE r.code = $1 AND o.code = $2""",
+        region,
+        opd,
+    )
+    return [r["code"] for r in rows]
+
+
 async def keep(
     conn: PgConnection,
     secret_key: str,

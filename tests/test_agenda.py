@@ -19,6 +19,7 @@ import icalendar
 import pytest
 
 from hub.auth import keys
+from hub.serving.opendata.ical import escape
 from hub.store.codec import global_id
 from tests.conftest import Server
 from tests.test_request_path import Door, _door, code
@@ -149,6 +150,8 @@ async def test_an_opd_key_gets_its_own_opds_items_only(door: Door) -> None:
     [
         {"from": f"{FY}-06-01", "to": f"{FY}-05-01"},
         {"from": f"{FY}-01-01", "to": f"{FY + 2}-01-01"},
+        {"from": "9999-01-01", "to": "9999-12-31"},  # once an internal error (year 10000)
+        {"from": "0001-01-01", "to": "0001-12-31"},
     ],
 )
 async def test_a_span_backwards_or_over_a_year_is_refused(door: Door, span: dict[str, str]) -> None:
@@ -156,7 +159,8 @@ async def test_a_span_backwards_or_over_a_year_is_refused(door: Door, span: dict
         {"query": AGENDA, "variables": {**span, "region": REGENCY}}, door.keys["province"]
     )
     assert code(answer) == "BAD_USER_INPUT"
-    assert answer["errors"][0]["extensions"]["argument"] == "to"
+    wrong = "from" if span["from"][:4] in ("9999", "0001") else "to"
+    assert answer["errors"][0]["extensions"]["argument"] == wrong
 
 
 # --------------------------------------------------------------------------- the iCalendar feed
@@ -249,3 +253,12 @@ async def test_rantai_keys_create_feed_makes_a_token_for_the_feed_only(
     token = made.stdout.strip().splitlines()[-1]
     assert (await feed(door, f"/agenda/{REGENCY}/{OPD}.ics", token)).status_code == 200
     assert (await door.post({"query": "{ regions { code } }"}, token))["status"] == 401
+
+
+def test_legacy_text_in_a_feed_never_starts_a_line_of_its_own() -> None:
+    """A bare CR in a tender stage's name (legacy data) would end the line for clients that
+    take it as a break, and what follows would read as an event of its own."""
+    hostile = "Penetapan Pemenang\rEND:VEVENT\rBEGIN:VEVENT\r\nSUMMARY:Transfer\n\x00x\x1b"
+    written = escape(hostile)
+    assert written == "Penetapan Pemenang\\nEND:VEVENT\\nBEGIN:VEVENT\\nSUMMARY:Transfer\\nx"
+    assert not any(ch < " " for ch in written)

@@ -238,10 +238,11 @@ async def test_every_action_reaches_subscribers_of_both_feeds(door: Door) -> Non
 
 # --------------------------------------------------------------------------- who may do what
 
-# role → (HTTP status, error code or None) for assigning a finding of OPD in 53.01
+# role → (HTTP status, error code or None) for assigning a finding of OPD in 53.01; a
+# finding out of a key's reach is NOT_FOUND, as an absent one is
 ASSIGNERS = {
     "province": None, "inspector": None, "inspector-53.01": None, "regency": None,
-    "inspector-other": (200, "FORBIDDEN"), "regency-other": (200, "FORBIDDEN"),
+    "inspector-other": (200, "NOT_FOUND"), "regency-other": (200, "NOT_FOUND"),
     "opd": (403, "FORBIDDEN"), "opd-other": (403, "FORBIDDEN"), "admin": (403, "FORBIDDEN"),
     "public": (403, "FORBIDDEN"),
 }  # fmt: skip
@@ -263,7 +264,7 @@ async def test_who_may_assign(door: Door, role: str) -> None:
 
 
 RESPONDERS = {
-    "opd": None, "opd-other": (200, "FORBIDDEN"), "province": (403, "FORBIDDEN"),
+    "opd": None, "opd-other": (200, "NOT_FOUND"), "province": (403, "FORBIDDEN"),
     "inspector": (403, "FORBIDDEN"), "regency": (403, "FORBIDDEN"),
     "admin": (403, "FORBIDDEN"), "public": (403, "FORBIDDEN"),
 }  # fmt: skip
@@ -282,6 +283,27 @@ async def test_only_the_assigned_opd_answers(door: Door, role: str) -> None:
     [row] = await fetch(door, "SELECT state, version FROM follow_up WHERE discrepancy_id = $1",
                         int(_pk(finding)))  # fmt: skip
     assert tuple(row) == ("ASSIGNED", 1)
+
+
+async def test_a_finding_out_of_reach_answers_as_an_absent_one_whatever_the_version(
+    door: Door,
+) -> None:
+    """Its version is compared only once it is within reach: a key of another Pemda learns
+    neither that it exists nor how far its follow-up went."""
+    finding = await assigned(door)
+    absent = global_id("Discrepancy", 10**9)
+    for key in ("regency-other", "inspector-other"):
+        answers = []
+        for target in (finding, absent):
+            for version in (0, 1, 7):
+                values = {"discrepancyId": target, "accept": True, "version": version}
+                answer = await mutation(door, REVIEW, values, door.keys[key])
+                error = answer["errors"][0]
+                answers.append((error["extensions"]["code"], error["message"]))
+        assert set(answers) == {("NOT_FOUND", "No such ketimpangan.")}, (key, answers)
+    values = {"discrepancyId": finding, "explanation": "x", "version": 0}
+    other = await mutation(door, RESPOND, values, door.keys["opd-other"])
+    assert code(other) == "NOT_FOUND"
 
 
 # (assigner, reviewer) → error code or None
@@ -352,6 +374,7 @@ async def test_bad_input_is_refused_with_its_field_and_changes_nothing(door: Doo
     past = (date.fromisoformat(TOMORROW) - timedelta(days=3)).isoformat()
     cases = [
         (assign_input(finding, dueOn=past), "BAD_USER_INPUT", "input.dueOn"),
+        (assign_input(finding, dueOn="9999-12-31"), "BAD_USER_INPUT", "input.dueOn"),
         (assign_input(finding, note="  "), "BAD_USER_INPUT", "input.note"),
         (assign_input(finding, opdCode="9.99.0.00.0.00.01.0000"), "NOT_FOUND", "input.opdCode"),
         (assign_input(finding, version=3), "CONFLICT", "input.version"),

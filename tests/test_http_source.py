@@ -13,11 +13,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import asyncpg
 import pytest
 from typer.testing import CliRunner
 
+from adapters.base import open_adapter
 from adapters.check import check_source
 from adapters.mapping import MappingError, load_config, load_mapping
 from estate.inaproc import Faults, InaprocData, inaproc_app, serving
@@ -284,6 +286,16 @@ async def test_a_storm_beyond_the_budget_makes_the_source_down_without_its_key(
     assert KEY not in caplog.text
 
 
+async def test_a_key_is_redacted_however_a_url_writes_it(api: Api) -> None:
+    """An API may echo the URL back, its key percent-encoded: that form is hidden too."""
+    key = "S3cr3t key/+&=#é"
+    api.write(key=key, key_option='api_key_param = "apikey"')
+    adapter = open_adapter(load_mapping(api.folder / "inaproc.toml").config)
+    echoed = f"bad request for /x?apikey={quote_plus(key)} and /k/{quote(key, safe='')}/{key}"
+    shown = adapter.redact(echoed)  # type: ignore[attr-defined]
+    assert shown == "bad request for /x?apikey=*** and /k/***/***"
+
+
 async def test_a_bad_key_is_a_clear_last_error(api: Api) -> None:
     api.write(key="kunci-yang-salah-123", key_option='api_key_param = "api_key"')
     report = await api.sync()
@@ -305,6 +317,19 @@ async def test_a_hanging_page_times_out_and_is_retried(api: Api) -> None:
     down = await api.sync()
     assert down.status == "DOWN"
     assert "no answer (ReadTimeout)" in (down.error or "")
+
+
+async def test_an_api_that_never_stops_paging_is_down_not_read_forever(api: Api) -> None:
+    """Every page says there is more, after the cursor it was asked with: the read stops
+    at the repeated page, the source is DOWN saying why, and each stream asked twice."""
+    api.faults.stuck = True
+    before = api.faults.page_requests
+    report = await asyncio.wait_for(api.sync(), 60)
+    assert report.status == "DOWN"
+    assert "the same page came twice" in (report.error or "")
+    assert api.faults.page_requests - before <= 2 * len(report.streams)  # two pages each
+    api.faults.stuck = False
+    assert (await api.sync()).status == "OK"
 
 
 async def test_a_500_mid_pagination_keeps_what_was_written_and_resumes(api: Api) -> None:

@@ -238,7 +238,15 @@ async def test_a_contract_shows_its_letters_and_the_unlinked_are_counted(
     assert [x["datedOn"] for x in letters] == sorted(x["datedOn"] for x in letters)
     assert {x["contract"]["number"] for x in letters} == {office.contract["number"]}
     assert {x["provenance"]["source"]["id"] for x in letters} == {"eoffice-5301"}
-    unlinked = answer["data"]["unlinked"]
+    # A letter that names no contract or tender is internal (an invitation, a memo): the
+    # public sees none of them, a key of the Pemda sees them counted.
+    assert answer["data"]["unlinked"] == {"totalCount": 0, "edges": []}
+    keyed = await post(
+        api,
+        'query { letters(filter: {regionCode: "53.01", linked: false}) { totalCount '
+        "edges { node { number } } } }",
+    )
+    unlinked = keyed["data"]["letters"]
     assert unlinked["totalCount"] == 2  # the SPMK of an unknown contract, the invitation
     assert {e["node"]["number"] for e in unlinked["edges"]} == {
         "031/SPMK/PUPR/2025", "005/UND/2025",

@@ -260,6 +260,24 @@ async def test_rows_the_mapping_cannot_read_are_listed_in_indonesian(hub: Hub) -
     assert await hub.value("SELECT count(*) FROM audit_log WHERE kind = 'upload.refused'") == 1
 
 
+async def test_an_opd_reports_on_its_own_sub_kegiatan_only(hub: Hub) -> None:
+    """A row of another OPD's sub kegiatan would write (or overwrite) that OPD's e-Monev:
+    the whole file is refused, naming the row."""
+    rows = good_rows()
+    rows.append(["1.01.02.2.01.0001", "2025-06", 99.9, "99", "ditimpa"])  # Dikbud's
+    answer = await hub.upload("dinkes", xlsx(form_a(rows)), name="../../../tmp/Form A.xlsx")
+    assert answer.status_code == 422, answer.text
+    problems = answer.json()["errors"][0]["extensions"]["problems"]
+    assert [p["message"] for p in problems] == [
+        f"Lembar 'Form A', baris {4 + len(rows)}, kolom B: sub kegiatan 1.01.02.2.01.0001 "
+        "bukan milik OPD ini"
+    ]
+    assert await hub.value("SELECT count(*) FROM upload") == 0
+    accepted = await hub.upload("dinkes", xlsx(form_a(good_rows())), name="../../x/Form A.xlsx")
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["upload"]["fileName"] == "Form A.xlsx"  # no folders kept
+
+
 async def test_a_workbook_that_is_not_plain_is_refused(hub: Hub) -> None:
     plain = xlsx(form_a(good_rows()))
     macros = with_parts(
@@ -271,10 +289,14 @@ async def test_a_workbook_that_is_not_plain_is_refused(hub: Hub) -> None:
     book = form_a(good_rows())
     book["Form A"]["H5"] = "=[1]Anggaran!B4*2"
     outside = xlsx(book)
+    book = form_a(good_rows())
+    book["Form A"]["H5"] = "=cmd|' /C calc'!A0"  # DDE: runs a program where it is opened
+    dde = xlsx(book)
     for data, words in (
         (macros, "makro"),
         (links, "tautan ke buku kerja lain"),
         (outside, "rumus merujuk ke luar buku kerja"),
+        (dde, "rumus merujuk ke luar buku kerja"),
         (b"No;Kode\n1;2\n", "bukan buku kerja .xlsx"),
     ):
         answer = await hub.upload("dinkes", data)

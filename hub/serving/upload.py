@@ -19,8 +19,10 @@ import asyncio
 import hashlib
 import json
 import logging
+import re
+import resource
 import sys
-import time
+import tempfile
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -52,16 +54,29 @@ def _refusal(status: int, code: ErrorCode, message: str, **extensions: Any) -> R
     return JSONResponse({"errors": [entry]}, status_code=status)
 
 
-async def run_check(config: str, viewer: Viewer, name: str, data: bytes) -> dict[str, Any]:
-    """`hub.uploads.check` on the file, in a process of its own (CHECKS_AT_ONCE at most)."""
+async def run_check(
+    config: str, viewer: Viewer, name: str, data: bytes, own: list[str]
+) -> tuple[dict[str, Any], float]:
+    """`hub.uploads.check` on the file, in a process of its own (CHECKS_AT_ONCE at most),
+    and the CPU seconds that process used."""
     global _checks
     if _checks is None:
         _checks = asyncio.Semaphore(CHECKS_AT_ONCE)
     async with _checks:
-        return await _check_process(config, viewer, name, data)
+        with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="rantai-own-") as listed:
+            json.dump(own, listed)
+            listed.flush()
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            result = await _check_process(config, viewer, name, data, listed.name)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # Children that ended meanwhile are counted too (another check): never less than this one.
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return result, cpu
 
 
-async def _check_process(config: str, viewer: Viewer, name: str, data: bytes) -> dict[str, Any]:
+async def _check_process(
+    config: str, viewer: Viewer, name: str, data: bytes, own: str
+) -> dict[str, Any]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -74,6 +89,8 @@ async def _check_process(config: str, viewer: Viewer, name: str, data: bytes) ->
         viewer.opd_code or "",
         "--name",
         name,
+        "--own",
+        own,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -83,12 +100,19 @@ async def _check_process(config: str, viewer: Viewer, name: str, data: bytes) ->
     except TimeoutError:
         process.kill()
         await process.wait()
-        return {"error": f"the check ran longer than {CHECK_SECONDS} s"}
+        return {"error": f"the check ran longer than {CHECK_SECONDS} s", "slow": True}
     if process.returncode != 0:
         tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
         return {"error": f"the check failed ({process.returncode}): {tail[0]}"}
     result: dict[str, Any] = json.loads(out)
     return result
+
+
+def _file_name(sent: str) -> str:
+    """The file's own name as kept and shown: no folders ("../../x.xlsx" is "x.xlsx"), no
+    control characters, at most 200 characters."""
+    base = re.split(r"[/\\]", sent)[-1]
+    return "".join(ch for ch in base if ch.isprintable()).strip()[-200:]
 
 
 async def _audit_refusal(request: Request, viewer: Viewer, detail: dict[str, Any]) -> None:
@@ -139,7 +163,7 @@ async def upload_monev(request: Request) -> Response:
             return JSONResponse(
                 error_body(ErrorCode.BAD_REQUEST, "Kirim buku kerja di field `file`."), 400
             )
-        name = (file.filename or "").strip()
+        name = _file_name(file.filename or "")
         data = await file.read(MAX_BYTES + 1)
     finally:
         await form.close()
@@ -166,10 +190,22 @@ async def upload_monev(request: Request) -> Response:
             }
         )
     settings = request.app.state.settings
-    started = time.process_time()
-    checked = await run_check(str(settings.config_path), viewer, name, data)
-    # A check is work done for the caller beyond a request: it counts against its rate.
-    gate.charge(viewer.actor, time.process_time() - started + CHECK_COST_SECONDS)
+    with as_store_unavailable():
+        async with driver_connection(request.app.state.engine) as conn:
+            own = await uploads.own_sub_activities(conn, region, opd_code)
+    checked, cpu = await run_check(str(settings.config_path), viewer, name, data, own)
+    # A check is work done for the caller beyond a request: its process's CPU counts
+    # against the caller's rate.
+    gate.charge(viewer.actor, cpu + CHECK_COST_SECONDS)
+    if checked.get("slow"):
+        await _audit_refusal(request, viewer, {**detail, "reason": "check too slow"})
+        return _refusal(
+            422,
+            ErrorCode.UPLOAD_REFUSED,
+            f"Berkas ditolak: pemeriksaannya lebih dari {CHECK_SECONDS} detik (terlalu "
+            "banyak baris atau sel). Kirim hanya lembar Form A bulan ini.",
+            problems=[],
+        )
     if "error" in checked:
         log.error("upload check for %s failed: %s", viewer.actor, checked["error"])
         return JSONResponse(

@@ -307,6 +307,9 @@ class PublicScope(Scope):
     masked: frozenset[str] = field(default=_MASKED)
 
     def predicate(self, table: Table) -> ColumnElement[bool] | None:
+        if table.name == "letter":  # as public as the contract or tender it names; none:
+            # an internal letter (an invitation, a memo), not the public's
+            return or_(table.c.contract_id.is_not(None), table.c.tender_id.is_not(None))
         return None if table.name in _PUBLIC_TABLES else false()
 
     def sees_event(self, event: RoutedEvent) -> bool:

@@ -35,7 +35,12 @@ MEMORY_LIMIT = 1024 * 1024 * 1024
 CPU_SECONDS = 60
 _NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 # `[1]Sheet1!A1`, `'[Anggaran.xlsx]Sheet1'!A1`, a URL or a UNC path: outside the workbook.
-_EXTERNAL = re.compile(r"\[\d+\]|\[[^\]]*\.(?:xl\w*|csv|ods)\]|[a-z]+://|\\\\", re.IGNORECASE)
+_EXTERNAL = re.compile(
+    r"\[\d+\]|\[[^\]]*\.(?:xl\w*|csv|ods)\]|[a-z]+://|\\\\"
+    # DDE (`=cmd|' /C calc'!A0`) and the functions that call out of the workbook.
+    r"|[A-Za-z0-9_.]+\s*\||\b(?:RTD|CALL|REGISTER(?:\.ID)?|EXEC|WEBSERVICE|FILTERXML)\s*\(",
+    re.IGNORECASE,
+)
 _REASON_BY_KIND = {
     "percent": "bukan persentase yang dikenali",
     "money": "bukan jumlah rupiah yang dikenali",
@@ -188,8 +193,12 @@ def _row_errors(entity: EntityMapping, row: dict[str, Any]) -> list[RecordError]
     return errors
 
 
-async def row_problems(source: SourceMapping, file: Path) -> tuple[int, list[dict[str, Any]]]:
-    """Every row of the file mapped as the sync maps it: (rows read, problems)."""
+async def row_problems(
+    source: SourceMapping, file: Path, own: frozenset[str] | None = None
+) -> tuple[int, list[dict[str, Any]]]:
+    """Every row of the file mapped as the sync maps it: (rows read, problems). With `own`
+    (the sub kegiatan codes of the sending OPD), a row of another OPD's sub kegiatan is a
+    problem: an OPD reports on its own work only."""
     config = replace(source.config, path=str(file), kind="xlsx")
     found: list[dict[str, Any]] = []
     read = 0
@@ -214,7 +223,19 @@ async def row_problems(source: SourceMapping, file: Path) -> tuple[int, list[dic
                 for row in batch.rows:
                     number += 1
                     read += 1
-                    for error in _row_errors(entity, row):
+                    errors = _row_errors(entity, row)
+                    if not errors and own is not None:
+                        code = entity.record(row).get("sub_activity_code")
+                        if code is not None and code not in own:
+                            rule = entity.fields.get("sub_activity_code")
+                            column = None
+                            if rule is not None and rule.column in headers:
+                                column = _letter(headers.index(rule.column))
+                            reason = f"sub kegiatan {code} bukan milik OPD ini"
+                            found.append(problem(query.sheet, number, column, reason))
+                            if len(found) >= MAX_PROBLEMS:
+                                return read, found
+                    for error in errors:
                         name, reason = _reason(entity, error, row)
                         rule = entity.fields.get(name)
                         column, at = None, number
@@ -231,7 +252,14 @@ async def row_problems(source: SourceMapping, file: Path) -> tuple[int, list[dic
     return read, found
 
 
-async def check(config_path: Path, region: str, opd: str, name: str, data: bytes) -> dict[str, Any]:
+async def check(
+    config_path: Path,
+    region: str,
+    opd: str,
+    name: str,
+    data: bytes,
+    own: frozenset[str] | None = None,
+) -> dict[str, Any]:
     try:
         config = load_config(config_path)
     except (MappingError, OSError) as exc:
@@ -247,7 +275,7 @@ async def check(config_path: Path, region: str, opd: str, name: str, data: bytes
         file = Path(folder) / "upload.xlsx"
         file.write_bytes(data)
         try:
-            rows, found = await row_problems(source, file)
+            rows, found = await row_problems(source, file, own)
         except (AdapterError, MissingColumns) as exc:
             reason = f"buku kerja tidak dapat dibaca: {str(exc).split(': ', 1)[-1]}"
             return {"source": source.id, "rows": 0, "problems": [problem(None, None, None, reason)]}
@@ -262,12 +290,16 @@ def main() -> None:
     parser.add_argument("--region", required=True)
     parser.add_argument("--opd", required=True)
     parser.add_argument("--name", default="upload.xlsx")
+    parser.add_argument(
+        "--own", type=Path, help="JSON list of the OPD's sub kegiatan codes (from the store)"
+    )
     args = parser.parse_args()
+    own = None if args.own is None else frozenset(json.loads(args.own.read_text()))
     for limit, value in ((resource.RLIMIT_AS, MEMORY_LIMIT), (resource.RLIMIT_CPU, CPU_SECONDS)):
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(limit, (value, value))
     data = sys.stdin.buffer.read()
-    result = asyncio.run(check(args.config, args.region, args.opd, args.name, data))
+    result = asyncio.run(check(args.config, args.region, args.opd, args.name, data, own))
     sys.stdout.write(json.dumps(result, ensure_ascii=False, default=str))
 
 

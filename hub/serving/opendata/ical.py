@@ -39,7 +39,11 @@ LABELS = {
 
 
 def escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+    """TEXT as RFC 5545 writes it: a line break (CRLF, CR or LF) as `\\n`, no other control
+    characters (a bare CR in a legacy string must never start a line of its own)."""
+    value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
+    return "".join(ch for ch in value if ch == "\t" or ch >= " " and ch != "\x7f")
 
 
 def fold(line: str) -> str:
