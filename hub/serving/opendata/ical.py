@@ -43,7 +43,7 @@ def escape(value: str) -> str:
     characters (a bare CR in a legacy string must never start a line of its own)."""
     value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
     value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "\\n")
-    return "".join(ch for ch in value if ch == "\t" or ch >= " " and ch != "\x7f")
+    return "".join(ch for ch in value if ch == "\t" or (ch >= " " and ch != "\x7f"))
 
 
 def fold(line: str) -> str:
