@@ -21,7 +21,7 @@ from hub.serving.app import create_app
 from hub.settings import Settings
 from hub.store.codec import global_id, parse_global_id
 from tests.conftest import running
-from tests.test_dashboard import CAMEL, CHROMIUM, FLAGS, YEAR, pytestmark  # noqa: F401
+from tests.test_dashboard import ARTIFACTS, CAMEL, CHROMIUM, FLAGS, YEAR, pytestmark  # noqa: F401
 from tests.test_discrepancies import Estate
 from tests.test_discrepancies import estate as estate
 
@@ -198,6 +198,9 @@ async def test_assign_answer_accept_across_two_browsers_live(hub: Hub, browser: 
     )
     await eventually(governor, rank_cell(opd, "accepted"), "data-value", "1")
     assert await governor.evaluate("window.__notReloaded === true")
+    await asyncio.to_thread(ARTIFACTS.mkdir, parents=True, exist_ok=True)
+    await governor.screenshot(path=str(ARTIFACTS / "dashboard-tindak-lanjut.png"), full_page=True)
+    await operator.screenshot(path=str(ARTIFACTS / "dashboard-opd.png"), full_page=True)
     assert "Tindak lanjut" in await governor.locator("#feed").inner_text()
 
     # …and so does the OPD's: nothing left to answer or to review, one accepted.
@@ -340,3 +343,49 @@ async def test_nobody_is_offered_what_their_key_may_not_do(hub: Hub, browser: Br
     assert await public.locator("#followups").inner_text() == ""
     own = await signed_in(browser, hub, await hub.key("regency", REGENCY), f"r/{REGENCY}")
     assert await own.locator("button[data-fu='assign']").count() > 0
+
+
+async def test_a_form_survives_a_live_refresh_and_a_stale_one_is_refused(
+    hub: Hub, browser: Browser
+) -> None:
+    first = await signed_in(browser, hub, hub.province, f"r/{REGENCY}")
+    second = await signed_in(browser, hub, hub.province, f"r/{REGENCY}")
+    finding = await (
+        first.locator("#discrepancies .discrepancy:has(button[data-fu='assign'])").first
+    ).get_attribute("data-id")
+    cards = [
+        p.locator(f"#discrepancies .discrepancy[data-id='{finding}']") for p in (first, second)
+    ]
+    for card in cards:
+        await card.locator("button[data-fu='assign']").click()
+        await card.locator("select[name='opd'] option:not([value=''])").first.wait_for(
+            state="attached"
+        )
+        opd = await card.locator("select[name='opd'] option:not([value=''])").first.get_attribute(
+            "value"
+        )
+        await card.locator("select[name='opd']").select_option(opd)
+    await cards[1].locator("textarea[name='note']").fill("Catatan yang sedang ditulis")
+    await second.evaluate("window.__notReloaded = true")
+
+    await cards[0].locator("textarea[name='note']").fill("Mohon dijelaskan.")
+    await cards[0].locator("form.fu-form button[type='submit']").click()
+    await eventually(
+        first, f"#discrepancies .discrepancy[data-id='{finding}'] .fu", "data-fu-state", "ASSIGNED"
+    )
+    # The second page follows live; what is being typed there is kept.
+    await eventually(
+        second, f"#discrepancies .discrepancy[data-id='{finding}'] .fu", "data-fu-state", "ASSIGNED"
+    )
+    assert await second.evaluate("window.__notReloaded === true")
+    note = cards[1].locator("textarea[name='note']")
+    assert await note.input_value() == "Catatan yang sedang ditulis"
+    # It was opened on what is no longer so: the API refuses it, and the form says why.
+    await cards[1].locator("form.fu-form button[type='submit']").click()
+    await cards[1].locator(".fu-result.error").wait_for()
+    assert "(CONFLICT)" in await cards[1].locator(".fu-result").inner_text()
+    [row] = await hub.estate.fetch(
+        "SELECT note, version FROM follow_up WHERE discrepancy_id = $1",
+        parse_global_id(finding)[1],
+    )
+    assert (row["note"], row["version"]) == ("Mohon dijelaskan.", 1)

@@ -47,6 +47,7 @@
     activity: "kegiatan", subActivity: "sub kegiatan", provenance: "asal data",
     procurementMethod: "metode", reason: "alasan", handoverOn: "tanggal BAST",
     severity: "tingkat", message: "pesan", resolvedAt: "selesai", evidence: "bukti",
+    state: "keadaan", followUp: "tindak lanjut", dueOn: "batas waktu", assignee: "OPD",
   };
   function fieldName(field) { return FIELD_NAMES[field] || null; }
   // Evidence under "versions" gives the pagu of the version it means.

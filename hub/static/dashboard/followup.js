@@ -122,8 +122,9 @@
     }
 
     function form(slot, kind) {
+      // The version the form was opened on: a change meanwhile makes its answer CONFLICT.
       var html = '<form class="fu-form" data-kind="' + kind + '" data-for="' +
-        esc(slot.getAttribute("data-slot")) + '">';
+        esc(slot.getAttribute("data-slot")) + '" data-version="' + esc(slot.getAttribute("data-version")) + '">';
       if (kind === "assign") {
         html += '<label>OPD <select name="opd" required><option value="">memuat…</option></select></label>' +
           '<label>Batas waktu <input name="due" type="date" required min="' + isoDay(0) +
@@ -167,11 +168,14 @@
       return value.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
     }
 
-    function send(slot, document_, input, done) {
+    // A live refresh may have moved the form into a new slot since: on success the form
+    // itself goes (or the slot's content, for Terima, which has no form).
+    function send(slot, document_, input, done, formEl) {
       input.discrepancyId = slot.getAttribute("data-id");
-      input.version = Number(slot.getAttribute("data-version"));
+      input.version = Number((formEl || slot).getAttribute("data-version"));
       return api.graphql(document_, { input: input, idem: idem() }).then(function () {
-        slot.innerHTML = "";
+        if (formEl) formEl.remove();
+        else slot.innerHTML = "";
         api.note(done, "followup");
         api.refresh();
       });
@@ -185,13 +189,13 @@
       if (kind === "assign") {
         if (!v("opd")) { show(formEl, "Pilih OPD yang harus menjelaskan.", true); return; }
         sent = send(slot, ASSIGN, { opdCode: v("opd"), dueOn: v("due"), note: v("note") },
-          "Tindak lanjut ditugaskan.");
+          "Tindak lanjut ditugaskan.", formEl);
       } else if (kind === "answer") {
         sent = send(slot, RESPOND, { explanation: v("explanation"), letters: list(v("letters")),
-          links: list(v("links")) }, "Jawaban terkirim.");
+          links: list(v("links")) }, "Jawaban terkirim.", formEl);
       } else {
         sent = send(slot, REVIEW, { accept: false, note: v("note"), dueOn: v("due") || null },
-          "Jawaban dikembalikan.");
+          "Jawaban dikembalikan.", formEl);
       }
       var buttons = formEl.querySelectorAll("button");
       buttons.forEach(function (b) { b.disabled = true; });
@@ -206,10 +210,9 @@
       root.addEventListener("click", function (ev) {
         var button = ev.target.closest("button[data-fu]");
         if (!button) return;
-        var box = button.closest(".fu");
-        var slot = box.querySelector(".fu-slot");
+        var slot = button.closest(".fu").querySelector(".fu-slot");
         var what = button.getAttribute("data-fu");
-        if (what === "cancel") { slot.innerHTML = ""; return; }
+        if (what === "cancel") { button.closest("form").remove(); return; }
         if (what === "accept") {
           button.disabled = true;
           send(slot, REVIEW, { accept: true }, "Jawaban diterima.").catch(function (err) {
@@ -331,7 +334,7 @@
     function role() {
       var v = viewer();
       return (ROLES[v.role] || v.role) + (v.regionCode ? " " + v.regionCode : "") +
-        (v.opdCode ? " · OPD " + v.opdCode : "");
+        (v.opdCode ? " / " + v.opdCode : "");
     }
 
     return {
