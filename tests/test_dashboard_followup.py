@@ -341,6 +341,16 @@ async def test_nobody_is_offered_what_their_key_may_not_do(hub: Hub, browser: Br
     public = await signed_in(browser, hub, None, f"r/{REGENCY}")
     assert await public.locator("button[data-fu]").count() == 0
     assert await public.locator("#followups").inner_text() == ""
+    [opd] = await hub.estate.fetch(
+        "SELECT o.code FROM opd o JOIN region r ON r.id = o.region_id WHERE r.code = $1 "
+        "ORDER BY o.code LIMIT 1",
+        REGENCY,
+    )
+    await public.goto(f"{hub.base}/dashboard?tahun={YEAR}#/r/{REGENCY}/o/{opd['code']}")
+    await public.wait_for_selector("tr[data-sub]")
+    await public.wait_for_selector("#agenda h2")  # the agenda is public, follow-ups are not
+    assert await public.locator("[data-fu-inbox], .error").count() == 0
+    assert public.errors == []  # type: ignore[attr-defined]
     own = await signed_in(browser, hub, await hub.key("regency", REGENCY), f"r/{REGENCY}")
     assert await own.locator("button[data-fu='assign']").count() > 0
 
