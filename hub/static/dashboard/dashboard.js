@@ -48,6 +48,7 @@
     procurementMethod: "metode", reason: "alasan", handoverOn: "tanggal BAST",
     severity: "tingkat", message: "pesan", resolvedAt: "selesai", evidence: "bukti",
     state: "keadaan", followUp: "tindak lanjut", dueOn: "batas waktu", assignee: "OPD",
+    datedOn: "tanggal surat",
   };
   function fieldName(field) { return FIELD_NAMES[field] || null; }
   // Evidence under "versions" gives the pagu of the version it means.
