@@ -121,6 +121,8 @@ class EstateContract:
     starts_on: date
     ends_on: date
     amendments: list[EstateAmendment] = field(default_factory=list)
+    # The SPMK letter's day when it is not the start day (WORK_STARTED_BEFORE_CONTRACT).
+    spmk_on: date | None = None
 
     @property
     def effective_value(self) -> int:

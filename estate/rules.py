@@ -32,7 +32,7 @@ FAMILIES: dict[int, tuple[str, ...]] = {
         "HEAVILY_DISCOUNTED_BID",
         "EXCESSIVE_UNSUCCESSFUL_BIDS",
     ),
-    8: ("RETENDER", "SLOW_AWARD", "SHORT_BID_WINDOW"),
+    8: ("RETENDER", "SLOW_AWARD", "SHORT_BID_WINDOW", "WORK_STARTED_BEFORE_CONTRACT"),
     9: ("SPLIT_PROCUREMENT",),
     10: ("AMENDMENT_ABOVE_10_PERCENT",),
     11: ("PAID_AHEAD_OF_PROGRESS", "PAYEE_NOT_WINNER", "PAYMENT_BEFORE_HANDOVER"),
@@ -43,6 +43,9 @@ FAMILIES: dict[int, tuple[str, ...]] = {
 # Seeded with PLAN_WITHOUT_BUDGET's plan-only sub kegiatan of a regency or city, whose codes
 # the nomenclature does not have (builder/plan.py); not drawn on its own.
 DERIVED_SEEDS = frozenset({"CODE_NOT_IN_NOMENCLATURE"})
+# Drawn from a random generator of their own, after the rest of the year is built: a rule
+# added later leaves every other draw, and so the rest of the estate, as it was.
+OWN_DRAW_SEEDS = frozenset({"WORK_STARTED_BEFORE_CONTRACT"})
 RULES: tuple[str, ...] = tuple(code for codes in FAMILIES.values() for code in codes)
 
 # Competitiveness of a selection method (METHOD_DEVIATION: SPSE rank < RUP rank).
@@ -135,6 +138,8 @@ def detect(ry: RegionYear) -> dict[str, list[str]]:
             found["CONTRACT_NEAR_OWNER_ESTIMATE"].add(key)
         if (c.signed_on - t.announced_on).days > SLOW_AWARD_DAYS:
             found["SLOW_AWARD"].add(str(t.code))
+        if (c.spmk_on or c.starts_on) < c.signed_on:  # the SPMK letter's day
+            found["WORK_STARTED_BEFORE_CONTRACT"].add(key)
         if c.amendments and c.effective_value * 100 > c.value * AMENDMENT_PERCENT:
             found["AMENDMENT_ABOVE_10_PERCENT"].add(key)
         progress = [latest[g.sa_code] for g in linked if g.sa_code in latest]

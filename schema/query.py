@@ -100,8 +100,34 @@ class LetterFilter:
     )
 
 
+@strawberry.type(
+    name="Viewer",
+    description="Pengguna: the role and scope of the credentials this request came with, so "
+    "a client shows what they may do (the API checks it again on every request).",
+)
+class ViewerInfo:
+    role: str = strawberry.field(
+        description="Peran: province, inspector, regency, opd, public or admin."
+    )
+    region_code: str | None = strawberry.field(description="Kode Pemda of its scope.")
+    opd_code: str | None = strawberry.field(description="Kode OPD of its scope (opd role).")
+    authenticated: bool = strawberry.field(
+        description="False for the anonymous viewer (no credentials)."
+    )
+
+
 @strawberry.type(description="Rantai: the plan → budget → procurement → monev chain.")
 class Query:
+    @strawberry.field(description="Who this request is (peran and scope); never a secret.")
+    def viewer(self, info: Info) -> ViewerInfo:
+        v = info.context.viewer
+        return ViewerInfo(
+            role=v.role.value,
+            region_code=v.region_code,
+            opd_code=v.opd_code,
+            authenticated=v.authenticated,
+        )
+
     @strawberry.field(description="Any object by its global id; null when there is none.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, pk = parse_global_id(id)

@@ -536,3 +536,21 @@ def _pk(finding: str) -> int:
     from hub.store.codec import parse_global_id
 
     return parse_global_id(finding)[1]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("province", {"role": "province", "regionCode": None, "opdCode": None}),
+        ("inspector-53.01", {"role": "inspector", "regionCode": REGENCY, "opdCode": None}),
+        ("opd", {"role": "opd", "regionCode": REGENCY, "opdCode": OPD}),
+        (None, {"role": "public", "regionCode": None, "opdCode": None}),
+    ],
+)
+async def test_viewer_says_the_role_and_scope_a_client_offers_actions_by(
+    door: Door, name: str | None, expected: dict[str, Any]
+) -> None:
+    key = door.keys[name] if name else None
+    answer = await door.post({"query": "{ viewer { role regionCode opdCode authenticated } }"}, key)
+    assert "errors" not in answer, answer
+    assert answer["data"]["viewer"] == {**expected, "authenticated": name is not None}

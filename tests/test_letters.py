@@ -336,3 +336,28 @@ async def test_an_opd_answer_cites_letters_that_resolve(
          "letter": {"number": "020/SP/PUPR/2025", "kind": "KONTRAK",
                     "datedOn": answer["references"][0]["letter"]["datedOn"]}},
     ]  # fmt: skip
+
+
+async def test_an_spmk_before_the_signing_is_work_started_before_contract(
+    office: Office,
+) -> None:
+    assert await office.finding("WORK_STARTED_BEFORE_CONTRACT") is None  # SPMK after signing
+    signed = office.contract["signed_on"]
+    office.write(
+        "INSERT INTO surat_keluar VALUES (?, ?, ?, ?, ?, ?, ?)",
+        6, "026/SPMK/PUPR/2025", dmy(signed - timedelta(days=4)),
+        f"Perintah mulai kerja Nomor Kontrak: {office.contract['number']} (awal)",
+        "Surat Perintah Mulai Kerja", "Dinas PUPR", "CV Penyedia",
+    )  # fmt: skip
+    await office.sync()
+    finding = await office.finding("WORK_STARTED_BEFORE_CONTRACT")
+    assert finding is not None
+    assert finding["resolved_at"] is None
+    assert "SPMK 026/SPMK/PUPR/2025" in finding["message"]
+    assert '"entity": "Letter"' in finding["evidence"]
+    # The letter's date was mistyped in the e-office; corrected, the finding resolves.
+    office.write("UPDATE surat_keluar SET tgl_surat = ? WHERE id_surat = 6", dmy(signed))
+    await office.sync()
+    finding = await office.finding("WORK_STARTED_BEFORE_CONTRACT")
+    assert finding is not None
+    assert finding["resolved_at"] is not None

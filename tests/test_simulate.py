@@ -58,8 +58,10 @@ LATEST = 2026
 REGIONS = ("53", "53.01", "53.71", "53.18")
 KINDS = {"payment", "monev", "tender_announced", "tender_result", "amendment"}
 # Rules the reconstruction below can evaluate: it rebuilds neither bid schedules (spse_jadwal,
-# for SHORT_BID_WINDOW) nor package versions (rup_paket_histori, PUBLISHED_VALUE_CHANGED).
-CHECKED_RULES = [r for r in rules.RULES if r not in ("SHORT_BID_WINDOW", "PUBLISHED_VALUE_CHANGED")]
+# for SHORT_BID_WINDOW), package versions (rup_paket_histori, PUBLISHED_VALUE_CHANGED) nor
+# the e-office's letters (surat_keluar, WORK_STARTED_BEFORE_CONTRACT).
+UNCHECKED = ("SHORT_BID_WINDOW", "PUBLISHED_VALUE_CHANGED", "WORK_STARTED_BEFORE_CONTRACT")
+CHECKED_RULES = [r for r in rules.RULES if r not in UNCHECKED]
 PROCUREMENT_TABLES = (
     "rup_paket",
     "rup_anggaran",

@@ -3,6 +3,7 @@ addenda, and tenders SiRUP does not know (TENDER_WITHOUT_RUP)."""
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -276,3 +277,18 @@ def off_plan_tender(year: YearBuilder) -> EstateTender:
     t.bids = bids(year, t, None, None)
     year.seed("TENDER_WITHOUT_RUP", str(t.code))
     return t
+
+
+def work_orders(year: YearBuilder) -> None:
+    """WORK_STARTED_BEFORE_CONTRACT: contracts whose SPMK letter is dated before their
+    signing. Drawn last, from a generator of its own (`rules.OWN_DRAW_SEEDS`), and read by
+    no other rule, so every other seed and row stays as it was."""
+    code = "WORK_STARTED_BEFORE_CONTRACT"
+    rng = random.Random(f"{year.r.seed}/{year.r.region}/{year.fy}/{code}")
+    lo, hi = year.r.plan.seeds
+    contracts = sorted(
+        (t.contract for t in year.ry.tenders if t.contract is not None), key=lambda c: c.number
+    )
+    for c in rng.sample(contracts, min(rng.randint(lo, hi), len(contracts))):
+        c.spmk_on = c.signed_on - timedelta(days=rng.randint(1, 14))
+        year.seed(code, f"{year.r.region}/{c.number}")

@@ -14,7 +14,7 @@ from estate.builder.packages import histories, packages
 from estate.builder.payments import contract_roles, payee_not_winner, payments
 from estate.builder.plan import indicators, plan_rows, special_sub_activities
 from estate.builder.progress import progress
-from estate.builder.tenders import tenders
+from estate.builder.tenders import tenders, work_orders
 from estate.model import EstateContract, EstateSubActivity, RegionYear
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ class YearBuilder:
         self.k = {
             code: self.rng.randint(lo, hi)
             for code in rules.RULES
-            if code not in rules.DERIVED_SEEDS
+            if code not in rules.DERIVED_SEEDS | rules.OWN_DRAW_SEEDS
         }
         if not closed:
             self.k["INDICATOR_BELOW_TARGET"] = 0  # no realisation before year end
@@ -99,4 +99,5 @@ class YearBuilder:
         payee_not_winner(self)
         indicators(self)
         histories(self)
+        work_orders(self)
         return self.ry

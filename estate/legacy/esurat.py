@@ -3,8 +3,9 @@ such systems keep them: the letter's number, date (dd-mm-yyyy text), type, perih
 sending and receiving units; the contract's number or kd_tender only inside the perihal.
 
 Letters follow the work: the contract (surat perjanjian) on its signing day, the SPMK on
-the day work starts, an addendum letter per addendum, the BAST on the contract's end day
-once the year's data reaches it, and invitations that name no contract (kept unlinked).
+the day work starts (before the signing for the WORK_STARTED_BEFORE_CONTRACT seeds), an
+addendum letter per addendum, the BAST on the contract's end day once the year's data
+reaches it, and invitations that name no contract (kept unlinked).
 Their dates are the contracts' own, so the ketimpangan the estate seeds stay exactly those
 the manifest lists (PAYMENT_BEFORE_HANDOVER and SLOW_AWARD read the letters' dates)."""
 
@@ -57,7 +58,7 @@ def esurat_tables(region: str, region_years: Sequence[RegionYear]) -> list[Table
             letter(
                 "SPMK",
                 "SPMK",
-                c.starts_on,
+                c.spmk_on or c.starts_on,
                 f"Perintah mulai kerja {tender.name} Nomor Kontrak: {c.number}",
                 vendor,
             )

@@ -12,7 +12,8 @@ Thresholds come from `Thresholds` and are numbers or method names, written into 
 literals (they are validated when loaded, never user input at query time).
 
 The statements live in one module per group of families: `budget` (1, 2), `tenders` (3, 4,
-6, 7, 8), `bids` (7: bid prices against each other), `contracts` (5, 10, 11), `packages`
+6, 7, 8), `bids` (7: bid prices against each other), `contracts` (5, 10, 11, and 8's SPMK
+before the signing), `packages`
 (9, 13), `execution` (12), `nomenclature` (14: codes against the reference data); `sql`
 holds the pieces they share. This module declares each rule once, with its code, severity,
 the changes it depends on, and its place in the open vocabulary: the indicator codes of
@@ -43,6 +44,7 @@ from hub.discrepancies.rules.contracts import (
     paid_ahead_of_progress,
     payee_not_winner,
     payment_before_handover,
+    work_started_before_contract,
 )
 from hub.discrepancies.rules.execution import (
     indicator_below_target,
@@ -254,6 +256,15 @@ RULES: tuple[Rule, ...] = (
         TENDER,
         short_bid_window,
         indicators=("R003",),
+    ),
+    Rule(
+        "WORK_STARTED_BEFORE_CONTRACT",
+        8,
+        "WARNING",
+        "Pekerjaan dimulai sebelum kontrak",
+        CONTRACT | {"Letter"},
+        work_started_before_contract,
+        no_indicator="the SPMK letter (E-Surat) against the signing: " + NO_CARDINAL,
     ),
     Rule(
         "SPLIT_PROCUREMENT",

@@ -1,5 +1,5 @@
 """Families 5, 10 and 11: contracts against their tender's HPS, their amendments and
-their payments."""
+their payments; and family 8's SPMK (E-Surat) dated before the signing."""
 
 from __future__ import annotations
 
@@ -177,3 +177,26 @@ def payee_not_winner(t: Thresholds) -> str:
     WHERE {in_parts("p")}
       AND regexp_replace(COALESCE(p.payee_tax_id, ''), '\\D', '', 'g')
           <> regexp_replace(COALESCE(v.tax_id, ''), '\\D', '', 'g')"""
+
+
+def work_started_before_contract(t: Thresholds) -> str:
+    # The SPMK (E-Surat) orders work to start: the contract's first one dated before the
+    # signing means work began with no contract. The evidence names the letter.
+    return f"""
+    SELECT r.code || '/' || c.number AS subject_key, ts.region_id, ts.fiscal_year, ts.opd_id,
+           COALESCE(c.sub_activity_id, ts.sub_activity_id) AS sub_activity_id,
+           jsonb_build_array({ev("Letter", "s", "datedOn", "s.dated_on")},
+                             {ev("Contract", "c", "signedOn", "c.signed_on")}) AS evidence,
+           format('SPMK %s tanggal %s mendahului penandatanganan kontrak %s tanggal %s.',
+                  s.number, to_char(s.dated_on, 'DD-MM-YYYY'), c.number,
+                  to_char(c.signed_on, 'DD-MM-YYYY')) AS message
+    FROM contract c
+    JOIN tender t ON t.code = c.tender_code
+    JOIN tender_scope ts ON ts.tender_id = t.id
+    JOIN region r ON r.id = c.region_id
+    JOIN LATERAL (
+        SELECT l.id, l.number, l.dated_on FROM letter l
+        WHERE l.contract_id = c.id AND l.kind = 'SPMK'
+        ORDER BY l.dated_on, l.id LIMIT 1
+    ) s ON true
+    WHERE {in_parts("ts")} AND s.dated_on < c.signed_on"""

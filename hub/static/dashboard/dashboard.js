@@ -25,7 +25,7 @@
     ContractAmendment: "Addendum", ProgressReport: "Laporan e-Monev", Indicator: "Indikator",
     PackageVersion: "Versi RUP", TenderSchedule: "Jadwal tender", Vendor: "Penyedia",
     Region: "Pemda", Opd: "OPD", Program: "Program", Activity: "Kegiatan",
-    Discrepancy: "Ketimpangan",
+    Discrepancy: "Ketimpangan", DiscrepancyFollowUp: "Tindak lanjut", Letter: "Surat",
   };
   var OPS = { CREATED: "baru", UPDATED: "berubah", DELETED: "dihapus", LOADED: "dimuat" };
   // The API's field names as the page says them; a field without a name here is left out of
@@ -47,6 +47,8 @@
     activity: "kegiatan", subActivity: "sub kegiatan", provenance: "asal data",
     procurementMethod: "metode", reason: "alasan", handoverOn: "tanggal BAST",
     severity: "tingkat", message: "pesan", resolvedAt: "selesai", evidence: "bukti",
+    state: "keadaan", followUp: "tindak lanjut", dueOn: "batas waktu", assignee: "OPD",
+    datedOn: "tanggal surat",
   };
   function fieldName(field) { return FIELD_NAMES[field] || null; }
   // Evidence under "versions" gives the pagu of the version it means.
@@ -55,7 +57,7 @@
 
   var state = {
     year: null, route: null, lastRows: {}, refreshing: null, again: false,
-    key: window.localStorage.getItem("rantai-key") || "",
+    key: window.localStorage.getItem("rantai-key") || "", viewer: null,
   };
 
   // ------------------------------------------------------------------ helpers
@@ -269,7 +271,7 @@
     }).then(function () { button.disabled = false; });
   }
 
-  function discrepancyList(title, connection, hidden, open, exportParams) {
+  function discrepancyList(title, connection, hidden, open, exportParams, list) {
     var edges = connection.edges;
     if (hidden) {
       return "<h2>" + esc(title) + '</h2><p class="public-notice" data-hidden="discrepancies">' +
@@ -295,23 +297,31 @@
           (fieldName(v.field) ? " · " + esc(fieldName(v.field)) : "") +
           (shown != null ? ": <b>" + esc(shown) + "</b>" : "") + "</li>";
       });
-      return '<div class="discrepancy ' + esc(d.severity) + '" data-rule="' + esc(d.rule) + '"><header>' +
+      return '<div class="discrepancy ' + esc(d.severity) + '" data-rule="' + esc(d.rule) + '"' +
+        (d.id ? ' data-id="' + esc(d.id) + '"' : "") + "><header>" +
         '<span class="badge ' + esc(d.severity) + '">' + esc(SEVERITY[d.severity] || d.severity) + "</span>" +
         "<b>" + esc(d.message) + "</b></header>" +
         '<div class="muted"><code>' + esc(d.rule) + "</code> · " + esc(d.region.name) +
         (where ? " · " + esc(where) : "") + " · terdeteksi " +
         esc(new Date(d.detectedAt).toLocaleDateString("id-ID")) + "</div>" +
-        "<ul>" + evidence.join("") + "</ul></div>";
+        "<ul>" + evidence.join("") + "</ul>" + (fu.sees() ? fu.item(d, list || "list") : "") + "</div>";
     });
     var more = connection.totalCount > edges.length
       ? '<p class="muted">… dan ' + (connection.totalCount - edges.length) + " lainnya.</p>" : "";
     return "<h2>" + esc(title) + " (" + connection.totalCount + ")" + links + "</h2>" + items.join("") + more;
   }
 
-  var DISCREPANCIES = "query ($filter: DiscrepancyFilter, $first: Int) {" +
-    " discrepancies(filter: $filter, first: $first) { totalCount edges { node {" +
-    " rule severity message detectedAt region { name } opd { code name } subActivity { code name }" +
-    " evidence { entity field value } } } } }";
+  var FINDING = "rule severity message detectedAt region { name } opd { code name } subActivity { code name }" +
+    " evidence { entity field value }";
+  // Ketimpangan with their tindak lanjut for those who may see it (never the public viewer).
+  function findingFields() { return FINDING + (fu.sees() ? fu.fields : ""); }
+  function discrepancies(variables) {
+    return graphql("query ($filter: DiscrepancyFilter, $first: Int) {" +
+      " discrepancies(filter: $filter, first: $first) { totalCount edges { node { " + findingFields() +
+      " } } } }", variables);
+  }
+  function section(id, html) { fu.replace(document.getElementById(id), html); }
+  function clearExtras() { section("followups", ""); section("agenda", ""); }
 
   // ------------------------------------------------------------------ views
 
@@ -321,13 +331,33 @@
     }).join('<span class="sep">›</span>');
   }
 
+  function followUps() {
+    return fu.sees() ? " followUps(fiscalYear: $fy) { " + fu.summary + " }" : "";
+  }
+
+  // An OPD's tindak lanjut: what it must answer, and answers waiting for the assigner.
+  function inbox(opd, found) {
+    var list = function (title, edges, name, none) {
+      if (!edges.length) return "<h2>" + esc(title) + ' (0)</h2><p class="muted">' + none + "</p>";
+      return discrepancyList(title, { totalCount: edges.length, edges: edges }, false, 0, null, name);
+    };
+    var mine = state.viewer && state.viewer.role === "opd";
+    return '<div data-fu-inbox><p class="muted" data-fu-total>Tindak lanjut OPD ini: ' +
+      esc(fu.line(opd.followUps)) + "</p>" +
+      list(mine ? "Harus dijawab OPD ini" : "Menunggu jawaban OPD ini", found.owed, "owed",
+        "Tidak ada yang harus dijawab.") +
+      list("Jawaban menunggu tinjauan", found.answered, "answered", "Tidak ada jawaban yang menunggu.") +
+      "</div>";
+  }
+
   function showHome() {
     var q = "query ($fy: Int!) { regions { code name level parent { code }" +
-      " summary(fiscalYear: $fy) { " + SUMMARY + " }" +
-      " opds(first: 500) { edges { node { summary(fiscalYear: $fy) { " + SUMMARY + " } } } } } }";
+      " summary(fiscalYear: $fy) { " + SUMMARY + " }" + followUps() +
+      " opds(first: 500) { edges { node { code name summary(fiscalYear: $fy) { " + SUMMARY + " }" +
+      followUps() + " } } } } }";
     return Promise.all([
       graphql(q, { fy: state.year }),
-      graphql(DISCREPANCIES, { filter: { fiscalYear: state.year, open: true, severity: "CRITICAL" }, first: 10 }),
+      discrepancies({ filter: { fiscalYear: state.year, open: true, severity: "CRITICAL" }, first: 10 }),
     ]).then(function (res) {
       var regions = res[0].regions;
       var province = regions.filter(function (r) { return r.level === "PROVINCE"; })[0] || regions[0];
@@ -355,9 +385,20 @@
         (silent.length ? '<p class="muted" data-silent="' + silent.length + '">Belum ada data tahun ' +
           state.year + " dari " + silent.length + " Pemda: " +
           esc(silent.map(function (r) { return r.name; }).join(", ")) + ".</p>" : "");
-      document.getElementById("discrepancies").innerHTML = discrepancyList("Ketimpangan kritis terbaru",
+      section("discrepancies", discrepancyList("Ketimpangan kritis terbaru",
         res[1].discrepancies, isHidden(res[1]), province && province.summary.openDiscrepancies,
-        { fiscalYear: state.year, open: "true", severity: "CRITICAL" });
+        { fiscalYear: state.year, open: "true", severity: "CRITICAL" }));
+      // The governor's question: which OPD, of every Pemda, is stuck and does not answer.
+      var opdRows = [];
+      regions.forEach(function (r) {
+        r.opds.edges.forEach(function (e) {
+          opdRows.push({ key: r.code + "/" + e.node.code, name: e.node.name, sub: r.name,
+            href: "#/r/" + r.code + "/o/" + e.node.code, followUps: e.node.followUps });
+        });
+      });
+      section("followups", fu.sees() && province
+        ? fu.ranking("Tindak lanjut per OPD (seluruh Pemda)", province.followUps, opdRows) : "");
+      section("agenda", "");
     });
   }
 
@@ -365,13 +406,14 @@
 
   function showRegion(code) {
     var q = "query ($code: String!, $fy: Int!) { region(code: $code) { code name level" +
-      " parent { code name } summary(fiscalYear: $fy) { " + SUMMARY + " }" +
-      " opds(first: 500) { edges { node { code name summary(fiscalYear: $fy) { " + SUMMARY + " } } } } }" +
+      " parent { code name } summary(fiscalYear: $fy) { " + SUMMARY + " }" + followUps() +
+      " opds(first: 500) { edges { node { code name summary(fiscalYear: $fy) { " + SUMMARY + " }" +
+      followUps() + " } } } }" +
       // A province's summary includes its regencies: theirs, to leave the province's own.
       " regions(level: REGENCY) { parent { code } summary(fiscalYear: $fy) { " + SUMMARY + " } } }";
     return Promise.all([
       graphql(q, { code: code, fy: state.year }),
-      graphql(DISCREPANCIES, { filter: { fiscalYear: state.year, open: true, regionCode: code }, first: 20 }),
+      discrepancies({ filter: { fiscalYear: state.year, open: true, regionCode: code }, first: 20 }),
     ]).then(function (res) {
       var region = res[0].region;
       if (!region) throw new Error("Pemda " + code + " tidak dikenal.");
@@ -392,23 +434,31 @@
       rows = rows.concat(withoutOpdRow(summary, rows));
       document.getElementById("table").innerHTML = "<h2>OPD" +
         downloads("opd", { fiscalYear: state.year, regionCode: code }) + "</h2>" + table("opd", rows, "OPD");
-      document.getElementById("discrepancies").innerHTML = discrepancyList(
+      section("discrepancies", discrepancyList(
         "Ketimpangan terbuka" + (own ? " (termasuk kabupaten/kota)" : ""), res[1].discrepancies,
         isHidden(res[1]), region.summary.openDiscrepancies,
-        { fiscalYear: state.year, open: "true", regionCode: code });
+        { fiscalYear: state.year, open: "true", regionCode: code }));
+      section("followups", fu.sees() ? fu.ranking("Tindak lanjut per OPD" +
+        (own ? " (angka Pemda termasuk kabupaten/kota)" : ""), region.followUps, opds.map(function (o) {
+        return { key: o.code, name: o.name, sub: o.code, href: "#/r/" + code + "/o/" + o.code,
+          followUps: o.followUps };
+      })) : "");
+      section("agenda", "");
     });
   }
 
   function showOpd(code, opdCode) {
     var q = "query ($code: String!, $opd: String!, $fy: Int!) { opd(regionCode: $code, code: $opd) {" +
-      " code name region { code name } summary(fiscalYear: $fy) { " + SUMMARY + " }" +
+      " code name region { code name } summary(fiscalYear: $fy) { " + SUMMARY + " }" + followUps() +
       " subActivities(fiscalYear: $fy, first: 200) { totalCount edges { node { code name stage" +
       " plannedAmount budget { allocated paid } discrepancies { rule resolvedAt } } } } } }";
     return Promise.all([
       graphql(q, { code: code, opd: opdCode, fy: state.year }),
-      graphql(DISCREPANCIES, {
+      discrepancies({
         filter: { fiscalYear: state.year, open: true, regionCode: code, opdCode: opdCode }, first: 100,
       }),
+      fu.sees() ? fu.inboxOf(code, opdCode, findingFields()) : null,
+      fu.agendaOf(code, opdCode),
     ]).then(function (res) {
       var opd = res[0].opd;
       if (!opd) throw new Error("OPD " + opdCode + " tidak dikenal di " + code + ".");
@@ -434,9 +484,11 @@
         downloads("sub-kegiatan", { fiscalYear: state.year, regionCode: code, opdCode: opdCode }) + "</h2>" +
         "<table><thead><tr><th>Sub kegiatan</th><th>Tahap</th><th>Rencana</th><th>DPA</th><th>Realisasi</th>" +
         "<th>Ketimpangan</th></tr></thead><tbody>" + body.join("") + "</tbody></table>";
-      document.getElementById("discrepancies").innerHTML = discrepancyList("Ketimpangan terbuka",
+      section("discrepancies", discrepancyList("Ketimpangan terbuka",
         res[1].discrepancies, isHidden(res[1]), opd.summary.openDiscrepancies,
-        { fiscalYear: state.year, open: "true", regionCode: code, opdCode: opdCode });
+        { fiscalYear: state.year, open: "true", regionCode: code, opdCode: opdCode }));
+      section("followups", res[2] ? inbox(opd, res[2]) : "");
+      section("agenda", res[3]);
     });
   }
 
@@ -453,11 +505,26 @@
     var key = JSON.stringify(r);
     if (key !== state.route) state.lastRows = {};  // no flashing when the view changed
     state.route = key;
-    var shown = r.view === "opd" ? showOpd(r.code, r.opd) : r.view === "region" ? showRegion(r.code) : showHome();
+    var shown = whoAmI().then(function () {
+      return r.view === "opd" ? showOpd(r.code, r.opd) : r.view === "region" ? showRegion(r.code) : showHome();
+    });
     return shown.then(function () {
       document.body.setAttribute("data-ready", String(Date.now()));
     }, function (err) {
       document.getElementById("table").innerHTML = '<p class="error">Gagal memuat data: ' + esc(err.message) + "</p>";
+      clearExtras();
+    });
+  }
+
+  // The role and scope of the key (what the page offers: "Tugaskan", the answer form…).
+  function whoAmI() {
+    if (state.viewer && state.viewer.key === state.key) return Promise.resolve(state.viewer);
+    return graphql("{ viewer { role regionCode opdCode authenticated } }").then(function (data) {
+      state.viewer = data.viewer;
+      state.viewer.key = state.key;
+      var who = document.getElementById("who");
+      who.textContent = state.key ? "dengan kunci " + state.key.slice(0, 11) + "… (" + fu.role() + ")" : "publik";
+      return state.viewer;
     });
   }
 
@@ -491,7 +558,8 @@
     var CHANGES = "subscription ($filter: ChangeFilter, $after: String) { changes(filter: $filter, after: $after)" +
       " { cursor entity op regionCode opdCode changedFields count fiscalYear } }";
     var EVENTS = "subscription ($filter: DiscrepancyFilter) { discrepancyEvents(filter: $filter)" +
-      " { raised discrepancy { rule severity message region { name } } } }";
+      " { raised followUpChanged discrepancy { rule severity message region { name }" +
+      " followUp { state assignee { name } } } } }";
     function status(on) {
       badgeEl.className = "live " + (on ? "on" : "off");
       badgeEl.textContent = on ? "Langsung" : "Terputus";
@@ -534,8 +602,14 @@
               (c.op === "UPDATED" && named.length ? " (" + named.slice(0, 3).join(", ") + ")" : ""));
           } else {
             var d = msg.payload.data.discrepancyEvents;
-            note((d.raised ? "Ketimpangan baru: " : "Ketimpangan selesai: ") + d.discrepancy.message,
-              d.raised ? "raised" : "resolved");
+            var f = d.discrepancy.followUp;
+            if (d.followUpChanged && f) {
+              note("Tindak lanjut " + (fu.states[f.state] || f.state).toLowerCase() + " · OPD " +
+                f.assignee.name + ": " + d.discrepancy.message, "followup");
+            } else {
+              note((d.raised ? "Ketimpangan baru: " : "Ketimpangan selesai: ") + d.discrepancy.message,
+                d.raised ? "raised" : "resolved");
+            }
           }
           refresh();
         } else if (msg.type === "error" && msg.id === "changes") {
@@ -551,6 +625,8 @@
     state.restartLive = function () { cursor = null; if (socket) socket.close(); };
     connect();
   }
+
+  var fu = window.RantaiFollowUp({ esc: esc, graphql: graphql, state: state, refresh: refresh, note: note });
 
   // ------------------------------------------------------------------ start
 
@@ -584,6 +660,7 @@
       var tr = ev.target.closest("tr[data-href]");
       if (tr && !ev.target.closest("a")) location.hash = tr.getAttribute("data-href");
     });
+    fu.bind(document.querySelector("main"));
     document.querySelector("main").addEventListener("click", function (ev) {
       var button = ev.target.closest("button[data-export]");
       if (button) download(button);
