@@ -233,9 +233,10 @@ class ChangeFeed:
     async def subscribe(
         self, change_filter: ChangeFilter, after: int | None
     ) -> AsyncIterator[OutboxEvent]:
-        """Events after `after` (or from now), replayed then live, each exactly once. The
-        position is checked first (see `check`)."""
-        await self.check(after)
+        """Events after `after` (or from now), replayed then live, each exactly once. A
+        client's `after` is checked with `check` before (the subscription's own answer);
+        it is not read again here."""
+        await self._ready.wait()
         subscriber = _Subscriber(change_filter)
         live_from = self.position  # registered in the same step: nothing falls between
         self._add(subscriber)
