@@ -8,7 +8,9 @@ stream (one mapped table or sheet), in batches:
   batch commits with the watermark it reached;
 * **keyed diff** where it does not (or with `full=True`): every row is read and compared,
   unchanged rows cost nothing, and rows of the source that were not seen are deleted at
-  the end. Workbooks whose files did not change since the last run are skipped.
+  the end. Workbooks whose files did not change since the last run are skipped; a
+  PostgreSQL or MariaDB stream reads only the blocks of keys whose checksum moved
+  (`hub.sync.checksums`).
 
 Each batch is one transaction: rows, their change history, their outbox rows, the rows
 left waiting and the stream's watermark. A killed sync therefore resumes where the last
