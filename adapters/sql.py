@@ -469,8 +469,12 @@ class SqlAdapter(Adapter):
                 sql += f" WHERE {column} > {_PARAM}"
                 params.append(since)
             sql += f" ORDER BY {column}"
-        async for batch in self._batches(query, session.bind(sql, bool(params)), params):
-            yield batch
+        batches = self._batches(query, session.bind(sql, bool(params)), params)
+        try:
+            async for batch in batches:
+                yield batch
+        finally:
+            await batches.aclose()  # type: ignore[attr-defined]  # at once: see `iterate`
 
     async def _batches(
         self, query: EntityQuery, sql: str, params: Sequence[Any]
@@ -529,8 +533,12 @@ class SqlAdapter(Adapter):
         await self._check_columns(query, [*query.columns, *key])
         source = self._from(session, query)
         sql = dialect.rows_sql(source, key, query.columns, digits, blocks)
-        async for batch in self._batches(query, session.bind(sql, False), ()):
-            yield batch
+        batches = self._batches(query, session.bind(sql, False), ())
+        try:
+            async for batch in batches:
+                yield batch
+        finally:
+            await batches.aclose()  # type: ignore[attr-defined]  # at once: see `iterate`
 
     # -- what the source holds (rantai sources scaffold, rantai sources check) ----------------
 
