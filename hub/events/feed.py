@@ -1,7 +1,10 @@
 """One change feed per process: woken by the broker (or polling), each new outbox range read
 once, fanned out.
 
-Subscribers register a filter and get their own queue. Resuming from a cursor is seamless:
+Subscribers register a filter and get their own queue; each page the feed reads is matched
+once per distinct filter, and the events that match are queued as one list per subscriber
+(one wake-up per page, not per event: with 10,000 subscribers that was a third of a burst's
+CPU, bench/subscriptions.py). Resuming from a cursor is seamless:
 the subscriber is registered first (its queue takes every event the feed reads from then
 on, all above the feed's position at that moment), then the events between its cursor and
 that position are replayed from the outbox, then the queue is drained. Outbox ids become
@@ -60,7 +63,8 @@ class ChangeFilter:
         return self.fiscal_year is None or event.fiscal_year == self.fiscal_year
 
 
-MAX_QUEUE = 10_000  # events waiting for one subscriber before it catches up from the outbox
+MAX_QUEUE = 10_000  # events waiting for one subscriber (and one page more) before it catches up
+# from the outbox
 
 
 class SubscriberFailed(Exception):
@@ -71,7 +75,10 @@ class SubscriberFailed(Exception):
 class _Subscriber:
     def __init__(self, change_filter: ChangeFilter) -> None:
         self.filter = change_filter
-        self.queue: asyncio.Queue[OutboxEvent | None] = asyncio.Queue()
+        # The events of each page the feed read that match, one list per page (shared by
+        # every subscriber with this filter: never changed), and how many events wait.
+        self.queue: asyncio.Queue[list[OutboxEvent] | None] = asyncio.Queue()
+        self.waiting = 0
         # Set when the queue was full: the feed stops queueing and the subscriber reads
         # what it missed from the outbox itself, so a slow client costs no memory.
         self.overflow = False
@@ -195,27 +202,26 @@ class ChangeFeed:
                 lsn = parse_lsn(await conn.fetchval("SELECT pg_current_wal_lsn()::text"))
                 for event in events:
                     event.memo["lsn"] = lsn
-                topics = list(self._topics.items())
-                for event in events:
-                    for change_filter, members in topics:
-                        try:
-                            if not change_filter.matches(event):
-                                continue
-                        except Exception:
-                            # One subscriber's filter must never stall everyone's feed.
-                            log.exception("matching a subscriber's filter failed; dropped")
-                            for subscriber in members:
-                                subscriber.fail()
-                            self._topics.pop(change_filter, None)
-                            topics = list(self._topics.items())
-                            continue
+                for change_filter, members in list(self._topics.items()):
+                    try:
+                        matched = [event for event in events if change_filter.matches(event)]
+                    except Exception:
+                        # One subscriber's filter must never stall everyone's feed.
+                        log.exception("matching a subscriber's filter failed; dropped")
                         for subscriber in members:
-                            if subscriber.overflow:
-                                continue
-                            if subscriber.queue.qsize() >= MAX_QUEUE:
-                                subscriber.overflow = True
-                            else:
-                                subscriber.queue.put_nowait(event)
+                            subscriber.fail()
+                        self._topics.pop(change_filter, None)
+                        continue
+                    if not matched:
+                        continue
+                    for subscriber in members:
+                        if subscriber.overflow:
+                            continue
+                        if subscriber.waiting >= MAX_QUEUE:
+                            subscriber.overflow = True
+                        else:
+                            subscriber.waiting += len(matched)
+                            subscriber.queue.put_nowait(matched)
                 # Advanced only after the fan-out: no await in between, so a subscriber
                 # registering now sees either this page in its queue or in its replay.
                 self.position = events[-1].id
@@ -248,12 +254,14 @@ class ChangeFeed:
                     yield event
                 last = max(last, live_from)
                 while not (subscriber.overflow and subscriber.queue.empty()):
-                    queued = await subscriber.queue.get()
-                    if queued is None or subscriber.failed:
+                    page = await subscriber.queue.get()
+                    if page is None or subscriber.failed:
                         raise SubscriberFailed("this subscription's filter could not be matched")
-                    if queued.id > last:
-                        last = queued.id
-                        yield queued
+                    subscriber.waiting -= len(page)
+                    for queued in page:
+                        if queued.id > last:
+                            last = queued.id
+                            yield queued
                 # Fell behind: queue again from here, read the gap from the outbox.
                 live_from = self.position
                 subscriber.overflow = False

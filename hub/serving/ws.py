@@ -94,9 +94,9 @@ class Connection:
         self.closed = False
         # Frames are queued and written together: the frames a burst gives this socket
         # (all its subscriptions) leave in one write once the renderings they wait for are
-        # done (`_waiting` counts those), or LATE_SECONDS after the oldest is ready.
+        # done (one of them is watched at a time), or LATE_SECONDS after the oldest is ready.
         self._outgoing: list[str | tuple[str, asyncio.Future[str]]] = []
-        self._waiting = 0
+        self._watching = False
         self._drain_soon: asyncio.Handle | None = None
         self._drain_late: asyncio.TimerHandle | None = None
         self._flushing: asyncio.Task[None] | None = None
@@ -109,32 +109,44 @@ class Connection:
         return api
 
     async def send(self, text: str) -> None:
-        await self._push(text)
+        if not self._queue(text):
+            await self._wait_room()
 
-    async def send_rendered(self, prefix: str, payload: asyncio.Future[str]) -> None:
-        """A `next` frame whose payload may still be rendering; frames keep their order."""
-        await self._push((prefix, payload))
-
-    async def _push(self, item: str | tuple[str, asyncio.Future[str]]) -> None:
+    def _queue(self, item: str | tuple[str, asyncio.Future[str]]) -> bool:
+        """Queue a frame (a `next` frame's payload may still be rendering; frames keep their
+        order); False when the socket has no room for more until it drains."""
         if self.closed:
-            return
+            return True
         self._outgoing.append(item)
         if isinstance(item, tuple) and not item[1].done():
-            self._waiting += 1
-            item[1].add_done_callback(self._rendered)
-        elif self._waiting == 0:
+            if not self._watching:
+                self._watching = True
+                item[1].add_done_callback(self._rendered)
+        elif not self._watching:
             self._schedule()
+        return len(self._outgoing) < OUTGOING_LIMIT
+
+    async def _wait_room(self) -> None:
         while len(self._outgoing) >= OUTGOING_LIMIT and not self.closed:
             self._room.clear()  # a slow reader: its subscriptions wait (and the feed
             await self._room.wait()  # lets them catch up from the outbox later)
 
     def _rendered(self, _: asyncio.Future[str]) -> None:
-        self._waiting -= 1
+        """A watched rendering is done: watch the last one still rendering, if any (one
+        callback per socket and burst, not one per frame), else drain."""
+        self._watching = False
         if self.closed:
             return
-        if self._waiting == 0:
+        outgoing = self._outgoing
+        for item in reversed(outgoing):
+            if isinstance(item, tuple) and not item[1].done():
+                self._watching = True
+                item[1].add_done_callback(self._rendered)
+                break
+        else:
             self._schedule()
-        elif self._drain_late is None and self._outgoing and self._ready(self._outgoing[0]):
+            return
+        if self._drain_late is None and outgoing and self._ready(outgoing[0]):
             loop = asyncio.get_running_loop()
             self._drain_late = loop.call_later(LATE_SECONDS, self._drain)
 
@@ -439,7 +451,8 @@ class Connection:
         prefix = f'{{"id":{id_json},"type":"next","payload":'
         try:
             async for payload in stream:
-                await self.send_rendered(prefix, payload)
+                if not self._queue((prefix, payload)):
+                    await self._wait_room()
         except StreamFailed as failure:
             await self._error(id_json, failure.errors)
             return
