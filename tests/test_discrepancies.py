@@ -123,7 +123,8 @@ async def test_a_run_on_unchanged_data_changes_nothing(estate: Estate) -> None:
     rows_before = await estate.fetch("SELECT * FROM discrepancy ORDER BY id")
     conn = await asyncpg.connect(estate.dsn)
     try:
-        engine = DiscrepancyEngine()
+        # The estate's reference day (rantai.toml), as the sync's runs had it.
+        engine = DiscrepancyEngine(load_thresholds(estate.result.config))
         full = await engine.run(conn, full=True)
         again = await engine.run(conn)
     finally:
@@ -562,7 +563,7 @@ async def test_thresholds_at_their_edges(estate: Estate, pick: str, edge: Edge) 
 async def test_thresholds_are_configurable(estate: Estate, tmp_path: Path) -> None:
     toml = tmp_path / "rantai.toml"
     toml.write_text(
-        "[discrepancies]\nnear_owner_estimate_percent = 90\n"
+        f"[discrepancies]\nnear_owner_estimate_percent = 90\nas_of = {estate.manifest['as_of']}\n"
         '[discrepancies.severity]\nRETENDER = "CRITICAL"\n'
     )
     loose = load_thresholds(toml)
