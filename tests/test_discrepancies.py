@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from datetime import date
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -596,6 +597,12 @@ async def test_thresholds_are_configurable(estate: Estate, tmp_path: Path) -> No
         ('[discrepancies]\ndirect_ceiling = "banyak"\n', "direct_ceiling"),
         ('[discrepancies.severity]\nRETENDER = "URGENT"\n', "severity must be one of"),
         ('[discrepancies.severity]\nNO_SUCH_RULE = "INFO"\n', "unknown rule"),
+        ('[discrepancies]\nas_of = "28-11-2026"\n', "as_of = '28-11-2026': a day, YYYY-MM-DD"),
+        ('[discrepancies]\nas_of = "2026-02-30"\n', "as_of"),
+        ("[discrepancies]\nas_of = 2026-11-28T08:00:00\n", "without a time"),
+        ("[discrepancies]\nas_of = 20261128\n", "as_of"),
+        ("[discrepancies]\nhandover_grace_days = -1\n", "handover_grace_days"),
+        ("[discrepancies]\nmonev_deadline_day = 15\n", "RANTAI_MONEV_DEADLINE_DAY"),
     ],
 )
 def test_bad_thresholds_are_refused_with_the_file_and_key(
@@ -606,6 +613,12 @@ def test_bad_thresholds_are_refused_with_the_file_and_key(
     with pytest.raises(ThresholdError, match=problem) as info:
         load_thresholds(toml)
     assert str(toml) in str(info.value)
+
+
+def test_the_reference_day_is_a_toml_date_or_its_text() -> None:
+    assert Thresholds.from_table({"as_of": date(2026, 11, 28)}).as_of == date(2026, 11, 28)
+    assert Thresholds.from_table({"as_of": "2026-11-28"}).reference_day() == date(2026, 11, 28)
+    assert Thresholds.from_table({"handover_grace_days": 45}).handover_grace_days == 45
 
 
 def test_every_rule_names_its_red_flag_indicator_or_says_why_it_has_none() -> None:
