@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from datetime import date
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
