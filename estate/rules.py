@@ -226,10 +226,11 @@ def detect(ry: RegionYear) -> dict[str, list[str]]:
 
 
 def _late_reports(ry: RegionYear, as_of: date) -> set[str]:
-    """The OPD with a sub kegiatan in plan and DPA owe a Form A per month; the estate's
+    """The OPD with a sub kegiatan in plan and in the DPA owe a Form A per month; the estate's
     reports are quarterly, so each owes the months that end a quarter, covered by the
     quarter's report of any of its sub kegiatan."""
-    owing = {sa.opd_code for sa in ry.sub_activities if sa.in_plan and sa.has_budget}
+    budget = {line.sa_code for line in ry.budget_lines}
+    owing = {sa.opd_code for sa in ry.sub_activities if sa.in_plan and sa.code in budget}
     reported = {(rep.opd_code, rep.quarter) for rep in ry.progress}
     fy = ry.fiscal_year
     return {

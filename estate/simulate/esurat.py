@@ -6,6 +6,8 @@ contract's end day comes (`handovers`, after every step), in the estate's
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import re
 import sqlite3
 from collections.abc import Sequence
@@ -94,14 +96,29 @@ def _handover(path: Path, due: Sequence[tuple[str, date, str]]) -> int:
     return len(letters)
 
 
+def _without_letter(manifest: Path) -> frozenset[str]:
+    """The contracts the estate seeded HANDOVER_WITHOUT_LETTER on (`region/number`), read
+    again when the manifest is (a new estate in the same folder)."""
+    return _seeds(manifest, manifest.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _seeds(manifest: Path, _mtime: int) -> frozenset[str]:
+    entry = json.loads(manifest.read_text(encoding="utf-8"))["discrepancies"]
+    return frozenset(entry.get("HANDOVER_WITHOUT_LETTER", {}).get("examples", []))
+
+
 async def handovers(sim: Simulator, region: ManifestRegion, today: date) -> int:
     """The BAST of every contract of the year whose end day has come (dated that day, as the
-    generator dates them): work handed over as the clock passes its end."""
+    generator dates them): work handed over as the clock passes its end. The
+    HANDOVER_WITHOUT_LETTER seeds (the manifest's examples) never get one."""
     if region.esurat is None or region.esurat.path is None or region.procurement is None:
         return 0
     async with sim.postgres(region.procurement).transaction() as conn:
         contracts = await read_contracts(conn, sim.fiscal_year)
-    due = [(c.number, c.ends_on, c.vendor_name) for c in contracts if c.ends_on <= today]
+    due = [
+        (c.number, c.ends_on, c.vendor_name) for c in contracts if sim.as_of < c.ends_on <= today
+    ]
     if not due:
         return 0
     return await asyncio.to_thread(_handover, region.esurat.path, due)
