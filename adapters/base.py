@@ -9,7 +9,7 @@ job (`adapters/mapping.py`), the same for every kind.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -122,6 +122,21 @@ class Adapter(ABC):
         `resume`: a `Batch.position` of an earlier read, for sources read in pages (the
         others read from the start).
         """
+
+    # Checksums per block of keys (`adapters/blocks.py`), where the source computes them.
+
+    def supports_blocks(self) -> bool:
+        return False
+
+    async def block_sums(
+        self, query: EntityQuery, key: Sequence[str], digits: int
+    ) -> dict[str, str]:
+        raise AdapterError(f"source {self.config.id}: no checksums for a {self.config.kind} source")
+
+    def block_rows(
+        self, query: EntityQuery, key: Sequence[str], digits: int, blocks: Sequence[str] | None
+    ) -> AsyncIterator[Batch]:
+        raise AdapterError(f"source {self.config.id}: no checksums for a {self.config.kind} source")
 
 
 def open_adapter(config: SourceConfig) -> Adapter:

@@ -31,6 +31,7 @@ from adapters.base import (
     Row,
     SourceConfig,
 )
+from adapters.blocks import BLOCK_COLUMN, Dialect, MariaDbDialect, PostgresDialect
 
 _Chunks = AsyncGenerator[list[Row], None]
 _PARAM = "\x00param\x00"  # placeholder for the one parameter, replaced per engine
@@ -433,6 +434,19 @@ class SqlAdapter(Adapter):
         except session.errors as exc:
             raise self._failure(session, query, exc) from exc
 
+    async def _check_columns(self, query: EntityQuery, required: Sequence[str]) -> None:
+        """MissingColumns naming the `required` columns the table or query does not have."""
+        if not required:
+            return
+        offered = set(await self.columns(query))
+        missing = [c for c in required if c not in offered]
+        if missing:
+            raise MissingColumns(
+                f"source {self.config.id}: {self._what(query)} has no column(s) "
+                + ", ".join(repr(c) for c in missing),
+                missing,
+            )
+
     async def stream(
         self, query: EntityQuery, *, since: Any = None, resume: Any = None
     ) -> AsyncIterator[Batch]:
@@ -445,16 +459,7 @@ class SqlAdapter(Adapter):
         if wanted and query.watermark and query.watermark not in wanted:
             # The caller needs the watermark of the last row to resume after it.
             wanted.append(query.watermark)
-        required = wanted or ([query.watermark] if query.watermark else [])
-        if required:
-            offered = set(await self.columns(query))
-            missing = [c for c in required if c not in offered]
-            if missing:
-                raise MissingColumns(
-                    f"source {self.config.id}: {self._what(query)} has no column(s) "
-                    + ", ".join(repr(c) for c in missing),
-                    missing,
-                )
+        await self._check_columns(query, wanted or ([query.watermark] if query.watermark else []))
         select = ", ".join(session.quote(c) for c in wanted) if wanted else "*"
         sql = f"SELECT {select} FROM {self._from(session, query)}"
         params: list[Any] = []
@@ -464,10 +469,18 @@ class SqlAdapter(Adapter):
                 sql += f" WHERE {column} > {_PARAM}"
                 params.append(since)
             sql += f" ORDER BY {column}"
-        sql = session.bind(sql, bool(params))
+        batches = self._batches(query, session.bind(sql, bool(params)), params)
+        try:
+            async for batch in batches:
+                yield batch
+        finally:
+            await batches.aclose()  # type: ignore[attr-defined]  # at once: see `iterate`
 
-        size = max(1, self.config.batch_size)
-        rows = session.iterate(sql, params, size)
+    async def _batches(
+        self, query: EntityQuery, sql: str, params: Sequence[Any]
+    ) -> AsyncIterator[Batch]:
+        session = self._require()
+        rows = session.iterate(sql, params, max(1, self.config.batch_size))
         try:
             while True:
                 try:
@@ -479,6 +492,53 @@ class SqlAdapter(Adapter):
                 yield Batch(rows=chunk)
         finally:
             await rows.aclose()
+
+    # -- checksums per block of keys (adapters/blocks.py) ----------------------------------
+
+    def _dialect(self) -> Dialect | None:
+        session = self._require()
+        if isinstance(session, _Postgres):
+            return PostgresDialect(session.quote)
+        if isinstance(session, _MariaDb):
+            return MariaDbDialect(session.quote)
+        return None  # SQLite: no hash function in SQL
+
+    def supports_blocks(self) -> bool:
+        return self.config.kind in ("postgresql", "mariadb", "mysql")
+
+    async def block_sums(
+        self, query: EntityQuery, key: Sequence[str], digits: int
+    ) -> dict[str, str]:
+        """Per non-empty block of `key`'s values: its row count and hash sum ("n:sum")
+        over `query.columns`, computed by the source."""
+        dialect, session = self._dialect(), self._require()
+        if dialect is None or not query.columns:
+            raise AdapterError(f"source {self.config.id}: no checksums for this stream")
+        sql = dialect.sums_sql(self._from(session, query), key, query.columns, digits)
+        try:
+            rows = await self._all(sql)
+        except AdapterError:
+            # A column gone from the table: said as a stream's read says it.
+            await self._check_columns(query, [*query.columns, *key])
+            raise
+        return {str(r[BLOCK_COLUMN]): f"{r['n']}:{r['s']}" for r in rows}
+
+    async def block_rows(
+        self, query: EntityQuery, key: Sequence[str], digits: int, blocks: Sequence[str] | None
+    ) -> AsyncIterator[Batch]:
+        """The rows of `blocks` (None: every row), with each row's block in BLOCK_COLUMN."""
+        dialect, session = self._dialect(), self._require()
+        if dialect is None or not query.columns:
+            raise AdapterError(f"source {self.config.id}: no checksums for this stream")
+        await self._check_columns(query, [*query.columns, *key])
+        source = self._from(session, query)
+        sql = dialect.rows_sql(source, key, query.columns, digits, blocks)
+        batches = self._batches(query, session.bind(sql, False), ())
+        try:
+            async for batch in batches:
+                yield batch
+        finally:
+            await batches.aclose()  # type: ignore[attr-defined]  # at once: see `iterate`
 
     # -- what the source holds (rantai sources scaffold, rantai sources check) ----------------
 

@@ -280,6 +280,10 @@ class SyncRun:
     tails: dict[str, float]
     link_seconds: float
     link_statements: dict[str, float]
+    # CPU seconds: this process (time.process_time), and the PostgreSQL and MariaDB server
+    # processes of this machine as a whole (`server_cpu`: other work on them included).
+    cpu: float = 0.0
+    servers: dict[str, float] = field(default_factory=dict)
 
     @property
     def read(self) -> int:
@@ -295,11 +299,49 @@ class SyncRun:
             raise BenchFailure("sources failed to sync:\n  " + "\n  ".join(down))
 
 
+def server_cpu() -> dict[str, float]:
+    """CPU seconds used so far by the database servers of this machine, read from /proc:
+    every live `postgres` process plus what the postmaster reaped from its ended children
+    (a source connection closed at the end of a sync is one), and `mariadbd`/`mysqld`.
+    Empty where /proc cannot tell (another machine, another OS)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    procs: dict[str, tuple[str, list[str]]] = {}
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # After the name: state, ppid, …; utime, stime, cutime, cstime are 11-14.
+        procs[pid] = (
+            stat[stat.index("(") + 1 : stat.rindex(")")],
+            stat[stat.rindex(")") + 2 :].split(),
+        )
+    totals: dict[str, float] = {}
+    for name, fields in procs.values():
+        used = sum(int(v) for v in fields[11:13])
+        if name == "postgres":
+            if procs.get(fields[1], ("",))[0] != "postgres":  # the postmaster
+                used += sum(int(v) for v in fields[13:15])
+            totals["postgresql"] = totals.get("postgresql", 0.0) + used / tick
+        elif name in ("mariadbd", "mysqld"):
+            totals["mariadb"] = totals.get("mariadb", 0.0) + used / tick
+    return totals
+
+
 async def timed_sync(engine: TimedEngine) -> SyncRun:
     engine.reset()
+    servers = server_cpu()
+    cpu = time.process_time()
     started = time.perf_counter()
     reports = await engine.sync()
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    after = server_cpu()
     return SyncRun(
         seconds,
         reports,
@@ -307,6 +349,8 @@ async def timed_sync(engine: TimedEngine) -> SyncRun:
         dict(engine.tails),
         engine.link_seconds,
         dict(engine.link_statements),
+        cpu,
+        {k: after[k] - servers.get(k, 0.0) for k in after},
     )
 
 
@@ -877,6 +921,7 @@ async def run(args: argparse.Namespace, out: Results, names: dict[str, str]) -> 
                 if written:
                     out.problems.append(f"an idle sync wrote {written} history rows: {by}")
             step("idle syncs: " + ", ".join(secs(r.seconds) for r in out.idle))
+            step("idle syncs' CPU: " + "; ".join(cpu_text(r) for r in out.idle))
 
             targets = await plan_changes(config, estate, conn, args.changes)
             out.changes = sum(len(t.changes) for t in targets)
@@ -905,6 +950,11 @@ async def run(args: argparse.Namespace, out: Results, names: dict[str, str]) -> 
 
 
 # --------------------------------------------------------------------------- printing
+
+
+def cpu_text(run: SyncRun) -> str:
+    servers = ", ".join(f"{k} {secs(v)}" for k, v in sorted(run.servers.items()))
+    return f"this process {secs(run.cpu)}" + (f", servers {servers}" if servers else "")
 
 
 def secs(seconds: float) -> str:
@@ -1048,7 +1098,9 @@ def report(args: argparse.Namespace, out: Results, versions: dict[str, str]) -> 
         + ", ".join(f"{n} in {where}" for where, n in out.split.items())
         + f"; the sync wrote {num(out.history)} change_history and {num(out.outbox)} outbox "
         f"rows. Idle runs: {', '.join(secs(r.seconds) for r in out.idle)}, each reading "
-        f"{num(out.idle[0].read)} rows (keyed-diff sources) and resolving no link."
+        f"{num(out.idle[0].read)} rows (keyed-diff sources) and resolving no link. "
+        "Their CPU: " + "; ".join(cpu_text(r) for r in out.idle) + " (servers: the whole "
+        "PostgreSQL and MariaDB processes of this machine, other work on them included)."
     )
     print()
     print("Link resolution per statement (hub/sync/links.py LINKS), slowest first")

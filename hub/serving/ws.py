@@ -25,6 +25,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -40,8 +41,12 @@ from hub.serving.request import Answer, Api, GraphQLRequest, Transport
 log = logging.getLogger("rantai.ws")
 
 PROTOCOL = "graphql-transport-ws"
-# An ASGI extension (hub/serving/wsproto.py): several text frames in one socket write.
+# An ASGI extension (hub/serving/server.py): several text frames in one socket write, and
+# with it `write_now`, a function that writes them at once, without a coroutine.
 SEND_MANY = "rantai.websocket.send_many"
+# Frames queued behind a rendering leave together when it is done; a frame already rendered
+# waits at most this long for the renderings queued after it.
+LATE_SECONDS = 0.05
 
 
 class CloseCode:
@@ -72,7 +77,11 @@ class Connection:
         self.endpoint = endpoint
         self.receive = receive
         self._send = send
-        self.send_many = SEND_MANY in (scope.get("extensions") or {})
+        extension = (scope.get("extensions") or {}).get(SEND_MANY)
+        self.send_many = extension is not None
+        self._write_now: Callable[[list[str]], bool] | None = (
+            extension.get("write_now") if isinstance(extension, dict) else None
+        )
         self.init_received = False
         self.acknowledged = False
         self.viewer: Viewer = ANONYMOUS  # from connection_init's payload (or the upgrade)
@@ -83,9 +92,13 @@ class Connection:
         self.client = (scope.get("client") or ("?", 0))[0]
         self.operations: dict[str, asyncio.Task[None]] = {}
         self.closed = False
-        # Frames are queued and written by one flush per loop turn: the frames a burst
-        # gives this socket (all its subscriptions) leave in one write.
+        # Frames are queued and written together: the frames a burst gives this socket
+        # (all its subscriptions) leave in one write once the renderings they wait for are
+        # done (`_waiting` counts those), or LATE_SECONDS after the oldest is ready.
         self._outgoing: list[str | tuple[str, asyncio.Future[str]]] = []
+        self._waiting = 0
+        self._drain_soon: asyncio.Handle | None = None
+        self._drain_late: asyncio.TimerHandle | None = None
         self._flushing: asyncio.Task[None] | None = None
         self._room = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -106,28 +119,88 @@ class Connection:
         if self.closed:
             return
         self._outgoing.append(item)
-        if self._flushing is None:
-            self._flushing = asyncio.get_running_loop().create_task(self._flush())
+        if isinstance(item, tuple) and not item[1].done():
+            self._waiting += 1
+            item[1].add_done_callback(self._rendered)
+        elif self._waiting == 0:
+            self._schedule()
         while len(self._outgoing) >= OUTGOING_LIMIT and not self.closed:
             self._room.clear()  # a slow reader: its subscriptions wait (and the feed
             await self._room.wait()  # lets them catch up from the outbox later)
 
+    def _rendered(self, _: asyncio.Future[str]) -> None:
+        self._waiting -= 1
+        if self.closed:
+            return
+        if self._waiting == 0:
+            self._schedule()
+        elif self._drain_late is None and self._outgoing and self._ready(self._outgoing[0]):
+            loop = asyncio.get_running_loop()
+            self._drain_late = loop.call_later(LATE_SECONDS, self._drain)
+
+    @staticmethod
+    def _ready(item: str | tuple[str, asyncio.Future[str]]) -> bool:
+        return isinstance(item, str) or item[1].done()
+
+    def _schedule(self) -> None:
+        """Drain once at the end of this loop turn: every frame queued in it, one write."""
+        if self._drain_soon is None:
+            self._drain_soon = asyncio.get_running_loop().call_soon(self._drain)
+
+    def _drain(self) -> None:
+        """Write the frames that are ready, in order, now: in one system call through the
+        server's `write_now`, else (another ASGI server, a client reading slowly) by the
+        `_flush` task through ASGI."""
+        self._drain_soon = None
+        if self._drain_late is not None:
+            self._drain_late.cancel()
+            self._drain_late = None
+        if self.closed or self._flushing is not None or not self._outgoing:
+            return
+        write_now = self._write_now
+        if write_now is not None:
+            texts = self._take_ready(remove=False)
+            try:
+                written = write_now(texts)
+            except Exception:  # the client went away mid-write
+                self._gone()
+                return
+            if written:
+                del self._outgoing[: len(texts)]
+                self._room.set()
+                return
+        self._flushing = asyncio.get_running_loop().create_task(self._flush())
+
+    def _take_ready(self, *, remove: bool) -> list[str]:
+        texts = []
+        for item in self._outgoing:
+            if isinstance(item, str):
+                texts.append(item)
+            elif item[1].done():
+                texts.append(item[0] + item[1].result() + "}")
+            else:
+                break
+        if remove:
+            del self._outgoing[: len(texts)]
+        return texts
+
+    def _gone(self) -> None:
+        self.closed = True
+        self._outgoing.clear()
+        self._room.set()
+
     async def _flush(self) -> None:
-        """Write what is ready, in order, as few writes as possible."""
+        """Write everything queued through ASGI, in order, as few writes as possible."""
         try:
             while self._outgoing and not self.closed:
-                head = self._outgoing[0]
-                if isinstance(head, tuple) and not head[1].done():
-                    await asyncio.wait([head[1]])  # never cancels the shared rendering
-                texts = []
-                for item in self._outgoing:
-                    if isinstance(item, str):
-                        texts.append(item)
-                    elif item[1].done():
-                        texts.append(item[0] + item[1].result() + "}")
-                    else:
-                        break
-                del self._outgoing[: len(texts)]
+                pending = [
+                    item[1]
+                    for item in self._outgoing
+                    if isinstance(item, tuple) and not item[1].done()
+                ]
+                if pending:  # never cancels a shared rendering
+                    await asyncio.wait(pending)
+                texts = self._take_ready(remove=True)
                 self._room.set()
                 if self.send_many:
                     await self._send({"type": SEND_MANY, "texts": texts})
@@ -135,14 +208,15 @@ class Connection:
                     for text in texts:
                         await self._send({"type": "websocket.send", "text": text})
         except Exception:  # the client went away mid-write
-            self.closed = True
-            self._outgoing.clear()
+            self._gone()
         finally:
             self._flushing = None
             self._room.set()
 
     async def close(self, code: int, reason: str) -> None:
         if not self.closed:
+            if self._outgoing and self._flushing is None:
+                self._flushing = asyncio.get_running_loop().create_task(self._flush())
             flushing = self._flushing
             if flushing is not None:  # what was sent before the violation goes first
                 with contextlib.suppress(Exception):
@@ -179,6 +253,9 @@ class Connection:
                 await asyncio.gather(*pending, return_exceptions=True)
             self.closed = True
             self._room.set()
+            for handle in (self._drain_soon, self._drain_late):
+                if handle is not None:
+                    handle.cancel()
             if self._flushing is not None:
                 self._flushing.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

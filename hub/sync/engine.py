@@ -8,7 +8,9 @@ stream (one mapped table or sheet), in batches:
   batch commits with the watermark it reached;
 * **keyed diff** where it does not (or with `full=True`): every row is read and compared,
   unchanged rows cost nothing, and rows of the source that were not seen are deleted at
-  the end. Workbooks whose files did not change since the last run are skipped.
+  the end. Workbooks whose files did not change since the last run are skipped; a
+  PostgreSQL or MariaDB stream reads only the blocks of keys whose checksum moved
+  (`hub.sync.checksums`).
 
 Each batch is one transaction: rows, their change history, their outbox rows, the rows
 left waiting and the stream's watermark. A killed sync therefore resumes where the last
@@ -37,7 +39,7 @@ from adapters.base import Adapter, AdapterError, Batch, open_adapter
 from adapters.mapping import SQL_KINDS, Config, EntityMapping, SourceMapping
 from hub.db import PgConnection, asyncpg_dsn
 from hub.events.broker import Broker, PostgresBroker, broker_for
-from hub.sync import baseline, health, state
+from hub.sync import baseline, checksums, health, state
 from hub.sync.bindings import BY_ENTITY, DETACHED, ORDER, WAVE_OF_ENTITY, Binding
 from hub.sync.reference import derived_entities
 from hub.sync.relink import resolve_links
@@ -246,6 +248,7 @@ class SyncEngine:
         for index, mapping in enumerate(source.entities):
             groups[mapping.spec.name].append((index, mapping))
         deletable: list[Seen] = []
+        every: list[Seen] = []
         detached: list[asyncio.Task[Seen]] = []
         try:
             for entity in sorted(groups, key=lambda e: ORDER.get(e, 99)):
@@ -255,13 +258,9 @@ class SyncEngine:
                     work = self._detached(run, entity, groups[entity])
                     detached.append(asyncio.create_task(work))
                     continue
-                seen = await self._entity(run, entity, groups[entity])
-                if seen.complete:
-                    deletable.append(seen)
-            for task in detached:
-                seen = await task
-                if seen.complete:
-                    deletable.append(seen)
+                every.append(await self._entity(run, entity, groups[entity]))
+            every += [await task for task in detached]
+            deletable = [seen for seen in every if seen.complete]
         finally:
             for task in detached:
                 task.cancel()
@@ -269,6 +268,8 @@ class SyncEngine:
         # Children before parents, so a parent is free to go once its children went.
         for seen in sorted(deletable, key=lambda d: -ORDER[d.binding.entity]):
             await self._delete_unseen(run, seen)
+        # After the deletions: a run stopped before them reads its blocks again.
+        await checksums.store(run.conn, source.id, every)
         if run.prints is not None and all(s.error is None for s in run.report.streams):
             for stream in run.report.streams:
                 await state.save_fingerprint(run.conn, source.id, stream.stream, run.prints)
@@ -314,7 +315,7 @@ class SyncEngine:
     ) -> Seen:
         """Every stream of one entity; returns the rows seen and whether they were read
         in full (then the rows of the source not seen are deleted)."""
-        seen = Seen(BY_ENTITY[entity])
+        seen = Seen(BY_ENTITY[entity], streams=len(mappings))
         table, conn, writer = seen.binding.table, run.conn, run.writer
         for index, mapping in mappings:
             sid = stream_id(mapping, index)
@@ -328,7 +329,7 @@ class SyncEngine:
                 self._progress(SyncProgress(run.source.id, sid, stream.read, True, stream.error))
                 seen.complete = False
                 continue
-            if stream.mode != "diff":  # watermark, resumed: not every row was read
+            if stream.mode not in ("diff", "blocks"):  # watermark, resumed: not all was read
                 seen.complete = False
             written = stream.created + stream.deleted
             if written and await stale_statistics(conn, table, written):
@@ -361,14 +362,20 @@ class SyncEngine:
             stream.mode = "unchanged"
             self._progress(SyncProgress(source.id, stream.stream, 0, True))
             return
+        blocks = await checksums.begin(run, seen, mapping, stream, saved)
+        if blocks is not None and blocks.read == frozenset():  # no block changed
+            self._progress(SyncProgress(source.id, stream.stream, 0, True))
+            return
         loading = not self.history_on_load and await baseline.loading(
             run.conn, seen.binding, source.id, stream.stream, saved
         )
         run.writer.quiet = seen.binding.entity if loading else None
         try:
-            await self._read(run, seen, mapping, stream, saved)
+            await self._read(run, seen, mapping, stream, saved, blocks)
         finally:
             run.writer.quiet = None
+        if blocks is not None:
+            checksums.end(run, seen, stream, blocks)
         if loading and await baseline.loaded(run.writer, seen.binding, stream.stream):
             await self._wake()
 
@@ -379,6 +386,7 @@ class SyncEngine:
         mapping: EntityMapping,
         stream: StreamReport,
         saved: state.StreamState | None,
+        blocks: checksums.BlockPlan | None = None,
     ) -> None:
         source = run.source
         watermark_column = mapping.query.watermark
@@ -398,8 +406,12 @@ class SyncEngine:
             if stream.mode == "diff":
                 stream.mode = "resumed"  # the pages before it were not read: no deletions
         ordered = watermark_column is not None and source.kind in SQL_KINDS
-        batches = run.adapter.stream(
-            mapping.query, since=since, resume=None if resume is None else resume.position
+        batches = (
+            run.adapter.stream(
+                mapping.query, since=since, resume=None if resume is None else resume.position
+            )
+            if blocks is None
+            else checksums.rows(run.adapter, mapping, blocks)
         )
         timeout = source.config.timeout_seconds
 
@@ -542,13 +554,12 @@ class SyncEngine:
 
     async def _delete_unseen(self, run: SourceRun, seen: Seen) -> None:
         conn, writer, source_id, binding = run.conn, run.writer, run.source.id, seen.binding
-        ids = [
-            r[0]
-            for r in await conn.fetch(
-                f"SELECT id FROM {binding.table} WHERE source_id = $1 ORDER BY id", source_id
-            )
-            if r[0] not in seen.ids
-        ]
+        scope = None if seen.scope is None else (seen.digits, sorted(seen.scope))
+        if scope is not None and not scope[1]:
+            return  # no block changed: no row left
+        where = "" if scope is None else f" AND {checksums.in_blocks(2)}"
+        sql = f"SELECT id FROM {binding.table} WHERE source_id = $1{where} ORDER BY id"
+        ids = [r[0] for r in await conn.fetch(sql, source_id, *scope or ()) if r[0] not in seen.ids]
         stream = next(s for s in run.report.streams if s.entity == binding.entity)
         for start in range(0, len(ids), 1000):
             async with writer.transaction():
@@ -559,6 +570,7 @@ class SyncEngine:
                 await self._wake()
             stream.deleted += deleted
             if kept:
+                seen.kept = True
                 log.warning(
                     "%s: %d %s rows left the source but other rows still refer to them",
                     source_id,
@@ -566,7 +578,7 @@ class SyncEngine:
                     binding.entity,
                 )
         async with writer.transaction():
-            await state.forget_unseen(conn, source_id, binding.entity, seen.keys)
+            await state.forget_unseen(conn, source_id, binding.entity, seen.keys, scope)
 
     async def _retry_pending(self, run: SourceRun) -> None:
         """Rows that waited for a parent: try them again now that more rows are known."""

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 class StreamReport:
     stream: str
     entity: str
-    # "watermark", "diff", "unchanged" (diff skipped: files did not change), "resumed" (a
+    # "watermark", "diff", "unchanged" (diff skipped: files did not change), "blocks" (a
+    # diff of the blocks of keys whose checksum moved, hub.sync.checksums), "resumed" (a
     # diff of a paged source resumed after its last committed page), or "waiting":
     # the rows that waited in sync_pending, tried again after the source's streams.
     mode: str

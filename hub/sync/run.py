@@ -50,6 +50,14 @@ class Seen:
     ids: set[int] = field(default_factory=set)
     keys: set[str] = field(default_factory=set)
     complete: bool = True
+    streams: int = 1  # the entity's streams in the source
+    # Read by blocks of keys (hub.sync.checksums): only the store's rows in `scope` (the
+    # blocks read, of `digits` hex digits) can have left the source; None: every row.
+    scope: frozenset[str] | None = None
+    digits: int = 0
+    # Checksums to store once the run's deletions are done: (stream, value, checksums off).
+    checksums: list[tuple[str, str, bool]] = field(default_factory=list)
+    kept: bool = False  # rows left the source but other rows still refer to them
 
 
 async def stale_statistics(conn: PgConnection, table: str, written: int) -> bool:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.db import PgConnection
+from hub.sync.checksums import in_blocks
 from hub.sync.encoding import decode_record, decode_value, encode_record, encode_value
 from hub.sync.writer import Item
 
@@ -31,6 +32,7 @@ class StreamState:
     fingerprint: str | None
     loading: bool = False  # a baseline load under way (`start_loading`)
     stored_resume: Any = None  # jsonb: {"position", "since", "highest"} of a paged read
+    stored_checksums: Any = None  # jsonb: a keyed-diff stream's checksums (hub.sync.checksums)
 
     @property
     def watermark(self) -> Any:
@@ -88,14 +90,16 @@ async def save_resume(
 
 async def stream_state(conn: PgConnection, source_id: str, stream: str) -> StreamState | None:
     row = await conn.fetchrow(
-        "SELECT watermark, fingerprint, loading, resume FROM sync_state "
+        "SELECT watermark, fingerprint, loading, resume, checksums FROM sync_state "
         "WHERE source_id = $1 AND stream = $2",
         source_id,
         stream,
     )
     if row is None:
         return None
-    return StreamState(row["watermark"], row["fingerprint"], row["loading"], row["resume"])
+    return StreamState(
+        row["watermark"], row["fingerprint"], row["loading"], row["resume"], row["checksums"]
+    )
 
 
 async def start_loading(conn: PgConnection, source_id: str, stream: str) -> None:
@@ -234,14 +238,23 @@ async def waiting_items(conn: PgConnection, source_id: str) -> dict[str, list[It
 
 
 async def forget_unseen(
-    conn: PgConnection, source_id: str, entity: str, seen: Iterable[str]
+    conn: PgConnection,
+    source_id: str,
+    entity: str,
+    seen: Iterable[str],
+    blocks: tuple[int, Sequence[str]] | None = None,
 ) -> None:
     """Waiting rows of an entity that left the source (not among the source keys `seen`
-    in a read of it in full)."""
+    in a read of it in full, or of the `blocks` (digits, blocks) it read:
+    `hub.sync.checksums`)."""
+    where = ""
+    if blocks is not None:
+        where = " AND " + in_blocks(4)
     await conn.execute(
         "DELETE FROM sync_pending WHERE source_id = $1 AND entity = $2 "
-        "AND NOT (source_key = ANY($3::text[]))",
+        "AND NOT (source_key = ANY($3::text[]))" + where,
         source_id,
         entity,
         list(seen),
+        *(() if blocks is None else (blocks[0], list(blocks[1]))),
     )

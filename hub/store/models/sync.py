@@ -100,6 +100,9 @@ class SyncState(SQLModel, table=True):
     )
     # Paged sources (http-json): where a failed run's read resumes (hub/sync/state.py).
     resume: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    # Keyed-diff SQL streams: the source's checksums per block of keys at the last read
+    # (hub/sync/checksums.py); the next read skips the blocks whose checksum did not move.
+    checksums: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
     updated_at: datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
     )

@@ -1,0 +1,134 @@
+"""Checksums per block of source keys, computed by a SQL source itself.
+
+A row's block is a prefix of the MD5 of its source key (the mapping's key columns, as
+`EntityMapping.source_key` joins them: trimmed text, `/` between, empty for NULL). The
+same block is computed here in Python (`block_of`) and in the source's SQL (`Dialect.block`),
+so the hub can read the rows of a few blocks and know which of its stored rows those
+blocks cover. A block's checksum is its row count and the sum of a 64-bit hash of each
+row's mapped columns, exactly the columns the stream reads, from the mapped table or query
+(joins included): order does not matter, NULL differs from empty text, and a value's every
+byte counts (case, trailing spaces, a decimal's scale), whatever the column's collation.
+
+PostgreSQL hashes a row's text form (`ROW(...)::text`); MariaDB/MySQL the length-prefixed
+bytes of each column (`CAST(... AS BINARY)`). SQLite has no hash function: its streams are
+read in full, as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+
+BLOCK_COLUMN = "rantai_block"
+_BLOCK = re.compile(r"^[0-9a-f]{1,4}$")
+ROWS_PER_BLOCK = 64  # the width is chosen for about this many rows a block at most
+
+
+def block_of(key: str, digits: int) -> str:
+    """The block of a source key: the first `digits` hex digits of its MD5."""
+    return hashlib.md5(key.encode(), usedforsecurity=False).hexdigest()[:digits]
+
+
+def digits_for(rows: int) -> int:
+    """How many hex digits name a block for a stream of `rows` rows (1 to 4: 16 to 65,536
+    blocks), about ROWS_PER_BLOCK rows a block."""
+    digits = 1
+    while digits < 4 and rows > ROWS_PER_BLOCK * 16**digits:
+        digits += 1
+    return digits
+
+
+def block_list(blocks: Sequence[str]) -> str:
+    """Blocks as SQL literals (they are checked to be hex: nothing else is inlined)."""
+    for block in blocks:
+        if not _BLOCK.match(block):
+            raise ValueError(f"not a block: {block!r}")
+    return ", ".join(f"'{b}'" for b in sorted(blocks))
+
+
+class Dialect:
+    """The SQL of one engine's block, row hash and checksum sum."""
+
+    def __init__(self, quote: Callable[[str], str]) -> None:
+        self.quote = quote
+
+    def key(self, columns: Sequence[str]) -> str:
+        raise NotImplementedError
+
+    def block(self, columns: Sequence[str], digits: int) -> str:
+        raise NotImplementedError
+
+    def row_hash(self, columns: Sequence[str]) -> str:
+        raise NotImplementedError
+
+    def total(self, column: str) -> str:
+        raise NotImplementedError
+
+    def sums_sql(self, source: str, key: Sequence[str], columns: Sequence[str], digits: int) -> str:
+        """One row per non-empty block: the block, its row count `n` and hash sum `s`."""
+        return (
+            f"SELECT {BLOCK_COLUMN}, COUNT(*) AS n, {self.total('rantai_hash')} AS s FROM "
+            f"(SELECT {self.block(key, digits)} AS {BLOCK_COLUMN}, "
+            f"{self.row_hash(columns)} AS rantai_hash FROM {source}) AS rantai_c "
+            f"GROUP BY {BLOCK_COLUMN}"
+        )
+
+    def rows_sql(
+        self,
+        source: str,
+        key: Sequence[str],
+        columns: Sequence[str],
+        digits: int,
+        blocks: Sequence[str] | None,
+    ) -> str:
+        """The stream's columns and each row's block; only `blocks`' rows (None: all)."""
+        select = ", ".join(self.quote(c) for c in columns)
+        sql = (
+            f"SELECT * FROM (SELECT {select}, {self.block(key, digits)} AS {BLOCK_COLUMN} "
+            f"FROM {source}) AS rantai_b"
+        )
+        if blocks is not None:
+            sql += f" WHERE {BLOCK_COLUMN} IN ({block_list(blocks)})"
+        return sql
+
+
+class PostgresDialect(Dialect):
+    def key(self, columns: Sequence[str]) -> str:
+        # str.strip() strips more than these (other Unicode spaces): such a key's block
+        # differs from Python's, which the sync notices when it reads the row.
+        parts = [
+            f"coalesce(btrim({self.quote(c)}::text, E' \\t\\n\\r\\x0b\\x0c'), '')" for c in columns
+        ]
+        return f"concat_ws('/', {', '.join(parts)})"
+
+    def block(self, columns: Sequence[str], digits: int) -> str:
+        return f"left(md5(convert_to({self.key(columns)}, 'UTF8')), {int(digits)})"
+
+    def row_hash(self, columns: Sequence[str]) -> str:
+        row = ", ".join(self.quote(c) for c in columns)
+        return f"('x' || left(md5(ROW({row})::text), 16))::bit(64)::int8"
+
+    def total(self, column: str) -> str:
+        return f"sum({column})::text"
+
+
+class MariaDbDialect(Dialect):
+    def key(self, columns: Sequence[str]) -> str:
+        parts = [f"IFNULL(TRIM({self.quote(c)}), '')" for c in columns]
+        return f"CONCAT_WS('/', {', '.join(parts)})"
+
+    def block(self, columns: Sequence[str], digits: int) -> str:
+        return f"LEFT(MD5(CONVERT({self.key(columns)} USING utf8mb4)), {int(digits)})"
+
+    def row_hash(self, columns: Sequence[str]) -> str:
+        # Each column's bytes with their length before them, '-' for NULL: no two rows
+        # give the same text, whatever separators their values hold.
+        parts = [
+            f"IFNULL(CONCAT(LENGTH(CAST({q} AS BINARY)), ':', CAST({q} AS BINARY)), '-')"
+            for q in (self.quote(c) for c in columns)
+        ]
+        return f"CAST(CONV(LEFT(MD5(CONCAT_WS(',', {', '.join(parts)})), 16), 16, 10) AS UNSIGNED)"
+
+    def total(self, column: str) -> str:
+        return f"CAST(SUM({column}) AS CHAR)"
