@@ -31,7 +31,7 @@ from estate.mappings import (
     procurement_map,
     to_toml,
 )
-from estate.model import RegionYear
+from estate.model import RegionYear, as_of
 from estate.writers import (
     with_database,
     write_mariadb,
@@ -166,7 +166,7 @@ async def _generate(
         "scale": scale,
         "seed": seed,
         "fiscal_years": list(years),
-        "as_of": date(max(years), 11, 28).isoformat(),
+        "as_of": as_of(years).isoformat(),
         "regions": [p.region for p in plans],
         "config": CONFIG,
         "sources": {},
@@ -280,7 +280,7 @@ async def _generate(
             "examples": keys[:200],
         }
     config = data_dir / CONFIG
-    config.write_text(_config_text(scale, seed, source_ids), encoding="utf-8")
+    config.write_text(_config_text(scale, seed, source_ids, as_of(years)), encoding="utf-8")
     manifest_path = data_dir / MANIFEST
     manifest_path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return EstateResult(
@@ -343,10 +343,15 @@ def _record(
     counts["opd"] = counts.get("opd", 0) + len(region_years[0].opds)
 
 
-def _config_text(scale: str, seed: int, source_ids: Sequence[str]) -> str:
+def _config_text(scale: str, seed: int, source_ids: Sequence[str], day: date) -> str:
     lines = [
         f"# The demo legacy estate (scale {scale}, seed {seed}), written by estate.",
         f"# Regenerate with `rantai estate generate`; see {MANIFEST} for what it holds.",
+        "",
+        "# The rules compare deadlines with the day the estate's data stands on, not the",
+        "# calendar: its findings are exactly those the manifest lists, on any day.",
+        "[discrepancies]",
+        f"as_of = {day.isoformat()}",
     ]
     for source_id in source_ids:
         lines += ["", "[[source]]", f'mapping = "mappings/{source_id}.toml"']

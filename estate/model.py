@@ -7,6 +7,7 @@ discrepancies are exactly the ones present.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -123,6 +124,8 @@ class EstateContract:
     amendments: list[EstateAmendment] = field(default_factory=list)
     # The SPMK letter's day when it is not the start day (WORK_STARTED_BEFORE_CONTRACT).
     spmk_on: date | None = None
+    # False: the e-office has no BAST of it (HANDOVER_WITHOUT_LETTER).
+    handover_letter: bool = True
 
     @property
     def effective_value(self) -> int:
@@ -177,6 +180,7 @@ class RegionYear:
     region: str
     fiscal_year: int
     cutoff: date  # the last day the data covers
+    as_of: date | None = None  # the day the whole estate stands on: its rules' reference day
     opds: list[EstateOpd] = field(default_factory=list)
     programs: list[EstateProgram] = field(default_factory=list)
     activities: list[EstateActivity] = field(default_factory=list)
@@ -196,6 +200,12 @@ class RegionYear:
 
     def seed(self, code: str, key: str) -> None:
         self.seeded.setdefault(code, []).append(key)
+
+
+def as_of(fiscal_years: Iterable[int]) -> date:
+    """The day the estate stands on: 28 November of its latest fiscal year (Q1–Q3 reported,
+    the year not closed). The hub's rules take it as their reference day (rantai.toml)."""
+    return date(max(fiscal_years), 11, 28)
 
 
 def stamp(day: date, seconds: int) -> datetime:

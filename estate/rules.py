@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from estate import names, nomenclature
@@ -35,8 +35,18 @@ FAMILIES: dict[int, tuple[str, ...]] = {
     8: ("RETENDER", "SLOW_AWARD", "SHORT_BID_WINDOW", "WORK_STARTED_BEFORE_CONTRACT"),
     9: ("SPLIT_PROCUREMENT",),
     10: ("AMENDMENT_ABOVE_10_PERCENT",),
-    11: ("PAID_AHEAD_OF_PROGRESS", "PAYEE_NOT_WINNER", "PAYMENT_BEFORE_HANDOVER"),
-    12: ("NOT_PROCURED_BY_Q3", "PROGRESS_BEHIND_SCHEDULE", "INDICATOR_BELOW_TARGET"),
+    11: (
+        "PAID_AHEAD_OF_PROGRESS",
+        "PAYEE_NOT_WINNER",
+        "PAYMENT_BEFORE_HANDOVER",
+        "HANDOVER_WITHOUT_LETTER",
+    ),
+    12: (
+        "NOT_PROCURED_BY_Q3",
+        "PROGRESS_BEHIND_SCHEDULE",
+        "INDICATOR_BELOW_TARGET",
+        "MONEV_REPORT_LATE",
+    ),
     13: ("PUBLISHED_VALUE_CHANGED",),
     14: ("CODE_NOT_IN_NOMENCLATURE",),  # not in DOMAIN.md: codes against the reference data
 }
@@ -45,7 +55,9 @@ FAMILIES: dict[int, tuple[str, ...]] = {
 DERIVED_SEEDS = frozenset({"CODE_NOT_IN_NOMENCLATURE"})
 # Drawn from a random generator of their own, after the rest of the year is built: a rule
 # added later leaves every other draw, and so the rest of the estate, as it was.
-OWN_DRAW_SEEDS = frozenset({"WORK_STARTED_BEFORE_CONTRACT"})
+OWN_DRAW_SEEDS = frozenset(
+    {"WORK_STARTED_BEFORE_CONTRACT", "HANDOVER_WITHOUT_LETTER", "MONEV_REPORT_LATE"}
+)
 RULES: tuple[str, ...] = tuple(code for codes in FAMILIES.values() for code in codes)
 
 # Competitiveness of a selection method (METHOD_DEVIATION: SPSE rank < RUP rank).
@@ -78,10 +90,18 @@ CLOSE_BID_PERCENT = 1  # WINNER_CLOSE_TO_SECOND: second-lowest valid ≤ winner 
 DISCOUNTED_BID_PERCENT = 25  # HEAVILY_DISCOUNTED_BID: second-lowest valid ≥ winner + 25%
 UNSUCCESSFUL_MIN_BIDS = 10  # EXCESSIVE_UNSUCCESSFUL_BIDS: ≥ 10 valid bids in a Pemda-year …
 UNSUCCESSFUL_WIN_PERCENT = 10  # … of which ≤ 10% won
+# The rules that compare with the estate's day (model.as_of, the hub's reference day):
+HANDOVER_GRACE_DAYS = 30  # HANDOVER_WITHOUT_LETTER: paid, no BAST > 30 days after the end
+MONEV_DEADLINE_DAY = 10  # MONEV_REPORT_LATE: a month's Form A is due on the 10th of the next
 
 
 def q3_end(fiscal_year: int) -> date:
     return date(fiscal_year, 9, 30)
+
+
+def form_a_due(fiscal_year: int, month: int) -> date:
+    """The deadline of the e-Monev Form A of `month`: MONEV_DEADLINE_DAY of the next month."""
+    return date(fiscal_year + month // 12, month % 12 + 1, MONEV_DEADLINE_DAY)
 
 
 def digits(text: str | None) -> str:
@@ -92,6 +112,7 @@ def detect(ry: RegionYear) -> dict[str, list[str]]:
     """Every rule's findings in one region and fiscal year, as sorted natural keys."""
     found: dict[str, set[str]] = {code: set() for code in RULES}
     r, fy = ry.region, ry.fiscal_year
+    as_of = ry.as_of or ry.cutoff
 
     plan = {sa.code for sa in ry.sub_activities if sa.in_plan}
     budget = {line.sa_code for line in ry.budget_lines}
@@ -158,6 +179,13 @@ def detect(ry: RegionYear) -> dict[str, list[str]]:
                 if pay.paid_on < c.ends_on:
                     found["PAYMENT_BEFORE_HANDOVER"].add(key)
                 break
+        bast = c.handover_letter and c.ends_on <= ry.cutoff  # the e-office has its BAST
+        if (
+            total >= c.effective_value
+            and not bast
+            and as_of > c.ends_on + timedelta(days=HANDOVER_GRACE_DAYS)
+        ):
+            found["HANDOVER_WITHOUT_LETTER"].add(key)
     for pay in ry.payments:
         if pay.contract_number in contracts:
             winner = contracts[pay.contract_number][0].vendor
@@ -193,7 +221,24 @@ def detect(ry: RegionYear) -> dict[str, list[str]]:
             and ind.achieved < ind.target * INDICATOR_RATIO
         ):
             found["INDICATOR_BELOW_TARGET"].add(f"{r}/{fy}/{ind.sa_code}/{ind.seq}")
+    found["MONEV_REPORT_LATE"] = _late_reports(ry, as_of)
     return {code: sorted(keys) for code, keys in found.items()}
+
+
+def _late_reports(ry: RegionYear, as_of: date) -> set[str]:
+    """The OPD with a sub kegiatan in plan and in the DPA owe a Form A per month; the estate's
+    reports are quarterly, so each owes the months that end a quarter, covered by the
+    quarter's report of any of its sub kegiatan."""
+    budget = {line.sa_code for line in ry.budget_lines}
+    owing = {sa.opd_code for sa in ry.sub_activities if sa.in_plan and sa.code in budget}
+    reported = {(rep.opd_code, rep.quarter) for rep in ry.progress}
+    fy = ry.fiscal_year
+    return {
+        f"{ry.region}/{fy}/{opd}/{fy}-{month:02d}"
+        for opd in owing
+        for month in (3, 6, 9, 12)
+        if as_of > form_a_due(fy, month) and (opd, month // 3) not in reported
+    }
 
 
 def _tender_rules(t: EstateTender, linked: list[EstatePackage], found: dict[str, set[str]]) -> None:

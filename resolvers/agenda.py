@@ -6,8 +6,10 @@ Five kinds of item, each with its date, OPD, the object it concerns and whether 
   keeps its own schedule;
 - CONTRACT_END: a contract's end date; late without a BAST letter (E-Surat) by then;
 - MONEV_DEADLINE: the e-Monev Form A of a month, due on `monev_deadline_day` of the next
-  month; late while no report of the OPD's sub kegiatan covers that month (a monthly one,
-  or its quarter's);
+  month; late while no report of the OPD covers that month (a monthly one, or its
+  quarter's; of its sub kegiatan, or sent as its upload), as the rule MONEV_REPORT_LATE
+  has it: an OPD that reports by quarter (no monthly report that year) is late only with
+  the quarter's, on the months that end one;
 - FOLLOW_UP_DUE: a follow-up's due date (tindak lanjut); late when overdue;
 - DPA_MILESTONE: the end of each quarter of a fiscal year, by which an OPD should have paid
   its share of its DPA (`MILESTONES`); late when its SP2D fell short by then.
@@ -235,16 +237,25 @@ async def _monev(
         for r in await access.aggregate(
             text("""SELECT s.opd_id, p.period FROM progress_report p
                     JOIN sub_activity s ON s.id = p.sub_activity_id
-                    WHERE s.opd_id = ANY(:opds) GROUP BY 1, 2"""),
+                    WHERE s.opd_id = ANY(:opds)
+                    UNION
+                    SELECT o.id, p.period FROM progress_report p
+                    JOIN (SELECT DISTINCT source_id, region_code, opd_code FROM upload) u
+                         ON u.source_id = p.source_id
+                    JOIN region r ON r.code = u.region_code
+                    JOIN opd o ON o.region_id = r.id AND o.code = u.opd_code
+                    WHERE o.id = ANY(:opds)"""),
             {"opds": [o.id for o in opds]},
         )
     }
+    monthly = {(opd, period[:4]) for opd, period in covered if "Q" not in period}
     now = today()
     items = []
     for year, month, due in months:
         periods = (f"{year}-{month:02d}", f"{year}-Q{(month - 1) // 3 + 1}")
         for o in opds:
-            missing = not any((o.id, p) in covered for p in periods)
+            owed = month % 3 == 0 or (o.id, str(year)) in monthly
+            missing = owed and not any((o.id, p) in covered for p in periods)
             items.append(
                 Item(
                     "MONEV_DEADLINE",

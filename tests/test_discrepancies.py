@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,8 @@ async def test_a_run_on_unchanged_data_changes_nothing(estate: Estate) -> None:
     rows_before = await estate.fetch("SELECT * FROM discrepancy ORDER BY id")
     conn = await asyncpg.connect(estate.dsn)
     try:
-        engine = DiscrepancyEngine()
+        # The estate's reference day (rantai.toml), as the sync's runs had it.
+        engine = DiscrepancyEngine(load_thresholds(estate.result.config))
         full = await engine.run(conn, full=True)
         again = await engine.run(conn)
     finally:
@@ -562,7 +564,7 @@ async def test_thresholds_at_their_edges(estate: Estate, pick: str, edge: Edge) 
 async def test_thresholds_are_configurable(estate: Estate, tmp_path: Path) -> None:
     toml = tmp_path / "rantai.toml"
     toml.write_text(
-        "[discrepancies]\nnear_owner_estimate_percent = 90\n"
+        f"[discrepancies]\nnear_owner_estimate_percent = 90\nas_of = {estate.manifest['as_of']}\n"
         '[discrepancies.severity]\nRETENDER = "CRITICAL"\n'
     )
     loose = load_thresholds(toml)
@@ -595,6 +597,12 @@ async def test_thresholds_are_configurable(estate: Estate, tmp_path: Path) -> No
         ('[discrepancies]\ndirect_ceiling = "banyak"\n', "direct_ceiling"),
         ('[discrepancies.severity]\nRETENDER = "URGENT"\n', "severity must be one of"),
         ('[discrepancies.severity]\nNO_SUCH_RULE = "INFO"\n', "unknown rule"),
+        ('[discrepancies]\nas_of = "28-11-2026"\n', "as_of = '28-11-2026': a day, YYYY-MM-DD"),
+        ('[discrepancies]\nas_of = "2026-02-30"\n', "as_of"),
+        ("[discrepancies]\nas_of = 2026-11-28T08:00:00\n", "without a time"),
+        ("[discrepancies]\nas_of = 20261128\n", "as_of"),
+        ("[discrepancies]\nhandover_grace_days = -1\n", "handover_grace_days"),
+        ("[discrepancies]\nmonev_deadline_day = 15\n", "RANTAI_MONEV_DEADLINE_DAY"),
     ],
 )
 def test_bad_thresholds_are_refused_with_the_file_and_key(
@@ -605,6 +613,12 @@ def test_bad_thresholds_are_refused_with_the_file_and_key(
     with pytest.raises(ThresholdError, match=problem) as info:
         load_thresholds(toml)
     assert str(toml) in str(info.value)
+
+
+def test_the_reference_day_is_a_toml_date_or_its_text() -> None:
+    assert Thresholds.from_table({"as_of": date(2026, 11, 28)}).as_of == date(2026, 11, 28)
+    assert Thresholds.from_table({"as_of": "2026-11-28"}).reference_day() == date(2026, 11, 28)
+    assert Thresholds.from_table({"handover_grace_days": 45}).handover_grace_days == 45
 
 
 def test_every_rule_names_its_red_flag_indicator_or_says_why_it_has_none() -> None:

@@ -2,7 +2,8 @@
 an accepted workbook is kept, audited and synced like any workbook source; every refusal
 (rows the mapping cannot read, macros, external links, formulas referring outside, not
 .xlsx, over 10 MB) keeps nothing; the same content twice is one upload; the permission
-matrix (the OPD's own key only; another OPD's key, a province key and the public cannot)."""
+matrix (the OPD's own key only; another OPD's key, a province key and the public cannot);
+an uploaded Form A is the report MONEV_REPORT_LATE waited for."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from openpyxl import Workbook
 from adapters.mapping import load_config
 from hub.auth import keys
 from hub.db import asyncpg_dsn
+from hub.jobs import SyncJob
 from hub.migrate import run_async
 from hub.serving.app import create_app
 from hub.settings import Settings
@@ -360,3 +362,40 @@ def test_rantai_sources_shows_an_uploads_sources_last_upload() -> None:
     console.print(sources_table([row]))
     text = console.export_text()
     assert "last upload: Form A Juni 2025.xlsx, 3 h ago" in text
+
+
+async def test_an_uploaded_form_a_is_the_report_that_arrived(hub: Hub) -> None:
+    """MONEV_REPORT_LATE on 11 July 2025: Dinkes, with a DPA line, sent no Form A. Its
+    upload, synced as the upload asks, resolves June's in the run after that sync."""
+    await hub.value(
+        "INSERT INTO budget_line (region_id, fiscal_year, sub_activity_code, sub_activity_id, "
+        "account_code, amount, source_id, source_key) SELECT s.region_id, s.fiscal_year, "
+        "s.code, s.id, '5.1.02.01.01.0001', 1000000, 'plan-5371', 'uji' FROM sub_activity s "
+        "WHERE s.code = $1",
+        CODES[0],
+    )
+    config = hub.folder / "rantai.toml"
+    config.write_text(config.read_text() + "\n[discrepancies]\nas_of = 2025-07-11\n")
+
+    async def late() -> set[str]:
+        keys = await hub.value(
+            "SELECT array_agg(subject_key ORDER BY subject_key) FROM discrepancy "
+            "WHERE rule = 'MONEV_REPORT_LATE' AND resolved_at IS NULL"
+        )
+        return set(keys or [])
+
+    async with SyncJob(hub.store_url, load_config(config)) as job:
+        await job.check_discrepancies(full=True)
+        key = f"{REGION}/2025/{DINKES}/2025-"
+        assert await late() == {key + "03", key + "06"}  # a quarter's months, by quarter
+        assert (await hub.upload("dinkes", xlsx(form_a(good_rows("2025-06"))))).status_code == 201
+        await job.sync()
+        report = job.discrepancy_report
+        assert report is not None
+        assert not report.full
+        assert "MONEV_REPORT_LATE" in report.by_rule
+    # June's is in; a monthly report makes every month owed on its own.
+    assert await late() == {key + m for m in ("01", "02", "03", "04", "05")}
+    assert await hub.value(
+        "SELECT resolved_at IS NOT NULL FROM discrepancy WHERE subject_key = $1", key + "06"
+    )

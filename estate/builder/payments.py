@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from estate import rules
 from estate.builder.draw import day_between, money, tenths
 from estate.builder.tenders import amend
 from estate.model import EstateContract, EstatePayment, EstateTender
@@ -226,3 +227,32 @@ def payee_not_winner(year: YearBuilder) -> None:
         other = rng.choice([v for v in year.r.vendors if v.npwp != c.vendor.npwp])
         payment.payee_name, payment.payee_npwp = other.name, other.npwp
         year.seed("PAYEE_NOT_WINNER", f"{year.r.region}/{year.fy}/{payment.number}")
+
+
+def handovers(year: YearBuilder) -> None:
+    """HANDOVER_WITHOUT_LETTER: contracts paid in full whose BAST letter the e-office never
+    got, though their end date is more than the grace before the estate's day. Drawn from a
+    generator of its own (`rules.OWN_DRAW_SEEDS`); the only rule that reads the BAST's
+    existence. PAYMENT_BEFORE_HANDOVER and the agenda fall back on the end date, the day the
+    BAST would have had, so every other finding stays as it was."""
+    code = "HANDOVER_WITHOUT_LETTER"
+    rng = year.own_rng(code)
+    ry = year.ry
+    assert ry.as_of is not None
+    paid: dict[str, int] = defaultdict(int)
+    for p in ry.payments:
+        if p.contract_number:
+            paid[p.contract_number] += p.amount
+    grace = timedelta(days=rules.HANDOVER_GRACE_DAYS)
+    contracts = sorted(
+        (
+            c
+            for c in ry.contracts
+            if paid[c.number] >= c.effective_value and c.ends_on + grace < ry.as_of
+        ),
+        key=lambda c: c.number,
+    )
+    lo, hi = year.r.plan.seeds
+    for c in rng.sample(contracts, min(rng.randint(lo, hi), len(contracts))):
+        c.handover_letter = False
+        year.seed(code, f"{year.r.region}/{c.number}")

@@ -1,11 +1,12 @@
-"""e-Monev Form A: each sub kegiatan's physical and financial progress per quarter."""
+"""e-Monev Form A: each sub kegiatan's physical and financial progress per quarter, and the
+quarters some OPD never reported (MONEV_REPORT_LATE)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from estate import names
+from estate import names, rules
 from estate.builder.draw import tenths
 from estate.model import EstateProgress
 
@@ -47,3 +48,24 @@ def progress(year: YearBuilder) -> None:
             ry.progress.append(
                 EstateProgress(sa.code, sa.opd_code, quarter, physical, financial, problem)
             )
+
+
+def missing_reports(year: YearBuilder) -> None:
+    """MONEV_REPORT_LATE: OPD whose Form A of the first or second quarter never came (no
+    sub kegiatan of theirs reports it), past its deadline on the estate's day. Every sub
+    kegiatan reports at least to the third quarter, so its latest report, which the other
+    rules and the simulator read, stays the same. Drawn from a generator of its own
+    (`rules.OWN_DRAW_SEEDS`), after the rest of the year."""
+    code = "MONEV_REPORT_LATE"
+    rng = year.own_rng(code)
+    ry = year.ry
+    assert ry.as_of is not None
+    opds = sorted({rep.opd_code for rep in ry.progress})
+    lo, hi = year.r.plan.seeds
+    for opd in rng.sample(opds, min(rng.randint(lo, hi), len(opds))):
+        quarter = rng.randint(1, 2)
+        month = quarter * 3
+        if rules.form_a_due(year.fy, month) >= ry.as_of:
+            continue
+        ry.progress = [r for r in ry.progress if not (r.opd_code == opd and r.quarter == quarter)]
+        year.seed(code, f"{year.r.region}/{year.fy}/{opd}/{year.fy}-{month:02d}")

@@ -10,7 +10,7 @@ from datetime import date
 
 from estate import names, nomenclature, rules
 from estate.builder.year import YearBuilder
-from estate.model import EstateOpd, EstateVendor, RegionYear
+from estate.model import EstateOpd, EstateVendor, RegionYear, as_of
 
 
 @dataclass(frozen=True)
@@ -131,9 +131,10 @@ class RegionBuilder:
     def build(self) -> list[RegionYear]:
         years: list[RegionYear] = []
         last = max(self.fiscal_years)
+        day = as_of(self.fiscal_years)
         for fy in self.fiscal_years:
             closed = fy < last
-            cutoff = date(fy, 12, 31) if closed else date(fy, 11, 28)
+            cutoff = date(fy, 12, 31) if closed else day
             ry = YearBuilder(self, fy, cutoff, closed).build()
             found = rules.detect(ry)
             expected = {code: sorted(ry.seeded.get(code, [])) for code in rules.RULES}

@@ -3,7 +3,6 @@ addenda, and tenders SiRUP does not know (TENDER_WITHOUT_RUP)."""
 
 from __future__ import annotations
 
-import random
 from collections import defaultdict
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -284,7 +283,7 @@ def work_orders(year: YearBuilder) -> None:
     signing. Drawn last, from a generator of its own (`rules.OWN_DRAW_SEEDS`), and read by
     no other rule, so every other seed and row stays as it was."""
     code = "WORK_STARTED_BEFORE_CONTRACT"
-    rng = random.Random(f"{year.r.seed}/{year.r.region}/{year.fy}/{code}")
+    rng = year.own_rng(code)
     lo, hi = year.r.plan.seeds
     contracts = sorted(
         (t.contract for t in year.ry.tenders if t.contract is not None), key=lambda c: c.number

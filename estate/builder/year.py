@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 from estate import names, rules
 from estate.builder.budget import budget
 from estate.builder.packages import histories, packages
-from estate.builder.payments import contract_roles, payee_not_winner, payments
+from estate.builder.payments import contract_roles, handovers, payee_not_winner, payments
 from estate.builder.plan import indicators, plan_rows, special_sub_activities
-from estate.builder.progress import progress
+from estate.builder.progress import missing_reports, progress
 from estate.builder.tenders import tenders, work_orders
-from estate.model import EstateContract, EstateSubActivity, RegionYear
+from estate.model import EstateContract, EstateSubActivity, RegionYear, as_of
 
 if TYPE_CHECKING:
     from estate.builder.region import RegionBuilder
@@ -31,7 +31,7 @@ class YearBuilder:
         self.cutoff = cutoff
         self.closed = closed
         self.rng = random.Random(f"{region.seed}/{region.region}/{fy}")
-        self.ry = RegionYear(region.region, fy, cutoff)
+        self.ry = RegionYear(region.region, fy, cutoff, as_of(region.fiscal_years))
         lo, hi = region.plan.seeds
         self.k = {
             code: self.rng.randint(lo, hi)
@@ -57,6 +57,10 @@ class YearBuilder:
         self.procured_lines: set[tuple[str, str]] = set()
         self.contract_role: dict[str, str] = {}
         self.payee_pool: list[EstateContract] = []  # single-package contracts no other seed took
+
+    def own_rng(self, code: str) -> random.Random:
+        """The generator of a rule seeded apart from the year's (rules.OWN_DRAW_SEEDS)."""
+        return random.Random(f"{self.r.seed}/{self.r.region}/{self.fy}/{code}")
 
     # --- ids ---------------------------------------------------------------------------
 
@@ -99,5 +103,8 @@ class YearBuilder:
         payee_not_winner(self)
         indicators(self)
         histories(self)
+        # Each from a generator of its own (rules.OWN_DRAW_SEEDS), after the rest.
         work_orders(self)
+        handovers(self)
+        missing_reports(self)
         return self.ry

@@ -5,7 +5,8 @@ sending and receiving units; the contract's number or kd_tender only inside the 
 Letters follow the work: the contract (surat perjanjian) on its signing day, the SPMK on
 the day work starts (before the signing for the WORK_STARTED_BEFORE_CONTRACT seeds), an
 addendum letter per addendum, the BAST on the contract's end day once the year's data
-reaches it, and invitations that name no contract (kept unlinked).
+reaches it (none for the HANDOVER_WITHOUT_LETTER seeds), and invitations that name no
+contract (kept unlinked).
 Their dates are the contracts' own, so the ketimpangan the estate seeds stay exactly those
 the manifest lists (PAYMENT_BEFORE_HANDOVER and SLOW_AWARD read the letters' dates)."""
 
@@ -70,7 +71,7 @@ def esurat_tables(region: str, region_years: Sequence[RegionYear]) -> list[Table
                     f"Addendum {a.version} Nomor Kontrak: {c.number}",
                     vendor,
                 )
-            if c.ends_on <= ry.cutoff:
+            if c.ends_on <= ry.cutoff and c.handover_letter:
                 letter("BAST", "BAST", c.ends_on,
                        f"Serah terima pekerjaan {tender.name} Nomor Kontrak: {c.number}",
                        "Bagian Keuangan")  # fmt: skip

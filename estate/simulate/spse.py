@@ -390,7 +390,7 @@ async def award(
         await stamp("spse_kontrak"),
     )
     letters = award_letters(number, code, str(tender["nama_paket"]), winner["nama_penyedia"],
-                            signed, starts)  # fmt: skip
+                            signed, starts, ends, today)  # fmt: skip
     await write_letters(region.esurat.path if region.esurat else None, letters)
     under = (hps - value) * 1000 // hps
     summary = (

@@ -11,6 +11,11 @@ within the Pemda-years evaluated, gets `resolved_at`. Raising, re-raising and re
 are written to change_history and the outbox (entity `Discrepancy`) in the same
 transaction, so `Subscription.discrepancyEvents` resumes like `changes` does. Runs
 serialise on an advisory lock: any number of hub processes may call it.
+
+A run compares deadlines and graces with one reference day (`Thresholds.reference_day`:
+the configured `as_of`, else today in WITA), kept in `discrepancy_state.reference_day`.
+When it differs from the last run's, the `dated` rules run on every Pemda-year: their
+findings moved with the day, not with the data.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import orjson
 
@@ -47,6 +52,7 @@ class RunReport:
     updated: int = 0
     open: int = 0  # open discrepancies in the store after the run
     follow_ups_closed: int = 0  # follow-ups closed because their finding was resolved
+    reference_day: date | None = None  # the day the dated rules compared with
     seconds: float = 0.0
     by_rule: dict[str, int] = field(default_factory=dict)  # open findings per rule evaluated
 
@@ -58,6 +64,8 @@ class DiscrepancyEngine:
     async def run(self, conn: PgConnection, *, full: bool = False) -> RunReport:
         started = time.perf_counter()
         report = RunReport(full=full)
+        t = self.thresholds.on_reference_day()
+        report.reference_day = t.as_of
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", DISCREPANCY_LOCK)
             # The statements read a few Pemda-years' rows, in a fraction of a second; their
@@ -65,9 +73,11 @@ class DiscrepancyEngine:
             # and compiling one with inlining and optimisation took 0.8 s at province
             # scale, more than running it. Off for the rest of this transaction.
             await conn.execute("SET LOCAL jit = off")
-            position = await conn.fetchval(
-                "SELECT position FROM discrepancy_state WHERE id = 1 FOR UPDATE"
+            state = await conn.fetchrow(
+                "SELECT position, reference_day FROM discrepancy_state WHERE id = 1 FOR UPDATE"
             )
+            assert state is not None  # the one row, inserted by the migration
+            position, last_day = state["position"], state["reference_day"]
             head = await conn.fetchval("SELECT COALESCE(max(id), 0) FROM outbox")
             horizon = await conn.fetchval("SELECT pruned_through FROM outbox_horizon WHERE id = 1")
             plan: dict[str, set[Part] | None]
@@ -76,6 +86,8 @@ class DiscrepancyEngine:
                 plan = {rule.code: None for rule in RULES}
             else:
                 plan = await self._plan(conn, position, head, report)
+                if last_day != t.as_of:  # the day moved: the dated rules, everywhere
+                    plan.update({rule.code: None for rule in RULES if rule.dated})
             raised: list[Change] = []
             context: dict[int, Routing] = {}
             all_parts = await self._all_parts(conn) if any(v is None for v in plan.values()) else []
@@ -89,7 +101,7 @@ class DiscrepancyEngine:
                     continue
                 evaluated.update(chosen)
                 report.rules += 1
-                await self._evaluate(conn, rule, chosen, report, raised, context)
+                await self._evaluate(conn, t, rule, chosen, report, raised, context)
             report.partitions = len(evaluated)
             if raised:
                 await record(conn, DISCREPANCY, raised, context=context)
@@ -97,10 +109,12 @@ class DiscrepancyEngine:
                 resolved = [c.entity_id for c in raised if c.before == {"resolved_at": None}]
                 report.follow_ups_closed = await close_by_data(conn, resolved)
             await conn.execute(
-                "UPDATE discrepancy_state SET position = GREATEST(position, $1), ran_at = now()"
+                "UPDATE discrepancy_state SET position = GREATEST(position, $1), ran_at = now(), "
+                "reference_day = $2"
                 + (", full_at = now()" if report.full else "")
                 + " WHERE id = 1",
                 head,
+                t.as_of,
             )
             report.open = await conn.fetchval(
                 "SELECT count(*) FROM discrepancy WHERE resolved_at IS NULL"
@@ -167,6 +181,7 @@ class DiscrepancyEngine:
     async def _evaluate(
         self,
         conn: PgConnection,
+        t: Thresholds,
         rule: Rule,
         parts: list[Part],
         report: RunReport,
@@ -174,18 +189,18 @@ class DiscrepancyEngine:
         context: dict[int, Routing],
     ) -> None:
         with RULE_SECONDS.labels(rule.code).time():
-            await self._evaluate_timed(conn, rule, parts, report, events, context)
+            await self._evaluate_timed(conn, t, rule, parts, report, events, context)
 
     async def _evaluate_timed(
         self,
         conn: PgConnection,
+        t: Thresholds,
         rule: Rule,
         parts: list[Part],
         report: RunReport,
         events: list[Change],
         context: dict[int, Routing],
     ) -> None:
-        t = self.thresholds
         severity = t.severity_of(rule.code, rule.severity)
         regions = [p[0] for p in parts]
         years = [p[1] for p in parts]

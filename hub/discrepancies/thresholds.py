@@ -3,25 +3,50 @@
     [discrepancies]
     near_owner_estimate_percent = 99     # contract ≥ 99% of HPS (and ≤ HPS): price-fixing signal
     direct_ceiling = 200000000           # Pengadaan Langsung ceiling (Perpres 12/2021)
+    as_of = 2026-11-28                   # the reference day; absent: today in WITA
     [discrepancies.severity]
     RETENDER = "WARNING"                 # any rule's severity: INFO, WARNING or CRITICAL
 
 The defaults are the values DOMAIN.md and the demo estate use.
+
+Some rules compare with a day: a deadline passed, a grace after an end date. They compare
+with the reference day, `as_of`, never the clock directly: absent, it is today in the
+province's time zone (WITA), read once per run; given, the findings are those of that day
+whatever the calendar says (the demo estate states the day its data stands on). The day
+of the following month by which an OPD's e-Monev Form A is due is the agenda's
+(`Settings.monev_deadline_day`, RANTAI_MONEV_DEADLINE_DAY), not a key of this table.
 """
 
 from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field, fields, replace
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 SEVERITIES = ("INFO", "WARNING", "CRITICAL")
 
 
+# The province's time zone (Nusa Tenggara Timur), as adapters.parsing.WITA: the rules'
+# catalogue is vocabulary the API process loads, and that process does not load adapters.
+WITA = ZoneInfo("Asia/Makassar")
+
+
 class ThresholdError(ValueError):
     pass
+
+
+def _monev_deadline_day() -> int:
+    from hub.settings import get_settings
+
+    return get_settings().monev_deadline_day
+
+
+# Values the rules read that are set elsewhere, and where.
+NOT_IN_TABLE = {"monev_deadline_day": "set RANTAI_MONEV_DEADLINE_DAY (the agenda's too)"}
 
 
 @dataclass(frozen=True)
@@ -66,13 +91,29 @@ class Thresholds:
         default_factory=lambda: {1: Decimal(10), 2: Decimal(35), 3: Decimal(65), 4: Decimal(100)}
     )
     severity: dict[str, str] = field(default_factory=dict)  # rule code → severity
+    # HANDOVER_WITHOUT_LETTER: fully paid, and no BAST letter more than this many days after
+    # the contract's end date
+    handover_grace_days: int = 30
+    # MONEV_REPORT_LATE: the Form A of a month is due on this day of the next month
+    monev_deadline_day: int = field(default_factory=_monev_deadline_day)
+    as_of: date | None = None  # the reference day of the rules that compare with a day
+
+    def reference_day(self) -> date:
+        """`as_of`, else today in WITA (the province's day, not the server's)."""
+        return self.as_of if self.as_of is not None else datetime.now(WITA).date()
+
+    def on_reference_day(self) -> Thresholds:
+        """These thresholds with the reference day fixed: one run compares with one day."""
+        return replace(self, as_of=self.reference_day())
 
     @classmethod
     def from_table(cls, table: dict[str, Any], where: str = "[discrepancies]") -> Thresholds:
-        known = {f.name: f for f in fields(cls)}
+        known = {f.name: f for f in fields(cls) if f.name not in NOT_IN_TABLE}
         values: dict[str, Any] = {}
         base = cls()
         for key, raw in table.items():
+            if key in NOT_IN_TABLE:
+                raise ThresholdError(f"{where}: {key} is not set here; {NOT_IN_TABLE[key]}")
             if key not in known:
                 raise ThresholdError(f"{where}: unknown key {key!r}; one of {', '.join(known)}")
             default = getattr(base, key)
@@ -87,6 +128,16 @@ class Thresholds:
 
 
 def _convert(key: str, raw: Any, default: Any) -> Any:
+    if key == "as_of":
+        # A TOML date (as_of = 2026-11-28) or the same as text; never a date with a time.
+        if isinstance(raw, str):
+            try:
+                return date.fromisoformat(raw)
+            except ValueError:
+                raise ValueError("a day, YYYY-MM-DD") from None
+        if isinstance(raw, datetime) or not isinstance(raw, date):
+            raise TypeError("a day, YYYY-MM-DD (a date without a time)")
+        return raw
     if key == "severity":
         if not isinstance(raw, dict):
             raise TypeError("a table of RULE = severity")

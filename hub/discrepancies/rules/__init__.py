@@ -18,7 +18,8 @@ before the signing), `packages`
 holds the pieces they share. This module declares each rule once, with its code, severity,
 the changes it depends on, and its place in the open vocabulary: the indicator codes of
 OCP's red-flag guide as cardinal numbers them (`indicators`), or why none matches
-(`no_indicator`).
+(`no_indicator`). A rule that compares with the reference day (a deadline, a grace after an
+end date) is `dated`.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from hub.discrepancies.rules.contracts import (
     amendment_above_limit,
     contract_above_owner_estimate,
     contract_near_owner_estimate,
+    handover_without_letter,
     paid_ahead_of_progress,
     payee_not_winner,
     payment_before_handover,
@@ -48,6 +50,7 @@ from hub.discrepancies.rules.contracts import (
 )
 from hub.discrepancies.rules.execution import (
     indicator_below_target,
+    monev_report_late,
     not_procured_by_q3,
     progress_behind_schedule,
 )
@@ -83,6 +86,9 @@ class Rule:
     # computes on the hub's data; empty with `no_indicator` saying why none matches.
     indicators: tuple[str, ...] = ()
     no_indicator: str = ""
+    # Compares with the reference day (`Thresholds.as_of`): run everywhere again when the
+    # day moves, since its findings change with no change in the data.
+    dated: bool = False
 
     def statement(self, t: Thresholds) -> str:
         return f"WITH {PARTS}, found AS ({self.sql(t)}) SELECT * FROM found"
@@ -312,6 +318,16 @@ RULES: tuple[Rule, ...] = (
         no_indicator=EXECUTION,
     ),
     Rule(
+        "HANDOVER_WITHOUT_LETTER",
+        11,
+        "WARNING",
+        "Lunas tanpa BAST",
+        CONTRACT | {"Payment", "Letter"},
+        handover_without_letter,
+        no_indicator="the BAST letter (E-Surat) after a contract is paid: " + NO_CARDINAL,
+        dated=True,
+    ),
+    Rule(
         "PUBLISHED_VALUE_CHANGED",
         13,
         "WARNING",
@@ -328,6 +344,7 @@ RULES: tuple[Rule, ...] = (
         BUDGET | RUP | PLAN,
         not_procured_by_q3,
         no_indicator=EXECUTION,
+        dated=True,
     ),
     Rule(
         "PROGRESS_BEHIND_SCHEDULE",
@@ -346,6 +363,16 @@ RULES: tuple[Rule, ...] = (
         PLAN | {"Indicator"},
         indicator_below_target,
         no_indicator=EXECUTION,
+    ),
+    Rule(
+        "MONEV_REPORT_LATE",
+        12,
+        "WARNING",
+        "Laporan e-Monev terlambat",
+        PLAN | BUDGET | {"ProgressReport"},
+        monev_report_late,
+        no_indicator=EXECUTION,
+        dated=True,
     ),
     Rule(
         "CODE_NOT_IN_NOMENCLATURE",

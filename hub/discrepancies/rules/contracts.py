@@ -1,9 +1,10 @@
 """Families 5, 10 and 11: contracts against their tender's HPS, their amendments and
-their payments; and family 8's SPMK (E-Surat) dated before the signing."""
+their payments, and a paid contract's handover letter (BAST, E-Surat); and family 8's SPMK
+dated before the signing."""
 
 from __future__ import annotations
 
-from hub.discrepancies.rules.sql import ev, first_letter, in_parts
+from hub.discrepancies.rules.sql import ev, first_letter, in_parts, reference_day
 from hub.discrepancies.thresholds import Thresholds
 
 
@@ -156,6 +157,37 @@ def payment_before_handover(t: Thresholds) -> str:
              k.sub_activity_id, k.ends_on, k.value, b.id, b.number, b.dated_on
     HAVING min(p.paid_on) FILTER (WHERE p.running >= k.value)
            < COALESCE(b.dated_on, k.ends_on)"""
+
+
+def handover_without_letter(t: Thresholds) -> str:
+    # Fully paid (as PAYMENT_BEFORE_HANDOVER sums the payments: the contract's current value)
+    # and no BAST letter (E-Surat) of the contract by the reference day, more than the grace
+    # after the end date. Any BAST resolves it, however late it came. The message names no
+    # count of days: it would change, and be re-announced, every day.
+    day = reference_day(t)
+    return f"""
+    WITH {CONTRACTS}, paid AS MATERIALIZED (
+        SELECT p.region_id, p.fiscal_year, p.contract_number, sum(p.amount) AS amount,
+               jsonb_agg({ev("Payment", "p", "amount", "p.amount")} ORDER BY p.paid_on, p.id)
+                   AS evidence
+        FROM payment p
+        WHERE (p.region_id, p.fiscal_year, p.contract_number)
+              IN (SELECT k.region_id, k.fiscal_year, k.number FROM contracts k)
+        GROUP BY 1, 2, 3
+    )
+    SELECT k.region_code || '/' || k.number AS subject_key, k.scope_region_id AS region_id,
+           k.fiscal_year, k.opd_id, k.sub_activity_id,
+           jsonb_build_array({ev("Contract", "k", "endsOn", "k.ends_on")}) || paid.evidence
+               AS evidence,
+           format('Kontrak %s sudah dibayar lunas (%s), tetapi belum ada BAST (E-Surat) '
+                  'serah terima lebih dari {t.handover_grace_days} hari setelah kontrak '
+                  'berakhir %s.', k.number, rantai_rp(paid.amount),
+                  to_char(k.ends_on, 'DD-MM-YYYY')) AS message
+    FROM contracts k
+    JOIN paid ON paid.region_id = k.region_id AND paid.fiscal_year = k.fiscal_year
+         AND paid.contract_number = k.number
+    WHERE paid.amount >= k.value AND {day} > k.ends_on + {t.handover_grace_days}
+      AND NOT EXISTS (SELECT 1 FROM letter l WHERE l.contract_id = k.id AND l.kind = 'BAST')"""
 
 
 def payee_not_winner(t: Thresholds) -> str:

@@ -1,9 +1,9 @@
 """Family 12: execution, procurement by the end of the third quarter, progress against
-schedule, indicators against target."""
+schedule, indicators against target, the e-Monev Form A by its deadline."""
 
 from __future__ import annotations
 
-from hub.discrepancies.rules.sql import ev, in_parts, quote
+from hub.discrepancies.rules.sql import ev, in_parts, quote, reference_day
 from hub.discrepancies.thresholds import Thresholds
 
 
@@ -21,7 +21,7 @@ def not_procured_by_q3(t: Thresholds) -> str:
     FROM budget_line b JOIN region r ON r.id = b.region_id
     LEFT JOIN sub_activity s ON s.id = b.sub_activity_id
     WHERE {in_parts("b")} AND b.account_code LIKE {quote(t.capital_account_prefix + "%")}
-      AND current_date > {cutoff}
+      AND {reference_day(t)} > {cutoff}
       AND NOT EXISTS (
           SELECT 1 FROM package_budget_row br JOIN procurement_package p ON p.id = br.package_id
           WHERE p.region_id = b.region_id AND p.fiscal_year = b.fiscal_year
@@ -61,3 +61,48 @@ def indicator_below_target(t: Thresholds) -> str:
          AND s.code = i.sub_activity_code
     WHERE {in_parts("i")} AND i.achieved IS NOT NULL AND i.target > 0
       AND i.achieved * 100 < i.target * {t.indicator_percent}"""
+
+
+def monev_report_late(t: Thresholds) -> str:
+    # Who owes a Form A: an OPD with a sub kegiatan in the DPA of the Pemda-year. Its reports
+    # are those of its sub kegiatan, and those of its uploads source (an uploaded Form A is
+    # the OPD's whatever sub kegiatan it names). The Form A of month m is due on the
+    # deadline day of month m + 1; it has arrived when a report covers m (the monthly one
+    # or its quarter's), however late. An OPD that reports by quarter (no monthly report
+    # that year) owes the months that end a quarter: its quarter's Form A.
+    day = reference_day(t)
+    return f"""
+    WITH owing AS MATERIALIZED (
+        SELECT DISTINCT s.region_id, s.fiscal_year, s.opd_id FROM sub_activity s
+        WHERE {in_parts("s")} AND s.opd_id IS NOT NULL
+          AND EXISTS (SELECT 1 FROM budget_line b WHERE b.sub_activity_id = s.id)
+    ), reported AS MATERIALIZED (
+        SELECT s.opd_id, p.fiscal_year, p.period FROM progress_report p
+        JOIN sub_activity s ON s.id = p.sub_activity_id
+        WHERE {in_parts("p")}
+        UNION
+        SELECT o.id, p.fiscal_year, p.period FROM progress_report p
+        JOIN (SELECT DISTINCT source_id, region_code, opd_code FROM upload) u
+             ON u.source_id = p.source_id
+        JOIN region ur ON ur.code = u.region_code
+        JOIN opd o ON o.region_id = ur.id AND o.code = u.opd_code
+        WHERE {in_parts("p")}
+    ), months AS (
+        SELECT w.region_id, w.fiscal_year, w.opd_id, m.m,
+               format('%s-%s', w.fiscal_year, lpad(m.m::text, 2, '0')) AS month,
+               format('%s-Q%s', w.fiscal_year, (m.m - 1) / 3 + 1) AS quarter,
+               make_date(w.fiscal_year + m.m / 12, m.m % 12 + 1, {t.monev_deadline_day}) AS due
+        FROM owing w CROSS JOIN generate_series(1, 12) AS m(m)
+    )
+    SELECT r.code || '/' || x.fiscal_year || '/' || o.code || '/' || x.month AS subject_key,
+           x.region_id, x.fiscal_year, x.opd_id, NULL::bigint AS sub_activity_id,
+           jsonb_build_array(jsonb_build_object('entity', 'Opd', 'id', o.id,
+               'field', 'monevDeadline', 'value', x.due::text)) AS evidence,
+           format('Laporan e-Monev Form A %s dari %s belum masuk; batasnya %s.', x.month,
+                  o.name, to_char(x.due, 'DD-MM-YYYY')) AS message
+    FROM months x JOIN opd o ON o.id = x.opd_id JOIN region r ON r.id = x.region_id
+    WHERE {day} > x.due
+      AND (x.m % 3 = 0 OR EXISTS (SELECT 1 FROM reported e WHERE e.opd_id = x.opd_id
+               AND e.fiscal_year = x.fiscal_year AND e.period !~ 'Q[1-4]$'))
+      AND NOT EXISTS (SELECT 1 FROM reported e WHERE e.opd_id = x.opd_id
+               AND e.fiscal_year = x.fiscal_year AND e.period IN (x.month, x.quarter))"""

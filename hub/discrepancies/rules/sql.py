@@ -37,3 +37,8 @@ def first_letter(kind: str, contracts: str = "SELECT id FROM contracts") -> str:
     return f"""SELECT DISTINCT ON (l.contract_id) l.contract_id, l.id, l.number, l.dated_on
         FROM letter l WHERE l.kind = {quote(kind)} AND l.contract_id IN ({contracts})
         ORDER BY l.contract_id, l.dated_on, l.id"""
+
+
+def reference_day(t: Thresholds) -> str:
+    """The day the rules compare with (`Thresholds.as_of`; the engine fixes it per run)."""
+    return f"DATE {quote(t.reference_day().isoformat())}"

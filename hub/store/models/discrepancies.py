@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, String, UniqueConstraint, func
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -45,7 +55,9 @@ class DiscrepancyRow(SQLModel, table=True):
 
 
 class DiscrepancyState(SQLModel, table=True):
-    """One row: the outbox position the discrepancy rules have checked up to."""
+    """One row: the outbox position the discrepancy rules have checked up to, and the
+    reference day of their last run (the rules that compare with it run everywhere again
+    when it moves)."""
 
     __tablename__ = "discrepancy_state"
 
@@ -55,3 +67,4 @@ class DiscrepancyState(SQLModel, table=True):
     )
     ran_at: datetime | None = timestamp()
     full_at: datetime | None = timestamp()
+    reference_day: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
