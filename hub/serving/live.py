@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -163,7 +163,7 @@ class Stream:
         self._rendering = rendering
         self._mask = mask
         self._held = True  # its place among its address's subscriptions, until closed
-        self._ahead: deque[asyncio.Future[str]] = deque()  # renderings it started, not done
+        self._ahead: list[asyncio.Future[str]] = []  # renderings it started, not done (≤ 4)
 
     def __aiter__(self) -> Stream:
         return self
@@ -171,9 +171,9 @@ class Stream:
     async def __anext__(self) -> asyncio.Future[str]:
         ahead = self._ahead
         while ahead and ahead[0].done():
-            ahead.popleft()
+            ahead.pop(0)
         if len(ahead) >= STREAM_AHEAD:  # its oldest first: never cancels a shared rendering
-            await asyncio.wait([ahead.popleft()])
+            await asyncio.wait([ahead.pop(0)])
         try:
             root = await anext(self._source)
         except (StopAsyncIteration, asyncio.CancelledError):
@@ -211,7 +211,8 @@ class Rendering:
             "render",
             id(op.prepared),
             op.operation_name,
-            orjson.dumps(relevant, option=orjson.OPT_SORT_KEYS),
+            # text, not orjson's bytes: those keep a 4 KiB buffer, for every subscription
+            orjson.dumps(relevant, option=orjson.OPT_SORT_KEYS).decode(),
             op.viewer.scope.cache_key,
         )
 

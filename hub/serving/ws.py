@@ -86,9 +86,16 @@ class Connection:
         self.acknowledged = False
         self.viewer: Viewer = ANONYMOUS  # from connection_init's payload (or the upgrade)
         self.credential: str | None = None
-        self.headers = {
-            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())
-        }
+        # The upgrade request's Authorization, the one header a socket keeps (it lives as
+        # long as the socket: 10,000 of them held every header, ~1 KiB each).
+        self.upgrade_credential = next(
+            (
+                v.decode("latin-1")
+                for k, v in scope.get("headers", ())
+                if k.lower() == b"authorization"
+            ),
+            None,
+        )
         self.client = (scope.get("client") or ("?", 0))[0]
         self.operations: dict[str, asyncio.Task[None]] = {}
         self.closed = False
@@ -100,7 +107,7 @@ class Connection:
         self._drain_soon: asyncio.Handle | None = None
         self._drain_late: asyncio.TimerHandle | None = None
         self._flushing: asyncio.Task[None] | None = None
-        self._room = asyncio.Event()
+        self._room: asyncio.Event | None = None  # made when a slow reader must wait for it
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -128,8 +135,14 @@ class Connection:
 
     async def _wait_room(self) -> None:
         while len(self._outgoing) >= OUTGOING_LIMIT and not self.closed:
+            if self._room is None:
+                self._room = asyncio.Event()
             self._room.clear()  # a slow reader: its subscriptions wait (and the feed
             await self._room.wait()  # lets them catch up from the outbox later)
+
+    def _make_room(self) -> None:
+        if self._room is not None:
+            self._room.set()
 
     def _rendered(self, _: asyncio.Future[str]) -> None:
         """A watched rendering is done: watch the last one still rendering, if any (one
@@ -179,7 +192,7 @@ class Connection:
                 return
             if written:
                 del self._outgoing[: len(texts)]
-                self._room.set()
+                self._make_room()
                 return
         self._flushing = asyncio.get_running_loop().create_task(self._flush())
 
@@ -199,7 +212,7 @@ class Connection:
     def _gone(self) -> None:
         self.closed = True
         self._outgoing.clear()
-        self._room.set()
+        self._make_room()
 
     async def _flush(self) -> None:
         """Write everything queued through ASGI, in order, as few writes as possible."""
@@ -213,7 +226,7 @@ class Connection:
                 if pending:  # never cancels a shared rendering
                     await asyncio.wait(pending)
                 texts = self._take_ready(remove=True)
-                self._room.set()
+                self._make_room()
                 if self.send_many:
                     await self._send({"type": SEND_MANY, "texts": texts})
                 else:
@@ -223,7 +236,7 @@ class Connection:
             self._gone()
         finally:
             self._flushing = None
-            self._room.set()
+            self._make_room()
 
     async def close(self, code: int, reason: str) -> None:
         if not self.closed:
@@ -234,7 +247,7 @@ class Connection:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(asyncio.shield(flushing), 5)
             self.closed = True
-            self._room.set()
+            self._make_room()
             with contextlib.suppress(Exception):
                 await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
@@ -264,7 +277,7 @@ class Connection:
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
             self.closed = True
-            self._room.set()
+            self._make_room()
             for handle in (self._drain_soon, self._drain_late):
                 if handle is not None:
                     handle.cancel()
@@ -291,7 +304,7 @@ class Connection:
         message = await self.receive()
         if message["type"] == "websocket.disconnect":
             self.closed = True
-            self._room.set()
+            self._make_room()
             return False
         raw = message.get("text")
         if raw is None:
@@ -321,7 +334,7 @@ class Connection:
                     CloseCode.BAD_REQUEST, "connection_init payload must be an object"
                 )
             self.init_received = True
-            self.credential = _credential(payload or {}) or self.headers.get("authorization")
+            self.credential = _credential(payload or {}) or self.upgrade_credential
             self.viewer = await self._authenticate()
             self.endpoint.track(self)
             self._spawn(self._keep_checking())
