@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TypeAlias
-from zoneinfo import ZoneInfo
+
+from hub.reference.clock import WIB, WIT, WITA
 
 __all__ = [
     "LOCALES",
@@ -34,9 +35,6 @@ __all__ = [
 NumberInput: TypeAlias = str | int | float | Decimal | None
 DateInput: TypeAlias = str | date | datetime | int | float | None
 
-WIB = ZoneInfo("Asia/Jakarta")  # UTC+7, western Indonesia
-WITA = ZoneInfo("Asia/Makassar")  # UTC+8, central Indonesia, including NTT
-WIT = ZoneInfo("Asia/Jayapura")  # UTC+9, eastern Indonesia
 
 LOCALES = ("id", "en")
 

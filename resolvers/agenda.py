@@ -20,13 +20,14 @@ is not on its agenda); realisation and reports are aggregates per OPD, as summar
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select, text
 
 from hub.errors import BadUserInput
+from hub.reference.clock import province_today
 from hub.store import relations as rel
 from hub.store.access import DataAccess
 from hub.store.codec import global_id
@@ -54,7 +55,7 @@ class Item:
 
 
 def today() -> date:
-    return datetime.now(UTC).date()
+    return province_today()
 
 
 def _month_end(year: int, month: int) -> date:

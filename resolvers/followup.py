@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import ARRAY, BigInteger, Table, and_, cast, func, or_, select
@@ -28,6 +28,7 @@ from hub.db import PgConnection
 from hub.discrepancies.followup import add_action, log
 from hub.errors import BadUserInput, Conflict, Forbidden, NotFound
 from hub.events.broker import OUTBOX
+from hub.reference.clock import PROVINCE_ZONE, province_today
 from hub.store.codec import parse_global_id
 from hub.store.models.followup import (
     ACCEPTED,
@@ -47,14 +48,14 @@ LINK = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 
 def today() -> date:
-    """The day due dates are compared with (UTC, as `overdue_sql`)."""
-    return datetime.now(UTC).date()
+    """The day due dates are compared with: the province's, as `overdue_sql`'s."""
+    return province_today()
 
 
 def overdue_sql(follow_up: Table) -> Any:
     """A follow-up that waits for the OPD's answer past its due date, as SQL."""
-    utc_today = cast(func.timezone("UTC", func.now()), Date)
-    return and_(follow_up.c.state.in_(AWAITING_ANSWER), follow_up.c.due_on < utc_today)
+    local_today = cast(func.timezone(PROVINCE_ZONE.key, func.now()), Date)
+    return and_(follow_up.c.state.in_(AWAITING_ANSWER), follow_up.c.due_on < local_today)
 
 
 def is_overdue(row: Any) -> bool:

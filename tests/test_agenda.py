@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import icalendar
 import pytest
 
 from hub.auth import keys
+from hub.reference.clock import province_today
 from hub.serving.opendata.ical import escape
 from hub.store.codec import global_id
 from tests.conftest import Server
@@ -109,7 +110,7 @@ async def test_an_opd_sees_its_follow_up_due_dates_and_the_public_none(door: Doo
         door, "SELECT d.id FROM discrepancy d JOIN opd o ON o.id = d.opd_id JOIN region r ON "
         "r.id = d.region_id WHERE r.code = $1 AND o.code = $2 LIMIT 1", REGENCY, OPD,
     )  # fmt: skip
-    due = (datetime.now(UTC).date() + timedelta(days=3)).isoformat()
+    due = (province_today() + timedelta(days=3)).isoformat()
     assigned = await door.post(
         {
             "query": "mutation A($i: AssignDiscrepancyInput!) { assignDiscrepancy(input: $i) "
@@ -189,7 +190,7 @@ async def test_an_opds_feed_parses_and_holds_its_agenda_only(door: Door) -> None
     parsed = icalendar.Calendar.from_ical(response.content)
     events = [c for c in parsed.walk("VEVENT")]
     assert events
-    today = datetime.now(UTC).date()
+    today = province_today()
     days = [e.decoded("DTSTART") for e in events]
     assert all(today - timedelta(days=60) <= d <= today + timedelta(days=300) for d in days)
     assert len({str(e["UID"]) for e in events}) == len(events)

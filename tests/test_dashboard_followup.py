@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from hub.auth import keys
+from hub.reference.clock import province_today
 from hub.serving.app import create_app
 from hub.settings import Settings
 from hub.store.codec import global_id, parse_global_id
@@ -137,7 +138,7 @@ async def test_assign_answer_accept_across_two_browsers_live(hub: Hub, browser: 
     form = card.locator("form.fu-form[data-kind='assign']")
     await form.locator(f"select[name='opd'] option[value='{opd}']").wait_for(state="attached")
     assert await form.locator("select[name='opd']").input_value() == opd  # the finding's own OPD
-    due = (datetime.now(UTC).date() + timedelta(days=10)).isoformat()
+    due = (province_today() + timedelta(days=10)).isoformat()
     await form.locator("input[name='due']").fill(due)
     await form.locator("textarea[name='note']").fill("Mohon jelaskan selisih ini.")
     await form.locator("button[type='submit']").click()
@@ -162,7 +163,7 @@ async def test_assign_answer_accept_across_two_browsers_live(hub: Hub, browser: 
     assert await operator.locator("button[data-fu='assign']").count() == 0  # an OPD assigns nothing
     agenda = operator.locator(f"#agenda li[data-kind='FOLLOW_UP_DUE'][data-date='{due}']")
     assert await agenda.count() >= 1
-    today = datetime.now(UTC).date()
+    today = province_today()
     for shown in await operator.locator("#agenda li").evaluate_all(
         "items => items.map(i => i.dataset.date)"
     ):
@@ -296,13 +297,13 @@ async def test_opd_ranked_by_overdue_and_by_response_time(hub: Hub, browser: Bro
         by_opd.setdefault(row["opd"], row["id"])
     assert len(by_opd) >= 2  # OPD asked for nothing before
     late_opd, slow_opd = sorted(by_opd)[:2]
-    week = (datetime.now(UTC).date() + timedelta(days=7)).isoformat()
+    week = (province_today() + timedelta(days=7)).isoformat()
     for opd in (late_opd, slow_opd):
         values = {"discrepancyId": global_id("Discrepancy", by_opd[opd]), "opdCode": opd,
                   "dueOn": week, "note": "Mohon dijelaskan.", "version": 0}  # fmt: skip
         await hub.data(ASSIGN, {"input": values}, hub.province)
     # A week passes for one of them: its due date is behind it.
-    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    yesterday = province_today() - timedelta(days=1)
     conn = await asyncpg.connect(hub.estate.dsn)
     try:
         await conn.execute(

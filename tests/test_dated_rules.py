@@ -17,7 +17,8 @@ import pytest
 
 from hub.discrepancies.engine import DiscrepancyEngine
 from hub.discrepancies.rules import RULES
-from hub.discrepancies.thresholds import WITA, Thresholds
+from hub.discrepancies.thresholds import Thresholds
+from hub.reference.clock import WITA
 from tests.test_discrepancies import Estate, expected
 from tests.test_discrepancies import estate as estate
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
@@ -17,14 +17,15 @@ import pytest
 from hub.auth import keys
 from hub.auth.audit import verify
 from hub.discrepancies.engine import DiscrepancyEngine
+from hub.reference.clock import province_today
 from hub.store.codec import encode_cursor, global_id
 from tests.conftest import Server
 from tests.test_request_path import Door, _door, code
 from tests.test_security import FY, REGENCY, SECRET_KEY
 
 OPD = "1.02.0.00.0.00.01.0000"  # the opd key's OPD, in 53.01
-TOMORROW = (datetime.now(UTC).date() + timedelta(days=1)).isoformat()
-NEXT_WEEK = (datetime.now(UTC).date() + timedelta(days=7)).isoformat()
+TOMORROW = (province_today() + timedelta(days=1)).isoformat()
+NEXT_WEEK = (province_today() + timedelta(days=7)).isoformat()
 FOLLOW_UP = "state version dueOn overdue note assignee { code } actions { kind role note "
 FOLLOW_UP += "dueOn references { kind value } }"
 

@@ -25,6 +25,7 @@ from hub.discrepancies.engine import DiscrepancyEngine
 from hub.discrepancies.thresholds import Thresholds
 from hub.jobs import SyncJob
 from hub.migrate import run_async
+from hub.reference.clock import province_today
 from hub.serving.app import create_app
 from hub.store.codec import global_id
 from tests.conftest import Server, asyncpg_dsn, running
@@ -295,7 +296,7 @@ async def test_an_opd_answer_cites_letters_that_resolve(
         made["opd"] = (await keys.create(conn, SECRET_KEY, "opd", REGION, opd["code"]))[0]
     finally:
         await conn.close()
-    tomorrow = (date.today() + timedelta(days=2)).isoformat()
+    tomorrow = (province_today() + timedelta(days=2)).isoformat()
     assign = await post(
         api,
         "mutation A($i: AssignDiscrepancyInput!) { assignDiscrepancy(input: $i) { followUp { "

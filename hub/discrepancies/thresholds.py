@@ -25,14 +25,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
+
+from hub.reference.clock import province_today
 
 SEVERITIES = ("INFO", "WARNING", "CRITICAL")
-
-
-# The province's time zone (Nusa Tenggara Timur), as adapters.parsing.WITA: the rules'
-# catalogue is vocabulary the API process loads, and that process does not load adapters.
-WITA = ZoneInfo("Asia/Makassar")
 
 
 class ThresholdError(ValueError):
@@ -100,7 +96,7 @@ class Thresholds:
 
     def reference_day(self) -> date:
         """`as_of`, else today in WITA (the province's day, not the server's)."""
-        return self.as_of if self.as_of is not None else datetime.now(WITA).date()
+        return self.as_of if self.as_of is not None else province_today()
 
     def on_reference_day(self) -> Thresholds:
         """These thresholds with the reference day fixed: one run compares with one day."""

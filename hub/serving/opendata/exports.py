@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from hub.reference.clock import PROVINCE_ZONE
 from hub.serving.opendata.xlsx import SheetWriter, Style
 
-WITA = ZoneInfo("Asia/Makassar")  # Nusa Tenggara Timur's time
 PAGE = 500
 
 SUMMARY = (
@@ -268,7 +267,7 @@ def typed(column: Column, node: dict[str, Any]) -> Any:
         return Decimal(str(raw))
     if column.style is Style.DATETIME:
         moment = datetime.fromisoformat(str(raw))
-        return moment.astimezone(WITA) if moment.tzinfo else moment
+        return moment.astimezone(PROVINCE_ZONE) if moment.tzinfo else moment
     if column.style is Style.DATE:
         return date.fromisoformat(str(raw))
     return raw

@@ -17,6 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from hub.reference.clock import PROVINCE_ZONE, province_today
 from hub.serving.http import client_address
 from hub.serving.opendata.pages import ExportFailed, query
 from hub.serving.opendata.routes import bad_request, refused, viewer_from
@@ -70,7 +71,7 @@ def calendar(name: str, items: list[dict[str, Any]], now: datetime) -> str:
         "CALSCALE:GREGORIAN",
         "METHOD:PUBLISH",
         f"X-WR-CALNAME:{escape(name)}",
-        "X-WR-TIMEZONE:Asia/Makassar",
+        f"X-WR-TIMEZONE:{PROVINCE_ZONE.key}",
     ]
     for item in items:
         day = date.fromisoformat(item["date"])
@@ -104,7 +105,7 @@ async def agenda_feed(request: Request) -> Response:
     viewer = await viewer_from(request, f"Bearer {token}" if token else None, feed=True)
     if isinstance(viewer, Response):
         return viewer
-    today = datetime.now(UTC).date()
+    today = province_today()
     variables = {
         "region": region_code, "opd": opd_code, "withOpd": opd_code is not None,
         "opdCode": opd_code or "", "from": (today - timedelta(days=BACK)).isoformat(),

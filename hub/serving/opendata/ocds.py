@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 
 from hub.auth import Viewer
+from hub.reference.clock import province_offset
 from hub.serving.opendata.pages import pages, query
 from hub.serving.request import Api
 
@@ -41,7 +42,7 @@ BID_EXTENSION = (
     "v1.1.5/extension.json"
 )
 CURRENCY = "IDR"
-OFFSET = "+08:00"  # WITA: Nusa Tenggara Timur; dates become midnight local time
+OFFSET = province_offset()  # dates become midnight in the province's time
 PAGE = 100
 
 # SPSE's methods as OCDS procurementMethod codes; the name stays in the details.

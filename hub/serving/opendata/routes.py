@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from hub.auth import AuthError, Viewer
 from hub.auth.guard import AuthThrottled, Gatekeeper
 from hub.errors import ErrorCode
+from hub.reference.clock import PROVINCE_ZONE
 from hub.serving.http import client_address
 from hub.serving.opendata import exports, ocds
 from hub.serving.opendata.pages import ExportFailed, NotVisible, pages
@@ -138,7 +139,7 @@ async def export_endpoint(request: Request) -> Response:
         async for page, _ in read:
             yield page
 
-    now = datetime.now(exports.WITA)
+    now = datetime.now(PROVINCE_ZONE)
     who = "publik" if not viewer.authenticated else f"{viewer.role} ({viewer.actor.split(':')[0]})"
     body = (
         exports.xlsx_chunks(view, values, nodes(), now, who)
