@@ -123,6 +123,16 @@ class Adapter(ABC):
         others read from the start).
         """
 
+    def reusable(self) -> bool:
+        """Whether the open adapter may serve the next run of its source (a server
+        connection still open: `hub/sync/connections.py`)."""
+        return False
+
+    def change_stamp(self) -> str | None:
+        """What the source's files look like, when that tells every change since (equal
+        stamps: nothing changed), taken before the adapter opens; None: no such thing."""
+        return None
+
     # Checksums per block of keys (`adapters/blocks.py`), where the source computes them.
 
     def supports_blocks(self) -> bool:

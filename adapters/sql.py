@@ -32,6 +32,7 @@ from adapters.base import (
     SourceConfig,
 )
 from adapters.blocks import BLOCK_COLUMN, Dialect, MariaDbDialect, PostgresDialect
+from adapters.filestamp import sqlite_stamp
 
 _Chunks = AsyncGenerator[list[Row], None]
 _PARAM = "\x00param\x00"  # placeholder for the one parameter, replaced per engine
@@ -492,6 +493,20 @@ class SqlAdapter(Adapter):
                 yield Batch(rows=chunk)
         finally:
             await rows.aclose()
+
+    def reusable(self) -> bool:
+        session = self._session
+        if isinstance(session, _Postgres):
+            return session.conn is not None and not session.conn.is_closed()
+        if isinstance(session, _MariaDb):
+            return session.conn is not None and not session.conn.closed
+        return False  # SQLite: a file replaced meanwhile is opened again
+
+    def change_stamp(self) -> str | None:
+        """A SQLite database's files (`adapters/filestamp.py`); None for a server."""
+        if self.config.kind != "sqlite":
+            return None
+        return sqlite_stamp(_Sqlite(self.config, self.config.url or "").path)
 
     # -- checksums per block of keys (adapters/blocks.py) ----------------------------------
 
