@@ -2,13 +2,15 @@
 
 An idle cycle's cost per source was mostly its fixed round trips, and connecting was the
 dearest of them (a PostgreSQL backend started per source and per detached lane, every
-cycle). A PostgreSQL or MariaDB adapter whose run ended without an error is kept here
-and used again by the next run of the same source, mapping unchanged, while its
-connection is open; one that failed, or whose connection closed, is closed and the next
-run connects afresh. What a kept connection reads is as fresh as a new one's: every read
-is its own read-only transaction (PostgreSQL) or autocommitted statement (MariaDB).
-SQLite and workbook adapters are never kept: a file replaced meanwhile must be opened
-again (`Adapter.reusable`).
+cycle). A PostgreSQL or MariaDB adapter whose run ended without an error is kept here and
+used again by the next run of the same source, mapping unchanged, if its connection still
+answers (PostgreSQL's driver sees the server close it; MariaDB's only when it is used, so
+a kept one is pinged first: one round trip instead of a new connection). One that failed,
+was cancelled, or whose connection closed is closed, and the next run connects afresh.
+What a kept connection reads is as fresh as a new one's: every read is its own read-only
+transaction (PostgreSQL) or autocommitted statement (MariaDB). SQLite and workbook
+adapters are never kept: a file replaced meanwhile must be opened again
+(`Adapter.keepable`).
 """
 
 from __future__ import annotations
@@ -37,14 +39,14 @@ class KeptAdapters:
         """The lane's kept adapter if it can still be used, else a new one (not open)."""
         adapter = self._open.pop(lane, None)
         if adapter is not None:
-            if adapter.config is config and adapter.reusable():
+            if adapter.config is config and await adapter.reusable():
                 return adapter
             await _close(adapter)
         return open_adapter(config)
 
     async def give(self, lane: tuple[str, str], adapter: Adapter, ok: bool) -> None:
         """After the lane's run: kept when it went `ok` and the adapter can be, else closed."""
-        if ok and adapter.reusable() and lane not in self._open:
+        if ok and adapter.keepable() and lane not in self._open:
             self._open[lane] = adapter
         else:
             await _close(adapter)
