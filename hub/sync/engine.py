@@ -8,9 +8,9 @@ stream (one mapped table or sheet), in batches:
   batch commits with the watermark it reached;
 * **keyed diff** where it does not (or with `full=True`): every row is read and compared,
   unchanged rows cost nothing, and rows of the source that were not seen are deleted at
-  the end. Workbooks whose files did not change since the last run are skipped; a
-  PostgreSQL or MariaDB stream reads only the blocks of keys whose checksum moved
-  (`hub.sync.checksums`).
+  the end. Workbooks and SQLite databases whose files provably did not change since the
+  last run are skipped (`hub.sync.unchanged`); a PostgreSQL or MariaDB stream reads only
+  the blocks of keys whose checksum moved (`hub.sync.checksums`).
 
 Each batch is one transaction: rows, their change history, their outbox rows, the rows
 left waiting and the stream's watermark. A killed sync therefore resumes where the last
@@ -21,6 +21,7 @@ within its timeout) is marked DOWN with the error and never stops the others.
 A stream's first load is a baseline (`hub.sync.baseline`): one LOADED event, not a CREATED
 change per row. A source's run is one `SourceRun` that its steps share. What the sync keeps
 between runs is written by `hub.sync.state`, a source's health by `hub.sync.health`.
+Connections to source servers are kept from one run to the next (`hub.sync.connections`).
 """
 
 from __future__ import annotations
