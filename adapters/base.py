@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from adapters.http_json import HttpOptions, HttpQuery
@@ -81,6 +82,18 @@ class MissingColumns(AdapterError):
         self.columns = columns
 
 
+def redacted_url(url: str) -> str:
+    """The URL without its password, for error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    return parts._replace(netloc=f"{user}:***@{host}").geturl()
+
+
 class Adapter(ABC):
     """One open connection (or set of files) to a legacy source, read-only."""
 
@@ -122,6 +135,20 @@ class Adapter(ABC):
         `resume`: a `Batch.position` of an earlier read, for sources read in pages (the
         others read from the start).
         """
+
+    def keepable(self) -> bool:
+        """Whether the open adapter may be kept for the next run of its source: a server
+        connection (`hub/sync/connections.py`); files are opened afresh each run."""
+        return False
+
+    async def reusable(self) -> bool:
+        """Whether a kept adapter can still serve (its connection answers)."""
+        return False
+
+    def change_stamp(self) -> str | None:
+        """What the source's files look like, when that tells every change since (equal
+        stamps: nothing changed), taken before the adapter opens; None: no such thing."""
+        return None
 
     # Checksums per block of keys (`adapters/blocks.py`), where the source computes them.
 

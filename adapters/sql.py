@@ -30,26 +30,16 @@ from adapters.base import (
     MissingTable,
     Row,
     SourceConfig,
+    redacted_url,
 )
 from adapters.blocks import BLOCK_COLUMN, Dialect, MariaDbDialect, PostgresDialect
+from adapters.filestamp import sqlite_stamp
 
 _Chunks = AsyncGenerator[list[Row], None]
 _PARAM = "\x00param\x00"  # placeholder for the one parameter, replaced per engine
 
 _MYSQL_NO_SUCH_TABLE = 1146
 _PG_UNDEFINED_TABLE = "42P01"
-
-
-def _redacted(url: str) -> str:
-    """The URL without its password, for error messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return parts._replace(netloc=f"{user}:***@{host}").geturl()
 
 
 def _describe(exc: BaseException) -> str:
@@ -122,7 +112,9 @@ class _Postgres(_Session):
         super().__init__(config)
         scheme, sep, rest = url.partition("://")
         if scheme not in ("postgresql", "postgres", "postgresql+asyncpg") or not sep:
-            raise AdapterError(f"source {config.id}: {_redacted(url)} is not a postgresql:// URL")
+            raise AdapterError(
+                f"source {config.id}: {redacted_url(url)} is not a postgresql:// URL"
+            )
         self.dsn = f"postgresql://{rest}"
         self._conn: Any = None
 
@@ -186,7 +178,7 @@ class _MariaDb(_Session):
         super().__init__(config)
         parts = urlsplit(url)
         if parts.scheme not in ("mysql", "mariadb", "mysql+aiomysql", "mariadb+aiomysql"):
-            raise AdapterError(f"source {config.id}: {_redacted(url)} is not a mysql:// URL")
+            raise AdapterError(f"source {config.id}: {redacted_url(url)} is not a mysql:// URL")
         options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         self.kwargs: dict[str, Any] = {
             "host": parts.hostname or "localhost",
@@ -375,7 +367,7 @@ class SqlAdapter(Adapter):
         if self._session is not None:
             return
         session = self._make_session()
-        where = _redacted(self.config.url or "")
+        where = redacted_url(self.config.url or "")
         failures: tuple[type[BaseException], ...] = (*session.errors, ValueError)
         try:
             await asyncio.wait_for(session.connect(), self.config.timeout_seconds)
@@ -492,6 +484,29 @@ class SqlAdapter(Adapter):
                 yield Batch(rows=chunk)
         finally:
             await rows.aclose()
+
+    def keepable(self) -> bool:
+        return isinstance(self._session, (_Postgres, _MariaDb)) and self._session.conn is not None
+
+    async def reusable(self) -> bool:
+        """Its server connection is still open (PostgreSQL: as the driver saw it; MariaDB's
+        driver sees nothing until it is used: a ping). SQLite: never kept."""
+        session = self._session
+        if isinstance(session, _Postgres):
+            return session.conn is not None and not session.conn.is_closed()
+        if not isinstance(session, _MariaDb) or session.conn is None:
+            return False
+        try:
+            await asyncio.wait_for(session.conn.ping(False), self.config.timeout_seconds)
+        except (*session.errors, TimeoutError):
+            return False
+        return True
+
+    def change_stamp(self) -> str | None:
+        """A SQLite database's files (`adapters/filestamp.py`); None for a server."""
+        if self.config.kind != "sqlite":
+            return None
+        return sqlite_stamp(_Sqlite(self.config, self.config.url or "").path)
 
     # -- checksums per block of keys (adapters/blocks.py) ----------------------------------
 

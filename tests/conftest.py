@@ -27,6 +27,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters import filestamp
 from estate.synthetic import seed_canonical
 from hub.db import EmbeddedPostgres, normalise_database_url
 from hub.migrate import run_async
@@ -86,6 +87,15 @@ class Server:
                 await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await conn.close()
+
+
+@pytest.fixture(autouse=True)
+def sqlite_never_settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests write their SQLite sources moments before a sync and say what its read finds:
+    their files never count as settled, so no sync skips them because it happened to start
+    two seconds after the write (adapters/filestamp.py). tests/test_sync_unchanged.py sets
+    its own margin."""
+    monkeypatch.setattr(filestamp, "SETTLED_SECONDS", 1e9)
 
 
 @pytest.fixture(scope="session")

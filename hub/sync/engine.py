@@ -8,9 +8,9 @@ stream (one mapped table or sheet), in batches:
   batch commits with the watermark it reached;
 * **keyed diff** where it does not (or with `full=True`): every row is read and compared,
   unchanged rows cost nothing, and rows of the source that were not seen are deleted at
-  the end. Workbooks whose files did not change since the last run are skipped; a
-  PostgreSQL or MariaDB stream reads only the blocks of keys whose checksum moved
-  (`hub.sync.checksums`).
+  the end. Workbooks and SQLite databases whose files provably did not change since the
+  last run are skipped (`hub.sync.unchanged`); a PostgreSQL or MariaDB stream reads only
+  the blocks of keys whose checksum moved (`hub.sync.checksums`).
 
 Each batch is one transaction: rows, their change history, their outbox rows, the rows
 left waiting and the stream's watermark. A killed sync therefore resumes where the last
@@ -21,6 +21,7 @@ within its timeout) is marked DOWN with the error and never stops the others.
 A stream's first load is a baseline (`hub.sync.baseline`): one LOADED event, not a CREATED
 change per row. A source's run is one `SourceRun` that its steps share. What the sync keeps
 between runs is written by `hub.sync.state`, a source's health by `hub.sync.health`.
+Connections to source servers are kept from one run to the next (`hub.sync.connections`).
 """
 
 from __future__ import annotations
@@ -35,17 +36,18 @@ from typing import Any, Self
 
 import asyncpg
 
-from adapters.base import Adapter, AdapterError, Batch, open_adapter
+from adapters.base import Adapter, AdapterError, Batch
 from adapters.mapping import SQL_KINDS, Config, EntityMapping, SourceMapping
 from hub.db import PgConnection, asyncpg_dsn
 from hub.events.broker import Broker, PostgresBroker, broker_for
-from hub.sync import baseline, checksums, health, state
+from hub.sync import baseline, checksums, health, state, unchanged
 from hub.sync.bindings import BY_ENTITY, DETACHED, ORDER, WAVE_OF_ENTITY, Binding
-from hub.sync.reference import derived_entities
+from hub.sync.connections import KeptAdapters
+from hub.sync.reference import derived_entities, own_region
 from hub.sync.relink import resolve_links
 from hub.sync.reports import ProgressCallback, SourceReport, StreamReport, SyncProgress
 from hub.sync.run import ANALYZE_AFTER, Seen, SourceRun, source_lock_key, stale_statistics
-from hub.sync.streams import fingerprint, later, overlapped, stream_id, to_items
+from hub.sync.streams import later, overlapped, stream_id, to_items
 from hub.sync.uploads import uploaded
 from hub.sync.writer import Item, Outcome, Writer, warm_types
 from hub.telemetry.metrics import SOURCE_RUN_SECONDS
@@ -86,6 +88,7 @@ class SyncEngine:
         self.on_progress = on_progress
         self.freshness_seconds = freshness_seconds
         self._pool: asyncpg.Pool | None = None
+        self.kept = KeptAdapters()  # source connections from one cycle to the next
 
     async def __aenter__(self) -> Self:
         self._pool = await asyncpg.create_pool(
@@ -101,6 +104,7 @@ class SyncEngine:
     async def __aexit__(self, *exc: object) -> None:
         if self.broker is not None:
             await self.broker.close()
+        await self.kept.close()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -196,21 +200,25 @@ class SyncEngine:
         self, conn: PgConnection, source: SourceMapping, report: SourceReport, found_by: str
     ) -> None:
         adapter: Adapter | None = None
+        ok = False  # the run ended (not cancelled, not failed): its connection may be kept
         try:
-            adapter = open_adapter(source.config)
-            async with asyncio.timeout(source.config.timeout_seconds):
-                await adapter.open()
+            adapter = await self.kept.take((source.id, ""), source.config)
+            prints = unchanged.source_print(source, adapter)  # before anything is read
             writer = Writer(conn, source.id, found_by=found_by)
             writer.enrich.derive = derived_entities(e.spec.name for e in source.entities)
             full = found_by != "sync"
-            prints = fingerprint(source)
             run = SourceRun(source, report, full, found_by, prints, conn, writer, adapter)
+            run.states = await state.stream_states(conn, source.id)
+            if not unchanged.every(run, enumerate(source.entities)):
+                async with asyncio.timeout(source.config.timeout_seconds):
+                    await adapter.open()
             await self._own_region(run)
             await self._streams(run)
             # Read again which entities have waiting rows: the DETACHED streams' writers
             # may have added some.
             writer.waiting_entities = None
             await self._retry_pending(run)
+            ok = all(s.error is None for s in report.streams)
         except (AdapterError, TimeoutError, OSError) as exc:
             report.error = health.failure(exc, source)
         except asyncpg.PostgresError as exc:
@@ -218,28 +226,12 @@ class SyncEngine:
             log.exception("sync of %s failed in the store", source.id)
         finally:
             if adapter is not None:
-                try:
-                    await adapter.close()
-                except Exception:
-                    log.debug("closing %s failed", source.id, exc_info=True)
+                await self.kept.give((source.id, ""), adapter, ok)
         await health.record_health(conn, source.id, report)
 
     async def _own_region(self, run: SourceRun) -> None:
-        """The source's Pemda exists before its rows: from the reference data if need be.
-        A `region` that is no Pemda of the reference data (or of the store) is the
-        source's error: nothing of it could be stored."""
-        code = run.source.region
-        if code is None:
-            return
-        enrich = run.writer.enrich
-        if not await enrich.region_exists(code):
-            raise AdapterError(
-                f"source {run.source.id}: region {code!r} is not a Pemda of the reference "
-                "data (Kemendagri codes: rantai reference)"
-            )
-        async with run.writer.transaction():
-            created = await enrich.ensure_regions(run.writer, [code])
-        if created:
+        """The source's Pemda exists before its rows (`reference.own_region`)."""
+        if await own_region(run.writer, run.source.id, run.source.region):
             await self._wake()
 
     async def _streams(self, run: SourceRun) -> None:
@@ -252,7 +244,11 @@ class SyncEngine:
         detached: list[asyncio.Task[Seen]] = []
         try:
             for entity in sorted(groups, key=lambda e: ORDER.get(e, 99)):
-                if entity in DETACHED and source.kind in SQL_KINDS:
+                if (
+                    entity in DETACHED
+                    and source.kind in SQL_KINDS
+                    and not unchanged.every(run, groups[entity])
+                ):
                     # Nothing in the source waits for these rows: they are written on a
                     # connection of their own while the streams after them go on.
                     work = self._detached(run, entity, groups[entity])
@@ -270,9 +266,7 @@ class SyncEngine:
             await self._delete_unseen(run, seen)
         # After the deletions: a run stopped before them reads its blocks again.
         await checksums.store(run.conn, source.id, every)
-        if run.prints is not None and all(s.error is None for s in run.report.streams):
-            for stream in run.report.streams:
-                await state.save_fingerprint(run.conn, source.id, stream.stream, run.prints)
+        await unchanged.store(run, every)
 
     async def _detached(
         self, run: SourceRun, entity: str, mappings: list[tuple[int, EntityMapping]]
@@ -285,7 +279,8 @@ class SyncEngine:
         unique constraints: one of them fails and rolls back, nothing is doubled.
         """
         source = run.source
-        adapter = open_adapter(source.config)
+        adapter = await self.kept.take((source.id, entity), source.config)
+        ok = False
         try:
             async with asyncio.timeout(source.config.timeout_seconds):
                 await adapter.open()
@@ -296,7 +291,9 @@ class SyncEngine:
                     writer=Writer(conn, source.id, found_by=run.found_by),
                     adapter=adapter,
                 )
-                return await self._entity(lane, entity, mappings)
+                seen = await self._entity(lane, entity, mappings)
+            ok = all(s.error is None for s in run.report.streams if s.entity == entity)
+            return seen
         except (AdapterError, TimeoutError, OSError) as exc:
             error = health.failure(exc, source)
             for index, mapping in mappings:
@@ -305,10 +302,7 @@ class SyncEngine:
                 self._progress(SyncProgress(source.id, stream.stream, 0, True, error))
             return Seen(BY_ENTITY[entity], complete=False)
         finally:
-            try:
-                await adapter.close()
-            except Exception:
-                log.debug("closing %s failed", source.id, exc_info=True)
+            await self.kept.give((source.id, entity), adapter, ok)
 
     async def _entity(
         self, run: SourceRun, entity: str, mappings: list[tuple[int, EntityMapping]]
@@ -351,14 +345,10 @@ class SyncEngine:
         self, run: SourceRun, seen: Seen, mapping: EntityMapping, stream: StreamReport
     ) -> None:
         source = run.source
-        saved = await state.stream_state(run.conn, source.id, stream.stream)
-        if (
-            stream.mode == "diff"
-            and not run.full
-            and run.prints is not None
-            and saved is not None
-            and saved.fingerprint == run.prints
-        ):
+        saved = run.states.pop(stream.stream, None)
+        if saved is None:  # no row yet, or taken by a stream of the same id before it
+            saved = await state.stream_state(run.conn, source.id, stream.stream)
+        if unchanged.skipped(run, saved):
             stream.mode = "unchanged"
             self._progress(SyncProgress(source.id, stream.stream, 0, True))
             return

@@ -59,18 +59,20 @@ def failure(exc: BaseException, source: SourceMapping) -> str:
 async def record_health(conn: PgConnection, source_id: str, report: SourceReport) -> None:
     """The run's outcome: `report` gets the source's rows, waiting rows and status, and
     the source's row gets them too, with the report of each stream."""
+    # One round trip for what the run left: the source's rows and its waiting reasons.
     counts = " UNION ALL ".join(
-        f"SELECT count(*) FROM {b.table} WHERE source_id = $1" for b in BINDINGS
+        f"SELECT count(*) FROM {table} WHERE source_id = $1"
+        for table in (*(b.table for b in BINDINGS), "vendor")  # vendors: no binding's own
     )
-    report.rows = int(await conn.fetchval(f"SELECT sum(count) FROM ({counts}) c", source_id))
-    report.rows += int(
-        await conn.fetchval("SELECT count(*) FROM vendor WHERE source_id = $1", source_id)
-    )
-    waiting = await conn.fetch(
-        "SELECT reason, count(*) AS n FROM sync_pending WHERE source_id = $1 "
-        "GROUP BY reason ORDER BY n DESC, reason",
+    [found] = await conn.fetch(
+        f"""SELECT (SELECT sum(count) FROM ({counts}) c) AS rows,
+        (SELECT coalesce(json_agg(json_build_array(reason, n) ORDER BY n DESC, reason), '[]')
+         FROM (SELECT reason, count(*) AS n FROM sync_pending WHERE source_id = $1
+               GROUP BY reason) w) AS waiting""",
         source_id,
     )
+    report.rows = int(found["rows"])
+    waiting = [{"reason": r, "n": n} for r, n in json.loads(found["waiting"])]
     reasons = commonest_reasons([(r["reason"], r["n"]) for r in waiting])
     report.waiting = sum(r["n"] for r in waiting)
     failed = [f"{s.stream}: {s.error}" for s in report.streams if s.error]

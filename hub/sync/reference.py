@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from adapters.base import AdapterError
 from hub.db import PgConnection
 from hub.sync.bindings import BY_ENTITY, Binding, prefix
 
@@ -262,3 +263,22 @@ def _count(outcome: Outcome, created: Counter[str]) -> None:
     for entity, n in created.items():
         if n:
             outcome.derived[entity] = outcome.derived.get(entity, 0) + n
+
+
+async def own_region(writer: Writer, source_id: str, code: str | None) -> bool:
+    """A source's Pemda (`region`) exists before its rows: from the reference data if need
+    be; whether it was created. A `region` that is no Pemda of the store or of the
+    reference data is the source's error: nothing of it could be stored."""
+    if code is None:
+        return False
+    conn = writer.enrich.conn
+    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM region WHERE code = $1)", code):
+        return False  # every cycle but the first: one round trip, no transaction
+    if not await writer.enrich.region_exists(code):
+        raise AdapterError(
+            f"source {source_id}: region {code!r} is not a Pemda of the reference "
+            "data (Kemendagri codes: rantai reference)"
+        )
+    async with writer.transaction():
+        created = await writer.enrich.ensure_regions(writer, [code])
+    return bool(created)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from adapters.base import Adapter
 from adapters.mapping import SourceMapping
@@ -13,6 +14,9 @@ from hub.db import PgConnection
 from hub.sync.bindings import Binding
 from hub.sync.reports import SourceReport
 from hub.sync.writer import Writer
+
+if TYPE_CHECKING:
+    from hub.sync.state import StreamState
 
 ANALYZE_AFTER = 1000  # rows created or deleted by one stream
 _LOCK_BASE = 0x52414E54  # "RANT": advisory lock keys of sources are this + hash(id)
@@ -35,10 +39,13 @@ class SourceRun:
     report: SourceReport
     full: bool  # read every row of every stream, watermark or not
     found_by: str  # sync, full or reconciliation (hub.sync.writer.FOUND_BY)
-    prints: str | None  # the fingerprint of a spreadsheet source's files
+    prints: str | None  # the print of a workbook's or SQLite database's files (unchanged)
     conn: PgConnection
     writer: Writer
     adapter: Adapter
+    # The streams' sync_state rows as the run found them, read in one round trip; each
+    # stream takes its own out when it starts (a second stream of the same id reads it).
+    states: dict[str, StreamState] = field(default_factory=dict)
 
 
 @dataclass

@@ -102,6 +102,22 @@ async def stream_state(conn: PgConnection, source_id: str, stream: str) -> Strea
     )
 
 
+async def stream_states(conn: PgConnection, source_id: str) -> dict[str, StreamState]:
+    """Every stream's row of the source, in one round trip (a run reads them at its start:
+    only the source's own run, which holds its lock, writes them)."""
+    rows = await conn.fetch(
+        "SELECT stream, watermark, fingerprint, loading, resume, checksums FROM sync_state "
+        "WHERE source_id = $1",
+        source_id,
+    )
+    return {
+        r["stream"]: StreamState(
+            r["watermark"], r["fingerprint"], r["loading"], r["resume"], r["checksums"]
+        )
+        for r in rows
+    }
+
+
 async def start_loading(conn: PgConnection, source_id: str, stream: str) -> None:
     """The stream's first load is a baseline: until `loaded`, its new rows get no per-row
     CREATED history (a sync killed meanwhile resumes the same way)."""

@@ -1,20 +1,16 @@
-"""A source's streams as the engine reads them: their ids, the fingerprint of a workbook
-folder, and a batch of rows mapped to the writer's items."""
+"""A source's streams as the engine reads them: their ids, a batch of rows mapped to the
+writer's items, and where a watermarked read starts."""
 
 from __future__ import annotations
 
-import glob
-import hashlib
-import os
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from adapters.base import Batch
 from adapters.field_rules import RecordError
-from adapters.mapping import EntityMapping, SourceMapping
+from adapters.mapping import EntityMapping
 from hub.sync.writer import Item
 
 # Legacy servers in NTT keep local time (WITA) in columns without a time zone.
@@ -28,19 +24,6 @@ def stream_id(mapping: EntityMapping, index: int) -> str:
         path = q.http.path + (f"?{urlencode(q.http.params)}" if q.http.params else "")
     where = q.table or q.sheet or path or (f"query{index}" if q.query else f"#{index}")
     return f"{mapping.spec.name}:{where}"
-
-
-def fingerprint(source: SourceMapping) -> str | None:
-    """Names, sizes and modification times of a spreadsheet source's files."""
-    config = source.config
-    if config.kind not in ("xlsx", "csv") or not config.path:
-        return None
-    pattern = config.path if os.path.isabs(config.path) else str(config.base_dir / config.path)
-    digest = hashlib.sha256()
-    for name in sorted(glob.glob(pattern)):
-        stat = os.stat(name)
-        digest.update(f"{Path(name).name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
 
 
 def to_items(

@@ -1,0 +1,73 @@
+"""What a SQLite database's files look like, when that tells every change since.
+
+A SQLite source's keyed-diff streams have no checksums in SQL (`adapters/blocks.py`), so
+the sync skips them when the database's files provably did not change: the *stamp* is the
+device, inode, size, modification and status-change times (nanoseconds) of the database
+file; device, inode, size and modification time of its `-wal` and its `-journal` (or that
+one is absent); and the header of the `-wal` (checkpoint sequence and salts: new with
+every restart of the log, even one that leaves its size as it was).
+
+Every write to a file sets its status-change time (`ctime`) to the kernel's clock, and
+nothing but the clock sets it: `touch -d`, `cp -p` or `rsync -t` can put an old
+modification time back, never an old `ctime`. A database file replaced by another (a
+restored copy, a rename over it) is another inode, or the same one with a new `ctime`.
+The logs are only ever appended to or rewritten by SQLite, each write setting their
+modification time (their `ctime` also moves when a reader opens them, see `_file`). What the
+times cannot tell is a second write within the same tick of the file system's clock
+(milliseconds here, one or two seconds on FAT, HFS+ or ext3): a stamp taken between two
+such writes would equal the stamp after them. So a stamp is only given when every file
+last changed more than `SETTLED_SECONDS` before it was taken; a database written more
+recently has no stamp (`None`: read in full, as it would be anyway, and the next run
+stamps it once it has settled).
+
+The database file itself is only `stat`ed, never opened: closing any descriptor of a file
+drops every POSIX lock this process holds on it, the SQLite connections' too. Its
+header's change counter would add nothing that its `ctime` does not already tell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+SETTLED_SECONDS = 2.0  # the coarsest file-time tick in use (FAT: 2 s)
+_WAL_HEADER = 32  # magic, version, page size, checkpoint sequence, salts, checksum
+
+
+def _file(path: Path, now_ns: int, log: bool) -> str | None:
+    """One file's part of the stamp ('-' when it does not exist); None when it changed
+    within SETTLED_SECONDS of `now_ns`. A `log` (the -wal or -journal) is stamped by its
+    modification time only: SQLite gives it its database's owner each time it is opened
+    (as root), which moves its `ctime` though nothing was written."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "-"
+    changed = st.st_mtime_ns if log else max(st.st_mtime_ns, st.st_ctime_ns)
+    if changed > now_ns - int(SETTLED_SECONDS * 1e9):
+        return None
+    part = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+    return part if log else f"{part}:{st.st_ctime_ns}"
+
+
+def sqlite_stamp(database: Path) -> str | None:
+    """The stamp of the SQLite database at `database` (see the module), or None when it
+    cannot tell every change (a file changed too recently, or is unreadable)."""
+    now_ns = time.time_ns()
+    parts: list[str] = []
+    try:
+        for suffix in ("", "-wal", "-journal"):
+            path = database.with_name(database.name + suffix)
+            part = _file(path, now_ns, log=bool(suffix))
+            if part is None:
+                return None
+            if suffix == "-wal" and part != "-":
+                # The log's own file is never locked: reading its header is harmless.
+                with open(path, "rb") as log:
+                    part += ":" + log.read(_WAL_HEADER).hex()
+            parts.append(f"{suffix or 'db'}={part}")
+    except OSError:
+        return None
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
