@@ -21,6 +21,7 @@ from hub.store.codec import global_id
 from hub.store.relations import T
 from hub.store.scope import Scope
 from resolvers.context import Context
+from resolvers.followup import is_overdue
 from schema.common import ChangeOp
 from schema.discrepancy import Discrepancy, check_rule
 from schema.fields import ROW_TYPES, Column, Derived, Link, SameRow, source_of
@@ -236,16 +237,20 @@ class DiscrepancyEvent:
 
 
 async def _shared_row(
-    info: strawberry.Info[Context, None], event: OutboxEvent, table_name: str, pk: Any
+    info: strawberry.Info[Context, None],
+    event: OutboxEvent,
+    table_name: str,
+    pk: Any,
+    column: str = "id",
 ) -> Any:
-    """Row `pk` of `table_name`, read once per event and viewer scope and shared by every
-    subscriber of the process. Shielded: one subscriber leaving must not cancel the read
-    the others await."""
+    """The row of `table_name` whose `column` is `pk`, read once per event and viewer scope
+    and shared by every subscriber of the process. Shielded: one subscriber leaving must
+    not cancel the read the others await."""
     access = info.context.access
     key = (table_name, access.scope.cache_key)
     if key not in event.memo:
         table = T[table_name]
-        stmt = select(table).where(table.c.id == pk)
+        stmt = select(table).where(table.c[column] == pk)
         event.memo[key] = asyncio.ensure_future(access.first(stmt))
     return await asyncio.shield(event.memo[key])
 
@@ -334,6 +339,13 @@ async def _discrepancy_events(
             continue
         if f.severity is not None and row.severity != f.severity.value:
             continue
+        if f.follow_up_state is not None or f.overdue is not None:
+            follow = await _shared_row(info, event, "follow_up", row.id, "discrepancy_id")
+            state = follow.state if follow is not None else None
+            if f.follow_up_state is not None and state != f.follow_up_state.name:
+                continue
+            if f.overdue is not None and f.overdue != (follow is not None and is_overdue(follow)):
+                continue
         key = ("discrepancy-event", info.context.access.scope.cache_key)
         root = event.memo.get(key)
         if root is None:

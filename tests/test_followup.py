@@ -237,6 +237,28 @@ async def test_every_action_reaches_subscribers_of_both_feeds(door: Door) -> Non
     }  # fmt: skip
 
 
+async def test_discrepancy_events_are_filtered_by_follow_up_state_and_overdue(door: Door) -> None:
+    [position] = await fetch(door, "SELECT COALESCE(max(id), 0) AS p FROM outbox")
+    after = encode_cursor("change", [position["p"]])
+    answered_first = await answered(door)  # its events come first: assigned, answered
+    waiting = await assigned(door)
+    document = (
+        "subscription E($after: String, $filter: DiscrepancyFilter) { discrepancyEvents("
+        "after: $after, filter: $filter) { discrepancy { id followUp { state overdue } } } }"
+    )
+    for filter_, expected in (
+        ({"followUpState": "ASSIGNED"}, (waiting, "ASSIGNED")),
+        ({"followUpState": "ANSWERED"}, (answered_first, "ANSWERED")),
+        ({"overdue": False, "followUpState": "ASSIGNED"}, (waiting, "ASSIGNED")),
+    ):
+        event = await door.subscribe(
+            document, {"after": after, "filter": filter_}, key=door.keys["province"]
+        )
+        got = event["data"]["discrepancyEvents"]["discrepancy"]
+        assert (got["id"], got["followUp"]["state"]) == expected, filter_
+        assert got["followUp"]["overdue"] is False
+
+
 # --------------------------------------------------------------------------- who may do what
 
 # role → (HTTP status, error code or None) for assigning a finding of OPD in 53.01; a
