@@ -1,7 +1,7 @@
 """E-Jadwal: the agenda the chain already knows, for a Pemda or one OPD and a span of days.
 
 Five kinds of item, each with its date, OPD, the object it concerns and whether it is late
-(the day is before today, UTC, and what it waits for has not come):
+(the day is before the province's today, WITA, and what it waits for has not come):
 - TENDER_STAGE: a stage of an SPSE tender's jadwal (on its last day); never late, SPSE
   keeps its own schedule;
 - CONTRACT_END: a contract's end date; late without a BAST letter (E-Surat) by then;

@@ -156,12 +156,28 @@ async def _lock(conn: PgConnection, pk: int, version: int, sees: Sees) -> Locked
     return Locked(finding, follow_up)
 
 
-async def _letters(conn: PgConnection, finding: Any, numbers: list[str]) -> list[dict[str, Any]]:
-    """The letters an answer cites, by number, among the finding's Pemda's letters."""
+def _visible_letters(viewer: Viewer) -> str:
+    """SQL: the letters the viewer may read (an OPD: those of its contracts and tenders), so
+    that an answer can cite no other and a refusal tells nothing of the others."""
+    from sqlalchemy.dialects import postgresql
+
+    predicate = viewer.scope.predicate(T["letter"])
+    if predicate is None:
+        return "true"
+    dialect: Any = postgresql.dialect()  # type: ignore[no-untyped-call]
+    return str(predicate.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+
+async def _letters(
+    conn: PgConnection, viewer: Viewer, finding: Any, numbers: list[str]
+) -> list[dict[str, Any]]:
+    """The letters an answer cites, by number, among the finding's Pemda's letters that the
+    viewer may read."""
     refs = []
+    visible = _visible_letters(viewer) if numbers else "true"
     for i, number in enumerate(numbers):
         letter_id = await conn.fetchval(
-            "SELECT id FROM letter WHERE region_id = $1 AND number = $2",
+            f"SELECT id FROM letter WHERE region_id = $1 AND number = $2 AND ({visible})",
             finding["region_id"],
             number.strip(),
         )
@@ -268,7 +284,7 @@ def respond(
                 f"This follow-up is {follow_up['state']}: it waits for no answer.",
                 argument="input.discrepancyId",
             )
-        refs = [*await _letters(conn, locked.finding, letters), *link_refs]
+        refs = [*await _letters(conn, viewer, locked.finding, letters), *link_refs]
         await conn.execute(
             """UPDATE follow_up SET state = $2, answered_at = COALESCE(answered_at, now()),
                    updated_at = now(), version = version + 1 WHERE id = $1""",

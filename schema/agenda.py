@@ -39,7 +39,8 @@ class AgendaItem:
     date: date = strawberry.field(description="Tanggal.")
     title: str = strawberry.field(description="Judul, in Indonesian.")
     late: bool = strawberry.field(
-        description="Terlambat: the day has passed (UTC) and what it waits for has not come."
+        description="Terlambat: the day has passed (in the province's time, WITA) and what "
+        "it waits for has not come."
     )
     region_code: str = strawberry.field(description="Kode Pemda.")
     subject_id: strawberry.ID = strawberry.field(

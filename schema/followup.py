@@ -90,7 +90,9 @@ class FollowUpAction(RowBacked):
 class DiscrepancyFollowUp(Node, RowBacked):
     id: strawberry.ID = node_id()
     state: FollowUpState = column("state", "Keadaan.")
-    due_on: date = column("due_on", "Batas waktu (a UTC day) for the OPD's answer.")
+    due_on: date = column(
+        "due_on", "Batas waktu (a day in the province's time, WITA) for the OPD's answer."
+    )
     note: str = column("note", "Catatan penugasan.")
     assigned_by: str = column("assigned_by", "Who assigned it (actor).")
     assigned_at: datetime = column("assigned_at", "Waktu penugasan.")
@@ -113,7 +115,8 @@ class DiscrepancyFollowUp(Node, RowBacked):
     row: strawberry.Private[Any]
 
     @strawberry.field(
-        description="Terlambat: the OPD's answer is due before today (UTC) and has not come.",
+        description="Terlambat: the OPD's answer was due before today (the province's day, "
+        "WITA) and has not come.",
         metadata=derived("state", "due_on"),
     )
     def overdue(self) -> bool:

@@ -263,3 +263,16 @@ def test_legacy_text_in_a_feed_never_starts_a_line_of_its_own() -> None:
     written = escape(hostile)
     assert written == "Penetapan Pemenang\\nEND:VEVENT\\nBEGIN:VEVENT\\nSUMMARY:Transfer\\nx"
     assert not any(ch < " " for ch in written)
+
+
+def test_the_dashboards_due_dates_count_the_provinces_day() -> None:
+    """The dashboard's date picker states the province's offset itself (a static file):
+    it must be the hub's clock's."""
+    import re
+    from pathlib import Path
+
+    from hub.reference.clock import province_offset
+
+    script = (Path(__file__).parents[1] / "hub/static/dashboard/followup.js").read_text()
+    [hours] = re.findall(r"PROVINCE_OFFSET_MS = (\d+) \* 3600 \* 1000", script)
+    assert province_offset() == f"+{int(hours):02d}:00"

@@ -324,6 +324,21 @@ async def test_an_opd_answer_cites_letters_that_resolve(
     )  # fmt: skip
     assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     assert missing["errors"][0]["extensions"]["argument"] == "input.letters[1]"
+    # A letter of the Pemda the OPD may not read (an internal memo, no contract or tender
+    # of its own) is as absent as one that does not exist: nothing shows through.
+    await office.fetch(
+        "INSERT INTO letter (source_id, source_key, region_id, number, dated_on, kind) "
+        "SELECT source_id, 'memo-1', region_id, '900/NOTA/SETDA/2025', dated_on, 'LAINNYA' "
+        "FROM letter LIMIT 1"
+    )
+    hidden = await post(
+        api, respond,
+        {"i": {"discrepancyId": finding, "explanation": "Lihat nota.", "version": 1,
+               "letters": ["900/NOTA/SETDA/2025"]}},
+        role="opd",
+    )  # fmt: skip
+    assert hidden["errors"][0]["extensions"]["code"] == "NOT_FOUND", hidden
+    assert hidden["errors"][0]["extensions"]["argument"] == "input.letters[0]"
     cited = await post(
         api, respond,
         {"i": {"discrepancyId": finding, "explanation": "Lihat surat perjanjian.",

@@ -31,8 +31,12 @@
     return new Date(iso + (iso.length === 10 ? "T00:00:00Z" : "")).toLocaleDateString("id-ID",
       { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
   }
+  // Due dates are days in the province's time (hub/reference/clock.py: WITA, UTC+8, no
+  // summer time; tests/test_agenda.py holds the two in step), not the browser's or UTC's:
+  // before 08:00 WITA the UTC day is still yesterday.
+  var PROVINCE_OFFSET_MS = 8 * 3600 * 1000;
   function isoDay(offset) {
-    var d = new Date();
+    var d = new Date(Date.now() + PROVINCE_OFFSET_MS);
     d.setUTCDate(d.getUTCDate() + offset);
     return d.toISOString().slice(0, 10);
   }
