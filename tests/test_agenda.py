@@ -235,7 +235,9 @@ async def test_a_feed_is_scoped_and_refuses_what_it_may_not_show(door: Door) -> 
     assert (await feed(door, f"/agenda/{REGENCY}.ics", door.keys["province"])).status_code == 401
     public = icalendar.Calendar.from_ical((await feed(door, f"/agenda/{REGENCY}.ics")).content)
     assert not [e for e in public.walk("VEVENT") if str(e["CATEGORIES"].cats[0]) == "Tindak lanjut"]
-    assert (await feed(door, "/agenda/99.99.ics")).status_code == 404
+    unknown = await feed(door, "/agenda/99.99.ics")
+    assert unknown.status_code == 404
+    assert unknown.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
 
 async def test_rantai_keys_create_feed_makes_a_token_for_the_feed_only(

@@ -162,9 +162,9 @@ async def test_a_large_download_streams_page_by_page(
         ("/export/sub-kegiatan.xlsx?fiscalYear=dua", 400, "BAD_USER_INPUT"),
         ("/export/sub-kegiatan.xlsx?fiscalYear=2025&colour=red", 400, "BAD_USER_INPUT"),
         ("/export/sub-kegiatan.xlsx?fiscalYear=2025&stage=DONE", 400, "BAD_USER_INPUT"),
-        ("/export/kontrak.xlsx?fiscalYear=2025", 404, "BAD_USER_INPUT"),
-        ("/export/opd.pdf?fiscalYear=2025&regionCode=53", 404, "BAD_USER_INPUT"),
-        ("/export/opd.xlsx?fiscalYear=2025&regionCode=99", 404, "BAD_USER_INPUT"),
+        ("/export/kontrak.xlsx?fiscalYear=2025", 404, "NOT_FOUND"),
+        ("/export/opd.pdf?fiscalYear=2025&regionCode=53", 404, "NOT_FOUND"),
+        ("/export/opd.xlsx?fiscalYear=2025&regionCode=99", 404, "NOT_FOUND"),
     ],
 )
 async def test_a_bad_download_request_is_refused_with_its_code(

@@ -59,7 +59,9 @@ def refused(failure: ExportFailed) -> Response:
 
 
 def bad_request(message: str, status: int = 400) -> Response:
-    return JSONResponse(error_body(ErrorCode.BAD_USER_INPUT, message), status_code=status)
+    """400 BAD_USER_INPUT, or 404 NOT_FOUND: the status and the code say the same."""
+    code = ErrorCode.NOT_FOUND if status == 404 else ErrorCode.BAD_USER_INPUT
+    return JSONResponse(error_body(code, message), status_code=status)
 
 
 async def ocds_endpoint(request: Request) -> Response:
