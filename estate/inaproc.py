@@ -70,11 +70,37 @@ class InaprocData:
         with self.lock:
             return [dict(r) for r in (self.rup if kind == "rup" else self.tenders)]
 
+    async def page(
+        self, kind: str, tahun: int, since: str | None, offset: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        return select_page(await self.records(kind, tahun), kind, since, offset, limit)
+
+
+def page_key(record: dict[str, Any], kind: str) -> tuple[str, str]:
+    """The order pages follow: `updated_at` (absent first), then the record's code, both
+    compared as text."""
+    return (record["updated_at"] or "", str(record["kd_rup" if kind == "rup" else "kd_tender"]))
+
+
+def select_page(
+    records: list[dict[str, Any]], kind: str, since: str | None, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of `records` changed after `since` (an ISO timestamp compared as text), in
+    `page_key` order, and how many there are in all."""
+    chosen = [r for r in records if since is None or (r["updated_at"] or "") > since]
+    chosen.sort(key=lambda r: page_key(r, kind))
+    return chosen[offset : offset + limit], len(chosen)
+
 
 class Records(Protocol):
     def accepts(self, kode_klpd: str | None, tahun: str | None) -> bool: ...
 
-    async def records(self, kind: str, tahun: int) -> list[dict[str, Any]]: ...
+    async def page(
+        self, kind: str, tahun: int, since: str | None, offset: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of `select_page`: only what changed after `since`, in `page_key`
+        order, from `offset`; and how many changed after `since` in all."""
+        ...
 
 
 class _Bucket:
@@ -158,12 +184,9 @@ def inaproc_app(
             hang, faults.hang_seconds = faults.hang_seconds, 0.0
             await asyncio.sleep(hang)
         since = params.get("updated_since")
-        records = await data.records(kind, int(params["tahun"]))
-        chosen = [r for r in records if since is None or (r["updated_at"] or "") > since]
-        chosen.sort(key=lambda r: (r["updated_at"] or "", str(r.get("kd_rup", r.get("kd_tender")))))
-        rows = chosen[offset : offset + limit]
-        more = offset + limit < len(chosen)
-        meta: dict[str, Any] = {"limit": limit, "total": len(chosen), "has_more": more}
+        rows, total = await data.page(kind, int(params["tahun"]), since, offset, limit)
+        more = offset + limit < total
+        meta: dict[str, Any] = {"limit": limit, "total": total, "has_more": more}
         meta["cursor"] = _cursor(faults.generation, offset + limit) if more else None
         if faults.stuck:
             meta.update(has_more=True, cursor=_cursor(faults.generation, offset))

@@ -58,6 +58,16 @@ SELECT t.kd_tender, t.tahun AS tahun_anggaran, t.nama_paket, t.hps, t.pagu, t.mt
 FROM spse_tender t
 WHERE t.tahun = $1
 """
+# `updated_at` as the API writes it (`_json_value`), so that `since` compares as in
+# `estate.inaproc.select_page`: as text, absent first.
+_STAMP = "coalesce(to_char(r.updated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '') COLLATE \"C\""
+_WHERE = f"WHERE $2::text IS NULL OR {_STAMP} > $2::text"
+_PAGE = (
+    "SELECT r.*, count(*) OVER () AS total_ FROM ({records}) r "
+    + _WHERE
+    + f' ORDER BY {_STAMP}, r.{{code}}::text COLLATE "C" OFFSET $3 LIMIT $4'
+)
+_COUNT = "SELECT count(*) FROM ({records}) r " + _WHERE
 
 
 def kode_klpd(region: str) -> str:
@@ -89,18 +99,36 @@ class LegacyProcurement:
         return kode == kode_klpd(self.region) and bool(tahun) and str(tahun).isdigit()
 
     async def records(self, kind: str, tahun: int) -> list[dict[str, Any]]:
+        """Every record of `kind` of the year (what `page` pages through)."""
+        rows = await self._fetch(_RUP if kind == "rup" else _TENDER, tahun)
+        return [self._record(kind, row) for row in rows]
+
+    async def page(
+        self, kind: str, tahun: int, since: str | None, offset: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """`estate.inaproc.select_page` in SQL: the database filters, orders and cuts the
+        page, so a page costs its rows, not the year's (a province-sized Pemda has 12,000
+        packages a year, read in 24 pages)."""
+        query = _PAGE.format(records=_RUP if kind == "rup" else _TENDER,
+                             code="kd_rup" if kind == "rup" else "kd_tender")  # fmt: skip
+        rows = await self._fetch(query, tahun, since, offset, limit)
+        if rows:
+            return [self._record(kind, row) for row in rows], int(rows[0]["total_"])
+        total = await self._fetch(_COUNT.format(records=_RUP if kind == "rup" else _TENDER),
+                                  tahun, since)  # fmt: skip
+        return [], int(total[0][0])
+
+    async def _fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         if self._pool is None:
             self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=2)
-        rows = await self._pool.fetch(_RUP if kind == "rup" else _TENDER, tahun)
-        found = []
-        for row in rows:
-            record = {k: _json_value(v) for k, v in dict(row).items()}
-            record["kd_klpd"] = kode_klpd(self.region)
-            record["kd_rup" if kind == "rup" else "kd_tender"] = str(
-                record["kd_rup" if kind == "rup" else "kd_tender"]
-            )
-            found.append(record)
-        return found
+        return list(await self._pool.fetch(query, *args))
+
+    def _record(self, kind: str, row: asyncpg.Record) -> dict[str, Any]:
+        record = {k: _json_value(v) for k, v in dict(row).items() if k != "total_"}
+        code = "kd_rup" if kind == "rup" else "kd_tender"
+        record["kd_klpd"] = kode_klpd(self.region)
+        record[code] = str(record[code])
+        return record
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -15,7 +15,7 @@ import pytest
 
 from adapters.mapping import load_config
 from estate.generate import generate_estate
-from estate.inaproc import inaproc_app, serving
+from estate.inaproc import inaproc_app, select_page, serving
 from estate.national_api import (
     API_REGION,
     DEMO_KEY,
@@ -124,6 +124,47 @@ async def test_a_pemdas_procurement_comes_through_the_national_api(
     finally:
         await provider.close()
         os.environ.pop(KEY_ENV, None)
+
+
+async def test_the_legacy_database_cuts_the_pages_the_stand_in_serves(
+    server: Server, tmp_path: Path
+) -> None:
+    """`LegacyProcurement.page` filters, orders and cuts in SQL (a page costs its rows, not
+    the year's); its pages are exactly `select_page` over every record, with and without
+    `updated_since`, after the simulator has written."""
+    result = await generate_estate(
+        tmp_path / "estate", scale="small", seed=4, pg_url=server.admin_url, mariadb_url=None,
+        fiscal_years=(2026,), db_prefix=f"legacy_pg{uuid.uuid4().hex[:6]}",
+    )  # fmt: skip
+    server.created.extend(result.postgres_databases)
+    manifest = json.loads(result.manifest.read_text())
+    provider = LegacyProcurement(manifest["sources"][f"bpbj-{RC}"]["url"], API_REGION)
+    try:
+        async with Simulator(tmp_path / "estate", seed=2) as simulator:
+            for _ in range(8):
+                await simulator.step()
+        for kind in ("rup", "tender"):
+            every = await provider.records(kind, 2026)
+            stamps = sorted(r["updated_at"] for r in every if r["updated_at"])
+            assert len(every) > 20
+            assert stamps
+            for since in (None, stamps[len(stamps) // 2], stamps[-1]):
+                expected, total = select_page(every, kind, since, 0, len(every))
+                for limit in (7, 1000):
+                    pages: list[dict[str, object]] = []
+                    offset = 0
+                    while True:
+                        rows, counted = await provider.page(kind, 2026, since, offset, limit)
+                        assert counted == total, (kind, since, offset)
+                        assert len(rows) <= limit
+                        pages += rows
+                        offset += limit
+                        if offset >= counted:
+                            break
+                    assert pages == expected, (kind, since, limit)
+            assert await provider.page(kind, 2026, None, len(every) + 5, 10) == ([], len(every))
+    finally:
+        await provider.close()
 
 
 async def _count(store: str, table: str, source_id: str) -> int:
