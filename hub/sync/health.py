@@ -56,9 +56,10 @@ def failure(exc: BaseException, source: SourceMapping) -> str:
     return text if text.startswith("source ") else f"source {source.id}: {text}"
 
 
-async def record_health(conn: PgConnection, source_id: str, report: SourceReport) -> None:
+async def record_health(conn: PgConnection, source_id: str, report: SourceReport) -> int | None:
     """The run's outcome: `report` gets the source's rows, waiting rows and status, and
-    the source's row gets them too, with the report of each stream."""
+    the source's row gets them too, with the report of each stream. Returns the source's
+    `change_seq` as the run leaves it (`hub.sync.overlap`)."""
     # One round trip for what the run left: the source's rows and its waiting reasons.
     counts = " UNION ALL ".join(
         f"SELECT count(*) FROM {table} WHERE source_id = $1"
@@ -87,13 +88,13 @@ async def record_health(conn: PgConnection, source_id: str, report: SourceReport
     else:
         report.status = "OK"
     success = report.status != "DOWN" and not report.stored_nothing
-    await conn.execute(
+    seq: int | None = await conn.fetchval(
         """
         UPDATE source SET status = $2::text, last_synced_at = now(),
             last_success_at = CASE WHEN $7::bool THEN now() ELSE last_success_at END,
             last_error = $3, rows = $4, waiting = $5, last_run = $6::jsonb,
             waiting_reasons = $8::jsonb, last_run_read = $9, last_run_stored = $10
-        WHERE id = $1
+        WHERE id = $1 RETURNING change_seq
         """,
         source_id,
         report.status,
@@ -106,6 +107,7 @@ async def record_health(conn: PgConnection, source_id: str, report: SourceReport
         report.read,
         report.stored,
     )
+    return seq
 
 
 # "unknown activity 2025/1.03.10.2.01" → "unknown activity"; "bad row: kind: 'X' is not

@@ -102,20 +102,26 @@ async def stream_state(conn: PgConnection, source_id: str, stream: str) -> Strea
     )
 
 
-async def stream_states(conn: PgConnection, source_id: str) -> dict[str, StreamState]:
+async def stream_states(
+    conn: PgConnection, source_id: str
+) -> tuple[dict[str, StreamState], int | None]:
     """Every stream's row of the source, in one round trip (a run reads them at its start:
-    only the source's own run, which holds its lock, writes them)."""
+    only the source's own run, which holds its lock, writes them), and the source's
+    `change_seq` (`hub.sync.overlap`)."""
     rows = await conn.fetch(
-        "SELECT stream, watermark, fingerprint, loading, resume, checksums FROM sync_state "
-        "WHERE source_id = $1",
+        "SELECT s.change_seq, t.stream, t.watermark, t.fingerprint, t.loading, t.resume, "
+        "t.checksums FROM source s LEFT JOIN sync_state t ON t.source_id = s.id "
+        "WHERE s.id = $1",
         source_id,
     )
-    return {
+    states = {
         r["stream"]: StreamState(
             r["watermark"], r["fingerprint"], r["loading"], r["resume"], r["checksums"]
         )
         for r in rows
+        if r["stream"] is not None
     }
+    return states, (rows[0]["change_seq"] if rows else None)
 
 
 async def start_loading(conn: PgConnection, source_id: str, stream: str) -> None:
