@@ -209,18 +209,19 @@ class SyncEngine:
             writer.enrich.derive = derived_entities(e.spec.name for e in source.entities)
             full = found_by != "sync"
             run = SourceRun(source, report, full, found_by, prints, conn, writer, adapter)
-            run.states, seq = await state.stream_states(conn, source.id)
-            self.overlaps.begin(source.id, seq)
+            start = await state.run_start(conn, source.id, source.region)
+            run.states = start.states
+            self.overlaps.begin(source.id, start.seq)
             if not unchanged.every(run, enumerate(source.entities)):
                 async with asyncio.timeout(source.config.timeout_seconds):
                     await adapter.open()
-            if await own_region(run.writer, source.id, source.region):  # its Pemda first
-                await self._wake()
+            if not start.region_known and await own_region(writer, source.id, source.region):
+                await self._wake()  # its Pemda, before its rows
             await self._streams(run)
-            # Read again which entities have waiting rows: the DETACHED streams' writers
-            # may have added some.
+            # Which entities have waiting rows: read again (DETACHED writers may add some).
             writer.waiting_entities = None
-            await self._retry_pending(run)
+            if start.pending or any(s.waiting for s in report.streams):
+                await self._retry_pending(run)
             ok = all(s.error is None for s in report.streams)
         except (AdapterError, TimeoutError, OSError) as exc:
             report.error = health.failure(exc, source)
@@ -403,8 +404,7 @@ class SyncEngine:
             else checksums.rows(run.adapter, mapping, blocks)
         )
         timeout = source.config.timeout_seconds
-        # An idle stream's overlap, the same as the one this engine last applied: skipped.
-        memo_key = (source.id, stream.stream, id(mapping))
+        memo_key = (source.id, stream.stream, id(mapping))  # an overlap as last applied: skip
         first = stored is not None and not paged and blocks is None and run.writer.quiet is None
 
         size = max(1, source.config.batch_size)

@@ -27,25 +27,27 @@ async def register(
     conn: PgConnection, sources: Sequence[SourceMapping], freshness_seconds: int | None
 ) -> None:
     """Create or update the `source` rows (name, kind, owner OPD, freshness limit)."""
-    for s in sources:
-        await conn.execute(
-            """
-            INSERT INTO source (id, name, kind, status, rows, freshness_seconds,
-                                owner_opd_id)
-            VALUES ($1, $2, $3, 'NEVER_SYNCED', 0, $4, (
-                SELECT o.id FROM opd o JOIN region r ON r.id = o.region_id
-                WHERE r.code = $5 AND o.code = $6))
-            ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind,
-                freshness_seconds = excluded.freshness_seconds,
-                owner_opd_id = COALESCE(excluded.owner_opd_id, source.owner_opd_id)
-            """,
-            s.id,
-            s.name,
-            s.kind,
-            freshness_seconds,
-            s.region,
-            s.owner_opd,
-        )
+    # One statement for all of them (it runs at every cycle).
+    chosen = list({s.id: s for s in sources}.values())
+    await conn.execute(
+        """
+        INSERT INTO source (id, name, kind, status, rows, freshness_seconds, owner_opd_id)
+        SELECT v.id, v.name, v.kind, 'NEVER_SYNCED', 0, $6, (
+            SELECT o.id FROM opd o JOIN region r ON r.id = o.region_id
+            WHERE r.code = v.region AND o.code = v.opd)
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+            AS v(id, name, kind, region, opd)
+        ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind,
+            freshness_seconds = excluded.freshness_seconds,
+            owner_opd_id = COALESCE(excluded.owner_opd_id, source.owner_opd_id)
+        """,
+        [s.id for s in chosen],
+        [s.name for s in chosen],
+        [s.kind for s in chosen],
+        [s.region for s in chosen],
+        [s.owner_opd for s in chosen],
+        freshness_seconds,
+    )
 
 
 def failure(exc: BaseException, source: SourceMapping) -> str:
