@@ -26,13 +26,13 @@ from adapters.base import (
     AdapterError,
     Batch,
     EntityQuery,
-    MissingColumns,
     MissingTable,
     Row,
     SourceConfig,
     redacted_url,
 )
 from adapters.blocks import BLOCK_COLUMN, Dialect, MariaDbDialect, PostgresDialect
+from adapters.columns import OfferedColumns
 from adapters.filestamp import sqlite_stamp
 
 _Chunks = AsyncGenerator[list[Row], None]
@@ -344,6 +344,7 @@ class SqlAdapter(Adapter):
     def __init__(self, config: SourceConfig) -> None:
         super().__init__(config)
         self._session: _Session | None = None
+        self._offered = OfferedColumns()  # checked once while the connection is kept
 
     @property
     def _conn(self) -> Any:
@@ -388,6 +389,7 @@ class SqlAdapter(Adapter):
         self._session = session
 
     async def close(self) -> None:
+        self._offered.forget()
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
@@ -428,16 +430,7 @@ class SqlAdapter(Adapter):
 
     async def _check_columns(self, query: EntityQuery, required: Sequence[str]) -> None:
         """MissingColumns naming the `required` columns the table or query does not have."""
-        if not required:
-            return
-        offered = set(await self.columns(query))
-        missing = [c for c in required if c not in offered]
-        if missing:
-            raise MissingColumns(
-                f"source {self.config.id}: {self._what(query)} has no column(s) "
-                + ", ".join(repr(c) for c in missing),
-                missing,
-            )
+        await self._offered.check(self.config.id, query, required, self.columns)
 
     async def stream(
         self, query: EntityQuery, *, since: Any = None, resume: Any = None
@@ -451,7 +444,8 @@ class SqlAdapter(Adapter):
         if wanted and query.watermark and query.watermark not in wanted:
             # The caller needs the watermark of the last row to resume after it.
             wanted.append(query.watermark)
-        await self._check_columns(query, wanted or ([query.watermark] if query.watermark else []))
+        required = wanted or ([query.watermark] if query.watermark else [])
+        await self._check_columns(query, required)
         select = ", ".join(session.quote(c) for c in wanted) if wanted else "*"
         sql = f"SELECT {select} FROM {self._from(session, query)}"
         params: list[Any] = []
@@ -461,7 +455,7 @@ class SqlAdapter(Adapter):
                 sql += f" WHERE {column} > {_PARAM}"
                 params.append(since)
             sql += f" ORDER BY {column}"
-        batches = self._batches(query, session.bind(sql, bool(params)), params)
+        batches = self._batches(query, session.bind(sql, bool(params)), params, required)
         try:
             async for batch in batches:
                 yield batch
@@ -469,7 +463,7 @@ class SqlAdapter(Adapter):
             await batches.aclose()  # type: ignore[attr-defined]  # at once: see `iterate`
 
     async def _batches(
-        self, query: EntityQuery, sql: str, params: Sequence[Any]
+        self, query: EntityQuery, sql: str, params: Sequence[Any], required: Sequence[str]
     ) -> AsyncIterator[Batch]:
         session = self._require()
         rows = session.iterate(sql, params, max(1, self.config.batch_size))
@@ -480,6 +474,9 @@ class SqlAdapter(Adapter):
                 except StopAsyncIteration:
                     return
                 except session.errors as exc:
+                    # A column dropped since it was checked: said as a first check says it.
+                    self._offered.forget()
+                    await self._check_columns(query, required)
                     raise self._failure(session, query, exc) from exc
                 yield Batch(rows=chunk)
         finally:
@@ -545,10 +542,11 @@ class SqlAdapter(Adapter):
         dialect, session = self._dialect(), self._require()
         if dialect is None or not query.columns:
             raise AdapterError(f"source {self.config.id}: no checksums for this stream")
-        await self._check_columns(query, [*query.columns, *key])
+        required = [*query.columns, *key]
+        await self._check_columns(query, required)
         source = self._from(session, query)
         sql = dialect.rows_sql(source, key, query.columns, digits, blocks)
-        batches = self._batches(query, session.bind(sql, False), ())
+        batches = self._batches(query, session.bind(sql, False), (), required)
         try:
             async for batch in batches:
                 yield batch
@@ -565,6 +563,7 @@ class SqlAdapter(Adapter):
             async for chunk in chunks:
                 rows += chunk
         except session.errors as exc:
+            self._offered.forget()
             raise AdapterError(f"source {self.config.id}: {_describe(exc)}") from exc
         finally:
             await chunks.aclose()

@@ -74,7 +74,13 @@ class BlockPlan:
 
 def signature(source: SourceMapping, mapping: EntityMapping, binding: Binding) -> str:
     """What the stored checksums are valid for: the mapping's query, key and field rules
-    (not their line numbers) and the store table's columns."""
+    (not their line numbers) and the store table's columns. Computed once per mapping: a
+    mapping is never changed in place (a changed file is a new Config), and the store's
+    columns are the models' (`hub.sync.types.TYPES`)."""
+    key = (id(mapping), source.kind, binding.table)
+    known = _SIGNATURES.get(key)
+    if known is not None and known[0] is mapping:
+        return known[1]
     rules = sorted((name, repr(replace(rule, line=None))) for name, rule in mapping.fields.items())
     query = mapping.query
     parts = (
@@ -87,7 +93,14 @@ def signature(source: SourceMapping, mapping: EntityMapping, binding: Binding) -
         rules,
         sorted(TYPES[binding.table]),
     )
-    return hashlib.sha256(repr(parts).encode()).hexdigest()
+    value = hashlib.sha256(repr(parts).encode()).hexdigest()
+    if len(_SIGNATURES) > 4096:  # configurations loaded again and again: start afresh
+        _SIGNATURES.clear()
+    _SIGNATURES[key] = (mapping, value)  # the mapping held: its id is not reused meanwhile
+    return value
+
+
+_SIGNATURES: dict[tuple[int, str, str], tuple[EntityMapping, str]] = {}
 
 
 def eligible(adapter: Adapter, mapping: EntityMapping, streams: int) -> bool:

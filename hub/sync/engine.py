@@ -40,7 +40,7 @@ from adapters.base import Adapter, AdapterError, Batch
 from adapters.mapping import SQL_KINDS, Config, EntityMapping, SourceMapping
 from hub.db import PgConnection, asyncpg_dsn
 from hub.events.broker import Broker, PostgresBroker, broker_for
-from hub.sync import baseline, checksums, health, state, unchanged
+from hub.sync import baseline, checksums, health, overlap, state, unchanged
 from hub.sync.bindings import BY_ENTITY, DETACHED, ORDER, WAVE_OF_ENTITY, Binding
 from hub.sync.connections import KeptAdapters
 from hub.sync.reference import derived_entities, own_region
@@ -89,6 +89,7 @@ class SyncEngine:
         self.freshness_seconds = freshness_seconds
         self._pool: asyncpg.Pool | None = None
         self.kept = KeptAdapters()  # source connections from one cycle to the next
+        self.overlaps = overlap.Overlaps()  # what idle watermarked streams read last time
 
     async def __aenter__(self) -> Self:
         self._pool = await asyncpg.create_pool(
@@ -208,16 +209,19 @@ class SyncEngine:
             writer.enrich.derive = derived_entities(e.spec.name for e in source.entities)
             full = found_by != "sync"
             run = SourceRun(source, report, full, found_by, prints, conn, writer, adapter)
-            run.states = await state.stream_states(conn, source.id)
+            start = await state.run_start(conn, source.id, source.region)
+            run.states = start.states
+            self.overlaps.begin(source.id, start.seq)
             if not unchanged.every(run, enumerate(source.entities)):
                 async with asyncio.timeout(source.config.timeout_seconds):
                     await adapter.open()
-            await self._own_region(run)
+            if not start.region_known and await own_region(writer, source.id, source.region):
+                await self._wake()  # its Pemda, before its rows
             await self._streams(run)
-            # Read again which entities have waiting rows: the DETACHED streams' writers
-            # may have added some.
+            # Which entities have waiting rows: read again (DETACHED writers may add some).
             writer.waiting_entities = None
-            await self._retry_pending(run)
+            if start.pending or any(s.waiting for s in report.streams):
+                await self._retry_pending(run)
             ok = all(s.error is None for s in report.streams)
         except (AdapterError, TimeoutError, OSError) as exc:
             report.error = health.failure(exc, source)
@@ -227,12 +231,8 @@ class SyncEngine:
         finally:
             if adapter is not None:
                 await self.kept.give((source.id, ""), adapter, ok)
-        await health.record_health(conn, source.id, report)
-
-    async def _own_region(self, run: SourceRun) -> None:
-        """The source's Pemda exists before its rows (`reference.own_region`)."""
-        if await own_region(run.writer, run.source.id, run.source.region):
-            await self._wake()
+        seq = await health.record_health(conn, source.id, report)
+        self.overlaps.end(source.id, seq, ok and report.error is None)
 
     async def _streams(self, run: SourceRun) -> None:
         source = run.source
@@ -404,6 +404,8 @@ class SyncEngine:
             else checksums.rows(run.adapter, mapping, blocks)
         )
         timeout = source.config.timeout_seconds
+        memo_key = (source.id, stream.stream, id(mapping))  # an overlap as last applied: skip
+        first = stored is not None and not paged and blocks is None and run.writer.quiet is None
 
         size = max(1, source.config.batch_size)
         failed: list[BaseException] = []
@@ -450,6 +452,12 @@ class SyncEngine:
                     stream.mode = "diff"  # the saved place had expired: read from the start
                 if not paged or batch.position is not None:
                     ahead = asyncio.create_task(fetch())
+                digest = None
+                if first:  # the first batch: is it the whole overlap? (errors: as before)
+                    first = False
+                    await asyncio.wait([ahead])
+                    if ahead.exception() is None and ahead.result() is None:
+                        digest = overlap.digest(run, mapping, seen.binding, (since, stored), items)
                 if marks:
                     top = max(marks)
                     highest = top if highest is None else max(highest, top)
@@ -468,9 +476,13 @@ class SyncEngine:
                         if batch.position is None
                         else state.Resume(batch.position, since, highest)
                     )
-                outcome = await self._apply(
-                    run, seen.binding, items, stream, safe, resume=(paged, place)
-                )
+                if digest is not None and safe is None and self.overlaps.same(memo_key, digest):
+                    outcome = Outcome(unchanged=len(items))  # as the store already has them
+                else:
+                    outcome = await self._apply(
+                        run, seen.binding, items, stream, safe, resume=(paged, place)
+                    )
+                    self.overlaps.applied(memo_key, digest, outcome)
                 seen.ids.update(outcome.stored_ids)
                 seen.keys.update(
                     i.source_key if isinstance(i, Item) else i[0].source_key for i in items

@@ -27,25 +27,27 @@ async def register(
     conn: PgConnection, sources: Sequence[SourceMapping], freshness_seconds: int | None
 ) -> None:
     """Create or update the `source` rows (name, kind, owner OPD, freshness limit)."""
-    for s in sources:
-        await conn.execute(
-            """
-            INSERT INTO source (id, name, kind, status, rows, freshness_seconds,
-                                owner_opd_id)
-            VALUES ($1, $2, $3, 'NEVER_SYNCED', 0, $4, (
-                SELECT o.id FROM opd o JOIN region r ON r.id = o.region_id
-                WHERE r.code = $5 AND o.code = $6))
-            ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind,
-                freshness_seconds = excluded.freshness_seconds,
-                owner_opd_id = COALESCE(excluded.owner_opd_id, source.owner_opd_id)
-            """,
-            s.id,
-            s.name,
-            s.kind,
-            freshness_seconds,
-            s.region,
-            s.owner_opd,
-        )
+    # One statement for all of them (it runs at every cycle).
+    chosen = list({s.id: s for s in sources}.values())
+    await conn.execute(
+        """
+        INSERT INTO source (id, name, kind, status, rows, freshness_seconds, owner_opd_id)
+        SELECT v.id, v.name, v.kind, 'NEVER_SYNCED', 0, $6, (
+            SELECT o.id FROM opd o JOIN region r ON r.id = o.region_id
+            WHERE r.code = v.region AND o.code = v.opd)
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+            AS v(id, name, kind, region, opd)
+        ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind,
+            freshness_seconds = excluded.freshness_seconds,
+            owner_opd_id = COALESCE(excluded.owner_opd_id, source.owner_opd_id)
+        """,
+        [s.id for s in chosen],
+        [s.name for s in chosen],
+        [s.kind for s in chosen],
+        [s.region for s in chosen],
+        [s.owner_opd for s in chosen],
+        freshness_seconds,
+    )
 
 
 def failure(exc: BaseException, source: SourceMapping) -> str:
@@ -56,9 +58,10 @@ def failure(exc: BaseException, source: SourceMapping) -> str:
     return text if text.startswith("source ") else f"source {source.id}: {text}"
 
 
-async def record_health(conn: PgConnection, source_id: str, report: SourceReport) -> None:
+async def record_health(conn: PgConnection, source_id: str, report: SourceReport) -> int | None:
     """The run's outcome: `report` gets the source's rows, waiting rows and status, and
-    the source's row gets them too, with the report of each stream."""
+    the source's row gets them too, with the report of each stream. Returns the source's
+    `change_seq` as the run leaves it (`hub.sync.overlap`)."""
     # One round trip for what the run left: the source's rows and its waiting reasons.
     counts = " UNION ALL ".join(
         f"SELECT count(*) FROM {table} WHERE source_id = $1"
@@ -87,13 +90,13 @@ async def record_health(conn: PgConnection, source_id: str, report: SourceReport
     else:
         report.status = "OK"
     success = report.status != "DOWN" and not report.stored_nothing
-    await conn.execute(
+    seq: int | None = await conn.fetchval(
         """
         UPDATE source SET status = $2::text, last_synced_at = now(),
             last_success_at = CASE WHEN $7::bool THEN now() ELSE last_success_at END,
             last_error = $3, rows = $4, waiting = $5, last_run = $6::jsonb,
             waiting_reasons = $8::jsonb, last_run_read = $9, last_run_stored = $10
-        WHERE id = $1
+        WHERE id = $1 RETURNING change_seq
         """,
         source_id,
         report.status,
@@ -106,6 +109,7 @@ async def record_health(conn: PgConnection, source_id: str, report: SourceReport
         report.read,
         report.stored,
     )
+    return seq
 
 
 # "unknown activity 2025/1.03.10.2.01" → "unknown activity"; "bad row: kind: 'X' is not

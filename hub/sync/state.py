@@ -102,20 +102,39 @@ async def stream_state(conn: PgConnection, source_id: str, stream: str) -> Strea
     )
 
 
-async def stream_states(conn: PgConnection, source_id: str) -> dict[str, StreamState]:
-    """Every stream's row of the source, in one round trip (a run reads them at its start:
-    only the source's own run, which holds its lock, writes them)."""
+@dataclass(frozen=True)
+class RunStart:
+    """What a source's run needs from the store before it reads, in one round trip."""
+
+    states: dict[str, StreamState]  # every stream's row of sync_state
+    seq: int | None  # the source's change_seq (`hub.sync.overlap`)
+    region_known: bool  # the source's Pemda is in the store (`reference.own_region`)
+    pending: bool  # rows of the source wait with a record to try again
+
+
+async def run_start(conn: PgConnection, source_id: str, region: str | None) -> RunStart:
+    """Read at a run's start (only the source's own run, which holds its lock, writes its
+    stream states and waiting rows)."""
     rows = await conn.fetch(
-        "SELECT stream, watermark, fingerprint, loading, resume, checksums FROM sync_state "
-        "WHERE source_id = $1",
+        "SELECT s.change_seq, EXISTS (SELECT 1 FROM region WHERE code = $2) AS region_known, "
+        "EXISTS (SELECT 1 FROM sync_pending p WHERE p.source_id = $1 "
+        "AND p.record IS NOT NULL) AS pending, t.stream, t.watermark, t.fingerprint, "
+        "t.loading, t.resume, t.checksums "
+        "FROM source s LEFT JOIN sync_state t ON t.source_id = s.id WHERE s.id = $1",
         source_id,
+        region,
     )
-    return {
+    if not rows:  # not registered: nothing known
+        return RunStart({}, None, False, True)
+    states = {
         r["stream"]: StreamState(
             r["watermark"], r["fingerprint"], r["loading"], r["resume"], r["checksums"]
         )
         for r in rows
+        if r["stream"] is not None
     }
+    first = rows[0]
+    return RunStart(states, first["change_seq"], first["region_known"], first["pending"])
 
 
 async def start_loading(conn: PgConnection, source_id: str, stream: str) -> None:
