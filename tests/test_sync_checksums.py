@@ -86,9 +86,10 @@ class Legacy:
     folder: Path
     store_url: str
     execute: Any  # async (sql with %s placeholders, *params) -> None
+    mapping: str = MAPPING  # with {kind} and {url}
 
     def config(self) -> Config:
-        (self.folder / "legacy.toml").write_text(MAPPING.format(kind=self.kind, url=self.url))
+        (self.folder / "legacy.toml").write_text(self.mapping.format(kind=self.kind, url=self.url))
         (self.folder / "rantai.toml").write_text('[[source]]\nmapping = "legacy.toml"\n')
         return load_config(self.folder / "rantai.toml")
 

@@ -12,7 +12,6 @@ inserted with an old watermark inside the window, and a row changed by another e
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,12 +19,12 @@ from typing import Any
 import asyncpg
 import pytest
 
-from adapters.mapping import Config, load_config
 from hub.migrate import run_async
 from hub.sync import SyncEngine
-from hub.sync.reports import SourceReport, StreamReport
+from hub.sync.reports import StreamReport
 from tests.conftest import Server, asyncpg_dsn
-from tests.test_sync_checksums import _mariadb, _postgres
+from tests.test_sync_checksums import Legacy as Harness
+from tests.test_sync_checksums import _mariadb, _postgres, code, subs
 
 OPD = "1.02.0.00.0.00.01.0000"
 YEAR = 2025
@@ -86,29 +85,8 @@ END $$;
 """
 
 
-def code(n: int) -> str:
-    return f"1.02.02.1.01.{n:04d}"
-
-
-@dataclass
-class Legacy:
-    kind: str
-    url: str
-    folder: Path
-    store_url: str
-    execute: Any  # async (sql with %s placeholders, *params) -> None
-
-    def config(self) -> Config:
-        (self.folder / "legacy.toml").write_text(MAPPING.format(kind=self.kind, url=self.url))
-        (self.folder / "rantai.toml").write_text('[[source]]\nmapping = "legacy.toml"\n')
-        return load_config(self.folder / "rantai.toml")
-
-    async def store(self, sql: str, *params: Any) -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(asyncpg_dsn(self.store_url))
-        try:
-            return list(await conn.fetch(sql, *params))
-        finally:
-            await conn.close()
+class Legacy(Harness):
+    """The checksums tests' legacy source, with this file's mapping and the store's writes."""
 
     async def writes(self) -> set[tuple[str, str]]:
         """What the store was asked to write since the last call."""
@@ -147,13 +125,9 @@ async def legacy(request: Any, server: Server, tmp_path: Path) -> AsyncIterator[
                 n * 1000,
                 NOW - age,
             )
-        yield Legacy(kind, url, tmp_path, store_url, execute)
+        yield Legacy(kind, url, tmp_path, store_url, execute, MAPPING)
     finally:
         await drop()
-
-
-def subs(report: SourceReport) -> StreamReport:
-    return next(s for s in report.streams if s.entity == "sub_activity")
 
 
 async def cycle(engine: SyncEngine) -> StreamReport:
