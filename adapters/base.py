@@ -23,6 +23,18 @@ Row = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class Look:
+    """A cheap look at a source between two syncs (`Adapter.look`): a value that differs
+    from the last look's when the source changed since. `settled` is False while the
+    source changed within its clock's tick (a file system's, or a server's second): a
+    second change within that tick could leave the value as it was, so an unsettled look
+    is looked at again once it has settled."""
+
+    value: str
+    settled: bool = True
+
+
+@dataclass(frozen=True)
 class SourceConfig:
     """How to reach one source (the `[source]` table of a mapping file)."""
 
@@ -148,6 +160,14 @@ class Adapter(ABC):
     def change_stamp(self) -> str | None:
         """What the source's files look like, when that tells every change since (equal
         stamps: nothing changed), taken before the adapter opens; None: no such thing."""
+        return None
+
+    async def look(self, tables: Sequence[str] | None) -> Look | None:
+        """A look telling, for a few microseconds of the source's time, whether it changed
+        since the last look (`hub/sync/probe.py`); `tables`: those the mapping reads (None:
+        a query reads them, so all of them). None: this kind of source offers none. May
+        need the adapter open. An accelerator only: every change is also read by the next
+        sync, whatever the looks said."""
         return None
 
     # Checksums per block of keys (`adapters/blocks.py`), where the source computes them.

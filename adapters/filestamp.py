@@ -32,42 +32,64 @@ import os
 import time
 from pathlib import Path
 
+from adapters.base import Look
+
 SETTLED_SECONDS = 2.0  # the coarsest file-time tick in use (FAT: 2 s)
 _WAL_HEADER = 32  # magic, version, page size, checkpoint sequence, salts, checksum
 
 
-def _file(path: Path, now_ns: int, log: bool) -> str | None:
-    """One file's part of the stamp ('-' when it does not exist); None when it changed
-    within SETTLED_SECONDS of `now_ns`. A `log` (the -wal or -journal) is stamped by its
+def _file(path: Path, log: bool) -> tuple[str, int]:
+    """One file's part of the stamp ('-' when it does not exist) and when it last changed
+    (nanoseconds; 0 when absent). A `log` (the -wal or -journal) is stamped by its
     modification time only: SQLite gives it its database's owner each time it is opened
     (as root), which moves its `ctime` though nothing was written."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        return "-"
+        return "-", 0
     changed = st.st_mtime_ns if log else max(st.st_mtime_ns, st.st_ctime_ns)
-    if changed > now_ns - int(SETTLED_SECONDS * 1e9):
-        return None
     part = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
-    return part if log else f"{part}:{st.st_ctime_ns}"
+    return (part if log else f"{part}:{st.st_ctime_ns}"), changed
+
+
+def _parts(database: Path) -> tuple[str, int]:
+    """The digest of the database's files' parts, and when the newest of them changed."""
+    parts: list[str] = []
+    newest = 0
+    for suffix in ("", "-wal", "-journal"):
+        path = database.with_name(database.name + suffix)
+        part, changed = _file(path, log=bool(suffix))
+        if suffix == "-wal" and part != "-":
+            # The log's own file is never locked: reading its header is harmless.
+            with open(path, "rb") as log:
+                part += ":" + log.read(_WAL_HEADER).hex()
+        parts.append(f"{suffix or 'db'}={part}")
+        newest = max(newest, changed)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest(), newest
+
+
+def settled(changed_ns: int, now_ns: int) -> bool:
+    """Whether a file that last changed at `changed_ns` is past the file system's tick."""
+    return changed_ns <= now_ns - int(SETTLED_SECONDS * 1e9)
 
 
 def sqlite_stamp(database: Path) -> str | None:
     """The stamp of the SQLite database at `database` (see the module), or None when it
     cannot tell every change (a file changed too recently, or is unreadable)."""
     now_ns = time.time_ns()
-    parts: list[str] = []
     try:
-        for suffix in ("", "-wal", "-journal"):
-            path = database.with_name(database.name + suffix)
-            part = _file(path, now_ns, log=bool(suffix))
-            if part is None:
-                return None
-            if suffix == "-wal" and part != "-":
-                # The log's own file is never locked: reading its header is harmless.
-                with open(path, "rb") as log:
-                    part += ":" + log.read(_WAL_HEADER).hex()
-            parts.append(f"{suffix or 'db'}={part}")
+        digest, newest = _parts(database)
     except OSError:
         return None
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return digest if settled(newest, now_ns) else None
+
+
+def sqlite_look(database: Path) -> Look | None:
+    """A look at the database's files between two syncs (`Adapter.look`): the stamp's
+    digest, unsettled while a file changed within the tick; None when unreadable."""
+    now_ns = time.time_ns()
+    try:
+        digest, newest = _parts(database)
+    except OSError:
+        return None
+    return Look(digest, settled(newest, now_ns))

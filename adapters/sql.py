@@ -21,11 +21,13 @@ import aiomysql
 import aiosqlite
 import asyncpg
 
+from adapters import looks
 from adapters.base import (
     Adapter,
     AdapterError,
     Batch,
     EntityQuery,
+    Look,
     MissingTable,
     Row,
     SourceConfig,
@@ -33,7 +35,7 @@ from adapters.base import (
 )
 from adapters.blocks import BLOCK_COLUMN, Dialect, MariaDbDialect, PostgresDialect
 from adapters.columns import OfferedColumns
-from adapters.filestamp import sqlite_stamp
+from adapters.filestamp import sqlite_look, sqlite_stamp
 
 _Chunks = AsyncGenerator[list[Row], None]
 _PARAM = "\x00param\x00"  # placeholder for the one parameter, replaced per engine
@@ -411,13 +413,10 @@ class SqlAdapter(Adapter):
         raise AdapterError(f"source {self.config.id}: the entity names neither a table nor a query")
 
     def _failure(self, session: _Session, query: EntityQuery, exc: BaseException) -> AdapterError:
+        where, why = f"source {self.config.id}", _describe(exc)
         if query.table and session.is_missing_table(exc):
-            return MissingTable(
-                f"source {self.config.id}: table {query.table!r} does not exist ({_describe(exc)})"
-            )
-        return AdapterError(
-            f"source {self.config.id}: cannot read {self._what(query)}: {_describe(exc)}"
-        )
+            return MissingTable(f"{where}: table {query.table!r} does not exist ({why})")
+        return AdapterError(f"{where}: cannot read {self._what(query)}: {why}")
 
     async def columns(self, query: EntityQuery) -> list[str]:
         """Columns of the table, or of the query's result; MissingTable if the table is absent."""
@@ -435,10 +434,8 @@ class SqlAdapter(Adapter):
     async def stream(
         self, query: EntityQuery, *, since: Any = None, resume: Any = None
     ) -> AsyncIterator[Batch]:
-        """`query.columns` (or all) in batches; with a watermark, ordered by it and after `since`.
-
-        Rows whose watermark is NULL only come with `since=None` (NULL > x is never true).
-        """
+        """`query.columns` (or all) in batches; with a watermark, ordered by it and after `since`
+        (rows whose watermark is NULL only with `since=None`: NULL > x is never true)."""
         session = self._require()
         wanted = list(query.columns)
         if wanted and query.watermark and query.watermark not in wanted:
@@ -486,8 +483,7 @@ class SqlAdapter(Adapter):
         return isinstance(self._session, (_Postgres, _MariaDb)) and self._session.conn is not None
 
     async def reusable(self) -> bool:
-        """Its server connection is still open (PostgreSQL: as the driver saw it; MariaDB's
-        driver sees nothing until it is used: a ping). SQLite: never kept."""
+        """Its server connection still answers (MariaDB's driver sees nothing unless used)."""
         session = self._session
         if isinstance(session, _Postgres):
             return session.conn is not None and not session.conn.is_closed()
@@ -505,15 +501,28 @@ class SqlAdapter(Adapter):
             return None
         return sqlite_stamp(_Sqlite(self.config, self.config.url or "").path)
 
+    async def look(self, tables: Sequence[str] | None) -> Look | None:
+        """SQLite: its files (`adapters/filestamp.py`); a server: its statistics."""
+        if self.config.kind == "sqlite":
+            return sqlite_look(_Sqlite(self.config, self.config.url or "").path)
+        await self.open()  # at once when it is
+        session = self._require()
+        try:
+            if isinstance(session, _MariaDb):
+                return await looks.mariadb(await session._connected(), tables)
+            return await looks.postgres(session.conn, tables)
+        except session.errors as exc:
+            raise AdapterError(f"source {self.config.id}: look failed: {_describe(exc)}") from exc
+
     # -- checksums per block of keys (adapters/blocks.py) ----------------------------------
 
-    def _dialect(self) -> Dialect | None:
+    def _blocks(self, query: EntityQuery) -> tuple[Dialect, _Session]:
+        """The dialect of checksums per block (SQLite has no hash function in SQL)."""
         session = self._require()
-        if isinstance(session, _Postgres):
-            return PostgresDialect(session.quote)
-        if isinstance(session, _MariaDb):
-            return MariaDbDialect(session.quote)
-        return None  # SQLite: no hash function in SQL
+        dialect = {_Postgres: PostgresDialect, _MariaDb: MariaDbDialect}.get(type(session))
+        if dialect is None or not query.columns:
+            raise AdapterError(f"source {self.config.id}: no checksums for this stream")
+        return dialect(session.quote), session
 
     def supports_blocks(self) -> bool:
         return self.config.kind in ("postgresql", "mariadb", "mysql")
@@ -523,9 +532,7 @@ class SqlAdapter(Adapter):
     ) -> dict[str, str]:
         """Per non-empty block of `key`'s values: its row count and hash sum ("n:sum")
         over `query.columns`, computed by the source."""
-        dialect, session = self._dialect(), self._require()
-        if dialect is None or not query.columns:
-            raise AdapterError(f"source {self.config.id}: no checksums for this stream")
+        dialect, session = self._blocks(query)
         sql = dialect.sums_sql(self._from(session, query), key, query.columns, digits)
         try:
             rows = await self._all(sql)
@@ -539,9 +546,7 @@ class SqlAdapter(Adapter):
         self, query: EntityQuery, key: Sequence[str], digits: int, blocks: Sequence[str] | None
     ) -> AsyncIterator[Batch]:
         """The rows of `blocks` (None: every row), with each row's block in BLOCK_COLUMN."""
-        dialect, session = self._dialect(), self._require()
-        if dialect is None or not query.columns:
-            raise AdapterError(f"source {self.config.id}: no checksums for this stream")
+        dialect, session = self._blocks(query)
         required = [*query.columns, *key]
         await self._check_columns(query, required)
         source = self._from(session, query)

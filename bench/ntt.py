@@ -25,7 +25,10 @@ ntt` runs them, measured step by step.
      Each change is matched to the first unmatched event of its source and entity that
      arrived after its commit.
 
-Drops every database it created (`bench_<random>_*`) and its data dir.
+Drops every database it created (`bench_<random>_*`) and its data dir, unless `--keep DIR`
+names a directory: then the estate, its databases and its store stay there, and a later
+`--keep DIR` with `--reuse` measures step 3 on them again without generating or syncing
+(`--reuse` alone drops them at the end).
 """
 
 from __future__ import annotations
@@ -383,13 +386,34 @@ def _count(items: Any) -> dict[str, int]:
 # --------------------------------------------------------------------------- main
 
 
+KEPT = "bench-ntt.json"  # in a kept data dir: the prefix and store of its databases
+
+
 async def main_async(args: argparse.Namespace) -> int:
-    prefix = f"bench_{uuid.uuid4().hex[:8]}"
-    data_dir = Path(tempfile.mkdtemp(prefix="rantai-bench-ntt-"))
     began = time.perf_counter()
     demo: Demo | None = None
+    kept = Path(args.keep) / KEPT if args.keep else None
+    if args.reuse:
+        if kept is None or not kept.exists():
+            print(f"--reuse: no kept estate in {args.keep!r} (run with --keep DIR first)")
+            return 2
+        state = json.loads(kept.read_text(encoding="utf-8"))
+        prefix, store_url, data_dir = state["prefix"], state["store_url"], Path(args.keep)
+        print(f"ntt: reusing the estate and store kept in {data_dir} ({prefix}_*)", flush=True)
+    else:
+        prefix = f"bench_{uuid.uuid4().hex[:8]}"
+        if args.keep:
+            data_dir = Path(args.keep)
+            data_dir.mkdir(parents=True, exist_ok=False)
+        else:
+            data_dir = Path(tempfile.mkdtemp(prefix="rantai-bench-ntt-"))
     try:
-        store_url = await estate_and_store(args, prefix, data_dir)
+        if not args.reuse:
+            store_url = await estate_and_store(args, prefix, data_dir)
+            if kept is not None:
+                kept.write_text(json.dumps({"prefix": prefix, "store_url": store_url}))
+        if args.estate_only:
+            return 0
         demo = await start_demo(args, store_url, data_dir)
         print(f"ntt demo: `rantai demo` serving at {demo.base} (log {demo.log})", flush=True)
         await demo_idle(demo, args.idle_window)
@@ -407,10 +431,13 @@ async def main_async(args: argparse.Namespace) -> int:
     finally:
         if demo is not None:
             stop_demo(demo)
-        dropped = await drop_everything(args.pg_url, args.mariadb_url, prefix)
-        shutil.rmtree(data_dir, ignore_errors=True)
-        print(f"dropped {len(dropped)} databases ({prefix}_*); total "
-              f"{secs(time.perf_counter() - began)} ({datetime.now():%Y-%m-%d %H:%M})")  # fmt: skip
+        total = f"total {secs(time.perf_counter() - began)} ({datetime.now():%Y-%m-%d %H:%M})"
+        if args.keep and not (args.reuse and args.drop):
+            print(f"kept the estate in {data_dir} and its databases ({prefix}_*); {total}")
+        else:
+            dropped = await drop_everything(args.pg_url, args.mariadb_url, prefix)
+            shutil.rmtree(data_dir, ignore_errors=True)
+            print(f"dropped {len(dropped)} databases ({prefix}_*); {total}")
     return 0
 
 
@@ -454,6 +481,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=float,
         default=900.0,
         help="seconds the full rules run may take before it is cancelled (900)",
+    )
+    parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        default=None,
+        help="generate into DIR (new) and keep it and its databases; with --reuse: measure "
+        "the demo's steps again on what DIR kept",
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="with --keep DIR: no generation, sync or rules"
+    )
+    parser.add_argument(
+        "--drop", action="store_true", help="with --reuse: drop the kept estate at the end"
+    )
+    parser.add_argument(
+        "--estate-only", action="store_true", help="stop after the idle cycles (step 2)"
     )
     parser.add_argument("--skip", default="", help="comma-separated: dashboard,chain,subscriber")
     parser.add_argument(

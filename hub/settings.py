@@ -74,6 +74,20 @@ class Settings(BaseSettings):
         ge=0,
         description="`rantai serve` syncs every source this often; 0: only `rantai sync` does.",
     )
+    sync_probe_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        description="Between two sync cycles, each source is looked at this often (its "
+        "server's statistics or its files, no rows read) and synced at once if it changed; "
+        "0: only the cycles.",
+    )
+    sync_unchanged_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="With looks, a cycle leaves out a source whose look did not move, for at "
+        "most this long; then it is synced whatever its look says. 0: every cycle syncs "
+        "every source.",
+    )
     broker_url: str | None = Field(
         default=None,
         description="Wake-ups between processes: unset/postgresql (the store), redis://, nats://.",

@@ -99,6 +99,8 @@ def sync_job(
             on_cycle=on_cycle,
             outbox_retention_seconds=settings.outbox_retention_seconds,
             broker_url=settings.broker_url,
+            probe_every=settings.sync_probe_seconds,
+            unchanged_seconds=settings.sync_unchanged_seconds,
         )
 
     return job

@@ -3,9 +3,11 @@ the Pemda-years the sync changed.
 
 Neither side knows the other: the sync (`hub.sync`) writes the store and its change log,
 the rules (`hub.discrepancies`) read the store and follow the change log. `rantai sync`
-runs a `SyncJob` once; `rantai serve --sync-every` and `rantai demo` run `sync_forever`,
-which also answers "sync now": the API records a request (`sync_request`) and wakes this
-loop through the broker's `sync` topic; the loop claims the waiting requests, syncs their
+runs a `SyncJob` once; `rantai serve --sync-every` and `rantai demo` run `sync_forever`:
+a cycle of every source each interval (from one cycle's start to the next's), and between
+cycles a look at every source (`hub.sync.probe`) that syncs at once those that changed. It
+also answers "sync now": the API records a request (`sync_request`) and wakes this loop
+through the broker's `sync` topic; the loop claims the waiting requests, syncs their
 sources at once, and writes the outcome on them. The API never imports this module: the
 store and the broker are all the two processes share. Beside the loop, each source's
 scheduled reconciliation runs in the background (`hub.jobs.reconcile`).
@@ -27,7 +29,9 @@ from hub.discrepancies.thresholds import load_thresholds
 from hub.events.broker import SYNC, broker_for
 from hub.events.outbox import prune
 from hub.jobs.reconcile import reconcile_forever
+from hub.sync import state
 from hub.sync.engine import SyncEngine
+from hub.sync.probe import Probe
 from hub.sync.reports import SourceReport
 
 PRUNE_EVERY = 600.0  # seconds between two prunes of the outbox
@@ -45,11 +49,24 @@ class SyncJob(SyncEngine):
         super().__init__(database_url, config, **options)
         self.discrepancies = DiscrepancyEngine(thresholds)
         self.discrepancy_report: RunReport | None = None
+        self.probe = Probe(self.kept)
+
+    async def changed_sources(self) -> list[str]:
+        """The sources whose look differs from the last (`hub.sync.probe`)."""
+        return await self.probe.changed(self.sources())
+
+    async def due_sources(self, unchanged_seconds: float) -> list[str]:
+        """The sources a cycle syncs when looks gate it (`hub.sync.probe.Probe.due`)."""
+        async with self.pool.acquire() as conn:
+            pending = await state.pending_sources(conn)
+        return await self.probe.due(self.sources(), pending, unchanged_seconds)
 
     async def sync(
         self, only: Sequence[str] | None = None, *, full: bool = False, reconcile: bool = False
     ) -> list[SourceReport]:
+        began = time.monotonic()
         reports = await super().sync(only, full=full, reconcile=reconcile)
+        self.probe.synced(reports, began)
         await self.check_discrepancies()
         return reports
 
@@ -74,12 +91,18 @@ async def sync_forever(
     on_cycle: Callable[[Sequence[SourceReport]], None] | None = None,
     outbox_retention_seconds: int | None = None,
     broker_url: str | None = None,
+    probe_every: float = 0.0,
+    unchanged_seconds: float = 0.0,
 ) -> None:
-    """Sync every source and run the rules, wait `interval` seconds, repeat until `stop`
-    is set; prune the outbox every PRUNE_EVERY seconds when a retention is set. A "sync
-    now" request wakes the wait and syncs the sources it names at once; a cycle that
-    syncs every source answers every request waiting (a lost wake-up costs at most one
-    interval).
+    """Sync every source and run the rules every `interval` seconds (from one cycle's
+    start to the next's; a cycle that overruns is followed by a pause of a third of it)
+    until `stop` is set; between cycles, every `probe_every` seconds (0: never), look at
+    every source and sync those that changed (`hub.sync.probe`). With looks, a cycle leaves
+    out a source whose look did not move, for at most `unchanged_seconds` (0: a cycle syncs
+    every source). Prune the outbox every
+    PRUNE_EVERY seconds when a retention is set. A "sync now" request wakes the wait and
+    syncs the sources it names at once; a cycle that syncs every source answers every
+    request waiting (a lost wake-up costs at most one interval).
 
     Nothing here ends the loop but `stop`: a failing source is reported in its health, a
     store that is down is retried on the next cycle.
@@ -99,6 +122,7 @@ async def sync_forever(
     reconciling = asyncio.create_task(
         reconcile_forever(reconciler, config, stop), name="rantai-reconciliation"
     )
+    known = {s.id for s in config.sources}
     try:
         while not stop.is_set():
             try:
@@ -109,25 +133,49 @@ async def sync_forever(
                     freshness_seconds=freshness_seconds,
                     broker_url=broker_url,
                 ) as job:
-                    asked = False
+                    due, asked = 0.0, False  # the next cycle of every source; a wake-up
                     while not stop.is_set():
-                        known = {s.id for s in config.sources}
-                        async with job.pool.acquire() as conn:
-                            claimed = await claim_requests(conn)
-                        only = _requested_sources(claimed, known) if asked else None
-                        reports = await job.sync(only) if only != [] else []
-                        async with job.pool.acquire() as conn:
-                            await finish_requests(conn, claimed, reports, known)
-                        if on_cycle is not None:
-                            on_cycle(reports)
-                        if outbox_retention_seconds and time.monotonic() >= next_prune:
+                        if asked or time.monotonic() >= due:
+                            started = time.monotonic()
                             async with job.pool.acquire() as conn:
-                                await prune(conn, older_than_seconds=outbox_retention_seconds)
-                            next_prune = time.monotonic() + PRUNE_EVERY
-                        woken = await _wait(stop, interval, wake)
+                                claimed = await claim_requests(conn)
+                            only = _requested_sources(claimed, known) if asked else None
+                            whole = only is None
+                            if whole and probe_every > 0 and unchanged_seconds > 0:
+                                gated = await job.due_sources(unchanged_seconds)
+                                asking = _requested_sources(claimed, known)  # None: every one
+                                if not (claimed and asking is None):
+                                    only = sorted({*gated, *(asking or ())})
+                            elif probe_every > 0:  # the looks a write after the read moves
+                                await job.changed_sources()
+                            if only == []:
+                                reports = []
+                                await job.check_discrepancies()  # the reference day moves
+                            else:
+                                reports = await job.sync(only)
+                            async with job.pool.acquire() as conn:
+                                await finish_requests(conn, claimed, reports, known)
+                            if on_cycle is not None:
+                                on_cycle(reports)
+                            if whole:
+                                ended = time.monotonic()
+                                due = max(started + interval, ended + (ended - started) / 3)
+                            if outbox_retention_seconds and time.monotonic() >= next_prune:
+                                async with job.pool.acquire() as conn:
+                                    await prune(conn, older_than_seconds=outbox_retention_seconds)
+                                next_prune = time.monotonic() + PRUNE_EVERY
+                        left = due - time.monotonic()
+                        wait = min(left, probe_every) if probe_every > 0 else left
+                        woken = await _wait(stop, max(wait, 0.0), wake)
                         if woken is None:
                             return
                         asked = woken
+                        if not asked and probe_every > 0 and time.monotonic() < due:
+                            changed = await job.changed_sources()
+                            if changed:
+                                reports = await job.sync(changed)
+                                if on_cycle is not None:
+                                    on_cycle(reports)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -45,8 +45,9 @@ class KeptAdapters:
         return open_adapter(config)
 
     async def give(self, lane: tuple[str, str], adapter: Adapter, ok: bool) -> None:
-        """After the lane's run: kept when it went `ok` and the adapter can be, else closed."""
-        if ok and adapter.keepable() and lane not in self._open:
+        """After the lane's run: kept when it went `ok`, the adapter can be and the lane is
+        the source's own, else closed."""
+        if ok and adapter.keepable() and not lane[1] and lane not in self._open:
             self._open[lane] = adapter
         else:
             await _close(adapter)

@@ -293,3 +293,9 @@ async def forget_unseen(
         list(seen),
         *(() if blocks is None else (blocks[0], list(blocks[1]))),
     )
+
+
+async def pending_sources(conn: PgConnection) -> set[str]:
+    """The sources with rows waiting to be tried again (a parent, a refused value)."""
+    rows = await conn.fetch("SELECT DISTINCT source_id FROM sync_pending WHERE record IS NOT NULL")
+    return {r[0] for r in rows}

@@ -33,22 +33,26 @@ from hub.sync.run import Seen, SourceRun
 from hub.sync.streams import stream_id
 
 
-def _workbooks(source: SourceMapping) -> str | None:
-    """Names, sizes and modification times of a spreadsheet source's files."""
+def workbooks(source: SourceMapping) -> tuple[str, int] | None:
+    """A spreadsheet source's files: the digest of their names, sizes and modification
+    times, and the newest of those times (nanoseconds); None for other sources."""
     config = source.config
     if config.kind not in ("xlsx", "csv") or not config.path:
         return None
     pattern = config.path if os.path.isabs(config.path) else str(config.base_dir / config.path)
     digest = hashlib.sha256()
+    newest = 0
     for name in sorted(glob.glob(pattern)):
         stat = os.stat(name)
         digest.update(f"{Path(name).name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+        newest = max(newest, stat.st_mtime_ns)
+    return digest.hexdigest(), newest
 
 
 def source_print(source: SourceMapping, adapter: Adapter) -> str | None:
     """The source's print (see the module), or None: its streams are read as usual."""
-    files = _workbooks(source) or adapter.change_stamp()
+    books = workbooks(source)
+    files = books[0] if books else adapter.change_stamp()
     if files is None:
         return None
     mapped = [
