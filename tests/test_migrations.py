@@ -8,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from hub.migrate import head_revision, run_async
-from hub.store.models import metadata
+from hub.store.models import include_object, metadata
 from tests.conftest import Server, asyncpg_dsn
 
 
@@ -45,7 +45,10 @@ async def test_migrations_match_the_models(store_url: str) -> None:
     try:
         async with engine.connect() as conn:
             diff = await conn.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"include_object": include_object}),
+                    metadata,
+                )
             )
             revision = await conn.run_sync(
                 lambda sync: MigrationContext.configure(sync).get_current_revision()

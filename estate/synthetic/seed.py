@@ -192,5 +192,7 @@ async def seed_canonical(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
         )
         stats.counts[table] = len(table_rows)
+    # The store's rollup per sub kegiatan, noted by its triggers, as a sync run ends with.
+    await conn.execute("SELECT refresh_sub_activity_rollup()")
     await conn.execute("ANALYZE")
     return stats

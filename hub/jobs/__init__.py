@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import asyncpg
+
 from adapters.mapping import Config
 from hub.db import PgConnection, asyncpg_dsn
 from hub.discrepancies.engine import DiscrepancyEngine, RunReport
@@ -43,10 +45,13 @@ class SyncJob(SyncEngine):
     """A `SyncEngine` whose `sync` then runs the ketimpangan rules on what changed;
     `discrepancy_report` is what they found the last time."""
 
-    def __init__(self, database_url: str, config: Config, **options: Any) -> None:
+    def __init__(
+        self, database_url: str, config: Config, *, rules_inline: bool = True, **options: Any
+    ) -> None:
         # The thresholds first: a bad [discrepancies] table fails before anything else.
         thresholds = load_thresholds(config.file)
         super().__init__(database_url, config, **options)
+        self.rules_inline = rules_inline  # False: the caller runs the rules (sync_forever)
         self.discrepancies = DiscrepancyEngine(thresholds)
         self.discrepancy_report: RunReport | None = None
         self.probe = Probe(self.kept)
@@ -67,13 +72,20 @@ class SyncJob(SyncEngine):
         began = time.monotonic()
         reports = await super().sync(only, full=full, reconcile=reconcile)
         self.probe.synced(reports, began)
-        await self.check_discrepancies()
+        if self.rules_inline:
+            await self.check_discrepancies()
         return reports
 
-    async def check_discrepancies(self, *, full: bool = False) -> RunReport:
-        """Run the rules on the Pemda-years the changes since the last run touched."""
-        async with self.pool.acquire() as conn:
+    async def check_discrepancies(
+        self, *, full: bool = False, conn: PgConnection | None = None
+    ) -> RunReport:
+        """Run the rules on the Pemda-years the changes since the last run touched (on
+        `conn`, else on a connection of the pool)."""
+        if conn is not None:
             report = await self.discrepancies.run(conn, full=full)
+        else:
+            async with self.pool.acquire() as pooled:
+                report = await self.discrepancies.run(pooled, full=full)
         self.discrepancy_report = report
         if report.raised or report.resolved:
             await self._wake()
@@ -94,7 +106,7 @@ async def sync_forever(
     probe_every: float = 0.0,
     unchanged_seconds: float = 0.0,
 ) -> None:
-    """Sync every source and run the rules every `interval` seconds (from one cycle's
+    """Sync every source every `interval` seconds (from one cycle's
     start to the next's; a cycle that overruns is followed by a pause of a third of it)
     until `stop` is set; between cycles, every `probe_every` seconds (0: never), look at
     every source and sync those that changed (`hub.sync.probe`). With looks, a cycle leaves
@@ -102,7 +114,8 @@ async def sync_forever(
     every source). Prune the outbox every
     PRUNE_EVERY seconds when a retention is set. A "sync now" request wakes the wait and
     syncs the sources it names at once; a cycle that syncs every source answers every
-    request waiting (a lost wake-up costs at most one interval).
+    request waiting (a lost wake-up costs at most one interval). The ketimpangan rules run
+    beside the loop, after each sync, without holding it up (`_RulesBeside`).
 
     Nothing here ends the loop but `stop`: a failing source is reported in its health, a
     store that is down is retried on the next cycle.
@@ -126,13 +139,17 @@ async def sync_forever(
     try:
         while not stop.is_set():
             try:
-                async with SyncJob(
-                    database_url,
-                    config,
-                    concurrency=concurrency,
-                    freshness_seconds=freshness_seconds,
-                    broker_url=broker_url,
-                ) as job:
+                async with (
+                    SyncJob(
+                        database_url,
+                        config,
+                        concurrency=concurrency,
+                        freshness_seconds=freshness_seconds,
+                        broker_url=broker_url,
+                        rules_inline=False,
+                    ) as job,
+                    _RulesBeside(job, stop) as rules,
+                ):
                     due, asked = 0.0, False  # the next cycle of every source; a wake-up
                     while not stop.is_set():
                         if asked or time.monotonic() >= due:
@@ -148,11 +165,8 @@ async def sync_forever(
                                     only = sorted({*gated, *(asking or ())})
                             elif probe_every > 0:  # the looks a write after the read moves
                                 await job.changed_sources()
-                            if only == []:
-                                reports = []
-                                await job.check_discrepancies()  # the reference day moves
-                            else:
-                                reports = await job.sync(only)
+                            reports = await job.sync(only) if only != [] else []
+                            rules.due.set()  # also when nothing synced: the day moves
                             async with job.pool.acquire() as conn:
                                 await finish_requests(conn, claimed, reports, known)
                             if on_cycle is not None:
@@ -174,6 +188,7 @@ async def sync_forever(
                             changed = await job.changed_sources()
                             if changed:
                                 reports = await job.sync(changed)
+                                rules.due.set()
                                 if on_cycle is not None:
                                     on_cycle(reports)
             except asyncio.CancelledError:
@@ -187,6 +202,48 @@ async def sync_forever(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+class _RulesBeside:
+    """The ketimpangan rules of a sync loop, in a task of their own on a connection of
+    their own: run each time `due` is set (once for any number of sets meanwhile), and at
+    least hourly. A sync never waits for them, so a change reaches subscribers as soon as
+    it is synced, however long the rules take on its Pemda-year; they follow the change
+    log, so what several syncs changed is checked in one run."""
+
+    def __init__(self, job: SyncJob, stop: asyncio.Event) -> None:
+        self.job, self.stop = job, stop
+        self.due = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> _RulesBeside:
+        self.task = asyncio.create_task(self._forever(), name="rantai-rules")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    async def _forever(self) -> None:
+        conn: PgConnection | None = None
+        try:
+            while await _wait(self.stop, 3600.0, self.due) is not None:
+                try:
+                    if conn is None or conn.is_closed():
+                        conn = await asyncpg.connect(self.job.dsn)
+                    await self.job.check_discrepancies(conn=conn)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("the ketimpangan rules failed; they run again after a sync")
+                    if conn is not None:
+                        conn.terminate()
+                    conn = None
+        finally:
+            if conn is not None:
+                conn.terminate()
 
 
 async def claim_requests(conn: PgConnection) -> list[Any]:

@@ -40,7 +40,7 @@ from adapters.base import Adapter, AdapterError, Batch
 from adapters.mapping import SQL_KINDS, Config, EntityMapping, SourceMapping
 from hub.db import PgConnection, asyncpg_dsn
 from hub.events.broker import Broker, PostgresBroker, broker_for
-from hub.sync import baseline, checksums, health, overlap, state, unchanged
+from hub.sync import baseline, checksums, health, overlap, rollup, state, unchanged
 from hub.sync.bindings import BY_ENTITY, DETACHED, ORDER, WAVE_OF_ENTITY, Binding
 from hub.sync.connections import KeptAdapters
 from hub.sync.reference import derived_entities, own_region
@@ -79,8 +79,7 @@ class SyncEngine:
         # False: a stream's first load into a store without its rows is a baseline (no
         # per-row CREATED history; one LOADED event per Pemda and fiscal year).
         self.history_on_load = history_on_load
-        # PostgreSQL wakes the feeds from inside the batch's transaction
-        # (hub/events/changelog.py); another broker is told after each commit.
+        # PostgreSQL wakes the feeds in the batch's transaction, another broker after it.
         broker = broker_for(broker_url, self.dsn)
         self.broker: Broker | None = None if isinstance(broker, PostgresBroker) else broker
         self.config = config
@@ -160,8 +159,9 @@ class SyncEngine:
         return reports
 
     async def resolve_links(self, *, force: bool = False) -> int:
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire() as conn:  # then the rollup of what the run wrote
             moved = await resolve_links(conn, force=force)
+            await rollup.refresh(conn)
         if moved:
             await self._wake()
         return moved

@@ -43,7 +43,10 @@ def progress_behind_schedule(t: Thresholds) -> str:
     FROM latest_progress lp JOIN region r ON r.id = lp.region_id
     LEFT JOIN sub_activity s ON s.region_id = lp.region_id AND s.fiscal_year = lp.fiscal_year
          AND s.code = lp.sub_activity_code
-    WHERE {in_parts("lp")}
+    -- The `= ANY` conditions are pushed into the view's DISTINCT ON (the pairs alone were
+    -- not: every progress report of the province was sorted for one Pemda-year).
+    WHERE lp.region_id = ANY($1::bigint[]) AND lp.fiscal_year = ANY($2::int[])
+      AND {in_parts("lp")}
       AND lp.physical_percent < {target} - {t.schedule_tolerance}"""
 
 

@@ -351,15 +351,20 @@
   }
 
   function showHome() {
+    // Every Pemda's summary and every OPD's follow-ups; OPD summaries only for the
+    // province's own OPDs (its row counts them alone), not for 700 OPDs of every Pemda.
     var q = "query ($fy: Int!) { regions { code name level parent { code }" +
       " summary(fiscalYear: $fy) { " + SUMMARY + " }" + followUps() +
-      " opds(first: 500) { edges { node { code name summary(fiscalYear: $fy) { " + SUMMARY + " }" +
-      followUps() + " } } } } }";
+      " opds(first: 500) { edges { node { code name" + followUps() + " } } } }" +
+      " own: regions(level: PROVINCE) { code opds(first: 500) { edges { node {" +
+      " summary(fiscalYear: $fy) { " + SUMMARY + " } } } } } }";
     return Promise.all([
       graphql(q, { fy: state.year }),
       discrepancies({ filter: { fiscalYear: state.year, open: true, severity: "CRITICAL" }, first: 10 }),
     ]).then(function (res) {
       var regions = res[0].regions;
+      var ownOpds = {};
+      res[0].own.forEach(function (r) { ownOpds[r.code] = r.opds.edges; });
       var province = regions.filter(function (r) { return r.level === "PROVINCE"; })[0] || regions[0];
       crumbs([[province ? province.name : "Provinsi", "#/"]]);
       var rows = regions.map(function (r) {
@@ -369,7 +374,7 @@
           name: own ? "Pemerintah " + r.name : r.name,
           sub: own ? "OPD provinsi saja" : r.code,
           href: "#/r/" + r.code,
-          summary: own ? combine(r.opds.edges.map(function (e) { return e.node.summary; })) : r.summary,
+          summary: own ? combine((ownOpds[r.code] || []).map(function (e) { return e.node.summary; })) : r.summary,
         };
       });
       document.getElementById("total").innerHTML = province

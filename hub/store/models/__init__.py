@@ -19,13 +19,29 @@ from hub.store.models import (
 )
 from hub.store.models.columns import MONEY, PERCENT, metadata
 
+# Tables the store derives and maintains itself in SQL (migration 0016: the chain's rollup
+# and the sub kegiatan it must write again), declared by their migration, not as models.
+DERIVED_TABLES = frozenset({"sub_activity_rollup", "sub_activity_rollup_dirty"})
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, other: object
+) -> bool:
+    """Alembic's filter: what autogenerate compares with the models (not DERIVED_TABLES)."""
+    table = getattr(obj, "table", None)
+    owner = table.name if type_ in ("index", "column") and table is not None else name
+    return owner not in DERIVED_TABLES
+
+
 __all__ = [
+    "DERIVED_TABLES",
     "MONEY",
     "PERCENT",
     "auth",
     "chain",
     "discrepancies",
     "followup",
+    "include_object",
     "letters",
     "metadata",
     "operations",
