@@ -1,10 +1,11 @@
 """Chain summaries per OPD or Pemda and fiscal year: one statement, declared once.
 
-`summary_select(level, keys)` sums the chain rollup for each (id, fiscal year) row of
-`keys`: the loader passes every key of a request at once (`unnest` of two arrays), the
-compiled path one key taken from the row it is building (hub/serving/compiled/). A
-province's summary includes its regencies and cities; open ketimpangan are counted for
-every viewer (summaries are aggregates, published to all).
+`summary_select(level, keys)` adds up the chain's totals (`sub_activity_totals`, per
+Pemda-year and OPD-year, hub/sync/rollup.py) for each (id, fiscal year) row of `keys`: the
+loader passes every key of a request at once (`unnest` of two arrays), the compiled path
+one key taken from the row it is building (hub/serving/compiled/). A province's summary
+includes its regencies and cities; open ketimpangan are counted for every viewer
+(summaries are aggregates, published to all).
 
 DPA lines, SP2D and RUP packages linked to no sub kegiatan are not in the rollup; their
 amounts are summed on their own (`unlinked_*`): per Pemda by their region, per OPD by the
@@ -42,21 +43,22 @@ MONEY = Numeric(20, 2)
 
 
 def summary_joins(level: Level, key_id: Any, key_fy: Any) -> tuple[Any, list[tuple[Any, Any]]]:
-    """(the rollup alias `r`, the tables to join in order, each with its condition) for
-    the summary of `key_id` in fiscal year `key_fy`: an OPD's own rows, or a Pemda's and
-    its regencies' and cities'."""
-    r = rel.ROLLUP.alias("r")
+    """(the totals alias `r`, the tables to join in order, each with its condition) for
+    the summary of `key_id` in fiscal year `key_fy`: an OPD's own totals, or a Pemda's and
+    its regencies' and cities' (`sub_activity_totals`, kept by the rollup's refresh)."""
+    r = rel.TOTALS.alias("r")
     if level == "opd":
-        return r, [(r, and_(r.c.opd_id == key_id, r.c.fiscal_year == key_fy))]
+        own = and_(r.c.level == "opd", r.c.owner_id == key_id, r.c.fiscal_year == key_fy)
+        return r, [(r, own)]
     rg = T["region"].alias("rg")
     return r, [
         (rg, or_(rg.c.id == key_id, rg.c.parent_id == key_id)),
-        (r, and_(r.c.region_id == rg.c.id, r.c.fiscal_year == key_fy)),
+        (r, and_(r.c.level == "region", r.c.owner_id == rg.c.id, r.c.fiscal_year == key_fy)),
     ]
 
 
 def summary_columns(level: Level, r: Any, key_id: Any, key_fy: Any) -> dict[str, Any]:
-    """The summary's columns over the rollup rows `r`, named as ChainSummary's fields are
+    """The summary's columns over the totals rows `r`, named as ChainSummary's fields are
     declared (schema/planning.py)."""
     d = T["discrepancy"]
     zero: Any = literal_column("0")
@@ -106,11 +108,9 @@ def summary_columns(level: Level, r: Any, key_id: Any, key_fy: Any) -> dict[str,
             .scalar_subquery()
         )
 
-    weighted = func.sum(r.c.physical_percent * r.c.allocated) / func.nullif(
-        func.sum(r.c.allocated).filter(r.c.physical_percent.is_not(None)), zero
-    )
+    weighted = func.sum(r.c.progress_weighted) / func.nullif(func.sum(r.c.progress_allocated), zero)
     return {
-        "sub_activities": func.count(r.c.sub_activity_id),
+        "sub_activities": cast(func.coalesce(func.sum(r.c.sub_activities), zero), BigInteger),
         "planned_amount": total(r.c.planned_amount),
         "allocated": total(r.c.allocated),
         "procurement_ceiling": total(r.c.procurement_ceiling),

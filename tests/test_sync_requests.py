@@ -50,3 +50,27 @@ async def test_a_sync_request_is_answered_at_once_for_its_source(estate: Estate)
     finally:
         stop.set()
         await asyncio.wait_for(loop, 30)
+
+
+async def test_the_rules_run_beside_the_loop_after_its_cycles(estate: Estate) -> None:
+    """The loop does not run the ketimpangan rules itself (a sync never waits for them):
+    a task beside it runs them after each cycle, on the change log since their last run."""
+    config = load_config(estate.result.config)
+    conn = await asyncpg.connect(estate.dsn)
+    try:
+        before = await conn.fetchval("SELECT ran_at FROM discrepancy_state WHERE id = 1")
+        stop = asyncio.Event()
+        loop = asyncio.create_task(sync_forever(estate.store, config, interval=3600, stop=stop))
+        try:
+            for _ in range(600):  # bounded: a minute
+                ran = await conn.fetchval("SELECT ran_at FROM discrepancy_state WHERE id = 1")
+                if ran is not None and (before is None or ran > before):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the rules did not run after the loop's first cycle")
+        finally:
+            stop.set()
+            await asyncio.wait_for(loop, 30)
+    finally:
+        await conn.close()

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, select
+from sqlalchemy import BigInteger, Column, Integer, MetaData, Numeric, String, Table, select
 from sqlalchemy.sql import Select
 
 from hub.store import freshness
@@ -67,8 +67,8 @@ def by_id(table: Table) -> Relation:
     return Relation(f"{table.name}_by_id", table, "id", many=False)
 
 
-# A view (migration 0002), kept out of the models' metadata so autogenerate never
-# tries to create it as a table.
+# A table the store derives (migration 0016, was a view since 0002), kept out of the
+# models' metadata: its migration declares it (`hub.store.models.DERIVED_TABLES`).
 ROLLUP = Table(
     "sub_activity_rollup",
     MetaData(),
@@ -83,6 +83,24 @@ ROLLUP = Table(
     Column("contracted", m.MONEY),
     Column("physical_percent", m.PERCENT),
     Column("stage", String),
+)
+
+# The sums a summary adds up, per Pemda-year (`level` 'region', the Pemda's own sub
+# kegiatan) and OPD-year (`level` 'opd'), kept by the rollup's refresh (migration 0016).
+TOTALS = Table(
+    "sub_activity_totals",
+    MetaData(),
+    Column("level", String, primary_key=True),
+    Column("owner_id", BigInteger, primary_key=True),
+    Column("fiscal_year", Integer, primary_key=True),
+    Column("sub_activities", BigInteger),
+    Column("planned_amount", m.MONEY),
+    Column("allocated", m.MONEY),
+    Column("paid", m.MONEY),
+    Column("procurement_ceiling", m.MONEY),
+    Column("contracted", m.MONEY),
+    Column("progress_weighted", Numeric),
+    Column("progress_allocated", m.MONEY),
 )
 
 REGION_BY_ID = by_id(T["region"])

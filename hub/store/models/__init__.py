@@ -21,7 +21,9 @@ from hub.store.models.columns import MONEY, PERCENT, metadata
 
 # Tables the store derives and maintains itself in SQL (migration 0016: the chain's rollup
 # and the sub kegiatan it must write again), declared by their migration, not as models.
-DERIVED_TABLES = frozenset({"sub_activity_rollup", "sub_activity_rollup_dirty"})
+DERIVED_TABLES = frozenset(
+    {"sub_activity_rollup", "sub_activity_rollup_dirty", "sub_activity_totals"}
+)
 
 
 def include_object(
