@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, Table, and_, cast, func, or_, select
+from sqlalchemy import ARRAY, BigInteger, Float, Numeric, Table, and_, cast, func, or_, select
 from sqlalchemy.types import Date
 
 from hub.auth import Role, Viewer
@@ -368,7 +368,32 @@ def follow_up_conditions(d: Any, state: str | None, overdue: bool | None) -> lis
     return conditions
 
 
-SUMMARY_FIELDS = ("assigned", "awaiting", "answered", "accepted", "overdue", "median_days")
+SUMMARY_FIELDS = ("assigned", "awaiting", "answered", "accepted", "overdue")
+
+
+def summary_columns(f: Any) -> dict[str, Any]:
+    """A follow-up summary's columns over follow-up rows `f`, named as FollowUpSummary's
+    fields are (schema/followup.py); the median rounded here, for the loader and the
+    compiled path alike."""
+    days = func.extract("epoch", f.c.answered_at - f.c.assigned_at) / 86400
+    median = func.percentile_cont(0.5).within_group(days)
+    return {
+        "assigned": func.count(),
+        "awaiting": func.count().filter(f.c.state.in_(AWAITING_ANSWER)),
+        "answered": func.count(f.c.answered_at),
+        "accepted": func.count().filter(f.c.state == ACCEPTED),
+        "overdue": func.count().filter(overdue_sql(f)),
+        "median_days_to_answer": cast(func.round(cast(median, Numeric), 2), Float),
+    }
+
+
+def summary_owner(level: str, f: Any, key_id: Any) -> tuple[Any, Any]:
+    """(the FROM over follow-ups `f`, the condition choosing those of `key_id`): an OPD's,
+    or a Pemda's and its regencies' and cities'."""
+    if level == "opd":
+        return f, f.c.opd_id == key_id
+    rg = T["region"].alias("fu_rg")
+    return f.join(rg, rg.c.id == f.c.region_id), or_(rg.c.id == key_id, rg.c.parent_id == key_id)
 
 
 def summary_loader(level: str) -> Any:
@@ -378,33 +403,20 @@ def summary_loader(level: str) -> Any:
 
     def factory(access: Any) -> DataLoader[tuple[int, int], dict[str, Any]]:
         async def load(keys: list[tuple[int, int]]) -> list[dict[str, Any]]:
-            f, rg = T["follow_up"], T["region"]
+            f = T["follow_up"]
             ids = sorted({k[0] for k in keys})
             kv = select(func.unnest(cast(ids, ARRAY(BigInteger))).label("id")).subquery("kv")
-            days = func.extract("epoch", f.c.answered_at - f.c.assigned_at) / 86400
-            columns = [
-                func.count().label("assigned"),
-                func.count().filter(f.c.state.in_(AWAITING_ANSWER)).label("awaiting"),
-                func.count(f.c.answered_at).label("answered"),
-                func.count().filter(f.c.state == ACCEPTED).label("accepted"),
-                func.count().filter(overdue_sql(f)).label("overdue"),
-                func.percentile_cont(0.5).within_group(days).label("median_days"),
-            ]
-            if level == "opd":
-                frm: Any = f.join(kv, kv.c.id == f.c.opd_id)
-            else:
-                frm = f.join(rg, rg.c.id == f.c.region_id).join(
-                    kv, or_(kv.c.id == rg.c.id, kv.c.id == rg.c.parent_id)
-                )
+            frm, mine = summary_owner(level, f, kv.c.id)
+            columns = [e.label(name) for name, e in summary_columns(f).items()]
             stmt = access.restrict(
                 select(kv.c.id.label("k"), f.c.fiscal_year.label("y"), *columns)
-                .select_from(frm)
+                .select_from(frm.join(kv, mine))
                 .where(f.c.fiscal_year.in_(sorted({k[1] for k in keys})))
                 .group_by(kv.c.id, f.c.fiscal_year),
                 f,
             )
             found = {(r.k, r.y): dict(r._mapping) for r in await access.all(stmt)}
-            empty = dict.fromkeys(SUMMARY_FIELDS, 0) | {"median_days": None}
+            empty = dict.fromkeys(SUMMARY_FIELDS, 0) | {"median_days_to_answer": None}
             return [found.get(k, empty) for k in keys]
 
         return DataLoader(load)

@@ -123,16 +123,27 @@ class DiscrepancyFollowUp(Node, RowBacked):
         return resolve.is_overdue(self.row)
 
 
+@row_type()
 @strawberry.type(description="Tindak lanjut in numbers, for a Pemda or an OPD and a fiscal year.")
-class FollowUpSummary:
-    assigned: int = strawberry.field(description="Ketimpangan ever assigned (ditugaskan).")
-    awaiting: int = strawberry.field(description="Waiting for the OPD's answer.")
-    answered: int = strawberry.field(description="Answered at least once (dijawab).")
-    accepted: int = strawberry.field(description="Answers accepted (diterima).")
-    overdue: int = strawberry.field(description="Waiting past their due date (terlambat).")
-    median_days_to_answer: float | None = strawberry.field(
-        description="Median days from assignment to first answer; null with no answer."
+class FollowUpSummary(RowBacked):
+    # Columns of `resolve.summary_columns`, read by the loader and the compiled path alike.
+    assigned: int = column("assigned", "Ketimpangan ever assigned (ditugaskan).")
+    awaiting: int = column("awaiting", "Waiting for the OPD's answer.")
+    answered: int = column("answered", "Answered at least once (dijawab).")
+    accepted: int = column("accepted", "Answers accepted (diterima).")
+    overdue: int = column("overdue", "Waiting past their due date (terlambat).")
+    median_days_to_answer: float | None = column(
+        "median_days_to_answer",
+        "Median days from assignment to first answer; null with no answer.",
     )
+    row: strawberry.Private[Any]
+
+
+class _Row:
+    """A loader's dict seen as a row (attributes), for `from_row`."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
 
 
 async def follow_up_summary(info: Info, level: str, key: int, fiscal_year: int) -> FollowUpSummary:
@@ -141,12 +152,5 @@ async def follow_up_summary(info: Info, level: str, key: int, fiscal_year: int) 
         raise Forbidden("Tindak lanjut is not shown to anonymous viewers; send an API key.")
     loader = info.context.loaders.custom(f"follow_up_{level}", resolve.summary_loader(level))
     row = await shared(loader.load((key, fiscal_year)))
-    median = row["median_days"]
-    return FollowUpSummary(
-        assigned=row["assigned"],
-        awaiting=row["awaiting"],
-        answered=row["answered"],
-        accepted=row["accepted"],
-        overdue=row["overdue"],
-        median_days_to_answer=None if median is None else round(float(median), 2),
-    )
+    summary: FollowUpSummary = FollowUpSummary.from_row(_Row(row))
+    return summary

@@ -376,8 +376,17 @@ class Document:
         return " ".join(parts) or "__typename"
 
     def with_arguments(self, kind: str, depth: int) -> str:
-        """Fields with arguments below the root: a summary, a nested page."""
-        if self.rng.random() < 0.5:
+        """Fields with arguments below the root: a summary, follow-up counts, a nested page."""
+        roll = self.rng.random()
+        if roll < 0.15:
+            year = self.value("Int", [2025, 2026], nullable=False)
+            fields = self.rng.sample(
+                ["assigned", "awaiting", "answered", "accepted", "overdue",
+                 "medianDaysToAnswer"],
+                k=self.rng.randint(1, 3),
+            )  # fmt: skip
+            return f"followUps(fiscalYear: {year}) {{ {' '.join(fields)} }}"
+        if roll < 0.5:
             year = self.value("Int", [2025, 2026], nullable=False)
             fields = self.rng.sample(
                 ["subActivities", "plannedAmount", "allocated", "procurementCeiling",

@@ -1,6 +1,7 @@
-"""Fields with arguments below the root: chain summaries and nested connections (a Pemda's
-OPD, an OPD's sub kegiatan), read per parent row with the resolvers' own statements
-(`resolvers.summaries`, `opd_conditions`, `sub_activity_conditions`).
+"""Fields with arguments below the root: chain summaries, follow-up counts and nested
+connections (a Pemda's OPD, an OPD's sub kegiatan), read per parent row with the
+resolvers' own statements (`resolvers.summaries`, `resolvers.followup`, `opd_conditions`,
+`sub_activity_conditions`).
 
 Their arguments are literals or variables. A literal is part of the statement; a variable
 is bound from each request (`Compiler.variable`), except the page's `first`/`after`, which
@@ -27,6 +28,7 @@ from sqlalchemy.sql.util import ClauseAdapter
 from hub.serving.compiled.pages import Order, after_values, connection, numbered, page_size
 from hub.serving.compiled.sql import SQL, Decline
 from hub.store import relations as rel
+from resolvers import followup
 from resolvers.planning import SubActivityQuery, opd_conditions, sub_activity_conditions
 from resolvers.summaries import Level, summary_columns, summary_joins
 
@@ -86,6 +88,28 @@ def _summary(level: Level) -> Any:
     return build
 
 
+def _follow_ups(level: Level) -> Any:
+    """A Pemda's or an OPD's follow-up counts: the loader's columns and owner condition
+    (`resolvers.followup`), over the follow-ups the viewer may see."""
+
+    def build(c: Compiler, row: Row, nodes: list[FieldNode], definition: GraphQLField) -> SQL:
+        if c.scope.name == "public":
+            raise Decline("follow-ups are not shown to anonymous viewers (FORBIDDEN)")
+        if len(nodes) != 1:
+            raise Decline("follow-ups asked twice under one key")
+        fy = _int(c, nodes[0], "fiscalYear")
+        f = c.alias(T["follow_up"])
+        source, mine = followup.summary_owner(level, f, row.c.id)
+        summary_type = get_named_type(definition.type)
+        if not isinstance(summary_type, GraphQLObjectType):
+            raise Decline("a summary that is not an object")
+        value = c.object(_Columns(followup.summary_columns(f)), nodes, summary_type)
+        where = [mine, f.c.fiscal_year == fy, *c.restrict(T["follow_up"], f)]
+        return select(value).select_from(source).where(*where).scalar_subquery()
+
+    return build
+
+
 class _Columns:
     """Expressions seen as a row's columns (`.c[name]`), for `Compiler.object`."""
 
@@ -139,6 +163,8 @@ def _opd_sub_activities(
 SPECIAL = {
     ("Region", "summary"): _summary("region"),
     ("Opd", "summary"): _summary("opd"),
+    ("Region", "followUps"): _follow_ups("region"),
+    ("Opd", "followUps"): _follow_ups("opd"),
     ("Region", "opds"): _region_opds,
     ("Opd", "subActivities"): _opd_sub_activities,
 }
