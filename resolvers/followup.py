@@ -20,7 +20,19 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, Float, Numeric, Table, and_, cast, func, or_, select
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Float,
+    Numeric,
+    Table,
+    and_,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.types import Date
 
 from hub.auth import Role, Viewer
@@ -52,10 +64,16 @@ def today() -> date:
     return province_today()
 
 
+def _texts(*values: str) -> list[Any]:
+    """Constant texts written into the statement (no parameters: the compiled path
+    keeps a statement for every request, hub/serving/compiled)."""
+    return [literal_column("'" + v.replace("'", "''") + "'") for v in values]
+
+
 def overdue_sql(follow_up: Table) -> Any:
     """A follow-up that waits for the OPD's answer past its due date, as SQL."""
-    local_today = cast(func.timezone(PROVINCE_ZONE.key, func.now()), Date)
-    return and_(follow_up.c.state.in_(AWAITING_ANSWER), follow_up.c.due_on < local_today)
+    local_today = cast(func.timezone(_texts(PROVINCE_ZONE.key)[0], func.now()), Date)
+    return and_(follow_up.c.state.in_(_texts(*AWAITING_ANSWER)), follow_up.c.due_on < local_today)
 
 
 def is_overdue(row: Any) -> bool:
@@ -379,9 +397,9 @@ def summary_columns(f: Any) -> dict[str, Any]:
     median = func.percentile_cont(0.5).within_group(days)
     return {
         "assigned": func.count(),
-        "awaiting": func.count().filter(f.c.state.in_(AWAITING_ANSWER)),
+        "awaiting": func.count().filter(f.c.state.in_(_texts(*AWAITING_ANSWER))),
         "answered": func.count(f.c.answered_at),
-        "accepted": func.count().filter(f.c.state == ACCEPTED),
+        "accepted": func.count().filter(f.c.state == _texts(ACCEPTED)[0]),
         "overdue": func.count().filter(overdue_sql(f)),
         "median_days_to_answer": cast(func.round(cast(median, Numeric), 2), Float),
     }

@@ -397,3 +397,40 @@ async def test_random_documents(both: Both) -> None:
             first_difference(got, expected, names=("compiled", "ordinary")),
         )
     assert compiled >= 45
+
+
+async def test_follow_up_counts_compile_as_the_province_page_asks_them(both: Both) -> None:
+    """The dashboard's province page: every Pemda's and every OPD's follow-up counts with
+    the Pemda summaries, in one statement for each viewer that may see them; the public,
+    who may not, gets the ordinary path's FORBIDDEN."""
+    url = both.app.state.engine.url.render_as_string(hide_password=False)
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        await conn.execute(
+            """
+            INSERT INTO follow_up (discrepancy_id, region_id, opd_id, fiscal_year, state,
+                due_on, note, assigned_by, assigner_role, assigned_at, answered_at, version)
+            SELECT d.id, d.region_id, d.opd_id, d.fiscal_year,
+                   (ARRAY['ASSIGNED', 'ANSWERED', 'RETURNED', 'ACCEPTED'])[1 + d.id % 4],
+                   DATE '2025-01-01' + (d.id % 900)::int, 'Mohon dijelaskan', 'test',
+                   'PROVINCE', now() - interval '40 days',
+                   CASE WHEN d.id % 4 IN (1, 3) THEN now() - make_interval(secs => d.id * 4321)
+                   END, 1
+            FROM discrepancy d WHERE d.opd_id IS NOT NULL AND d.id % 2 = 0
+            ON CONFLICT DO NOTHING
+            """
+        )
+    finally:
+        await conn.close()
+    counts = "assigned awaiting answered accepted overdue medianDaysToAnswer"
+    document = (
+        "query ($fy: Int!) { regions { code summary(fiscalYear: $fy) { subActivities paid } "
+        f"followUps(fiscalYear: $fy) {{ {counts} }} opds(first: 500) {{ edges {{ node {{ code "
+        f"followUps(fiscalYear: $fy) {{ {counts} }} }} }} }} }} }}"
+    )
+    for role in ("regency", "opd"):
+        await both.same(document, {"fy": 2025}, both.scopes[role])
+    province = await both.same(document, {"fy": 2025}, both.scopes["province"])
+    assigned = sum(r["followUps"]["assigned"] for r in province["regions"])
+    assert assigned > 0, "the follow-ups inserted above are counted"
+    await both.same(document, {"fy": 2025}, both.scopes["public"], compiled=False)

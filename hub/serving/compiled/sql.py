@@ -9,6 +9,7 @@ from typing import Any
 from graphql import (
     GraphQLBoolean,
     GraphQLEnumType,
+    GraphQLFloat,
     GraphQLID,
     GraphQLInt,
     GraphQLNonNull,
@@ -16,9 +17,21 @@ from graphql import (
     GraphQLString,
     get_named_type,
 )
-from sqlalchemy import Integer, String, Text, and_, case, cast, func, literal_column, null
+from sqlalchemy import (
+    Float,
+    Integer,
+    String,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal_column,
+    null,
+)
 
 SQL = Any  # a SQLAlchemy column expression
+_MAX = "1.7976931348623157e308"  # the largest finite float8
 INT32 = (-(2**31), 2**31 - 1)
 
 
@@ -80,6 +93,14 @@ def leaf(value: SQL, field_type: Any, *, nullable: bool = True) -> SQL:
         value = isoformat(value)
     elif named.name == "Date" or named in (GraphQLString, GraphQLID, GraphQLBoolean):
         pass
+    elif named is GraphQLFloat:
+        # A JSON number in both paths' shortest round-trip digits (PostgreSQL's float8
+        # output, orjson's). NaN and the infinities, which JSON cannot hold and graphql-core
+        # refuses, fall outside the finite range (NaN sorts above every number).
+        value = cast(value, Float)
+        valid.append(
+            value.between(literal_column(f"'-{_MAX}'::float8"), literal_column(f"'{_MAX}'::float8"))
+        )
     elif isinstance(named, GraphQLScalarType):
         raise Decline(f"scalar {named.name} is not compiled")
     if isinstance(field_type, GraphQLNonNull):
