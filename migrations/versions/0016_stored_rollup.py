@@ -163,6 +163,11 @@ def upgrade() -> None:
             yb integer[];
             written integer;
         BEGIN
+            -- Nothing noted: nothing written, not even an empty DELETE (an idle sync
+            -- writes nothing to the store).
+            IF NOT EXISTS (SELECT 1 FROM sub_activity_rollup_dirty) THEN
+                RETURN 0;
+            END IF;
             PERFORM pg_advisory_xact_lock({REFRESH_LOCK});
             WITH noted AS (DELETE FROM sub_activity_rollup_dirty RETURNING sub_activity_id)
             SELECT array_agg(DISTINCT sub_activity_id) INTO ids FROM noted;
