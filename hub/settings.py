@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     sync_probe_seconds: float = Field(
         default=0.5,
         ge=0,
+        le=3600,
         description="Between two sync cycles, each source is looked at this often (its "
         "server's statistics or its files, no rows read) and synced at once if it changed; "
         "0: only the cycles.",
@@ -84,6 +85,7 @@ class Settings(BaseSettings):
     sync_unchanged_seconds: float = Field(
         default=60.0,
         ge=0,
+        le=86400,
         description="With looks, a cycle leaves out a source whose look did not move, for at "
         "most this long; then it is synced whatever its look says. 0: every cycle syncs "
         "every source.",
@@ -237,6 +239,15 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("sync_probe_seconds")
+    @classmethod
+    def _probe_not_busy(cls, value: float) -> float:
+        if 0 < value < 0.1:
+            raise ValueError(
+                "looks more often than every 0.1 s keep the sources busy; 0 turns them off"
+            )
+        return value
 
     @field_validator("metrics_addresses")
     @classmethod

@@ -18,15 +18,18 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from adapters import filestamp
 from adapters.mapping import SourceMapping
+from hub.events.broker import SYNC_CHANNEL
 from hub.jobs import sync_forever
 from hub.sync import SyncEngine
 from hub.sync.connections import KeptAdapters
 from hub.sync.probe import Probe
 from hub.sync.reports import SourceReport
+from tests.conftest import asyncpg_dsn
 from tests.test_sync import Estate, build_estate
 from tests.test_sync_checksums import MAPPING, Legacy, code, legacy
 
@@ -241,5 +244,117 @@ async def test_a_cycle_leaves_out_a_source_whose_look_did_not_move(legacy: Legac
         assert await asyncio.wait_for(cycles.get(), 120) == ["legacy"]
         assert await asyncio.wait_for(next_synced(), 60) == ["legacy"], "after a second"
     finally:
+        stop.set()
+        await asyncio.wait_for(loop, 30)
+
+
+async def test_a_truncate_moves_the_look(legacy: Legacy) -> None:
+    """TRUNCATE counts no deleted row in PostgreSQL's statistics and leaves MariaDB's
+    UPDATE_TIME as it was: the table's new file (PostgreSQL) or creation time (MariaDB)
+    moves the look."""
+    legacy.mapping = TABLE_MAPPING
+    config = legacy.config()
+    sources = config.sources
+    async with SyncEngine(legacy.store_url, config) as engine:
+        probe = Probe(engine.kept)
+        await probe.changed(sources)
+        await quiet(probe, sources)
+        await legacy.execute("TRUNCATE TABLE skpd")
+        assert await until_changed(probe, sources) == ["legacy"]
+
+
+async def test_a_look_after_a_failed_one_counts_as_changed(legacy: Legacy) -> None:
+    """The source is unreachable for a moment, then written to at once: nothing looked
+    while it was away, so the first look after counts as changed."""
+    if legacy.kind != "postgresql":
+        pytest.skip("the outage is made with PostgreSQL's ALLOW_CONNECTIONS")
+    legacy.mapping = TABLE_MAPPING
+    config = legacy.config()
+    sources = config.sources
+    name = legacy.url.rsplit("/", 1)[-1]
+    admin = await asyncpg.connect(asyncpg_dsn(legacy.store_url))
+    try:
+        async with SyncEngine(legacy.store_url, config) as engine:
+            probe = Probe(engine.kept)
+            await probe.changed(sources)
+            await quiet(probe, sources)
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                name,
+            )
+            for _ in range(50):  # bounded: until the look fails
+                await probe.changed(sources)
+                if "legacy" not in probe.looks:
+                    break
+                await asyncio.sleep(0.1)
+            assert "legacy" not in probe.looks, "the look did not fail during the outage"
+            assert "legacy" in await probe.due(sources, set(), 3600), "no look: due"
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            assert await probe.changed(sources) == ["legacy"]
+            assert await probe.changed(sources) == []
+    finally:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await admin.close()
+
+
+async def test_a_view_is_not_mistaken_for_a_table_of_another_schema(legacy: Legacy) -> None:
+    """A mapping that reads a view has no look (its rows' writes are counted on other
+    tables), even when another schema holds a table of the view's name."""
+    if legacy.kind != "postgresql":
+        pytest.skip("schemas and views of PostgreSQL")
+    await legacy.execute("CREATE VIEW skpd_v AS SELECT * FROM skpd")
+    await legacy.execute("CREATE SCHEMA arsip")
+    await legacy.execute("CREATE TABLE arsip.skpd_v (kode varchar(40), nama varchar(200))")
+    legacy.mapping = TABLE_MAPPING.replace('table = "skpd"', 'table = "skpd_v"')
+    config = legacy.config()
+    async with SyncEngine(legacy.store_url, config) as engine:
+        probe = Probe(engine.kept)
+        await probe.changed(config.sources)
+        assert "legacy" not in probe.looks
+        assert await probe.due(config.sources, set(), 3600) == ["legacy"]
+
+
+async def test_a_sync_now_cycle_also_syncs_the_sources_whose_look_moved(legacy: Legacy) -> None:
+    """A "sync now" naming another source (here one this hub does not know) looks at every
+    source: one whose look moved is synced with it, not left for the gate's limit."""
+    legacy.mapping = TABLE_MAPPING
+    config = legacy.config()
+    cycles: asyncio.Queue[list[str]] = asyncio.Queue()
+    stop = asyncio.Event()
+    loop = asyncio.create_task(
+        sync_forever(
+            legacy.store_url,
+            config,
+            interval=3600,
+            stop=stop,
+            on_cycle=lambda reports: cycles.put_nowait([r.source for r in reports]),
+            probe_every=600,  # no look between cycles in this test: only the request's
+            unchanged_seconds=3600,
+        )
+    )
+    store = await asyncpg.connect(asyncpg_dsn(legacy.store_url))
+    try:
+        assert await asyncio.wait_for(cycles.get(), 120) == ["legacy"]
+        await legacy.execute("UPDATE subkeg SET pagu = pagu + 7 WHERE kode = %s", code(4))
+        await asyncio.sleep(1.5)  # the write's counters published, MariaDB's second past
+        request = await store.fetchval(
+            "INSERT INTO sync_request (source_id, requested_by) VALUES ('elsewhere', 'test') "
+            "RETURNING id"
+        )
+        synced: list[str] | None = None
+        for _ in range(24):  # bounded: the loop may not be listening yet at the first
+            await store.execute("SELECT pg_notify($1, $2)", SYNC_CHANNEL, str(request))
+            try:
+                synced = await asyncio.wait_for(cycles.get(), 5)
+                break
+            except TimeoutError:
+                continue
+        assert synced == ["legacy"]
+        row = await legacy.sub(4)
+        assert row is not None
+        assert row["planned_amount"] == 4007
+    finally:
+        await store.close()
         stop.set()
         await asyncio.wait_for(loop, 30)

@@ -163,8 +163,10 @@ async def sync_forever(
                                 asking = _requested_sources(claimed, known)  # None: every one
                                 if not (claimed and asking is None):
                                     only = sorted({*gated, *(asking or ())})
-                            elif probe_every > 0:  # the looks a write after the read moves
-                                await job.changed_sources()
+                            elif probe_every > 0:  # and the sources whose look moved
+                                changed = await job.changed_sources()
+                                if only is not None and changed:
+                                    only = sorted({*only, *changed})
                             reports = await job.sync(only) if only != [] else []
                             rules.due.set()  # also when nothing synced: the day moves
                             async with job.pool.acquire() as conn:

@@ -34,7 +34,7 @@ import logging
 import time
 from collections.abc import Sequence
 
-from adapters.base import AdapterError, Look
+from adapters.base import Look
 from adapters.filestamp import settled
 from adapters.mapping import SourceMapping
 from hub.sync.connections import KeptAdapters
@@ -56,6 +56,10 @@ class Probe:
     def __init__(self, kept: KeptAdapters) -> None:
         self.kept = kept
         self.looks: dict[str, Look] = {}
+        # Sources whose last look failed (or that offer none after offering one): their
+        # next look counts as changed, whatever it says, since nothing saw what happened
+        # meanwhile (an outage, then a write at once).
+        self.blind: set[str] = set()
         self.clean: dict[str, float] = {}  # source → when its last clean sync began
 
     def synced(self, reports: Sequence[SourceReport], began: float) -> None:
@@ -88,16 +92,25 @@ class Probe:
         for source, look in zip(sources, looks, strict=True):
             before = self.looks.pop(source.id, None)
             if look is None:
+                if before is not None:
+                    self.blind.add(source.id)
                 continue
             self.looks[source.id] = look
-            if before is not None and (
+            if source.id in self.blind:
+                self.blind.discard(source.id)
+                changed.append(source.id)
+            elif before is not None and (
                 look.value != before.value or (look.settled and not before.settled)
             ):
                 changed.append(source.id)
         return changed
 
     async def _look(self, source: SourceMapping) -> Look | None:
-        books = workbooks(source)
+        try:
+            books = workbooks(source)
+        except OSError as exc:  # a file gone between listing and reading it (`~$` locks)
+            log.debug("look at %s failed: %s", source.id, exc)
+            return None
         if books is not None:
             return Look(books[0], settled(books[1], time.time_ns()))
         lane = (source.id, "")
@@ -108,8 +121,9 @@ class Probe:
                 look = await adapter.look(_tables(source))
             ok = True
             return look
-        except (AdapterError, TimeoutError, OSError) as exc:
-            log.debug("look at %s failed: %s", source.id, exc)
+        except Exception as exc:  # an accelerator only: no look, and the cycle reads it
+            # (a driver's own errors too: a connection the server ended mid-look)
+            log.debug("look at %s failed: %r", source.id, exc)
             return None
         finally:
             await self.kept.give(lane, adapter, ok)
