@@ -20,8 +20,9 @@ MariaDB and MySQL: the read tables' newest `UPDATE_TIME` (information_schema; In
 it in memory when a write commits), `CREATE_TIME` and row estimates (`TABLE_ROWS`: a
 TRUNCATE, which leaves `UPDATE_TIME` as it was, empties it) beside the server's `NOW()`.
 Both count whole seconds, so a look within a second of the newest write is unsettled
-(`Look.settled`): a second write in that second would leave the value as it was. No look for a mapping that reads
-through a query or another database's table, or when a named table is not a base table.
+(`Look.settled`): a second write in that second would leave the value as it was. No look
+for a mapping that reads through a query or another database's table, or when a named
+table is not a base table.
 """
 
 from __future__ import annotations
