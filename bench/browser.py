@@ -1,10 +1,10 @@
 """The dashboard's province page in headless Chromium: how long its API calls take.
 
 Debian's Chromium (`apt-get install chromium`, or RANTAI_CHROMIUM) driven by Playwright, as
-tests/test_dashboard.py drives it. The page is loaded with a key in its local storage (the
-dashboard reads `rantai-key` from there), once cold and then `LOADS` times; each time the
-page's own Performance API gives every `/graphql` call's start and end, read once the
-network is idle.
+tests/test_dashboard.py drives it (with this module's `CHROMIUM` and `FLAGS`). The page is
+loaded with a key in its local storage (the dashboard reads `rantai-key` from there), once
+cold and then `LOADS` times; each time the page's own Performance API gives every `/graphql`
+call's start and end, read once the network is idle.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import Enum
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -139,18 +140,11 @@ class FollowUpSummary(RowBacked):
     row: strawberry.Private[Any]
 
 
-class _Row:
-    """A loader's dict seen as a row (attributes), for `from_row`."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
-
-
 async def follow_up_summary(info: Info, level: str, key: int, fiscal_year: int) -> FollowUpSummary:
     """The counts, for every role but the public's (they are not published)."""
     if info.context.access.scope.name == "public":
         raise Forbidden("Tindak lanjut is not shown to anonymous viewers; send an API key.")
     loader = info.context.loaders.custom(f"follow_up_{level}", resolve.summary_loader(level))
     row = await shared(loader.load((key, fiscal_year)))
-    summary: FollowUpSummary = FollowUpSummary.from_row(_Row(row))
+    summary: FollowUpSummary = FollowUpSummary.from_row(SimpleNamespace(**row))
     return summary

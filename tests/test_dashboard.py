@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,6 +19,7 @@ import httpx
 import openpyxl
 import pytest
 
+from bench.browser import CHROMIUM, FLAGS
 from hub.auth import keys
 from hub.serving.app import create_app
 from hub.settings import Settings
@@ -29,18 +29,6 @@ from tests.test_discrepancies import estate as estate
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("RANTAI_TEST_ARTIFACTS", ROOT / "test-artifacts"))
-CHROMIUM = os.environ.get("RANTAI_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-# Flags for a machine without a network beyond loopback (and running as root).
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 YEAR = 2025
 
 try:

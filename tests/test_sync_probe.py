@@ -13,16 +13,18 @@ No timing is asserted: waits are bounded only so that a broken look fails.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 
 from adapters import filestamp
-from adapters.mapping import SourceMapping
+from adapters.mapping import Config, SourceMapping
 from hub.events.broker import SYNC_CHANNEL
 from hub.jobs import sync_forever
 from hub.sync import SyncEngine
@@ -71,6 +73,37 @@ async def until_changed(probe: Probe, sources: Sequence[SourceMapping]) -> list[
             return changed
         await asyncio.sleep(0.2)
     raise AssertionError("no look changed")
+
+
+def names(reports: Sequence[SourceReport]) -> list[str]:
+    return [r.source for r in reports]
+
+
+@contextlib.asynccontextmanager
+async def looping(
+    legacy: Legacy,
+    config: Config,
+    keep: Callable[[Sequence[SourceReport]], Any] = list,
+    **options: Any,
+) -> AsyncIterator[asyncio.Queue[Any]]:
+    """`sync_forever` on the legacy source, what `keep` takes of each cycle's reports in a
+    queue; stopped on leaving."""
+    cycles: asyncio.Queue[Any] = asyncio.Queue()
+    stop = asyncio.Event()
+    loop = asyncio.create_task(
+        sync_forever(
+            legacy.store_url,
+            config,
+            stop=stop,
+            on_cycle=lambda reports: cycles.put_nowait(keep(reports)),
+            **options,
+        )
+    )
+    try:
+        yield cycles
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, 30)
 
 
 async def test_a_write_changes_a_servers_look_and_a_read_does_not(legacy: Legacy) -> None:
@@ -154,19 +187,7 @@ async def test_a_sqlite_write_changes_its_look_once_more_when_it_settles(
 async def test_the_loop_syncs_a_changed_source_between_its_cycles(legacy: Legacy) -> None:
     legacy.mapping = TABLE_MAPPING
     config = legacy.config()
-    cycles: asyncio.Queue[list[SourceReport]] = asyncio.Queue()
-    stop = asyncio.Event()
-    loop = asyncio.create_task(
-        sync_forever(
-            legacy.store_url,
-            config,
-            interval=3600,
-            stop=stop,
-            on_cycle=lambda reports: cycles.put_nowait(list(reports)),
-            probe_every=0.1,
-        )
-    )
-    try:
+    async with looping(legacy, config, interval=3600, probe_every=0.1) as cycles:
         [first] = await asyncio.wait_for(cycles.get(), 120)  # the cycle of every source
         assert first.error is None, first.error
         before = await legacy.sub(7)
@@ -178,9 +199,6 @@ async def test_the_loop_syncs_a_changed_source_between_its_cycles(legacy: Legacy
         after = await legacy.sub(7)
         assert after is not None
         assert after["planned_amount"] == before["planned_amount"] + 5
-    finally:
-        stop.set()
-        await asyncio.wait_for(loop, 30)
 
 
 async def test_a_cycle_leaves_out_a_source_whose_look_did_not_move(legacy: Legacy) -> None:
@@ -189,30 +207,15 @@ async def test_a_cycle_leaves_out_a_source_whose_look_did_not_move(legacy: Legac
     synced again once `unchanged_seconds` passed, whatever its look."""
     legacy.mapping = TABLE_MAPPING
     config = legacy.config()
-    cycles: asyncio.Queue[list[str]] = asyncio.Queue()
-    stop = asyncio.Event()
+    gated: dict[str, Any] = {"interval": 0.2, "probe_every": 0.05, "keep": names}
 
-    async def run(unchanged_seconds: float) -> asyncio.Task[None]:
-        return asyncio.create_task(
-            sync_forever(
-                legacy.store_url,
-                config,
-                interval=0.2,
-                stop=stop,
-                on_cycle=lambda reports: cycles.put_nowait([r.source for r in reports]),
-                probe_every=0.05,
-                unchanged_seconds=unchanged_seconds,
-            )
-        )
-
-    async def next_synced() -> list[str]:
+    async def next_synced(cycles: asyncio.Queue[list[str]]) -> list[str]:
         while True:  # bounded by the caller
             synced = await cycles.get()
             if synced:
                 return synced
 
-    loop = await run(3600)
-    try:
+    async with looping(legacy, config, unchanged_seconds=3600, **gated) as cycles:
         assert await asyncio.wait_for(cycles.get(), 120) == ["legacy"]  # every source
         if legacy.kind == "mariadb":  # the fixture's writes settle within two seconds
             await asyncio.sleep(2.5)
@@ -222,7 +225,7 @@ async def test_a_cycle_leaves_out_a_source_whose_look_did_not_move(legacy: Legac
             assert await asyncio.wait_for(cycles.get(), 60) == [], "nothing changed"
 
         await legacy.execute("UPDATE subkeg SET pagu = pagu + 5 WHERE kode = %s", code(3))
-        assert await asyncio.wait_for(next_synced(), 60) == ["legacy"]
+        assert await asyncio.wait_for(next_synced(cycles), 60) == ["legacy"]
         row = await legacy.sub(3)
         assert row is not None
         assert row["planned_amount"] == 3005
@@ -232,20 +235,12 @@ async def test_a_cycle_leaves_out_a_source_whose_look_did_not_move(legacy: Legac
             "VALUES ('legacy', 'sub_activity', 'x', '{}', 'test: waits for a parent')"
         )
         for _ in range(3):
-            assert await asyncio.wait_for(next_synced(), 60) == ["legacy"]
+            assert await asyncio.wait_for(next_synced(cycles), 60) == ["legacy"]
         await legacy.store("DELETE FROM sync_pending WHERE source_key = 'x'")
-    finally:
-        stop.set()
-        await asyncio.wait_for(loop, 30)
 
-    stop.clear()
-    loop = await run(1.0)
-    try:
+    async with looping(legacy, config, unchanged_seconds=1.0, **gated) as cycles:
         assert await asyncio.wait_for(cycles.get(), 120) == ["legacy"]
-        assert await asyncio.wait_for(next_synced(), 60) == ["legacy"], "after a second"
-    finally:
-        stop.set()
-        await asyncio.wait_for(loop, 30)
+        assert await asyncio.wait_for(next_synced(cycles), 60) == ["legacy"], "after a second"
 
 
 async def test_a_truncate_moves_the_look(legacy: Legacy) -> None:
@@ -320,41 +315,29 @@ async def test_a_sync_now_cycle_also_syncs_the_sources_whose_look_moved(legacy: 
     source: one whose look moved is synced with it, not left for the gate's limit."""
     legacy.mapping = TABLE_MAPPING
     config = legacy.config()
-    cycles: asyncio.Queue[list[str]] = asyncio.Queue()
-    stop = asyncio.Event()
-    loop = asyncio.create_task(
-        sync_forever(
-            legacy.store_url,
-            config,
-            interval=3600,
-            stop=stop,
-            on_cycle=lambda reports: cycles.put_nowait([r.source for r in reports]),
-            probe_every=600,  # no look between cycles in this test: only the request's
-            unchanged_seconds=3600,
-        )
-    )
+    # No look between cycles in this test (probe_every 600): only the request's.
+    options: dict[str, Any] = {"interval": 3600, "probe_every": 600, "unchanged_seconds": 3600}
     store = await asyncpg.connect(asyncpg_dsn(legacy.store_url))
     try:
-        assert await asyncio.wait_for(cycles.get(), 120) == ["legacy"]
-        await legacy.execute("UPDATE subkeg SET pagu = pagu + 7 WHERE kode = %s", code(4))
-        await asyncio.sleep(1.5)  # the write's counters published, MariaDB's second past
-        request = await store.fetchval(
-            "INSERT INTO sync_request (source_id, requested_by) VALUES ('elsewhere', 'test') "
-            "RETURNING id"
-        )
-        synced: list[str] | None = None
-        for _ in range(24):  # bounded: the loop may not be listening yet at the first
-            await store.execute("SELECT pg_notify($1, $2)", SYNC_CHANNEL, str(request))
-            try:
-                synced = await asyncio.wait_for(cycles.get(), 5)
-                break
-            except TimeoutError:
-                continue
-        assert synced == ["legacy"]
-        row = await legacy.sub(4)
-        assert row is not None
-        assert row["planned_amount"] == 4007
+        async with looping(legacy, config, keep=names, **options) as cycles:
+            assert await asyncio.wait_for(cycles.get(), 120) == ["legacy"]
+            await legacy.execute("UPDATE subkeg SET pagu = pagu + 7 WHERE kode = %s", code(4))
+            await asyncio.sleep(1.5)  # the write's counters published, MariaDB's second past
+            request = await store.fetchval(
+                "INSERT INTO sync_request (source_id, requested_by) "
+                "VALUES ('elsewhere', 'test') RETURNING id"
+            )
+            synced: list[str] | None = None
+            for _ in range(24):  # bounded: the loop may not be listening yet at the first
+                await store.execute("SELECT pg_notify($1, $2)", SYNC_CHANNEL, str(request))
+                try:
+                    synced = await asyncio.wait_for(cycles.get(), 5)
+                    break
+                except TimeoutError:
+                    continue
+            assert synced == ["legacy"]
+            row = await legacy.sub(4)
+            assert row is not None
+            assert row["planned_amount"] == 4007
     finally:
         await store.close()
-        stop.set()
-        await asyncio.wait_for(loop, 30)

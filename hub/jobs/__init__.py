@@ -156,17 +156,9 @@ async def sync_forever(
                             started = time.monotonic()
                             async with job.pool.acquire() as conn:
                                 claimed = await claim_requests(conn)
-                            only = _requested_sources(claimed, known) if asked else None
-                            whole = only is None
-                            if whole and probe_every > 0 and unchanged_seconds > 0:
-                                gated = await job.due_sources(unchanged_seconds)
-                                asking = _requested_sources(claimed, known)  # None: every one
-                                if not (claimed and asking is None):
-                                    only = sorted({*gated, *(asking or ())})
-                            elif probe_every > 0:  # and the sources whose look moved
-                                changed = await job.changed_sources()
-                                if only is not None and changed:
-                                    only = sorted({*only, *changed})
+                            whole, only = await _cycle_sources(
+                                job, claimed, known, asked, probe_every, unchanged_seconds
+                            )
                             reports = await job.sync(only) if only != [] else []
                             rules.due.set()  # also when nothing synced: the day moves
                             async with job.pool.acquire() as conn:
@@ -257,6 +249,32 @@ async def claim_requests(conn: PgConnection) -> list[Any]:
             "RETURNING id, source_id"
         )
     )
+
+
+async def _cycle_sources(
+    job: SyncJob,
+    claimed: Sequence[Any],
+    known: set[str],
+    asked: bool,
+    probe_every: float,
+    unchanged_seconds: float,
+) -> tuple[bool, list[str] | None]:
+    """(whether the cycle stands for every source, the sources it syncs; None: every one).
+    A woken cycle syncs what the requests name, a cycle of every source all of them; with
+    looks, the latter only those `Probe.due` gives and those the requests name, the former
+    also those whose look moved (it looks at every source)."""
+    requested = _requested_sources(claimed, known)  # None: every one, or no request
+    only = requested if asked else None
+    if only is None and probe_every > 0 and unchanged_seconds > 0:
+        gated = await job.due_sources(unchanged_seconds)
+        if claimed and requested is None:
+            return True, None
+        return True, sorted({*gated, *(requested or ())})
+    if probe_every > 0:
+        changed = await job.changed_sources()
+        if only is not None and changed:
+            return False, sorted({*only, *changed})
+    return only is None, only
 
 
 def _requested_sources(claimed: Sequence[Any], known: set[str]) -> list[str] | None:

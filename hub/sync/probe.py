@@ -16,15 +16,16 @@ A look that is not *settled* (its clock's tick has not passed since the last cha
 sets what the next is compared with. A source that offers no look (a JSON API), or whose
 look fails, waits for the cycle.
 
-The cycles use the looks too (`due`): a source whose look did not move since before its
-last clean sync is left out of a cycle, for at most `RANTAI_SYNC_UNCHANGED_SECONDS`; then
-it is synced whatever its look says. So a change a look cannot see arrives within that
-time: a PostgreSQL connection's second commit within a second, published with its next
-transaction's end (`adapters/looks.py`); a table read through a foreign table or another
-database. A source is synced at every cycle when it has no look, when its last sync
-failed or left rows waiting for a parent (`sync_pending`), or when a "sync now" names it.
-Every look is taken before the sync it could call for, so a write after a sync's read
-moves the next look: the gate can delay a change, never lose it.
+The cycles use the looks too (`due`): a source whose look did not move since before its last
+clean sync is left out of a cycle, for at most `RANTAI_SYNC_UNCHANGED_SECONDS`; then it is
+synced whatever its look says. So a change a look cannot see arrives within that time: on
+PostgreSQL a write on a connection that ran any transaction in the second before it,
+published with its next transaction's end or ten seconds later (`adapters/looks.py`); a
+table read through a view, a foreign table or another database. A source is synced at every
+cycle when it has no look, when its last sync failed or left rows waiting for a parent
+(`sync_pending`), or when a "sync now" names it. Every look is taken before the sync it
+could call for, so a write after a sync's read moves the next look: the gate can delay a
+change, never lose it.
 """
 
 from __future__ import annotations
