@@ -3,7 +3,8 @@
 Rows keep what their source said (a DPA line's sub kegiatan code, a tender's kd_rup); the
 id columns beside those codes are computed here, set-based, so a link resolves whichever
 source arrives first and un-resolves when its parent goes (after a sync, over the rows whose
-link is still null and, for derived links, whole tables; see `LinkColumn.derived`). Derived
+link is still null and, for derived links, the rows of the Pemda written; see
+`LinkColumn.scope`). Derived
 values live here too: a RUP package's sub kegiatan (its lowest `mak` whose sub kegiatan
 exists), a contract's (that of its tender's lowest kd_rup, in numeric order, that has one),
 a tender's winner (the vendor of its winning bid), a contract's current value (its highest
@@ -12,6 +13,7 @@ addendum, else the signed value). Every id that moves is recorded as an UPDATED 
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,13 +33,28 @@ class LinkColumn:
     table: str
     column: str
     value: str  # SQL over the row `x`
-    # False: the value is one parent found by its natural key from the row's own codes.
+    # Empty: the value is one parent found by its natural key from the row's own codes.
     # Such a link, once set, stays right: the writer re-resolves a row it rewrites, a
     # parent's natural key never changes (rows are upserted by it), and deleting the parent
     # sets the link to null (ON DELETE SET NULL). So after a sync only the rows whose link
-    # is null can move. True: derived from other rows (a lowest mak, a winning bid, the
-    # latest addendum) or from a parent's other columns: any row can move.
-    derived: bool = False
+    # is null can move. Else the link is derived from other rows (a lowest mak, a winning
+    # bid, the latest addendum) or from a parent's other columns, and any row can move:
+    # `scope` is the condition over `x` choosing the rows whose inputs include a row of
+    # the Pemda `$1` (region ids), old or new. Writes to the inputs note their Pemda
+    # (migration 0017, `link_scope_noted`); the link resolution re-checks those rows only.
+    scope: str = ""
+
+    @property
+    def derived(self) -> bool:
+        return bool(self.scope)
+
+    @property
+    def parent(self) -> str | None:
+        """The table a link that is not derived points to (the one its value reads)."""
+        if self.derived:
+            return None
+        tables: list[str] = re.findall(r"(?:FROM|JOIN)\s+(\w+)\s+\w+\s", self.value)
+        return tables[-1]
 
 
 def _by_sub_activity(table: str) -> LinkColumn:
@@ -50,6 +67,7 @@ def _by_sub_activity(table: str) -> LinkColumn:
 
 
 _TENDER = "(SELECT t.id FROM tender t WHERE t.code = x.tender_code)"
+IN_REGIONS = "x.region_id = ANY($1::int8[])"  # a derived link whose inputs share its Pemda
 _PACKAGE = "(SELECT p.id FROM procurement_package p WHERE p.rup_code = x.rup_code)"
 _CONTRACT = """(SELECT c.id FROM contract c
     WHERE c.region_id = x.region_id AND c.number = x.contract_number)"""
@@ -74,7 +92,13 @@ LINKS: tuple[LinkColumn, ...] = (
             ON b.region_id = p.region_id AND b.fiscal_year = p.fiscal_year
             AND b.sub_activity_code = x.sub_activity_code AND b.account_code = x.account_code
             WHERE p.rup_code = x.rup_code)""",
-        derived=True,
+        # Its package's Pemda, or (the package gone) that of the DPA line it points to.
+        scope="""x.id IN (SELECT r.id FROM procurement_package p
+            JOIN package_budget_row r ON r.rup_code = p.rup_code
+            WHERE p.region_id = ANY($1::int8[])
+            UNION SELECT r.id FROM budget_line b
+            JOIN package_budget_row r ON r.budget_line_id = b.id
+            WHERE b.region_id = ANY($1::int8[]))""",
     ),
     LinkColumn(
         "procurement_package",
@@ -83,7 +107,7 @@ LINKS: tuple[LinkColumn, ...] = (
             ON s.region_id = x.region_id AND s.fiscal_year = x.fiscal_year
             AND s.code = r.sub_activity_code
             WHERE r.rup_code = x.rup_code ORDER BY r.mak LIMIT 1)""",
-        derived=True,
+        scope=IN_REGIONS,
     ),
     LinkColumn("tender_package", "tender_id", _TENDER),
     LinkColumn("tender_package", "package_id", _PACKAGE),
@@ -93,7 +117,7 @@ LINKS: tuple[LinkColumn, ...] = (
         "winner_vendor_id",
         """(SELECT b.vendor_id FROM bid b WHERE b.tender_code = x.code AND b.is_winner
             ORDER BY b.vendor_id LIMIT 1)""",
-        derived=True,
+        scope=IN_REGIONS,
     ),
     LinkColumn("contract", "tender_id", _TENDER),
     LinkColumn(
@@ -103,7 +127,15 @@ LINKS: tuple[LinkColumn, ...] = (
             JOIN procurement_package p ON p.rup_code = tp.rup_code
             WHERE tp.tender_code = x.tender_code AND p.sub_activity_id IS NOT NULL
             ORDER BY length(p.rup_code), p.rup_code LIMIT 1)""",
-        derived=True,
+        # Its own Pemda, its tender's, its tender's packages', its sub kegiatan's.
+        scope="""x.id IN (SELECT c.id FROM contract c WHERE c.region_id = ANY($1::int8[])
+            UNION SELECT c.id FROM contract c WHERE c.tender_code IN (
+                SELECT t.code FROM tender t WHERE t.region_id = ANY($1::int8[])
+                UNION SELECT tp.tender_code FROM procurement_package p
+                JOIN tender_package tp ON tp.rup_code = p.rup_code
+                WHERE p.region_id = ANY($1::int8[]))
+            UNION SELECT c.id FROM sub_activity s JOIN contract c ON c.sub_activity_id = s.id
+            WHERE s.region_id = ANY($1::int8[]))""",
     ),
     LinkColumn("contract_amendment", "contract_id", _CONTRACT),
     LinkColumn(
@@ -112,7 +144,7 @@ LINKS: tuple[LinkColumn, ...] = (
         """COALESCE((SELECT a.value FROM contract_amendment a
             WHERE a.region_id = x.region_id AND a.contract_number = x.number
             ORDER BY a.version DESC LIMIT 1), x.original_value, x.value)""",
-        derived=True,
+        scope=IN_REGIONS,
     ),
     LinkColumn("letter", "contract_id", _CONTRACT),
     LinkColumn("letter", "tender_id", _TENDER),
@@ -136,12 +168,13 @@ def _find(link: LinkColumn, restricted: bool, pending: bool = False) -> str:
     `OFFSET 0` keeps the value a subquery of its own, computed once per row (pulled up,
     it was computed twice: in the comparison and in the output). Rows come in id order,
     so the changes are recorded in the same order whatever the table's physical layout.
-    `pending`: only the rows whose (not derived) link is still null, see `LinkColumn.derived`.
+    `pending`: only the rows that can have moved: a link still null, or a derived link's
+    rows in its scope of the Pemda `$1` (see `LinkColumn.scope`).
     """
     key = BY_ENTITY[link.table].key_sql("x")
     where = " AND x.id = ANY($1::int8[])" if restricted else ""
-    if pending and not link.derived:
-        where += f" AND x.{link.column} IS NULL"
+    if pending:
+        where += f" AND ({link.scope})" if link.derived else f" AND x.{link.column} IS NULL"
     return f"""
         SELECT x.id, x.{link.column} AS old, v.new, x.source_id, {key} AS key
         FROM {link.table} x CROSS JOIN LATERAL (SELECT {link.value} AS new OFFSET 0) v
@@ -155,7 +188,8 @@ def _update(link: LinkColumn) -> str:
         FROM unnest($1::int8[], $2::{pg}[]) AS v(id, new) WHERE t.id = v.id"""
 
 
-# (link, find over the whole table, update, find over the rows that can have moved)
+# (link, find over the whole table, update, find over the rows that can have moved: a
+# derived link's takes the Pemda noted as $1)
 STATEMENTS = [
     (link, _find(link, False), _update(link), _find(link, False, pending=True)) for link in LINKS
 ]
@@ -169,10 +203,10 @@ for _link in LINKS:
 # written after it, moved for every package in the one link resolution after all sources
 # (31,600 moves at province scale, in the serial tail of a first sync); in the budget
 # rows' own batches the moves are spread over the sync. Likewise a tender's winner, from
-# its bids (5,500). The link resolution after the sync still checks every derived link in
-# full. A contract's sub kegiatan, from its packages', is left to it: re-resolved while the
-# budget rows move the packages', before their table's statistics are taken again, its
-# plan went quadratic.
+# its bids (5,500). The link resolution after the sync still checks every derived link of
+# the Pemda written. A contract's sub kegiatan, from its packages', is left to it:
+# re-resolved while the budget rows move the packages', before their table's statistics
+# are taken again, its plan went quadratic.
 _DEPENDENT_CONDITIONS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "package_budget_row": (
         (

@@ -26,24 +26,55 @@ def _analyze_after(link: LinkColumn) -> bool:
 
 async def resolve_links(conn: PgConnection, *, force: bool = False) -> int:
     """Re-resolve the links that can have moved (`force`: every link of every row) if any
-    source wrote since the last run; returns links moved.
+    source wrote since the last run; returns links moved. The links that can have moved:
+    those still null whose kind of parent was inserted since (noted by triggers in
+    `link_parent_noted`), and the derived links of the Pemda whose rows were written since
+    (`link_scope_noted`, see `LinkColumn.scope`). Migration 0017 says why.
 
-    One transaction, exclusive against sync batches (which take WRITE_LOCK shared).
+    One transaction, exclusive against sync batches (which take WRITE_LOCK shared). A note
+    committed by another writer after it was read stays for the next run.
     """
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
         pending = await conn.fetch(
             "SELECT id, change_seq FROM source WHERE change_seq > linked_seq"
         )
-        if not pending and not force:
+        # Taken only when there are notes: an idle sync writes nothing to the store.
+        noted: Any = await conn.fetchrow(
+            "SELECT EXISTS (SELECT FROM link_scope_noted) AS regions, "
+            "EXISTS (SELECT FROM link_parent_noted) AS parents"
+        )
+        regions: list[int] = []
+        if noted["regions"]:
+            regions = await conn.fetchval(
+                "WITH noted AS (DELETE FROM link_scope_noted RETURNING region_id) "
+                "SELECT coalesce(array_agg(DISTINCT region_id), '{}') FROM noted"
+            )
+        parents: set[str] = set()
+        if noted["parents"]:
+            parents = {
+                r[0]
+                for r in await conn.fetch(
+                    "WITH noted AS (DELETE FROM link_parent_noted RETURNING parent) "
+                    "SELECT DISTINCT parent FROM noted"
+                )
+            }
+        if not pending and not regions and not parents and not force:
             return 0
+        await conn.execute("SET LOCAL rantai.link_scope_resolving = on")
         moved: dict[str, dict[int, dict[str, tuple[Any, Any, str | None, str]]]] = defaultdict(dict)
         # Tables with many links moved, not analysed since: the columns that moved.
         stale: dict[str, list[str]] = defaultdict(list)
         for link, whole, update, nulls in STATEMENTS:
-            # After a sync only null links can move, besides the derived ones (LinkColumn.derived);
+            # After a sync only null links can move, when a parent of their kind was
+            # inserted, besides the derived ones of the Pemda noted (LinkColumn.scope);
             # `force` re-checks every row of every table.
-            found = await apply_link(conn, whole if force else nulls, update)
+            if force:
+                found = await apply_link(conn, whole, update)
+            elif link.derived:
+                found = await apply_link(conn, nulls, update, regions) if regions else []
+            else:
+                found = await apply_link(conn, nulls, update) if link.parent in parents else []
             if len(found) >= ANALYZE_AFTER:
                 stale[link.table].append(link.column)
             if link.table in stale and _analyze_after(link):

@@ -20,9 +20,16 @@ from hub.store.models import (
 from hub.store.models.columns import MONEY, PERCENT, metadata
 
 # Tables the store derives and maintains itself in SQL (migration 0016: the chain's rollup
-# and the sub kegiatan it must write again), declared by their migration, not as models.
+# and the sub kegiatan it must write again; 0017: the Pemda and parents whose links must
+# be checked again), declared by their migration, not as models.
 DERIVED_TABLES = frozenset(
-    {"sub_activity_rollup", "sub_activity_rollup_dirty", "sub_activity_totals"}
+    {
+        "sub_activity_rollup",
+        "sub_activity_rollup_dirty",
+        "sub_activity_totals",
+        "link_scope_noted",
+        "link_parent_noted",
+    }
 )
 
 
