@@ -1,5 +1,5 @@
 """Keyed-diff streams compared by checksums per block of keys (hub/sync/checksums.py), on
-real PostgreSQL and MariaDB sources: an idle sync reads no row, and every kind of change
+real PostgreSQL, MariaDB and SQLite sources: an idle sync reads no row, and every kind of change
 (an edit, an insert, a delete, a key that moves, a column read through the mapping's join,
 NULLs, a decimal's cents, a case-only edit under a case-insensitive collation) is found by
 reading only the blocks whose checksum moved. `rantai verify` then finds the store equal to
@@ -11,8 +11,10 @@ where no MariaDB server answers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -140,6 +142,19 @@ async def _postgres(server: Server) -> tuple[str, Any, Any]:
     return url, execute, drop
 
 
+async def _sqlite(folder: Path) -> tuple[str, Any, Any]:
+    path = folder / "legacy.sqlite"
+
+    async def execute(sql: str, *params: Any) -> None:
+        with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+            conn.execute(sql.replace("%s", "?"), params)
+
+    async def drop() -> None:
+        return None  # tmp_path goes with the test
+
+    return f"sqlite:///{path}", execute, drop
+
+
 async def _mariadb() -> tuple[str, Any, Any]:
     if not await mariadb_reachable():
         pytest.skip(f"MariaDB not reachable at {MARIADB_URL}: start it to run these tests")
@@ -172,10 +187,29 @@ async def _mariadb() -> tuple[str, Any, Any]:
     return f"{MARIADB_URL.rstrip('/')}/{name}", execute, drop
 
 
-@pytest.fixture(params=["postgresql", "mariadb"])
+# The servers a source is read from; SQLite computes its checksums in the hub's functions.
+SERVERS = ["postgresql", "mariadb"]
+
+
+@pytest.fixture(params=[*SERVERS, "sqlite"])
 async def legacy(request: Any, server: Server, tmp_path: Path) -> AsyncIterator[Legacy]:
-    kind = request.param
-    url, execute, drop = await (_postgres(server) if kind == "postgresql" else _mariadb())
+    """The legacy database of each kind (the probe's tests take `server_legacy`)."""
+    async for made in _legacy(request.param, server, tmp_path):
+        yield made
+
+
+@pytest.fixture(params=SERVERS)
+async def server_legacy(request: Any, server: Server, tmp_path: Path) -> AsyncIterator[Legacy]:
+    """The legacy database on each kind of server (looks at a server's statistics)."""
+    async for made in _legacy(request.param, server, tmp_path):
+        yield made
+
+
+async def _legacy(kind: str, server: Server, tmp_path: Path) -> AsyncIterator[Legacy]:
+    if kind == "sqlite":
+        url, execute, drop = await _sqlite(tmp_path)
+    else:
+        url, execute, drop = await (_postgres(server) if kind == "postgresql" else _mariadb())
     store_url = await server.create_database("rantai_checksums")
     await run_async(store_url, "upgrade", "head")
     try:
@@ -319,7 +353,17 @@ async def test_keys_the_source_blocks_differently_turn_the_stream_s_checksums_of
 ) -> None:
     # Python strips a no-break space from a key, the source's SQL does not: the block of
     # that key differs. The stream is then read in full on every sync, deletes included.
+    # SQLite's blocks are computed by the hub's own Python: they cannot differ, and the
+    # stream keeps its checksums.
     await legacy.execute("INSERT INTO skpd VALUES (%s, %s)", "1.03.0.00.0.00.01.0000\u00a0", "X")
+    if legacy.kind == "sqlite":
+        await legacy.sync()
+        await legacy.execute("DELETE FROM skpd WHERE nama = %s", "X")
+        gone = await legacy.sync()
+        opd = next(s for s in gone.streams if s.entity == "opd")
+        assert (opd.mode, opd.read, opd.deleted) == ("blocks", 0, 1)
+        await legacy.verified()
+        return
     first = await legacy.sync()
     opd = next(s for s in first.streams if s.entity == "opd")
     assert (opd.mode, opd.read, opd.created) == ("diff", 2, 2)

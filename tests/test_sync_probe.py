@@ -33,7 +33,8 @@ from hub.sync.probe import Probe
 from hub.sync.reports import SourceReport
 from tests.conftest import asyncpg_dsn
 from tests.test_sync import Estate, build_estate
-from tests.test_sync_checksums import MAPPING, Legacy, code, legacy
+from tests.test_sync_checksums import MAPPING, Legacy, code
+from tests.test_sync_checksums import server_legacy as legacy
 
 __all__ = ["legacy"]  # the PostgreSQL and MariaDB sources of the checksum tests
 
