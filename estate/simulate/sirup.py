@@ -85,10 +85,11 @@ async def publish_package(
     for sa_text, account, amount, _ in dpa_rows:
         dpa[(normalise_sub_activity_code(sa_text), account)] += amount
     rows = await conn.fetch(
+        # Each package's first budget row by one join (no index on rup_anggaran.kd_rup).
         "SELECT p.kd_rup, p.kd_satker, p.kd_satker_str, p.nama_satker, p.pagu, "
-        "p.metode_pengadaan, p.jenis_pengadaan, p.sumber_dana, p.tgl_umumkan, "
-        "(SELECT g.mak FROM rup_anggaran g WHERE g.kd_rup = p.kd_rup ORDER BY g.id "
-        "LIMIT 1) AS mak FROM rup_paket p WHERE p.tahun = $1 ORDER BY p.kd_rup",
+        "p.metode_pengadaan, p.jenis_pengadaan, p.sumber_dana, p.tgl_umumkan, g.mak "
+        "FROM rup_paket p LEFT JOIN (SELECT DISTINCT ON (kd_rup) kd_rup, mak FROM rup_anggaran "
+        "ORDER BY kd_rup, id) g ON g.kd_rup = p.kd_rup WHERE p.tahun = $1 ORDER BY p.kd_rup",
         fy,
     )
     q3_end = date(fy, 9, 30)

@@ -152,12 +152,19 @@ class DiscrepancyEngine:
         if not rows:
             return {}
         years_of: dict[int, list[int]] = defaultdict(list)
-        for r in await conn.fetch(
-            "SELECT DISTINCT region_id, fiscal_year FROM sub_activity "
-            "UNION SELECT region_id, fiscal_year FROM budget_line "
-            "UNION SELECT region_id, fiscal_year FROM procurement_package"
-        ):
-            years_of[r[0]].append(r[1])
+        # A change with a Pemda but no year (a contract, a tender) counts for each of that
+        # Pemda's years: read for those Pemda only (for all, three whole tables: 0.3 s at
+        # NTT scale on every run).
+        yearless = {r["region_id"] for r in rows if r["fiscal_year"] is None} - {None}
+        if yearless:
+            for r in await conn.fetch(
+                "SELECT region_id, fiscal_year FROM sub_activity WHERE region_id = ANY($1) "
+                "UNION SELECT region_id, fiscal_year FROM budget_line WHERE region_id = ANY($1) "
+                "UNION SELECT region_id, fiscal_year FROM procurement_package "
+                "WHERE region_id = ANY($1)",
+                sorted(yearless),
+            ):
+                years_of[r[0]].append(r[1])
         everywhere: set[str] = set()  # entities changed without a Pemda, e.g. a vendor
         parts: dict[str, set[Part]] = defaultdict(set)
         for r in rows:
