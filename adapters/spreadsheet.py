@@ -354,7 +354,7 @@ class _ParsedXlsxTable(_Table):
 class _CsvTable(_Table):
     def __init__(self, path: Path, header_row: int) -> None:
         self.path = path
-        self._files: list[io.TextIOWrapper] = []
+        self.files: list[io.TextIOWrapper] = []
         with self._open() as file:
             lines = list(islice(file, header_row - 1, header_row - 1 + _SNIFF_LINES))
         self.delimiter = _sniff(lines)
@@ -374,7 +374,7 @@ class _CsvTable(_Table):
 
     def rows_from(self, number: int, width: int) -> Iterator[tuple[Any, ...]]:
         file = self._open()
-        self._files.append(file)
+        self.files.append(file)
         for values in islice(self._records(file), number - 1, None):
             padded = [*values[:width], *[""] * (width - len(values))]
             yield tuple(v if v != "" else None for v in padded)
@@ -384,7 +384,7 @@ class _CsvTable(_Table):
         return values[column - 1] if column <= len(values) else None
 
     def close(self) -> None:
-        for file in self._files:
+        for file in self.files:
             file.close()
 
 
@@ -441,7 +441,7 @@ class SpreadsheetAdapter(Adapter):
 
     def __init__(self, config: SourceConfig) -> None:
         super().__init__(config)
-        self._files: list[Path] = []
+        self.files: list[Path] = []  # found by `open`
 
     def _match(self) -> list[Path]:
         pattern = self.config.path
@@ -463,15 +463,15 @@ class SpreadsheetAdapter(Adapter):
                 f"source {self.config.id}: no file matches {self.config.path!r} "
                 f"(relative to {self.config.base_dir})"
             )
-        self._files = files
+        self.files = files
 
     async def close(self) -> None:
-        self._files = []
+        self.files = []
 
     def _require(self) -> list[Path]:
-        if not self._files:
+        if not self.files:
             raise AdapterError(f"source {self.config.id}: the adapter is not open")
-        return self._files
+        return self.files
 
     async def _run(self, path: Path, call: Callable[[], T]) -> T:
         try:
@@ -534,14 +534,15 @@ class SpreadsheetAdapter(Adapter):
             await asyncio.to_thread(table.close)
 
     async def stream(
-        self, query: EntityQuery, *, since: Any = None, resume: Any = None
+        self, query: EntityQuery, *, since: Any = None, resume: Any = None, files: Any = None
     ) -> AsyncIterator[Batch]:
-        """Each file's rows in batches of at most `batch_size` (origin: the file name).
-
-        With a watermark, a file's rows with a value > `since` are sorted by it in memory.
-        """
+        """Each file's rows (of those named in `files`, if given) in batches of at most
+        `batch_size` (origin: the file name). With a watermark, a file's rows with a value
+        > `since` are sorted by it in memory."""
         size = max(1, self.config.batch_size)
         for path in self._require():
+            if files is not None and path.name not in files:
+                continue
             table = await self._run(path, partial(self._table, path, query))
             try:
                 async for rows in self._file_rows(path, table, query, since, size):

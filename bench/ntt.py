@@ -314,9 +314,11 @@ def camel(entity: str) -> str:
     return "".join(part.capitalize() for part in entity.split("_"))
 
 
-def match(changes: Sequence[SimChange], frames: Sequence[tuple[float, bytes]]) -> list[float]:
-    """Each change's latency: the first unused event of its source and entity after its
-    commit (arrival − commit, seconds)."""
+def match(
+    changes: Sequence[SimChange], frames: Sequence[tuple[float, bytes]]
+) -> list[tuple[SimChange, float]]:
+    """Each change with its latency: the first unused event of its source and entity after
+    its commit (arrival − commit, seconds)."""
     events: list[tuple[float, str, str]] = []
     for arrived, payload in frames:
         message = orjson.loads(payload)
@@ -332,7 +334,7 @@ def match(changes: Sequence[SimChange], frames: Sequence[tuple[float, bytes]]) -
                 continue
             if source == change.source and entity == camel(change.entity):
                 used.add(i)
-                latencies.append(arrived - committed)
+                latencies.append((change, arrived - committed))
                 break
     return latencies
 
@@ -363,7 +365,8 @@ async def legacy_to_subscriber(demo: Demo, data_dir: Path, args: argparse.Namesp
     client.close()
     if client.closed and "lost" not in client.closed and "closed" in client.closed:
         print(f"ntt subscriber: {client.closed}")
-    latencies = match(changes, client.frames)
+    matched = match(changes, client.frames)
+    latencies = [seconds for _, seconds in matched]
     missing = len(changes) - len(latencies)
     kinds = ", ".join(f"{n} {k}" for k, n in sorted(_count(c.kind for c in changes).items()))
     pg = after.get("postgresql", 0.0) - before.get("postgresql", 0.0)
@@ -380,6 +383,17 @@ async def legacy_to_subscriber(demo: Demo, data_dir: Path, args: argparse.Namesp
             f"{ms(percentile(latencies, 0.99))}, max {ms(max(latencies))} over "
             f"{len(latencies)} changes ({missing} without a matching event); sync every "
             f"{INTERVAL:g} s, one `changes` subscriber with the province key",
+            flush=True,
+        )
+        by_kind: dict[str, list[float]] = {}
+        for change, seconds in matched:
+            by_kind.setdefault(change.kind, []).append(seconds)
+        print(
+            "ntt legacy change → subscriber by kind (p50 / max): "
+            + "; ".join(
+                f"{kind} {ms(statistics.median(xs))} / {ms(max(xs))} ({len(xs)})"
+                for kind, xs in sorted(by_kind.items())
+            ),
             flush=True,
         )
     else:

@@ -54,12 +54,6 @@ VERSION = 1
 FIRST_DIGITS = 2  # the width a first read's checksums are asked at (then fitted to its rows)
 
 
-def in_blocks(first: int) -> str:
-    """SQL: the row's `source_key` is in one of the blocks of parameter `first + 1`
-    (text[]), of parameter `first` hex digits (the store's side of `block_of`)."""
-    return f"left(md5(convert_to(source_key, 'UTF8')), ${first}::int) = ANY(${first + 1}::text[])"
-
-
 @dataclass
 class BlockPlan:
     """One stream's read by blocks: the source's checksums taken before it, and the blocks

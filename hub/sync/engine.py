@@ -9,8 +9,9 @@ stream (one mapped table or sheet), in batches:
 * **keyed diff** where it does not (or with `full=True`): every row is read and compared,
   unchanged rows cost nothing, and rows of the source that were not seen are deleted at
   the end. Workbooks and SQLite databases whose files provably did not change since the
-  last run are skipped (`hub.sync.unchanged`); a PostgreSQL or MariaDB stream reads only
-  the blocks of keys whose checksum moved (`hub.sync.checksums`).
+  last run are skipped (`hub.sync.unchanged`); a SQL stream reads only the blocks of keys
+  whose checksum moved (`hub.sync.checksums`), a workbook's only the files that changed
+  (`hub.sync.files`).
 
 Each batch is one transaction: rows, their change history, their outbox rows, the rows
 left waiting and the stream's watermark. A killed sync therefore resumes where the last
@@ -19,9 +20,8 @@ set-based (`hub.sync.links`). A source that fails (unreachable, a missing table,
 within its timeout) is marked DOWN with the error and never stops the others.
 
 A stream's first load is a baseline (`hub.sync.baseline`): one LOADED event, not a CREATED
-change per row. A source's run is one `SourceRun` that its steps share. What the sync keeps
-between runs is written by `hub.sync.state`, a source's health by `hub.sync.health`.
-Connections to source servers are kept from one run to the next (`hub.sync.connections`).
+change per row. What the sync keeps between runs is written by `hub.sync.state`, a source's
+health by `hub.sync.health`; connections to sources are kept (`hub.sync.connections`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any, Self
 
@@ -40,7 +40,7 @@ from adapters.base import Adapter, AdapterError, Batch
 from adapters.mapping import SQL_KINDS, Config, EntityMapping, SourceMapping
 from hub.db import PgConnection, asyncpg_dsn
 from hub.events.broker import Broker, PostgresBroker, broker_for
-from hub.sync import baseline, checksums, health, overlap, rollup, state, unchanged
+from hub.sync import baseline, checksums, files, health, overlap, rollup, state, unchanged
 from hub.sync.bindings import BY_ENTITY, DETACHED, ORDER, WAVE_OF_ENTITY, Binding
 from hub.sync.connections import KeptAdapters
 from hub.sync.reference import derived_entities, own_region
@@ -59,10 +59,8 @@ log = logging.getLogger("rantai.sync")
 
 
 class SyncEngine:
-    """Syncs the sources of a `Config` into the store at `database_url`.
-
-    Use as an async context manager (it holds a small connection pool).
-    """
+    """Syncs the sources of a `Config` into the store at `database_url`; an async context
+    manager (it holds a small connection pool)."""
 
     def __init__(
         self,
@@ -88,6 +86,7 @@ class SyncEngine:
         self.freshness_seconds = freshness_seconds
         self._pool: asyncpg.Pool | None = None
         self.kept = KeptAdapters()  # source connections from one cycle to the next
+        self.file_memos: files.Memos = {}  # workbooks' files as last read (hub.sync.files)
         self.overlaps = overlap.Overlaps()  # what idle watermarked streams read last time
 
     async def __aenter__(self) -> Self:
@@ -249,8 +248,7 @@ class SyncEngine:
                     and source.kind in SQL_KINDS
                     and not unchanged.every(run, groups[entity])
                 ):
-                    # Nothing in the source waits for these rows: they are written on a
-                    # connection of their own while the streams after them go on.
+                    # Nothing waits for these rows: written beside the later streams.
                     work = self._detached(run, entity, groups[entity])
                     detached.append(asyncio.create_task(work))
                     continue
@@ -266,6 +264,7 @@ class SyncEngine:
             await self._delete_unseen(run, seen)
         # After the deletions: a run stopped before them reads its blocks again.
         await checksums.store(run.conn, source.id, every)
+        files.store(self.file_memos, every)
         await unchanged.store(run, every)
 
     async def _detached(
@@ -323,7 +322,7 @@ class SyncEngine:
                 self._progress(SyncProgress(run.source.id, sid, stream.read, True, stream.error))
                 seen.complete = False
                 continue
-            if stream.mode not in ("diff", "blocks"):  # watermark, resumed: not all was read
+            if stream.mode not in ("diff", "blocks", "files"):  # watermark, resumed: not all
                 seen.complete = False
             written = stream.created + stream.deleted
             if written and await stale_statistics(conn, table, written):
@@ -353,19 +352,25 @@ class SyncEngine:
             self._progress(SyncProgress(source.id, stream.stream, 0, True))
             return
         blocks = await checksums.begin(run, seen, mapping, stream, saved)
-        if blocks is not None and blocks.read == frozenset():  # no block changed
+        by_file = files.begin(self.file_memos, run, seen, mapping, stream) if not blocks else None
+        plan = blocks or by_file
+        if plan is not None and plan.read == frozenset():  # no block or file changed
             self._progress(SyncProgress(source.id, stream.stream, 0, True))
             return
         loading = not self.history_on_load and await baseline.loading(
             run.conn, seen.binding, source.id, stream.stream, saved
         )
         run.writer.quiet = seen.binding.entity if loading else None
+        reader = checksums.rows(run.adapter, mapping, blocks) if blocks else None
+        reader = files.rows(run.adapter, mapping, by_file) if by_file else reader
         try:
-            await self._read(run, seen, mapping, stream, saved, blocks)
+            await self._read(run, seen, mapping, stream, saved, reader)
         finally:
             run.writer.quiet = None
         if blocks is not None:
             checksums.end(run, seen, stream, blocks)
+        if by_file is not None:
+            files.end(seen, by_file)
         if loading and await baseline.loaded(run.writer, seen.binding, stream.stream):
             await self._wake()
 
@@ -376,7 +381,7 @@ class SyncEngine:
         mapping: EntityMapping,
         stream: StreamReport,
         saved: state.StreamState | None,
-        blocks: checksums.BlockPlan | None = None,
+        reader: AsyncIterator[Batch] | None = None,  # some blocks' or files' rows
     ) -> None:
         source = run.source
         watermark_column = mapping.query.watermark
@@ -396,16 +401,12 @@ class SyncEngine:
             if stream.mode == "diff":
                 stream.mode = "resumed"  # the pages before it were not read: no deletions
         ordered = watermark_column is not None and source.kind in SQL_KINDS
-        batches = (
-            run.adapter.stream(
-                mapping.query, since=since, resume=None if resume is None else resume.position
-            )
-            if blocks is None
-            else checksums.rows(run.adapter, mapping, blocks)
+        batches = reader or run.adapter.stream(
+            mapping.query, since=since, resume=None if resume is None else resume.position
         )
         timeout = source.config.timeout_seconds
         memo_key = (source.id, stream.stream, id(mapping))  # an overlap as last applied: skip
-        first = stored is not None and not paged and blocks is None and run.writer.quiet is None
+        first = stored is not None and not paged and reader is None and run.writer.quiet is None
 
         size = max(1, source.config.batch_size)
         failed: list[BaseException] = []
@@ -556,12 +557,11 @@ class SyncEngine:
 
     async def _delete_unseen(self, run: SourceRun, seen: Seen) -> None:
         conn, writer, source_id, binding = run.conn, run.writer, run.source.id, seen.binding
-        scope = None if seen.scope is None else (seen.digits, sorted(seen.scope))
-        if scope is not None and not scope[1]:
-            return  # no block changed: no row left
-        where = "" if scope is None else f" AND {checksums.in_blocks(2)}"
-        sql = f"SELECT id FROM {binding.table} WHERE source_id = $1{where} ORDER BY id"
-        ids = [r[0] for r in await conn.fetch(sql, source_id, *scope or ()) if r[0] not in seen.ids]
+        leaving = seen.leaving(2)
+        if leaving is None:
+            return  # no block or file changed: no row left
+        sql = f"SELECT id FROM {binding.table} WHERE source_id = $1{leaving[0]} ORDER BY id"
+        ids = [r[0] for r in await conn.fetch(sql, source_id, *leaving[1]) if r[0] not in seen.ids]
         stream = next(s for s in run.report.streams if s.entity == binding.entity)
         for start in range(0, len(ids), 1000):
             async with writer.transaction():
@@ -580,7 +580,7 @@ class SyncEngine:
                     binding.entity,
                 )
         async with writer.transaction():
-            await state.forget_unseen(conn, source_id, binding.entity, seen.keys, scope)
+            await state.forget_unseen(conn, source_id, seen)
 
     async def _retry_pending(self, run: SourceRun) -> None:
         """Rows that waited for a parent: try them again now that more rows are known."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from adapters.base import Adapter
 from adapters.mapping import SourceMapping
@@ -62,9 +62,36 @@ class Seen:
     # blocks read, of `digits` hex digits) can have left the source; None: every row.
     scope: frozenset[str] | None = None
     digits: int = 0
+    # Read by files (hub.sync.files): only the store's rows with these source keys (those
+    # the files read or gone had) can have left the source; and what to remember after.
+    files: frozenset[str] | None = None
+    file_memo: Any = None
     # Checksums to store once the run's deletions are done: (stream, value, checksums off).
     checksums: list[tuple[str, str, bool]] = field(default_factory=list)
     kept: bool = False  # rows left the source but other rows still refer to them
+
+    def leaving(self, first: int) -> tuple[str, list[Any]] | None:
+        """The condition on `source_key` choosing the stored rows that can have left the
+        source, with its parameters from `$first` on ("" when every row can); None: none."""
+        if self.scope is not None:
+            return (
+                (f" AND {in_blocks(first)}", [self.digits, sorted(self.scope)])
+                if self.scope
+                else None
+            )
+        if self.files is not None:
+            return (
+                (f" AND source_key = ANY(${first}::text[])", [sorted(self.files)])
+                if self.files
+                else None
+            )
+        return "", []
+
+
+def in_blocks(first: int) -> str:
+    """SQL: the row's `source_key` is in one of the blocks of parameter `first + 1`
+    (text[]), of parameter `first` hex digits (the store's side of `block_of`)."""
+    return f"left(md5(convert_to(source_key, 'UTF8')), ${first}::int) = ANY(${first + 1}::text[])"
 
 
 async def stale_statistics(conn: PgConnection, table: str, written: int) -> bool:

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.db import PgConnection
-from hub.sync.checksums import in_blocks
 from hub.sync.encoding import decode_record, decode_value, encode_record, encode_value
 from hub.sync.writer import Item
+
+if TYPE_CHECKING:
+    from hub.sync.run import Seen
 
 
 @dataclass(frozen=True)
@@ -272,26 +274,20 @@ async def waiting_items(conn: PgConnection, source_id: str) -> dict[str, list[It
     return by_entity
 
 
-async def forget_unseen(
-    conn: PgConnection,
-    source_id: str,
-    entity: str,
-    seen: Iterable[str],
-    blocks: tuple[int, Sequence[str]] | None = None,
-) -> None:
-    """Waiting rows of an entity that left the source (not among the source keys `seen`
-    in a read of it in full, or of the `blocks` (digits, blocks) it read:
-    `hub.sync.checksums`)."""
-    where = ""
-    if blocks is not None:
-        where = " AND " + in_blocks(4)
+async def forget_unseen(conn: PgConnection, source_id: str, seen: Seen) -> None:
+    """Waiting rows of an entity that left the source: not among the source keys `seen`
+    read, of those that can have left it (`Seen.leaving`)."""
+    leaving = seen.leaving(4)
+    if leaving is None:
+        return
+    where, params = leaving
     await conn.execute(
         "DELETE FROM sync_pending WHERE source_id = $1 AND entity = $2 "
         "AND NOT (source_key = ANY($3::text[]))" + where,
         source_id,
-        entity,
-        list(seen),
-        *(() if blocks is None else (blocks[0], list(blocks[1]))),
+        seen.binding.entity,
+        list(seen.keys),
+        *params,
     )
 
 
