@@ -54,6 +54,7 @@ from bench.peers import (
     compare_with_hub,
     stop_process,
 )
+from bench.wire import Wire
 from estate.synthetic import SeedStats, seed_canonical
 from hub import migrate
 from hub.db import EmbeddedPostgres, normalise_database_url
@@ -676,10 +677,6 @@ async def run_benchmark(
         )
         for first in PAGE_SIZES
     }
-    headers = {"content-type": "application/json", "accept": "application/json"}
-    limits = httpx.Limits(
-        max_connections=plan.concurrency, max_keepalive_connections=plan.concurrency
-    )
     all_equal = True
     breakdown = await Breakdown.open(store.url, MAX_PAGE_SIZE)
     pool = await asyncpg.create_pool(
@@ -690,24 +687,15 @@ async def run_benchmark(
     )
     try:
         async with (
-            httpx.AsyncClient(
-                base_url=hub.base_url, limits=limits, timeout=httpx.Timeout(300.0)
-            ) as client,
-            httpx.AsyncClient(
-                base_url=peer.base_url if peer is not None else "http://127.0.0.1",
-                limits=limits,
-                timeout=httpx.Timeout(300.0),
+            Wire(hub.base_url, plan.concurrency) as client,
+            Wire(
+                peer.base_url if peer is not None else "http://127.0.0.1", plan.concurrency
             ) as peer_client,
         ):
             for first in PAGE_SIZES:
 
                 async def hub_call(first: int = first) -> bytes:
-                    response = await client.post("/graphql", content=body[first], headers=headers)
-                    if response.status_code != 200:
-                        raise RuntimeError(
-                            f"hub answered {response.status_code}: {response.text[:500]}"
-                        )
-                    return response.content
+                    return await client.post("/graphql", body[first])
 
                 async def floor_call(first: int = first) -> bytes:
                     async with pool.acquire() as conn:
@@ -723,14 +711,7 @@ async def run_benchmark(
                     return await breakdown.request_path(variables)
 
                 async def peer_call(first: int = first) -> bytes:
-                    response = await peer_client.post(
-                        "/graphql", content=peer_body[first], headers=headers
-                    )
-                    if response.status_code != 200:
-                        raise RuntimeError(
-                            f"PostGraphile answered {response.status_code}: {response.text[:500]}"
-                        )
-                    return response.content
+                    return await peer_client.post("/graphql", peer_body[first])
 
                 # Verify once: the floor's JSON is the hub's `data`.
                 hub_body = orjson.loads(await hub_call())
@@ -764,7 +745,7 @@ async def run_benchmark(
                 if peer is not None:
                     try:
                         peer_bytes = await peer_call()
-                    except (httpx.HTTPError, RuntimeError) as exc:
+                    except (OSError, asyncio.IncompleteReadError, RuntimeError) as exc:
                         peer_ok = False
                         peer_missing = f"PostGraphile failed: {exc!s:.300}"
                     else:
@@ -804,7 +785,7 @@ async def run_benchmark(
                 if peer_ok:
                     try:
                         peer_result = await measure(peer_call, **kwargs)
-                    except (httpx.HTTPError, RuntimeError) as exc:
+                    except (OSError, asyncio.IncompleteReadError, RuntimeError) as exc:
                         peer_missing = f"PostGraphile failed: {exc!s:.300}"
                         report_postgraphile_missing(first, peer_missing)
                     else:
@@ -898,8 +879,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
         print(
-            "hub: uvicorn (1 worker) in its own process, POST /graphql over loopback, httpx "
-            f"keep-alive; floor: in-process asyncpg pool + orjson, no HTTP; bench loop {loop_name}",
+            "hub: uvicorn (1 worker) in its own process, POST /graphql over loopback, a lean "
+            "keep-alive client (bench/wire.py); floor: in-process asyncpg pool + orjson, "
+            f"no HTTP; bench loop {loop_name}",
             flush=True,
         )
         hub = HubProcess.start(store.url, Path(logs))
@@ -913,7 +895,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(
                     f"postgraphile: PostGraphile {peer.version} on Node {peer.node_version} "
                     "(Amber preset, simplified inflection, Promise.withResolvers polyfill), own "
-                    "process, POST /graphql over loopback, httpx keep-alive; its dialect of the "
+                    "process, POST /graphql over loopback, the same client; its dialect of the "
                     "document (bench/peers.py)",
                     flush=True,
                 )
