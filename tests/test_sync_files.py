@@ -1,7 +1,8 @@
 """A workbook folder's keyed-diff stream reads only the files that changed (hub/sync/files.py):
 an edit, a row gone from a file, a file removed, a file added are each found by reading
 that file alone; rows of the other files are not touched; a file written within the file
-system's tick is read again; a new engine (another process) reads every file. `rantai
+system's tick is read again; another process finds the files in the store (`sync_file`);
+a failed read is read again. `rantai
 verify` then finds the store equal to the files: nothing lost, nothing doubled.
 """
 
@@ -111,11 +112,40 @@ async def test_only_the_files_that_changed_are_read(
         assert (await progress(estate))[code(4)] == Decimal("42")
         await verified(estate)
 
-    # Another engine remembers nothing: every file is read, nothing changes.
+    # Another engine (another process) finds the files in the store: the file touched is
+    # read, nothing changes. A full run reads every file.
     async with SyncEngine(estate.store_url, estate.config()) as fresh:
         (estate.folder / "monev" / "dinsos.csv").touch()  # the folder's print moves
         await asyncio.sleep(SETTLED + 0.1)
         [report] = await fresh.sync()
         [stream] = report.streams
-        assert (stream.mode, stream.read, stream.unchanged, report.changes) == ("diff", 4, 4, 0)
+        assert (stream.mode, stream.read, report.changes) == ("files", 1, 0)
+        [report] = await fresh.sync(full=True)
+        [stream] = report.streams
+        assert (stream.mode, stream.read, report.changes) == ("diff", 4, 0)
+    await verified(estate)
+
+
+async def test_a_failed_read_is_read_again(estate: Estate, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run whose read fails deletes nothing and keeps the files as they were: the next
+    run reads the file that failed (its stamp moved) and nothing else."""
+    monkeypatch.setattr(filestamp, "SETTLED_SECONDS", SETTLED)
+    (estate.folder / "mappings" / "monev.toml").write_text(MONEV_MAPPING)
+    (estate.folder / "rantai.toml").write_text('[[source]]\nmapping = "mappings/monev.toml"\n')
+    write(estate, "dinkes.csv", {1: "10"})
+    write(estate, "pupr.csv", {3: "30", 4: "40"})
+    async with SyncEngine(estate.store_url, estate.config()) as engine:
+        await asyncio.sleep(SETTLED + 0.1)
+        await engine.sync()
+        (estate.folder / "monev" / "pupr.csv").write_text("no;header;here\n")
+        await asyncio.sleep(SETTLED + 0.1)
+        [failed] = await engine.sync()
+        assert failed.streams[0].error is not None
+        assert failed.streams[0].deleted == 0
+        write(estate, "pupr.csv", {3: "31"})
+        await asyncio.sleep(SETTLED + 0.1)
+        [report] = await engine.sync()
+        [stream] = report.streams
+        assert (stream.mode, stream.read, stream.updated, stream.deleted) == ("files", 1, 1, 1)
+    assert await progress(estate) == {code(1): Decimal("10"), code(3): Decimal("31")}
     await verified(estate)

@@ -86,7 +86,6 @@ class SyncEngine:
         self.freshness_seconds = freshness_seconds
         self._pool: asyncpg.Pool | None = None
         self.kept = KeptAdapters()  # source connections from one cycle to the next
-        self.file_memos: files.Memos = {}  # workbooks' files as last read (hub.sync.files)
         self.overlaps = overlap.Overlaps()  # what idle watermarked streams read last time
 
     async def __aenter__(self) -> Self:
@@ -264,7 +263,7 @@ class SyncEngine:
             await self._delete_unseen(run, seen)
         # After the deletions: a run stopped before them reads its blocks again.
         await checksums.store(run.conn, source.id, every)
-        files.store(self.file_memos, every)
+        await files.store(run.conn, source.id, every)
         await unchanged.store(run, every)
 
     async def _detached(
@@ -352,7 +351,7 @@ class SyncEngine:
             self._progress(SyncProgress(source.id, stream.stream, 0, True))
             return
         blocks = await checksums.begin(run, seen, mapping, stream, saved)
-        by_file = files.begin(self.file_memos, run, seen, mapping, stream) if not blocks else None
+        by_file = await files.begin(run, seen, mapping, stream) if not blocks else None
         plan = blocks or by_file
         if plan is not None and plan.read == frozenset():  # no block or file changed
             self._progress(SyncProgress(source.id, stream.stream, 0, True))

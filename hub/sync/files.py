@@ -3,19 +3,20 @@
 An e-Monev folder holds a workbook per OPD and year (56 per Pemda at NTT scale): an edit
 to one made the sync parse, map and compare every row of all of them (23,000 rows, about
 1.5 s of this process's CPU for one changed cell), as a folder's print only tells that
-*something* changed (`hub.sync.unchanged`). The sync engine remembers, per stream, each
-file's stamp (inode, size, modification and status-change times, as `adapters/filestamp.py`
-takes them) and the source keys its rows had at the last read. A run then reads the files
-whose stamp moved, or that are new, and the store's rows that can have left the source are
-those the changed or removed files had (`Seen.files`): a row gone from a file that changed
-is deleted; rows of the files not read are not touched.
+*something* changed (`hub.sync.unchanged`). The store keeps, per stream (`sync_file`),
+each file's stamp (inode, size, modification and status-change times, as
+`adapters/filestamp.py` takes them) and the source keys its rows had at the last read. A
+run then reads the files whose stamp moved, or that are new, and the store's rows that can
+have left the source are those the changed or removed files had (`Seen.files`): a row gone
+from a file that changed is deleted; rows of the files not read are not touched.
 
-What a sync engine remembers is lost with it: its first run of a stream, and any run after
-one that failed or kept rows that left the source, reads every file, as does a full run
-(`rantai sync --full`, the scheduled reconciliation). A file written within the file
+A stream's first read, a run after one that kept rows that left the source (still
+referred to), and a read with another mapping read every file, as does a full run (`rantai sync
+--full`, the scheduled reconciliation). The files are written after the run's deletions:
+a run stopped before them reads its files again. A file written within the file
 system's tick has no stamp: it is read again next time. Names must be unique among the
 source's files (a recursive pattern can match two `2026_dinkes.xlsx`): otherwise every
-file is read. What is remembered costs about 80 bytes a row (the row's source key).
+file is read. What is kept costs the store about the size of the rows' source keys.
 """
 
 from __future__ import annotations
@@ -29,19 +30,19 @@ from adapters.base import Adapter, Batch
 from adapters.filestamp import settled
 from adapters.mapping import EntityMapping
 from adapters.spreadsheet import SpreadsheetAdapter
+from hub.db import PgConnection
 from hub.sync import checksums
 from hub.sync.reports import StreamReport
 from hub.sync.run import Seen, SourceRun
 
 # file name → (stamp or None, the source keys of its rows)
-Memo = dict[str, tuple[str | None, tuple[str, ...]]]
-# What one sync engine remembers: (source, stream, signature) → its files
-Memos = dict[tuple[str, str, str], Memo]
+Memo = dict[str, tuple[str | None, Sequence[str]]]
 
 
 @dataclass
 class FilePlan:
-    key: tuple[str, str, str]
+    stream: str
+    signature: str
     stamps: dict[str, str | None]  # every file of the source now
     read: frozenset[str] | None  # the files to read; None: every one
     keys: dict[str, set[str]] = field(default_factory=dict)  # source keys read, per file
@@ -54,8 +55,19 @@ def _stamp(path: str, now_ns: int) -> str | None:
     return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
 
 
-def begin(
-    memos: Memos, run: SourceRun, seen: Seen, mapping: EntityMapping, stream: StreamReport
+async def _remembered(conn: PgConnection, source: str, stream: str, signature: str) -> Memo | None:
+    rows = await conn.fetch(
+        "SELECT name, signature, stamp, keys FROM sync_file WHERE source_id = $1 AND stream = $2",
+        source,
+        stream,
+    )
+    if not rows or any(r["signature"] != signature for r in rows):
+        return None
+    return {r["name"]: (r["stamp"], r["keys"]) for r in rows}
+
+
+async def begin(
+    run: SourceRun, seen: Seen, mapping: EntityMapping, stream: StreamReport
 ) -> FilePlan | None:
     """The plan of a workbook stream's read (None: not read by files); a read of the
     changed files only is the stream's mode `files`, and scopes its deletions."""
@@ -73,16 +85,19 @@ def begin(
         return None
     now = time.time_ns()
     stamps = {p.name: _stamp(str(p), now) for p in paths}
-    key = (run.source.id, stream.stream, checksums.signature(run.source, mapping, seen.binding))
-    memo = memos.pop(key, None)  # back once the run's deletions are done (`store`)
-    if memo is None or run.full:
-        return FilePlan(key, stamps, None)
+    signature = checksums.signature(run.source, mapping, seen.binding)
+    memo = (
+        None if run.full else await _remembered(run.conn, run.source.id, stream.stream, signature)
+    )
+    if memo is None:
+        return FilePlan(stream.stream, signature, stamps, None)
     changed = {n for n, s in stamps.items() if s is None or memo.get(n, (None,))[0] != s}
     gone = set(memo) - set(stamps)
-    plan = FilePlan(key, stamps, frozenset(changed))
+    plan = FilePlan(stream.stream, signature, stamps, frozenset(changed))
     stream.mode = "files"
     seen.files = frozenset(k for n in changed | gone if n in memo for k in memo[n][1])
-    seen.file_memo = (plan, {n: v for n, v in memo.items() if n in stamps})
+    if gone:  # forgotten with the run's deletions, whether or not a file is read
+        seen.file_memo = (plan, {})
     return plan
 
 
@@ -95,18 +110,43 @@ async def rows(adapter: Adapter, mapping: EntityMapping, plan: FilePlan) -> Asyn
 
 
 def end(seen: Seen, plan: FilePlan) -> None:
-    """After the stream's read: what to remember of its files, kept until the run's
-    deletions are done (`store`)."""
-    kept: Memo = {} if plan.read is None else dict(seen.file_memo[1]) if seen.file_memo else {}
-    for name in plan.stamps if plan.read is None else plan.read:
-        kept[name] = (plan.stamps[name], tuple(sorted(plan.keys.get(name, ()))))
-    seen.file_memo = (plan, kept)
+    """After the stream's read: the files read, to remember once the run's deletions are
+    done (`store`)."""
+    read = plan.stamps if plan.read is None else plan.read
+    seen.file_memo = (plan, {n: (plan.stamps[n], sorted(plan.keys.get(n, ()))) for n in read})
 
 
-def store(memos: Memos, seens: Sequence[Seen]) -> None:
-    """Remember the files of the streams read without an error and whose rows that left
-    the source all went; the others read every file next time."""
+async def store(conn: PgConnection, source_id: str, seens: Sequence[Seen]) -> None:
+    """Keep the files read by the streams read without an error and whose rows that left
+    the source all went, and forget the files gone. A read that failed keeps what was kept
+    (its files' stamps moved: they are read again); where rows that left the source are
+    still referred to, every file is forgotten (the next read reads them all)."""
     for seen in seens:
-        if seen.file_memo is not None and seen.complete and not seen.kept:
-            plan, memo = seen.file_memo
-            memos[plan.key] = memo
+        if seen.file_memo is None or not seen.complete:
+            continue
+        plan, written = seen.file_memo
+        async with conn.transaction():
+            if seen.kept:
+                await conn.execute(
+                    "DELETE FROM sync_file WHERE source_id = $1 AND stream = $2",
+                    source_id,
+                    plan.stream,
+                )
+                continue
+            await conn.execute(
+                "DELETE FROM sync_file WHERE source_id = $1 AND stream = $2 "
+                "AND (name = ANY($3::text[]) OR NOT name = ANY($4::text[]) OR $5)",
+                source_id,
+                plan.stream,
+                list(written),
+                list(plan.stamps),
+                plan.read is None,
+            )
+            await conn.executemany(
+                "INSERT INTO sync_file (source_id, stream, name, signature, stamp, keys) "
+                "VALUES ($1, $2, $3, $4, $5, $6)",
+                [
+                    (source_id, plan.stream, name, plan.signature, stamp, keys)
+                    for name, (stamp, keys) in written.items()
+                ],
+            )

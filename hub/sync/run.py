@@ -63,7 +63,7 @@ class Seen:
     scope: frozenset[str] | None = None
     digits: int = 0
     # Read by files (hub.sync.files): only the store's rows with these source keys (those
-    # the files read or gone had) can have left the source; and what to remember after.
+    # the files read or gone had) can have left the source; and the files to keep after.
     files: frozenset[str] | None = None
     file_memo: Any = None
     # Checksums to store once the run's deletions are done: (stream, value, checksums off).

@@ -108,6 +108,23 @@ class SyncState(SQLModel, table=True):
     )
 
 
+class SyncFile(SQLModel, table=True):
+    """A workbook source's file as its keyed-diff stream last read it (hub/sync/files.py):
+    its stamp and the source keys of its rows; the next read skips it while its stamp
+    stays."""
+
+    __tablename__ = "sync_file"
+
+    source_id: str = Field(
+        sa_column=Column(String(64), ForeignKey("source.id", ondelete="CASCADE"), primary_key=True)
+    )
+    stream: str = Field(sa_column=Column(String(200), primary_key=True))
+    name: str = Field(sa_column=Column(Text, primary_key=True))
+    signature: str = Field(sa_column=Column(Text, nullable=False))  # the mapping's, as read
+    stamp: str | None = Field(default=None, sa_column=Column(Text))  # null: read it again
+    keys: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False))
+
+
 class SyncPending(SQLModel, table=True):
     """A source row read but not stored: unconvertible, or its parent is not known yet.
 
