@@ -12,10 +12,12 @@ byte counts (case, trailing spaces, a decimal's scale), whatever the column's co
 PostgreSQL hashes a row's text form (`ROW(...)::text`); MariaDB/MySQL the length-prefixed
 bytes of each column (`CAST(... AS BINARY)`). SQLite has no hash function in SQL: the
 adapter gives its connection two (`sqlite_functions`), which compute the block from the
-key as `EntityMapping.source_key` writes it and a 48-bit hash of the row's values as
+key as `EntityMapping.source_key` writes it and a 40-bit hash of the row's values as
 SQLite hands them over (their type counts: 1, 1.0 and '1' differ), so that a block's sum
-stays within SQLite's 64-bit integers. They run in the adapter's SQLite thread, about a
-microsecond a row, where mapping and comparing a row costs tens.
+stays within SQLite's 64-bit integers up to 2^23 rows a block (a stream's blocks are sized
+at its first read, about 64 rows each: at 16 blocks, 134 million rows). They run in the
+adapter's SQLite thread, about a microsecond a row, where mapping and comparing a row
+costs tens.
 """
 
 from __future__ import annotations
@@ -144,7 +146,7 @@ def _sqlite_block(digits: int, *key: Any) -> str:
 
 
 def _sqlite_row_hash(*values: Any) -> int:
-    digest = hashlib.blake2b(repr(values).encode(), digest_size=6).digest()
+    digest = hashlib.blake2b(repr(values).encode(), digest_size=5).digest()
     return int.from_bytes(digest, "big")
 
 

@@ -38,8 +38,18 @@ class Wire:
             f"content-length: {len(body)}\r\n\r\n"
         ).encode()
         async with self.gate:
+            reused = not self.idle.empty()
             reader, writer = await self._connection()
             try:
+                writer.write(head + body)
+                status, answer, keep = await _read_response(reader)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                writer.close()
+                if not reused:
+                    raise
+                # The server closed the idle connection (its keep-alive timeout): once more
+                # on a new one, as any keep-alive client does.
+                reader, writer = await self._connect()
                 writer.write(head + body)
                 status, answer, keep = await _read_response(reader)
             except BaseException:
@@ -56,6 +66,9 @@ class Wire:
     async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if not self.idle.empty():
             return self.idle.get_nowait()
+        return await self._connect()
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         reader, writer = await asyncio.open_connection(self.host, self.port, limit=1 << 20)
         self.opened.append(writer)
         return reader, writer

@@ -149,3 +149,34 @@ async def test_a_failed_read_is_read_again(estate: Estate, monkeypatch: pytest.M
         assert (stream.mode, stream.read, stream.updated, stream.deleted) == ("files", 1, 1, 1)
     assert await progress(estate) == {code(1): Decimal("10"), code(3): Decimal("31")}
     await verified(estate)
+
+
+async def test_a_row_moved_to_another_file_in_two_saves_stays(
+    estate: Estate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row copied into another file, then removed from the first, is still in the
+    source: the second save's read (of the first file only) does not delete it."""
+    monkeypatch.setattr(filestamp, "SETTLED_SECONDS", SETTLED)
+    (estate.folder / "mappings" / "monev.toml").write_text(MONEV_MAPPING)
+    (estate.folder / "rantai.toml").write_text('[[source]]\nmapping = "mappings/monev.toml"\n')
+    write(estate, "dinkes.csv", {1: "10", 2: "20"})
+    write(estate, "pupr.csv", {3: "30"})
+    async with SyncEngine(estate.store_url, estate.config()) as engine:
+
+        async def synced() -> StreamReport:
+            await asyncio.sleep(SETTLED + 0.1)
+            [report] = await engine.sync()
+            [stream] = report.streams
+            return stream
+
+        await synced()
+        write(estate, "pupr.csv", {3: "30", 2: "20"})
+        await synced()
+        write(estate, "dinkes.csv", {1: "10"})
+        moved = await synced()
+        assert (moved.mode, moved.read, moved.deleted) == ("files", 1, 0)
+        write(estate, "pupr.csv", {3: "30"})  # and then gone from every file
+        gone = await synced()
+        assert (gone.mode, gone.read, gone.deleted) == ("files", 1, 1)
+    assert set(await progress(estate)) == {code(1), code(3)}
+    await verified(estate)

@@ -7,8 +7,9 @@ to one made the sync parse, map and compare every row of all of them (23,000 row
 each file's stamp (inode, size, modification and status-change times, as
 `adapters/filestamp.py` takes them) and the source keys its rows had at the last read. A
 run then reads the files whose stamp moved, or that are new, and the store's rows that can
-have left the source are those the changed or removed files had (`Seen.files`): a row gone
-from a file that changed is deleted; rows of the files not read are not touched.
+have left the source are those the changed or removed files had and no other file holds
+(`Seen.files`): a row gone from a file that changed is deleted; rows of the files not read
+are not touched.
 
 A stream's first read, a run after one that kept rows that left the source (still
 referred to), and a read with another mapping read every file, as does a full run (`rantai sync
@@ -95,7 +96,12 @@ async def begin(
     gone = set(memo) - set(stamps)
     plan = FilePlan(stream.stream, signature, stamps, frozenset(changed))
     stream.mode = "files"
-    seen.files = frozenset(k for n in changed | gone if n in memo for k in memo[n][1])
+    # A key another file not read still holds has not left the source (a row copied to
+    # another file, then removed from the first).
+    held = {k for n, (_, keys) in memo.items() if n in stamps and n not in changed for k in keys}
+    seen.files = frozenset(
+        k for n in changed | gone if n in memo for k in memo[n][1] if k not in held
+    )
     if gone:  # forgotten with the run's deletions, whether or not a file is read
         seen.file_memo = (plan, {})
     return plan
