@@ -15,6 +15,7 @@ import pytest
 
 from adapters.mapping import load_config
 from hub.migrate import run_async
+from hub.store.models import metadata
 from hub.sync import engine as sync_engine
 from hub.sync.links import LINKS, resolve_rows
 from hub.sync.relink import resolve_links
@@ -183,7 +184,8 @@ async def test_a_null_link_is_checked_when_a_parent_of_its_kind_arrives(
             f"VALUES ({', '.join(f'${i + 1}' for i in range(len(columns)))})",
             *(contract[c] for c in columns),
         )
-        assert await conn.fetch("SELECT parent FROM link_parent_noted") == [("contract",)]
+        noted = await conn.fetch("SELECT parent, region_id FROM link_parent_noted")
+        assert [tuple(r) for r in noted] == [("contract", contract["region_id"])]
         assert await resolve_links(conn) >= waiting
         assert await resolve_links(conn, force=True) == 0
     finally:
@@ -205,3 +207,44 @@ async def test_every_parent_notes_its_inserts(server: Server) -> None:
     finally:
         await conn.close()
     assert {link.parent for link in LINKS if not link.derived} == noting
+    # A link found within its row's Pemda is of a row that has one, as its parent has.
+    for link in LINKS:
+        if link.by_region:
+            assert "region_id" in metadata.tables[link.table].c, link
+
+
+async def test_a_null_link_found_by_region_is_checked_in_its_parents_pemda_only(
+    server: Server, tmp_path: Path
+) -> None:
+    """A contract inserted in one Pemda re-checks the null links of that Pemda's payments,
+    not another's (whose wrong null link only a pass over every row finds)."""
+    url = await _store(server, tmp_path, 14)
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        first, second = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT region_id FROM payment WHERE contract_id IS NOT NULL "
+                "GROUP BY 1 ORDER BY count(*) DESC LIMIT 2"
+            )
+        ]
+        async with conn.transaction():  # a link of the second Pemda made null unnoted
+            await conn.execute("SET LOCAL rantai.link_scope_resolving = on")
+            await conn.execute(
+                "UPDATE payment SET contract_id = NULL WHERE id = "
+                "(SELECT min(id) FROM payment WHERE region_id = $1 AND contract_id IS NOT NULL)",
+                second,
+            )
+        contract = await conn.fetchrow(
+            "SELECT * FROM contract WHERE region_id = $1 ORDER BY id LIMIT 1", first
+        )
+        columns = [c for c in dict(contract) if c not in ("id", "number", "source_key")]
+        await conn.execute(
+            f"INSERT INTO contract (number, source_key, {', '.join(columns)}) "
+            f"VALUES ('SCOPE/1', 'scope-1', {', '.join(f'${i + 1}' for i in range(len(columns)))})",
+            *(contract[c] for c in columns),
+        )
+        assert await resolve_links(conn) == 0  # the first Pemda's payments: none waits for it
+        assert await resolve_links(conn, force=True) == 1  # the second Pemda's payment
+    finally:
+        await conn.close()

@@ -109,7 +109,8 @@ async def sync_forever(
     """Sync every source every `interval` seconds (from one cycle's
     start to the next's; a cycle that overruns is followed by a pause of a third of it)
     until `stop` is set; between cycles, every `probe_every` seconds (0: never), look at
-    every source and sync those that changed (`hub.sync.probe`). With looks, a cycle leaves
+    every source and sync those that changed (`hub.sync.probe`), each in a task of its own
+    (`_SyncsBetween`: looking goes on while they sync). With looks, a cycle leaves
     out a source whose look did not move, for at most `unchanged_seconds` (0: a cycle syncs
     every source). Prune the outbox every
     PRUNE_EVERY seconds when a retention is set. A "sync now" request wakes the wait and
@@ -149,10 +150,12 @@ async def sync_forever(
                         rules_inline=False,
                     ) as job,
                     _RulesBeside(job, stop) as rules,
+                    _SyncsBetween(job, rules, concurrency, on_cycle) as between,
                 ):
                     due, asked = 0.0, False  # the next cycle of every source; a wake-up
                     while not stop.is_set():
                         if asked or time.monotonic() >= due:
+                            await between.drain()  # a cycle never meets a source's own sync
                             started = time.monotonic()
                             async with job.pool.acquire() as conn:
                                 claimed = await claim_requests(conn)
@@ -179,12 +182,7 @@ async def sync_forever(
                             return
                         asked = woken
                         if not asked and probe_every > 0 and time.monotonic() < due:
-                            changed = await job.changed_sources()
-                            if changed:
-                                reports = await job.sync(changed)
-                                rules.due.set()
-                                if on_cycle is not None:
-                                    on_cycle(reports)
+                            between.start(await job.changed_sources())
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -196,6 +194,63 @@ async def sync_forever(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+class _SyncsBetween:
+    """The syncs of the sources whose look moved between cycles, a task per source, at most
+    `concurrency` at once: a change seen while another source syncs starts at once instead
+    of waiting for that sync (and its link resolution) to end. A source seen changed again
+    while it syncs is synced once more after. A cycle first waits for them (`drain`)."""
+
+    def __init__(
+        self,
+        job: SyncJob,
+        rules: _RulesBeside,
+        concurrency: int,
+        on_cycle: Callable[[Sequence[SourceReport]], None] | None,
+    ) -> None:
+        self.job, self.rules, self.on_cycle = job, rules, on_cycle
+        self.gate = asyncio.Semaphore(max(1, concurrency))
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.again: set[str] = set()
+
+    async def __aenter__(self) -> _SyncsBetween:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        tasks = list(self.tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def start(self, sources: Sequence[str]) -> None:
+        for source in sources:
+            if source in self.tasks:
+                self.again.add(source)
+            else:
+                self.tasks[source] = asyncio.create_task(self._sync(source))
+
+    async def drain(self) -> None:
+        while self.tasks:
+            await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+    async def _sync(self, source: str) -> None:
+        try:
+            while True:
+                async with self.gate:
+                    reports = await self.job.sync([source])
+                self.rules.due.set()
+                if self.on_cycle is not None:
+                    self.on_cycle(reports)
+                if source not in self.again:
+                    return
+                self.again.discard(source)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the next cycle syncs it: its clean sync is not noted
+            log.exception("sync of %s between cycles failed", source)
+        finally:
+            self.tasks.pop(source, None)
 
 
 class _RulesBeside:

@@ -49,6 +49,11 @@ class LinkColumn:
         return bool(self.scope)
 
     @property
+    def by_region(self) -> bool:
+        """Whether a link that is not derived finds its parent within the row's own Pemda."""
+        return not self.derived and "region_id = x.region_id" in self.value
+
+    @property
     def parent(self) -> str | None:
         """The table a link that is not derived points to (the one its value reads)."""
         if self.derived:
@@ -159,7 +164,7 @@ LINKS: tuple[LinkColumn, ...] = (
 )
 
 
-def _find(link: LinkColumn, restricted: bool, pending: bool = False) -> str:
+def _find(link: LinkColumn, restricted: bool, pending: bool = False, pemda: bool = False) -> str:
     """The rows whose link is not what it should be: id, old, new, source, natural key.
 
     One pass over the table (or the given ids) with index lookups per row; the update
@@ -169,12 +174,15 @@ def _find(link: LinkColumn, restricted: bool, pending: bool = False) -> str:
     it was computed twice: in the comparison and in the output). Rows come in id order,
     so the changes are recorded in the same order whatever the table's physical layout.
     `pending`: only the rows that can have moved: a link still null, or a derived link's
-    rows in its scope of the Pemda `$1` (see `LinkColumn.scope`).
+    rows in its scope of the Pemda `$1` (see `LinkColumn.scope`); `pemda`: of those, the
+    rows of the Pemda `$1`.
     """
     key = BY_ENTITY[link.table].key_sql("x")
     where = " AND x.id = ANY($1::int8[])" if restricted else ""
     if pending:
         where += f" AND ({link.scope})" if link.derived else f" AND x.{link.column} IS NULL"
+    if pemda:  # a null link whose parent is found within the row's Pemda: those of `$1`
+        where += " AND x.region_id = ANY($1::int8[])"
     return f"""
         SELECT x.id, x.{link.column} AS old, v.new, x.source_id, {key} AS key
         FROM {link.table} x CROSS JOIN LATERAL (SELECT {link.value} AS new OFFSET 0) v
@@ -193,6 +201,10 @@ def _update(link: LinkColumn) -> str:
 STATEMENTS = [
     (link, _find(link, False), _update(link), _find(link, False, pending=True)) for link in LINKS
 ]
+# The find over the null links of the Pemda `$1` only, of the links found by region.
+NULLS_IN_REGIONS = {
+    link: _find(link, False, pending=True, pemda=True) for link in LINKS if link.by_region
+}
 BY_TABLE: dict[str, list[tuple[LinkColumn, str, str]]] = defaultdict(list)
 for _link in LINKS:
     BY_TABLE[_link.table].append((_link, _find(_link, True), _update(_link)))

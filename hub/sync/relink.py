@@ -9,7 +9,7 @@ from typing import Any
 from hub.db import PgConnection
 from hub.events.changelog import Change, record
 from hub.sync.bindings import BY_ENTITY
-from hub.sync.links import LINKS, STATEMENTS, LinkColumn, apply_link
+from hub.sync.links import LINKS, NULLS_IN_REGIONS, STATEMENTS, LinkColumn, apply_link
 from hub.sync.writer import WRITE_LOCK
 
 ANALYZE_AFTER = 1000  # links moved in one table
@@ -28,8 +28,9 @@ async def resolve_links(conn: PgConnection, *, force: bool = False) -> int:
     """Re-resolve the links that can have moved (`force`: every link of every row) if any
     source wrote since the last run; returns links moved. The links that can have moved:
     those still null whose kind of parent was inserted since (noted by triggers in
-    `link_parent_noted`), and the derived links of the Pemda whose rows were written since
-    (`link_scope_noted`, see `LinkColumn.scope`). Migration 0017 says why.
+    `link_parent_noted`; in the parents' Pemda where the link is found by region), and the
+    derived links of the Pemda whose rows were written since (`link_scope_noted`, see
+    `LinkColumn.scope`). Migration 0017 says why.
 
     One transaction, exclusive against sync batches (which take WRITE_LOCK shared). A note
     committed by another writer after it was read stays for the next run.
@@ -50,15 +51,18 @@ async def resolve_links(conn: PgConnection, *, force: bool = False) -> int:
                 "WITH noted AS (DELETE FROM link_scope_noted RETURNING region_id) "
                 "SELECT coalesce(array_agg(DISTINCT region_id), '{}') FROM noted"
             )
-        parents: set[str] = set()
+        # parent → the Pemda of the parents inserted (None: every row can have found one)
+        parents: dict[str, set[int] | None] = {}
         if noted["parents"]:
-            parents = {
-                r[0]
-                for r in await conn.fetch(
-                    "WITH noted AS (DELETE FROM link_parent_noted RETURNING parent) "
-                    "SELECT DISTINCT parent FROM noted"
-                )
-            }
+            for parent, region in await conn.fetch(
+                "WITH noted AS (DELETE FROM link_parent_noted RETURNING parent, region_id) "
+                "SELECT DISTINCT parent, region_id FROM noted"
+            ):
+                known = parents.setdefault(parent, set())
+                if region is None:
+                    parents[parent] = None
+                elif known is not None:
+                    known.add(region)
         if not pending and not regions and not parents and not force:
             return 0
         await conn.execute("SET LOCAL rantai.link_scope_resolving = on")
@@ -73,8 +77,12 @@ async def resolve_links(conn: PgConnection, *, force: bool = False) -> int:
                 found = await apply_link(conn, whole, update)
             elif link.derived:
                 found = await apply_link(conn, nulls, update, regions) if regions else []
+            elif link.parent not in parents:
+                found = []
+            elif link.by_region and (pemda := parents[link.parent]) is not None:
+                found = await apply_link(conn, NULLS_IN_REGIONS[link], update, sorted(pemda))
             else:
-                found = await apply_link(conn, nulls, update) if link.parent in parents else []
+                found = await apply_link(conn, nulls, update)
             if len(found) >= ANALYZE_AFTER:
                 stale[link.table].append(link.column)
             if link.table in stale and _analyze_after(link):

@@ -24,7 +24,10 @@ over the rows whose link is still null ran after every sync that wrote (a paymen
 contract and payee: 0.3 s at NTT scale), though such a row can only find its parent when
 one is inserted (the writer resolves the rows it writes, and a parent's natural key never
 changes). A statement trigger on each parent table notes its name in `link_parent_noted`
-on INSERT; the pass runs for the links to the parents noted.
+on INSERT, with the Pemda of the rows inserted where the parent has one; the pass runs for
+the links to the parents noted, and a link whose parent is found within the row's own
+Pemda (a payment's contract: 970,000 payments without one at NTT scale) only over the rows
+of the Pemda noted.
 """
 
 from __future__ import annotations
@@ -59,30 +62,40 @@ NOTED = {
 
 
 # The parents of the links that are not derived: a row whose link is null can only find
-# its parent when one is inserted (a parent's natural key never changes).
-PARENTS = (
-    "region", "sub_activity", "opd", "procurement_package", "tender", "contract", "vendor",
-)  # fmt: skip
+# its parent when one is inserted (a parent's natural key never changes). Those with a
+# Pemda note it: a link found within the row's own Pemda is checked there only.
+PARENTS = {
+    "region": False, "sub_activity": True, "opd": True, "procurement_package": True,
+    "tender": True, "contract": True, "vendor": False,
+}  # fmt: skip
 
 
 def upgrade() -> None:
     op.execute("CREATE TABLE link_scope_noted (region_id bigint NOT NULL)")
-    op.execute("CREATE TABLE link_parent_noted (parent text NOT NULL)")
+    # region_id null: every row of the parent's kind can have found it.
+    op.execute("CREATE TABLE link_parent_noted (parent text NOT NULL, region_id bigint)")
     op.execute(
         """
         CREATE FUNCTION link_parent_note() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            IF current_setting('rantai.link_scope_resolving', true) IS DISTINCT FROM 'on' THEN
-                INSERT INTO link_parent_noted VALUES (TG_TABLE_NAME);
+            IF current_setting('rantai.link_scope_resolving', true) = 'on' THEN
+                RETURN NULL;
+            END IF;
+            IF TG_ARGV[0] = 'pemda' THEN
+                INSERT INTO link_parent_noted SELECT DISTINCT TG_TABLE_NAME, region_id
+                FROM new_rows;
+            ELSE
+                INSERT INTO link_parent_noted VALUES (TG_TABLE_NAME, NULL);
             END IF;
             RETURN NULL;
         END $$
         """
     )
-    for table in PARENTS:
+    for table, pemda in PARENTS.items():
         op.execute(
             f"CREATE TRIGGER link_parent_insert AFTER INSERT ON {table} "
-            "FOR EACH STATEMENT EXECUTE FUNCTION link_parent_note()"
+            "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT "
+            f"EXECUTE FUNCTION link_parent_note('{'pemda' if pemda else ''}')"
         )
     op.execute(
         """
@@ -125,7 +138,9 @@ def upgrade() -> None:
         )
     # A store upgraded with links never checked under this scheme: every Pemda once.
     op.execute("INSERT INTO link_scope_noted SELECT id FROM region")
-    op.execute("INSERT INTO link_parent_noted VALUES " + ", ".join(f"('{t}')" for t in PARENTS))
+    op.execute(
+        "INSERT INTO link_parent_noted VALUES " + ", ".join(f"('{t}', NULL)" for t in PARENTS)
+    )
 
 
 def downgrade() -> None:
