@@ -150,9 +150,23 @@ def _sqlite_row_hash(*values: Any) -> int:
     return int.from_bytes(digest, "big")
 
 
+_HASH_BITS = 40
+
+
+def _sqlite_block_hash(digits: int, keys: int, *values: Any) -> int:
+    """A row's block (the first `keys` values are its key) and hash in one integer, the
+    block above `_HASH_BITS`: one call a row where the checksums are summed."""
+    key = "/".join("" if v is None else str(v).strip() for v in values[:keys])
+    return (int(block_of(key, digits), 16) << _HASH_BITS) | _sqlite_row_hash(*values[keys:])
+
+
 def sqlite_functions() -> dict[str, Callable[..., Any]]:
     """The functions `SqliteDialect` calls, to register on each SQLite connection."""
-    return {"rantai_block": _sqlite_block, "rantai_row_hash": _sqlite_row_hash}
+    return {
+        "rantai_block": _sqlite_block,
+        "rantai_row_hash": _sqlite_row_hash,
+        "rantai_block_hash": _sqlite_block_hash,
+    }
 
 
 class SqliteDialect(Dialect):
@@ -167,3 +181,16 @@ class SqliteDialect(Dialect):
 
     def total(self, column: str) -> str:
         return f"CAST(sum({column}) AS TEXT)"
+
+    def sums_sql(self, source: str, key: Sequence[str], columns: Sequence[str], digits: int) -> str:
+        """As `Dialect.sums_sql`, with one function call a row (`_sqlite_block_hash`)."""
+        values = ", ".join(self.quote(c) for c in [*key, *columns])
+        mask = (1 << _HASH_BITS) - 1
+        return (
+            f"SELECT printf('%0{int(digits)}x', v >> {_HASH_BITS}) AS {BLOCK_COLUMN}, "
+            f"COUNT(*) AS n, {self.total(f'v & {mask}')} AS s FROM "
+            # LIMIT -1: the subquery is not flattened into the grouping, which would call
+            # the function once for each use of `v`.
+            f"(SELECT rantai_block_hash({int(digits)}, {len(key)}, {values}) AS v FROM {source} "
+            f"LIMIT -1) AS rantai_c GROUP BY v >> {_HASH_BITS}"
+        )

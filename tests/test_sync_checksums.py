@@ -377,3 +377,21 @@ async def test_keys_the_source_blocks_differently_turn_the_stream_s_checksums_of
     gone = await legacy.sync()
     assert next(s for s in gone.streams if s.entity == "opd").deleted == 1
     await legacy.verified()
+
+
+def test_sqlite_sums_in_one_call_a_row_equal_the_block_and_hash_apart() -> None:
+    """SQLite's sums call one function a row (`rantai_block_hash`): the same blocks, counts
+    and sums as its block and row hash apart, for keys of one and of two columns."""
+    from adapters.blocks import Dialect, SqliteDialect, sqlite_functions
+
+    with contextlib.closing(sqlite3.connect(":memory:")) as conn:
+        for name, function in sqlite_functions().items():
+            conn.create_function(name, -1, function, deterministic=True)
+        conn.execute("CREATE TABLE t (k text, y int, v real, b blob)")
+        rows = [(f"k{n % 97} ", n, n / 7, bytes([n % 256])) for n in range(3000)]
+        conn.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", [*rows, (None, None, None, None)])
+        dialect = SqliteDialect(lambda c: f'"{c}"')
+        for key in (["k"], ["k", "y"]):
+            apart = Dialect.sums_sql(dialect, "t", key, ["y", "v", "b"], 2)
+            together = dialect.sums_sql("t", key, ["y", "v", "b"], 2)
+            assert sorted(conn.execute(together)) == sorted(conn.execute(apart))
