@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from hub.jobs import _RulesBeside, _SyncsBetween
@@ -16,10 +17,13 @@ from hub.sync.reports import SourceReport
 
 
 class Job:
-    """Stands in for a SyncJob's `sync`: each source takes `seconds[source]`."""
+    """Stands in for a SyncJob's `sync` and `sources`: each source takes `seconds[source]`
+    and is of wave `waves[source]` (2 by default); `fail` raise."""
 
-    def __init__(self, seconds: dict[str, float]) -> None:
-        self.seconds = seconds
+    def __init__(
+        self, seconds: dict[str, float], waves: dict[str, int] | None = None, fail: str = ""
+    ) -> None:
+        self.seconds, self.waves, self.fail = seconds, waves or {}, fail
         self.log: list[tuple[str, str, float]] = []  # (source, began|ended, loop time)
         self.running = 0
         self.most = 0
@@ -33,7 +37,20 @@ class Job:
         await asyncio.sleep(self.seconds.get(source, 0.05))
         self.log.append((source, "ended", loop.time()))
         self.running -= 1
+        if source == self.fail:
+            raise RuntimeError("the store went away")
         return [SourceReport(source)]
+
+    def sources(self, only: Sequence[str]) -> list[Any]:
+        only = only or list(self.seconds)  # as SyncEngine.sources: none named is every one
+        entity = {0: "region", 1: "opd", 2: "payment"}
+        return [
+            SimpleNamespace(
+                id=s,
+                entities=[SimpleNamespace(spec=SimpleNamespace(name=entity[self.waves.get(s, 2)]))],
+            )
+            for s in only
+        ]
 
     def at(self, source: str, event: str, nth: int = 0) -> float:
         return [t for s, e, t in self.log if (s, e) == (source, event)][nth]
@@ -91,3 +108,37 @@ async def test_leaving_cancels_the_syncs_under_way() -> None:
         await asyncio.sleep(0.05)
     assert [e for _, e, _ in job.log] == ["began"]
     assert not syncs.tasks
+
+
+async def test_the_sources_of_one_look_sync_parents_first() -> None:
+    """Seen changed in one look, a source of the plan hierarchy (wave 1) syncs before one
+    whose rows hang from it (wave 2), as a cycle orders them."""
+    job = Job({"plan": 0.2, "finance": 0.05}, waves={"plan": 1})
+    syncs, _ = between(job)
+    async with syncs:
+        syncs.start(["finance", "plan"])
+        await syncs.drain()
+    assert job.at("finance", "began") >= job.at("plan", "ended")
+
+
+async def test_a_failed_sync_leaves_no_second_sync_behind() -> None:
+    job = Job({"s": 0.1}, fail="s")
+    syncs, _ = between(job)
+    async with syncs:
+        syncs.start(["s"])
+        await asyncio.sleep(0.02)
+        syncs.start(["s"])  # changed again while it syncs; the sync then fails
+        await syncs.drain()
+        assert not syncs.again
+        syncs.start(["s"])
+        await syncs.drain()
+    assert [e for _, e, _ in job.log] == ["began", "ended", "began", "ended"]
+
+
+async def test_a_look_with_nothing_changed_starts_nothing() -> None:
+    job = Job({"a": 0.05, "b": 0.05})
+    syncs, _ = between(job)
+    async with syncs:
+        syncs.start([])
+        await syncs.drain()
+    assert job.log == []

@@ -180,3 +180,44 @@ async def test_a_row_moved_to_another_file_in_two_saves_stays(
         assert (gone.mode, gone.read, gone.deleted) == ("files", 1, 1)
     assert set(await progress(estate)) == {code(1), code(3)}
     await verified(estate)
+
+
+Q2_STREAM = """
+[[entity]]
+name = "progress_report"
+[entity.fields]
+region_code = { const = "53" }
+fiscal_year = "tahun"
+sub_activity_code = "kode"
+period = { const = "2025-Q2" }
+physical_percent = { column = "fisik", number = "id" }
+financial_percent = { column = "keuangan", number = "id" }
+"""
+
+
+async def test_a_stream_read_in_full_beside_another_forgets_its_files(
+    estate: Estate, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second stream of the entity makes both read in full; removed again, the first
+    does not trust what it kept before: the second's rows leave the store."""
+    monkeypatch.setattr(filestamp, "SETTLED_SECONDS", SETTLED)
+    mapping = estate.folder / "mappings" / "monev.toml"
+    (estate.folder / "rantai.toml").write_text('[[source]]\nmapping = "mappings/monev.toml"\n')
+    write(estate, "dinkes.csv", {1: "10"})
+    write(estate, "pupr.csv", {3: "30"})
+
+    async def synced() -> list[tuple[str, int, int]]:
+        await asyncio.sleep(SETTLED + 0.1)
+        async with SyncEngine(estate.store_url, estate.config()) as engine:
+            [report] = await engine.sync()
+        assert report.status == "OK", report.error
+        return [(s.mode, s.read, s.deleted) for s in report.streams]
+
+    mapping.write_text(MONEV_MAPPING)
+    assert await synced() == [("diff", 2, 0)]
+    mapping.write_text(MONEV_MAPPING + Q2_STREAM)
+    assert await synced() == [("diff", 2, 0), ("diff", 2, 0)]
+    mapping.write_text(MONEV_MAPPING)
+    assert await synced() == [("diff", 2, 2)]
+    assert set(await progress(estate)) == {code(1), code(3)}
+    await verified(estate)

@@ -32,6 +32,7 @@ from hub.events.broker import SYNC, broker_for
 from hub.events.outbox import prune
 from hub.jobs.reconcile import reconcile_forever
 from hub.sync import state
+from hub.sync.bindings import source_wave
 from hub.sync.engine import SyncEngine
 from hub.sync.probe import Probe
 from hub.sync.reports import SourceReport
@@ -224,18 +225,30 @@ class _SyncsBetween:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def start(self, sources: Sequence[str]) -> None:
-        for source in sources:
-            if source in self.tasks:
-                self.again.add(source)
-            else:
-                self.tasks[source] = asyncio.create_task(self._sync(source))
+        """Sync these sources, each when the sources of earlier waves among them (the
+        parents' sources, `WAVE_OF_ENTITY`) have synced, as one cycle would order them."""
+        if not sources:
+            return  # (`sources([])` is every source)
+        waves = {s.id: source_wave(s) for s in self.job.sources(sources)}
+        earlier: list[asyncio.Task[None]] = []
+        for wave in sorted(set(waves.values())):
+            started = []
+            for source in sorted(s for s, w in waves.items() if w == wave):
+                if source in self.tasks:
+                    self.again.add(source)
+                else:
+                    task = asyncio.create_task(self._sync(source, list(earlier)))
+                    self.tasks[source] = task
+                    started.append(task)
+            earlier += started
 
     async def drain(self) -> None:
         while self.tasks:
             await asyncio.gather(*self.tasks.values(), return_exceptions=True)
 
-    async def _sync(self, source: str) -> None:
+    async def _sync(self, source: str, after: Sequence[asyncio.Task[None]]) -> None:
         try:
+            await asyncio.gather(*after, return_exceptions=True)
             while True:
                 async with self.gate:
                     reports = await self.job.sync([source])
@@ -251,6 +264,7 @@ class _SyncsBetween:
             log.exception("sync of %s between cycles failed", source)
         finally:
             self.tasks.pop(source, None)
+            self.again.discard(source)
 
 
 class _RulesBeside:

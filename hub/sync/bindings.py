@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.codes import split_mak
+from adapters.mapping import SourceMapping
 from hub.events.changelog import Parent
 
 Record = Mapping[str, Any]
@@ -488,6 +489,13 @@ DETACHED = frozenset({"package_version"})
 # Which entities a wave of sources provides: sources holding the Pemda list sync first,
 # then those holding the rest of the plan hierarchy, then everything else.
 WAVE_OF_ENTITY = {"region": 0, "opd": 1, "program": 1, "activity": 1, "sub_activity": 1}
+
+
+def source_wave(source: SourceMapping) -> int:
+    """The wave a source syncs in among others synced with it: that of its entity that
+    comes first (others' rows are parents of the later waves')."""
+    return min((WAVE_OF_ENTITY.get(e.spec.name, 2) for e in source.entities), default=2)
+
 
 VENDOR = Binding(
     "vendor",

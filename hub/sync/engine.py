@@ -41,7 +41,7 @@ from adapters.mapping import SQL_KINDS, Config, EntityMapping, SourceMapping
 from hub.db import PgConnection, asyncpg_dsn
 from hub.events.broker import Broker, PostgresBroker, broker_for
 from hub.sync import baseline, checksums, files, health, overlap, rollup, state, unchanged
-from hub.sync.bindings import BY_ENTITY, DETACHED, ORDER, WAVE_OF_ENTITY, Binding
+from hub.sync.bindings import BY_ENTITY, DETACHED, ORDER, Binding, source_wave
 from hub.sync.connections import KeptAdapters
 from hub.sync.reference import derived_entities, own_region
 from hub.sync.relink import resolve_links
@@ -135,8 +135,7 @@ class SyncEngine:
         await self.register(chosen)
         waves: dict[int, list[SourceMapping]] = defaultdict(list)
         for source in chosen:
-            wave = min((WAVE_OF_ENTITY.get(e.spec.name, 2) for e in source.entities), default=2)
-            waves[wave].append(source)
+            waves[source_wave(source)].append(source)
         reports: list[SourceReport] = []
         gate = asyncio.Semaphore(self.concurrency)
 

@@ -12,7 +12,9 @@ have left the source are those the changed or removed files had and no other fil
 are not touched.
 
 A stream's first read, a run after one that kept rows that left the source (still
-referred to), and a read with another mapping read every file, as does a full run (`rantai sync
+referred to), and a read with another mapping, sheet or header row read every file; a
+stream read in full for another reason (another stream of the entity beside it) forgets
+its files,, as does a full run (`rantai sync
 --full`, the scheduled reconciliation). The files are written after the run's deletions:
 a run stopped before them reads its files again. A file written within the file
 system's tick has no stamp: it is read again next time. Names must be unique among the
@@ -56,6 +58,10 @@ def _stamp(path: str, now_ns: int) -> str | None:
     return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
 
 
+async def _forget(conn: PgConnection, source: str, stream: str) -> None:
+    await conn.execute("DELETE FROM sync_file WHERE source_id = $1 AND stream = $2", source, stream)
+
+
 async def _remembered(conn: PgConnection, source: str, stream: str, signature: str) -> Memo | None:
     rows = await conn.fetch(
         "SELECT name, signature, stamp, keys FROM sync_file WHERE source_id = $1 AND stream = $2",
@@ -73,20 +79,24 @@ async def begin(
     """The plan of a workbook stream's read (None: not read by files); a read of the
     changed files only is the stream's mode `files`, and scopes its deletions."""
     adapter = run.adapter
-    if (
-        stream.mode != "diff"
-        or not isinstance(adapter, SpreadsheetAdapter)
-        or mapping.query.watermark is not None
-        or seen.streams != 1
-        or not mapping.key_columns
-    ):
+    if stream.mode != "diff" or not isinstance(adapter, SpreadsheetAdapter):
         return None
     paths = adapter.files
-    if len({p.name for p in paths}) != len(paths):
+    if (
+        mapping.query.watermark is not None
+        or seen.streams != 1
+        or not mapping.key_columns
+        or len({p.name for p in paths}) != len(paths)
+    ):
+        # Read in full: what was kept of its files (when it was read alone) no longer
+        # tells which stored rows they hold.
+        await _forget(run.conn, run.source.id, stream.stream)
         return None
     now = time.time_ns()
     stamps = {p.name: _stamp(str(p), now) for p in paths}
+    query = mapping.query  # the sheet and header row a file's rows were read from
     signature = checksums.signature(run.source, mapping, seen.binding)
+    signature += f"/{query.sheet}/{query.header_row}"
     memo = (
         None if run.full else await _remembered(run.conn, run.source.id, stream.stream, signature)
     )
@@ -133,11 +143,7 @@ async def store(conn: PgConnection, source_id: str, seens: Sequence[Seen]) -> No
         plan, written = seen.file_memo
         async with conn.transaction():
             if seen.kept:
-                await conn.execute(
-                    "DELETE FROM sync_file WHERE source_id = $1 AND stream = $2",
-                    source_id,
-                    plan.stream,
-                )
+                await _forget(conn, source_id, plan.stream)
                 continue
             await conn.execute(
                 "DELETE FROM sync_file WHERE source_id = $1 AND stream = $2 "
