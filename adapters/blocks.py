@@ -11,11 +11,12 @@ byte counts (case, trailing spaces, a decimal's scale), whatever the column's co
 
 PostgreSQL hashes a row's text form (`ROW(...)::text`); MariaDB/MySQL the length-prefixed
 bytes of each column (`CAST(... AS BINARY)`). SQLite has no hash function in SQL: the
-adapter gives its connection two (`sqlite_functions`), which compute the block from the
-key as `EntityMapping.source_key` writes it and a 40-bit hash of the row's values as
-SQLite hands them over (their type counts: 1, 1.0 and '1' differ), so that a block's sum
-stays within SQLite's 64-bit integers up to 2^23 rows a block (a stream's blocks are sized
-at its first read, about 64 rows each: at 16 blocks, 134 million rows). They run in the
+adapter gives its connection its own (`sqlite_functions`), which compute the block from
+the key as `EntityMapping.source_key` writes it and a 40-bit hash of the row's values as
+SQLite hands them over (their type counts: 1, 1.0 and '1' differ), both in one call a row
+for the sums, so that a block's sum stays within SQLite's 64-bit integers up to 2^23 rows
+a block (a stream's blocks are sized at its first read, about 64 rows each: at 16 blocks,
+134 million rows). They run in the
 adapter's SQLite thread, about a microsecond a row, where mapping and comparing a row
 costs tens.
 """
@@ -141,32 +142,30 @@ class MariaDbDialect(Dialect):
         return f"CAST(SUM({column}) AS CHAR)"
 
 
-def _sqlite_block(digits: int, *key: Any) -> str:
+_HASH_BITS = 40
+
+
+def sqlite_block(digits: int, *key: Any) -> str:
+    """A SQLite row's block, from its key's values as `EntityMapping.source_key` joins them."""
     return block_of("/".join("" if v is None else str(v).strip() for v in key), digits)
 
 
-def _sqlite_row_hash(*values: Any) -> int:
-    digest = hashlib.blake2b(repr(values).encode(), digest_size=5).digest()
+def sqlite_row_hash(*values: Any) -> int:
+    """A SQLite row's hash: `_HASH_BITS` of BLAKE2b over its values with their types."""
+    digest = hashlib.blake2b(repr(values).encode(), digest_size=_HASH_BITS // 8).digest()
     return int.from_bytes(digest, "big")
-
-
-_HASH_BITS = 40
 
 
 def _sqlite_block_hash(digits: int, keys: int, *values: Any) -> int:
     """A row's block (the first `keys` values are its key) and hash in one integer, the
     block above `_HASH_BITS`: one call a row where the checksums are summed."""
-    key = "/".join("" if v is None else str(v).strip() for v in values[:keys])
-    return (int(block_of(key, digits), 16) << _HASH_BITS) | _sqlite_row_hash(*values[keys:])
+    block = int(sqlite_block(digits, *values[:keys]), 16)
+    return (block << _HASH_BITS) | sqlite_row_hash(*values[keys:])
 
 
 def sqlite_functions() -> dict[str, Callable[..., Any]]:
     """The functions `SqliteDialect` calls, to register on each SQLite connection."""
-    return {
-        "rantai_block": _sqlite_block,
-        "rantai_row_hash": _sqlite_row_hash,
-        "rantai_block_hash": _sqlite_block_hash,
-    }
+    return {"rantai_block": sqlite_block, "rantai_block_hash": _sqlite_block_hash}
 
 
 class SqliteDialect(Dialect):
@@ -175,9 +174,6 @@ class SqliteDialect(Dialect):
 
     def block(self, columns: Sequence[str], digits: int) -> str:
         return f"rantai_block({int(digits)}, {self.key(columns)})"
-
-    def row_hash(self, columns: Sequence[str]) -> str:
-        return f"rantai_row_hash({', '.join(self.quote(c) for c in columns)})"
 
     def total(self, column: str) -> str:
         return f"CAST(sum({column}) AS TEXT)"

@@ -38,7 +38,7 @@ SETTLED_SECONDS = 2.0  # the coarsest file-time tick in use (FAT: 2 s)
 _WAL_HEADER = 32  # magic, version, page size, checkpoint sequence, salts, checksum
 
 
-def _file(path: Path, log: bool) -> tuple[str, int]:
+def file_stamp(path: Path, log: bool = False) -> tuple[str, int]:
     """One file's part of the stamp ('-' when it does not exist) and when it last changed
     (nanoseconds; 0 when absent). A `log` (the -wal or -journal) is stamped by its
     modification time only: SQLite gives it its database's owner each time it is opened
@@ -58,7 +58,7 @@ def _parts(database: Path) -> tuple[str, int]:
     newest = 0
     for suffix in ("", "-wal", "-journal"):
         path = database.with_name(database.name + suffix)
-        part, changed = _file(path, log=bool(suffix))
+        part, changed = file_stamp(path, log=bool(suffix))
         if suffix == "-wal" and part != "-":
             # The log's own file is never locked: reading its header is harmless.
             with open(path, "rb") as log:

@@ -26,6 +26,7 @@ from hub.migrate import run_async
 from hub.serving.app import create_app
 from hub.settings import Settings
 from hub.sync import SyncProgress
+from hub.sync.verify import verify_source
 from tests.conftest import Server, asyncpg_dsn
 
 OPD = "1.02.0.00.0.00.01.0000"
@@ -184,6 +185,16 @@ class Estate:
     async def value(self, sql: str, *params: Any) -> Any:
         rows = await self.fetch(sql, *params)
         return rows[0][0] if rows else None
+
+    async def verified(self, source_id: str) -> None:
+        """The store holds exactly the source's rows (`rantai verify`)."""
+        source = next(s for s in self.config().sources if s.id == source_id)
+        conn = await asyncpg.connect(asyncpg_dsn(self.store_url))
+        try:
+            result = await verify_source(conn, source)
+        finally:
+            await conn.close()
+        assert result.ok, result.as_json()
 
 
 def build_estate(folder: Path, store_url: str, batch: int = 1000) -> Estate:

@@ -381,17 +381,22 @@ async def test_keys_the_source_blocks_differently_turn_the_stream_s_checksums_of
 
 def test_sqlite_sums_in_one_call_a_row_equal_the_block_and_hash_apart() -> None:
     """SQLite's sums call one function a row (`rantai_block_hash`): the same blocks, counts
-    and sums as its block and row hash apart, for keys of one and of two columns."""
-    from adapters.blocks import Dialect, SqliteDialect, sqlite_functions
+    and sums as each row's block and hash computed apart, for keys of one and two columns."""
+    from adapters.blocks import SqliteDialect, sqlite_block, sqlite_functions, sqlite_row_hash
 
     with contextlib.closing(sqlite3.connect(":memory:")) as conn:
         for name, function in sqlite_functions().items():
             conn.create_function(name, -1, function, deterministic=True)
         conn.execute("CREATE TABLE t (k text, y int, v real, b blob)")
         rows = [(f"k{n % 97} ", n, n / 7, bytes([n % 256])) for n in range(3000)]
-        conn.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", [*rows, (None, None, None, None)])
+        rows.append((None, None, None, None))
+        conn.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", rows)
         dialect = SqliteDialect(lambda c: f'"{c}"')
-        for key in (["k"], ["k", "y"]):
-            apart = Dialect.sums_sql(dialect, "t", key, ["y", "v", "b"], 2)
-            together = dialect.sums_sql("t", key, ["y", "v", "b"], 2)
-            assert sorted(conn.execute(together)) == sorted(conn.execute(apart))
+        for key in (1, 2):
+            apart: dict[str, list[int]] = {}
+            for row in rows:
+                sums = apart.setdefault(sqlite_block(2, *row[:key]), [0, 0])
+                sums[0] += 1
+                sums[1] += sqlite_row_hash(*row[1:])
+            together = conn.execute(dialect.sums_sql("t", ["k", "y"][:key], ["y", "v", "b"], 2))
+            assert sorted(together) == sorted((b, n, str(s)) for b, (n, s) in apart.items())

@@ -4,8 +4,8 @@ An e-Monev folder holds a workbook per OPD and year (56 per Pemda at NTT scale):
 to one made the sync parse, map and compare every row of all of them (23,000 rows, about
 1.5 s of this process's CPU for one changed cell), as a folder's print only tells that
 *something* changed (`hub.sync.unchanged`). The store keeps, per stream (`sync_file`),
-each file's stamp (inode, size, modification and status-change times, as
-`adapters/filestamp.py` takes them) and the source keys its rows had at the last read. A
+each file's stamp (device, inode, size, modification and status-change times:
+`adapters/filestamp.file_stamp`) and the source keys its rows had at the last read. A
 run then reads the files whose stamp moved, or that are new, and the store's rows that can
 have left the source are those the changed or removed files had and no other file holds
 (`Seen.files`): a row gone from a file that changed is deleted; rows of the files not read
@@ -24,13 +24,13 @@ file is read. What is kept costs the store about the size of the rows' source ke
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from adapters.base import Adapter, Batch
-from adapters.filestamp import settled
+from adapters.filestamp import file_stamp, settled
 from adapters.mapping import EntityMapping
 from adapters.spreadsheet import SpreadsheetAdapter
 from hub.db import PgConnection
@@ -51,11 +51,9 @@ class FilePlan:
     keys: dict[str, set[str]] = field(default_factory=dict)  # source keys read, per file
 
 
-def _stamp(path: str, now_ns: int) -> str | None:
-    st = os.stat(path)
-    if not settled(max(st.st_mtime_ns, st.st_ctime_ns), now_ns):
-        return None
-    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+def _stamp(path: Path, now_ns: int) -> str | None:
+    part, changed = file_stamp(path)
+    return part if settled(changed, now_ns) else None
 
 
 async def _forget(conn: PgConnection, source: str, stream: str) -> None:
@@ -93,7 +91,7 @@ async def begin(
         await _forget(run.conn, run.source.id, stream.stream)
         return None
     now = time.time_ns()
-    stamps = {p.name: _stamp(str(p), now) for p in paths}
+    stamps = {p.name: _stamp(p, now) for p in paths}
     query = mapping.query  # the sheet and header row a file's rows were read from
     signature = checksums.signature(run.source, mapping, seen.binding)
     signature += f"/{query.sheet}/{query.header_row}"

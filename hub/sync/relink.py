@@ -25,8 +25,8 @@ def _analyze_after(link: LinkColumn) -> bool:
 
 
 async def resolve_links(conn: PgConnection, *, force: bool = False) -> int:
-    """Re-resolve the links that can have moved (`force`: every link of every row) if any
-    source wrote since the last run; returns links moved. The links that can have moved:
+    """Re-resolve the links that can have moved (`force`: every link of every row); returns
+    links moved. The links that can have moved:
     those still null whose kind of parent was inserted since (noted by triggers in
     `link_parent_noted`; in the parents' Pemda where the link is found by region), and the
     derived links of the Pemda whose rows were written since (`link_scope_noted`, see
@@ -37,9 +37,6 @@ async def resolve_links(conn: PgConnection, *, force: bool = False) -> int:
     """
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
-        pending = await conn.fetch(
-            "SELECT id, change_seq FROM source WHERE change_seq > linked_seq"
-        )
         # Taken only when there are notes: an idle sync writes nothing to the store.
         noted: Any = await conn.fetchrow(
             "SELECT EXISTS (SELECT FROM link_scope_noted) AS regions, "
@@ -63,7 +60,7 @@ async def resolve_links(conn: PgConnection, *, force: bool = False) -> int:
                     parents[parent] = None
                 elif known is not None:
                     known.add(region)
-        if not pending and not regions and not parents and not force:
+        if not regions and not parents and not force:
             return 0
         await conn.execute("SET LOCAL rantai.link_scope_resolving = on")
         moved: dict[str, dict[int, dict[str, tuple[Any, Any, str | None, str]]]] = defaultdict(dict)
@@ -115,10 +112,4 @@ async def resolve_links(conn: PgConnection, *, force: bool = False) -> int:
                 total += len(columns)
             for source, changes in by_source.items():
                 await record(conn, binding, changes, source_id=source)
-        for row in pending:
-            await conn.execute(
-                "UPDATE source SET linked_seq = GREATEST(linked_seq, $2) WHERE id = $1",
-                row["id"],
-                row["change_seq"],
-            )
         return total

@@ -4,8 +4,7 @@
   workbook stream read, and where a paged read (http-json) resumes after a failed run;
 * `sync_pending`: rows waiting for a parent, or holding a value the store refuses, with
   the record to try again and the reason;
-* `source.change_seq`: counts the batches that changed rows (link resolution runs for the
-  sources whose count moved since it last ran).
+* `source.change_seq`: counts the batches that changed rows (`hub.sync.overlap`).
 
 Values are stored as typed JSON (`hub.sync.encoding`).
 """

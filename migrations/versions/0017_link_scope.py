@@ -18,6 +18,8 @@ A row without a region of its own is noted by its parent's: a budget row by its 
 package's, a bid by its tender's, a tender's package by both. TRUNCATE notes every Pemda.
 The link resolution's own writes (`SET LOCAL rantai.link_scope_resolving = on`) note
 nothing: the links they move are checked after them in the same pass (LINKS' order).
+With the notes deciding what the pass checks, `source.linked_seq` (which sources wrote
+since the last pass) has no use left and goes.
 
 Likewise for the links that are not derived (one parent by its natural key): the pass
 over the rows whose link is still null ran after every sync that wrote (a payment's
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017"
@@ -136,6 +139,8 @@ def upgrade() -> None:
             f"CREATE TRIGGER link_scope_truncate AFTER TRUNCATE ON {table} "
             f"FOR EACH STATEMENT EXECUTE FUNCTION link_scope_note('')"
         )
+    # What decided whether link resolution ran at all, now the notes' to decide.
+    op.drop_column("source", "linked_seq")
     # A store upgraded with links never checked under this scheme: every Pemda once.
     op.execute("INSERT INTO link_scope_noted SELECT id FROM region")
     op.execute(
@@ -144,6 +149,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.add_column(
+        "source", sa.Column("linked_seq", sa.BigInteger(), server_default="0", nullable=False)
+    )
     for table in NOTED:
         for event in ("insert", "update", "delete", "truncate"):
             op.execute(f"DROP TRIGGER link_scope_{event} ON {table}")

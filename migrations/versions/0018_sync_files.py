@@ -4,7 +4,7 @@ Revision ID: 0018
 Revises: 0017
 Create Date: 2026-12-06 17:20:00
 
-- `sync_file`: per source, stream and file name, the file's stamp (inode, size,
+- `sync_file`: per source, stream and file name, the file's stamp (device, inode, size,
   modification and status-change times; null when it changed within the file system's
   tick) and the source keys of its rows, with the signature of the mapping it was read
   with (`hub/sync/files.py`). The next read of the stream reads only the files whose stamp

@@ -67,11 +67,8 @@ class SourceRow(SQLModel, table=True):
     last_run: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default="{}")
     )
-    # Bumped by every sync batch that wrote something; links are re-resolved up to it.
+    # Bumped by every sync batch that wrote something (hub/sync/overlap.py).
     change_seq: int = Field(
-        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
-    )
-    linked_seq: int = Field(
         default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
     )
     # When the last scheduled reconciliation finished (hub/reconcile.py).
