@@ -323,7 +323,9 @@ async def test_a_sync_now_cycle_also_syncs_the_sources_whose_look_moved(legacy: 
         async with looping(legacy, config, keep=names, **options) as cycles:
             assert await asyncio.wait_for(cycles.get(), 120) == ["legacy"]
             await legacy.execute("UPDATE subkeg SET pagu = pagu + 7 WHERE kode = %s", code(4))
-            await asyncio.sleep(1.5)  # the write's counters published, MariaDB's second past
+            # The write's counters published, MariaDB's second past and its table statistics
+            # taken (information_schema.TABLES was seen a second late under load).
+            await asyncio.sleep(3.0)
             request = await store.fetchval(
                 "INSERT INTO sync_request (source_id, requested_by) "
                 "VALUES ('elsewhere', 'test') RETURNING id"
