@@ -4,8 +4,9 @@ the Pemda-years the sync changed.
 Neither side knows the other: the sync (`hub.sync`) writes the store and its change log,
 the rules (`hub.discrepancies`) read the store and follow the change log. `rantai sync`
 runs a `SyncJob` once; `rantai serve --sync-every` and `rantai demo` run `sync_forever`:
-a cycle of every source each interval (from one cycle's start to the next's), and between
-cycles a look at every source (`hub.sync.probe`) that syncs at once those that changed. It
+a cycle of every source each interval (from one cycle's start to the next's), and a look
+at every source (`hub.sync.probe`) every half second that syncs at once those that changed;
+each source syncs in rounds of its own (`hub.jobs.syncs`), so the loop never waits. It
 also answers "sync now": the API records a request (`sync_request`) and wakes this loop
 through the broker's `sync` topic; the loop claims the waiting requests, syncs their
 sources at once, and writes the outcome on them. The API never imports this module: the
@@ -31,8 +32,8 @@ from hub.discrepancies.thresholds import load_thresholds
 from hub.events.broker import SYNC, broker_for
 from hub.events.outbox import prune
 from hub.jobs.reconcile import reconcile_forever
+from hub.jobs.syncs import Batch, SourceSyncs
 from hub.sync import state
-from hub.sync.bindings import source_wave
 from hub.sync.engine import SyncEngine
 from hub.sync.probe import Probe
 from hub.sync.reports import SourceReport
@@ -61,11 +62,14 @@ class SyncJob(SyncEngine):
         """The sources whose look differs from the last (`hub.sync.probe`)."""
         return await self.probe.changed(self.sources())
 
-    async def due_sources(self, unchanged_seconds: float) -> list[str]:
-        """The sources a cycle syncs when looks gate it (`hub.sync.probe.Probe.due`)."""
+    async def due_sources(self, unchanged_seconds: float) -> tuple[list[str], list[str]]:
+        """(the sources whose look moved, the sources a cycle syncs when looks gate it:
+        `hub.sync.probe.Probe.due`)."""
         async with self.pool.acquire() as conn:
             pending = await state.pending_sources(conn)
-        return await self.probe.due(self.sources(), pending, unchanged_seconds)
+        sources = self.sources()
+        changed = await self.probe.changed(sources)
+        return changed, self.probe.due_after(sources, changed, pending, unchanged_seconds)
 
     async def sync(
         self, only: Sequence[str] | None = None, *, full: bool = False, reconcile: bool = False
@@ -107,22 +111,22 @@ async def sync_forever(
     probe_every: float = 0.0,
     unchanged_seconds: float = 0.0,
 ) -> None:
-    """Sync every source every `interval` seconds (from one cycle's
-    start to the next's; a cycle that overruns is followed by a pause of a third of it)
-    until `stop` is set; between cycles, every `probe_every` seconds (0: never), look at
-    every source and sync those that changed (`hub.sync.probe`), each in a task of its own
-    (`_SyncsBetween`: looking goes on while they sync). With looks, a cycle leaves
-    out a source whose look did not move, for at most `unchanged_seconds` (0: a cycle syncs
-    every source). Prune the outbox every
-    PRUNE_EVERY seconds when a retention is set. A "sync now" request wakes the wait and
-    syncs the sources it names at once; a cycle that syncs every source answers every
-    request waiting (a lost wake-up costs at most one interval). The ketimpangan rules run
-    beside the loop, after each sync, without holding it up (`_RulesBeside`).
+    """Sync every source every `interval` seconds (from one cycle's start to the next's; a
+    cycle that overruns is followed by a pause of a third of it) until `stop` is set. Once
+    the first cycle has ended, every `probe_every` seconds (0: never) look at every source
+    and sync at once those that changed (`hub.sync.probe`), also while a cycle syncs. With
+    looks, a cycle leaves out a source whose look did not move, for at most
+    `unchanged_seconds` (0: a cycle syncs every source). The loop never waits for a sync:
+    each source syncs in rounds of its own (`hub.jobs.syncs`), what a look saw change
+    before what a cycle merely refreshes. Prune the outbox every PRUNE_EVERY seconds when a
+    retention is set. A "sync now" request wakes the wait and syncs the sources it names
+    at once; a cycle of every source answers every request waiting (a lost wake-up costs at
+    most one interval). The ketimpangan rules run beside the loop, after each sync, without
+    holding it up (`_RulesBeside`).
 
     Nothing here ends the loop but `stop`: a failing source is reported in its health, a
     store that is down is retried on the next cycle.
     """
-    next_prune = 0.0
     wake = asyncio.Event()
     listening = asyncio.create_task(
         _listen_for_requests(database_url, broker_url, wake), name="rantai-sync-requests"
@@ -151,39 +155,11 @@ async def sync_forever(
                         rules_inline=False,
                     ) as job,
                     _RulesBeside(job, stop) as rules,
-                    _SyncsBetween(job, rules, concurrency, on_cycle) as between,
+                    SourceSyncs(job, concurrency, synced=rules.due, on_cycle=on_cycle) as syncs,
                 ):
-                    due, asked = 0.0, False  # the next cycle of every source; a wake-up
-                    while not stop.is_set():
-                        if asked or time.monotonic() >= due:
-                            await between.drain()  # a cycle never meets a source's own sync
-                            started = time.monotonic()
-                            async with job.pool.acquire() as conn:
-                                claimed = await claim_requests(conn)
-                            whole, only = await _cycle_sources(
-                                job, claimed, known, asked, probe_every, unchanged_seconds
-                            )
-                            reports = await job.sync(only) if only != [] else []
-                            rules.due.set()  # also when nothing synced: the day moves
-                            async with job.pool.acquire() as conn:
-                                await finish_requests(conn, claimed, reports, known)
-                            if on_cycle is not None:
-                                on_cycle(reports)
-                            if whole:
-                                ended = time.monotonic()
-                                due = max(started + interval, ended + (ended - started) / 3)
-                            if outbox_retention_seconds and time.monotonic() >= next_prune:
-                                async with job.pool.acquire() as conn:
-                                    await prune(conn, older_than_seconds=outbox_retention_seconds)
-                                next_prune = time.monotonic() + PRUNE_EVERY
-                        left = due - time.monotonic()
-                        wait = min(left, probe_every) if probe_every > 0 else left
-                        woken = await _wait(stop, max(wait, 0.0), wake)
-                        if woken is None:
-                            return
-                        asked = woken
-                        if not asked and probe_every > 0 and time.monotonic() < due:
-                            between.start(await job.changed_sources())
+                    loop = _Loop(job, syncs, known, interval, probe_every, unchanged_seconds)
+                    await loop.forever(stop, wake, outbox_retention_seconds)
+                    return
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -197,74 +173,85 @@ async def sync_forever(
                 await task
 
 
-class _SyncsBetween:
-    """The syncs of the sources whose look moved between cycles, a task per source, at most
-    `concurrency` at once: a change seen while another source syncs starts at once instead
-    of waiting for that sync (and its link resolution) to end. A source seen changed again
-    while it syncs is synced once more after. A cycle first waits for them (`drain`)."""
+class _Loop:
+    """What one turn of the sync loop starts: a cycle when one is due (or a "sync now"
+    woke it), else the syncs of the sources whose look moved. It never waits for them."""
 
     def __init__(
         self,
         job: SyncJob,
-        rules: _RulesBeside,
-        concurrency: int,
-        on_cycle: Callable[[Sequence[SourceReport]], None] | None,
+        syncs: SourceSyncs,
+        known: set[str],
+        interval: float,
+        probe_every: float,
+        unchanged_seconds: float,
     ) -> None:
-        self.job, self.rules, self.on_cycle = job, rules, on_cycle
-        self.gate = asyncio.Semaphore(max(1, concurrency))
-        self.tasks: dict[str, asyncio.Task[None]] = {}
-        self.again: set[str] = set()
+        self.job, self.syncs, self.known = job, syncs, known
+        self.interval, self.probe_every, self.unchanged = interval, probe_every, unchanged_seconds
+        self.due = 0.0  # when the next cycle of every source starts
+        self.cycling = False  # a cycle of every source is under way
+        self.cycled = False  # the first one has ended: looks go on from here
+        self.asked = False  # a "sync now" woke the loop
+        self.ended = asyncio.Event()  # a cycle ended: time for the next one is counted
 
-    async def __aenter__(self) -> _SyncsBetween:
-        return self
+    async def forever(
+        self, stop: asyncio.Event, wake: asyncio.Event, outbox_retention_seconds: int | None
+    ) -> None:
+        """Turn until `stop` is set; `wake`: a "sync now" came."""
+        next_prune = 0.0
+        while not stop.is_set():
+            await self.turn()
+            if outbox_retention_seconds and time.monotonic() >= next_prune:
+                async with self.job.pool.acquire() as conn:
+                    await prune(conn, older_than_seconds=outbox_retention_seconds)
+                next_prune = time.monotonic() + PRUNE_EVERY
+            woken = await _wait(stop, self.wait_seconds(), wake, self.ended)
+            if woken is None:
+                return
+            self.asked = woken
 
-    async def __aexit__(self, *exc: object) -> None:
-        tasks = list(self.tasks.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    def wait_seconds(self) -> float:
+        left = float("inf") if self.cycling else max(self.due - time.monotonic(), 0.0)
+        return min(left, self.probe_every) if self.probe_every > 0 and self.cycled else left
 
-    def start(self, sources: Sequence[str]) -> None:
-        """Sync these sources, each when the sources of earlier waves among them (the
-        parents' sources, `WAVE_OF_ENTITY`) have synced, as one cycle would order them."""
-        if not sources:
-            return  # (`sources([])` is every source)
-        waves = {s.id: source_wave(s) for s in self.job.sources(sources)}
-        earlier: list[asyncio.Task[None]] = []
-        for wave in sorted(set(waves.values())):
-            started = []
-            for source in sorted(s for s, w in waves.items() if w == wave):
-                if source in self.tasks:
-                    self.again.add(source)
-                else:
-                    task = asyncio.create_task(self._sync(source, list(earlier)))
-                    self.tasks[source] = task
-                    started.append(task)
-            earlier += started
+    async def turn(self) -> None:
+        self.ended.clear()
+        if self.asked or (not self.cycling and time.monotonic() >= self.due):
+            async with self.job.pool.acquire() as conn:
+                claimed = await claim_requests(conn)
+            whole, only, urgent = await _cycle_sources(
+                self.job, claimed, self.known, self.asked, self.probe_every, self.unchanged
+            )
+            if not self.cycled:
+                urgent = self.known  # nothing else runs yet: every slot is the cycle's
+            batch = self.syncs.ask(sorted(self.known) if only is None else only, urgent)
+            self.cycling = self.cycling or whole
+            self.syncs.spawn(self._cycle(batch, claimed, whole), "rantai-sync-cycle")
+        elif self.probe_every > 0 and self.cycled:
+            changed = await self.job.changed_sources()
+            if changed:
+                batch = self.syncs.ask(changed, changed)
+                self.syncs.spawn(self.syncs.wait(batch), "rantai-sync-changed")
+        self.asked = False
 
-    async def drain(self) -> None:
-        while self.tasks:
-            await asyncio.gather(*self.tasks.values(), return_exceptions=True)
-
-    async def _sync(self, source: str, after: Sequence[asyncio.Task[None]]) -> None:
+    async def _cycle(self, batch: Batch, claimed: Sequence[Any], whole: bool) -> None:
+        started = time.monotonic()
         try:
-            await asyncio.gather(*after, return_exceptions=True)
-            while True:
-                async with self.gate:
-                    reports = await self.job.sync([source])
-                self.rules.due.set()
-                if self.on_cycle is not None:
-                    self.on_cycle(reports)
-                if source not in self.again:
-                    return
-                self.again.discard(source)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # the next cycle syncs it: its clean sync is not noted
-            log.exception("sync of %s between cycles failed", source)
+            reports = await self.syncs.wait(batch)
+            self.syncs.synced.set()  # also when nothing synced: the day moves
+            async with self.job.pool.acquire() as conn:
+                await finish_requests(conn, claimed, reports, self.known)
+        except Exception:
+            log.exception("sync cycle failed; the next one comes in %g s", self.interval)
         finally:
-            self.tasks.pop(source, None)
-            self.again.discard(source)
+            if whole:
+                ended = time.monotonic()
+                self.due = max(started + self.interval, ended + (ended - started) / 3)
+                self.cycling = False
+                if not self.cycled and self.probe_every > 0:
+                    self.syncs.reserve = True
+                self.cycled = True
+                self.ended.set()
 
 
 class _RulesBeside:
@@ -327,23 +314,25 @@ async def _cycle_sources(
     asked: bool,
     probe_every: float,
     unchanged_seconds: float,
-) -> tuple[bool, list[str] | None]:
-    """(whether the cycle stands for every source, the sources it syncs; None: every one).
-    A woken cycle syncs what the requests name, a cycle of every source all of them; with
-    looks, the latter only those `Probe.due` gives and those the requests name, the former
-    also those whose look moved (it looks at every source)."""
+) -> tuple[bool, list[str] | None, set[str]]:
+    """(whether the cycle stands for every source, the sources it syncs (None: every one),
+    those of them that go first). A woken cycle syncs what the requests name, a cycle of
+    every source all of them; with looks, the latter only those `Probe.due` gives and those
+    the requests name, the former also those whose look moved (it looks at every source).
+    What a request names and what a look saw move go first."""
     requested = _requested_sources(claimed, known)  # None: every one, or no request
     only = requested if asked else None
     if only is None and probe_every > 0 and unchanged_seconds > 0:
-        gated = await job.due_sources(unchanged_seconds)
+        changed, gated = await job.due_sources(unchanged_seconds)
         if claimed and requested is None:
-            return True, None
-        return True, sorted({*gated, *(requested or ())})
-    if probe_every > 0:
+            return True, None, set(known)
+        return True, sorted({*gated, *(requested or ())}), {*changed, *(requested or ())}
+    if probe_every > 0 and only is not None:
         changed = await job.changed_sources()
-        if only is not None and changed:
-            return False, sorted({*only, *changed})
-    return only is None, only
+        return False, sorted({*only, *changed}), {*only, *changed}
+    if only is None:
+        return True, None, set(known) if claimed and requested is None else set(requested or ())
+    return False, only, set(only)
 
 
 def _requested_sources(claimed: Sequence[Any], known: set[str]) -> list[str] | None:
@@ -390,12 +379,12 @@ async def _listen_for_requests(
         await asyncio.sleep(2.0)
 
 
-async def _wait(stop: asyncio.Event, seconds: float, wake: asyncio.Event | None) -> bool | None:
+async def _wait(
+    stop: asyncio.Event, seconds: float, wake: asyncio.Event | None, *also: asyncio.Event
+) -> bool | None:
     """None when `stop` was set within `seconds`; True when `wake` was (and clears it);
-    False when the time ran out."""
-    waiters = [asyncio.ensure_future(stop.wait())]
-    if wake is not None:
-        waiters.append(asyncio.ensure_future(wake.wait()))
+    False when the time ran out or one of `also` was set."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in (stop, wake, *also) if e is not None]
     try:
         await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
     finally:

@@ -75,12 +75,22 @@ class Probe:
         self, sources: Sequence[SourceMapping], pending: set[str], unchanged_seconds: float
     ) -> list[str]:
         """The ids of the sources a cycle syncs (see the module); looks at every source."""
-        changed = set(await self.changed(sources))
-        now = time.monotonic()
+        changed = await self.changed(sources)
+        return self.due_after(sources, changed, pending, unchanged_seconds)
+
+    def due_after(
+        self,
+        sources: Sequence[SourceMapping],
+        changed: Sequence[str],
+        pending: set[str],
+        unchanged_seconds: float,
+    ) -> list[str]:
+        """As `due`, given what the look just taken found `changed`."""
+        now, moved = time.monotonic(), set(changed)
         return [
             s.id
             for s in sources
-            if s.id in changed
+            if s.id in moved
             or s.id in pending
             or s.id not in self.looks
             or now - self.clean.get(s.id, -unchanged_seconds) >= unchanged_seconds
