@@ -76,6 +76,15 @@ CONTRACTS = f"""contracts AS MATERIALIZED (
     )"""
 
 
+# The payments of those contracts. The contracts' Pemda as an array besides: estimated at a
+# few contracts (thousands found), the match alone was planned as a hash join over every
+# payment of the province (1.1 million rows at NTT scale, 0.3 s); with it, the payments of
+# their Pemda along the index (80 ms).
+OF_CONTRACTS = """(p.region_id, p.fiscal_year, p.contract_number)
+              IN (SELECT k.region_id, k.fiscal_year, k.number FROM contracts k)
+          AND p.region_id = ANY(ARRAY(SELECT DISTINCT k.region_id FROM contracts k))"""
+
+
 def paid_ahead_of_progress(t: Thresholds) -> str:
     # Payments per contract are computed once for the Pemda-years evaluated. A tender's
     # progress is the lowest latest progress of its packages' sub kegiatan, looked up per
@@ -129,8 +138,7 @@ def payment_before_handover(t: Thresholds) -> str:
                sum(p.amount) OVER (PARTITION BY p.region_id, p.fiscal_year, p.contract_number
                                    ORDER BY p.paid_on, p.sp2d_number) AS running
         FROM payment p
-        WHERE (p.region_id, p.fiscal_year, p.contract_number)
-              IN (SELECT k.region_id, k.fiscal_year, k.number FROM contracts k)
+        WHERE {OF_CONTRACTS}
     ), bast AS MATERIALIZED (
         {first_letter("BAST")}
     )
@@ -171,8 +179,7 @@ def handover_without_letter(t: Thresholds) -> str:
                jsonb_agg({ev("Payment", "p", "amount", "p.amount")} ORDER BY p.paid_on, p.id)
                    AS evidence
         FROM payment p
-        WHERE (p.region_id, p.fiscal_year, p.contract_number)
-              IN (SELECT k.region_id, k.fiscal_year, k.number FROM contracts k)
+        WHERE {OF_CONTRACTS}
         GROUP BY 1, 2, 3
     )
     SELECT k.region_code || '/' || k.number AS subject_key, k.scope_region_id AS region_id,

@@ -263,7 +263,9 @@ class ContractRow(Synced, table=True):
     id: int | None = pk()
     region_id: int = fk("region.id", ondelete="RESTRICT")
     number: str  # no_kontrak
-    tender_code: str | None = Field(default=None, sa_column=Column(String(24)))
+    # Indexed: the rules look up a tender's contracts by its code (SLOW_AWARD, the
+    # contracts of a Pemda-year's tenders).
+    tender_code: str | None = Field(default=None, sa_column=Column(String(24), index=True))
     tender_id: int | None = fk("tender.id", nullable=True, ondelete="SET NULL")
     # The sub-activity the contract is counted against (its tender's first package's).
     sub_activity_id: int | None = fk("sub_activity.id", nullable=True, ondelete="SET NULL")
