@@ -1,12 +1,14 @@
-"""The link resolution after a sync re-checks derived links only in the Pemda written
-(`LinkColumn.scope`) and null links only when a parent of their kind was inserted
-(`LinkColumn.parent`; both noted by triggers, migration 0017): after each kind of write
-to a derived link's inputs, in any Pemda, a pass over every row of every table finds
-nothing the scoped pass left; a Pemda nobody wrote to is not read.
+"""The link resolution after a sync re-checks derived links only in the Pemda where their
+inputs were written (`LinkColumn.scope`, `inputs`) and null links only when a parent of
+their kind was inserted (`LinkColumn.parent`; both noted by triggers, migrations 0017 and
+0020): after each kind of write to a derived link's inputs, in any Pemda, a pass over
+every row of every table finds nothing the scoped pass left; a Pemda nobody wrote to is
+not read, nor a derived link none of whose inputs was written.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -134,10 +136,61 @@ async def test_a_pemda_nobody_wrote_to_is_not_read(server: Server, tmp_path: Pat
         await conn.close()
 
 
-def test_every_derived_link_has_a_scope_naming_the_noted_pemda() -> None:
+async def test_a_derived_link_whose_inputs_were_not_written_is_not_read(
+    server: Server, tmp_path: Path
+) -> None:
+    url = await _store(server, tmp_path, 13)
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        region = await conn.fetchval(
+            "SELECT r.region_id FROM package_budget_row b JOIN contract c ON true "
+            "JOIN procurement_package r ON r.rup_code = b.rup_code "
+            "WHERE b.budget_line_id IS NOT NULL AND c.region_id = r.region_id "
+            "ORDER BY 1 LIMIT 1"
+        )
+        # A budget row's DPA line made wrong in that Pemda without noting it.
+        async with conn.transaction():
+            await conn.execute("SET LOCAL rantai.link_scope_resolving = on")
+            await conn.execute(
+                "UPDATE package_budget_row SET budget_line_id = NULL WHERE id = (SELECT min(b.id) "
+                "FROM package_budget_row b JOIN procurement_package p ON p.rup_code = b.rup_code "
+                "WHERE p.region_id = $1 AND b.budget_line_id IS NOT NULL)",
+                region,
+            )
+        (added,) = await conn.fetch(EDITS["an addendum raises a contract's value"], region)
+        assert await resolve_rows(conn, "contract_amendment", [added[0]])
+        noted = await conn.fetch("SELECT DISTINCT region_id, table_name FROM link_scope_noted")
+        assert [tuple(r) for r in noted] == [(region, "contract_amendment")]
+        # The addendum moves its contract's value; the budget rows are not its inputs.
+        assert await resolve_links(conn) == 1
+        assert await resolve_links(conn, force=True) == 1  # the budget row's DPA line
+    finally:
+        await conn.close()
+
+
+def _noted_tables() -> set[str]:
+    """The tables whose writes note their Pemda (migration 0017's triggers)."""
+    path = Path(__file__).parents[1] / "migrations" / "versions" / "0017_link_scope.py"
+    spec = importlib.util.spec_from_file_location("link_scope_0017", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return set(module.NOTED)
+
+
+def test_every_derived_link_has_a_scope_naming_the_noted_pemda_and_noted_inputs() -> None:
+    noted = _noted_tables()
     for link in LINKS:
         if link.derived:
             assert "ANY($1::int8[])" in link.scope, link
+            assert link.table in link.inputs, link
+            assert set(link.inputs) <= noted, (link, set(link.inputs) - noted)
+            # Every table its value reads is one of its inputs.
+            read = set(re.findall(r"(?:FROM|JOIN)\s+(\w+)\s+\w+\s", link.value))
+            assert read <= set(link.inputs), (link, read - set(link.inputs))
+        else:
+            assert not link.inputs, link
 
 
 async def test_a_null_link_is_checked_when_a_parent_of_its_kind_arrives(

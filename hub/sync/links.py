@@ -43,6 +43,10 @@ class LinkColumn:
     # the Pemda `$1` (region ids), old or new. Writes to the inputs note their Pemda
     # (migration 0017, `link_scope_noted`); the link resolution re-checks those rows only.
     scope: str = ""
+    # A derived link's inputs: the tables whose writes can move it (the row's own and those
+    # its value reads). The writes note their table with their Pemda (migration 0020), and
+    # the link is re-checked in the Pemda its inputs' writes noted only.
+    inputs: tuple[str, ...] = ()
 
     @property
     def derived(self) -> bool:
@@ -104,6 +108,7 @@ LINKS: tuple[LinkColumn, ...] = (
             UNION SELECT r.id FROM budget_line b
             JOIN package_budget_row r ON r.budget_line_id = b.id
             WHERE b.region_id = ANY($1::int8[]))""",
+        inputs=("package_budget_row", "procurement_package", "budget_line"),
     ),
     LinkColumn(
         "procurement_package",
@@ -113,6 +118,7 @@ LINKS: tuple[LinkColumn, ...] = (
             AND s.code = r.sub_activity_code
             WHERE r.rup_code = x.rup_code ORDER BY r.mak LIMIT 1)""",
         scope=IN_REGIONS,
+        inputs=("procurement_package", "package_budget_row", "sub_activity"),
     ),
     LinkColumn("tender_package", "tender_id", _TENDER),
     LinkColumn("tender_package", "package_id", _PACKAGE),
@@ -123,6 +129,7 @@ LINKS: tuple[LinkColumn, ...] = (
         """(SELECT b.vendor_id FROM bid b WHERE b.tender_code = x.code AND b.is_winner
             ORDER BY b.vendor_id LIMIT 1)""",
         scope=IN_REGIONS,
+        inputs=("tender", "bid"),
     ),
     LinkColumn("contract", "tender_id", _TENDER),
     LinkColumn(
@@ -141,6 +148,7 @@ LINKS: tuple[LinkColumn, ...] = (
                 WHERE p.region_id = ANY($1::int8[]))
             UNION SELECT c.id FROM sub_activity s JOIN contract c ON c.sub_activity_id = s.id
             WHERE s.region_id = ANY($1::int8[]))""",
+        inputs=("contract", "tender", "tender_package", "procurement_package", "sub_activity"),
     ),
     LinkColumn("contract_amendment", "contract_id", _CONTRACT),
     LinkColumn(
@@ -150,6 +158,7 @@ LINKS: tuple[LinkColumn, ...] = (
             WHERE a.region_id = x.region_id AND a.contract_number = x.number
             ORDER BY a.version DESC LIMIT 1), x.original_value, x.value)""",
         scope=IN_REGIONS,
+        inputs=("contract", "contract_amendment"),
     ),
     LinkColumn("letter", "contract_id", _CONTRACT),
     LinkColumn("letter", "tender_id", _TENDER),

@@ -29,8 +29,9 @@ async def resolve_links(conn: PgConnection, *, force: bool = False) -> int:
     links moved. The links that can have moved:
     those still null whose kind of parent was inserted since (noted by triggers in
     `link_parent_noted`; in the parents' Pemda where the link is found by region), and the
-    derived links of the Pemda whose rows were written since (`link_scope_noted`, see
-    `LinkColumn.scope`). Migration 0017 says why.
+    derived links of the Pemda where rows of their inputs were written since
+    (`link_scope_noted`, see `LinkColumn.scope` and `inputs`). Migrations 0017 and 0020
+    say why.
 
     One transaction, exclusive against sync batches (which take WRITE_LOCK shared). A note
     committed by another writer after it was read stays for the next run.
@@ -42,12 +43,14 @@ async def resolve_links(conn: PgConnection, *, force: bool = False) -> int:
             "SELECT EXISTS (SELECT FROM link_scope_noted) AS regions, "
             "EXISTS (SELECT FROM link_parent_noted) AS parents"
         )
-        regions: list[int] = []
+        # table written (None: any) → the Pemda it was written in
+        written: dict[str | None, set[int]] = defaultdict(set)
         if noted["regions"]:
-            regions = await conn.fetchval(
-                "WITH noted AS (DELETE FROM link_scope_noted RETURNING region_id) "
-                "SELECT coalesce(array_agg(DISTINCT region_id), '{}') FROM noted"
-            )
+            for region, table in await conn.fetch(
+                "WITH noted AS (DELETE FROM link_scope_noted RETURNING region_id, table_name) "
+                "SELECT DISTINCT region_id, table_name FROM noted"
+            ):
+                written[table].add(region)
         # parent → the Pemda of the parents inserted (None: every row can have found one)
         parents: dict[str, set[int] | None] = {}
         if noted["parents"]:
@@ -60,7 +63,7 @@ async def resolve_links(conn: PgConnection, *, force: bool = False) -> int:
                     parents[parent] = None
                 elif known is not None:
                     known.add(region)
-        if not regions and not parents and not force:
+        if not written and not parents and not force:
             return 0
         await conn.execute("SET LOCAL rantai.link_scope_resolving = on")
         moved: dict[str, dict[int, dict[str, tuple[Any, Any, str | None, str]]]] = defaultdict(dict)
@@ -73,7 +76,10 @@ async def resolve_links(conn: PgConnection, *, force: bool = False) -> int:
             if force:
                 found = await apply_link(conn, whole, update)
             elif link.derived:
+                regions = sorted(set().union(*(written[t] for t in (None, *link.inputs))))
                 found = await apply_link(conn, nulls, update, regions) if regions else []
+                if found:  # a later derived link can read this one (LINKS' order)
+                    written[link.table].update(regions)
             elif link.parent not in parents:
                 found = []
             elif link.by_region and (pemda := parents[link.parent]) is not None:
