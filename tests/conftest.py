@@ -95,7 +95,14 @@ def sqlite_never_settled(monkeypatch: pytest.MonkeyPatch) -> None:
     their files never count as settled, so no sync skips them because it happened to start
     two seconds after the write (adapters/filestamp.py). tests/test_sync_unchanged.py sets
     its own margin."""
-    monkeypatch.setattr(filestamp, "SETTLED_SECONDS", 1e9)
+    settle_within(monkeypatch, 1e9)
+
+
+def settle_within(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Files settle `seconds` after they last changed, whatever their file system's tick
+    (adapters/filestamp.py)."""
+    monkeypatch.setattr(filestamp, "SETTLED_SECONDS", seconds)
+    monkeypatch.setattr(filestamp, "FINE_SETTLED_SECONDS", seconds)
 
 
 @pytest.fixture(scope="session")

@@ -14,10 +14,9 @@ from decimal import Decimal
 import asyncpg
 import pytest
 
-from adapters import filestamp
 from hub.sync import SyncEngine
 from hub.sync.reports import StreamReport
-from tests.conftest import asyncpg_dsn
+from tests.conftest import asyncpg_dsn, settle_within
 from tests.test_sync import MONEV_MAPPING, YEAR, Estate, estate
 
 __all__ = ["estate"]
@@ -49,7 +48,7 @@ async def progress(estate: Estate) -> dict[str, Decimal]:
 async def test_only_the_files_that_changed_are_read(
     estate: Estate, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(filestamp, "SETTLED_SECONDS", SETTLED)
+    settle_within(monkeypatch, SETTLED)
     (estate.folder / "mappings" / "monev.toml").write_text(MONEV_MAPPING)
     (estate.folder / "rantai.toml").write_text('[[source]]\nmapping = "mappings/monev.toml"\n')
     write(estate, "dinkes.csv", {1: "10", 2: "20"})
@@ -118,7 +117,7 @@ async def test_only_the_files_that_changed_are_read(
 async def test_a_failed_read_is_read_again(estate: Estate, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run whose read fails deletes nothing and keeps the files as they were: the next
     run reads the file that failed (its stamp moved) and nothing else."""
-    monkeypatch.setattr(filestamp, "SETTLED_SECONDS", SETTLED)
+    settle_within(monkeypatch, SETTLED)
     (estate.folder / "mappings" / "monev.toml").write_text(MONEV_MAPPING)
     (estate.folder / "rantai.toml").write_text('[[source]]\nmapping = "mappings/monev.toml"\n')
     write(estate, "dinkes.csv", {1: "10"})
@@ -145,7 +144,7 @@ async def test_a_row_moved_to_another_file_in_two_saves_stays(
 ) -> None:
     """A row copied into another file, then removed from the first, is still in the
     source: the second save's read (of the first file only) does not delete it."""
-    monkeypatch.setattr(filestamp, "SETTLED_SECONDS", SETTLED)
+    settle_within(monkeypatch, SETTLED)
     (estate.folder / "mappings" / "monev.toml").write_text(MONEV_MAPPING)
     (estate.folder / "rantai.toml").write_text('[[source]]\nmapping = "mappings/monev.toml"\n')
     write(estate, "dinkes.csv", {1: "10", 2: "20"})
@@ -182,7 +181,7 @@ async def test_a_stream_read_in_full_beside_another_forgets_its_files(
 ) -> None:
     """A second stream of the entity makes both read in full; removed again, the first
     does not trust what it kept before: the second's rows leave the store."""
-    monkeypatch.setattr(filestamp, "SETTLED_SECONDS", SETTLED)
+    settle_within(monkeypatch, SETTLED)
     mapping = estate.folder / "mappings" / "monev.toml"
     (estate.folder / "rantai.toml").write_text('[[source]]\nmapping = "mappings/monev.toml"\n')
     write(estate, "dinkes.csv", {1: "10"})

@@ -23,7 +23,6 @@ from typing import Any
 import asyncpg
 import pytest
 
-from adapters import filestamp
 from adapters.mapping import Config, SourceMapping
 from hub.events.broker import SYNC_CHANNEL
 from hub.jobs import sync_forever
@@ -31,7 +30,7 @@ from hub.sync import SyncEngine
 from hub.sync.connections import KeptAdapters
 from hub.sync.probe import Probe
 from hub.sync.reports import SourceReport
-from tests.conftest import asyncpg_dsn
+from tests.conftest import asyncpg_dsn, settle_within
 from tests.test_sync import Estate, build_estate
 from tests.test_sync_checksums import MAPPING, Legacy, code
 from tests.test_sync_checksums import server_legacy as legacy
@@ -157,7 +156,7 @@ async def test_a_query_is_looked_at_through_every_table_or_not_at_all(legacy: Le
 
 @pytest.fixture
 async def files_estate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Estate:
-    monkeypatch.setattr(filestamp, "SETTLED_SECONDS", SETTLED)
+    settle_within(monkeypatch, SETTLED)
     return build_estate(tmp_path / "estate", "postgresql://unused/store")
 
 

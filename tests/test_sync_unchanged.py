@@ -25,7 +25,7 @@ from adapters import filestamp
 from estate.writers import mysql_kwargs
 from hub.migrate import run_async
 from hub.sync import SyncEngine
-from tests.conftest import MARIADB_URL, Server, asyncpg_dsn
+from tests.conftest import MARIADB_URL, Server, asyncpg_dsn, settle_within
 from tests.test_sync import YEAR, Estate, build_estate
 from tests.test_sync_checksums import Legacy, code, subs
 from tests.test_sync_checksums import server_legacy as legacy
@@ -37,7 +37,7 @@ SETTLED = 0.3  # the files' settling margin in these tests (adapters/filestamp.p
 
 @pytest.fixture
 async def estate(server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Estate:
-    monkeypatch.setattr(filestamp, "SETTLED_SECONDS", SETTLED)
+    settle_within(monkeypatch, SETTLED)
     url = await server.create_database("rantai_unchanged")
     await run_async(url, "upgrade", "head")
     return build_estate(tmp_path / "estate", url)
@@ -265,3 +265,23 @@ async def legacy_store(legacy: Legacy, kode: str) -> int:
         )
     finally:
         await conn.close()
+
+
+def test_a_file_settles_within_its_file_systems_tick(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file system with times finer than ten milliseconds (this one: its `ctime` has
+    the digits) settles a write within a tenth of a second; one whose times are whole
+    seconds (FAT, HFS+, ext3) within `SETTLED_SECONDS`."""
+    monkeypatch.undo()  # the module's own ticks, not the tests' (tests/conftest.py)
+    path = tmp_path / "written.sqlite"
+    path.write_bytes(b"x")
+    st = os.stat(path)
+    if st.st_ctime_ns % 10_000_000 == 0:
+        pytest.skip("this file system's times are not finer than ten milliseconds")
+    assert filestamp.tick_seconds(st.st_ctime_ns) == filestamp.FINE_SETTLED_SECONDS
+    _, settles = filestamp.file_stamp(path)
+    assert settles == max(st.st_mtime_ns, st.st_ctime_ns) + int(0.1e9)
+    assert not filestamp.settled(settles, settles - 1)
+    assert filestamp.settled(settles, settles)
+    assert filestamp.tick_seconds(1_700_000_000 * 10**9) == filestamp.SETTLED_SECONDS

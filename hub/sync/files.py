@@ -52,8 +52,8 @@ class FilePlan:
 
 
 def _stamp(path: Path, now_ns: int) -> str | None:
-    part, changed = file_stamp(path)
-    return part if settled(changed, now_ns) else None
+    part, settles = file_stamp(path)
+    return part if settled(settles, now_ns) else None
 
 
 async def _forget(conn: PgConnection, source: str, stream: str) -> None:

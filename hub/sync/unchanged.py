@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from adapters.base import Adapter
+from adapters.filestamp import settles_at
 from adapters.mapping import EntityMapping, SourceMapping
 from hub.sync import checksums, state
 from hub.sync.bindings import BY_ENTITY
@@ -35,7 +36,8 @@ from hub.sync.streams import stream_id
 
 def workbooks(source: SourceMapping) -> tuple[str, int] | None:
     """A spreadsheet source's files: the digest of their names, sizes and modification
-    times, and the newest of those times (nanoseconds); None for other sources."""
+    times, and when the last of them settles (`adapters.filestamp.settles_at`,
+    nanoseconds); None for other sources."""
     config = source.config
     if config.kind not in ("xlsx", "csv") or not config.path:
         return None
@@ -45,7 +47,7 @@ def workbooks(source: SourceMapping) -> tuple[str, int] | None:
     for name in sorted(glob.glob(pattern)):
         stat = os.stat(name)
         digest.update(f"{Path(name).name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-        newest = max(newest, stat.st_mtime_ns)
+        newest = max(newest, settles_at(stat, stat.st_mtime_ns))
     return digest.hexdigest(), newest
 
 
