@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from adapters import looks
+from adapters.apart import sqlite_rows
 from adapters.base import (
     Adapter,
     AdapterError,
@@ -251,7 +252,10 @@ class SqlAdapter(Adapter):
         dialect, session = self._blocks(query)
         sql = dialect.sums_sql(self._from(session, query), key, query.columns, digits)
         try:
-            rows = await self._all(sql)
+            if isinstance(session, SqliteSession):  # hashed in Python: in a worker process
+                rows: list[Any] = await self._apart(session, sql)
+            else:
+                rows = await self._all(sql)
         except AdapterError:
             # A column gone from the table: said as a stream's read says it.
             await self._check_columns(query, [*query.columns, *key])
@@ -275,6 +279,14 @@ class SqlAdapter(Adapter):
             await batches.aclose()  # type: ignore[attr-defined]  # at once: see `iterate`
 
     # -- what the source holds (rantai sources scaffold, rantai sources check) ----------------
+
+    async def _apart(self, session: SqliteSession, sql: str) -> list[dict[str, Any]]:
+        """`_all` for SQLite, in a worker process (`adapters/apart.py`)."""
+        try:
+            return await sqlite_rows(session.path, sql)
+        except session.errors as exc:
+            self._offered.forget()
+            raise AdapterError(f"source {self.config.id}: {describe_error(exc)}") from exc
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         session = self._require()

@@ -2,4 +2,5 @@
 
 from hub.cli import app
 
-app()
+if __name__ == "__main__":  # not when a worker process re-imports it (adapters/apart.py)
+    app()
