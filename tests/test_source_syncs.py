@@ -254,3 +254,19 @@ async def test_the_loop_syncs_a_change_while_a_cycle_is_under_way(store_url: str
     assert job.order() == ["slow", "slow", "quick"]  # two cycles, then the change
     assert job.at("slow", "began", 1) < job.at("quick", "began") < job.at("slow", "ended", 1)
     assert reported[-1] == ["slow"]  # the second cycle, after the change's own report
+
+
+async def test_what_a_batch_does_before_it_reports_comes_first() -> None:
+    """A "sync now"'s outcome is written before `on_cycle` hears of the syncs."""
+    job = Job({"a": 0.05})
+    syncs, reported = syncs_of(job)
+    seen: list[tuple[str, int]] = []
+
+    async def before(reports: list[SourceReport]) -> None:
+        await asyncio.sleep(0.05)
+        seen.append(("before", len(reported)))
+
+    async with syncs:
+        assert [r.source for r in await syncs.wait(syncs.ask(["a"]), before)] == ["a"]
+    assert seen == [("before", 0)]
+    assert reported == [["a"]]

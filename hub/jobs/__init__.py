@@ -236,11 +236,14 @@ class _Loop:
 
     async def _cycle(self, batch: Batch, claimed: Sequence[Any], whole: bool) -> None:
         started = time.monotonic()
-        try:
-            reports = await self.syncs.wait(batch)
+
+        async def answer(reports: list[SourceReport]) -> None:
             self.syncs.synced.set()  # also when nothing synced: the day moves
             async with self.job.pool.acquire() as conn:
                 await finish_requests(conn, claimed, reports, self.known)
+
+        try:
+            await self.syncs.wait(batch, answer)
         except Exception:
             log.exception("sync cycle failed; the next one comes in %g s", self.interval)
         finally:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable, Collection, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -103,14 +103,25 @@ class SourceSyncs:
         self._dispatch()
         return batch
 
-    async def wait(self, batch: Batch) -> list[SourceReport]:
+    async def wait(
+        self,
+        batch: Batch,
+        before: Callable[[list[SourceReport]], Awaitable[None]] | None = None,
+    ) -> list[SourceReport]:
         """The reports of the batch's rounds once all have ended; those it made go to
-        `on_cycle` too."""
+        `on_cycle` too, after `before` had them (a "sync now"'s outcome is written before
+        anyone hears of the syncs)."""
         for one in batch.rounds:
             await one.done.wait()
-        if self.on_cycle is not None:
-            self.on_cycle([r for one in batch.rounds if one.owner is batch for r in one.reports])
-        return [r for one in batch.rounds for r in one.reports]
+        reports = [r for one in batch.rounds for r in one.reports]
+        try:
+            if before is not None:
+                await before(reports)
+        finally:
+            if self.on_cycle is not None:
+                made = [one for one in batch.rounds if one.owner is batch]
+                self.on_cycle([r for one in made for r in one.reports])
+        return reports
 
     def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Run `work` beside the loop; leaving cancels it."""
