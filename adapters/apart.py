@@ -7,9 +7,17 @@ and every other sync, look and subscription waits for it (three finance database
 at once took 2–3 s each). A worker process runs the statement on a connection of its own
 (read-only, the functions registered) and returns the rows: the hub's process only waits
 for the answer. The pool starts at the first use (spawned, so that no lock or thread of
-the hub is copied into it), with at most two workers, and a worker that died is replaced
-by a new pool at the next use. Each worker opens the database for one statement and closes
-it: a descriptor closed in another process drops none of the hub's SQLite locks.
+the hub is copied into it), with at most two workers; a pool whose worker died is replaced
+and the statement tried once more. Each worker opens the database for one statement and
+closes it: a descriptor closed in another process drops none of the hub's SQLite locks.
+
+The worker reads the file at the path, the sync's own connection the file it opened: a
+database replaced between the two (an export moved into place, rsync's rename) would give
+sums of the new file beside rows of the old, and the new sums, stored, would hide the
+change from every later sync. So the worker is told which file the connection opened
+(device and inode) and fails the statement when the path names another file once it has
+read. A statement that outlives its deadline (the source's timeout) is interrupted in the
+worker too, not left running there.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import asyncio
 import multiprocessing
 import os
 import sqlite3
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -39,28 +48,48 @@ def _executor() -> ProcessPoolExecutor:
     return _pool
 
 
-def _rows(uri: str, sql: str) -> list[dict[str, Any]]:
-    """In a worker: the rows of `sql` on the database at `uri`, as dicts."""
-    conn = sqlite3.connect(uri, uri=True)
+def file_identity(path: Path) -> tuple[int, int]:
+    """Which file `path` names now: its device and inode."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def _rows(path: Path, sql: str, identity: tuple[int, int], seconds: float) -> list[dict[str, Any]]:
+    """In a worker: the rows of `sql` on the database at `path` as dicts, if it is still
+    the file `identity` names, within `seconds`."""
+    deadline = time.monotonic() + seconds
+    conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
     try:
+        conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
         conn.execute("PRAGMA query_only = ON")
         for name, function in sqlite_functions().items():
             conn.create_function(name, -1, function, deterministic=True)
         cursor = conn.execute(sql)
         names = [column[0] for column in cursor.description or ()]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     finally:
         conn.close()
+    if file_identity(path) != identity:
+        raise sqlite3.OperationalError(f"{path} was replaced by another file during the sync")
+    return rows
 
 
-async def sqlite_rows(path: Path, sql: str) -> list[dict[str, Any]]:
-    """The rows of `sql` on the SQLite database at `path`, read-only, in a worker process.
-    Raises `sqlite3.Error` as the statement's own connection would, and `OSError` when the
-    worker died (the next call starts a new pool)."""
+async def sqlite_rows(
+    path: Path, sql: str, identity: tuple[int, int], seconds: float
+) -> list[dict[str, Any]]:
+    """The rows of `sql` on the SQLite database at `path`, read-only, in a worker process,
+    if `path` still names the file `identity` says (`file_identity`), within `seconds`.
+    Raises `sqlite3.Error` as the statement's own connection would (interrupted past the
+    deadline), and `OSError` when the workers die twice."""
     global _pool
     loop = asyncio.get_running_loop()
-    try:
-        return await loop.run_in_executor(_executor(), _rows, f"{path.as_uri()}?mode=ro", sql)
-    except BrokenProcessPool as exc:
-        _pool = None
-        raise OSError(f"the SQLite checksum worker died: {exc}") from exc
+    for attempt in (1, 2):
+        executor = _executor()
+        try:
+            return await loop.run_in_executor(executor, _rows, path, sql, identity, seconds)
+        except BrokenProcessPool as exc:
+            if _pool is executor:
+                _pool = None
+            if attempt == 2:
+                raise OSError(f"the SQLite checksum worker died: {exc}") from exc
+    raise AssertionError("unreachable")

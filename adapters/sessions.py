@@ -22,6 +22,7 @@ import aiomysql
 import aiosqlite
 import asyncpg
 
+from adapters.apart import file_identity
 from adapters.base import (
     AdapterError,
     Row,
@@ -277,6 +278,7 @@ class SqliteSession(Session):
         # `sqlite:////abs` leaves "/abs" (absolute); anything else is relative to base_dir.
         self.path = (path if path.is_absolute() else config.base_dir / path).resolve()
         self._conn: aiosqlite.Connection | None = None
+        self.identity = (0, 0)  # the device and inode of the file it opened
 
     @property
     def conn(self) -> Any:
@@ -287,8 +289,13 @@ class SqliteSession(Session):
             raise AdapterError(
                 f"source {self.config.id}: SQLite database file {self.path} does not exist"
             )
+        self.identity = file_identity(self.path)  # which file the connection opens
         conn = await aiosqlite.connect(f"{self.path.as_uri()}?mode=ro", uri=True)
         try:
+            if file_identity(self.path) != self.identity:  # replaced while it opened
+                raise AdapterError(
+                    f"source {self.config.id}: {self.path} was replaced while it was opened"
+                )
             # Fails here, not on the first read, when the file is not a SQLite database.
             await conn.execute("SELECT count(*) FROM sqlite_master")
             await conn.execute("PRAGMA query_only = ON")

@@ -283,7 +283,9 @@ class SqlAdapter(Adapter):
     async def _apart(self, session: SqliteSession, sql: str) -> list[dict[str, Any]]:
         """`_all` for SQLite, in a worker process (`adapters/apart.py`)."""
         try:
-            return await sqlite_rows(session.path, sql)
+            return await sqlite_rows(
+                session.path, sql, session.identity, self.config.timeout_seconds
+            )
         except session.errors as exc:
             self._offered.forget()
             raise AdapterError(f"source {self.config.id}: {describe_error(exc)}") from exc

@@ -14,11 +14,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
+import pytest
 
 from hub.jobs import _Loop
+from hub.jobs import syncs as syncs_module
 from hub.jobs.syncs import SourceSyncs
+from hub.migrate import run_async
 from hub.sync.reports import SourceReport
-from tests.conftest import asyncpg_dsn
+from tests.conftest import Server, asyncpg_dsn
 
 
 class Job:
@@ -44,7 +47,9 @@ class Job:
         self.running -= 1
         if source == self.fail:
             raise RuntimeError("the store went away")
-        return [SourceReport(source)]
+        report = SourceReport(source)
+        report.status = "OK"
+        return [report]
 
     def order(self) -> list[str]:
         return [s for s, e, _ in self.log if e == "began"]
@@ -270,3 +275,150 @@ async def test_what_a_batch_does_before_it_reports_comes_first() -> None:
         assert [r.source for r in await syncs.wait(syncs.ask(["a"]), before)] == ["a"]
     assert seen == [("before", 0)]
     assert reported == [["a"]]
+
+
+async def test_a_parent_asked_for_again_and_again_does_not_hold_back_a_later_wave() -> None:
+    """A wave-1 source (e-planning) written more often than it syncs always has a round
+    waiting or running; a round of a later wave asked for before waits only for the
+    parents' rounds asked for no later than it."""
+    job = Job({"plan": 0.2, "api": 0.05, "finance": 0.05}, waves={"plan": 1})
+    syncs, _ = syncs_of(job, concurrency=3)
+    syncs.reserve = True  # looks are on
+    async with syncs:
+        cycle = syncs.ask(["plan", "api"])  # a cycle: nothing moved
+        change = syncs.ask(["finance"], ["finance"])
+        for _ in range(15):  # 1.5 s of a parent written every 0.1 s
+            syncs.ask(["plan"], ["plan"])
+            await asyncio.sleep(0.1)
+        assert all(r.done.is_set() for r in cycle.rounds)
+        assert change.rounds[0].done.is_set()
+    assert job.at("api", "began") >= job.at("plan", "ended")  # after its cycle's parent
+
+
+async def test_sources_that_change_all_the_time_never_keep_a_cycle_from_ending(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two sources written more often than they sync keep two of three slots; the third
+    is kept for changes; a cycle's unmoved round takes it once it has waited PATIENCE."""
+    monkeypatch.setattr(syncs_module, "PATIENCE", 0.5)
+    job = Job({"busy1": 0.2, "busy2": 0.2, "api": 0.05})
+    syncs, _ = syncs_of(job, concurrency=3)
+    syncs.reserve = True
+    async with syncs:
+        syncs.ask(["busy1", "busy2"], ["busy1", "busy2"])
+        await asyncio.sleep(0.01)
+        cycle = syncs.ask(["api"])
+        for _ in range(20):
+            syncs.ask(["busy1", "busy2"], ["busy1", "busy2"])
+            await asyncio.sleep(0.1)
+        assert cycle.rounds[0].done.is_set()
+    assert job.at("api", "began") >= job.at("busy1", "began") + 0.5
+
+
+class BusyParentLoopJob(LoopJob):
+    """Every look sees the wave-1 source `plan` moved; `api` has no look (due each cycle)."""
+
+    def __init__(self, seconds: dict[str, float], pool: asyncpg.Pool) -> None:
+        super().__init__(seconds, pool)
+        self.waves = {"plan": 1}
+        self.cycles = 0
+
+    async def changed_sources(self) -> list[str]:
+        return ["plan"]
+
+    async def due_sources(self, unchanged_seconds: float) -> tuple[list[str], list[str]]:
+        self.cycles += 1
+        return ["plan"], ["plan", "api"]
+
+
+@pytest.fixture
+async def loop_store(server: Server) -> str:
+    """A store of its own: the loop claims and answers "sync now" requests in it."""
+    url = await server.create_database("rantai_loop")
+    await run_async(url, "upgrade", "head")
+    return url
+
+
+async def test_the_loop_keeps_cycling_beside_a_busy_parent_and_answers_sync_now(
+    loop_store: str,
+) -> None:
+    pool = await asyncpg.create_pool(asyncpg_dsn(loop_store), min_size=1, max_size=2)
+    job = BusyParentLoopJob({"plan": 0.3, "api": 0.05}, pool)
+    syncs, _ = syncs_of(job)
+    stop, wake = asyncio.Event(), asyncio.Event()
+    try:
+        async with syncs:
+            loop = _Loop(job, syncs, {"plan", "api"}, 0.5, 0.1, 60.0)  # type: ignore[arg-type]
+            running = asyncio.create_task(loop.forever(stop, wake, None))
+            await asyncio.sleep(1.0)  # the first cycle has ended
+            request = await pool.fetchval(
+                "INSERT INTO sync_request (source_id, requested_by) VALUES ('api', 'test') "
+                "RETURNING id"
+            )
+            wake.set()
+            for _ in range(100):  # bounded: a stuck loop fails
+                outcome = await pool.fetchval(
+                    "SELECT outcome FROM sync_request WHERE id = $1", request
+                )
+                if outcome is not None and job.cycles >= 4:
+                    break
+                await asyncio.sleep(0.1)
+            stop.set()
+            await asyncio.wait_for(running, 5)
+    finally:
+        await pool.close()
+    assert outcome == "api: OK"
+    assert job.cycles >= 4
+
+
+class QuietLoopJob(LoopJob):
+    async def changed_sources(self) -> list[str]:
+        return []
+
+    async def due_sources(self, unchanged_seconds: float) -> tuple[list[str], list[str]]:
+        return [], []
+
+
+async def test_a_sync_now_under_way_when_the_loop_stops_is_claimed_again_later(
+    loop_store: str,
+) -> None:
+    pool = await asyncpg.create_pool(asyncpg_dsn(loop_store), min_size=1, max_size=2)
+    job = QuietLoopJob({"slow": 1.0}, pool)
+    stop, wake = asyncio.Event(), asyncio.Event()
+    try:
+        syncs, _ = syncs_of(job)
+        async with syncs:
+            loop = _Loop(job, syncs, {"slow"}, 600.0, 0.1, 60.0)  # type: ignore[arg-type]
+            running = asyncio.create_task(loop.forever(stop, wake, None))
+            await asyncio.sleep(0.3)  # the first (empty) cycle
+            request = await pool.fetchval(
+                "INSERT INTO sync_request (source_id, requested_by) VALUES ('slow', 'test') "
+                "RETURNING id"
+            )
+            wake.set()
+            await asyncio.sleep(0.3)  # claimed; its round syncs
+            assert await pool.fetchval(
+                "SELECT started_at IS NOT NULL FROM sync_request WHERE id = $1", request
+            )
+            stop.set()  # the app shuts down
+            await asyncio.wait_for(running, 5)
+        row = await pool.fetchrow("SELECT * FROM sync_request WHERE id = $1", request)
+        assert row["started_at"] is None  # given back, not left claimed forever
+        # The next loop (this process restarted, or another one) answers it.
+        syncs, _ = syncs_of(job)
+        stop, wake = asyncio.Event(), asyncio.Event()
+        async with syncs:
+            loop = _Loop(job, syncs, {"slow"}, 600.0, 0.1, 60.0)  # type: ignore[arg-type]
+            running = asyncio.create_task(loop.forever(stop, wake, None))
+            for _ in range(100):
+                outcome = await pool.fetchval(
+                    "SELECT outcome FROM sync_request WHERE id = $1", request
+                )
+                if outcome is not None:
+                    break
+                await asyncio.sleep(0.1)
+            stop.set()
+            await asyncio.wait_for(running, 5)
+    finally:
+        await pool.close()
+    assert outcome == "slow: OK"

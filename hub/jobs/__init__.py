@@ -219,12 +219,16 @@ class _Loop:
         if self.asked or (not self.cycling and time.monotonic() >= self.due):
             async with self.job.pool.acquire() as conn:
                 claimed = await claim_requests(conn)
-            whole, only, urgent = await _cycle_sources(
-                self.job, claimed, self.known, self.asked, self.probe_every, self.unchanged
-            )
-            if not self.cycled:
-                urgent = self.known  # nothing else runs yet: every slot is the cycle's
-            batch = self.syncs.ask(sorted(self.known) if only is None else only, urgent)
+            try:
+                whole, only, urgent = await _cycle_sources(
+                    self.job, claimed, self.known, self.asked, self.probe_every, self.unchanged
+                )
+                if not self.cycled:
+                    urgent = self.known  # nothing else runs yet: every slot is the cycle's
+                batch = self.syncs.ask(sorted(self.known) if only is None else only, urgent)
+            except BaseException:
+                await self._release(claimed)
+                raise
             self.cycling = self.cycling or whole
             self.syncs.spawn(self._cycle(batch, claimed, whole), "rantai-sync-cycle")
         elif self.probe_every > 0 and self.cycled:
@@ -244,8 +248,12 @@ class _Loop:
 
         try:
             await self.syncs.wait(batch, answer)
+        except asyncio.CancelledError:  # the loop stops: its requests wait for the next
+            await self._release(claimed)
+            raise
         except Exception:
             log.exception("sync cycle failed; the next one comes in %g s", self.interval)
+            await self._release(claimed)
         finally:
             if whole:
                 ended = time.monotonic()
@@ -255,6 +263,21 @@ class _Loop:
                     self.syncs.reserve = True
                 self.cycled = True
                 self.ended.set()
+
+    async def _release(self, claimed: Sequence[Any]) -> None:
+        """Give back the requests claimed and not answered (the loop stopping, the store
+        failing): the next cycle, here or in another process, claims them again."""
+        if not claimed:
+            return
+        try:
+            async with self.job.pool.acquire() as conn:
+                await conn.execute(
+                    "UPDATE sync_request SET started_at = NULL "
+                    "WHERE id = ANY($1::bigint[]) AND finished_at IS NULL",
+                    [r["id"] for r in claimed],
+                )
+        except Exception as exc:  # the store is away: they stay claimed, as a crash leaves them
+            log.warning("could not give back %d sync requests: %r", len(claimed), exc)
 
 
 class _RulesBeside:

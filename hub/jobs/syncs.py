@@ -8,10 +8,14 @@ and the loop never waits for them, so it goes on looking while they sync.
 - At most `concurrency` rounds run at once. *Urgent* rounds (a source whose look moved, a
   "sync now") go first; the others (a cycle's sources whose look did not move, synced
   because `RANTAI_SYNC_UNCHANGED_SECONDS` passed, or that have no look) take what is
-  left, never the last slot while looks are on, so a change never waits for a cycle.
+  left, never the last slot while looks are on, so a change never waits for a cycle. A
+  round that has waited `PATIENCE` seconds counts as urgent: sources that change all the
+  time never keep a cycle from ending.
 - Parents' sources first (`hub.sync.bindings.source_wave`): a round waits while a round
-  of an earlier wave waits or runs, as a cycle of the engine orders them; an urgent round
-  waits only for urgent ones, so a change never waits for a cycle's unmoved parents.
+  of an earlier wave, asked for no later than it, waits or runs, as a cycle of the engine
+  orders them (a parent asked for again and again never holds it back for good); an
+  urgent round waits only for urgent ones, so a change never waits for a cycle's unmoved
+  parents.
 - A *batch* is what one ask covers: `wait` gives the reports of its rounds (for a "sync
   now"'s outcome), and each round's reports are given to `on_cycle` once, by the batch
   that made it.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -34,6 +39,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rantai.sync")
 
+PATIENCE = 10.0  # seconds a round waits before it counts as urgent
+
 
 @dataclass(eq=False)
 class Round:
@@ -41,9 +48,10 @@ class Round:
 
     source: str
     wave: int
-    seq: int
+    seq: int  # the ask that made it: only rounds asked no later hold it back
     urgent: bool
     owner: object  # the batch that made it, which reports it
+    asked: float = field(default_factory=time.monotonic)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     reports: list[SourceReport] = field(default_factory=list)
 
@@ -92,11 +100,12 @@ class SourceSyncs:
         batch = Batch([])
         if not sources:
             return batch  # (`sources([])` is every source)
+        seq = next(self._seq)
         for source in self.job.sources(sources):
             hurry = source.id in urgent
             now = self.waiting.get(source.id)
             if now is None:
-                now = Round(source.id, source_wave(source), next(self._seq), hurry, batch)
+                now = Round(source.id, source_wave(source), seq, hurry, batch)
                 self.waiting[source.id] = now
             now.urgent = now.urgent or hurry
             batch.rounds.append(now)
@@ -139,10 +148,13 @@ class SourceSyncs:
     def _dispatch(self) -> None:
         """Start the rounds that may start, most urgent first, then oldest."""
         while len(self.running) < self.size and not self.closing:
+            now = time.monotonic()
+            for one in self.waiting.values():
+                one.urgent = one.urgent or now - one.asked >= PATIENCE
             ready = [r for r in self.waiting.values() if self._may_start(r)]
             if not ready:
                 return
-            chosen = min(ready, key=lambda r: (not r.urgent, r.wave, r.seq))
+            chosen = min(ready, key=lambda r: (not r.urgent, r.wave, r.seq, r.source))
             del self.waiting[chosen.source]
             self.running[chosen.source] = chosen
             self.spawn(self._run(chosen), f"rantai-sync-{chosen.source}")
@@ -153,7 +165,7 @@ class SourceSyncs:
         if not one.urgent and self.reserve and len(self.running) >= self.size - 1 > 0:
             return False
         return not any(
-            other.wave < one.wave and (other.urgent or not one.urgent)
+            other.wave < one.wave and other.seq <= one.seq and (other.urgent or not one.urgent)
             for other in itertools.chain(self.waiting.values(), self.running.values())
         )
 
