@@ -9,7 +9,7 @@ the job only records when each source's sync began and ended.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -331,6 +331,20 @@ class BusyParentLoopJob(LoopJob):
         return ["plan"], ["plan", "api"]
 
 
+async def answered(
+    pool: asyncpg.Pool, request: int, also: Callable[[], bool] = lambda: True
+) -> str | None:
+    """The request's outcome once it has one and `also` holds (bounded: 10 s, a stuck
+    loop fails)."""
+    outcome = None
+    for _ in range(100):
+        outcome = await pool.fetchval("SELECT outcome FROM sync_request WHERE id = $1", request)
+        if outcome is not None and also():
+            break
+        await asyncio.sleep(0.1)
+    return outcome
+
+
 @pytest.fixture
 async def loop_store(server: Server) -> str:
     """A store of its own: the loop claims and answers "sync now" requests in it."""
@@ -356,13 +370,7 @@ async def test_the_loop_keeps_cycling_beside_a_busy_parent_and_answers_sync_now(
                 "RETURNING id"
             )
             wake.set()
-            for _ in range(100):  # bounded: a stuck loop fails
-                outcome = await pool.fetchval(
-                    "SELECT outcome FROM sync_request WHERE id = $1", request
-                )
-                if outcome is not None and job.cycles >= 4:
-                    break
-                await asyncio.sleep(0.1)
+            outcome = await answered(pool, request, lambda: job.cycles >= 4)
             stop.set()
             await asyncio.wait_for(running, 5)
     finally:
@@ -403,6 +411,7 @@ async def test_a_sync_now_under_way_when_the_loop_stops_is_claimed_again_later(
             stop.set()  # the app shuts down
             await asyncio.wait_for(running, 5)
         row = await pool.fetchrow("SELECT * FROM sync_request WHERE id = $1", request)
+        assert row is not None
         assert row["started_at"] is None  # given back, not left claimed forever
         # The next loop (this process restarted, or another one) answers it.
         syncs, _ = syncs_of(job)
@@ -410,13 +419,7 @@ async def test_a_sync_now_under_way_when_the_loop_stops_is_claimed_again_later(
         async with syncs:
             loop = _Loop(job, syncs, {"slow"}, 600.0, 0.1, 60.0)  # type: ignore[arg-type]
             running = asyncio.create_task(loop.forever(stop, wake, None))
-            for _ in range(100):
-                outcome = await pool.fetchval(
-                    "SELECT outcome FROM sync_request WHERE id = $1", request
-                )
-                if outcome is not None:
-                    break
-                await asyncio.sleep(0.1)
+            outcome = await answered(pool, request)
             stop.set()
             await asyncio.wait_for(running, 5)
     finally:
