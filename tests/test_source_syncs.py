@@ -425,3 +425,22 @@ async def test_a_sync_now_under_way_when_the_loop_stops_is_claimed_again_later(
     finally:
         await pool.close()
     assert outcome == "slow: OK"
+
+
+async def test_a_round_whose_patience_ran_out_starts_at_the_loops_next_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nothing ends and nothing is asked for while two long syncs hold two slots: the
+    loop's turn (`dispatch`) starts the cycle's round once it has waited PATIENCE."""
+    monkeypatch.setattr(syncs_module, "PATIENCE", 0.3)
+    job = Job({"long1": 2.0, "long2": 2.0, "api": 0.05})
+    syncs, _ = syncs_of(job, concurrency=3)
+    syncs.reserve = True
+    async with syncs:
+        syncs.ask(["long1", "long2"], ["long1", "long2"])
+        cycle = syncs.ask(["api"])
+        await asyncio.sleep(0.4)
+        assert not job.order().count("api")  # kept from the last slot so far
+        syncs.dispatch()  # the loop's turn
+        await syncs.wait(cycle)
+        assert job.running == 2  # the long ones still sync

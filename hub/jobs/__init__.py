@@ -216,6 +216,7 @@ class _Loop:
 
     async def turn(self) -> None:
         self.ended.clear()
+        self.syncs.dispatch()  # a waiting round whose patience ran out
         if self.asked or (not self.cycling and time.monotonic() >= self.due):
             async with self.job.pool.acquire() as conn:
                 claimed = await claim_requests(conn)

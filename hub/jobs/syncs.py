@@ -109,7 +109,7 @@ class SourceSyncs:
                 self.waiting[source.id] = now
             now.urgent = now.urgent or hurry
             batch.rounds.append(now)
-        self._dispatch()
+        self.dispatch()
         return batch
 
     async def wait(
@@ -145,8 +145,10 @@ class SourceSyncs:
 
     # -- running ---------------------------------------------------------------------------
 
-    def _dispatch(self) -> None:
-        """Start the rounds that may start, most urgent first, then oldest."""
+    def dispatch(self) -> None:
+        """Start the rounds that may start, most urgent first, then oldest. Called at each
+        ask and each round's end, and by the loop at each turn (a round's patience can
+        run out while nothing else happens)."""
         while len(self.running) < self.size and not self.closing:
             now = time.monotonic()
             for one in self.waiting.values():
@@ -180,4 +182,4 @@ class SourceSyncs:
             del self.running[one.source]
             one.done.set()
             self.synced.set()
-            self._dispatch()
+            self.dispatch()
