@@ -54,13 +54,13 @@ def file_identity(path: Path) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
 
-def _rows(path: Path, sql: str, identity: tuple[int, int], seconds: float) -> list[dict[str, Any]]:
+def _rows(path: Path, sql: str, identity: tuple[int, int], deadline: float) -> list[dict[str, Any]]:
     """In a worker: the rows of `sql` on the database at `path` as dicts, if it is still
-    the file `identity` names, within `seconds`."""
-    deadline = time.monotonic() + seconds
+    the file `identity` names, before `deadline` (`time.time()`: the caller's, so that a
+    statement queued behind others gets no more time than its caller waits)."""
     conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
     try:
-        conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
+        conn.set_progress_handler(lambda: time.time() > deadline, 10_000)
         conn.execute("PRAGMA query_only = ON")
         for name, function in sqlite_functions().items():
             conn.create_function(name, -1, function, deterministic=True)
@@ -83,10 +83,11 @@ async def sqlite_rows(
     deadline), and `OSError` when the workers die twice."""
     global _pool
     loop = asyncio.get_running_loop()
+    deadline = time.time() + seconds
     for attempt in (1, 2):
         executor = _executor()
         try:
-            return await loop.run_in_executor(executor, _rows, path, sql, identity, seconds)
+            return await loop.run_in_executor(executor, _rows, path, sql, identity, deadline)
         except BrokenProcessPool as exc:
             if _pool is executor:
                 _pool = None

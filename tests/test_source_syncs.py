@@ -444,3 +444,21 @@ async def test_a_round_whose_patience_ran_out_starts_at_the_loops_next_turn(
         syncs.dispatch()  # the loop's turn
         await syncs.wait(cycle)
         assert job.running == 2  # the long ones still sync
+
+
+async def test_a_round_whose_patience_ran_out_still_waits_for_its_parents(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Patience puts a round first, not before its own cycle's parents: a child of a
+    parent that syncs longer than PATIENCE still begins after it."""
+    monkeypatch.setattr(syncs_module, "PATIENCE", 0.3)
+    job = Job({"plan": 1.0, "api": 0.05, "other": 0.05}, waves={"plan": 1})
+    syncs, _ = syncs_of(job, concurrency=3)
+    syncs.reserve = True
+    async with syncs:
+        cycle = syncs.ask(["plan", "api"])
+        await asyncio.sleep(0.5)
+        syncs.ask(["other"], ["other"])  # a look: the rounds are dispatched again
+        syncs.dispatch()
+        await syncs.wait(cycle)
+    assert job.at("api", "began") >= job.at("plan", "ended")

@@ -9,8 +9,8 @@ and the loop never waits for them, so it goes on looking while they sync.
   "sync now") go first; the others (a cycle's sources whose look did not move, synced
   because `RANTAI_SYNC_UNCHANGED_SECONDS` passed, or that have no look) take what is
   left, never the last slot while looks are on, so a change never waits for a cycle. A
-  round that has waited `PATIENCE` seconds counts as urgent: sources that change all the
-  time never keep a cycle from ending.
+  round that has waited `PATIENCE` seconds goes first as if urgent (its waves as before):
+  sources that change all the time never keep a cycle from ending.
 - Parents' sources first (`hub.sync.bindings.source_wave`): a round waits while a round
   of an earlier wave, asked for no later than it, waits or runs, as a cycle of the engine
   orders them (a parent asked for again and again never holds it back for good); an
@@ -51,7 +51,8 @@ class Round:
     seq: int  # the ask that made it: only rounds asked no later hold it back
     urgent: bool
     owner: object  # the batch that made it, which reports it
-    asked: float = field(default_factory=time.monotonic)
+    asked: float  # when (monotonic) the ask that made it came
+    aged: bool = False  # waited PATIENCE: goes first as if urgent (the waves aside)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     reports: list[SourceReport] = field(default_factory=list)
 
@@ -100,12 +101,12 @@ class SourceSyncs:
         batch = Batch([])
         if not sources:
             return batch  # (`sources([])` is every source)
-        seq = next(self._seq)
+        seq, asked = next(self._seq), time.monotonic()
         for source in self.job.sources(sources):
             hurry = source.id in urgent
             now = self.waiting.get(source.id)
             if now is None:
-                now = Round(source.id, source_wave(source), seq, hurry, batch)
+                now = Round(source.id, source_wave(source), seq, hurry, batch, asked)
                 self.waiting[source.id] = now
             now.urgent = now.urgent or hurry
             batch.rounds.append(now)
@@ -152,11 +153,11 @@ class SourceSyncs:
         while len(self.running) < self.size and not self.closing:
             now = time.monotonic()
             for one in self.waiting.values():
-                one.urgent = one.urgent or now - one.asked >= PATIENCE
+                one.aged = one.aged or now - one.asked >= PATIENCE
             ready = [r for r in self.waiting.values() if self._may_start(r)]
             if not ready:
                 return
-            chosen = min(ready, key=lambda r: (not r.urgent, r.wave, r.seq, r.source))
+            chosen = min(ready, key=lambda r: (not (r.urgent or r.aged), r.wave, r.seq, r.source))
             del self.waiting[chosen.source]
             self.running[chosen.source] = chosen
             self.spawn(self._run(chosen), f"rantai-sync-{chosen.source}")
@@ -164,7 +165,8 @@ class SourceSyncs:
     def _may_start(self, one: Round) -> bool:
         if one.source in self.running:
             return False
-        if not one.urgent and self.reserve and len(self.running) >= self.size - 1 > 0:
+        hurry = one.urgent or one.aged
+        if not hurry and self.reserve and len(self.running) >= self.size - 1 > 0:
             return False
         return not any(
             other.wave < one.wave and other.seq <= one.seq and (other.urgent or not one.urgent)
