@@ -71,17 +71,17 @@ def file_stamp(path: Path, log: bool = False) -> tuple[str, int]:
 def _parts(database: Path) -> tuple[str, int]:
     """The digest of the database's files' parts, and when the last of them settles."""
     parts: list[str] = []
-    newest = 0
+    last = 0
     for suffix in ("", "-wal", "-journal"):
         path = database.with_name(database.name + suffix)
-        part, changed = file_stamp(path, log=bool(suffix))
+        part, settles = file_stamp(path, log=bool(suffix))
         if suffix == "-wal" and part != "-":
             # The log's own file is never locked: reading its header is harmless.
             with open(path, "rb") as log:
                 part += ":" + log.read(_WAL_HEADER).hex()
         parts.append(f"{suffix or 'db'}={part}")
-        newest = max(newest, changed)
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest(), newest
+        last = max(last, settles)
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest(), last
 
 
 def settled(settles_ns: int, now_ns: int) -> bool:
@@ -94,10 +94,10 @@ def sqlite_stamp(database: Path) -> str | None:
     cannot tell every change (a file changed too recently, or is unreadable)."""
     now_ns = time.time_ns()
     try:
-        digest, newest = _parts(database)
+        digest, last = _parts(database)
     except OSError:
         return None
-    return digest if settled(newest, now_ns) else None
+    return digest if settled(last, now_ns) else None
 
 
 def sqlite_look(database: Path) -> Look | None:
@@ -105,7 +105,7 @@ def sqlite_look(database: Path) -> Look | None:
     digest, unsettled while a file changed within the tick; None when unreadable."""
     now_ns = time.time_ns()
     try:
-        digest, newest = _parts(database)
+        digest, last = _parts(database)
     except OSError:
         return None
-    return Look(digest, settled(newest, now_ns))
+    return Look(digest, settled(last, now_ns))

@@ -28,12 +28,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters import filestamp
+from adapters.mapping import SourceMapping
 from estate.synthetic import seed_canonical
 from hub.db import EmbeddedPostgres, normalise_database_url
 from hub.migrate import run_async
 from hub.serving.app import create_app
 from hub.serving.server import LiveProtocol, config
 from hub.settings import Settings
+from hub.sync.verify import verify_source
 
 SEEDED_SUB_ACTIVITIES = 600
 MARIADB_URL = os.environ.get("RANTAI_MARIADB_URL", "mysql://root@127.0.0.1:3306")
@@ -96,6 +98,16 @@ def sqlite_never_settled(monkeypatch: pytest.MonkeyPatch) -> None:
     two seconds after the write (adapters/filestamp.py). tests/test_sync_unchanged.py sets
     its own margin."""
     settle_within(monkeypatch, 1e9)
+
+
+async def assert_verified(store_url: str, source: SourceMapping) -> None:
+    """The store holds exactly the source's rows (`rantai verify`)."""
+    conn = await asyncpg.connect(asyncpg_dsn(store_url))
+    try:
+        result = await verify_source(conn, source)
+    finally:
+        await conn.close()
+    assert result.ok, result.as_json()
 
 
 def settle_within(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:

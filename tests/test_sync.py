@@ -26,8 +26,7 @@ from hub.migrate import run_async
 from hub.serving.app import create_app
 from hub.settings import Settings
 from hub.sync import SyncProgress
-from hub.sync.verify import verify_source
-from tests.conftest import Server, asyncpg_dsn
+from tests.conftest import Server, assert_verified, asyncpg_dsn
 
 OPD = "1.02.0.00.0.00.01.0000"
 OTHER_OPD = "1.03.0.00.0.00.01.0000"
@@ -189,12 +188,7 @@ class Estate:
     async def verified(self, source_id: str) -> None:
         """The store holds exactly the source's rows (`rantai verify`)."""
         source = next(s for s in self.config().sources if s.id == source_id)
-        conn = await asyncpg.connect(asyncpg_dsn(self.store_url))
-        try:
-            result = await verify_source(conn, source)
-        finally:
-            await conn.close()
-        assert result.ok, result.as_json()
+        await assert_verified(self.store_url, source)
 
 
 def build_estate(folder: Path, store_url: str, batch: int = 1000) -> Estate:

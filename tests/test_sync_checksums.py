@@ -31,8 +31,7 @@ from estate.writers import drop_mariadb_database, mysql_kwargs
 from hub.migrate import run_async
 from hub.sync import SyncEngine
 from hub.sync.reports import SourceReport, StreamReport
-from hub.sync.verify import verify_source
-from tests.conftest import MARIADB_URL, Server, asyncpg_dsn, mariadb_reachable
+from tests.conftest import MARIADB_URL, Server, assert_verified, asyncpg_dsn, mariadb_reachable
 
 OPD = "1.02.0.00.0.00.01.0000"
 YEAR = 2025
@@ -117,12 +116,7 @@ class Legacy:
     async def verified(self) -> None:
         """The store holds exactly the source's rows (`rantai verify`)."""
         [source] = self.config().sources
-        conn = await asyncpg.connect(asyncpg_dsn(self.store_url))
-        try:
-            result = await verify_source(conn, source)
-        finally:
-            await conn.close()
-        assert result.ok, result.as_json()
+        await assert_verified(self.store_url, source)
 
 
 async def _postgres(server: Server) -> tuple[str, Any, Any]:

@@ -14,7 +14,7 @@ are not touched.
 A stream's first read, a run after one that kept rows that left the source (still
 referred to), and a read with another mapping, sheet or header row read every file; a
 stream read in full for another reason (another stream of the entity beside it) forgets
-its files,, as does a full run (`rantai sync
+its files, as does a full run (`rantai sync
 --full`, the scheduled reconciliation). The files are written after the run's deletions:
 a run stopped before them reads its files again. A file written within the file
 system's tick has no stamp: it is read again next time. Names must be unique among the
